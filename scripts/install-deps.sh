@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs every Debian package that geolabel's build, tests and benchmarks need.
+# Idempotent: re-running it on a machine that has everything only re-checks.
+set -eu
+BUILD="build-essential pkg-config libgdal-dev gdal-bin libopenblas-dev libcjson-dev libyaml-dev \
+libutf8proc-dev libcurl4-openssl-dev libcairo2-dev zlib1g-dev"
+TEST="python3 python3-numpy python3-gdal"
+BENCH="python3-torch hyperfine time"
+want=""
+for p in $BUILD $TEST ${GEOLABEL_BENCH_DEPS:+$BENCH}; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || want="$want $p"
+done
+[ -z "$want" ] && exit 0
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y --no-install-recommends $want

@@ -1,0 +1,97 @@
+/* file.c: whole-file reads with a size cap, atomic output files (temp + rename), CSV fields.
+ * Every output the library writes goes through gl_atomic_* so a crash never leaves half a file. */
+#include "geolabel.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+gl_status gl_read_file(const char *path, size_t max_bytes, char **out, size_t *len, gl_error *err) {
+    *out = NULL;
+    if (len) *len = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return gl_fail(err, GL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(fp);
+        return gl_fail(err, GL_ERR_IO, "%s: not a regular file", path);
+    }
+    if ((unsigned long long)st.st_size > max_bytes) {
+        fclose(fp);
+        return gl_fail(err, GL_ERR_LIMIT, "%s: %lld bytes is over the %zu-byte limit", path,
+                       (long long)st.st_size, max_bytes);
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        fclose(fp);
+        return gl_fail(err, GL_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, n + 1);
+    }
+    if (n && fread(buf, 1, n, fp) != n) {
+        free(buf);
+        fclose(fp);
+        return gl_fail(err, GL_ERR_IO, "%s: short read", path);
+    }
+    fclose(fp);
+    buf[n] = 0;
+    *out = buf;
+    if (len) *len = n;
+    return GL_OK;
+}
+
+gl_status gl_atomic_open(gl_atomic_file *f, const char *path, gl_error *err) {
+    memset(f, 0, sizeof *f);
+    size_t n = strlen(path) + 32;
+    f->path = strdup(path);
+    f->tmp_path = malloc(n);
+    if (!f->path || !f->tmp_path) {
+        gl_atomic_abort(f);
+        return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+    }
+    snprintf(f->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
+    f->fp = fopen(f->tmp_path, "wb");
+    if (!f->fp) {
+        gl_status s = gl_fail(err, GL_ERR_IO, "%s: cannot write: %s", f->tmp_path, strerror(errno));
+        gl_atomic_abort(f);
+        return s;
+    }
+    return GL_OK;
+}
+
+gl_status gl_atomic_commit(gl_atomic_file *f, gl_error *err) {
+    gl_status s = GL_OK;
+    int failed = ferror(f->fp) || fflush(f->fp) != 0 || fsync(fileno(f->fp)) != 0;
+    failed |= fclose(f->fp) != 0;
+    f->fp = NULL;
+    if (failed) {
+        s = gl_fail(err, GL_ERR_IO, "%s: write failed: %s", f->path, strerror(errno));
+    } else if (rename(f->tmp_path, f->path) != 0) {
+        s = gl_fail(err, GL_ERR_IO, "%s: cannot rename into place: %s", f->path, strerror(errno));
+    }
+    gl_atomic_abort(f);
+    return s;
+}
+
+void gl_atomic_abort(gl_atomic_file *f) {
+    if (f->fp) fclose(f->fp);
+    if (f->tmp_path) unlink(f->tmp_path);
+    free(f->path);
+    free(f->tmp_path);
+    memset(f, 0, sizeof *f);
+}
+
+void gl_csv_write_field(FILE *fp, const char *s) {
+    if (!s) return;
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', fp);
+        fputc(*s, fp);
+    }
+    fputc('"', fp);
+}

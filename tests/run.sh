@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs every unit test program in BUILD/tests and every CLI script in tests/cli, then prints
+# one closing line "N passed, N failed" over all of them. Usage: tests/run.sh [build-dir...]
+set -u
+cd "$(dirname "$0")/.."
+[ $# -gt 0 ] || set -- build
+ROOT=$(pwd)
+export GEOLABEL_SHARED=${GEOLABEL_SHARED:-$ROOT/../shared}
+
+# Debian's python3 (with numpy and GDAL bindings), not a user's pyenv shim.
+export PY=${PY:-/usr/bin/python3}
+export GEOLABEL_CACHE=$(mktemp -d)
+trap 'rm -rf "$GEOLABEL_CACHE"' EXIT
+passed=0 failed=0 failed_names=""
+log=$(mktemp)
+for BUILD in "$@"; do
+echo "== $BUILD"
+export GEOLABEL=$ROOT/$BUILD/geolabel
+if [ "${BUILD#build-san}" != "$BUILD" ]; then
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+else
+  unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+for t in "$BUILD"/tests/test_*; do
+  [ -x "$t" ] || continue
+  name=$BUILD/$(basename "$t")
+  "$t" >"$log" 2>&1
+  rc=$?
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+  if [ -n "$line" ]; then
+    p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed}
+  else
+    p=0; f=1
+  fi
+  [ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
+  passed=$((passed + p)); failed=$((failed + f))
+  grep -E '^(not ok|  FAIL)' "$log" | head -n 40
+  [ "$f" -gt 0 ] && { failed_names="$failed_names $name"; tail -n 20 "$log"; }
+  echo "$name: $p passed, $f failed"
+done
+for t in tests/cli/*.sh; do
+  [ -f "$t" ] || continue
+  name=$BUILD/cli/$(basename "$t" .sh)
+  work=$(mktemp -d)
+  (cd "$work" && bash "$ROOT/$t") >"$log" 2>&1
+  rc=$?
+  rm -rf "$work"
+  if [ $rc -eq 0 ]; then passed=$((passed + 1)); echo "$name: ok"
+  else failed=$((failed + 1)); failed_names="$failed_names $name"; echo "$name: FAILED"; tail -n 30 "$log"; fi
+done
+done
+rm -f "$log"
+[ -n "$failed_names" ] && echo "failed:$failed_names"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
