@@ -283,6 +283,28 @@ gl_status gl_raster_crs_to_lonlat(gl_raster *r, double x, double y, double *lon,
                                   gl_error *err);
 const char *gl_raster_path(const gl_raster *r);
 
+/* ------------------------------------------------------------------ tiling */
+
+/* How a scene is cut. SPLIT: rows x cols patches of W//cols x H//rows in row-major order; by
+ * default the last row and column absorb the remainder, with drop_remainder GVL's exact cut.
+ * WINDOW: fixed tile x tile windows stepping by tile - overlap, the last ones clipped to the
+ * scene, for scenes of any size. */
+typedef enum { GL_TILING_SPLIT = 0, GL_TILING_WINDOW } gl_tiling_mode;
+typedef struct {
+    gl_tiling_mode mode;
+    int rows, cols;     /* SPLIT */
+    int drop_remainder; /* SPLIT */
+    int tile, overlap;  /* WINDOW */
+} gl_tiling;
+typedef struct {
+    int row, col;   /* position in the grid */
+    int x, y, w, h; /* pixel window */
+} gl_tile;
+/* The number of tiles for a width x height scene; GL_ERR_ARG for an impossible tiling. */
+gl_status gl_tiling_count(const gl_tiling *t, int width, int height, int *count, gl_error *err);
+/* Tile `index` (row-major, 0 <= index < count). */
+void gl_tiling_get(const gl_tiling *t, int width, int height, int index, gl_tile *out);
+
 /* @@ new public sections go above this line, one per subsystem, each headed like the others @@ */
 
 #ifdef __cplusplus

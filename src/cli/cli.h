@@ -36,4 +36,9 @@ int cli_parse_int(const char *cmd, const char *opt, const char *value, int min, 
 CLI_COMMANDS(CLI_DECLARE)
 #undef CLI_DECLARE
 
+/* `geolabel eval` serves three paths, each in its own file; eval.c picks one by flag. */
+int cli_eval_labels(int argc, char **argv) __attribute__((weak)); /* --pred/--truth */
+int cli_eval_head(int argc, char **argv) __attribute__((weak));   /* --head */
+int cli_eval_geo(int argc, char **argv) __attribute__((weak));    /* --geo */
+
 #endif
