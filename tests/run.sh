@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs every unit test program in BUILD/tests and every CLI script in tests/cli, then prints
+# Runs every unit test program in BUILD/tests and every CLI script in tests/cli, each in a fresh
+# temporary directory (GEOLABEL_ROOT, GEOLABEL_DATA and GEOLABEL_SHARED say where things are), then prints
 # one closing line "N passed, N failed" over all of them. Usage: tests/run.sh [build-dir...]
 set -u
 cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || set -- build
 ROOT=$(pwd)
 export GEOLABEL_SHARED=${GEOLABEL_SHARED:-$ROOT/../shared}
+export GEOLABEL_ROOT=$ROOT GEOLABEL_DATA=$ROOT/data
 
 # Debian's python3 (with numpy and GDAL bindings), not a user's pyenv shim.
 export PY=${PY:-/usr/bin/python3}
@@ -25,8 +27,10 @@ fi
 for t in "$BUILD"/tests/test_*; do
   [ -x "$t" ] || continue
   name=$BUILD/$(basename "$t")
-  "$t" >"$log" 2>&1
+  work=$(mktemp -d)
+  (cd "$work" && "$ROOT/$t") >"$log" 2>&1
   rc=$?
+  rm -rf "$work"
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
   if [ -n "$line" ]; then
     p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed}
