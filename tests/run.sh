@@ -20,9 +20,10 @@ echo "== $BUILD"
 export GEOLABEL=$ROOT/$BUILD/geolabel
 if [ "${BUILD#build-san}" != "$BUILD" ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+  export LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 else
-  unset ASAN_OPTIONS UBSAN_OPTIONS
+  unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 fi
 for t in "$BUILD"/tests/test_*; do
   [ -x "$t" ] || continue
