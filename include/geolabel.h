@@ -305,6 +305,26 @@ gl_status gl_tiling_count(const gl_tiling *t, int width, int height, int *count,
 /* Tile `index` (row-major, 0 <= index < count). */
 void gl_tiling_get(const gl_tiling *t, int width, int height, int index, gl_tile *out);
 
+/* ------------------------------------------------------------------ hub (model cache) */
+
+/* The cache root: $GEOLABEL_CACHE, else $XDG_CACHE_HOME/geolabel, else ~/.cache/geolabel. A
+ * model ORG/NAME lives in <root>/models/ORG--NAME. */
+gl_status gl_hub_cache_dir(char *out, size_t out_size, gl_error *err);
+/* Downloads a model folder from the Hugging Face Hub ($HF_ENDPOINT, default
+ * https://huggingface.co; $HF_TOKEN sent as a bearer token, never printed) into the cache:
+ * config.json, weights (single or sharded safetensors), vocab.json, merges.txt,
+ * preprocessor_config.json and tokenizer files when present. Resumable; sizes and sha256 checked
+ * where the Hub lists them; files renamed into place only when complete. revision NULL: "main". */
+gl_status gl_hub_pull(const char *repo_id, const char *revision, gl_error *err);
+/* An existing directory is used as is; ORG/NAME maps to its cache folder if it was pulled,
+ * otherwise a clear error suggesting `geolabel model pull ORG/NAME`. */
+gl_status gl_model_resolve(const char *dir_or_id, char *out_dir, size_t out_size, gl_error *err);
+
+/* Writes a Hub-layout CLIP folder with random weights (N(0, 0.02), LayerNorm weights 1) for
+ * benchmarks. like: "vit-b-32", "vit-b-16", "vit-l-14", "vit-l-14-336"; dtype: "f32" or "f16". */
+gl_status gl_clip_random_model(const char *like, const char *out_dir, uint64_t seed,
+                               const char *dtype, gl_error *err);
+
 /* @@ new public sections go above this line, one per subsystem, each headed like the others @@ */
 
 #ifdef __cplusplus
