@@ -325,6 +325,159 @@ gl_status gl_model_resolve(const char *dir_or_id, char *out_dir, size_t out_size
 gl_status gl_clip_random_model(const char *like, const char *out_dir, uint64_t seed,
                                const char *dtype, gl_error *err);
 
+/* ------------------------------------------------------------------ geolocation */
+
+/* Great-circle distance in km by the haversine formula on a sphere of GL_EARTH_RADIUS_KM. */
+#define GL_EARTH_RADIUS_KM 6371.0
+double gl_haversine_km(double lat1, double lon1, double lat2, double lon2);
+
+/* Shipped data: $GEOLABEL_DATA, else the data/ folder of the source tree the executable was built
+ * in (/proc/self/exe's ../data or ../../data), else /usr/share/geolabel. Writes DIR/rel to out. */
+gl_status gl_geo_data_path(const char *rel, char *out, size_t cap, gl_error *err);
+/* Embedding caches: $GEOLABEL_CACHE, else $XDG_CACHE_HOME/geolabel, else ~/.cache/geolabel;
+ * created when missing. */
+gl_status gl_geo_cache_dir(char *out, size_t cap, gl_error *err);
+
+/* The gazetteer: countries.csv (iso2,iso3,name,lat,lon) and cities.csv (name,iso2,lat,lon and an
+ * optional population) in one folder. Each country keeps at most GL_GEO_MAX_CITIES cities, the
+ * most populous first; cities[] is ordered by country so a country's cities are contiguous. */
+#define GL_GEO_MAX_CITIES 30
+typedef struct {
+    char iso2[3], iso3[4];
+    char *name;
+    double lat, lon;              /* the country's point (GeoNames: its capital) */
+    int first_city, n_cities;     /* cities[first_city .. first_city + n_cities) */
+} gl_geo_country;
+typedef struct {
+    char *name;
+    int country;                  /* index into countries */
+    double lat, lon;
+    long long population;         /* -1 when the file has no population column */
+} gl_geo_city;
+typedef struct {
+    gl_geo_country *countries;
+    int n_countries;
+    gl_geo_city *cities;
+    int n_cities;
+    char hash[17];                /* hex FNV-1a over both files' bytes: the embedding-cache key */
+} gl_gazetteer;
+/* dir NULL: the shipped data/gazetteer. Missing columns, bad coordinates, unknown iso2 codes and
+ * duplicate countries fail naming the file and line. Free with gl_gazetteer_free. */
+gl_status gl_gazetteer_load(const char *dir, gl_gazetteer *gz, gl_error *err);
+void gl_gazetteer_free(gl_gazetteer *gz);
+int gl_gazetteer_find_country(const gl_gazetteer *gz, const char *iso2); /* index or -1 */
+
+/* One guess for one image. Fields that do not apply are -1 (indices) or NAN (probabilities). */
+typedef struct {
+    double lat, lon;
+    int country, city;            /* gazetteer indices; city -1: the country's point */
+    int gallery_row;              /* GeoCLIP: 0-based data row of the gallery */
+    float country_prob;           /* P(country) */
+    float city_prob;              /* P(city | country) */
+    float score;                  /* the ranking score: product of the above, or GeoCLIP's P */
+} gl_geo_guess;
+
+/* Zero-shot locate, StreetCLIP's procedure: a softmax over countries, then over the cities of
+ * the chosen country (or of the top_countries best, scored by P(country) * P(city | country)). */
+typedef enum { GL_GEO_LEVEL_CITY = 0, GL_GEO_LEVEL_COUNTRY } gl_geo_level;
+typedef struct {
+    const char *country_template; /* "{country}" is replaced by the country's name */
+    const char *city_template;    /* "{city}" is replaced by the city's name */
+    int top_countries;            /* 1: commit to the best country */
+    const char *countries;        /* "FR,DE": restrict the search; NULL: every country */
+    gl_geo_level level;
+    int top_k;                    /* guesses per image */
+    const char *cache_dir;        /* NULL: gl_geo_cache_dir() */
+} gl_locate_params;
+gl_locate_params gl_locate_default_params(void);
+
+typedef struct {
+    long texts_encoded;           /* prompts run through the text tower by this locator */
+    long texts_cached;            /* prompt embeddings read from the on-disk cache */
+} gl_geo_cache_stats;
+
+typedef struct gl_locator gl_locator;
+/* Borrows clip and gz, which must outlive the locator. Country prompts are embedded (or read
+ * from the cache) here; city prompts on first use, then cached. */
+gl_locator *gl_locator_new(gl_clip *clip, const gl_gazetteer *gz, const gl_locate_params *p,
+                           gl_error *err);
+void gl_locator_free(gl_locator *loc);
+/* image_embeds: [n, projection_dim] raw get_image_features rows. out: [n, top_k] guesses, best
+ * first; n_out[i] (<= top_k) says how many image i has. */
+gl_status gl_locator_run(gl_locator *loc, const float *image_embeds, int n, gl_geo_guess *out,
+                         int *n_out, gl_error *err);
+gl_geo_cache_stats gl_locator_stats(const gl_locator *loc);
+
+/* GeoCLIP (VicenteVivan/geo-clip): the location encoder, the image MLP and the logit scale, read
+ * from the released .pth files or safetensors conversions of them. */
+#define GL_GEOCLIP_DIM 512
+#define GL_GEOCLIP_CLIP_DIM 768
+typedef struct gl_geoclip gl_geoclip;
+/* Any path may end in .pth or .safetensors. */
+gl_geoclip *gl_geoclip_load_files(const char *location_encoder, const char *image_mlp,
+                                  const char *logit_scale, gl_error *err);
+/* dir holds location_encoder_weights, image_encoder_mlp_weights and logit_scale_weights, each
+ * as .safetensors or .pth (the former preferred). dir NULL: $GEOLABEL_GEOCLIP_DIR. */
+gl_geoclip *gl_geoclip_load(const char *dir, gl_error *err);
+void gl_geoclip_free(gl_geoclip *g);
+const char *gl_geoclip_hash(const gl_geoclip *g);
+float gl_geoclip_logit_scale(const gl_geoclip *g); /* exp(logit_scale) */
+/* GeoCLIP's scaled Equal Earth projection: xy[i] = (x, y) * 66.50336 / 180 of latlon[i] =
+ * (lat, lon) in degrees. */
+void gl_geoclip_equal_earth(const float *latlon, int n, double *xy);
+/* features: [n, 512] raw (not normalised) location features of latlon [n, 2]. */
+gl_status gl_geoclip_encode_locations(gl_geoclip *g, const float *latlon, int n, float *features,
+                                      gl_error *err);
+/* clip_features: [n, 768] CLIP get_image_features rows; out: [n, 512] raw MLP outputs. */
+gl_status gl_geoclip_encode_images(gl_geoclip *g, const float *clip_features, int n, float *out,
+                                   gl_error *err);
+
+/* A GPS gallery: a CSV with LAT,LON columns (header names case-insensitive). */
+typedef struct {
+    float *latlon;                /* [n, 2] */
+    int n;
+    char hash[17];
+} gl_geo_gallery;
+gl_status gl_geo_gallery_load(const char *path, gl_geo_gallery *gal, gl_error *err);
+void gl_geo_gallery_free(gl_geo_gallery *gal);
+
+/* Retrieval over a gallery: normalised location features computed once (or read from the cache
+ * in cache_dir; NULL: gl_geo_cache_dir(), "": no cache). Borrows g and gal. */
+typedef struct gl_geoclip_index gl_geoclip_index;
+gl_geoclip_index *gl_geoclip_index_new(gl_geoclip *g, const gl_geo_gallery *gal,
+                                       const char *cache_dir, gl_error *err);
+void gl_geoclip_index_free(gl_geoclip_index *ix);
+gl_geo_cache_stats gl_geoclip_index_stats(const gl_geoclip_index *ix); /* counts locations */
+/* logits [n, gallery] = exp(logit_scale) * cos(MLP(clip_features), locations) (logits may be
+ * NULL); out: [n, top_k] guesses by softmax probability over the gallery, best first. */
+gl_status gl_geoclip_retrieve(gl_geoclip_index *ix, const float *clip_features, int n, int top_k,
+                              gl_geo_guess *out, float *logits, gl_error *err);
+
+/* Writes located images: CSV "filename,lat,lon,country,country_prob,city,city_prob,score" then
+ * the same columns suffixed _2.._k for the alternatives; a .geojson/.json/.gpkg path gets one
+ * EPSG:4326 Point per image through OGR with the same properties. gz may be NULL (GeoCLIP). */
+typedef struct {
+    const char *filename;
+    const gl_geo_guess *guesses;  /* best first */
+    int n_guesses;
+} gl_geo_located;
+gl_status gl_geo_write_located(const char *path, const gl_gazetteer *gz,
+                               const gl_geo_located *rows, int n, int top_k, gl_error *err);
+
+/* eval --geo: predictions (filename,lat,lon[,country]) against truth (filename,lat,lon[,iso2]). */
+#define GL_GEO_N_THRESHOLDS 5
+#define GL_GEO_THRESHOLDS_KM {1.0, 25.0, 200.0, 750.0, 2500.0}
+typedef struct {
+    int n_truth;                  /* truth rows */
+    int n_matched;                /* truth rows with a prediction */
+    double within_pct[GL_GEO_N_THRESHOLDS]; /* % of truth rows (a missing prediction misses) */
+    double median_km, mean_km;    /* over matched rows; NAN when none */
+    int n_country;                /* truth rows with an iso2 (0: no country accuracy) */
+    double country_acc_pct;       /* % of those whose predicted country agrees; NAN when none */
+} gl_geo_eval;
+gl_status gl_geo_eval_files(const char *pred_csv, const char *truth_csv, gl_geo_eval *out,
+                            gl_error *err);
+
 /* @@ new public sections go above this line, one per subsystem, each headed like the others @@ */
 
 #ifdef __cplusplus
