@@ -478,6 +478,49 @@ typedef struct {
 gl_status gl_geo_eval_files(const char *pred_csv, const char *truth_csv, gl_geo_eval *out,
                             gl_error *err);
 
+/* ------------------------------------------------------------------ zero-shot labelling */
+
+/* Test-time augmentations, as bits: the class probabilities are averaged over the tile and each
+ * chosen augmentation. */
+enum { GL_TTA_X = 1, GL_TTA_Y = 2, GL_TTA_XY = 4, GL_TTA_ROT90 = 8, GL_TTA_ROT270 = 16 };
+/* Parses a comma list of x, y, xy, rot90, rot270 into GL_TTA_* bits. */
+gl_status gl_tta_parse(const char *list, unsigned *bits, gl_error *err);
+
+typedef enum { GL_LABEL_AUTO = 0, GL_LABEL_FLAT, GL_LABEL_HIERARCHICAL } gl_label_mode;
+typedef struct {
+    const char *classes_path;   /* a class list, or a GVL hierarchy (.yaml/.yml) */
+    gl_label_mode mode;         /* AUTO: hierarchical for .yaml/.yml, else flat */
+    const char *context;        /* GVL's prompt context; NULL: "This is a satellite image." */
+    const char *templates_path; /* a prompt ensemble, one template with {} per line, used instead
+                                   of GVL's prompt; NULL: GVL's "{context} Label '{label}'." */
+    gl_tiling tiling;
+    gl_raster_params raster;
+    unsigned tta;               /* GL_TTA_* bits */
+    int batch;                  /* tiles per engine call; 0: 16 */
+    int resume;                 /* keep the inputs an existing output already holds in full */
+    /* Called for each input that fails before it is skipped (the run goes on); may be NULL. */
+    void (*on_error)(void *user, const char *input, const gl_error *err);
+    void *user;
+} gl_label_params;
+gl_label_params gl_label_default_params(void);
+
+typedef struct {
+    int inputs;          /* after expanding directories and globs */
+    int labelled;        /* inputs labelled in this run */
+    int resumed;         /* inputs kept from the existing output */
+    int failed;
+    long tiles;          /* tiles labelled in this run, nodata tiles included */
+    long nodata_tiles;   /* tiles wholly nodata: labelled "nodata" without a model call */
+    double seconds;
+} gl_label_summary;
+
+/* Labels every tile of every input (files, directories, glob patterns) and writes output: .csv
+ * (GVL's header, then score, crs, x_min, y_min, x_max, y_max, lon, lat), .geojson (EPSG:4326,
+ * RFC 7946) or .gpkg (the rasters' CRS), atomically. Failing inputs go to p->on_error and are
+ * skipped; the run then ends with GL_ERR_PARTIAL and summary filled (summary may be NULL). */
+gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *const *inputs,
+                       int n_inputs, const char *output, gl_label_summary *summary, gl_error *err);
+
 /* @@ new public sections go above this line, one per subsystem, each headed like the others @@ */
 
 #ifdef __cplusplus

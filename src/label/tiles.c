@@ -1,6 +1,6 @@
 /* tiles.c: how a scene is cut into tiles: GVL's rows x cols split (with or without the remainder)
  * and fixed windows with overlap. Pure arithmetic, so `label`, `truth` and `show` line up. */
-#include "geolabel.h"
+#include "label.h"
 
 #include <limits.h>
 
@@ -67,4 +67,29 @@ void gl_tiling_get(const gl_tiling *t, int width, int height, int index, gl_tile
     out->col = index % cols;
     window_axis(width, t->tile, step, out->col, &out->x, &out->w);
     window_axis(height, t->tile, step, out->row, &out->y, &out->h);
+}
+
+/* Index arithmetic as numpy's fliplr/flipud/rot90 (k=1 counter-clockwise, as PIL's ROTATE_90). */
+void gl_tile_augment(gl_tta_op op, const unsigned char *rgb, int w, int h, unsigned char *out,
+                     int *out_w, int *out_h) {
+    int rotated = op == GL_TTA_OP_ROT90 || op == GL_TTA_OP_ROT270;
+    int ow = rotated ? h : w, oh = rotated ? w : h;
+    for (int i = 0; i < oh; i++) {
+        for (int j = 0; j < ow; j++) {
+            int si = i, sj = j;
+            switch (op) {
+            case GL_TTA_OP_X: sj = w - 1 - j; break;
+            case GL_TTA_OP_Y: si = h - 1 - i; break;
+            case GL_TTA_OP_XY: si = h - 1 - i, sj = w - 1 - j; break;
+            case GL_TTA_OP_ROT90: si = j, sj = w - 1 - i; break;
+            case GL_TTA_OP_ROT270: si = h - 1 - j, sj = i; break;
+            default: break;
+            }
+            const unsigned char *s = rgb + ((size_t)si * w + sj) * 3;
+            unsigned char *d = out + ((size_t)i * ow + j) * 3;
+            d[0] = s[0], d[1] = s[1], d[2] = s[2];
+        }
+    }
+    *out_w = ow;
+    *out_h = oh;
 }

@@ -1,0 +1,144 @@
+/* test_tiles.c: tilings against hand-worked arithmetic (GVL's W//n cut, full cover, windows with
+ * overlap) and the tile augmentations against numpy's fliplr/flipud/rot90. */
+#include "harness.h"
+#include "label/label.h"
+
+static const char *py(void) {
+    const char *p = getenv("PY");
+    return p ? p : "/usr/bin/python3";
+}
+
+static void expect_tile(const gl_tiling *t, int W, int H, int index, int row, int col, int x,
+                        int y, int w, int h) {
+    gl_tile g;
+    gl_tiling_get(t, W, H, index, &g);
+    CHECK(g.row == row && g.col == col && g.x == x && g.y == y && g.w == w && g.h == h,
+          "tile %d of %dx%d: got r%d c%d (%d,%d %dx%d), want r%d c%d (%d,%d %dx%d)", index, W, H,
+          g.row, g.col, g.x, g.y, g.w, g.h, row, col, x, y, w, h);
+}
+
+static int count_of(const gl_tiling *t, int W, int H) {
+    gl_error err = {0};
+    int n = -1;
+    CHECK_OK(gl_tiling_count(t, W, H, &n, &err), &err);
+    return n;
+}
+
+/* GVL on a 1024x1000 image split 3x3: W//3 = 341, H//3 = 333; 1 column and 1 row dropped. */
+static void test_split_drop_is_gvl(void) {
+    gl_tiling t = {.mode = GL_TILING_SPLIT, .rows = 3, .cols = 3, .drop_remainder = 1};
+    CHECK(count_of(&t, 1024, 1000) == 9, "9 tiles");
+    expect_tile(&t, 1024, 1000, 0, 0, 0, 0, 0, 341, 333);
+    expect_tile(&t, 1024, 1000, 1, 0, 1, 341, 0, 341, 333);
+    expect_tile(&t, 1024, 1000, 5, 1, 2, 682, 333, 341, 333);
+    expect_tile(&t, 1024, 1000, 8, 2, 2, 682, 666, 341, 333);
+}
+
+static void test_split_cover_absorbs_remainder(void) {
+    gl_tiling t = {.mode = GL_TILING_SPLIT, .rows = 3, .cols = 3};
+    expect_tile(&t, 1024, 1000, 2, 0, 2, 682, 0, 342, 333);
+    expect_tile(&t, 1024, 1000, 6, 2, 0, 0, 666, 341, 334);
+    expect_tile(&t, 1024, 1000, 8, 2, 2, 682, 666, 342, 334);
+    /* rows x cols: 2 rows of 4 columns, row-major. */
+    gl_tiling u = {.mode = GL_TILING_SPLIT, .rows = 2, .cols = 4};
+    CHECK(count_of(&u, 10, 7) == 8, "8 tiles");
+    expect_tile(&u, 10, 7, 3, 0, 3, 6, 0, 4, 3);
+    expect_tile(&u, 10, 7, 4, 1, 0, 0, 3, 2, 4);
+    /* Every pixel is covered exactly once. */
+    static unsigned char hits[7][10];
+    memset(hits, 0, sizeof hits);
+    for (int i = 0; i < 8; i++) {
+        gl_tile g;
+        gl_tiling_get(&u, 10, 7, i, &g);
+        for (int y = g.y; y < g.y + g.h; y++)
+            for (int x = g.x; x < g.x + g.w; x++) hits[y][x]++;
+    }
+    int bad = 0;
+    for (int y = 0; y < 7; y++)
+        for (int x = 0; x < 10; x++) bad += hits[y][x] != 1;
+    CHECK(bad == 0, "%d pixels not covered exactly once", bad);
+}
+
+static void test_windows_with_overlap(void) {
+    /* 10 wide, tile 4, no overlap: x = 0, 4, 8 (the last clipped to 2). */
+    gl_tiling t = {.mode = GL_TILING_WINDOW, .tile = 4};
+    CHECK(count_of(&t, 10, 4) == 3, "3 windows");
+    expect_tile(&t, 10, 4, 2, 0, 2, 8, 0, 2, 4);
+    /* overlap 2: step 2, x = 0, 2, 4, 6 (6 + 4 reaches the edge, so no window at 8). */
+    gl_tiling o = {.mode = GL_TILING_WINDOW, .tile = 4, .overlap = 2};
+    CHECK(count_of(&o, 10, 3) == 4, "4 windows");
+    expect_tile(&o, 10, 3, 3, 0, 3, 6, 0, 4, 3);
+    /* A scene smaller than one tile is one clipped window. */
+    gl_tiling big = {.mode = GL_TILING_WINDOW, .tile = 224};
+    CHECK(count_of(&big, 100, 50) == 1, "1 window");
+    expect_tile(&big, 100, 50, 0, 0, 0, 0, 0, 100, 50);
+    /* 20000 / 224 = 89.3: 90 per side. */
+    CHECK(count_of(&big, 20000, 20000) == 8100, "8100 windows");
+    expect_tile(&big, 20000, 20000, 8099, 89, 89, 19936, 19936, 64, 64);
+    expect_tile(&big, 20000, 20000, 90, 1, 0, 0, 224, 224, 224);
+}
+
+static void test_impossible_tilings(void) {
+    gl_error err = {0};
+    int n;
+    gl_tiling s = {.mode = GL_TILING_SPLIT, .rows = 3, .cols = 0};
+    CHECK(gl_tiling_count(&s, 100, 100, &n, &err) == GL_ERR_ARG, "zero columns");
+    gl_tiling many = {.mode = GL_TILING_SPLIT, .rows = 1, .cols = 200};
+    CHECK(gl_tiling_count(&many, 100, 100, &n, &err) == GL_ERR_ARG, "more columns than pixels");
+    gl_tiling ov = {.mode = GL_TILING_WINDOW, .tile = 4, .overlap = 4};
+    CHECK(gl_tiling_count(&ov, 100, 100, &n, &err) == GL_ERR_ARG, "overlap >= tile");
+    gl_tiling one = {.mode = GL_TILING_WINDOW, .tile = 1};
+    CHECK(gl_tiling_count(&one, 100000, 100000, &n, &err) == GL_ERR_LIMIT, "10^10 tiles");
+    CHECK(gl_tiling_count(&one, 0, 10, &n, &err) == GL_ERR_ARG, "empty scene");
+}
+
+/* A 3x5 RGB tile with distinct values; numpy writes each augmentation as .npy. */
+static void test_augmentations_match_numpy(void) {
+    const int W = 5, H = 3;
+    unsigned char rgb[3 * 5 * 3];
+    for (int i = 0; i < H * W * 3; i++) rgb[i] = (unsigned char)(i * 7 + 1);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "%s -c 'import numpy as np\n"
+             "a=((np.arange(45)*7+1)%%256).astype(np.uint8).reshape(3,5,3)\n"
+             "for n,b in [(\"x\",np.fliplr(a)),(\"y\",np.flipud(a)),(\"xy\",np.rot90(a,2)),"
+             "(\"r90\",np.rot90(a)),(\"r270\",np.rot90(a,-1))]: "
+             "np.save(n+\".npy\",np.ascontiguousarray(b))'",
+             py());
+    CHECK(system(cmd) == 0, "numpy wrote the augmentations");
+    const struct {
+        gl_tta_op op;
+        const char *file;
+    } cases[] = {{GL_TTA_OP_X, "x.npy"},
+                 {GL_TTA_OP_Y, "y.npy"},
+                 {GL_TTA_OP_XY, "xy.npy"},
+                 {GL_TTA_OP_ROT90, "r90.npy"},
+                 {GL_TTA_OP_ROT270, "r270.npy"}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        gl_error err = {0};
+        gl_npy want = {0};
+        CHECK_OK(gl_npy_read(cases[c].file, &want, &err), &err);
+        unsigned char out[sizeof rgb];
+        int ow, oh;
+        gl_tile_augment(cases[c].op, rgb, W, H, out, &ow, &oh);
+        CHECK(want.ndim == 3 && want.shape[0] == oh && want.shape[1] == ow, "%s shape %dx%d",
+              cases[c].file, oh, ow);
+        CHECK(want.data && !memcmp(out, want.data, sizeof out), "%s pixels differ",
+              cases[c].file);
+        gl_npy_free(&want);
+    }
+    /* The hand-worked corner: rot90 (counter-clockwise) puts the top-right pixel at top-left. */
+    unsigned char out[sizeof rgb];
+    int ow, oh;
+    gl_tile_augment(GL_TTA_OP_ROT90, rgb, W, H, out, &ow, &oh);
+    CHECK(ow == 3 && oh == 5 && out[0] == rgb[(W - 1) * 3], "rot90 corner");
+}
+
+int main(void) {
+    RUN(test_split_drop_is_gvl);
+    RUN(test_split_cover_absorbs_remainder);
+    RUN(test_windows_with_overlap);
+    RUN(test_impossible_tilings);
+    RUN(test_augmentations_match_numpy);
+    T_SUMMARY();
+}
