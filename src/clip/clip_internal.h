@@ -1,0 +1,104 @@
+/* clip_internal.h: what config.c, model.c, vision.c and text.c share: the parsed config, the weight
+ * views (shapes in comments, all row-major float), the workspace and the transformer kernels. */
+#ifndef GEOLABEL_CLIP_INTERNAL_H
+#define GEOLABEL_CLIP_INTERNAL_H
+
+#include "core/kernels.h"
+#include "core/pool.h"
+#include "geolabel.h"
+#include "io/safetensors.h"
+
+/* One tower's CLIPTextConfig or CLIPVisionConfig, missing keys at transformers' defaults. */
+typedef struct {
+    int hidden, heads, layers, intermediate;
+    gl_act act;
+    float eps;
+    int image_size, patch_size, channels; /* vision */
+    int vocab_size, max_positions;        /* text */
+    int eos_token_id;                     /* text: 2 selects the argmax-id pooling rule */
+} clip_tower_config;
+
+typedef struct {
+    clip_tower_config text, vision;
+    int projection_dim;
+} clip_config;
+
+/* Reads config.json (CLIPConfig, with text_config_dict/vision_config_dict overriding as
+ * transformers does) and checks every size is sane. */
+gl_status clip_config_load(const char *path, clip_config *cfg, gl_error *err);
+
+typedef struct {
+    const float *ln1_w, *ln1_b;           /* [d] */
+    const float *q_w, *k_w, *v_w, *o_w;   /* [d,d] (out,in) */
+    const float *q_b, *k_b, *v_b, *o_b;   /* [d] */
+    const float *ln2_w, *ln2_b;           /* [d] */
+    const float *fc1_w, *fc1_b;           /* [i,d], [i] */
+    const float *fc2_w, *fc2_b;           /* [d,i], [d] */
+} clip_layer;
+
+typedef struct {
+    const float *class_emb;       /* [d] */
+    const float *patch_w;         /* [d, c*p*p]: the conv kernel [d,c,p,p] flattened */
+    const float *pos_emb;         /* [tokens, d] */
+    const float *pre_ln_w, *pre_ln_b, *post_ln_w, *post_ln_b; /* [d] */
+    const float *proj;            /* [projection_dim, d] */
+    clip_layer *layers;           /* [layers], malloc'ed */
+} clip_vision_weights;
+
+typedef struct {
+    const float *tok_emb;         /* [vocab, d] */
+    const float *pos_emb;         /* [max_positions, d] */
+    const float *final_ln_w, *final_ln_b; /* [d] */
+    const float *proj;            /* [projection_dim, d] */
+    clip_layer *layers;
+} clip_text_weights;
+
+/* Activations, sized at load for max_batch sequences of the longer tower; shared by both towers
+ * (a context runs one forward at a time). */
+typedef struct {
+    size_t rows;                  /* max_batch * max tokens */
+    float *x, *h, *q, *k, *v, *attn; /* [rows, max d] */
+    float *mlp;                   /* [rows, max intermediate] */
+    float *patches;               /* [max_batch * patches, c*p*p] */
+    float *scores;                /* [threads, max tokens, max tokens] */
+    float *pooled;                /* [max_batch, max d] */
+    int32_t *ids;                 /* [max_batch, 77] tokenizer output */
+    int *offset, *len;            /* [max_batch] packed sequences */
+} clip_workspace;
+
+struct gl_clip {
+    clip_config cfg;
+    char *dir;
+    gl_safetensors st;
+    float *widened;               /* F16/BF16 weights as float, one block */
+    clip_vision_weights vis;
+    clip_text_weights txt;
+    float logit_scale;            /* exp(logit_scale) */
+    int max_batch;
+    gl_pool *pool;
+    clip_workspace ws;
+    gl_tokenizer *tok;
+    gl_preproc_config preproc;
+    char hash[33];                /* lazily filled; "" until asked */
+};
+
+/* A batch of sequences packed row after row: sequence s has rows [offset[s], offset[s]+len[s]). */
+typedef struct {
+    int n;
+    const int *offset, *len;
+    int causal;
+} clip_seqs;
+
+/* The encoder stack over packed rows x [rows, d] in place (HF CLIPEncoder). */
+void clip_encoder(gl_clip *c, const clip_tower_config *tc, const clip_layer *layers,
+                  const clip_seqs *seqs, int rows);
+/* Forward passes for up to max_batch inputs; out is [n, projection_dim]. */
+gl_status clip_vision_forward(gl_clip *c, const float *pixels, int n, float *out, gl_error *err);
+gl_status clip_text_forward(gl_clip *c, const int32_t *ids, int n, float *out, gl_error *err);
+
+/* Binds a weight to a tensor, checking its shape (dims terminated by -1). Fills *out with a
+ * float view: the mapping itself for F32, else widened space taken from c->widened. */
+gl_status clip_bind(gl_clip *c, const char *name, float const **out, size_t *widened_used,
+                    gl_error *err, ...);
+
+#endif

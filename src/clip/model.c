@@ -1,0 +1,361 @@
+/* model.c: gl_clip contexts: load a Hub CLIP folder (config, weights bound and shape-checked,
+ * tokenizer, preprocessing), size the workspace, run the shared encoder stack, and batch inputs. */
+#include "clip/clip_internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+gl_clip_params gl_clip_default_params(void) { return (gl_clip_params){.threads = 0, .max_batch = 8}; }
+
+static int file_exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* ------------------------------------------------------------------ weights */
+
+static int needs_widening(const gl_st_tensor *t) {
+    return t->dtype == GL_ST_F16 || t->dtype == GL_ST_BF16 ||
+           (t->dtype == GL_ST_F32 && ((uintptr_t)t->data & 3));
+}
+
+gl_status clip_bind(gl_clip *c, const char *name, float const **out, size_t *widened_used,
+                    gl_error *err, ...) {
+    const gl_st_tensor *t = gl_st_find(&c->st, name);
+    const char *file = c->st.paths[0];
+    if (!t) return gl_fail(err, GL_ERR_FORMAT, "%s: required tensor '%s' is missing", file, name);
+    file = gl_st_tensor_path(&c->st, t);
+    int64_t want[GL_ST_MAX_DIMS];
+    int nd = 0;
+    va_list ap;
+    va_start(ap, err);
+    for (int v; nd < GL_ST_MAX_DIMS && (v = va_arg(ap, int)) >= 0;) want[nd++] = v;
+    va_end(ap);
+    int same = t->ndim == nd;
+    for (int i = 0; same && i < nd; i++) same = t->shape[i] == want[i];
+    if (!same) {
+        char got[96] = "", exp[96] = "";
+        for (int i = 0; i < t->ndim; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? "," : "", (long long)t->shape[i]);
+        for (int i = 0; i < nd; i++)
+            snprintf(exp + strlen(exp), sizeof exp - strlen(exp), "%s%lld", i ? "," : "", (long long)want[i]);
+        return gl_fail(err, GL_ERR_SHAPE, "%s: tensor '%s' has shape [%s], config.json implies [%s]", file,
+                       name, got, exp);
+    }
+    if (t->dtype == GL_ST_OTHER)
+        return gl_fail(err, GL_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s; F32, F16 or BF16 expected", file,
+                       name, t->dtype_name);
+    if (!needs_widening(t)) {
+        *out = t->data;
+        return GL_OK;
+    }
+    float *dst = c->widened + *widened_used;
+    if (t->dtype == GL_ST_F32) memcpy(dst, t->data, t->nbytes);
+    else gl_st_widen(t->dtype, t->data, t->count, dst);
+    *widened_used += t->count;
+    *out = dst;
+    return GL_OK;
+}
+
+typedef struct {
+    gl_clip *c;
+    size_t *used;
+    gl_error *err;
+    gl_status s;
+} binder;
+
+/* Binds prefix+suffix with the given dims (-1 terminated); keeps the first failure. */
+#define BIND(bd, dst, fmt_prefix, suffix, ...)                                                     \
+    do {                                                                                           \
+        if ((bd)->s) break;                                                                        \
+        char name_[256];                                                                           \
+        snprintf(name_, sizeof name_, "%s%s", fmt_prefix, suffix);                                 \
+        (bd)->s = clip_bind((bd)->c, name_, &(dst), (bd)->used, (bd)->err, __VA_ARGS__, -1);       \
+    } while (0)
+
+static void bind_layers(binder *bd, const char *tower, const clip_tower_config *tc, clip_layer *L) {
+    int d = tc->hidden, in = tc->intermediate;
+    for (int i = 0; i < tc->layers && !bd->s; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s.encoder.layers.%d.", tower, i);
+        clip_layer *l = &L[i];
+        BIND(bd, l->ln1_w, p, "layer_norm1.weight", d);
+        BIND(bd, l->ln1_b, p, "layer_norm1.bias", d);
+        BIND(bd, l->ln2_w, p, "layer_norm2.weight", d);
+        BIND(bd, l->ln2_b, p, "layer_norm2.bias", d);
+        BIND(bd, l->q_w, p, "self_attn.q_proj.weight", d, d);
+        BIND(bd, l->q_b, p, "self_attn.q_proj.bias", d);
+        BIND(bd, l->k_w, p, "self_attn.k_proj.weight", d, d);
+        BIND(bd, l->k_b, p, "self_attn.k_proj.bias", d);
+        BIND(bd, l->v_w, p, "self_attn.v_proj.weight", d, d);
+        BIND(bd, l->v_b, p, "self_attn.v_proj.bias", d);
+        BIND(bd, l->o_w, p, "self_attn.out_proj.weight", d, d);
+        BIND(bd, l->o_b, p, "self_attn.out_proj.bias", d);
+        BIND(bd, l->fc1_w, p, "mlp.fc1.weight", in, d);
+        BIND(bd, l->fc1_b, p, "mlp.fc1.bias", in);
+        BIND(bd, l->fc2_w, p, "mlp.fc2.weight", d, in);
+        BIND(bd, l->fc2_b, p, "mlp.fc2.bias", d);
+    }
+}
+
+static int vision_tokens(const clip_tower_config *v) {
+    int side = v->image_size / v->patch_size;
+    return side * side + 1;
+}
+
+static gl_status bind_weights(gl_clip *c, gl_error *err) {
+    const clip_config *cfg = &c->cfg;
+    const clip_tower_config *v = &cfg->vision, *t = &cfg->text;
+    size_t used = 0;
+    binder bd = {c, &used, err, GL_OK};
+    c->vis.layers = calloc((size_t)v->layers, sizeof(clip_layer));
+    c->txt.layers = calloc((size_t)t->layers, sizeof(clip_layer));
+    if (!c->vis.layers || !c->txt.layers) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", c->dir);
+    clip_vision_weights *vw = &c->vis;
+    const char *ve = "vision_model.embeddings.";
+    BIND(&bd, vw->class_emb, ve, "class_embedding", v->hidden);
+    BIND(&bd, vw->patch_w, ve, "patch_embedding.weight", v->hidden, v->channels, v->patch_size, v->patch_size);
+    BIND(&bd, vw->pos_emb, ve, "position_embedding.weight", vision_tokens(v), v->hidden);
+    BIND(&bd, vw->pre_ln_w, "vision_model.", "pre_layrnorm.weight", v->hidden);
+    BIND(&bd, vw->pre_ln_b, "vision_model.", "pre_layrnorm.bias", v->hidden);
+    BIND(&bd, vw->post_ln_w, "vision_model.", "post_layernorm.weight", v->hidden);
+    BIND(&bd, vw->post_ln_b, "vision_model.", "post_layernorm.bias", v->hidden);
+    BIND(&bd, vw->proj, "", "visual_projection.weight", cfg->projection_dim, v->hidden);
+    bind_layers(&bd, "vision_model", v, vw->layers);
+    clip_text_weights *tw = &c->txt;
+    const char *te = "text_model.embeddings.";
+    BIND(&bd, tw->tok_emb, te, "token_embedding.weight", t->vocab_size, t->hidden);
+    BIND(&bd, tw->pos_emb, te, "position_embedding.weight", t->max_positions, t->hidden);
+    BIND(&bd, tw->final_ln_w, "text_model.", "final_layer_norm.weight", t->hidden);
+    BIND(&bd, tw->final_ln_b, "text_model.", "final_layer_norm.bias", t->hidden);
+    BIND(&bd, tw->proj, "", "text_projection.weight", cfg->projection_dim, t->hidden);
+    bind_layers(&bd, "text_model", t, tw->layers);
+    if (bd.s) return bd.s;
+    const gl_st_tensor *ls = gl_st_find(&c->st, "logit_scale");
+    if (!ls) return gl_fail(err, GL_ERR_FORMAT, "%s: required tensor 'logit_scale' is missing", c->st.paths[0]);
+    if (ls->count != 1 || ls->ndim > 1 || ls->dtype == GL_ST_OTHER)
+        return gl_fail(err, GL_ERR_SHAPE, "%s: tensor 'logit_scale' must be one float", gl_st_tensor_path(&c->st, ls));
+    float scale;
+    if (ls->dtype == GL_ST_F32) memcpy(&scale, ls->data, 4);
+    else gl_st_widen(ls->dtype, ls->data, 1, &scale);
+    c->logit_scale = expf(scale);
+    return GL_OK;
+}
+
+static gl_status open_weights(gl_clip *c, gl_error *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", c->dir);
+    if (!file_exists(path)) {
+        snprintf(path, sizeof path, "%s/model.safetensors.index.json", c->dir);
+        if (!file_exists(path))
+            return gl_fail(err, GL_ERR_IO, "%s: no model.safetensors or model.safetensors.index.json", c->dir);
+    }
+    gl_status s = gl_st_open(path, &c->st, err);
+    if (s) return s;
+    size_t total = 0;
+    for (int i = 0; i < c->st.n_tensors; i++)
+        if (needs_widening(&c->st.tensors[i])) total += c->st.tensors[i].count;
+    /* total is bounded by the mapped file sizes, which were checked tensor by tensor */
+    if (total && !(c->widened = malloc(total * sizeof(float))))
+        return gl_fail(err, GL_ERR_NOMEM, "%s: cannot allocate %zu bytes for widened weights", path, total * 4);
+    return bind_weights(c, err);
+}
+
+/* ------------------------------------------------------------------ workspace */
+
+static gl_status alloc_workspace(gl_clip *c, gl_error *err) {
+    const clip_tower_config *v = &c->cfg.vision, *t = &c->cfg.text;
+    size_t B = (size_t)c->max_batch;
+    size_t tok = (size_t)(vision_tokens(v) > GL_CLIP_CONTEXT ? vision_tokens(v) : GL_CLIP_CONTEXT);
+    size_t d = (size_t)(v->hidden > t->hidden ? v->hidden : t->hidden);
+    size_t in = (size_t)(v->intermediate > t->intermediate ? v->intermediate : t->intermediate);
+    size_t side = (size_t)(v->image_size / v->patch_size), pp = (size_t)(v->channels * v->patch_size * v->patch_size);
+    clip_workspace *w = &c->ws;
+    w->rows = B * tok;
+    size_t nthreads = (size_t)gl_pool_threads(c->pool);
+    float **bufs[] = {&w->x, &w->h, &w->q, &w->k, &w->v, &w->attn};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) *bufs[i] = malloc(w->rows * d * sizeof(float));
+    w->mlp = malloc(w->rows * in * sizeof(float));
+    w->patches = malloc(B * side * side * pp * sizeof(float));
+    w->scores = malloc(nthreads * tok * tok * sizeof(float));
+    w->pooled = malloc(B * d * sizeof(float));
+    w->ids = malloc(B * GL_CLIP_CONTEXT * sizeof(int32_t));
+    w->offset = malloc(B * sizeof(int));
+    w->len = malloc(B * sizeof(int));
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (!*bufs[i]) return gl_fail(err, GL_ERR_NOMEM, "%s: cannot allocate the workspace", c->dir);
+    if (!w->mlp || !w->patches || !w->scores || !w->pooled || !w->ids || !w->offset || !w->len)
+        return gl_fail(err, GL_ERR_NOMEM, "%s: cannot allocate the workspace", c->dir);
+    return GL_OK;
+}
+
+static void free_workspace(clip_workspace *w) {
+    float *bufs[] = {w->x, w->h, w->q, w->k, w->v, w->attn, w->mlp, w->patches, w->scores, w->pooled};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    free(w->ids);
+    free(w->offset);
+    free(w->len);
+}
+
+/* ------------------------------------------------------------------ load and free */
+
+static gl_status load_preprocessing(gl_clip *c, gl_error *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/preprocessor_config.json", c->dir);
+    int size = c->cfg.vision.image_size;
+    c->preproc = gl_preproc_default_config(size);
+    if (file_exists(path)) {
+        gl_status s = gl_preproc_config_load(path, &c->preproc, err);
+        if (s) return s;
+    }
+    const gl_preproc_config *p = &c->preproc;
+    if (p->do_center_crop && (p->crop_width != size || p->crop_height != size))
+        return gl_fail(err, GL_ERR_SHAPE, "%s: crop size %dx%d differs from the model's image_size %d", path,
+                       p->crop_width, p->crop_height, size);
+    return GL_OK;
+}
+
+static gl_status load_tokenizer(gl_clip *c, gl_error *err) {
+    char vocab[4096], merges[4096];
+    snprintf(vocab, sizeof vocab, "%s/vocab.json", c->dir);
+    snprintf(merges, sizeof merges, "%s/merges.txt", c->dir);
+    c->tok = gl_tokenizer_load(vocab, merges, err);
+    return c->tok ? GL_OK : (err && err->code ? err->code : GL_ERR_IO);
+}
+
+/* HOOK(hub): ORG/NAME ids are mapped to the hub cache here once src/io/hub.c declares its
+ * resolver; until then dir_or_id is taken as a folder path. */
+static gl_status resolve_model_dir(const char *dir_or_id, char **dir, gl_error *err) {
+    struct stat sb;
+    if (stat(dir_or_id, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return gl_fail(err, GL_ERR_IO, "%s: not a model folder", dir_or_id);
+    *dir = strdup(dir_or_id);
+    return *dir ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", dir_or_id);
+}
+
+gl_clip *gl_clip_load(const char *dir_or_id, const gl_clip_params *params, gl_error *err) {
+    gl_clip_params p = params ? *params : gl_clip_default_params();
+    if (p.max_batch < 1 || p.max_batch > 4096 || p.threads < 0 || p.threads > 1024) {
+        gl_fail(err, GL_ERR_ARG, "%s: max_batch must be 1..4096 and threads 0..1024", dir_or_id);
+        return NULL;
+    }
+    gl_clip *c = calloc(1, sizeof *c);
+    if (!c) {
+        gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", dir_or_id);
+        return NULL;
+    }
+    c->max_batch = p.max_batch;
+    gl_status s = resolve_model_dir(dir_or_id, &c->dir, err);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", c->dir ? c->dir : "");
+    if (!s) s = clip_config_load(path, &c->cfg, err);
+    if (!s) s = open_weights(c, err);
+    if (!s) s = load_preprocessing(c, err);
+    if (!s) s = load_tokenizer(c, err);
+    if (!s) {
+        /* Our pool splits every GEMM; BLAS's own threads would only compete with it. */
+        gl_blas_set_threads(1);
+        c->pool = gl_pool_create(p.threads ? p.threads : gl_cpu_count(), err);
+        s = c->pool ? GL_OK : GL_ERR_INTERNAL;
+    }
+    if (!s) s = alloc_workspace(c, err);
+    if (s) {
+        gl_clip_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void gl_clip_free(gl_clip *c) {
+    if (!c) return;
+    free_workspace(&c->ws);
+    gl_pool_free(c->pool);
+    gl_tokenizer_free(c->tok);
+    free(c->vis.layers);
+    free(c->txt.layers);
+    free(c->widened);
+    gl_st_close(&c->st);
+    free(c->dir);
+    free(c);
+}
+
+/* ------------------------------------------------------------------ accessors */
+
+int gl_clip_image_size(const gl_clip *c) { return c->cfg.vision.image_size; }
+int gl_clip_projection_dim(const gl_clip *c) { return c->cfg.projection_dim; }
+float gl_clip_logit_scale(const gl_clip *c) { return c->logit_scale; }
+const gl_preproc_config *gl_clip_preproc_config(const gl_clip *c) { return &c->preproc; }
+gl_tokenizer *gl_clip_tokenizer(gl_clip *c) { return c->tok; }
+
+const char *gl_clip_model_hash(const gl_clip *clip) {
+    gl_clip *c = (gl_clip *)clip; /* the digest is computed on first use and kept */
+    if (!c->hash[0]) {
+        uint64_t d[2];
+        gl_st_digest(&c->st, d);
+        snprintf(c->hash, sizeof c->hash, "%016llx%016llx", (unsigned long long)d[0], (unsigned long long)d[1]);
+    }
+    return c->hash;
+}
+
+/* ------------------------------------------------------------------ encoder stack */
+
+void clip_encoder(gl_clip *c, const clip_tower_config *tc, const clip_layer *layers,
+                  const clip_seqs *seqs, int rows) {
+    clip_workspace *w = &c->ws;
+    int d = tc->hidden, in = tc->intermediate, hd = d / tc->heads;
+    gl_attention_args att = {w->q, w->k, w->v, w->attn, d, tc->heads, seqs->n, seqs->offset, seqs->len,
+                             seqs->causal, 1.0f / sqrtf((float)hd), w->scores, 0};
+    int max_len = 0;
+    for (int s = 0; s < seqs->n; s++) max_len = seqs->len[s] > max_len ? seqs->len[s] : max_len;
+    att.scratch_per_thread = (size_t)max_len * max_len;
+    for (int i = 0; i < tc->layers; i++) {
+        const clip_layer *l = &layers[i];
+        gl_layer_norm(c->pool, w->x, w->h, rows, d, l->ln1_w, l->ln1_b, tc->eps);
+        gl_linear(c->pool, rows, d, d, w->h, d, l->q_w, l->q_b, w->q, d, 0, GL_ACT_NONE);
+        gl_linear(c->pool, rows, d, d, w->h, d, l->k_w, l->k_b, w->k, d, 0, GL_ACT_NONE);
+        gl_linear(c->pool, rows, d, d, w->h, d, l->v_w, l->v_b, w->v, d, 0, GL_ACT_NONE);
+        gl_attention(c->pool, &att);
+        gl_linear(c->pool, rows, d, d, w->attn, d, l->o_w, l->o_b, w->x, d, 1, GL_ACT_NONE);
+        gl_layer_norm(c->pool, w->x, w->h, rows, d, l->ln2_w, l->ln2_b, tc->eps);
+        gl_linear(c->pool, rows, in, d, w->h, d, l->fc1_w, l->fc1_b, w->mlp, in, 0, tc->act);
+        gl_linear(c->pool, rows, d, in, w->mlp, in, l->fc2_w, l->fc2_b, w->x, d, 1, GL_ACT_NONE);
+    }
+}
+
+/* ------------------------------------------------------------------ batching */
+
+gl_status gl_clip_encode_images(gl_clip *c, const float *pixels, int n, float *embeds, gl_error *err) {
+    size_t per = (size_t)3 * c->cfg.vision.image_size * c->cfg.vision.image_size;
+    for (int i = 0; i < n; i += c->max_batch) {
+        int b = n - i < c->max_batch ? n - i : c->max_batch;
+        gl_status s = clip_vision_forward(c, pixels + per * i, b, embeds + (size_t)c->cfg.projection_dim * i, err);
+        if (s) return s;
+    }
+    return GL_OK;
+}
+
+gl_status gl_clip_encode_tokens(gl_clip *c, const int32_t *ids, int n, float *embeds, gl_error *err) {
+    for (int i = 0; i < n; i += c->max_batch) {
+        int b = n - i < c->max_batch ? n - i : c->max_batch;
+        gl_status s = clip_text_forward(c, ids + (size_t)GL_CLIP_CONTEXT * i, b,
+                                        embeds + (size_t)c->cfg.projection_dim * i, err);
+        if (s) return s;
+    }
+    return GL_OK;
+}
+
+gl_status gl_clip_encode_texts(gl_clip *c, const char *const *texts, int n, float *embeds, gl_error *err) {
+    for (int i = 0; i < n; i += c->max_batch) {
+        int b = n - i < c->max_batch ? n - i : c->max_batch;
+        for (int j = 0; j < b; j++) {
+            gl_status s = gl_tokenizer_encode(c->tok, texts[i + j], c->ws.ids + (size_t)GL_CLIP_CONTEXT * j, NULL, err);
+            if (s) return s;
+        }
+        gl_status s = clip_text_forward(c, c->ws.ids, b, embeds + (size_t)c->cfg.projection_dim * i, err);
+        if (s) return s;
+    }
+    return GL_OK;
+}

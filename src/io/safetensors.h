@@ -1,0 +1,48 @@
+/* safetensors.h: memory-mapped safetensors files (single or sharded by an index.json), validated
+ * before use: header bounds, JSON, dtypes, shapes against byte sizes, in-bounds non-overlapping data. */
+#ifndef GEOLABEL_SAFETENSORS_H
+#define GEOLABEL_SAFETENSORS_H
+
+#include "geolabel.h"
+
+typedef enum { GL_ST_F32 = 0, GL_ST_F16, GL_ST_BF16, GL_ST_OTHER } gl_st_dtype;
+
+#define GL_ST_MAX_DIMS 8
+
+typedef struct {
+    char *name;              /* owned by the gl_safetensors */
+    gl_st_dtype dtype;
+    char dtype_name[8];      /* "F32", "I64", ... as written */
+    int ndim;
+    int64_t shape[GL_ST_MAX_DIMS];
+    size_t count;            /* product of shape */
+    size_t nbytes;
+    const void *data;        /* points into the read-only mapping; may be unaligned for F16 */
+    int file;                /* index into gl_safetensors.paths */
+} gl_st_tensor;
+
+typedef struct {
+    int n_files;
+    char **paths;            /* each shard's path, for error messages */
+    void **maps;             /* mmap'ed shards */
+    size_t *map_sizes;
+    gl_st_tensor *tensors;   /* sorted by name */
+    int n_tensors;
+} gl_safetensors;
+
+/* Opens path: a .safetensors file, or a model.safetensors.index.json whose shards sit beside it.
+ * On failure *st is left empty (safe to close). Close with gl_st_close. */
+gl_status gl_st_open(const char *path, gl_safetensors *st, gl_error *err);
+void gl_st_close(gl_safetensors *st);
+/* NULL when absent. */
+const gl_st_tensor *gl_st_find(const gl_safetensors *st, const char *name);
+const char *gl_st_tensor_path(const gl_safetensors *st, const gl_st_tensor *t);
+
+/* A 128-bit digest of every byte of every shard, in order: it changes whenever a weight does.
+ * Reads the whole mapping, so callers compute it once and only when needed. */
+void gl_st_digest(const gl_safetensors *st, uint64_t out[2]);
+
+/* Widens n F16 or BF16 values (little-endian, possibly unaligned) to float, exactly. */
+void gl_st_widen(gl_st_dtype dtype, const void *src, size_t n, float *dst);
+
+#endif
