@@ -169,6 +169,9 @@ void gl_tokenizer_free(gl_tokenizer *tok);
  * is the length including SOT/EOT before truncation. */
 gl_status gl_tokenizer_encode(gl_tokenizer *tok, const char *utf8, int32_t ids[GL_CLIP_CONTEXT],
                               int *n_untruncated, gl_error *err);
+/* The same for text of len bytes that may hold NUL characters (ftfy drops them). */
+gl_status gl_tokenizer_encode_len(gl_tokenizer *tok, const char *utf8, size_t len,
+                                  int32_t ids[GL_CLIP_CONTEXT], int *n_untruncated, gl_error *err);
 
 /* ------------------------------------------------------------------ CLIP model */
 
