@@ -4,7 +4,7 @@
 CC      ?= cc
 SAN     ?= 0
 BUILD   := $(if $(filter 1,$(SAN)),build-san,build)
-PKGS    := gdal cairo libcurl libutf8proc yaml-0.1 libcjson
+PKGS    := gdal cairo libcurl libutf8proc yaml-0.1 libcjson libcrypto
 OPT     ?= -O2 -march=native
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -fno-strict-aliasing \
                -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread \

@@ -3,7 +3,7 @@
 # Idempotent: re-running it on a machine that has everything only re-checks.
 set -eu
 BUILD="build-essential pkg-config libgdal-dev gdal-bin libopenblas-dev libcjson-dev libyaml-dev \
-libutf8proc-dev libcurl4-openssl-dev libcairo2-dev zlib1g-dev"
+libutf8proc-dev libcurl4-openssl-dev libssl-dev libcairo2-dev zlib1g-dev"
 TEST="python3 python3-numpy python3-gdal"
 BENCH="python3-torch hyperfine time"
 want=""
