@@ -206,6 +206,23 @@ gl_status gl_clip_encode_tokens(gl_clip *clip, const int32_t *ids, int n, float 
 /* Tokenizes and encodes n UTF-8 strings. */
 gl_status gl_clip_encode_texts(gl_clip *clip, const char *const *texts, int n, float *embeds,
                                gl_error *err);
+/* Decodes, preprocesses and encodes n image files, max_batch at a time. embeds: [n,projection_dim]
+ * raw. The first file that fails ends the call with its error (the message names the file). */
+gl_status gl_clip_encode_image_files(gl_clip *clip, const char *const *paths, int n, float *embeds,
+                                     gl_error *err);
+/* Whole-image zero-shot: probs [n,n_classes] = softmax over classes of exp(logit_scale) *
+ * cos(image, text(template with "{}" replaced by the class name)). template NULL: "a photo of {}." */
+gl_status gl_clip_zeroshot(gl_clip *clip, const float *image_embeds, int n,
+                           const char *const *classes, int n_classes, const char *template,
+                           float *probs, gl_error *err);
+/* CSV "filename,label,score,top_k": the best class and its probability, then the top_k best as
+ * "label:prob;label:prob" (probabilities with 6 decimals). */
+void gl_zeroshot_write_csv(FILE *fp, const char *const *filenames, const float *probs, int n,
+                           const char *const *classes, int n_classes, int top_k);
+/* Writes n embeddings by path suffix: .npy a float32 [n,dim] array; .jsonl one
+ * {"id":..., "embeddings": base64 of little-endian float32} per line. Atomic. */
+gl_status gl_embeddings_write(const char *path, const char *const *ids, const float *embeds, int n,
+                              int dim, gl_error *err);
 
 /* In-place L2 normalisation of n rows of length dim. */
 void gl_l2_normalize_rows(float *x, int n, int dim);
