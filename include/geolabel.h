@@ -541,6 +541,96 @@ typedef struct {
 gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *const *inputs,
                        int n_inputs, const char *output, gl_label_summary *summary, gl_error *err);
 
+/* ------------------------------------------------------------------ cluster, truth, eval, show */
+
+/* Average-linkage agglomerative clustering (UPGMA) of n items given their symmetric distance
+ * matrix dist [n][n]: the closest pair of clusters merges (ties to the lowest indices) until k
+ * remain. assign [n] gets each item's cluster, numbered 0..k-1 by first appearance. */
+gl_status gl_cluster_average_linkage(const double *dist, int n, int k, int *assign,
+                                     gl_error *err);
+
+/* GVL's meta-class generation without an LLM. Step s splits every group of the previous step into
+ * num_clusters[s] groups by average linkage on cosine distance (1 - cos) of the class
+ * embeddings, as GVL's cluster.py recurses top-down; a group no larger than its step's count stays
+ * a plain list. Each group is named by the candidate whose embedding is nearest (cosine) the
+ * normalised mean of its classes' embeddings: level by level, the best (group, name) pair first,
+ * names unique in the whole tree and never equal (case-insensitively) to a class name. Embeddings
+ * [n,dim] and [n_names,dim] need not be normalised. root is filled (free with
+ * gl_class_tree_free); leaves keep the class list's order. */
+gl_status gl_cluster_build_tree(const char *const *classes, const float *class_emb, int n,
+                                const char *const *names, const float *name_emb, int n_names,
+                                int dim, const int *num_clusters, int steps, gl_class_node *root,
+                                gl_error *err);
+/* The same with CLIP text embeddings of tmpl ("{}" replaced by the class or name; NULL:
+ * GL_CLUSTER_TEMPLATE) for both classes and candidate names. */
+#define GL_CLUSTER_TEMPLATE "a satellite image of {}."
+gl_status gl_cluster_classes(gl_clip *clip, const char *const *classes, int n,
+                             const char *const *names, int n_names, const char *tmpl,
+                             const int *num_clusters, int steps, gl_class_node *root,
+                             gl_error *err);
+
+/* Ground truth by GVL's SpaceNet v7 protocol: a tile is `positive` when a nonzero (and not
+ * nodata) mask pixel, or any area of a vector feature, lies inside it; otherwise `negative`.
+ * mask: a raster or an OGR vector (GeoJSON, GPKG, Shapefile). Georeferenced inputs are matched in
+ * map coordinates (vectors reprojected to each image's CRS); without georeferencing a raster mask
+ * must share the image's pixel grid and vector coordinates are pixel (col,row). Writes the label
+ * CSV columns (classification_mode "truth", score 1) atomically. */
+typedef struct {
+    gl_tiling tiling;
+    const char *positive, *negative; /* "Buildings", "No Buildings" */
+} gl_truth_params;
+gl_truth_params gl_truth_default_params(void);
+typedef struct {
+    long tiles, positive;
+} gl_truth_stats;
+gl_status gl_truth_write_csv(const char *mask, const char *const *images, int n_images,
+                             const gl_truth_params *p, const char *out_csv,
+                             gl_truth_stats *stats, gl_error *err);
+
+/* Label evaluation: predictions and truth (both label CSVs) matched by filename,row,col. A class
+ * with no predictions has precision 0 (and no truth rows: recall 0), as scikit-learn's
+ * zero_division=0; kappa is NAN when chance agreement is 1. Level accuracy compares the
+ * classification_tree's i-th label over rows where both trees reach level i. Free with
+ * gl_label_eval_free. */
+typedef struct {
+    long n_pred, n_truth, n_matched; /* rows read, and truth rows with a prediction */
+    int n_classes;
+    char **classes;                  /* sorted union of the matched rows' labels */
+    long *confusion;                 /* [n_classes][n_classes]: row = truth, column = prediction */
+    double *precision, *recall, *f1; /* [n_classes] */
+    long *support;                   /* [n_classes] truth rows per class */
+    double accuracy, macro_f1, kappa;
+    int n_levels;                    /* 0 unless some tree has two or more levels */
+    double *level_accuracy;          /* [n_levels] */
+    long *level_n;                   /* [n_levels] rows compared at that level */
+} gl_label_eval;
+gl_status gl_label_eval_files(const char *pred_csv, const char *truth_csv, gl_label_eval *out,
+                              gl_error *err);
+void gl_label_eval_free(gl_label_eval *e);
+
+/* Drawing (cairo). Class colours: the legend's i-th class gets GL_SHOW_PALETTE[i % 20]
+ * (matplotlib's tab10, then tab20's light partners), blended over the scene with alpha. */
+#define GL_SHOW_PALETTE                                                                            \
+    {0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd, 0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22,     \
+     0x17becf, 0xaec7e8, 0xffbb78, 0x98df8a, 0xff9896, 0xc5b0d5, 0xc49c94, 0xf7b6d2, 0xc7c7c7,     \
+     0xdbdb8d, 0x9edae5}
+typedef struct {
+    gl_raster_params raster;
+    int max_side;  /* the scene is drawn with its longest side at most this (px); 0: 1600 */
+    double alpha;  /* tile fill opacity; 0.35 */
+    int collage;   /* GVL's collage: a grid of 256x256 tiles, sorted by (row, col), captioned */
+    int max_tiles; /* collage: at most this many tiles; 0: 100 */
+} gl_show_params;
+gl_show_params gl_show_default_params(void);
+/* Draws the label CSV's rows whose filename is image's base name over the scene (read by
+ * strips, so memory is bounded by the output size), with a legend of class colours and tile
+ * counts, grouped by meta-class when the rows carry classification trees. PNG, written
+ * atomically. */
+gl_status gl_show_labels(const char *labels_csv, const char *image, const gl_show_params *p,
+                         const char *out_png, gl_error *err);
+/* A confusion-matrix heat map (rows truth, columns prediction) with counts, as a PNG. */
+gl_status gl_draw_confusion_png(const gl_label_eval *e, const char *out_png, gl_error *err);
+
 /* @@ new public sections go above this line, one per subsystem, each headed like the others @@ */
 
 #ifdef __cplusplus
