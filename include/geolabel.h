@@ -130,8 +130,11 @@ void gl_image_free(gl_image *img);
 
 /* Decodes any GDAL-readable picture (JPEG, PNG gray/RGBA/palette/16-bit, TIFF, WebP) and converts
  * to RGB the way PIL's convert('RGB') does: alpha dropped, gray replicated, palette expanded.
- * Refuses images whose header claims more than GL_IMAGE_MAX_PIXELS before decoding. */
+ * Refuses images whose header claims more than GL_IMAGE_MAX_PIXELS before decoding (GL_ERR_LIMIT),
+ * and images narrower or shorter than GL_IMAGE_MIN_SIDE (GL_ERR_FORMAT: a 1x1 picture holds
+ * nothing to label, and HF's processor misreads a height of 1 as a channel axis). */
 #define GL_IMAGE_MAX_PIXELS (1LL << 28)
+#define GL_IMAGE_MIN_SIDE 2
 gl_status gl_image_load(const char *path, gl_image *out, gl_error *err);
 
 /* ------------------------------------------------------------------ preprocessing */
@@ -140,6 +143,7 @@ gl_status gl_image_load(const char *path, gl_image *out, gl_error *err);
 typedef struct {
     int resize_shortest_edge; /* 0: no resize */
     int crop_height, crop_width; /* 0: no crop */
+    int resize_height, resize_width; /* size {height,width}: an exact resize instead (0: unused) */
     double rescale_factor;    /* 1/255 */
     float mean[3], std[3];
     int do_resize, do_center_crop, do_rescale, do_normalize, do_convert_rgb;
@@ -411,9 +415,11 @@ typedef struct {
 } gl_locate_params;
 gl_locate_params gl_locate_default_params(void);
 
+/* Work done for a locator or a GeoCLIP index: prompts (or gallery locations) encoded now, and
+ * those read from the on-disk cache instead. */
 typedef struct {
-    long texts_encoded;           /* prompts run through the text tower by this locator */
-    long texts_cached;            /* prompt embeddings read from the on-disk cache */
+    long encoded;
+    long cached;
 } gl_geo_cache_stats;
 
 typedef struct gl_locator gl_locator;
@@ -454,7 +460,8 @@ gl_status gl_geoclip_encode_images(gl_geoclip *g, const float *clip_features, in
 
 /* A GPS gallery: a CSV with LAT,LON columns (header names case-insensitive). */
 typedef struct {
-    float *latlon;                /* [n, 2] */
+    float *latlon;                /* [n, 2] as GeoCLIP reads them (float32), for the encoder */
+    double *coords;               /* [n, 2] as written in the file, for reporting */
     int n;
     char hash[17];
 } gl_geo_gallery;
@@ -483,6 +490,9 @@ typedef struct {
 } gl_geo_located;
 gl_status gl_geo_write_located(const char *path, const gl_gazetteer *gz,
                                const gl_geo_located *rows, int n, int top_k, gl_error *err);
+/* The CSV form to an open stream (e.g. stdout). */
+gl_status gl_geo_write_located_fp(FILE *fp, const gl_gazetteer *gz, const gl_geo_located *rows,
+                                  int n, int top_k, gl_error *err);
 
 /* eval --geo: predictions (filename,lat,lon[,country]) against truth (filename,lat,lon[,iso2]). */
 #define GL_GEO_N_THRESHOLDS 5

@@ -1,0 +1,388 @@
+/* preproc.c: CLIPImageProcessor's PIL path in C: preprocessor_config.json, Pillow-identical
+ * bicubic resize, floor-rounded center crop, rescale, normalise and HWC->CHW.
+ *
+ * The resampler reproduces Pillow 9.4's src/libImaging/Resample.c bit for bit (facts taken from
+ * it: bicubic a = -0.5 with support 2 widened by the downscale factor, taps normalised to sum 1
+ * in double, rounded half away from zero to 22-bit fixed point, a horizontal pass into a
+ * rounded, clamped 8-bit intermediate, then a vertical pass). Every output pixel depends only on
+ * its own row and column taps, so we compute just the pixels the center crop keeps: the same
+ * values as resizing everything and cropping, at a cost bounded by the crop. */
+#include "geolabel.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PRECISION_BITS (32 - 8 - 2)
+#define BICUBIC_SUPPORT 2.0
+#define MAX_CONFIG_SIDE 16384
+
+static const float OPENAI_MEAN[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+static const float OPENAI_STD[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+
+gl_preproc_config gl_preproc_default_config(int image_size) {
+    gl_preproc_config c;
+    memset(&c, 0, sizeof c);
+    c.resize_shortest_edge = image_size;
+    c.crop_height = c.crop_width = image_size;
+    c.rescale_factor = 0.00392156862745098; /* the float64 nearest 1/255, as HF stores it */
+    memcpy(c.mean, OPENAI_MEAN, sizeof c.mean);
+    memcpy(c.std, OPENAI_STD, sizeof c.std);
+    c.do_resize = c.do_center_crop = c.do_rescale = c.do_normalize = c.do_convert_rgb = 1;
+    return c;
+}
+
+/* ------------------------------------------------------------------ preprocessor_config.json */
+
+static gl_status read_side(const char *path, const char *key, const cJSON *v, int *out,
+                           gl_error *err) {
+    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > MAX_CONFIG_SIDE ||
+        v->valuedouble != (int)v->valuedouble)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: '%s' must be an integer in 1..%d", path, key,
+                       MAX_CONFIG_SIDE);
+    *out = v->valueint;
+    return GL_OK;
+}
+
+/* "size": 224 (old form, the shortest edge), {"shortest_edge": 224} or {"height", "width"}. */
+static gl_status read_size(const char *path, const cJSON *v, gl_preproc_config *c, gl_error *err) {
+    if (cJSON_IsNumber(v)) {
+        c->resize_height = c->resize_width = 0;
+        return read_side(path, "size", v, &c->resize_shortest_edge, err);
+    }
+    const cJSON *se = cJSON_GetObjectItemCaseSensitive(v, "shortest_edge");
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(v, "height");
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(v, "width");
+    if (se) {
+        c->resize_height = c->resize_width = 0;
+        return read_side(path, "size.shortest_edge", se, &c->resize_shortest_edge, err);
+    }
+    if (h && w) {
+        c->resize_shortest_edge = 0;
+        gl_status s = read_side(path, "size.height", h, &c->resize_height, err);
+        return s ? s : read_side(path, "size.width", w, &c->resize_width, err);
+    }
+    return gl_fail(err, GL_ERR_FORMAT,
+                   "%s: 'size' must be an integer, {shortest_edge} or {height, width}", path);
+}
+
+static gl_status read_crop(const char *path, const cJSON *v, gl_preproc_config *c, gl_error *err) {
+    if (cJSON_IsNumber(v)) {
+        gl_status s = read_side(path, "crop_size", v, &c->crop_height, err);
+        c->crop_width = c->crop_height;
+        return s;
+    }
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(v, "height");
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(v, "width");
+    if (!h || !w)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: 'crop_size' must be an integer or {height, width}",
+                       path);
+    gl_status s = read_side(path, "crop_size.height", h, &c->crop_height, err);
+    return s ? s : read_side(path, "crop_size.width", w, &c->crop_width, err);
+}
+
+/* image_mean / image_std: three numbers, or one number for every channel (HF accepts both). */
+static gl_status read_triple(const char *path, const char *key, const cJSON *v, float out[3],
+                             gl_error *err) {
+    if (cJSON_IsNumber(v)) {
+        out[0] = out[1] = out[2] = (float)v->valuedouble;
+        return GL_OK;
+    }
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 3)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: '%s' must be a number or 3 numbers", path, key);
+    for (int i = 0; i < 3; i++) {
+        const cJSON *e = cJSON_GetArrayItem(v, i);
+        if (!cJSON_IsNumber(e))
+            return gl_fail(err, GL_ERR_FORMAT, "%s: '%s' must hold numbers", path, key);
+        out[i] = (float)e->valuedouble;
+    }
+    return GL_OK;
+}
+
+static void read_flag(const cJSON *root, const char *key, int *flag) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (cJSON_IsBool(v)) *flag = cJSON_IsTrue(v);
+}
+
+static gl_status apply_config(const char *path, const cJSON *root, gl_preproc_config *c,
+                              gl_error *err) {
+    gl_status s = GL_OK;
+    const cJSON *v;
+    read_flag(root, "do_resize", &c->do_resize);
+    read_flag(root, "do_center_crop", &c->do_center_crop);
+    read_flag(root, "do_rescale", &c->do_rescale);
+    read_flag(root, "do_normalize", &c->do_normalize);
+    read_flag(root, "do_convert_rgb", &c->do_convert_rgb);
+    if (!s && (v = cJSON_GetObjectItemCaseSensitive(root, "size"))) s = read_size(path, v, c, err);
+    if (!s && (v = cJSON_GetObjectItemCaseSensitive(root, "crop_size")))
+        s = read_crop(path, v, c, err);
+    if (!s && (v = cJSON_GetObjectItemCaseSensitive(root, "image_mean")))
+        s = read_triple(path, "image_mean", v, c->mean, err);
+    if (!s && (v = cJSON_GetObjectItemCaseSensitive(root, "image_std")))
+        s = read_triple(path, "image_std", v, c->std, err);
+    if (s) return s;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "rescale_factor"))) {
+        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0))
+            return gl_fail(err, GL_ERR_FORMAT, "%s: 'rescale_factor' must be a positive number",
+                           path);
+        c->rescale_factor = v->valuedouble;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(root, "resample");
+    if (v && !(cJSON_IsNumber(v) && v->valuedouble == 3))
+        return gl_fail(err, GL_ERR_UNSUPPORTED,
+                       "%s: only 'resample': 3 (bicubic) is supported, as CLIP uses", path);
+    for (int i = 0; i < 3; i++)
+        if (c->do_normalize && !(c->std[i] != 0))
+            return gl_fail(err, GL_ERR_FORMAT, "%s: 'image_std' holds a zero", path);
+    return GL_OK;
+}
+
+gl_status gl_preproc_config_load(const char *path, gl_preproc_config *cfg, gl_error *err) {
+    char *text;
+    size_t len;
+    gl_status s = gl_read_file(path, 1 << 20, &text, &len, err);
+    if (s) return s;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return gl_fail(err, GL_ERR_FORMAT, "%s: not a JSON object", path);
+    }
+    gl_preproc_config c = *cfg;
+    s = apply_config(path, root, &c, err);
+    cJSON_Delete(root);
+    if (!s) *cfg = c;
+    return s;
+}
+
+/* ------------------------------------------------------------------ Pillow's resampler */
+
+static double bicubic(double x) {
+    const double a = -0.5;
+    if (x < 0.0) x = -x;
+    if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+    if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+    return 0.0;
+}
+
+/* Taps of outputs [first, first+count) along one axis of an in_size -> out_size resize. */
+typedef struct {
+    int ksize;
+    int *start, *len; /* per output: first input index and tap count */
+    int32_t *k;       /* per output: ksize fixed-point weights */
+} taps;
+
+static void taps_free(taps *t) {
+    free(t->start);
+    free(t->len);
+    free(t->k);
+}
+
+static int taps_make(taps *t, int in_size, int out_size, int first, int count) {
+    memset(t, 0, sizeof *t);
+    double scale = (double)((float)in_size - 0.0f) / out_size;
+    double filterscale = scale < 1.0 ? 1.0 : scale;
+    double support = BICUBIC_SUPPORT * filterscale;
+    t->ksize = (int)ceil(support) * 2 + 1;
+    t->start = malloc((size_t)count * sizeof *t->start);
+    t->len = malloc((size_t)count * sizeof *t->len);
+    t->k = calloc((size_t)count * t->ksize, sizeof *t->k);
+    double *w = malloc((size_t)t->ksize * sizeof *w);
+    if (!t->start || !t->len || !t->k || !w) {
+        free(w);
+        taps_free(t);
+        return 0;
+    }
+    for (int i = 0; i < count; i++) {
+        int xx = first + i;
+        double center = 0.0 + (xx + 0.5) * scale, ww = 0.0, ss = 1.0 / filterscale;
+        int xmin = (int)(center - support + 0.5), xmax = (int)(center + support + 0.5);
+        if (xmin < 0) xmin = 0;
+        if (xmax > in_size) xmax = in_size;
+        xmax -= xmin;
+        for (int x = 0; x < xmax; x++) {
+            w[x] = bicubic((x + xmin - center + 0.5) * ss);
+            ww += w[x];
+        }
+        int32_t *k = t->k + (size_t)i * t->ksize;
+        for (int x = 0; x < xmax; x++) {
+            double v = ww != 0.0 ? w[x] / ww : w[x];
+            k[x] = (int32_t)(v < 0 ? -0.5 + v * (1 << PRECISION_BITS)
+                                   : 0.5 + v * (1 << PRECISION_BITS));
+        }
+        t->start[i] = xmin;
+        t->len[i] = xmax;
+    }
+    free(w);
+    return 1;
+}
+
+static inline unsigned char clip8(int32_t v) {
+    if (v < 0) return 0;
+    v >>= PRECISION_BITS;
+    return v > 255 ? 255 : (unsigned char)v;
+}
+
+/* Horizontal pass: rows [y0, y0+rows) of src into tmp [rows][ow][3]. */
+static void pass_horizontal(const unsigned char *src, int src_w, int y0, int rows, const taps *t,
+                            int ow, unsigned char *tmp) {
+    for (int y = 0; y < rows; y++) {
+        const unsigned char *row = src + (size_t)(y0 + y) * src_w * 3;
+        unsigned char *o = tmp + (size_t)y * ow * 3;
+        for (int i = 0; i < ow; i++) {
+            const int32_t *k = t->k + (size_t)i * t->ksize;
+            const unsigned char *p = row + (size_t)t->start[i] * 3;
+            int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
+            for (int x = 0; x < t->len[i]; x++) {
+                s0 += p[3 * x] * k[x];
+                s1 += p[3 * x + 1] * k[x];
+                s2 += p[3 * x + 2] * k[x];
+            }
+            o[3 * i] = clip8(s0);
+            o[3 * i + 1] = clip8(s1);
+            o[3 * i + 2] = clip8(s2);
+        }
+    }
+}
+
+/* Vertical pass: output rows from tmp (whose row 0 is source row y0) into dst [oh][ow][3]. */
+static void pass_vertical(const unsigned char *tmp, int y0, const taps *t, int oh, int ow,
+                          int32_t *acc, unsigned char *dst, size_t dst_stride) {
+    size_t n = (size_t)ow * 3;
+    for (int j = 0; j < oh; j++) {
+        const int32_t *k = t->k + (size_t)j * t->ksize;
+        for (size_t i = 0; i < n; i++) acc[i] = 1 << (PRECISION_BITS - 1);
+        for (int y = 0; y < t->len[j]; y++) {
+            const unsigned char *row = tmp + (size_t)(t->start[j] + y - y0) * n;
+            int32_t kk = k[y];
+            for (size_t i = 0; i < n; i++) acc[i] += row[i] * kk;
+        }
+        unsigned char *o = dst + (size_t)j * dst_stride;
+        for (size_t i = 0; i < n; i++) o[i] = clip8(acc[i]);
+    }
+}
+
+/* Pixels [ox, ox+ow) x [oy, oy+oh) of the full src -> dst_w x dst_h resize, into dst with rows
+ * dst_stride bytes apart. The window must lie inside the resized image. */
+static gl_status resize_window(const unsigned char *src, int src_w, int src_h, int dst_w,
+                               int dst_h, int ox, int oy, int ow, int oh, unsigned char *dst,
+                               size_t dst_stride, gl_error *err) {
+    if (src_w == dst_w && src_h == dst_h) {
+        for (int j = 0; j < oh; j++)
+            memcpy(dst + (size_t)j * dst_stride, src + ((size_t)(oy + j) * src_w + ox) * 3,
+                   (size_t)ow * 3);
+        return GL_OK;
+    }
+    taps th, tv;
+    if (!taps_make(&th, src_w, dst_w, ox, ow)) return gl_fail(err, GL_ERR_NOMEM, "resize: no memory");
+    if (!taps_make(&tv, src_h, dst_h, oy, oh)) {
+        taps_free(&th);
+        return gl_fail(err, GL_ERR_NOMEM, "resize: no memory");
+    }
+    int y0 = tv.start[0], y1 = tv.start[oh - 1] + tv.len[oh - 1];
+    unsigned char *tmp = malloc((size_t)(y1 - y0) * ow * 3);
+    int32_t *acc = malloc((size_t)ow * 3 * sizeof *acc);
+    gl_status s = GL_OK;
+    if (!tmp || !acc) {
+        s = gl_fail(err, GL_ERR_NOMEM, "resize: no memory");
+    } else {
+        pass_horizontal(src, src_w, y0, y1 - y0, &th, ow, tmp);
+        pass_vertical(tmp, y0, &tv, oh, ow, acc, dst, dst_stride);
+    }
+    free(tmp);
+    free(acc);
+    taps_free(&th);
+    taps_free(&tv);
+    return s;
+}
+
+/* Sizes beyond this are refused before any allocation (a sliver tile upscaled to shortest edge
+ * S can ask for an absurd long side). */
+#define RESIZE_MAX_SIDE (1 << 20)
+
+gl_status gl_resize_bicubic(const unsigned char *src, int src_w, int src_h, unsigned char *dst,
+                            int dst_w, int dst_h, gl_error *err) {
+    if (src_w < 1 || src_h < 1 || dst_w < 1 || dst_h < 1 || dst_w > RESIZE_MAX_SIDE ||
+        dst_h > RESIZE_MAX_SIDE)
+        return gl_fail(err, GL_ERR_ARG, "resize: cannot resize %dx%d to %dx%d", src_w, src_h,
+                       dst_w, dst_h);
+    return resize_window(src, src_w, src_h, dst_w, dst_h, 0, 0, dst_w, dst_h, dst,
+                         (size_t)dst_w * 3, err);
+}
+
+/* ------------------------------------------------------------------ the pipeline */
+
+void gl_preproc_resized_size(const gl_preproc_config *cfg, int w, int h, int *out_w, int *out_h) {
+    *out_w = w;
+    *out_h = h;
+    if (!cfg->do_resize) return;
+    if (cfg->resize_height > 0 && cfg->resize_width > 0) {
+        *out_w = cfg->resize_width;
+        *out_h = cfg->resize_height;
+        return;
+    }
+    int s = cfg->resize_shortest_edge;
+    if (s <= 0 || w <= 0 || h <= 0) return;
+    /* Python's int(S * long / short): an exact integer product, a float division, truncation. */
+    if (w <= h) {
+        *out_w = s;
+        *out_h = (int)((double)((long long)s * h) / w);
+    } else {
+        *out_w = (int)((double)((long long)s * w) / h);
+        *out_h = s;
+    }
+}
+
+static int floor_half(int n) { return n >= 0 ? n / 2 : -((1 - n) / 2); }
+
+/* Writes the normalised float of byte v for channel c. */
+static inline float normalised(const gl_preproc_config *cfg, unsigned char v, int c) {
+    float x = cfg->do_rescale ? (float)(v * cfg->rescale_factor) : (float)v;
+    return cfg->do_normalize ? (x - cfg->mean[c]) / cfg->std[c] : x;
+}
+
+gl_status gl_preprocess(const gl_preproc_config *cfg, const gl_image *img, float *out,
+                        gl_error *err) {
+    if (!img->rgb || img->width < 1 || img->height < 1)
+        return gl_fail(err, GL_ERR_ARG, "preprocess: empty image");
+    int rw, rh;
+    gl_preproc_resized_size(cfg, img->width, img->height, &rw, &rh);
+    if (rw < 1 || rh < 1 || rw > RESIZE_MAX_SIDE || rh > RESIZE_MAX_SIDE)
+        return gl_fail(err, GL_ERR_LIMIT, "preprocess: a %dx%d image would resize to %dx%d",
+                       img->width, img->height, rw, rh);
+    int cw = cfg->do_center_crop ? cfg->crop_width : rw;
+    int ch = cfg->do_center_crop ? cfg->crop_height : rh;
+    if (cw < 1 || ch < 1 || (long long)cw * ch > GL_IMAGE_MAX_PIXELS)
+        return gl_fail(err, GL_ERR_ARG, "preprocess: bad crop size %dx%d", cw, ch);
+    /* HF pads a too-small image with zeros before cropping; the floor keeps its offsets. */
+    int top = floor_half(rh - ch), left = floor_half(rw - cw);
+    int x0 = left > 0 ? left : 0, y0 = top > 0 ? top : 0;
+    int x1 = left + cw < rw ? left + cw : rw, y1 = top + ch < rh ? top + ch : rh;
+    int ow = x1 - x0, oh = y1 - y0;
+    unsigned char *win = malloc((size_t)ow * oh * 3);
+    if (!win) return gl_fail(err, GL_ERR_NOMEM, "preprocess: no memory");
+    gl_status s = resize_window(img->rgb, img->width, img->height, rw, rh, x0, y0, ow, oh, win,
+                                (size_t)ow * 3, err);
+    if (s) {
+        free(win);
+        return s;
+    }
+    size_t plane = (size_t)cw * ch;
+    for (int c = 0; c < 3; c++) {
+        float zero = normalised(cfg, 0, c);
+        for (int j = 0; j < ch; j++) {
+            float *o = out + c * plane + (size_t)j * cw;
+            int sy = top + j;
+            for (int i = 0; i < cw; i++) {
+                int sx = left + i;
+                int inside = sy >= y0 && sy < y1 && sx >= x0 && sx < x1;
+                o[i] = inside ? normalised(cfg, win[((size_t)(sy - y0) * ow + (sx - x0)) * 3 + c], c)
+                              : zero;
+            }
+        }
+    }
+    free(win);
+    return GL_OK;
+}

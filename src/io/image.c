@@ -1,0 +1,187 @@
+/* image.c: decoding pictures (JPEG, PNG, TIFF, WebP, ...) through GDAL into 8-bit RGB, converted
+ * as Pillow 9.4's Image.open(...).convert('RGB') does, the reference's first preprocessing step.
+ *
+ * Conversion rules, from Pillow's PngImagePlugin/TiffImagePlugin modes and Convert.c:
+ *  - RGBA, LA: alpha is dropped (not composited); gray (L) is replicated into R, G and B.
+ *  - P (palette): each index goes through the colour table; an index past the table's end gets
+ *    (i, i, i), the gray ramp Pillow's palettes start from.
+ *  - 1/2/4-bit gray: scaled to 0..255 (v * 255 / (2^bits - 1)), as Pillow's "1", "L;2", "L;4"
+ *    unpackers do; GDAL reports the raw values with an NBITS hint.
+ *  - 16-bit with several bands (RGB;16B, RGBA;16B, LA;16B): the high byte, v >> 8.
+ *  - 16-bit single band: Pillow 9.4 opens it as mode "I" and I->RGB CLIPS to 0..255 (values
+ *    >= 255 become 255); we do the same, surprising as it is. Other single-band types (int32,
+ *    float) are clipped and truncated the same way.
+ * EXIF orientation and ICC profiles are ignored, as the reference ignores them. */
+#include "geolabel.h"
+#include "io/raster_internal.h"
+
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <gdal.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { CONV_DIRECT, CONV_PALETTE, CONV_HIGH_BYTE, CONV_CLIP } conversion;
+
+typedef struct {
+    int bands[3];     /* 1-based GDAL bands for R, G, B */
+    conversion conv;
+    int gray_bits;    /* 1, 2 or 4: low-bit gray to scale up; 0 otherwise */
+    GDALColorTableH palette;
+} decode_plan;
+
+void gl_image_free(gl_image *img) {
+    if (!img) return;
+    free(img->rgb);
+    img->rgb = NULL;
+    img->width = img->height = 0;
+}
+
+static int band_nbits(GDALRasterBandH b) {
+    const char *s = GDALGetMetadataItem(b, "NBITS", "IMAGE_STRUCTURE");
+    return s ? atoi(s) : 0;
+}
+
+static decode_plan plan_decode(GDALDatasetH ds) {
+    decode_plan p = {{1, 1, 1}, CONV_DIRECT, 0, NULL};
+    int nb = GDALGetRasterCount(ds);
+    GDALRasterBandH b1 = GDALGetRasterBand(ds, 1);
+    GDALDataType type = GDALGetRasterDataType(b1);
+    if (nb >= 3) {
+        p.bands[1] = 2;
+        p.bands[2] = 3;
+    }
+    if (type == GDT_Byte) {
+        if (nb < 3 && GDALGetRasterColorInterpretation(b1) == GCI_PaletteIndex &&
+            GDALGetRasterColorTable(b1)) {
+            p.conv = CONV_PALETTE;
+            p.palette = GDALGetRasterColorTable(b1);
+        } else if (nb < 3) {
+            int bits = band_nbits(b1);
+            if (bits == 1 || bits == 2 || bits == 4) p.gray_bits = bits;
+        }
+    } else if (type == GDT_UInt16 && nb >= 2) {
+        p.conv = CONV_HIGH_BYTE;
+    } else {
+        p.conv = CONV_CLIP;
+    }
+    return p;
+}
+
+/* Reads the three planned bands as bytes straight into the interleaved output. */
+static CPLErr read_direct(GDALDatasetH ds, const decode_plan *p, gl_image *img) {
+    int w = img->width, h = img->height;
+    if (p->bands[0] != p->bands[1]) {
+        int map[3] = {p->bands[0], p->bands[1], p->bands[2]};
+        return GDALDatasetRasterIO(ds, GF_Read, 0, 0, w, h, img->rgb, w, h, GDT_Byte, 3, map, 3,
+                                   (GSpacing)3 * w, 1);
+    }
+    return GDALRasterIO(GDALGetRasterBand(ds, p->bands[0]), GF_Read, 0, 0, w, h, img->rgb, w, h,
+                        GDT_Byte, 3, 3 * w);
+}
+
+/* Channel 0 holds gray or palette indices after read_direct on a single band; expand in place. */
+static void expand_single_band(const decode_plan *p, gl_image *img) {
+    unsigned char lut[256][3];
+    int entries = p->palette ? GDALGetColorEntryCount(p->palette) : 0;
+    for (int i = 0; i < 256; i++) {
+        int v = i;
+        if (p->gray_bits) v = i >= (1 << p->gray_bits) ? 255 : i * 255 / ((1 << p->gray_bits) - 1);
+        lut[i][0] = lut[i][1] = lut[i][2] = (unsigned char)v;
+        const GDALColorEntry *e = i < entries ? GDALGetColorEntry(p->palette, i) : NULL;
+        if (e) {
+            lut[i][0] = (unsigned char)e->c1;
+            lut[i][1] = (unsigned char)e->c2;
+            lut[i][2] = (unsigned char)e->c3;
+        }
+    }
+    size_t n = (size_t)img->width * img->height;
+    for (size_t i = 0; i < n; i++) memcpy(img->rgb + 3 * i, lut[img->rgb[3 * i]], 3);
+}
+
+static unsigned char convert_value(double v, conversion conv) {
+    if (conv == CONV_HIGH_BYTE) return (unsigned char)((unsigned)v >> 8);
+    if (!(v > 0)) return 0; /* NaN too */
+    return v >= 255 ? 255 : (unsigned char)v;
+}
+
+/* Non-byte data in strips of rows, so the scratch buffer stays small whatever the image size. */
+static CPLErr read_converted(GDALDatasetH ds, const decode_plan *p, gl_image *img) {
+    int w = img->width, h = img->height;
+    int rows = (1 << 20) / w > 0 ? (1 << 20) / w : 1;
+    if (rows > h) rows = h;
+    double *buf = malloc((size_t)rows * w * sizeof *buf);
+    if (!buf) return CE_Failure;
+    CPLErr e = CE_None;
+    for (int y = 0; y < h && e == CE_None; y += rows) {
+        int n = h - y < rows ? h - y : rows;
+        for (int c = 0; c < 3 && e == CE_None; c++) {
+            if (c > 0 && p->bands[c] == p->bands[c - 1]) {
+                for (size_t i = 0; i < (size_t)n * w; i++) {
+                    unsigned char *px = img->rgb + ((size_t)y * w + i) * 3;
+                    px[c] = px[c - 1];
+                }
+                continue;
+            }
+            e = GDALRasterIO(GDALGetRasterBand(ds, p->bands[c]), GF_Read, 0, y, w, n, buf, w, n,
+                             GDT_Float64, 0, 0);
+            for (size_t i = 0; e == CE_None && i < (size_t)n * w; i++)
+                img->rgb[((size_t)y * w + i) * 3 + c] = convert_value(buf[i], p->conv);
+        }
+    }
+    free(buf);
+    return e;
+}
+
+static gl_status decode(GDALDatasetH ds, const char *path, gl_image *out, gl_error *err) {
+    int w = GDALGetRasterXSize(ds), h = GDALGetRasterYSize(ds);
+    if (GDALGetRasterCount(ds) < 1) return gl_fail(err, GL_ERR_FORMAT, "%s: no raster bands", path);
+    if ((long long)w * h > GL_IMAGE_MAX_PIXELS)
+        return gl_fail(err, GL_ERR_LIMIT, "%s: image claims %dx%d pixels, over the limit of %lld",
+                       path, w, h, (long long)GL_IMAGE_MAX_PIXELS);
+    if (w < GL_IMAGE_MIN_SIDE || h < GL_IMAGE_MIN_SIDE)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: image is %dx%d; at least %dx%d pixels are needed",
+                       path, w, h, GL_IMAGE_MIN_SIDE, GL_IMAGE_MIN_SIDE);
+    decode_plan p = plan_decode(ds);
+    out->rgb = malloc((size_t)w * h * 3);
+    if (!out->rgb) return gl_fail(err, GL_ERR_NOMEM, "%s: no memory for %dx%d pixels", path, w, h);
+    out->width = w;
+    out->height = h;
+    CPLErr e;
+    if (p.conv == CONV_DIRECT || p.conv == CONV_PALETTE) {
+        e = read_direct(ds, &p, out);
+        if (e == CE_None && p.bands[0] == p.bands[1]) expand_single_band(&p, out);
+    } else {
+        e = read_converted(ds, &p, out);
+    }
+    if (e != CE_None || CPLGetLastErrorType() >= CE_Failure) {
+        char msg[512];
+        gl_image_free(out);
+        return gl_fail(err, GL_ERR_FORMAT, "%s: cannot decode: %s", path,
+                       gl_gdal_last_error(msg, sizeof msg, "read failed"));
+    }
+    return GL_OK;
+}
+
+gl_status gl_image_load(const char *path, gl_image *out, gl_error *err) {
+    memset(out, 0, sizeof *out);
+    gl_gdal_init();
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    /* A truncated JPEG must fail as it does in Pillow, not decode to gray padding. */
+    char *old = CPLStrdup(CPLGetThreadLocalConfigOption("GDAL_ERROR_ON_LIBJPEG_WARNING", ""));
+    CPLSetThreadLocalConfigOption("GDAL_ERROR_ON_LIBJPEG_WARNING", "TRUE");
+    CPLErrorReset();
+    gl_status st;
+    GDALDatasetH ds = gl_gdal_open(path, err);
+    if (!ds) {
+        st = err ? err->code : GL_ERR_IO;
+        if (st == GL_OK) st = GL_ERR_IO;
+    } else {
+        st = decode(ds, path, out, err);
+        GDALClose(ds);
+    }
+    CPLSetThreadLocalConfigOption("GDAL_ERROR_ON_LIBJPEG_WARNING", *old ? old : NULL);
+    CPLFree(old);
+    CPLPopErrorHandler();
+    return st;
+}

@@ -1,0 +1,22 @@
+/* raster_internal.h: GDAL plumbing shared by image decoding (image.c) and rasters (raster.c):
+ * one-time driver registration, guarded opening, and GDAL's last error as a one-line message. */
+#ifndef GEOLABEL_RASTER_INTERNAL_H
+#define GEOLABEL_RASTER_INTERNAL_H
+
+#include "geolabel.h"
+
+#include <gdal.h>
+
+/* Registers GDAL's drivers once per process (thread-safe). */
+void gl_gdal_init(void);
+
+/* Opens path read-only as a raster. Only existing, non-empty regular files are passed to GDAL, so
+ * connection strings ("MEM:::", "/vsicurl/") never reach it. The caller must have pushed
+ * CPLQuietErrorHandler; on failure returns NULL with err naming the file and GDAL's reason.
+ * Close the result with GDALClose. */
+GDALDatasetH gl_gdal_open(const char *path, gl_error *err);
+
+/* GDAL's last error message as one line (newlines folded), or `fallback` when it has none. */
+const char *gl_gdal_last_error(char *buf, size_t cap, const char *fallback);
+
+#endif

@@ -1,0 +1,353 @@
+/* test_preproc.c: image decoding and CLIP preprocessing against the reference fixtures (PIL and
+ * transformers outputs in ../shared/fixtures/expected) and against files made by GDAL's tools. */
+#include "harness.h"
+
+#include <stdint.h>
+#include <zlib.h>
+
+static const char *STEMS[6] = {"00_rocket",          "01_chelsea",
+                               "02_astronaut_q90_420", "03_camera_gray",
+                               "04_tall_rgba_97x263", "05_tiny_5x7"};
+static const char *FILES[6] = {"00_rocket.jpg",          "01_chelsea.png",
+                               "02_astronaut_q90_420.jpg", "03_camera_gray.png",
+                               "04_tall_rgba_97x263.png", "05_tiny_5x7.png"};
+static const char *MODELS[2] = {"clip-tiny-b32", "clip-tiny-l14-336"};
+static const int MODEL_SIZE[2] = {224, 336};
+
+/* Counts differing bytes between got and an HWC uint8 npy of the given size; -1 on shape error. */
+static long diff_u8(const unsigned char *got, int w, int h, const char *npy_path, int *max_diff) {
+    gl_npy a;
+    gl_error err = {0};
+    *max_diff = 0;
+    if (gl_npy_read(npy_path, &a, &err)) {
+        fprintf(stderr, "  %s\n", err.msg);
+        return -1;
+    }
+    long bad = -1;
+    if (!strcmp(a.dtype, "|u1") && a.ndim == 3 && a.shape[0] == h && a.shape[1] == w &&
+        a.shape[2] == 3) {
+        bad = 0;
+        const unsigned char *e = a.data;
+        for (size_t i = 0; i < a.count; i++) {
+            int d = abs((int)got[i] - e[i]);
+            if (d) bad++;
+            if (d > *max_diff) *max_diff = d;
+        }
+    } else {
+        fprintf(stderr, "  %s: shape [%lld,%lld,%lld] vs %dx%d\n", npy_path, (long long)a.shape[0],
+                (long long)a.shape[1], (long long)a.shape[2], w, h);
+    }
+    gl_npy_free(&a);
+    return bad;
+}
+
+/* The fixture's decoded RGB as a gl_image (caller frees). */
+static int load_decoded(int i, gl_image *img) {
+    gl_npy a;
+    gl_error err = {0};
+    memset(img, 0, sizeof *img);
+    if (gl_npy_read(t_path("fixtures/expected/decoded_rgb/%s.npy", STEMS[i]), &a, &err)) return 0;
+    img->height = (int)a.shape[0];
+    img->width = (int)a.shape[1];
+    img->rgb = a.data; /* the npy payload is malloc'ed: ownership moves to img */
+    return 1;
+}
+
+static void test_decode_fixtures(void) {
+    for (int i = 0; i < 6; i++) {
+        gl_image img;
+        gl_error err = {0};
+        CHECK_OK(gl_image_load(t_path("fixtures/expected/images/%s", FILES[i]), &img, &err), &err);
+        int md;
+        long bad = diff_u8(img.rgb, img.width, img.height,
+                           t_path("fixtures/expected/decoded_rgb/%s.npy", STEMS[i]), &md);
+        CHECK(bad == 0, "%s: %ld bytes differ, max |d| %d", FILES[i], bad, md);
+        gl_image_free(&img);
+    }
+}
+
+static void test_config_forms(void) {
+    gl_error err = {0};
+    for (int m = 0; m < 2; m++) {
+        gl_preproc_config c = gl_preproc_default_config(1);
+        c.rescale_factor = 0.5; /* the old form has no rescale_factor: ours must stay */
+        CHECK_OK(gl_preproc_config_load(t_path("fixtures/%s/preprocessor_config.json", MODELS[m]),
+                                        &c, &err),
+                 &err);
+        CHECK(c.resize_shortest_edge == MODEL_SIZE[m], "%s size %d", MODELS[m],
+              c.resize_shortest_edge);
+        CHECK(c.crop_width == MODEL_SIZE[m] && c.crop_height == MODEL_SIZE[m], "crop %dx%d",
+              c.crop_width, c.crop_height);
+        CHECK(c.do_resize && c.do_center_crop && c.do_normalize && c.do_rescale, "flags");
+        CHECK(c.mean[1] == 0.4578275f && c.std[2] == 0.27577711f, "mean/std");
+        CHECK(c.rescale_factor == (m == 0 ? 0.5 : 0.00392156862745098), "rescale %.17g",
+              c.rescale_factor);
+    }
+    FILE *f = fopen("pp.json", "w");
+    fputs("{\"size\": {\"height\": 20, \"width\": 30}, \"crop_size\": 16, \"do_normalize\": false,"
+          " \"image_mean\": 0.5}", f);
+    fclose(f);
+    gl_preproc_config c = gl_preproc_default_config(224);
+    CHECK_OK(gl_preproc_config_load("pp.json", &c, &err), &err);
+    int w, h;
+    gl_preproc_resized_size(&c, 100, 7, &w, &h);
+    CHECK(w == 30 && h == 20 && c.crop_width == 16 && !c.do_normalize && c.mean[2] == 0.5f,
+          "exact-size form: %dx%d crop %d", w, h, c.crop_width);
+    const char *bad[] = {"{\"size\": {\"shortest\": 3}}", "{\"crop_size\": -4}", "[1,2]",
+                         "{\"image_std\": [1, 2]}", "{\"resample\": 2}", "{\"size\": 1e9}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        f = fopen("pp.json", "w");
+        fputs(bad[i], f);
+        fclose(f);
+        gl_status s = gl_preproc_config_load("pp.json", &c, &err);
+        CHECK(s != GL_OK && strstr(err.msg, "pp.json"), "%s accepted (%s)", bad[i], err.msg);
+    }
+}
+
+static void test_resized_size(void) {
+    gl_preproc_config c = gl_preproc_default_config(224);
+    int w, h;
+    gl_preproc_resized_size(&c, 640, 427, &w, &h);
+    CHECK(w == 335 && h == 224, "640x427 -> %dx%d", w, h);
+    gl_preproc_resized_size(&c, 5, 7, &w, &h);
+    CHECK(w == 224 && h == 313, "5x7 -> %dx%d", w, h);
+    c = gl_preproc_default_config(336);
+    gl_preproc_resized_size(&c, 97, 263, &w, &h);
+    CHECK(w == 336 && h == 911, "97x263 -> %dx%d", w, h);
+}
+
+/* resized_*.npy exactly, for every image and both sizes (downscales and the 5x7 upscale). */
+static void test_resize_exact(void) {
+    for (int m = 0; m < 2; m++) {
+        gl_preproc_config c = gl_preproc_default_config(MODEL_SIZE[m]);
+        for (int i = 0; i < 6; i++) {
+            gl_image img;
+            gl_error err = {0};
+            if (!load_decoded(i, &img)) {
+                CHECK(0, "cannot read decoded %s", STEMS[i]);
+                continue;
+            }
+            int w, h, md;
+            gl_preproc_resized_size(&c, img.width, img.height, &w, &h);
+            unsigned char *out = malloc((size_t)w * h * 3);
+            CHECK_OK(gl_resize_bicubic(img.rgb, img.width, img.height, out, w, h, &err), &err);
+            long bad = diff_u8(out, w, h,
+                               t_path("fixtures/expected/%s/resized_%s.npy", MODELS[m], STEMS[i]),
+                               &md);
+            CHECK(bad == 0, "%s %s: %ld bytes differ, max |d| %d", MODELS[m], STEMS[i], bad, md);
+            free(out);
+            gl_image_free(&img);
+        }
+    }
+}
+
+/* pixel_values.npy within 1e-6, from decoded_rgb and end to end from the image files. */
+static void check_pixel_values(int from_files) {
+    for (int m = 0; m < 2; m++) {
+        gl_npy pv;
+        gl_error err = {0};
+        int s = MODEL_SIZE[m];
+        CHECK_OK(gl_npy_read(t_path("fixtures/expected/%s/pixel_values.npy", MODELS[m]), &pv, &err),
+                 &err);
+        if (!pv.data) continue;
+        gl_preproc_config c = gl_preproc_default_config(s);
+        CHECK_OK(gl_preproc_config_load(t_path("fixtures/%s/preprocessor_config.json", MODELS[m]),
+                                        &c, &err),
+                 &err);
+        float *out = malloc(sizeof(float) * 3 * s * s);
+        for (int i = 0; i < 6; i++) {
+            gl_image img = {0};
+            if (from_files)
+                CHECK_OK(gl_image_load(t_path("fixtures/expected/images/%s", FILES[i]), &img, &err),
+                         &err);
+            else
+                CHECK(load_decoded(i, &img), "decoded %s", STEMS[i]);
+            if (!img.rgb) continue;
+            CHECK_OK(gl_preprocess(&c, &img, out, &err), &err);
+            CHECK_CLOSE(STEMS[i], out, (const float *)pv.data + (size_t)i * 3 * s * s,
+                        (size_t)3 * s * s, 1e-6, 0);
+            gl_image_free(&img);
+        }
+        free(out);
+        gl_npy_free(&pv);
+    }
+}
+static void test_pixel_values_from_decoded(void) { check_pixel_values(0); }
+static void test_pixel_values_from_files(void) { check_pixel_values(1); }
+
+/* Cropping a region larger than the image pads with zeros before normalising, as HF does. */
+static void test_crop_padding(void) {
+    unsigned char px[4 * 3 * 3];
+    for (int i = 0; i < 36; i++) px[i] = (unsigned char)(i * 7);
+    gl_image img = {4, 3, px};
+    gl_preproc_config c = gl_preproc_default_config(4);
+    c.do_resize = 0;
+    c.crop_width = 6;
+    c.crop_height = 2;
+    float out[3 * 2 * 6];
+    gl_error err = {0};
+    CHECK_OK(gl_preprocess(&c, &img, out, &err), &err);
+    /* top = (3-2)//2 = 0, left = (4-6)//2 = -1: column 0 is padding, column 1 is image x=0. */
+    float pad = (0.0f - c.mean[0]) / c.std[0];
+    float x0 = ((float)(px[0] * c.rescale_factor) - c.mean[0]) / c.std[0];
+    CHECK(out[0] == pad && out[1] == x0 && out[5] == pad, "%g %g %g", out[0], out[1], out[5]);
+}
+
+static int run(const char *cmd) {
+    char full[2048];
+    snprintf(full, sizeof full, "%s >/dev/null 2>&1", cmd);
+    return system(full);
+}
+
+static int check_msg(gl_status s, gl_status want, const gl_error *err, const char *name) {
+    return s == want && strstr(err->msg, name) && !strchr(err->msg, '\n');
+}
+
+static void write_bytes(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+/* A PNG whose IHDR claims w x h (valid CRC) followed by an empty IDAT and IEND. */
+static void write_png_header(const char *path, uint32_t w, uint32_t h) {
+    unsigned char b[64] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
+                           'I',  'H', 'D', 'R'};
+    uint32_t v[2] = {w, h};
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 4; k++) b[16 + 4 * i + k] = (unsigned char)(v[i] >> (24 - 8 * k));
+    b[24] = 8; /* bit depth */
+    b[25] = 2; /* RGB */
+    uLong crc = crc32(0, b + 12, 17);
+    for (int k = 0; k < 4; k++) b[29 + k] = (unsigned char)(crc >> (24 - 8 * k));
+    /* An empty IDAT (libpng reads the header up to the first IDAT), then IEND. */
+    memcpy(b + 33, "\0\0\0\0IDAT", 8);
+    crc = crc32(0, b + 37, 4);
+    for (int k = 0; k < 4; k++) b[41 + k] = (unsigned char)(crc >> (24 - 8 * k));
+    static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    memcpy(b + 45, iend, 12);
+    write_bytes(path, b, 57);
+}
+
+static void test_bad_images(void) {
+    gl_image img;
+    gl_error err = {0};
+    gl_status s = gl_image_load("missing.png", &img, &err);
+    CHECK(check_msg(s, GL_ERR_IO, &err, "missing.png"), "missing: %s", err.msg);
+    write_bytes("empty.png", "", 0);
+    s = gl_image_load("empty.png", &img, &err);
+    CHECK(check_msg(s, GL_ERR_FORMAT, &err, "empty.png"), "empty: %s", err.msg);
+    unsigned char junk[4096];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)((x = x * 1103515245 + 12345) >> 16);
+    write_bytes("junk.jpg", junk, sizeof junk);
+    s = gl_image_load("junk.jpg", &img, &err);
+    CHECK(check_msg(s, GL_ERR_FORMAT, &err, "junk.jpg"), "corrupt: %s", err.msg);
+    write_png_header("huge.png", 100000, 100000);
+    s = gl_image_load("huge.png", &img, &err);
+    CHECK(check_msg(s, GL_ERR_LIMIT, &err, "huge.png"), "huge: %s", err.msg);
+    CHECK(!img.rgb, "no pixels on failure");
+    /* A 1x1 picture made by GDAL from a fixture. */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "gdal_translate -q -of PNG -srcwin 0 0 1 1 %s one.png",
+             t_path("fixtures/expected/images/01_chelsea.png"));
+    CHECK(run(cmd) == 0, "%s", cmd);
+    s = gl_image_load("one.png", &img, &err);
+    CHECK(check_msg(s, GL_ERR_FORMAT, &err, "one.png"), "1x1: %s", err.msg);
+    /* A JPEG cut in half: Pillow refuses it ("image file is truncated"), so must we. */
+    char *jpg;
+    size_t n;
+    CHECK_OK(gl_read_file(t_path("fixtures/expected/images/00_rocket.jpg"), 1 << 20, &jpg, &n, &err),
+             &err);
+    write_bytes("cut.jpg", jpg, n / 2);
+    free(jpg);
+    s = gl_image_load("cut.jpg", &img, &err);
+    CHECK(check_msg(s, GL_ERR_FORMAT, &err, "cut.jpg"), "truncated: %s", err.msg);
+    gl_image_free(&img);
+}
+
+/* Lossless re-encodings made by gdal_translate must decode to the fixture's RGB exactly. */
+static void test_other_formats(void) {
+    struct {
+        const char *src, *stem, *args, *out;
+    } cases[] = {
+        {"01_chelsea.png", "01_chelsea", "-of WEBP -co LOSSLESS=YES", "c.webp"},
+        {"01_chelsea.png", "01_chelsea", "-of GTiff -co COMPRESS=DEFLATE", "c.tif"},
+        {"04_tall_rgba_97x263.png", "04_tall_rgba_97x263", "-of GTiff", "rgba.tif"},
+        {"03_camera_gray.png", "03_camera_gray", "-of GTiff", "gray.tif"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "gdal_translate -q %s %s %s", cases[i].args,
+                 t_path("fixtures/expected/images/%s", cases[i].src), cases[i].out);
+        CHECK(run(cmd) == 0, "%s", cmd);
+        gl_image img;
+        gl_error err = {0};
+        CHECK_OK(gl_image_load(cases[i].out, &img, &err), &err);
+        if (!img.rgb) continue;
+        int md;
+        long bad = diff_u8(img.rgb, img.width, img.height,
+                           t_path("fixtures/expected/decoded_rgb/%s.npy", cases[i].stem), &md);
+        CHECK(bad == 0, "%s: %ld bytes differ (max %d)", cases[i].out, bad, md);
+        gl_image_free(&img);
+    }
+}
+
+/* 16-bit, palette and 2-bit PNGs written by GDAL's Python bindings; the expected RGB is
+ * Pillow 9.4's documented rule applied by numpy to the values GDAL wrote. */
+static void test_pil_modes(void) {
+    const char *py =
+        "import numpy as np\n"
+        "from osgeo import gdal\n"
+        "rng = np.random.default_rng(5)\n"
+        "mem = gdal.GetDriverByName('MEM'); png = gdal.GetDriverByName('PNG')\n"
+        "def save(name, arrs, dtype, ct=None, nbits=None):\n"
+        "    ds = mem.Create('', 9, 6, len(arrs), dtype)\n"
+        "    for i, a in enumerate(arrs): ds.GetRasterBand(i + 1).WriteArray(a)\n"
+        "    if ct: ds.GetRasterBand(1).SetRasterColorTable(ct)\n"
+        "    opts = ['NBITS=%d' % nbits] if nbits else []\n"
+        "    png.CreateCopy(name, ds, options=opts)\n"
+        "g16 = rng.integers(0, 600, (6, 9)); rgb16 = rng.integers(0, 65536, (3, 6, 9))\n"
+        "save('g16.png', [g16], gdal.GDT_UInt16)\n"
+        "np.save('g16.npy', np.repeat(np.clip(g16, 0, 255)[..., None], 3, 2).astype(np.uint8))\n"
+        "save('rgb16.png', list(rgb16), gdal.GDT_UInt16)\n"
+        "np.save('rgb16.npy', np.moveaxis(rgb16 >> 8, 0, 2).astype(np.uint8))\n"
+        "ct = gdal.ColorTable(); lut = rng.integers(0, 256, (4, 3))\n"
+        "[ct.SetColorEntry(i, tuple(int(v) for v in lut[i]) + (255,)) for i in range(4)]\n"
+        "idx = rng.integers(0, 4, (6, 9))\n"
+        "save('pal.png', [idx], gdal.GDT_Byte, ct=ct)\n"
+        "np.save('pal.npy', lut[idx].astype(np.uint8))\n"
+        "g2 = rng.integers(0, 4, (6, 9))\n"
+        "save('g2.png', [g2], gdal.GDT_Byte, nbits=2)\n"
+        "np.save('g2.npy', np.repeat((g2 * 85)[..., None], 3, 2).astype(np.uint8))\n";
+    write_bytes("modes.py", py, strlen(py));
+    CHECK(run("${PY:-/usr/bin/python3} modes.py") == 0, "python GDAL script failed");
+    const char *names[] = {"g16", "rgb16", "pal", "g2"};
+    for (int i = 0; i < 4; i++) {
+        char png[32], npy[32];
+        snprintf(png, sizeof png, "%s.png", names[i]);
+        snprintf(npy, sizeof npy, "%s.npy", names[i]);
+        gl_image img;
+        gl_error err = {0};
+        CHECK_OK(gl_image_load(png, &img, &err), &err);
+        if (!img.rgb) continue;
+        int md;
+        long bad = diff_u8(img.rgb, img.width, img.height, npy, &md);
+        CHECK(bad == 0, "%s: %ld bytes differ (max %d)", png, bad, md);
+        gl_image_free(&img);
+    }
+}
+
+int main(void) {
+    RUN(test_decode_fixtures);
+    RUN(test_config_forms);
+    RUN(test_resized_size);
+    RUN(test_resize_exact);
+    RUN(test_pixel_values_from_decoded);
+    RUN(test_pixel_values_from_files);
+    RUN(test_crop_padding);
+    RUN(test_bad_images);
+    RUN(test_other_formats);
+    RUN(test_pil_modes);
+    T_SUMMARY();
+}
