@@ -1,0 +1,80 @@
+/* tokenize.c: `geolabel tokenize --model M [--jsonl]`: CLIP token ids for each text on stdin,
+ * one JSON array of 77 ids per line. With --jsonl each line is a JSON string (texts with newlines). */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const usage_text =
+    "usage: geolabel tokenize --model DIR|ORG/NAME [--jsonl] < texts\n"
+    "  Reads one text per line (with --jsonl, one JSON string per line) and writes one JSON\n"
+    "  array of 77 CLIP token ids per line. DIR holds vocab.json and merges.txt.\n";
+
+static gl_tokenizer *open_tokenizer(const char *model, gl_error *err) {
+    char dir[4096], vocab[4200], merges[4200];
+    if (gl_model_resolve(model, dir, sizeof dir, err)) return NULL;
+    snprintf(vocab, sizeof vocab, "%s/vocab.json", dir);
+    snprintf(merges, sizeof merges, "%s/merges.txt", dir);
+    return gl_tokenizer_load(vocab, merges, err);
+}
+
+static void print_ids(const int32_t *ids) {
+    putchar('[');
+    for (int i = 0; i < GL_CLIP_CONTEXT; i++) printf(i ? ",%d" : "%d", ids[i]);
+    fputs("]\n", stdout);
+}
+
+/* One input line (without its newline) to one output line. */
+static gl_status tokenize_line(gl_tokenizer *tok, const char *line, size_t len, int jsonl, long line_no,
+                               gl_error *err) {
+    int32_t ids[GL_CLIP_CONTEXT];
+    gl_status s;
+    if (jsonl) {
+        cJSON *v = cJSON_ParseWithLength(line, len);
+        if (!cJSON_IsString(v)) s = gl_fail(err, GL_ERR_FORMAT, "stdin line %ld: not a JSON string", line_no);
+        else s = gl_tokenizer_encode(tok, v->valuestring, ids, NULL, err);
+        cJSON_Delete(v);
+    } else {
+        s = gl_tokenizer_encode_len(tok, line, len, ids, NULL, err);
+    }
+    if (s) return gl_error_prefix(err, "stdin line %ld: ", line_no);
+    print_ids(ids);
+    return GL_OK;
+}
+
+int cmd_tokenize(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"jsonl", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0}};
+    const char *model = NULL;
+    int jsonl = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+        if (c == 'm') model = optarg;
+        else if (c == 'j') jsonl = 1;
+        else if (c == 'h') {
+            fputs(usage_text, stdout);
+            return CLI_OK;
+        } else return cli_usage_error("tokenize", "unknown option");
+    }
+    if (!model) return cli_usage_error("tokenize", "--model is required");
+    if (optind < argc) return cli_usage_error("tokenize", "unexpected argument '%s'", argv[optind]);
+    gl_error err = {0};
+    gl_tokenizer *tok = open_tokenizer(model, &err);
+    if (!tok) return cli_report(&err);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long line_no = 0;
+    gl_status s = GL_OK;
+    while (!s && (n = getline(&line, &cap, stdin)) >= 0) {
+        line_no++;
+        if (n > 0 && line[n - 1] == '\n') line[--n] = 0;
+        s = tokenize_line(tok, line, (size_t)n, jsonl, line_no, &err);
+    }
+    free(line);
+    gl_tokenizer_free(tok);
+    if (!s && fflush(stdout) != 0) s = gl_fail(&err, GL_ERR_IO, "stdout: write failed");
+    return s ? cli_report(&err) : CLI_OK;
+}

@@ -1,0 +1,417 @@
+/* random_model.c: `model random`: a full-size Hub-layout CLIP folder (config.json, preprocessor
+ * config, vocab, merges, model.safetensors) with random weights, for benchmarks on real shapes. */
+#include "geolabel.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define VOCAB_SIZE 49408
+#define TEXT_POSITIONS 77
+#define MAX_TENSORS 512
+#define LOGIT_SCALE 2.6592f /* log(1/0.07), CLIP's initial value */
+#define BPE_MAX_BYTES (64u << 20)
+
+typedef struct {
+    const char *name;
+    int v_width, v_layers, v_heads, v_mlp, patch, image;
+    int t_width, t_heads, t_layers, t_mlp;
+    int projection;
+} geometry;
+
+/* The released OpenAI CLIP geometries (vit-l-14-336 is StreetCLIP's). */
+static const geometry geometries[] = {
+    {"vit-b-32", 768, 12, 12, 3072, 32, 224, 512, 8, 12, 2048, 512},
+    {"vit-b-16", 768, 12, 12, 3072, 16, 224, 512, 8, 12, 2048, 512},
+    {"vit-l-14", 1024, 24, 16, 4096, 14, 224, 768, 12, 12, 3072, 768},
+    {"vit-l-14-336", 1024, 24, 16, 4096, 14, 336, 768, 12, 12, 3072, 768},
+};
+
+typedef enum { INIT_NORMAL, INIT_ONES, INIT_ZEROS, INIT_LOGIT } init_kind;
+
+typedef struct {
+    char name[96];
+    int ndim;
+    int64_t shape[4];
+    init_kind init;
+} tensor_spec;
+
+typedef struct {
+    tensor_spec t[MAX_TENSORS];
+    int count;
+} spec_list;
+
+static void add(spec_list *l, init_kind init, int ndim, int64_t a, int64_t b, int64_t c, int64_t d,
+                const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+static void add(spec_list *l, init_kind init, int ndim, int64_t a, int64_t b, int64_t c, int64_t d,
+                const char *fmt, ...) {
+    if (l->count == MAX_TENSORS) return;
+    tensor_spec *t = &l->t[l->count++];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->name, sizeof t->name, fmt, ap);
+    va_end(ap);
+    t->ndim = ndim;
+    int64_t dims[4] = {a, b, c, d};
+    memcpy(t->shape, dims, sizeof dims);
+    t->init = init;
+}
+
+/* A LayerNorm: weight 1, bias 0. */
+static void add_norm(spec_list *l, const char *prefix, int width) {
+    add(l, INIT_ONES, 1, width, 0, 0, 0, "%s.weight", prefix);
+    add(l, INIT_ZEROS, 1, width, 0, 0, 0, "%s.bias", prefix);
+}
+
+static void add_linear(spec_list *l, const char *prefix, int out, int in) {
+    add(l, INIT_NORMAL, 2, out, in, 0, 0, "%s.weight", prefix);
+    add(l, INIT_ZEROS, 1, out, 0, 0, 0, "%s.bias", prefix);
+}
+
+/* CLIPEncoder layers under tower ("text_model" / "vision_model"). */
+static void add_layers(spec_list *l, const char *tower, int layers, int width, int mlp) {
+    static const char *const attn[] = {"q_proj", "k_proj", "v_proj", "out_proj"};
+    char p[160];
+    for (int i = 0; i < layers; i++) {
+        for (int k = 0; k < 4; k++) {
+            snprintf(p, sizeof p, "%s.encoder.layers.%d.self_attn.%s", tower, i, attn[k]);
+            add_linear(l, p, width, width);
+        }
+        snprintf(p, sizeof p, "%s.encoder.layers.%d.layer_norm1", tower, i);
+        add_norm(l, p, width);
+        snprintf(p, sizeof p, "%s.encoder.layers.%d.layer_norm2", tower, i);
+        add_norm(l, p, width);
+        snprintf(p, sizeof p, "%s.encoder.layers.%d.mlp.fc1", tower, i);
+        add_linear(l, p, mlp, width);
+        snprintf(p, sizeof p, "%s.encoder.layers.%d.mlp.fc2", tower, i);
+        add_linear(l, p, width, mlp);
+    }
+}
+
+static int cmp_spec(const void *a, const void *b) {
+    return strcmp(((const tensor_spec *)a)->name, ((const tensor_spec *)b)->name);
+}
+
+/* The keys and shapes of CLIPModel.state_dict() (position_ids buffers are not persistent). */
+static void build_specs(const geometry *g, spec_list *l) {
+    int grid = g->image / g->patch;
+    l->count = 0;
+    add(l, INIT_NORMAL, 2, VOCAB_SIZE, g->t_width, 0, 0, "text_model.embeddings.token_embedding.weight");
+    add(l, INIT_NORMAL, 2, TEXT_POSITIONS, g->t_width, 0, 0, "text_model.embeddings.position_embedding.weight");
+    add_layers(l, "text_model", g->t_layers, g->t_width, g->t_mlp);
+    add_norm(l, "text_model.final_layer_norm", g->t_width);
+    add(l, INIT_NORMAL, 1, g->v_width, 0, 0, 0, "vision_model.embeddings.class_embedding");
+    add(l, INIT_NORMAL, 4, g->v_width, 3, g->patch, g->patch, "vision_model.embeddings.patch_embedding.weight");
+    add(l, INIT_NORMAL, 2, grid * grid + 1, g->v_width, 0, 0, "vision_model.embeddings.position_embedding.weight");
+    add_norm(l, "vision_model.pre_layrnorm", g->v_width);
+    add_layers(l, "vision_model", g->v_layers, g->v_width, g->v_mlp);
+    add_norm(l, "vision_model.post_layernorm", g->v_width);
+    add(l, INIT_NORMAL, 2, g->projection, g->v_width, 0, 0, "visual_projection.weight");
+    add(l, INIT_NORMAL, 2, g->projection, g->t_width, 0, 0, "text_projection.weight");
+    add(l, INIT_LOGIT, 0, 0, 0, 0, 0, "logit_scale");
+    qsort(l->t, (size_t)l->count, sizeof *l->t, cmp_spec); /* safetensors' own order */
+}
+
+static int64_t spec_count(const tensor_spec *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
+    return n;
+}
+
+/* ------------------------------------------------------------------ numbers */
+
+typedef struct {
+    uint64_t state;
+    int has_spare;
+    float spare;
+} rng;
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* N(0, 1) by Box-Muller. */
+static float rng_normal(rng *r) {
+    if (r->has_spare) {
+        r->has_spare = 0;
+        return r->spare;
+    }
+    float u1 = ((float)(splitmix64(&r->state) >> 40) + 1.0f) * (1.0f / 16777217.0f); /* (0,1] */
+    float u2 = (float)(splitmix64(&r->state) >> 40) * (1.0f / 16777216.0f);
+    float radius = sqrtf(-2.0f * logf(u1)), angle = 6.28318530718f * u2;
+    r->spare = radius * sinf(angle);
+    r->has_spare = 1;
+    return radius * cosf(angle);
+}
+
+/* IEEE half, round to nearest even. */
+static uint16_t float_to_half(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000, mant = x & 0x7fffff;
+    int exp = (int)((x >> 23) & 0xff) - 127 + 15;
+    if (exp >= 31) return (uint16_t)(sign | 0x7c00);
+    if (exp <= 0) {
+        if (exp < -10) return (uint16_t)sign;
+        mant |= 0x800000;
+        int shift = 14 - exp;
+        uint32_t half = mant >> shift, rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | ((uint32_t)exp << 10) | (mant >> 13), rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++; /* may carry into the exponent: correct */
+    return (uint16_t)half;
+}
+
+/* ------------------------------------------------------------------ files */
+
+static gl_status write_json(const char *path, cJSON *json, gl_error *err) {
+    char *text = cJSON_Print(json);
+    if (!text) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+    gl_atomic_file f;
+    gl_status s = gl_atomic_open(&f, path, err);
+    if (!s) {
+        fputs(text, f.fp);
+        fputc('\n', f.fp);
+        s = gl_atomic_commit(&f, err);
+    }
+    free(text);
+    return s;
+}
+
+static cJSON *tower_config(const geometry *g, int vision) {
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddNumberToObject(c, "attention_dropout", 0.0);
+    cJSON_AddStringToObject(c, "hidden_act", "quick_gelu");
+    cJSON_AddNumberToObject(c, "hidden_size", vision ? g->v_width : g->t_width);
+    cJSON_AddNumberToObject(c, "initializer_factor", 1.0);
+    cJSON_AddNumberToObject(c, "initializer_range", 0.02);
+    cJSON_AddNumberToObject(c, "intermediate_size", vision ? g->v_mlp : g->t_mlp);
+    cJSON_AddNumberToObject(c, "layer_norm_eps", 1e-05);
+    cJSON_AddStringToObject(c, "model_type", vision ? "clip_vision_model" : "clip_text_model");
+    cJSON_AddNumberToObject(c, "num_attention_heads", vision ? g->v_heads : g->t_heads);
+    cJSON_AddNumberToObject(c, "num_hidden_layers", vision ? g->v_layers : g->t_layers);
+    cJSON_AddNumberToObject(c, "projection_dim", g->projection);
+    if (vision) {
+        cJSON_AddNumberToObject(c, "image_size", g->image);
+        cJSON_AddNumberToObject(c, "num_channels", 3);
+        cJSON_AddNumberToObject(c, "patch_size", g->patch);
+    } else {
+        cJSON_AddNumberToObject(c, "bos_token_id", GL_CLIP_SOT);
+        cJSON_AddNumberToObject(c, "eos_token_id", GL_CLIP_EOT);
+        cJSON_AddNumberToObject(c, "max_position_embeddings", TEXT_POSITIONS);
+        cJSON_AddNumberToObject(c, "pad_token_id", 1);
+        cJSON_AddNumberToObject(c, "vocab_size", VOCAB_SIZE);
+    }
+    return c;
+}
+
+/* config.json: a CLIPConfig with every CLIP-specific key of both towers. */
+static gl_status write_config(const char *dir, const geometry *g, int f16, gl_error *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddItemToObject(c, "architectures", cJSON_CreateStringArray((const char *[]){"CLIPModel"}, 1));
+    cJSON_AddNumberToObject(c, "initializer_factor", 1.0);
+    cJSON_AddNumberToObject(c, "logit_scale_init_value", (double)LOGIT_SCALE);
+    cJSON_AddStringToObject(c, "model_type", "clip");
+    cJSON_AddNumberToObject(c, "projection_dim", g->projection);
+    cJSON_AddItemToObject(c, "text_config", tower_config(g, 0));
+    cJSON_AddStringToObject(c, "torch_dtype", f16 ? "float16" : "float32");
+    cJSON_AddStringToObject(c, "transformers_version", "4.45.0");
+    cJSON_AddItemToObject(c, "vision_config", tower_config(g, 1));
+    gl_status s = write_json(path, c, err);
+    cJSON_Delete(c);
+    return s;
+}
+
+/* preprocessor_config.json in CLIPImageProcessor's current form. */
+static gl_status write_preprocessor(const char *dir, const geometry *g, gl_error *err) {
+    static const double mean[3] = {0.48145466, 0.4578275, 0.40821073}, std[3] = {0.26862954, 0.26130258, 0.27577711};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
+    cJSON *c = cJSON_CreateObject(), *crop = cJSON_CreateObject(), *size = cJSON_CreateObject();
+    cJSON_AddNumberToObject(crop, "height", g->image);
+    cJSON_AddNumberToObject(crop, "width", g->image);
+    cJSON_AddItemToObject(c, "crop_size", crop);
+    cJSON_AddBoolToObject(c, "do_center_crop", 1);
+    cJSON_AddBoolToObject(c, "do_convert_rgb", 1);
+    cJSON_AddBoolToObject(c, "do_normalize", 1);
+    cJSON_AddBoolToObject(c, "do_rescale", 1);
+    cJSON_AddBoolToObject(c, "do_resize", 1);
+    cJSON_AddItemToObject(c, "image_mean", cJSON_CreateDoubleArray(mean, 3));
+    cJSON_AddStringToObject(c, "image_processor_type", "CLIPImageProcessor");
+    cJSON_AddItemToObject(c, "image_std", cJSON_CreateDoubleArray(std, 3));
+    cJSON_AddNumberToObject(c, "resample", 3);
+    cJSON_AddNumberToObject(c, "rescale_factor", 1.0 / 255.0);
+    cJSON_AddNumberToObject(size, "shortest_edge", g->image);
+    cJSON_AddItemToObject(c, "size", size);
+    gl_status s = write_json(path, c, err);
+    cJSON_Delete(c);
+    return s;
+}
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The shipped data folder: $GEOLABEL_DATA, else data/ one or two levels above the executable
+ * (build/geolabel or an installed bin/), else /usr/share/geolabel. */
+static gl_status find_bpe_dir(char *out, size_t out_size, gl_error *err) {
+    const char *env = getenv("GEOLABEL_DATA");
+    if (env && *env) {
+        snprintf(out, out_size, "%s/clip-bpe", env);
+        if (is_dir(out)) return GL_OK;
+        return gl_fail(err, GL_ERR_IO, "%s: no such folder (from $GEOLABEL_DATA)", out);
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        static const char *const ups[] = {"..", "../.."};
+        for (int i = 0; i < 2; i++) {
+            snprintf(out, out_size, "%s/%s/data/clip-bpe", exe, ups[i]);
+            if (is_dir(out)) return GL_OK;
+        }
+    }
+    snprintf(out, out_size, "/usr/share/geolabel/clip-bpe");
+    if (is_dir(out)) return GL_OK;
+    return gl_fail(err, GL_ERR_IO, "data/clip-bpe: not found beside the executable; set GEOLABEL_DATA");
+}
+
+static gl_status copy_file(const char *from, const char *to, gl_error *err) {
+    char *text;
+    size_t len;
+    gl_status s = gl_read_file(from, BPE_MAX_BYTES, &text, &len, err);
+    if (s) return s;
+    gl_atomic_file f;
+    s = gl_atomic_open(&f, to, err);
+    if (!s) {
+        fwrite(text, 1, len, f.fp);
+        s = gl_atomic_commit(&f, err);
+    }
+    free(text);
+    return s;
+}
+
+static gl_status copy_bpe(const char *dir, gl_error *err) {
+    char src[4200], from[4300], to[4300];
+    gl_status s = find_bpe_dir(src, sizeof src, err);
+    static const char *const names[] = {"vocab.json", "merges.txt"};
+    for (int i = 0; i < 2 && !s; i++) {
+        snprintf(from, sizeof from, "%s/%s", src, names[i]);
+        snprintf(to, sizeof to, "%s/%s", dir, names[i]);
+        s = copy_file(from, to, err);
+    }
+    return s;
+}
+
+/* ------------------------------------------------------------------ safetensors */
+
+static cJSON *safetensors_header(const spec_list *l, size_t elem) {
+    cJSON *h = cJSON_CreateObject(), *meta = cJSON_CreateObject();
+    cJSON_AddStringToObject(meta, "format", "pt");
+    cJSON_AddItemToObject(h, "__metadata__", meta);
+    uint64_t offset = 0;
+    for (int i = 0; i < l->count; i++) {
+        const tensor_spec *t = &l->t[i];
+        cJSON *e = cJSON_CreateObject(), *shape = cJSON_CreateArray(), *offs = cJSON_CreateArray();
+        cJSON_AddStringToObject(e, "dtype", elem == 2 ? "F16" : "F32");
+        for (int k = 0; k < t->ndim; k++) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[k]));
+        cJSON_AddItemToObject(e, "shape", shape);
+        uint64_t bytes = (uint64_t)spec_count(t) * elem;
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)offset));
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(offset + bytes)));
+        cJSON_AddItemToObject(e, "data_offsets", offs);
+        cJSON_AddItemToObject(h, t->name, e);
+        offset += bytes;
+    }
+    return h;
+}
+
+/* Streams one tensor's values in chunks, so memory stays small for any model size. */
+static void write_values(FILE *fp, const tensor_spec *t, size_t elem, rng *r) {
+    enum { CHUNK = 16384 };
+    float vals[CHUNK];
+    uint16_t halves[CHUNK];
+    for (int64_t left = spec_count(t); left > 0;) {
+        int n = left < CHUNK ? (int)left : CHUNK;
+        for (int i = 0; i < n; i++)
+            vals[i] = t->init == INIT_NORMAL ? 0.02f * rng_normal(r)
+                      : t->init == INIT_ONES ? 1.0f
+                      : t->init == INIT_LOGIT ? LOGIT_SCALE
+                                              : 0.0f;
+        if (elem == 2) {
+            for (int i = 0; i < n; i++) halves[i] = float_to_half(vals[i]);
+            fwrite(halves, 2, (size_t)n, fp);
+        } else {
+            fwrite(vals, 4, (size_t)n, fp); /* little-endian hosts only, as the loader */
+        }
+        left -= n;
+    }
+}
+
+static gl_status write_weights(const char *dir, const spec_list *l, size_t elem, uint64_t seed, gl_error *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    cJSON *h = safetensors_header(l, elem);
+    char *json = h ? cJSON_PrintUnformatted(h) : NULL;
+    cJSON_Delete(h);
+    if (!json) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+    size_t len = strlen(json), padded = (len + 7) & ~(size_t)7;
+    gl_atomic_file f;
+    gl_status s = gl_atomic_open(&f, path, err);
+    if (!s) {
+        unsigned char n8[8];
+        for (int i = 0; i < 8; i++) n8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+        fwrite(n8, 1, 8, f.fp);
+        fwrite(json, 1, len, f.fp);
+        for (size_t i = len; i < padded; i++) fputc(' ', f.fp); /* the format pads with spaces */
+        rng r = {seed, 0, 0};
+        gl_progress progress;
+        gl_progress_begin(&progress, "tensors", l->count);
+        for (int i = 0; i < l->count; i++) {
+            write_values(f.fp, &l->t[i], elem, &r);
+            gl_progress_add(&progress, 1);
+        }
+        gl_progress_end(&progress);
+        s = gl_atomic_commit(&f, err);
+    }
+    free(json);
+    return s;
+}
+
+gl_status gl_clip_random_model(const char *like, const char *out_dir, uint64_t seed, const char *dtype, gl_error *err) {
+    const geometry *g = NULL;
+    for (size_t i = 0; i < sizeof geometries / sizeof *geometries; i++)
+        if (!strcmp(like, geometries[i].name)) g = &geometries[i];
+    if (!g)
+        return gl_fail(err, GL_ERR_ARG, "%s: unknown geometry (vit-b-32, vit-b-16, vit-l-14, vit-l-14-336)", like);
+    int f16 = dtype && !strcmp(dtype, "f16");
+    if (dtype && !f16 && strcmp(dtype, "f32") != 0)
+        return gl_fail(err, GL_ERR_ARG, "%s: unknown dtype (f32 or f16)", dtype);
+    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST)
+        return gl_fail(err, GL_ERR_IO, "%s: cannot create folder: %s", out_dir, strerror(errno));
+    spec_list *l = malloc(sizeof *l);
+    if (!l) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", out_dir);
+    build_specs(g, l);
+    gl_status s = copy_bpe(out_dir, err);
+    if (!s) s = write_config(out_dir, g, f16, err);
+    if (!s) s = write_preprocessor(out_dir, g, err);
+    if (!s) s = write_weights(out_dir, l, f16 ? 2 : 4, seed, err);
+    free(l);
+    return s;
+}
