@@ -46,7 +46,8 @@ PY
 # a folder without vocab.json: one line naming the file, non-zero exit
 mkdir empty
 if "$GEOLABEL" tokenize --model empty < texts.jsonl > /dev/null 2> err.txt; then exit 1; fi
-[ "$(wc -l < err.txt)" -eq 1 ] && grep -q 'empty/vocab.json' err.txt
+[ "$(wc -l < err.txt)" -eq 1 ]
+grep -q 'empty/vocab.json' err.txt
 # an ORG/NAME never pulled: the error suggests pulling it
 if "$GEOLABEL" tokenize --model nobody/nothing < texts.jsonl > /dev/null 2> err.txt; then exit 1; fi
 grep -q "geolabel model pull nobody/nothing" err.txt

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# geolabel model pull against a real HTTP server on loopback laid out as the Hugging Face Hub
+# ({repo}/resolve/{rev}/{file}, api/models/{repo}/tree/{rev}); sizes and sha256 from hashlib.
+set -euo pipefail
+FX=$GEOLABEL_SHARED/fixtures
+export GEOLABEL_CACHE=$PWD/cache
+SERVED=$PWD/hub
+REPO=geolabel-test/clip-tiny
+FILES="config.json model.safetensors vocab.json merges.txt preprocessor_config.json"
+
+mkdir -p "$SERVED/$REPO/resolve/main" "$SERVED/api/models/$REPO/tree"
+for f in $FILES; do cp "$FX/clip-tiny-b32/$f" "$SERVED/$REPO/resolve/main/"; done
+# a sharded repository: the index names two shards (their content only has to arrive intact)
+SHARDED=geolabel-test/sharded
+mkdir -p "$SERVED/$SHARDED/resolve/main" "$SERVED/api/models/$SHARDED/tree"
+cp "$FX/clip-tiny-b32/config.json" "$SERVED/$SHARDED/resolve/main/"
+head -c 100000 "$FX/clip-tiny-b32/model.safetensors" > "$SERVED/$SHARDED/resolve/main/model-00001-of-00002.safetensors"
+tail -c +100001 "$FX/clip-tiny-b32/model.safetensors" > "$SERVED/$SHARDED/resolve/main/model-00002-of-00002.safetensors"
+printf '{"metadata": {}, "weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors", "c": "model-00001-of-00002.safetensors"}}' \
+  > "$SERVED/$SHARDED/resolve/main/model.safetensors.index.json"
+
+# tree listings as the Hub writes them: LFS files (*.safetensors) carry lfs.oid = sha256
+$PY - "$SERVED" "$REPO" "$SHARDED" <<'PY'
+import hashlib, json, os, sys
+root = sys.argv[1]
+for repo in sys.argv[2:]:
+    d = os.path.join(root, repo, "resolve", "main")
+    entries = []
+    for name in sorted(os.listdir(d)):
+        data = open(os.path.join(d, name), "rb").read()
+        e = {"type": "file", "oid": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest(),
+             "size": len(data), "path": name}
+        if name.endswith(".safetensors"):
+            e["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
+        entries.append(e)
+    entries.append({"type": "directory", "oid": "0" * 40, "size": 0, "path": "unrelated"})
+    json.dump(entries, open(os.path.join(root, "api", "models", repo, "tree", "main"), "w"))
+PY
+
+# http.server with Range support, logging each request's path, Range and Authorization
+cat > server.py <<'PY'
+import http.server, os, sys
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        with open(os.environ["LOG"], "a") as log:
+            log.write("%s range=%s auth=%s\n" % (self.path, self.headers.get("Range"), self.headers.get("Authorization")))
+        path = self.translate_path(self.path)
+        rng = self.headers.get("Range")
+        if not os.path.isfile(path):
+            return self.send_error(404)
+        data = open(path, "rb").read()
+        start = 0
+        if rng and rng.startswith("bytes="):
+            start = int(rng[6:].split("-")[0])
+            if start >= len(data):
+                return self.send_error(416)
+            self.send_response(206)
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        self.wfile.write(data[start:])
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: Handler(*a, directory=sys.argv[1]))
+open(sys.argv[2], "w").write(str(srv.server_address[1]))
+srv.serve_forever()
+PY
+export LOG=$PWD/requests.log
+: > "$LOG"
+$PY server.py "$SERVED" port.txt &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s port.txt ] && break; sleep 0.1; done
+export HF_ENDPOINT=http://127.0.0.1:$(cat port.txt)
+export HF_TOKEN=hf_secret_token_never_printed
+
+# 1. a fresh pull: every file byte-identical, no .part left, the token sent as a bearer
+DIR=$GEOLABEL_CACHE/models/geolabel-test--clip-tiny
+"$GEOLABEL" model pull "$REPO" > out.txt 2> err.txt
+[ "$(cat out.txt)" = "$DIR" ]
+for f in $FILES; do cmp "$FX/clip-tiny-b32/$f" "$DIR/$f"; done
+[ -z "$(find "$DIR" -name '*.part')" ]
+grep -q "auth=Bearer hf_secret_token_never_printed" "$LOG"
+grep -q "^/api/models/$REPO/tree/main " "$LOG"
+
+# 2. a second pull downloads nothing
+before=$(grep -c /resolve/ "$LOG")
+"$GEOLABEL" model pull "$REPO" > /dev/null
+[ "$(grep -c /resolve/ "$LOG")" -eq "$before" ]
+
+# 3. resume: half a .part left behind is completed with a Range request
+rm "$DIR/model.safetensors"
+head -c 5000 "$FX/clip-tiny-b32/model.safetensors" > "$DIR/model.safetensors.part"
+"$GEOLABEL" model pull "$REPO" > /dev/null
+cmp "$FX/clip-tiny-b32/model.safetensors" "$DIR/model.safetensors"
+grep -q "^/$REPO/resolve/main/model.safetensors range=bytes=5000- " "$LOG"
+[ ! -e "$DIR/model.safetensors.part" ]
+
+# 4. a corrupted served file (same size) fails the sha256 check and is not kept
+rm "$DIR/model.safetensors"
+$PY -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[-3]^=0xff; open(p,"wb").write(b)' \
+  "$SERVED/$REPO/resolve/main/model.safetensors"
+if "$GEOLABEL" model pull "$REPO" > /dev/null 2> err.txt; then exit 1; fi
+grep -q "model.safetensors: sha256 mismatch" err.txt
+[ "$(wc -l < err.txt)" -eq 1 ]
+[ ! -e "$DIR/model.safetensors" ]
+[ ! -e "$DIR/model.safetensors.part" ]
+cp "$FX/clip-tiny-b32/model.safetensors" "$SERVED/$REPO/resolve/main/model.safetensors"
+
+# 5. a missing repository is a clear 404
+if "$GEOLABEL" model pull geolabel-test/missing > /dev/null 2> err.txt; then exit 1; fi
+grep -q "404" err.txt
+
+# 6. sharded weights: the index, then each shard once; --cache picks another cache root
+"$GEOLABEL" model pull "$SHARDED" --cache "$PWD/cache2" > out.txt
+SD=$PWD/cache2/models/geolabel-test--sharded
+[ "$(cat out.txt)" = "$SD" ]
+for f in config.json model.safetensors.index.json model-00001-of-00002.safetensors model-00002-of-00002.safetensors; do
+  cmp "$SERVED/$SHARDED/resolve/main/$f" "$SD/$f"
+done
+[ "$(grep -c "/$SHARDED/resolve/main/model-00001-of-00002.safetensors" "$LOG")" -eq 1 ]
+
+# 7. --model ORG/NAME now works for tokenize, as the folder does
+echo "a photo of a dog" | "$GEOLABEL" tokenize --model "$REPO" > by_id.txt
+echo "a photo of a dog" | "$GEOLABEL" tokenize --model "$FX/clip-tiny-b32" > by_dir.txt
+cmp by_id.txt by_dir.txt
+$PY -c 'import json,sys; assert json.load(open(sys.argv[1]))[:7] == [49406, 320, 1125, 539, 320, 1929, 49407]' by_id.txt
+
+# 8. a dead endpoint: the Hub is unreachable, use a local folder
+kill $SERVER; wait $SERVER 2>/dev/null || true
+if "$GEOLABEL" model pull geolabel-test/other > /dev/null 2> err.txt; then exit 1; fi
+grep -q "unreachable" err.txt
+grep -q "local model folder" err.txt
+[ "$(wc -l < err.txt)" -eq 1 ]
+
+# the token never appears in anything we printed
+if grep -rq hf_secret_token_never_printed out.txt err.txt by_id.txt; then exit 1; fi
+echo ok
