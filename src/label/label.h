@@ -24,4 +24,80 @@ typedef enum {
 void gl_tile_augment(gl_tta_op op, const unsigned char *rgb, int w, int h, unsigned char *out,
                      int *out_w, int *out_h);
 
+/* ---------------------------------------------------------------- zero-shot (zeroshot.c) */
+
+/* GVL's prompt, "{context.strip()} Label '{label}'." stripped, or with template (non-NULL) every
+ * "{}" replaced by label. malloc'ed; NULL when out of memory. */
+char *gl_zs_prompt(const char *template_or_null, const char *context, const char *label);
+
+/* Reads a prompt ensemble: one template per line with at least one "{}"; blank lines and '#'
+ * comments skipped. Free with gl_strings_free. */
+gl_status gl_zs_templates_load(const char *path, char ***templates, int *count, gl_error *err);
+
+#define GL_ZS_MAX_DEPTH 40
+/* A class tree with every node's text embedding, computed once. */
+typedef struct gl_zeroshot gl_zeroshot;
+/* tree is borrowed and must outlive zs; templates NULL (or n_templates 0) means GVL's prompt. */
+gl_zeroshot *gl_zeroshot_new(gl_clip *clip, const gl_class_node *tree, const char *context,
+                             char *const *templates, int n_templates, gl_error *err);
+void gl_zeroshot_free(gl_zeroshot *zs);
+
+typedef struct {
+    const gl_class_node *path[GL_ZS_MAX_DEPTH]; /* top level first, the leaf last */
+    int depth;
+    float score; /* the leaf's probability among its siblings, averaged over the views */
+} gl_zs_choice;
+/* Walks the tree for one tile: at each level a softmax over the children of the chosen node,
+ * averaged over the n_views image embeddings (the tile and its augmentations), then argmax.
+ * emb: [n_views, dim] raw embeddings, normalised in place. Not reentrant (shared scratch). */
+gl_status gl_zeroshot_classify(gl_zeroshot *zs, float *emb, int n_views, gl_zs_choice *out,
+                               gl_error *err);
+
+/* ---------------------------------------------------------------- outputs (label_out.c) */
+
+/* One labelled tile. Pixel bounds keep GVL's naming: left/right are x; `lower` is the TOP y and
+ * `upper` the BOTTOM y (GVL computes lower = row * h, upper = lower + h in image rows). */
+typedef struct {
+    const char *filename; /* GVL's column: the input's base name */
+    int row, col;
+    int left, upper, right, lower;
+    const char *mode;     /* "flat" or "hierarchical" */
+    const char *tree;     /* ';'-joined labels, top level to leaf */
+    const char *label;
+    double score;         /* NAN for nodata tiles */
+    int has_geo;          /* the rest holds only for georeferenced inputs */
+    const char *crs;      /* "EPSG:32618" */
+    const char *crs_wkt;  /* for GPKG layers; may be NULL */
+    double x_min, y_min, x_max, y_max; /* in the raster's CRS */
+    double lon, lat;      /* tile centre, WGS 84 */
+    double ring_crs[4][2];    /* corners (x, y) in the raster's CRS: TL, TR, BR, BL */
+    double ring_lonlat[4][2]; /* the same corners as (lon, lat) */
+} gl_label_row;
+
+typedef enum { GL_LABEL_CSV = 0, GL_LABEL_GEOJSON, GL_LABEL_GPKG } gl_label_format;
+/* The format an output path's extension asks for; GL_ERR_ARG for an unknown one. */
+gl_status gl_label_format_of(const char *path, gl_label_format *fmt, gl_error *err);
+
+/* Rows an existing output holds, for --resume: per row its file and pixel window. */
+typedef struct {
+    char *filename;
+    int row, col, left, upper, right, lower;
+} gl_label_done;
+/* Reads path (any of the three formats) if it exists; a missing file gives 0 rows. */
+gl_status gl_label_done_load(const char *path, gl_label_done **rows, int *n, gl_error *err);
+void gl_label_done_free(gl_label_done *rows, int n);
+
+typedef struct gl_label_writer gl_label_writer;
+/* Starts the output in a temporary file beside path. keep (may be NULL) names the inputs whose
+ * rows in the existing output are copied over first (n_keep names). */
+gl_label_writer *gl_label_writer_open(const char *path, const char *const *keep, int n_keep,
+                                      gl_error *err);
+gl_status gl_label_writer_add(gl_label_writer *w, const gl_label_row *row, gl_error *err);
+/* Publishes what is written so far (CSV only, at most every few seconds) so an interrupted run
+ * leaves whole inputs behind for --resume. */
+gl_status gl_label_writer_checkpoint(gl_label_writer *w, gl_error *err);
+/* Renames the output into place and frees w; abort drops the temporary file. */
+gl_status gl_label_writer_commit(gl_label_writer *w, gl_error *err);
+void gl_label_writer_abort(gl_label_writer *w);
+
 #endif

@@ -1,0 +1,445 @@
+/* label_out.c: the label outputs: CSV with GVL's header plus our columns, GeoJSON (RFC 7946) and
+ * GPKG through OGR, all into a temporary file renamed into place; and reading them for --resume. */
+#include "label.h"
+
+#include <errno.h>
+#include <gdal.h>
+#include <math.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHECKPOINT_SECONDS 30.0
+
+typedef enum { F_STR, F_INT, F_REAL } field_type;
+static const struct {
+    const char *name;
+    field_type type;
+} FIELDS[] = {
+    /* GVL's header, exactly; then ours. */
+    {"filename", F_STR}, {"row", F_INT}, {"col", F_INT}, {"left", F_INT}, {"upper", F_INT},
+    {"right", F_INT}, {"lower", F_INT}, {"classification_mode", F_STR}, {"description", F_STR},
+    {"classification_tree", F_STR}, {"classification", F_STR}, {"score", F_REAL},
+    {"crs", F_STR}, {"x_min", F_REAL}, {"y_min", F_REAL}, {"x_max", F_REAL}, {"y_max", F_REAL},
+    {"lon", F_REAL}, {"lat", F_REAL}};
+enum { N_FIELDS = sizeof FIELDS / sizeof FIELDS[0], N_GVL_FIELDS = 11 };
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcasecmp(s + n - k, suffix);
+}
+
+gl_status gl_label_format_of(const char *path, gl_label_format *fmt, gl_error *err) {
+    if (ends_with(path, ".csv")) *fmt = GL_LABEL_CSV;
+    else if (ends_with(path, ".geojson") || ends_with(path, ".json")) *fmt = GL_LABEL_GEOJSON;
+    else if (ends_with(path, ".gpkg")) *fmt = GL_LABEL_GPKG;
+    else
+        return gl_fail(err, GL_ERR_ARG, "%s: the output must end in .csv, .geojson or .gpkg",
+                       path);
+    return GL_OK;
+}
+
+/* Field k of row as text ("" for none): the one formatting both CSV and OGR use. */
+static const char *field_text(const gl_label_row *r, int k, char *buf, size_t cap) {
+    const double reals[] = {r->x_min, r->y_min, r->x_max, r->y_max, r->lon, r->lat};
+    const int ints[] = {r->row, r->col, r->left, r->upper, r->right, r->lower};
+    switch (k) {
+    case 0: return r->filename;
+    case 7: return r->mode;
+    case 8: return ""; /* description: empty on the CLIP path, as GVL writes it */
+    case 9: return r->tree;
+    case 10: return r->label;
+    case 11:
+        if (isnan(r->score)) return "";
+        snprintf(buf, cap, "%.6f", r->score);
+        return buf;
+    case 12: return r->has_geo && r->crs ? r->crs : "";
+    default: break;
+    }
+    if (k >= 1 && k <= 6) {
+        snprintf(buf, cap, "%d", ints[k - 1]);
+        return buf;
+    }
+    if (!r->has_geo) return "";
+    snprintf(buf, cap, "%.15g", reals[k - 13]);
+    return buf;
+}
+
+/* ---------------------------------------------------------------- the writer */
+
+struct gl_label_writer {
+    gl_label_format fmt;
+    char *path;
+    gl_atomic_file csv; /* CSV */
+    double last_checkpoint;
+    char *tmp_path;     /* OGR */
+    GDALDatasetH ds;
+    OGRLayerH layer;
+    OGRSpatialReferenceH layer_srs;
+};
+
+static void write_csv_header(FILE *fp) {
+    for (int k = 0; k < N_FIELDS; k++) {
+        if (k) fputc(',', fp);
+        fputs(FIELDS[k].name, fp);
+    }
+    fputs("\r\n", fp);
+}
+
+static int is_kept(const char *name, const char *const *keep, int n_keep) {
+    for (int i = 0; i < n_keep; i++)
+        if (!strcmp(keep[i], name)) return 1;
+    return 0;
+}
+
+static gl_status check_csv_header(const gl_csv *c, gl_error *err) {
+    for (int k = 0; k < N_FIELDS; k++)
+        if (gl_csv_column(c, FIELDS[k].name) != k)
+            return gl_fail(err, GL_ERR_FORMAT,
+                           "%s: not a geolabel labels file (column %d should be '%s'); cannot "
+                           "resume into it",
+                           gl_csv_path(c), k + 1, FIELDS[k].name);
+    return GL_OK;
+}
+
+/* Re-writes the kept inputs' rows of the existing CSV, field by field. */
+static gl_status copy_csv_rows(gl_label_writer *w, const char *const *keep, int n_keep,
+                               gl_error *err) {
+    gl_csv *c = gl_csv_open(w->path, 1, err);
+    if (!c) return err->code;
+    gl_status st = check_csv_header(c, err);
+    int r;
+    while (!st && (r = gl_csv_next(c, err)) == 1) {
+        if (!is_kept(gl_csv_field(c, 0), keep, n_keep)) continue;
+        for (int k = 0; k < N_FIELDS; k++) {
+            if (k) fputc(',', w->csv.fp);
+            gl_csv_write_field(w->csv.fp, gl_csv_field(c, k));
+        }
+        fputs("\r\n", w->csv.fp);
+    }
+    if (!st && r < 0) st = err->code;
+    gl_csv_close(c);
+    return st;
+}
+
+static OGRSpatialReferenceH srs_from(const char *wkt_or_user) {
+    OGRSpatialReferenceH s = OSRNewSpatialReference(NULL);
+    if (s && OSRSetFromUserInput(s, wkt_or_user) != OGRERR_NONE) {
+        OSRDestroySpatialReference(s);
+        return NULL;
+    }
+    if (s) OSRSetAxisMappingStrategy(s, OAMS_TRADITIONAL_GIS_ORDER);
+    return s;
+}
+
+/* The layer is made on first need: a GPKG takes the CRS of its first georeferenced tile. */
+static gl_status ensure_layer(gl_label_writer *w, OGRSpatialReferenceH srs, gl_error *err) {
+    if (w->layer) return GL_OK;
+    if (srs && !w->layer_srs) w->layer_srs = OSRClone(srs);
+    char *opts[] = {"RFC7946=YES", "WRITE_NAME=NO", NULL};
+    w->layer = GDALDatasetCreateLayer(w->ds, "labels", w->layer_srs, wkbPolygon,
+                                      w->fmt == GL_LABEL_GEOJSON ? opts : NULL);
+    if (!w->layer)
+        return gl_fail(err, GL_ERR_IO, "%s: cannot create the layer: %s", w->path,
+                       CPLGetLastErrorMsg());
+    for (int k = 0; k < N_FIELDS; k++) {
+        OGRFieldDefnH f = OGR_Fld_Create(FIELDS[k].name, FIELDS[k].type == F_INT    ? OFTInteger
+                                                         : FIELDS[k].type == F_REAL ? OFTReal
+                                                                                    : OFTString);
+        OGRErr e = OGR_L_CreateField(w->layer, f, TRUE);
+        OGR_Fld_Destroy(f);
+        if (e != OGRERR_NONE)
+            return gl_fail(err, GL_ERR_IO, "%s: cannot add field '%s'", w->path, FIELDS[k].name);
+    }
+    return GL_OK;
+}
+
+static gl_status copy_ogr_rows(gl_label_writer *w, const char *const *keep, int n_keep,
+                               gl_error *err) {
+    GDALDatasetH src = GDALOpenEx(w->path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    if (!src) return gl_fail(err, GL_ERR_FORMAT, "%s: cannot read it to resume", w->path);
+    OGRLayerH in = GDALDatasetGetLayerCount(src) ? GDALDatasetGetLayer(src, 0) : NULL;
+    gl_status st = in ? GL_OK : gl_fail(err, GL_ERR_FORMAT, "%s: no layer to resume", w->path);
+    if (!st) st = ensure_layer(w, OGR_L_GetSpatialRef(in), err);
+    OGRFeatureH f;
+    while (!st && in && (f = OGR_L_GetNextFeature(in))) {
+        int fi = OGR_F_GetFieldIndex(f, "filename");
+        if (fi >= 0 && is_kept(OGR_F_GetFieldAsString(f, fi), keep, n_keep)) {
+            OGRFeatureH g = OGR_F_Create(OGR_L_GetLayerDefn(w->layer));
+            if (OGR_F_SetFrom(g, f, TRUE) != OGRERR_NONE ||
+                OGR_L_CreateFeature(w->layer, g) != OGRERR_NONE)
+                st = gl_fail(err, GL_ERR_IO, "%s: cannot copy a feature", w->path);
+            OGR_F_Destroy(g);
+        }
+        OGR_F_Destroy(f);
+    }
+    GDALClose(src);
+    return st;
+}
+
+static gl_status open_ogr(gl_label_writer *w, gl_error *err) {
+    GDALAllRegister();
+    const char *driver = w->fmt == GL_LABEL_GPKG ? "GPKG" : "GeoJSON";
+    GDALDriverH drv = GDALGetDriverByName(driver);
+    size_t n = strlen(w->path) + 40;
+    if (!drv || !(w->tmp_path = malloc(n)))
+        return gl_fail(err, GL_ERR_INTERNAL, "%s: no %s driver in GDAL", w->path, driver);
+    /* Keep the extension last: drivers check it. */
+    snprintf(w->tmp_path, n, "%s.tmp%ld%s", w->path, (long)getpid(),
+             w->fmt == GL_LABEL_GPKG ? ".gpkg" : ".geojson");
+    w->ds = GDALCreate(drv, w->tmp_path, 0, 0, 0, GDT_Unknown, NULL);
+    if (!w->ds)
+        return gl_fail(err, GL_ERR_IO, "%s: cannot create: %s", w->tmp_path, CPLGetLastErrorMsg());
+    if (w->fmt == GL_LABEL_GEOJSON) w->layer_srs = srs_from("EPSG:4326");
+    /* One transaction: GPKG inserts are slow one by one. */
+    if (w->fmt == GL_LABEL_GPKG) GDALDatasetStartTransaction(w->ds, FALSE);
+    return GL_OK;
+}
+
+gl_label_writer *gl_label_writer_open(const char *path, const char *const *keep, int n_keep,
+                                      gl_error *err) {
+    gl_label_writer *w = calloc(1, sizeof *w);
+    if (!w || !(w->path = strdup(path))) {
+        free(w);
+        gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    gl_status st = gl_label_format_of(path, &w->fmt, err);
+    if (!st && w->fmt == GL_LABEL_CSV) {
+        st = gl_atomic_open(&w->csv, path, err);
+        if (!st) write_csv_header(w->csv.fp);
+        if (!st && n_keep) st = copy_csv_rows(w, keep, n_keep, err);
+    } else if (!st) {
+        st = open_ogr(w, err);
+        if (!st && n_keep) st = copy_ogr_rows(w, keep, n_keep, err);
+    }
+    w->last_checkpoint = gl_now_seconds();
+    if (st) {
+        gl_label_writer_abort(w);
+        return NULL;
+    }
+    return w;
+}
+
+static gl_status add_csv(gl_label_writer *w, const gl_label_row *r) {
+    char buf[64];
+    for (int k = 0; k < N_FIELDS; k++) {
+        if (k) fputc(',', w->csv.fp);
+        gl_csv_write_field(w->csv.fp, field_text(r, k, buf, sizeof buf));
+    }
+    fputs("\r\n", w->csv.fp);
+    return GL_OK;
+}
+
+/* Shoelace: positive for a counter-clockwise ring in x-right, y-up axes. */
+static double signed_area(const double ring[4][2]) {
+    double a = 0;
+    for (int i = 0; i < 4; i++) {
+        const double *p = ring[i], *q = ring[(i + 1) % 4];
+        a += p[0] * q[1] - q[0] * p[1];
+    }
+    return a / 2;
+}
+
+/* A closed counter-clockwise ring (RFC 7946 wants exterior rings so; OGC readers do not mind). */
+static OGRGeometryH polygon_of(const double ring[4][2]) {
+    OGRGeometryH poly = OGR_G_CreateGeometry(wkbPolygon), lr = OGR_G_CreateGeometry(wkbLinearRing);
+    int ccw = signed_area(ring) > 0;
+    for (int i = 0; i <= 4; i++) {
+        const double *p = ring[ccw ? i % 4 : (4 - i) % 4];
+        OGR_G_AddPoint_2D(lr, p[0], p[1]);
+    }
+    OGR_G_AddGeometryDirectly(poly, lr);
+    return poly;
+}
+
+/* The tile's polygon in the layer's CRS, or NULL (no georeference, or no way to transform). */
+static OGRGeometryH geometry_for(gl_label_writer *w, const gl_label_row *r) {
+    if (!r->has_geo) return NULL;
+    if (w->fmt == GL_LABEL_GEOJSON) return polygon_of(r->ring_lonlat);
+    OGRGeometryH g = polygon_of(r->ring_crs);
+    OGRSpatialReferenceH srs = r->crs_wkt ? srs_from(r->crs_wkt) : NULL;
+    if (srs && w->layer_srs && !OSRIsSame(srs, w->layer_srs)) {
+        OGR_G_AssignSpatialReference(g, srs);
+        if (OGR_G_TransformTo(g, w->layer_srs) != OGRERR_NONE) {
+            OGR_G_DestroyGeometry(g);
+            g = NULL;
+        }
+    }
+    if (srs) OSRDestroySpatialReference(srs);
+    return g;
+}
+
+static gl_status add_ogr(gl_label_writer *w, const gl_label_row *r, gl_error *err) {
+    if (!w->layer) {
+        OGRSpatialReferenceH srs = r->has_geo && r->crs_wkt ? srs_from(r->crs_wkt) : NULL;
+        gl_status st = ensure_layer(w, srs, err);
+        if (srs) OSRDestroySpatialReference(srs);
+        if (st) return st;
+    }
+    OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(w->layer));
+    char buf[64];
+    for (int k = 0; k < N_FIELDS; k++) {
+        const char *v = field_text(r, k, buf, sizeof buf);
+        if (!*v && FIELDS[k].type != F_STR) OGR_F_SetFieldNull(f, k);
+        else if (FIELDS[k].type == F_INT) OGR_F_SetFieldInteger(f, k, atoi(v));
+        else if (FIELDS[k].type == F_REAL) OGR_F_SetFieldDouble(f, k, strtod(v, NULL));
+        else OGR_F_SetFieldString(f, k, v);
+    }
+    OGRGeometryH g = geometry_for(w, r);
+    if (g) OGR_F_SetGeometryDirectly(f, g);
+    OGRErr e = OGR_L_CreateFeature(w->layer, f);
+    OGR_F_Destroy(f);
+    if (e != OGRERR_NONE)
+        return gl_fail(err, GL_ERR_IO, "%s: cannot write a feature: %s", w->path,
+                       CPLGetLastErrorMsg());
+    return GL_OK;
+}
+
+gl_status gl_label_writer_add(gl_label_writer *w, const gl_label_row *r, gl_error *err) {
+    return w->fmt == GL_LABEL_CSV ? add_csv(w, r) : add_ogr(w, r, err);
+}
+
+/* Renames the CSV so far into place, then carries on in a fresh temporary copy of it. */
+gl_status gl_label_writer_checkpoint(gl_label_writer *w, gl_error *err) {
+    double now = gl_now_seconds();
+    if (w->fmt != GL_LABEL_CSV || now - w->last_checkpoint < CHECKPOINT_SECONDS) return GL_OK;
+    w->last_checkpoint = now;
+    gl_status st = gl_atomic_commit(&w->csv, err);
+    if (!st) st = gl_atomic_open(&w->csv, w->path, err);
+    FILE *in = st ? NULL : fopen(w->path, "rb");
+    if (!st && !in) st = gl_fail(err, GL_ERR_IO, "%s: cannot reopen: %s", w->path, strerror(errno));
+    char buf[1 << 16];
+    size_t n;
+    while (in && (n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, w->csv.fp);
+    if (in) fclose(in);
+    return st;
+}
+
+static void free_writer(gl_label_writer *w) {
+    if (w->layer_srs) OSRDestroySpatialReference(w->layer_srs);
+    free(w->tmp_path);
+    free(w->path);
+    free(w);
+}
+
+gl_status gl_label_writer_commit(gl_label_writer *w, gl_error *err) {
+    gl_status st = GL_OK;
+    if (w->fmt == GL_LABEL_CSV) {
+        st = gl_atomic_commit(&w->csv, err);
+    } else {
+        st = ensure_layer(w, NULL, err); /* an empty run still leaves a valid, empty layer */
+        if (w->fmt == GL_LABEL_GPKG && GDALDatasetCommitTransaction(w->ds) != OGRERR_NONE && !st)
+            st = gl_fail(err, GL_ERR_IO, "%s: cannot commit: %s", w->path, CPLGetLastErrorMsg());
+        CPLErrorReset();
+        GDALClose(w->ds);
+        w->ds = NULL;
+        if (!st && CPLGetLastErrorType() >= CE_Failure)
+            st = gl_fail(err, GL_ERR_IO, "%s: %s", w->path, CPLGetLastErrorMsg());
+        if (!st && rename(w->tmp_path, w->path) != 0)
+            st = gl_fail(err, GL_ERR_IO, "%s: cannot rename into place: %s", w->path,
+                         strerror(errno));
+        if (st) unlink(w->tmp_path);
+    }
+    free_writer(w);
+    return st;
+}
+
+void gl_label_writer_abort(gl_label_writer *w) {
+    if (!w) return;
+    if (w->fmt == GL_LABEL_CSV) {
+        if (w->csv.path) gl_atomic_abort(&w->csv);
+    } else if (w->tmp_path) {
+        if (w->ds) GDALClose(w->ds);
+        unlink(w->tmp_path);
+    }
+    free_writer(w);
+}
+
+/* ---------------------------------------------------------------- reading back for --resume */
+
+static gl_status done_push(gl_label_done **rows, int *n, int *cap, const char *name,
+                           const int v[6], gl_error *err) {
+    if (*n == *cap) {
+        int c = *cap ? *cap * 2 : 256;
+        gl_label_done *g = realloc(*rows, (size_t)c * sizeof *g);
+        if (!g) return gl_fail(err, GL_ERR_NOMEM, "resume: out of memory");
+        *rows = g;
+        *cap = c;
+    }
+    gl_label_done *d = &(*rows)[*n];
+    if (!(d->filename = strdup(name))) return gl_fail(err, GL_ERR_NOMEM, "resume: out of memory");
+    d->row = v[0], d->col = v[1], d->left = v[2], d->upper = v[3], d->right = v[4];
+    d->lower = v[5];
+    (*n)++;
+    return GL_OK;
+}
+
+static int parse_int(const char *s, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    *out = (int)v;
+    return end != s && !*end && v >= 0 && v <= 1 << 30;
+}
+
+static gl_status done_load_csv(const char *path, gl_label_done **rows, int *n, gl_error *err) {
+    gl_csv *c = gl_csv_open(path, 1, err);
+    if (!c) return err->code;
+    gl_status st = check_csv_header(c, err);
+    int cap = 0, r;
+    while (!st && (r = gl_csv_next(c, err)) == 1) {
+        int v[6], ok = 1;
+        for (int k = 0; k < 6; k++) ok &= parse_int(gl_csv_field(c, k + 1), &v[k]);
+        if (!ok)
+            st = gl_fail(err, GL_ERR_FORMAT, "%s:%ld: bad tile numbers", path, gl_csv_line(c));
+        else
+            st = done_push(rows, n, &cap, gl_csv_field(c, 0), v, err);
+    }
+    if (!st && r < 0) st = err->code;
+    gl_csv_close(c);
+    return st;
+}
+
+static gl_status done_load_ogr(const char *path, gl_label_done **rows, int *n, gl_error *err) {
+    GDALAllRegister();
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    if (!ds) return gl_fail(err, GL_ERR_FORMAT, "%s: cannot read it to resume", path);
+    OGRLayerH l = GDALDatasetGetLayerCount(ds) ? GDALDatasetGetLayer(ds, 0) : NULL;
+    gl_status st = GL_OK;
+    int cap = 0, idx[7];
+    for (int k = 0; l && k < 7; k++)
+        if ((idx[k] = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(l), FIELDS[k].name)) < 0)
+            st = gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' field; cannot resume into it", path,
+                         FIELDS[k].name);
+    OGRFeatureH f;
+    while (!st && l && (f = OGR_L_GetNextFeature(l))) {
+        int v[6];
+        for (int k = 0; k < 6; k++) v[k] = OGR_F_GetFieldAsInteger(f, idx[k + 1]);
+        st = done_push(rows, n, &cap, OGR_F_GetFieldAsString(f, idx[0]), v, err);
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+    return st;
+}
+
+gl_status gl_label_done_load(const char *path, gl_label_done **rows, int *n, gl_error *err) {
+    *rows = NULL;
+    *n = 0;
+    gl_label_format fmt;
+    gl_status st = gl_label_format_of(path, &fmt, err);
+    if (st || access(path, F_OK) != 0) return st;
+    st = fmt == GL_LABEL_CSV ? done_load_csv(path, rows, n, err) : done_load_ogr(path, rows, n, err);
+    if (st) {
+        gl_label_done_free(*rows, *n);
+        *rows = NULL;
+        *n = 0;
+    }
+    return st;
+}
+
+void gl_label_done_free(gl_label_done *rows, int n) {
+    for (int i = 0; i < n; i++) free(rows[i].filename);
+    free(rows);
+}

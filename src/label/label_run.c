@@ -1,0 +1,510 @@
+/* label_run.c: `geolabel label` as a library call: inputs expanded, each scene read window by
+ * window, tiles batched through CLIP, rows streamed to the writer; failing inputs skipped. */
+#include "label.h"
+
+#include <dirent.h>
+#include <glob.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_INPUTS 1000000
+#define MAX_TILE_PIXELS (1L << 26) /* one window in memory; larger calls for --tile */
+#define DEFAULT_BATCH 16
+
+gl_label_params gl_label_default_params(void) {
+    gl_label_params p;
+    memset(&p, 0, sizeof p);
+    p.tiling.mode = GL_TILING_SPLIT;
+    p.tiling.rows = p.tiling.cols = 1;
+    p.raster = gl_raster_default_params();
+    p.batch = DEFAULT_BATCH;
+    return p;
+}
+
+/* ---------------------------------------------------------------- inputs */
+
+typedef struct {
+    char **paths;
+    int n, cap;
+} path_list;
+
+static gl_status list_push(path_list *l, const char *path, gl_error *err) {
+    if (l->n >= MAX_INPUTS) return gl_fail(err, GL_ERR_LIMIT, "%s: more than %d inputs", path,
+                                           MAX_INPUTS);
+    if (l->n == l->cap) {
+        int c = l->cap ? l->cap * 2 : 32;
+        char **g = realloc(l->paths, (size_t)c * sizeof *g);
+        if (!g) return gl_fail(err, GL_ERR_NOMEM, "inputs: out of memory");
+        l->paths = g;
+        l->cap = c;
+    }
+    if (!(l->paths[l->n] = strdup(path))) return gl_fail(err, GL_ERR_NOMEM, "inputs: out of memory");
+    l->n++;
+    return GL_OK;
+}
+
+/* GDAL's sidecars sit beside scenes in directories; they are not inputs. */
+static int is_sidecar(const char *name) {
+    static const char *const ext[] = {".aux.xml", ".ovr", ".msk", ".tfw", ".tfwx", ".jgw",
+                                      ".pgw", ".wld", ".prj"};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+        size_t k = strlen(ext[i]);
+        if (n > k && !strcasecmp(name + n - k, ext[i])) return 1;
+    }
+    return name[0] == '.';
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A directory gives its regular files (not recursing), sorted so runs are reproducible. */
+static gl_status expand_dir(path_list *l, const char *dir, gl_error *err) {
+    DIR *d = opendir(dir);
+    if (!d) return gl_fail(err, GL_ERR_IO, "%s: cannot list the directory", dir);
+    int first = l->n;
+    gl_status st = GL_OK;
+    struct dirent *e;
+    while (!st && (e = readdir(d))) {
+        if (is_sidecar(e->d_name)) continue;
+        size_t n = strlen(dir) + strlen(e->d_name) + 2;
+        char *p = malloc(n);
+        if (!p) {
+            st = gl_fail(err, GL_ERR_NOMEM, "inputs: out of memory");
+            break;
+        }
+        snprintf(p, n, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) st = list_push(l, p, err);
+        free(p);
+    }
+    closedir(d);
+    qsort(l->paths + first, (size_t)(l->n - first), sizeof *l->paths, cmp_str);
+    return st;
+}
+
+/* Files stay as given (a missing one fails later, as an input); globs match as the shell does. */
+static gl_status expand_inputs(const char *const *inputs, int n, path_list *l, gl_error *err) {
+    for (int i = 0; i < n; i++) {
+        struct stat sb;
+        gl_status st = GL_OK;
+        if (stat(inputs[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            st = expand_dir(l, inputs[i], err);
+        } else if (stat(inputs[i], &sb) != 0 && strpbrk(inputs[i], "*?[")) {
+            glob_t g;
+            int r = glob(inputs[i], 0, NULL, &g);
+            for (size_t k = 0; !st && r == 0 && k < g.gl_pathc; k++)
+                if (stat(g.gl_pathv[k], &sb) == 0 && S_ISREG(sb.st_mode))
+                    st = list_push(l, g.gl_pathv[k], err);
+            if (r == 0) globfree(&g);
+            else st = list_push(l, inputs[i], err); /* reported as a missing input */
+        } else {
+            st = list_push(l, inputs[i], err);
+        }
+        if (st) return st;
+    }
+    return GL_OK;
+}
+
+static const char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* ---------------------------------------------------------------- classes */
+
+static int has_yaml_ext(const char *path) {
+    size_t n = strlen(path);
+    return (n > 5 && !strcasecmp(path + n - 5, ".yaml")) ||
+           (n > 4 && !strcasecmp(path + n - 4, ".yml"));
+}
+
+/* The leaves of a tree, unique, as the children of a new flat root. */
+static gl_status flatten(gl_class_node *flat, const gl_class_node *n, gl_error *err) {
+    for (int i = 0; i < n->n_children; i++) {
+        const gl_class_node *c = &n->children[i];
+        if (c->n_children) {
+            gl_status st = flatten(flat, c, err);
+            if (st) return st;
+            continue;
+        }
+        int seen = 0;
+        for (int k = 0; k < flat->n_children && !seen; k++)
+            seen = !strcmp(flat->children[k].name, c->name);
+        if (seen) continue;
+        gl_class_node *g = realloc(flat->children, (size_t)(flat->n_children + 1) * sizeof *g);
+        if (!g) return gl_fail(err, GL_ERR_NOMEM, "classes: out of memory");
+        flat->children = g;
+        memset(&g[flat->n_children], 0, sizeof *g);
+        if (!(g[flat->n_children].name = strdup(c->name)))
+            return gl_fail(err, GL_ERR_NOMEM, "classes: out of memory");
+        flat->n_children++;
+    }
+    return GL_OK;
+}
+
+/* A class list becomes a one-level tree; a YAML hierarchy is flattened for --mode flat. */
+static gl_status load_classes(const gl_label_params *p, gl_class_node *tree, int *hierarchical,
+                              gl_error *err) {
+    memset(tree, 0, sizeof *tree);
+    int yaml = has_yaml_ext(p->classes_path);
+    *hierarchical = p->mode == GL_LABEL_HIERARCHICAL || (p->mode == GL_LABEL_AUTO && yaml);
+    if (yaml) {
+        gl_class_node full;
+        gl_status st = gl_class_tree_load_yaml(p->classes_path, &full, err);
+        if (st || *hierarchical) {
+            *tree = full;
+            return st;
+        }
+        st = flatten(tree, &full, err);
+        gl_class_tree_free(&full);
+        if (st) gl_class_tree_free(tree);
+        return st;
+    }
+    char **names;
+    int n;
+    gl_status st = gl_class_list_load(p->classes_path, &names, &n, err);
+    if (st) return st;
+    tree->children = calloc((size_t)n, sizeof *tree->children);
+    if (!tree->children) {
+        gl_strings_free(names, n);
+        return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", p->classes_path);
+    }
+    for (int i = 0; i < n; i++) tree->children[i].name = names[i]; /* the tree takes the names */
+    tree->n_children = n;
+    free(names);
+    return GL_OK;
+}
+
+/* ---------------------------------------------------------------- one run */
+
+typedef struct {
+    const gl_label_params *p;
+    gl_clip *clip;
+    gl_zeroshot *zs;
+    gl_label_writer *w;
+    const char *mode_name;
+    gl_tta_op views[GL_TTA_OP_COUNT];
+    int n_views, batch, size, dim;
+    float *pixels; /* [batch * n_views, 3, size, size] */
+    float *embeds; /* [batch * n_views, dim] */
+    unsigned char *aug;
+    size_t aug_cap;
+    gl_progress progress;
+    gl_label_summary sum;
+    int writer_failed; /* the output, not an input, failed: the run stops */
+} run_ctx;
+
+/* One scene being labelled: its raster and the tiles of the batch in flight. */
+typedef struct {
+    const char *path;
+    gl_raster *r;
+    const gl_raster_info *info;
+    gl_tile tiles[256];
+    int nodata[256];
+    int n;
+} scene;
+
+static gl_status fill_geo(scene *s, const gl_tile *t, gl_label_row *row, gl_error *err) {
+    const gl_raster_info *in = s->info;
+    row->has_geo = in->has_geotransform && in->has_crs;
+    if (!row->has_geo) return GL_OK;
+    row->crs = in->crs_label;
+    row->crs_wkt = in->crs_label;
+    const double px[4][2] = {{t->x, t->y}, {t->x + t->w, t->y}, {t->x + t->w, t->y + t->h},
+                             {t->x, t->y + t->h}};
+    row->x_min = row->y_min = INFINITY;
+    row->x_max = row->y_max = -INFINITY;
+    for (int k = 0; k < 4; k++) {
+        double *c = row->ring_crs[k];
+        gl_raster_pixel_to_crs(in, px[k][0], px[k][1], &c[0], &c[1]);
+        row->x_min = fmin(row->x_min, c[0]), row->x_max = fmax(row->x_max, c[0]);
+        row->y_min = fmin(row->y_min, c[1]), row->y_max = fmax(row->y_max, c[1]);
+        gl_status st = gl_raster_crs_to_lonlat(s->r, c[0], c[1], &row->ring_lonlat[k][0],
+                                               &row->ring_lonlat[k][1], err);
+        if (st) return st;
+    }
+    double cx, cy;
+    gl_raster_pixel_to_crs(in, t->x + t->w / 2.0, t->y + t->h / 2.0, &cx, &cy);
+    return gl_raster_crs_to_lonlat(s->r, cx, cy, &row->lon, &row->lat, err);
+}
+
+/* Writes the row of tile i of the batch; choice is NULL for a nodata tile. */
+static gl_status emit_row(run_ctx *c, scene *s, int i, const gl_zs_choice *choice,
+                          gl_error *err) {
+    const gl_tile *t = &s->tiles[i];
+    char tree[4096] = "nodata";
+    const char *label = "nodata";
+    if (choice) {
+        size_t used = 0;
+        for (int d = 0; d < choice->depth; d++)
+            used += (size_t)snprintf(tree + used, used < sizeof tree ? sizeof tree - used : 0,
+                                     "%s%s", d ? ";" : "", choice->path[d]->name);
+        label = choice->path[choice->depth - 1]->name;
+    }
+    gl_label_row row = {.filename = base_name(s->path), .row = t->row, .col = t->col,
+                        .left = t->x, .right = t->x + t->w, .lower = t->y, .upper = t->y + t->h,
+                        .mode = c->mode_name, .tree = tree, .label = label,
+                        .score = choice ? choice->score : NAN};
+    gl_status st = fill_geo(s, t, &row, err);
+    if (!st && (st = gl_label_writer_add(c->w, &row, err))) c->writer_failed = 1;
+    return st;
+}
+
+/* Preprocesses every view of one tile into the batch's pixel slots from slot. */
+static gl_status prepare_views(run_ctx *c, const unsigned char *rgb, const gl_tile *t, int slot,
+                               gl_error *err) {
+    const gl_preproc_config *cfg = gl_clip_preproc_config(c->clip);
+    size_t per = (size_t)3 * c->size * c->size;
+    for (int v = 0; v < c->n_views; v++) {
+        gl_image img = {t->w, t->h, (unsigned char *)rgb};
+        if (c->views[v] != GL_TTA_OP_NONE) {
+            gl_tile_augment(c->views[v], rgb, t->w, t->h, c->aug, &img.width, &img.height);
+            img.rgb = c->aug;
+        }
+        gl_status st = gl_preprocess(cfg, &img, c->pixels + (size_t)(slot + v) * per, err);
+        if (st) return st;
+    }
+    return GL_OK;
+}
+
+static gl_status grow_aug(run_ctx *c, size_t bytes, gl_error *err) {
+    if (bytes <= c->aug_cap) return GL_OK;
+    unsigned char *g = realloc(c->aug, bytes);
+    if (!g) return gl_fail(err, GL_ERR_NOMEM, "label: out of memory for a %zu-byte tile", bytes);
+    c->aug = g;
+    c->aug_cap = bytes;
+    return GL_OK;
+}
+
+/* Reads the batch's windows; wholly-nodata tiles are marked and take no slots. */
+static gl_status read_batch(run_ctx *c, scene *s, int *n_slots, gl_error *err) {
+    *n_slots = 0;
+    for (int i = 0; i < s->n; i++) {
+        const gl_tile *t = &s->tiles[i];
+        size_t px = (size_t)t->w * t->h;
+        gl_status st = grow_aug(c, px * 3, err);
+        if (st) return st;
+        unsigned char *rgb = malloc(px * 3), *valid = malloc(px);
+        if (!rgb || !valid) st = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", s->path);
+        if (!st) st = gl_raster_read_rgb(s->r, t->x, t->y, t->w, t->h, rgb, valid, err);
+        int any = 0;
+        for (size_t k = 0; !st && k < px && !any; k++) any = valid[k] != 0;
+        s->nodata[i] = !st && !any;
+        if (!st && any) {
+            st = prepare_views(c, rgb, t, *n_slots * c->n_views, err);
+            (*n_slots)++;
+        }
+        free(rgb);
+        free(valid);
+        if (st) return st;
+    }
+    return GL_OK;
+}
+
+static gl_status label_batch(run_ctx *c, scene *s, gl_error *err) {
+    int n_slots;
+    gl_status st = read_batch(c, s, &n_slots, err);
+    if (!st && n_slots)
+        st = gl_clip_encode_images(c->clip, c->pixels, n_slots * c->n_views, c->embeds, err);
+    for (int i = 0, slot = 0; !st && i < s->n; i++) {
+        if (s->nodata[i]) {
+            c->sum.nodata_tiles++;
+            st = emit_row(c, s, i, NULL, err);
+            continue;
+        }
+        gl_zs_choice choice;
+        float *e = c->embeds + (size_t)slot++ * c->n_views * c->dim;
+        st = gl_zeroshot_classify(c->zs, e, c->n_views, &choice, err);
+        if (!st) st = emit_row(c, s, i, &choice, err);
+    }
+    if (!st) {
+        c->sum.tiles += s->n;
+        gl_progress_add(&c->progress, s->n);
+    }
+    return st;
+}
+
+static gl_status label_scene(run_ctx *c, scene *s, int count, gl_error *err) {
+    const gl_raster_info *in = s->info;
+    c->progress.total += count;
+    for (int first = 0; first < count; first += c->batch) {
+        s->n = count - first < c->batch ? count - first : c->batch;
+        for (int i = 0; i < s->n; i++) {
+            gl_tiling_get(&c->p->tiling, in->width, in->height, first + i, &s->tiles[i]);
+            if ((long)s->tiles[i].w * s->tiles[i].h > MAX_TILE_PIXELS)
+                return gl_fail(err, GL_ERR_LIMIT,
+                               "%s: a %dx%d tile is too large to read at once; use --tile",
+                               s->path, s->tiles[i].w, s->tiles[i].h);
+        }
+        gl_status st = label_batch(c, s, err);
+        if (st) return st;
+    }
+    return GL_OK;
+}
+
+static gl_status label_input(run_ctx *c, const char *path, gl_error *err) {
+    scene s = {.path = path};
+    if (!(s.r = gl_raster_open(path, &c->p->raster, err))) return err->code;
+    s.info = gl_raster_get_info(s.r);
+    int count;
+    gl_status st = gl_tiling_count(&c->p->tiling, s.info->width, s.info->height, &count, err);
+    if (st) gl_error_prefix(err, "%s: ", path);
+    else st = label_scene(c, &s, count, err);
+    gl_raster_close(s.r);
+    return st;
+}
+
+/* ---------------------------------------------------------------- --resume */
+
+static int cmp_done(const void *a, const void *b) {
+    const gl_label_done *x = a, *y = b;
+    int c = strcmp(x->filename, y->filename);
+    if (c) return c;
+    return x->row != y->row ? (x->row > y->row) - (x->row < y->row)
+                            : (x->col > y->col) - (x->col < y->col);
+}
+
+/* Complete: exactly the tiles this run would make, each once, with the same pixel windows. rows
+ * [*at, ...) are the file's rows sorted by (row, col). */
+static int input_complete(const gl_label_params *p, const char *path, const gl_label_done *d,
+                          int n) {
+    gl_error e = {0};
+    gl_raster *r = gl_raster_open(path, &p->raster, &e);
+    if (!r) return 0;
+    const gl_raster_info *in = gl_raster_get_info(r);
+    int count, ok = gl_tiling_count(&p->tiling, in->width, in->height, &count, &e) == GL_OK &&
+                    count == n;
+    for (int i = 0; ok && i < n; i++) {
+        gl_tile t;
+        gl_tiling_get(&p->tiling, in->width, in->height, i, &t);
+        ok = d[i].row == t.row && d[i].col == t.col && d[i].left == t.x &&
+             d[i].right == t.x + t.w && d[i].lower == t.y && d[i].upper == t.y + t.h;
+    }
+    gl_raster_close(r);
+    return ok;
+}
+
+/* Marks done[i] for inputs the existing output holds in full; keep[] gets their base names. */
+static gl_status find_complete(const gl_label_params *p, const char *output, path_list *in,
+                               char *done, const char ***keep, int *n_keep, gl_error *err) {
+    gl_label_done *rows;
+    int n;
+    gl_status st = gl_label_done_load(output, &rows, &n, err);
+    if (st) return st;
+    qsort(rows, (size_t)n, sizeof *rows, cmp_done);
+    *keep = calloc((size_t)in->n + 1, sizeof **keep);
+    if (!*keep) st = gl_fail(err, GL_ERR_NOMEM, "resume: out of memory");
+    for (int i = 0; !st && i < in->n; i++) {
+        const char *name = base_name(in->paths[i]);
+        int lo = 0;
+        while (lo < n && strcmp(rows[lo].filename, name) < 0) lo++;
+        int hi = lo;
+        while (hi < n && !strcmp(rows[hi].filename, name)) hi++;
+        int dup = 0;
+        for (int k = 0; k < *n_keep && !dup; k++) dup = !strcmp((*keep)[k], name);
+        if (hi > lo && !dup && input_complete(p, in->paths[i], rows + lo, hi - lo)) {
+            done[i] = 1;
+            (*keep)[(*n_keep)++] = name;
+        }
+    }
+    gl_label_done_free(rows, n);
+    return st;
+}
+
+/* ---------------------------------------------------------------- the call */
+
+static gl_status run_setup(run_ctx *c, gl_class_node *tree, gl_error *err) {
+    const gl_label_params *p = c->p;
+    int hier;
+    gl_status st = load_classes(p, tree, &hier, err);
+    if (st) return st;
+    c->mode_name = hier ? "hierarchical" : "flat";
+    char **tmpl = NULL;
+    int n_tmpl = 0;
+    if (p->templates_path && (st = gl_zs_templates_load(p->templates_path, &tmpl, &n_tmpl, err)))
+        return st;
+    c->zs = gl_zeroshot_new(c->clip, tree, p->context, tmpl, n_tmpl, err);
+    gl_strings_free(tmpl, n_tmpl);
+    if (!c->zs) return err->code;
+    c->views[c->n_views++] = GL_TTA_OP_NONE;
+    for (int op = GL_TTA_OP_X; op < GL_TTA_OP_COUNT; op++)
+        if (p->tta & (1u << (op - 1))) c->views[c->n_views++] = (gl_tta_op)op;
+    c->batch = p->batch > 0 ? (p->batch > 256 ? 256 : p->batch) : DEFAULT_BATCH;
+    c->size = gl_clip_image_size(c->clip);
+    c->dim = gl_clip_projection_dim(c->clip);
+    size_t imgs = (size_t)c->batch * c->n_views;
+    c->pixels = malloc(imgs * 3 * c->size * c->size * sizeof *c->pixels);
+    c->embeds = malloc(imgs * c->dim * sizeof *c->embeds);
+    if (!c->pixels || !c->embeds) return gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
+    return GL_OK;
+}
+
+static gl_status run_inputs(run_ctx *c, path_list *in, const char *done, gl_error *err) {
+    for (int i = 0; i < in->n; i++) {
+        if (done[i]) {
+            c->sum.resumed++;
+            continue;
+        }
+        gl_error e = {0};
+        gl_status st = label_input(c, in->paths[i], &e);
+        if (st == GL_ERR_NOMEM || c->writer_failed) {
+            *err = e;
+            return st;
+        }
+        if (st) {
+            c->sum.failed++;
+            if (c->p->on_error) c->p->on_error(c->p->user, in->paths[i], &e);
+        } else {
+            c->sum.labelled++;
+        }
+        if ((st = gl_label_writer_checkpoint(c->w, err))) return st;
+    }
+    return GL_OK;
+}
+
+gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *const *inputs,
+                       int n_inputs, const char *output, gl_label_summary *summary,
+                       gl_error *err) {
+    run_ctx c = {.p = p, .clip = clip};
+    gl_class_node tree = {0};
+    path_list in = {0};
+    char *done = NULL;
+    const char **keep = NULL;
+    int n_keep = 0;
+    double t0 = gl_now_seconds();
+    gl_label_format fmt;
+    gl_status st = gl_label_format_of(output, &fmt, err);
+    if (!st) st = run_setup(&c, &tree, err);
+    if (!st) st = expand_inputs(inputs, n_inputs, &in, err);
+    if (!st && !(done = calloc((size_t)in.n + 1, 1)))
+        st = gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
+    if (!st && p->resume) st = find_complete(p, output, &in, done, &keep, &n_keep, err);
+    if (!st && !(c.w = gl_label_writer_open(output, keep, n_keep, err))) st = err->code;
+    c.sum.inputs = in.n;
+    if (!st) {
+        gl_progress_begin(&c.progress, "tiles", 0);
+        st = run_inputs(&c, &in, done, err);
+        gl_progress_end(&c.progress);
+    }
+    if (!st) st = gl_label_writer_commit(c.w, err);
+    else gl_label_writer_abort(c.w);
+    c.sum.seconds = gl_now_seconds() - t0;
+    if (summary) *summary = c.sum;
+    if (!st && c.sum.failed)
+        st = gl_fail(err, GL_ERR_PARTIAL, "label: %d of %d inputs failed; %d labelled, %d kept",
+                     c.sum.failed, c.sum.inputs, c.sum.labelled, c.sum.resumed);
+    for (int i = 0; i < in.n; i++) free(in.paths[i]);
+    free(in.paths);
+    free(done);
+    free(keep);
+    free(c.pixels);
+    free(c.embeds);
+    free(c.aug);
+    gl_zeroshot_free(c.zs);
+    gl_class_tree_free(&tree);
+    return st;
+}

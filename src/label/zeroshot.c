@@ -1,0 +1,255 @@
+/* zeroshot.c: CLIP zero-shot classification of tiles: GVL's prompt or a template ensemble, text
+ * embeddings computed once per run, the softmax at each level of a class tree, TTA averaging. */
+#include "label.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TEMPLATES 1000
+#define MAX_TEXTS 200000
+
+/* One inner node: its children's embeddings are rows [row0, row0 + n_children) of text. */
+typedef struct {
+    const gl_class_node *node;
+    int row0;
+} zs_group;
+
+struct gl_zeroshot {
+    gl_clip *clip;
+    int dim;
+    float logit_scale;
+    zs_group *groups;
+    int n_groups, n_rows, max_children;
+    float *text;    /* [n_rows, dim], unit rows */
+    float *scratch; /* [GL_TTA_OP_COUNT + 1, max_children]: per-view, then mean probabilities */
+};
+
+static const char *skip_space(const char *s) {
+    while (*s && isspace((unsigned char)*s)) s++;
+    return s;
+}
+
+/* Python's str.strip() length over ASCII whitespace, from an already left-stripped s. */
+static size_t stripped_len(const char *s) {
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1])) n--;
+    return n;
+}
+
+char *gl_zs_prompt(const char *tmpl, const char *context, const char *label) {
+    size_t ll = strlen(label);
+    if (!tmpl) {
+        const char *c = skip_space(context ? context : "");
+        size_t cl = stripped_len(c), n = cl + ll + 16;
+        char *out = malloc(n);
+        if (!out) return NULL;
+        /* With an empty context the leading space is stripped away, as in Python. */
+        snprintf(out, n, "%.*s%sLabel '%s'.", (int)cl, c, cl ? " " : "", label);
+        return out;
+    }
+    size_t holes = 0;
+    for (const char *p = strstr(tmpl, "{}"); p; p = strstr(p + 2, "{}")) holes++;
+    char *out = malloc(strlen(tmpl) + holes * ll + 1), *o = out;
+    if (!out) return NULL;
+    for (const char *p = tmpl; *p;) {
+        if (p[0] == '{' && p[1] == '}') {
+            memcpy(o, label, ll);
+            o += ll;
+            p += 2;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = 0;
+    return out;
+}
+
+gl_status gl_zs_templates_load(const char *path, char ***templates, int *count, gl_error *err) {
+    char **lines;
+    int n;
+    /* The class-list reader has the rules we want (trim, comments, no blanks, no duplicates). */
+    gl_status st = gl_class_list_load(path, &lines, &n, err);
+    if (st) return st;
+    if (n > MAX_TEMPLATES) {
+        gl_strings_free(lines, n);
+        return gl_fail(err, GL_ERR_LIMIT, "%s: more than %d templates", path, MAX_TEMPLATES);
+    }
+    for (int i = 0; i < n; i++) {
+        if (!strstr(lines[i], "{}")) {
+            st = gl_fail(err, GL_ERR_FORMAT, "%s: template '%s' has no {} for the class name",
+                         path, lines[i]);
+            gl_strings_free(lines, n);
+            return st;
+        }
+    }
+    *templates = lines;
+    *count = n;
+    return GL_OK;
+}
+
+void gl_zeroshot_free(gl_zeroshot *zs) {
+    if (!zs) return;
+    free(zs->groups);
+    free(zs->text);
+    free(zs->scratch);
+    free(zs);
+}
+
+/* Gives every inner node a block of rows for its children, depth first. */
+static gl_status assign_rows(gl_zeroshot *zs, const gl_class_node *n, int depth, gl_error *err) {
+    if (depth >= GL_ZS_MAX_DEPTH)
+        return gl_fail(err, GL_ERR_LIMIT, "classes: hierarchy deeper than %d levels",
+                       GL_ZS_MAX_DEPTH - 1);
+    zs_group *grown = realloc(zs->groups, (size_t)(zs->n_groups + 1) * sizeof *grown);
+    if (!grown) return gl_fail(err, GL_ERR_NOMEM, "classes: out of memory");
+    zs->groups = grown;
+    grown[zs->n_groups++] = (zs_group){n, zs->n_rows};
+    zs->n_rows += n->n_children;
+    if (n->n_children > zs->max_children) zs->max_children = n->n_children;
+    if (zs->n_rows > MAX_TEXTS) return gl_fail(err, GL_ERR_LIMIT, "classes: too many classes");
+    for (int i = 0; i < n->n_children; i++) {
+        if (!n->children[i].n_children) continue;
+        gl_status st = assign_rows(zs, &n->children[i], depth + 1, err);
+        if (st) return st;
+    }
+    return GL_OK;
+}
+
+/* texts[(row * n_t) + t]: every class name in every template, in row order. */
+static gl_status build_prompts(const gl_zeroshot *zs, const char *context, char *const *tmpl,
+                               int n_t, char **texts, gl_error *err) {
+    for (int g = 0; g < zs->n_groups; g++) {
+        const gl_class_node *n = zs->groups[g].node;
+        for (int c = 0; c < n->n_children; c++) {
+            for (int t = 0; t < n_t; t++) {
+                int k = (zs->groups[g].row0 + c) * n_t + t;
+                texts[k] = gl_zs_prompt(tmpl ? tmpl[t] : NULL, context, n->children[c].name);
+                if (!texts[k]) return gl_fail(err, GL_ERR_NOMEM, "prompts: out of memory");
+            }
+        }
+    }
+    return GL_OK;
+}
+
+/* The CLIP paper's ensemble: mean of the unit embeddings of each template, renormalised. */
+static void average_templates(gl_zeroshot *zs, float *emb, int n_t) {
+    int d = zs->dim;
+    gl_l2_normalize_rows(emb, zs->n_rows * n_t, d);
+    for (int r = 0; r < zs->n_rows; r++) {
+        float *dst = zs->text + (size_t)r * d;
+        memset(dst, 0, (size_t)d * sizeof *dst);
+        for (int t = 0; t < n_t; t++) {
+            const float *src = emb + ((size_t)r * n_t + t) * d;
+            for (int j = 0; j < d; j++) dst[j] += src[j];
+        }
+    }
+    gl_l2_normalize_rows(zs->text, zs->n_rows, d);
+}
+
+static gl_status embed_prompts(gl_zeroshot *zs, const char *context, char *const *tmpl, int n_t,
+                               gl_error *err) {
+    size_t n_texts = (size_t)zs->n_rows * n_t;
+    if (n_texts > MAX_TEXTS)
+        return gl_fail(err, GL_ERR_LIMIT, "prompts: %zu classes x templates is too many", n_texts);
+    char **texts = calloc(n_texts, sizeof *texts);
+    float *emb = malloc(n_texts * zs->dim * sizeof *emb);
+    zs->text = malloc((size_t)zs->n_rows * zs->dim * sizeof *zs->text);
+    gl_status st = texts && emb && zs->text ? GL_OK
+                                           : gl_fail(err, GL_ERR_NOMEM, "prompts: out of memory");
+    if (!st) st = build_prompts(zs, context, tmpl, n_t, texts, err);
+    if (!st)
+        st = gl_clip_encode_texts(zs->clip, (const char *const *)texts, (int)n_texts, emb, err);
+    if (!st) average_templates(zs, emb, n_t);
+    if (texts)
+        for (size_t i = 0; i < n_texts; i++) free(texts[i]);
+    free(texts);
+    free(emb);
+    return st;
+}
+
+gl_zeroshot *gl_zeroshot_new(gl_clip *clip, const gl_class_node *tree, const char *context,
+                             char *const *templates, int n_templates, gl_error *err) {
+    gl_zeroshot *zs = calloc(1, sizeof *zs);
+    if (!zs) {
+        gl_fail(err, GL_ERR_NOMEM, "zero-shot: out of memory");
+        return NULL;
+    }
+    zs->clip = clip;
+    zs->dim = gl_clip_projection_dim(clip);
+    zs->logit_scale = gl_clip_logit_scale(clip);
+    if (!context) context = "This is a satellite image.";
+    if (n_templates <= 0) templates = NULL, n_templates = 1;
+    gl_status st = assign_rows(zs, tree, 0, err);
+    if (!st && !(zs->scratch = malloc((size_t)(GL_TTA_OP_COUNT + 1) * zs->max_children * sizeof(float))))
+        st = gl_fail(err, GL_ERR_NOMEM, "zero-shot: out of memory");
+    if (!st) st = embed_prompts(zs, context, templates, n_templates, err);
+    if (st) {
+        gl_zeroshot_free(zs);
+        return NULL;
+    }
+    return zs;
+}
+
+static const zs_group *find_group(const gl_zeroshot *zs, const gl_class_node *n) {
+    for (int g = 0; g < zs->n_groups; g++)
+        if (zs->groups[g].node == n) return &zs->groups[g];
+    return NULL;
+}
+
+/* Mean over views of softmax(logit_scale * cos) among the group's children, into probs. */
+static int choose_child(gl_zeroshot *zs, const zs_group *g, const float *emb, int n_views,
+                        float *probs) {
+    int n = g->node->n_children, d = zs->dim;
+    float *p = zs->scratch;
+    const float *text = zs->text + (size_t)g->row0 * d;
+    gl_sgemm_nt(n_views, n, d, zs->logit_scale, emb, d, text, d, 0.0f, p, n);
+    gl_softmax_rows(p, n_views, n);
+    int best = 0;
+    for (int c = 0; c < n; c++) {
+        double sum = 0;
+        for (int v = 0; v < n_views; v++) sum += p[(size_t)v * n + c];
+        probs[c] = (float)(sum / n_views);
+        if (probs[c] > probs[best]) best = c;
+    }
+    return best;
+}
+
+gl_status gl_zeroshot_classify(gl_zeroshot *zs, float *emb, int n_views, gl_zs_choice *out,
+                               gl_error *err) {
+    if (n_views < 1 || n_views > GL_TTA_OP_COUNT)
+        return gl_fail(err, GL_ERR_ARG, "zero-shot: %d views per tile", n_views);
+    gl_l2_normalize_rows(emb, n_views, zs->dim);
+    float *probs = zs->scratch + (size_t)GL_TTA_OP_COUNT * zs->max_children;
+    const gl_class_node *node = zs->groups[0].node;
+    out->depth = 0;
+    out->score = 0;
+    for (const zs_group *g = zs->groups; g; g = find_group(zs, node)) {
+        int c = choose_child(zs, g, emb, n_views, probs);
+        node = &g->node->children[c];
+        out->path[out->depth++] = node;
+        out->score = probs[c];
+        if (!node->n_children) break;
+    }
+    return GL_OK;
+}
+
+gl_status gl_tta_parse(const char *list, unsigned *bits, gl_error *err) {
+    static const char *const names[] = {"x", "y", "xy", "rot90", "rot270"};
+    *bits = 0;
+    const char *p = list ? list : "";
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        size_t k = 0;
+        while (k < sizeof names / sizeof names[0] &&
+               (strlen(names[k]) != n || strncmp(names[k], p, n)))
+            k++;
+        if (k == sizeof names / sizeof names[0])
+            return gl_fail(err, GL_ERR_ARG, "--tta: unknown augmentation '%.*s' (x, y, xy, rot90, "
+                           "rot270)", (int)n, p);
+        *bits |= 1u << k;
+        p += n + (p[n] == ',');
+    }
+    return GL_OK;
+}

@@ -1,0 +1,338 @@
+/* test_label.c: zero-shot classification against the fixture model's transformers logits (flat,
+ * hierarchical, TTA averaging, prompt ensembles), GVL's prompt, and the label writers against
+ * Python's csv and json modules and ogrinfo. */
+#include "harness.h"
+#include "label/label.h"
+
+static const char *py(void) {
+    const char *p = getenv("PY");
+    return p ? p : "/usr/bin/python3";
+}
+
+static int write_text(const char *path, const char *text) {
+    FILE *fp = fopen(path, "w");
+    if (!fp) return 0;
+    fputs(text, fp);
+    return fclose(fp) == 0;
+}
+
+static void test_gvl_prompt(void) {
+    /* GVL: f"{context.strip()} Label '{label}'.".strip() with its default "This is a satellite
+     * image. " (trailing space). */
+    char *p = gl_zs_prompt(NULL, "This is a satellite image. ", "Buildings");
+    CHECK(p && !strcmp(p, "This is a satellite image. Label 'Buildings'."), "%s", p);
+    free(p);
+    p = gl_zs_prompt(NULL, " \t ", "No Buildings");
+    CHECK(p && !strcmp(p, "Label 'No Buildings'."), "empty context: %s", p);
+    free(p);
+    p = gl_zs_prompt("a {} next to a {}.", NULL, "lake");
+    CHECK(p && !strcmp(p, "a lake next to a lake."), "template: %s", p);
+    free(p);
+}
+
+static void test_templates_file(void) {
+    gl_error err = {0};
+    char **t;
+    int n;
+    CHECK(write_text("t.txt", "# CLIP's ensemble\na photo of a {}.\n\nsatellite view of {}\n"), "w");
+    CHECK_OK(gl_zs_templates_load("t.txt", &t, &n, &err), &err);
+    CHECK(n == 2 && !strcmp(t[1], "satellite view of {}"), "2 templates");
+    if (n > 0) gl_strings_free(t, n);
+    CHECK(write_text("bad.txt", "a photo of a {}.\nno hole here\n"), "w");
+    CHECK(gl_zs_templates_load("bad.txt", &t, &n, &err) == GL_ERR_FORMAT &&
+              strstr(err.msg, "bad.txt") && strstr(err.msg, "no hole here"),
+          "template without {} refused: %s", err.msg);
+}
+
+typedef struct {
+    gl_clip *clip;
+    gl_npy img, logits; /* fixture image_embeds [n_img, 32], logits_per_image [n_img, 12] */
+} fixture;
+
+static int fixture_open(fixture *f) {
+    gl_error err = {0};
+    memset(f, 0, sizeof *f);
+    gl_clip_params cp = gl_clip_default_params();
+    cp.threads = 1;
+    f->clip = gl_clip_load(t_path("fixtures/clip-tiny-b32"), &cp, &err);
+    CHECK(f->clip != NULL, "%s", err.msg);
+    CHECK_OK(gl_npy_read(t_path("fixtures/expected/clip-tiny-b32/image_embeds.npy"), &f->img, &err),
+             &err);
+    CHECK_OK(gl_npy_read(t_path("fixtures/expected/clip-tiny-b32/logits_per_image.npy"),
+                         &f->logits, &err),
+             &err);
+    return f->clip && f->img.data && f->logits.data;
+}
+
+static void fixture_close(fixture *f) {
+    gl_clip_free(f->clip);
+    gl_npy_free(&f->img);
+    gl_npy_free(&f->logits);
+}
+
+/* softmax over logits_per_image[image, cols[0..n)] averaged over images[0..n_img). */
+static void expected_probs(const fixture *f, const int *images, int n_img, const int *cols, int n,
+                           double *out) {
+    const float *L = f->logits.data;
+    int width = (int)f->logits.shape[1];
+    for (int k = 0; k < n; k++) out[k] = 0;
+    for (int i = 0; i < n_img; i++) {
+        double mx = -1e30, sum = 0, e[16];
+        for (int k = 0; k < n; k++) mx = fmax(mx, L[images[i] * width + cols[k]]);
+        for (int k = 0; k < n; k++) sum += e[k] = exp(L[images[i] * width + cols[k]] - mx);
+        for (int k = 0; k < n; k++) out[k] += e[k] / sum / n_img;
+    }
+}
+
+static int argmax(const double *p, int n) {
+    int b = 0;
+    for (int k = 1; k < n; k++)
+        if (p[k] > p[b]) b = k;
+    return b;
+}
+
+/* Template "{}" makes each class name its own prompt, so fixture texts are the prompts. */
+static const int COLS[4] = {0, 1, 3, 9};
+static gl_class_node leaf_nodes[4];
+static const char *fixture_text(int i) {
+    static const char *const t[] = {"a photo of a cat", "A PHOTO OF A DOG!!!",
+                                    "It's 3:45pm on 2024-01-31; it costs $19.99 (approx. 20%).",
+                                    "don't, WON'T, I'LL, we've, they're, she'd, it's"};
+    return t[i];
+}
+
+static void test_flat_and_tta_match_transformers(void) {
+    fixture f;
+    if (!fixture_open(&f)) return fixture_close(&f);
+    for (int k = 0; k < 4; k++) leaf_nodes[k] = (gl_class_node){(char *)fixture_text(k), NULL, 0};
+    gl_class_node root = {NULL, leaf_nodes, 4};
+    char *tmpl[] = {"{}"};
+    gl_error err = {0};
+    gl_zeroshot *zs = gl_zeroshot_new(f.clip, &root, NULL, tmpl, 1, &err);
+    CHECK(zs != NULL, "%s", err.msg);
+    int n_img = (int)f.img.shape[0], dim = (int)f.img.shape[1];
+    for (int i = 0; zs && i < n_img; i++) {
+        float e[64];
+        memcpy(e, (float *)f.img.data + i * dim, dim * sizeof *e);
+        gl_zs_choice ch;
+        CHECK_OK(gl_zeroshot_classify(zs, e, 1, &ch, &err), &err);
+        double want[4];
+        expected_probs(&f, &i, 1, COLS, 4, want);
+        int b = argmax(want, 4);
+        CHECK(ch.depth == 1 && ch.path[0] == &leaf_nodes[b], "image %d: label %s, want %s", i,
+              ch.path[0]->name, fixture_text(b));
+        CHECK(fabs(ch.score - want[b]) < 1e-4, "image %d: score %g, want %g", i, ch.score, want[b]);
+    }
+    /* Two views: probabilities averaged, not embeddings. */
+    for (int i = 0; zs && i + 1 < n_img; i++) {
+        float e[128];
+        memcpy(e, (float *)f.img.data + i * dim, 2 * dim * sizeof *e);
+        gl_zs_choice ch;
+        CHECK_OK(gl_zeroshot_classify(zs, e, 2, &ch, &err), &err);
+        int views[2] = {i, i + 1};
+        double want[4];
+        expected_probs(&f, views, 2, COLS, 4, want);
+        int b = argmax(want, 4);
+        CHECK(ch.path[0] == &leaf_nodes[b] && fabs(ch.score - want[b]) < 1e-4,
+              "views %d,%d: %s %g, want %s %g", i, i + 1, ch.path[0]->name, ch.score,
+              fixture_text(b), want[b]);
+    }
+    gl_zeroshot_free(zs);
+    fixture_close(&f);
+}
+
+static void test_hierarchy_walk(void) {
+    fixture f;
+    if (!fixture_open(&f)) return fixture_close(&f);
+    for (int k = 0; k < 4; k++) leaf_nodes[k] = (gl_class_node){(char *)fixture_text(k), NULL, 0};
+    gl_class_node metas[2] = {{"animals", leaf_nodes, 2}, {"words", leaf_nodes + 2, 2}};
+    gl_class_node root = {NULL, metas, 2};
+    char *tmpl[] = {"{}"};
+    gl_error err = {0};
+    gl_zeroshot *zs = gl_zeroshot_new(f.clip, &root, NULL, tmpl, 1, &err);
+    CHECK(zs != NULL, "%s", err.msg);
+    /* The meta-class level has no fixture logits: score it with the engine's text embeddings. */
+    const char *meta_names[2] = {"animals", "words"};
+    float meta[64];
+    CHECK_OK(gl_clip_encode_texts(f.clip, meta_names, 2, meta, &err), &err);
+    gl_l2_normalize_rows(meta, 2, 32);
+    int n_img = (int)f.img.shape[0], chosen_meta[2] = {0, 0};
+    for (int i = 0; zs && i < n_img; i++) {
+        float e[32], u[32];
+        memcpy(e, (float *)f.img.data + i * 32, sizeof e);
+        memcpy(u, e, sizeof u);
+        gl_l2_normalize_rows(u, 1, 32);
+        double s[2] = {0, 0};
+        for (int m = 0; m < 2; m++)
+            for (int j = 0; j < 32; j++) s[m] += u[j] * meta[m * 32 + j];
+        int m = s[1] > s[0];
+        chosen_meta[m]++;
+        gl_zs_choice ch;
+        CHECK_OK(gl_zeroshot_classify(zs, e, 1, &ch, &err), &err);
+        double want[2];
+        expected_probs(&f, &i, 1, COLS + 2 * m, 2, want);
+        int b = argmax(want, 2);
+        CHECK(ch.depth == 2 && ch.path[0] == &metas[m], "image %d: meta %s, want %s", i,
+              ch.path[0]->name, metas[m].name);
+        CHECK(ch.depth == 2 && ch.path[1] == &metas[m].children[b] &&
+                  fabs(ch.score - want[b]) < 1e-4,
+              "image %d: leaf %s %g, want %s %g", i, ch.path[1]->name, ch.score,
+              metas[m].children[b].name, want[b]);
+    }
+    gl_zeroshot_free(zs);
+    fixture_close(&f);
+}
+
+/* Ensemble = normalise(mean of the unit embeddings of each template's prompt). */
+static void test_prompt_ensemble(void) {
+    fixture f;
+    if (!fixture_open(&f)) return fixture_close(&f);
+    gl_class_node classes[2] = {{"forest", NULL, 0}, {"harbour", NULL, 0}};
+    gl_class_node root = {NULL, classes, 2};
+    char *tmpl[] = {"a satellite photo of {}.", "an aerial view of a {}, from above"};
+    gl_error err = {0};
+    gl_zeroshot *zs = gl_zeroshot_new(f.clip, &root, NULL, tmpl, 2, &err);
+    CHECK(zs != NULL, "%s", err.msg);
+    const char *prompts[4] = {"a satellite photo of forest.", "an aerial view of a forest, from above",
+                              "a satellite photo of harbour.",
+                              "an aerial view of a harbour, from above"};
+    float t[4 * 32], c[2 * 32];
+    CHECK_OK(gl_clip_encode_texts(f.clip, prompts, 4, t, &err), &err);
+    gl_l2_normalize_rows(t, 4, 32);
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < 32; j++) c[k * 32 + j] = t[2 * k * 32 + j] + t[(2 * k + 1) * 32 + j];
+    gl_l2_normalize_rows(c, 2, 32);
+    float scale = gl_clip_logit_scale(f.clip);
+    for (int i = 0; zs && i < (int)f.img.shape[0]; i++) {
+        float e[32], u[32];
+        memcpy(e, (float *)f.img.data + i * 32, sizeof e);
+        memcpy(u, e, sizeof u);
+        gl_l2_normalize_rows(u, 1, 32);
+        double l[2] = {0, 0};
+        for (int k = 0; k < 2; k++)
+            for (int j = 0; j < 32; j++) l[k] += scale * u[j] * c[k * 32 + j];
+        double p1 = 1 / (1 + exp(l[0] - l[1]));
+        int b = p1 > 0.5;
+        gl_zs_choice ch;
+        CHECK_OK(gl_zeroshot_classify(zs, e, 1, &ch, &err), &err);
+        CHECK(ch.path[0] == &classes[b] && fabs(ch.score - (b ? p1 : 1 - p1)) < 1e-4,
+              "image %d: %s %g", i, ch.path[0]->name, ch.score);
+    }
+    gl_zeroshot_free(zs);
+    fixture_close(&f);
+}
+
+static void test_tta_parse(void) {
+    gl_error err = {0};
+    unsigned b;
+    CHECK_OK(gl_tta_parse("x,rot270,xy", &b, &err), &err);
+    CHECK(b == (GL_TTA_X | GL_TTA_ROT270 | GL_TTA_XY), "bits %u", b);
+    CHECK(gl_tta_parse("x,rot180", &b, &err) == GL_ERR_ARG && strstr(err.msg, "rot180"), "bad");
+}
+
+/* A row the way the run fills it, around a 10x10 pixel tile at (20, 30) of a north-up raster. */
+static gl_label_row sample_row(const char *file, int geo) {
+    gl_label_row r = {.filename = file, .row = 1, .col = 2, .left = 20, .right = 30, .lower = 30,
+                      .upper = 40, .mode = "hierarchical", .tree = "Water;sea, \"open\"",
+                      .label = "sea, \"open\"", .score = 0.625, .has_geo = geo,
+                      .crs = "EPSG:32618", .crs_wkt = "EPSG:32618",
+                      .x_min = 500000, .y_min = 4999900, .x_max = 500100, .y_max = 5000000,
+                      .lon = -74.99936, .lat = 45.1377};
+    const double c[4][2] = {{500000, 5000000}, {500100, 5000000}, {500100, 4999900},
+                            {500000, 4999900}};
+    const double ll[4][2] = {{-75, 45.1386}, {-74.9987, 45.1386}, {-74.9987, 45.1377},
+                             {-75, 45.1377}};
+    memcpy(r.ring_crs, c, sizeof c);
+    memcpy(r.ring_lonlat, ll, sizeof ll);
+    return r;
+}
+
+static void write_rows(const char *path) {
+    gl_error err = {0};
+    gl_label_writer *w = gl_label_writer_open(path, NULL, 0, &err);
+    CHECK(w != NULL, "%s", err.msg);
+    if (!w) return;
+    gl_label_row a = sample_row("a,b.tif", 1), b = sample_row("plain.png", 0);
+    b.score = NAN;
+    b.tree = b.label = "nodata";
+    CHECK_OK(gl_label_writer_add(w, &a, &err), &err);
+    CHECK_OK(gl_label_writer_add(w, &b, &err), &err);
+    CHECK_OK(gl_label_writer_commit(w, &err), &err);
+}
+
+static void test_csv_through_python(void) {
+    write_rows("l.csv");
+    CHECK(write_text("c.py",
+                     "import csv\n"
+                     "r=list(csv.reader(open('l.csv',newline='')))\n"
+                     "assert r[0][:11]==['filename','row','col','left','upper','right','lower',"
+                     "'classification_mode','description','classification_tree','classification'],"
+                     "r[0]\n"
+                     "assert r[0][11:]==['score','crs','x_min','y_min','x_max','y_max','lon','lat']\n"
+                     "a=dict(zip(r[0],r[1])); b=dict(zip(r[0],r[2]))\n"
+                     "assert a['filename']=='a,b.tif' and a['classification']=='sea, \"open\"'\n"
+                     "assert a['classification_tree']=='Water;sea, \"open\"' and a['description']==''\n"
+                     "assert (a['left'],a['right'],a['lower'],a['upper'])==('20','30','30','40')\n"
+                     "assert float(a['score'])==0.625 and a['crs']=='EPSG:32618'\n"
+                     "assert float(a['y_min'])==4999900 and float(a['lon'])==-74.99936\n"
+                     "assert b['score']=='' and b['crs']=='' and b['lon']=='' and "
+                     "b['classification']=='nodata'\n"
+                     "assert len(r)==3\n"),
+          "w");
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "%s c.py", py());
+    CHECK(system(cmd) == 0, "python's csv module disagrees");
+    /* --resume reads it back. */
+    gl_error err = {0};
+    gl_label_done *d;
+    int n;
+    CHECK_OK(gl_label_done_load("l.csv", &d, &n, &err), &err);
+    CHECK(n == 2 && !strcmp(d[0].filename, "a,b.tif") && d[0].lower == 30 && d[0].upper == 40,
+          "done rows");
+    gl_label_done_free(d, n);
+}
+
+static void test_geojson_is_rfc7946(void) {
+    write_rows("l.geojson");
+    CHECK(write_text("g.py",
+                     "import json\n"
+                     "g=json.load(open('l.geojson'))\n"
+                     "assert 'crs' not in g and g['type']=='FeatureCollection'\n"
+                     "f=g['features']; assert len(f)==2\n"
+                     "ring=f[0]['geometry']['coordinates'][0]\n"
+                     "assert ring[0]==ring[-1] and len(ring)==5\n"
+                     "a=sum(p[0]*q[1]-q[0]*p[1] for p,q in zip(ring,ring[1:]))\n"
+                     "assert a>0, 'clockwise exterior ring'\n"
+                     "assert min(p[0] for p in ring)==-75 and max(p[1] for p in ring)==45.1386\n"
+                     "assert f[1]['geometry'] is None and f[1]['properties']['score'] is None\n"
+                     "assert f[0]['properties']['classification']=='sea, \"open\"'\n"),
+          "w");
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "%s g.py && ogrinfo -ro -so l.geojson >/dev/null", py());
+    CHECK(system(cmd) == 0, "GeoJSON check failed");
+}
+
+static void test_gpkg_keeps_crs(void) {
+    write_rows("l.gpkg");
+    CHECK(system("ogrinfo -ro -so l.gpkg labels > info.txt") == 0, "ogrinfo opens it");
+    char *info = NULL;
+    gl_error err = {0};
+    CHECK_OK(gl_read_file("info.txt", 1 << 20, &info, NULL, &err), &err);
+    CHECK(info && strstr(info, "Feature Count: 2") && strstr(info, "32618") &&
+              strstr(info, "(500000.000000, 4999900.000000) - (500100.000000, 5000000.000000)"),
+          "ogrinfo: %s", info);
+    free(info);
+}
+
+int main(void) {
+    RUN(test_gvl_prompt);
+    RUN(test_templates_file);
+    RUN(test_tta_parse);
+    RUN(test_flat_and_tta_match_transformers);
+    RUN(test_hierarchy_walk);
+    RUN(test_prompt_ensemble);
+    RUN(test_csv_through_python);
+    RUN(test_geojson_is_rfc7946);
+    RUN(test_gpkg_keeps_crs);
+    T_SUMMARY();
+}
