@@ -155,6 +155,186 @@ static void test_eval_errors(void) {
     unlink("truth.csv");
 }
 
+
+/* ---------------------------------------------------------------- zero-shot locate mechanics */
+
+static gl_clip *tiny_clip(gl_error *err) {
+    gl_clip_params cp = gl_clip_default_params();
+    cp.threads = 2;
+    return gl_clip_load(t_path("fixtures/clip-tiny-b32"), &cp, err);
+}
+
+static int kauai_embedding(gl_clip *clip, float *emb, gl_error *err) {
+    const char *path = t_path("data/imagery/Kauai.png");
+    gl_status s = gl_clip_encode_image_files(clip, &path, 1, emb, err);
+    CHECK(s == GL_OK, "Kauai.png: %s", err->msg);
+    return s == GL_OK;
+}
+
+/* --countries FR: the answer is in France, a city of its block; the second locator over the
+ * same cache encodes no prompt at all. */
+static void test_locate_restricted_and_cached(void) {
+    gl_error err = {0};
+    gl_gazetteer gz;
+    gl_clip *clip = tiny_clip(&err);
+    CHECK(clip != NULL, "%s", err.msg);
+    CHECK_OK(gl_gazetteer_load(t_path("data/gazetteer"), &gz, &err), &err);
+    float emb[64];
+    if (!clip || !kauai_embedding(clip, emb, &err)) goto out;
+    int fr = gl_gazetteer_find_country(&gz, "FR");
+    gl_locate_params p = gl_locate_default_params();
+    p.countries = "FR", p.cache_dir = ".", p.top_k = 3;
+    for (int pass = 0; pass < 2; pass++) {
+        gl_locator *loc = gl_locator_new(clip, &gz, &p, &err);
+        CHECK(loc != NULL, "%s", err.msg);
+        if (!loc) break;
+        gl_geo_guess q[3];
+        int n = 0;
+        CHECK_OK(gl_locator_run(loc, emb, 1, q, &n, &err), &err);
+        CHECK(n == 3 && q[0].country == fr && fabs(q[0].country_prob - 1) < 1e-6, "FR with P=1");
+        const gl_geo_country *c = &gz.countries[fr];
+        for (int i = 0; i < n; i++)
+            CHECK(q[i].city >= c->first_city && q[i].city < c->first_city + c->n_cities &&
+                      q[i].lat == gz.cities[q[i].city].lat, "guess %d is a French city", i);
+        CHECK(n == 3 && q[0].score >= q[1].score && q[1].score >= q[2].score, "ranked");
+        gl_geo_cache_stats st = gl_locator_stats(loc);
+        /* 1 country prompt + FR's 30 city prompts, encoded once, then all from the cache. */
+        CHECK(st.encoded == (pass ? 0 : 31) && st.cached == (pass ? 31 : 0),
+              "pass %d: %ld encoded, %ld cached", pass, st.encoded, st.cached);
+        gl_locator_free(loc);
+    }
+out:
+    gl_clip_free(clip);
+    gl_gazetteer_free(&gz);
+}
+
+static double dot_d(const float *a, const float *b, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* softmax(scale * cos(img, text_k)) over texts, computed here from get_text_features rows. */
+static void hand_probs(gl_clip *clip, const float *img, char **texts, int n, double *prob) {
+    int d = gl_clip_projection_dim(clip);
+    float *t = malloc((size_t)n * d * sizeof(float));
+    gl_error err = {0};
+    CHECK_OK(gl_clip_encode_texts(clip, (const char *const *)texts, n, t, &err), &err);
+    double ni = sqrt(dot_d(img, img, d)), mx = -1e300, sum = 0;
+    for (int k = 0; k < n; k++) {
+        const float *r = t + (size_t)k * d;
+        prob[k] = gl_clip_logit_scale(clip) * dot_d(img, r, d) / (ni * sqrt(dot_d(r, r, d)));
+        mx = prob[k] > mx ? prob[k] : mx;
+    }
+    for (int k = 0; k < n; k++) sum += prob[k] = exp(prob[k] - mx);
+    for (int k = 0; k < n; k++) prob[k] /= sum;
+    free(t);
+}
+
+typedef struct {
+    double score;
+    int city;
+} scored;
+
+static int cmp_scored(const void *a, const void *b) {
+    double x = ((const scored *)a)->score, y = ((const scored *)b)->score;
+    return (x < y) - (x > y);
+}
+
+/* --top-countries 2 over FR,DE,JP,BR: P(country) * P(city | country) computed by hand. */
+static void test_locate_top_countries_by_hand(void) {
+    gl_error err = {0};
+    gl_gazetteer gz;
+    gl_clip *clip = tiny_clip(&err);
+    CHECK_OK(gl_gazetteer_load(t_path("data/gazetteer"), &gz, &err), &err);
+    float emb[64];
+    if (!clip || !kauai_embedding(clip, emb, &err)) goto out;
+    const char *iso[4] = {"FR", "DE", "JP", "BR"};
+    char *texts[GL_GEO_MAX_CITIES];
+    double pc[4], pcity[GL_GEO_MAX_CITIES];
+    for (int k = 0; k < 4; k++) {
+        texts[k] = malloc(128);
+        snprintf(texts[k], 128, "A Street View photo in %s.", gz.countries[gl_gazetteer_find_country(&gz, iso[k])].name);
+    }
+    hand_probs(clip, emb, texts, 4, pc);
+    for (int k = 0; k < 4; k++) free(texts[k]);
+    int order[4] = {0, 1, 2, 3};
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++)
+            if (pc[order[j]] > pc[order[i]]) {
+                int t = order[i];
+                order[i] = order[j], order[j] = t;
+            }
+    scored all[2 * GL_GEO_MAX_CITIES];
+    int n_all = 0;
+    for (int j = 0; j < 2; j++) {
+        const gl_geo_country *c = &gz.countries[gl_gazetteer_find_country(&gz, iso[order[j]])];
+        for (int i = 0; i < c->n_cities; i++) {
+            texts[i] = malloc(256);
+            snprintf(texts[i], 256, "A Street View photo from %s.", gz.cities[c->first_city + i].name);
+        }
+        hand_probs(clip, emb, texts, c->n_cities, pcity);
+        for (int i = 0; i < c->n_cities; i++) {
+            free(texts[i]);
+            all[n_all++] = (scored){pc[order[j]] * pcity[i], c->first_city + i};
+        }
+    }
+    qsort(all, (size_t)n_all, sizeof *all, cmp_scored);
+    gl_locate_params p = gl_locate_default_params();
+    p.countries = "FR,DE,JP,BR", p.top_countries = 2, p.top_k = 5, p.cache_dir = "";
+    gl_locator *loc = gl_locator_new(clip, &gz, &p, &err);
+    gl_geo_guess q[5];
+    int n = 0;
+    CHECK(loc && gl_locator_run(loc, emb, 1, q, &n, &err) == GL_OK, "%s", err.msg);
+    CHECK(n == 5, "%d guesses", n);
+    for (int r = 0; r < n; r++)
+        CHECK(q[r].city == all[r].city && fabs(q[r].score - all[r].score) < 1e-5,
+              "rank %d: city %d score %.7f, by hand city %d score %.7f", r, q[r].city, q[r].score,
+              all[r].city, all[r].score);
+    gl_locator_free(loc);
+out:
+    gl_clip_free(clip);
+    gl_gazetteer_free(&gz);
+}
+
+/* Odd Unicode names tokenize and embed; level country gives the country point. */
+static void test_locate_unicode_names(void) {
+    mkdir("gzu", 0755);
+    write_text("gzu/countries.csv", "iso2,name,lat,lon\nBR,Brasil,-15.78,-47.93\nCH,Schweiz/Suisse,46.95,7.45\n"
+                                    "JP,日本,35.69,139.69\n");
+    write_text("gzu/cities.csv", "name,iso2,lat,lon,population\nSão Paulo,BR,-23.55,-46.63,10021295\n"
+                                 "Zürich,CH,47.37,8.55,341730\nŌsaka,JP,34.69,135.5,2592413\n"
+                                 "Bộ Ḱ̈ẅ \"quoted\",JP,35,135,1\n");
+    gl_error err = {0};
+    gl_gazetteer gz;
+    gl_clip *clip = tiny_clip(&err);
+    CHECK_OK(gl_gazetteer_load("gzu", &gz, &err), &err);
+    float emb[64];
+    if (clip && kauai_embedding(clip, emb, &err)) {
+        gl_locate_params p = gl_locate_default_params();
+        p.top_countries = 3, p.top_k = 4, p.cache_dir = "";
+        gl_locator *loc = gl_locator_new(clip, &gz, &p, &err);
+        gl_geo_guess q[4];
+        int n = 0;
+        CHECK(loc && gl_locator_run(loc, emb, 1, q, &n, &err) == GL_OK, "%s", err.msg);
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += q[i].score;
+        CHECK(n == 4 && fabs(sum - 1) < 1e-5, "all 4 cities scored, total %.7f", sum);
+        CHECK(loc && gl_locator_stats(loc).encoded == 3 + 4, "3 countries + 4 cities encoded");
+        gl_locator_free(loc);
+        p.level = GL_GEO_LEVEL_COUNTRY;
+        loc = gl_locator_new(clip, &gz, &p, &err);
+        CHECK(loc && gl_locator_run(loc, emb, 1, q, &n, &err) == GL_OK, "%s", err.msg);
+        CHECK(n == 3 && q[0].city == -1 && q[0].lat == gz.countries[q[0].country].lat, "country level");
+        gl_locator_free(loc);
+    }
+    gl_clip_free(clip);
+    gl_gazetteer_free(&gz);
+    unlink("gzu/countries.csv");
+    unlink("gzu/cities.csv");
+    rmdir("gzu");
+}
+
 int main(void) {
     RUN(test_haversine);
     RUN(test_gazetteer_shipped);
@@ -162,5 +342,8 @@ int main(void) {
     RUN(test_gazetteer_ranks);
     RUN(test_embcache);
     RUN(test_eval_errors);
+    RUN(test_locate_restricted_and_cached);
+    RUN(test_locate_top_countries_by_hand);
+    RUN(test_locate_unicode_names);
     T_SUMMARY();
 }

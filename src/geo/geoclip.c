@@ -96,7 +96,7 @@ static gl_status load_location(gl_geoclip *g, const char *path, float **cursor, 
     gl_geo_weights w;
     gl_status s = gl_geo_weights_open(&w, path, err);
     for (int c = 0; s == GL_OK && c < N_CAPSULES; c++) {
-        char prefix[16];
+        char prefix[32];
         snprintf(prefix, sizeof prefix, "LocEnc%d.", c);
         float *dst[N_CAPSULE_TENSORS];
         s = read_specs(&w, prefix, capsule_specs, N_CAPSULE_TENSORS, cursor, dst, err);
