@@ -1,0 +1,123 @@
+/* draw.c: the cairo helpers every picture shares (surfaces, halo text, atomic PNG output) and the
+ * confusion-matrix picture of `eval --confusion-png`. */
+#include "label/draw.h"
+
+#include <cairo.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void draw_set_rgb(cairo_t *cr, unsigned hex, double alpha) {
+    cairo_set_source_rgba(cr, ((hex >> 16) & 255) / 255.0, ((hex >> 8) & 255) / 255.0,
+                          (hex & 255) / 255.0, alpha);
+}
+
+/* ------------------------------------------------------------------ PNG output */
+
+static cairo_status_t png_to_file(void *closure, const unsigned char *data, unsigned int len) {
+    return fwrite(data, 1, len, (FILE *)closure) == len ? CAIRO_STATUS_SUCCESS
+                                                         : CAIRO_STATUS_WRITE_ERROR;
+}
+
+gl_status draw_write_png(cairo_surface_t *s, const char *path, gl_error *err) {
+    cairo_surface_flush(s);
+    if (cairo_surface_status(s))
+        return gl_fail(err, GL_ERR_INTERNAL, "%s: drawing failed: %s", path,
+                       cairo_status_to_string(cairo_surface_status(s)));
+    gl_atomic_file f;
+    gl_status st = gl_atomic_open(&f, path, err);
+    if (st) return st;
+    cairo_status_t cs = cairo_surface_write_to_png_stream(s, png_to_file, f.fp);
+    if (cs) {
+        gl_atomic_abort(&f);
+        return gl_fail(err, GL_ERR_IO, "%s: cannot write the PNG: %s", path, cairo_status_to_string(cs));
+    }
+    return gl_atomic_commit(&f, err);
+}
+
+cairo_surface_t *draw_new_surface(int w, int h, const char *path, gl_error *err) {
+    if (w <= 0 || h <= 0 || w > DRAW_MAX_SIDE || h > DRAW_MAX_SIDE) {
+        gl_fail(err, GL_ERR_LIMIT, "%s: a %dx%d picture is out of range", path, w, h);
+        return NULL;
+    }
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+    if (cairo_surface_status(s)) {
+        cairo_surface_destroy(s);
+        gl_fail(err, GL_ERR_NOMEM, "%s: cannot make a %dx%d picture", path, w, h);
+        return NULL;
+    }
+    return s;
+}
+
+void draw_halo_text(cairo_t *cr, double x, double y, const char *s, unsigned fill) {
+    cairo_move_to(cr, x, y);
+    cairo_text_path(cr, s);
+    cairo_set_source_rgba(cr, 0, 0, 0, 0.85);
+    cairo_set_line_width(cr, 3);
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    cairo_stroke_preserve(cr);
+    draw_set_rgb(cr, fill, 1);
+    cairo_fill(cr);
+}
+
+/* ------------------------------------------------------------------ confusion matrix */
+
+gl_status gl_draw_confusion_png(const gl_label_eval *e, const char *out_png, gl_error *err) {
+    int K = e->n_classes;
+    if (K <= 0 || K > 200)
+        return gl_fail(err, GL_ERR_LIMIT, "%s: cannot draw a %d-class confusion matrix", out_png, K);
+    int cell = K <= 10 ? 56 : K <= 30 ? 32 : 16, margin = 200, top = 200;
+    int w = margin + K * cell + 20, h = top + K * cell + 40;
+    cairo_surface_t *s = draw_new_surface(w, h, out_png, err);
+    if (!s) return err->code;
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, cell >= 32 ? 12 : 9);
+    for (int t = 0; t < K; t++) {
+        long row = 0;
+        for (int p = 0; p < K; p++) row += e->confusion[(size_t)t * K + p];
+        for (int p = 0; p < K; p++) {
+            long n = e->confusion[(size_t)t * K + p];
+            double f = row ? (double)n / row : 0; /* row-normalised: recall on the diagonal */
+            cairo_set_source_rgb(cr, 1 - 0.8 * f, 1 - 0.6 * f, 1 - 0.2 * f);
+            cairo_rectangle(cr, margin + p * cell, top + t * cell, cell, cell);
+            cairo_fill_preserve(cr);
+            cairo_set_source_rgb(cr, 0.7, 0.7, 0.7);
+            cairo_set_line_width(cr, 1);
+            cairo_stroke(cr);
+            char num[32];
+            snprintf(num, sizeof num, "%ld", n);
+            cairo_text_extents_t ex;
+            cairo_text_extents(cr, num, &ex);
+            cairo_set_source_rgb(cr, f > 0.5 ? 1 : 0, f > 0.5 ? 1 : 0, f > 0.5 ? 1 : 0);
+            cairo_move_to(cr, margin + p * cell + (cell - ex.width) / 2 - ex.x_bearing,
+                          top + t * cell + (cell - ex.height) / 2 - ex.y_bearing);
+            cairo_show_text(cr, num);
+        }
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        cairo_text_extents_t ex;
+        cairo_text_extents(cr, e->classes[t], &ex);
+        cairo_move_to(cr, margin - 6 - ex.x_advance, top + t * cell + cell / 2.0 + 4);
+        cairo_show_text(cr, e->classes[t]);
+        cairo_save(cr); /* column labels rise at 60 degrees above their column */
+        cairo_move_to(cr, margin + t * cell + cell / 2.0, top - 6);
+        cairo_rotate(cr, -M_PI / 3);
+        cairo_show_text(cr, e->classes[t]);
+        cairo_restore(cr);
+    }
+    cairo_set_font_size(cr, 13);
+    cairo_move_to(cr, 10, 20);
+    cairo_show_text(cr, "rows: truth, columns: prediction");
+    char line[128];
+    snprintf(line, sizeof line, "accuracy %.3f  macro-F1 %.3f  kappa %.3f", e->accuracy, e->macro_f1,
+             e->kappa);
+    cairo_move_to(cr, 10, h - 14);
+    cairo_show_text(cr, line);
+    cairo_destroy(cr);
+    gl_status st = draw_write_png(s, out_png, err);
+    cairo_surface_destroy(s);
+    return st;
+}
+
