@@ -14,7 +14,7 @@
 
 #define VOCAB_SIZE 49408
 #define TEXT_POSITIONS 77
-#define MAX_TENSORS 512
+#define MAX_TENSORS 1024 /* ViT-L/14 has 590 */
 #define LOGIT_SCALE 2.6592f /* log(1/0.07), CLIP's initial value */
 #define BPE_MAX_BYTES (64u << 20)
 
@@ -44,14 +44,17 @@ typedef struct {
 
 typedef struct {
     tensor_spec t[MAX_TENSORS];
-    int count;
+    int count, overflow;
 } spec_list;
 
 static void add(spec_list *l, init_kind init, int ndim, int64_t a, int64_t b, int64_t c, int64_t d,
                 const char *fmt, ...) __attribute__((format(printf, 8, 9)));
 static void add(spec_list *l, init_kind init, int ndim, int64_t a, int64_t b, int64_t c, int64_t d,
                 const char *fmt, ...) {
-    if (l->count == MAX_TENSORS) return;
+    if (l->count == MAX_TENSORS) {
+        l->overflow = 1;
+        return;
+    }
     tensor_spec *t = &l->t[l->count++];
     va_list ap;
     va_start(ap, fmt);
@@ -101,7 +104,7 @@ static int cmp_spec(const void *a, const void *b) {
 /* The keys and shapes of CLIPModel.state_dict() (position_ids buffers are not persistent). */
 static void build_specs(const geometry *g, spec_list *l) {
     int grid = g->image / g->patch;
-    l->count = 0;
+    l->count = l->overflow = 0;
     add(l, INIT_NORMAL, 2, VOCAB_SIZE, g->t_width, 0, 0, "text_model.embeddings.token_embedding.weight");
     add(l, INIT_NORMAL, 2, TEXT_POSITIONS, g->t_width, 0, 0, "text_model.embeddings.position_embedding.weight");
     add_layers(l, "text_model", g->t_layers, g->t_width, g->t_mlp);
@@ -408,7 +411,8 @@ gl_status gl_clip_random_model(const char *like, const char *out_dir, uint64_t s
     spec_list *l = malloc(sizeof *l);
     if (!l) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", out_dir);
     build_specs(g, l);
-    gl_status s = copy_bpe(out_dir, err);
+    gl_status s = l->overflow ? gl_fail(err, GL_ERR_INTERNAL, "%s: more than %d tensors", like, MAX_TENSORS)
+                              : copy_bpe(out_dir, err);
     if (!s) s = write_config(out_dir, g, f16, err);
     if (!s) s = write_preprocessor(out_dir, g, err);
     if (!s) s = write_weights(out_dir, l, f16 ? 2 : 4, seed, err);
