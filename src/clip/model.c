@@ -226,13 +226,12 @@ static gl_status load_tokenizer(gl_clip *c, gl_error *err) {
     return c->tok ? GL_OK : (err && err->code ? err->code : GL_ERR_IO);
 }
 
-/* HOOK(hub): ORG/NAME ids are mapped to the hub cache here once src/io/hub.c declares its
- * resolver; until then dir_or_id is taken as a folder path. */
+/* A folder path, or ORG/NAME of a model pulled into the hub cache. */
 static gl_status resolve_model_dir(const char *dir_or_id, char **dir, gl_error *err) {
-    struct stat sb;
-    if (stat(dir_or_id, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return gl_fail(err, GL_ERR_IO, "%s: not a model folder", dir_or_id);
-    *dir = strdup(dir_or_id);
+    char buf[4096];
+    gl_status s = gl_model_resolve(dir_or_id, buf, sizeof buf, err);
+    if (s) return s;
+    *dir = strdup(buf);
     return *dir ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", dir_or_id);
 }
 

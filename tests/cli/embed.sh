@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# embed: image and text embeddings from both fixture models against transformers' outputs in
+# fixtures/expected (.npy and .jsonl, raw and --normalize, several --batch/--threads settings).
+set -eu
+F=$GEOLABEL_SHARED/fixtures
+E=$F/expected
+# PNGs decode exactly with any correct decoder; the JPEGs depend on libjpeg-turbo's IDCT.
+PNGS="$E/images/01_chelsea.png $E/images/03_camera_gray.png $E/images/04_tall_rgba_97x263.png $E/images/05_tiny_5x7.png"
+ROWS="1,3,4,5"
+
+compare() { # got.npy expected.npy rows|all
+  "$PY" - "$@" <<'PYEOF'
+import sys, numpy as np
+got, exp = np.load(sys.argv[1]), np.load(sys.argv[2])
+if sys.argv[3] != "all":
+    exp = exp[[int(r) for r in sys.argv[3].split(",")]]
+assert got.dtype == np.float32 and got.shape == exp.shape, (got.dtype, got.shape, exp.shape)
+bad = np.abs(got - exp) > 5e-5 + 5e-5 * np.abs(exp)
+assert not bad.any(), ("max diff", np.abs(got - exp).max())
+PYEOF
+}
+
+for m in clip-tiny-b32 clip-tiny-l14-336; do
+  "$GEOLABEL" embed --model "$F/$m" $PNGS -o img.npy
+  compare img.npy "$E/$m/image_embeds.npy" "$ROWS"
+  "$GEOLABEL" embed --model "$F/$m" --normalize --batch 3 --threads 2 $PNGS -o imgn.npy
+  compare imgn.npy "$E/$m/image_embeds_normalized.npy" "$ROWS"
+  "$GEOLABEL" embed --model "$F/$m" --batch 1 --threads 1 $PNGS -o img.jsonl
+  "$PY" - img.jsonl "$E/$m/image_embeds.npy" $PNGS <<'PYEOF'
+import sys, json, base64, numpy as np
+exp = np.load(sys.argv[2])[[1, 3, 4, 5]]
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+assert len(lines) == 4, len(lines)
+for i, line in enumerate(lines):
+    o = json.loads(line)
+    assert o["id"] == sys.argv[3 + i], (o["id"], sys.argv[3 + i])
+    v = np.frombuffer(base64.b64decode(o["embeddings"]), dtype="<f4")
+    assert v.shape == (32,) and np.all(np.abs(v - exp[i]) <= 5e-5 + 5e-5 * np.abs(exp[i])), i
+PYEOF
+  # texts 0, 1, 6 (empty) and 9 of texts.json
+  "$PY" -c 'import json,sys; t=json.load(open(sys.argv[1])); [sys.stdout.write(t[i]+"\0") for i in (0,1,6,9)]' "$E/texts.json" > texts.bin
+  xargs -0 "$GEOLABEL" embed --model "$F/$m" --text --batch 2 -o txt.npy < texts.bin
+  compare txt.npy "$E/$m/text_embeds.npy" "0,1,6,9"
+  xargs -0 "$GEOLABEL" embed --model "$F/$m" --text --normalize -o txtn.npy < texts.bin
+  compare txtn.npy "$E/$m/text_embeds_normalized.npy" "0,1,6,9"
+done
+
+# usage errors and unsupported outputs fail without writing anything
+if "$GEOLABEL" embed --model "$F/clip-tiny-b32" $PNGS -o out.txt 2>err.txt; then exit 1; fi
+grep -q "out.txt" err.txt
+[ ! -e out.txt ]
+if "$GEOLABEL" embed --model "$F/clip-tiny-b32" -o out.npy 2>/dev/null; then exit 1; fi
+if "$GEOLABEL" embed --model "$F/clip-tiny-b32" "$E/images/missing.png" -o out.npy 2>err.txt; then exit 1; fi
+grep -q "missing.png" err.txt
+[ ! -e out.npy ]
+echo ok
