@@ -88,9 +88,10 @@ gl_status gl_label_done_load(const char *path, gl_label_done **rows, int *n, gl_
 void gl_label_done_free(gl_label_done *rows, int n);
 
 typedef struct gl_label_writer gl_label_writer;
-/* Starts the output in a temporary file beside path. keep (may be NULL) names the inputs whose
- * rows in the existing output are copied over first (n_keep names). */
-gl_label_writer *gl_label_writer_open(const char *path, const char *const *keep, int n_keep,
+/* Starts the output in a temporary file beside path. With redo non-NULL (--resume), an existing
+ * output's rows are copied over first, except those of the n_redo inputs (base names) it names;
+ * with redo NULL the output starts empty. */
+gl_label_writer *gl_label_writer_open(const char *path, const char *const *redo, int n_redo,
                                       gl_error *err);
 gl_status gl_label_writer_add(gl_label_writer *w, const gl_label_row *row, gl_error *err);
 /* Publishes what is written so far (CSV only, at most every few seconds) so an interrupted run

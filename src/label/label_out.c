@@ -88,9 +88,9 @@ static void write_csv_header(FILE *fp) {
     fputs("\r\n", fp);
 }
 
-static int is_kept(const char *name, const char *const *keep, int n_keep) {
-    for (int i = 0; i < n_keep; i++)
-        if (!strcmp(keep[i], name)) return 1;
+static int is_listed(const char *name, const char *const *list, int n) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(list[i], name)) return 1;
     return 0;
 }
 
@@ -104,15 +104,15 @@ static gl_status check_csv_header(const gl_csv *c, gl_error *err) {
     return GL_OK;
 }
 
-/* Re-writes the kept inputs' rows of the existing CSV, field by field. */
-static gl_status copy_csv_rows(gl_label_writer *w, const char *const *keep, int n_keep,
+/* Re-writes the existing CSV's rows, field by field, but those of the inputs to redo. */
+static gl_status copy_csv_rows(gl_label_writer *w, const char *const *redo, int n_redo,
                                gl_error *err) {
     gl_csv *c = gl_csv_open(w->path, 1, err);
     if (!c) return err->code;
     gl_status st = check_csv_header(c, err);
     int r;
     while (!st && (r = gl_csv_next(c, err)) == 1) {
-        if (!is_kept(gl_csv_field(c, 0), keep, n_keep)) continue;
+        if (is_listed(gl_csv_field(c, 0), redo, n_redo)) continue;
         for (int k = 0; k < N_FIELDS; k++) {
             if (k) fputc(',', w->csv.fp);
             gl_csv_write_field(w->csv.fp, gl_csv_field(c, k));
@@ -156,7 +156,7 @@ static gl_status ensure_layer(gl_label_writer *w, OGRSpatialReferenceH srs, gl_e
     return GL_OK;
 }
 
-static gl_status copy_ogr_rows(gl_label_writer *w, const char *const *keep, int n_keep,
+static gl_status copy_ogr_rows(gl_label_writer *w, const char *const *redo, int n_redo,
                                gl_error *err) {
     GDALDatasetH src = GDALOpenEx(w->path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!src) return gl_fail(err, GL_ERR_FORMAT, "%s: cannot read it to resume", w->path);
@@ -166,7 +166,7 @@ static gl_status copy_ogr_rows(gl_label_writer *w, const char *const *keep, int 
     OGRFeatureH f;
     while (!st && in && (f = OGR_L_GetNextFeature(in))) {
         int fi = OGR_F_GetFieldIndex(f, "filename");
-        if (fi >= 0 && is_kept(OGR_F_GetFieldAsString(f, fi), keep, n_keep)) {
+        if (fi >= 0 && !is_listed(OGR_F_GetFieldAsString(f, fi), redo, n_redo)) {
             OGRFeatureH g = OGR_F_Create(OGR_L_GetLayerDefn(w->layer));
             if (OGR_F_SetFrom(g, f, TRUE) != OGRERR_NONE ||
                 OGR_L_CreateFeature(w->layer, g) != OGRERR_NONE)
@@ -198,8 +198,9 @@ static gl_status open_ogr(gl_label_writer *w, gl_error *err) {
     return GL_OK;
 }
 
-gl_label_writer *gl_label_writer_open(const char *path, const char *const *keep, int n_keep,
+gl_label_writer *gl_label_writer_open(const char *path, const char *const *redo, int n_redo,
                                       gl_error *err) {
+    int resume = redo != NULL;
     gl_label_writer *w = calloc(1, sizeof *w);
     if (!w || !(w->path = strdup(path))) {
         free(w);
@@ -210,10 +211,10 @@ gl_label_writer *gl_label_writer_open(const char *path, const char *const *keep,
     if (!st && w->fmt == GL_LABEL_CSV) {
         st = gl_atomic_open(&w->csv, path, err);
         if (!st) write_csv_header(w->csv.fp);
-        if (!st && n_keep) st = copy_csv_rows(w, keep, n_keep, err);
+        if (!st && resume && access(path, F_OK) == 0) st = copy_csv_rows(w, redo, n_redo, err);
     } else if (!st) {
         st = open_ogr(w, err);
-        if (!st && n_keep) st = copy_ogr_rows(w, keep, n_keep, err);
+        if (!st && resume && access(path, F_OK) == 0) st = copy_ogr_rows(w, redo, n_redo, err);
     }
     w->last_checkpoint = gl_now_seconds();
     if (st) {

@@ -368,8 +368,8 @@ static int cmp_done(const void *a, const void *b) {
                             : (x->col > y->col) - (x->col < y->col);
 }
 
-/* Complete: exactly the tiles this run would make, each once, with the same pixel windows. rows
- * [*at, ...) are the file's rows sorted by (row, col). */
+/* Complete: exactly the tiles this run would make, each once, with the same pixel windows. d holds
+ * the input's n rows of the existing output, sorted by (row, col). */
 static int input_complete(const gl_label_params *p, const char *path, const gl_label_done *d,
                           int n) {
     gl_error e = {0};
@@ -388,28 +388,25 @@ static int input_complete(const gl_label_params *p, const char *path, const gl_l
     return ok;
 }
 
-/* Marks done[i] for inputs the existing output holds in full; keep[] gets their base names. */
+/* Marks done[i] for inputs the existing output holds in full; redo[] gets the base names of the
+ * others, whose old rows (if any) the writer drops. */
 static gl_status find_complete(const gl_label_params *p, const char *output, path_list *in,
-                               char *done, const char ***keep, int *n_keep, gl_error *err) {
+                               char *done, const char **redo, int *n_redo, gl_error *err) {
     gl_label_done *rows;
     int n;
     gl_status st = gl_label_done_load(output, &rows, &n, err);
     if (st) return st;
     qsort(rows, (size_t)n, sizeof *rows, cmp_done);
-    *keep = calloc((size_t)in->n + 1, sizeof **keep);
-    if (!*keep) st = gl_fail(err, GL_ERR_NOMEM, "resume: out of memory");
-    for (int i = 0; !st && i < in->n; i++) {
+    for (int i = 0; i < in->n; i++) {
         const char *name = base_name(in->paths[i]);
         int lo = 0;
         while (lo < n && strcmp(rows[lo].filename, name) < 0) lo++;
         int hi = lo;
         while (hi < n && !strcmp(rows[hi].filename, name)) hi++;
-        int dup = 0;
-        for (int k = 0; k < *n_keep && !dup; k++) dup = !strcmp((*keep)[k], name);
-        if (hi > lo && !dup && input_complete(p, in->paths[i], rows + lo, hi - lo)) {
-            done[i] = 1;
-            (*keep)[(*n_keep)++] = name;
-        }
+        int seen = 0; /* a second input of the same name is labelled again */
+        for (int k = 0; k < i && !seen; k++) seen = !strcmp(base_name(in->paths[k]), name);
+        done[i] = !seen && hi > lo && input_complete(p, in->paths[i], rows + lo, hi - lo);
+        if (!done[i]) redo[(*n_redo)++] = name;
     }
     gl_label_done_free(rows, n);
     return st;
@@ -473,17 +470,19 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
     gl_class_node tree = {0};
     path_list in = {0};
     char *done = NULL;
-    const char **keep = NULL;
-    int n_keep = 0;
+    const char **redo = NULL;
+    int n_redo = 0;
     double t0 = gl_now_seconds();
     gl_label_format fmt;
     gl_status st = gl_label_format_of(output, &fmt, err);
     if (!st) st = run_setup(&c, &tree, err);
     if (!st) st = expand_inputs(inputs, n_inputs, &in, err);
-    if (!st && !(done = calloc((size_t)in.n + 1, 1)))
+    if (!st && (!(done = calloc((size_t)in.n + 1, 1)) ||
+                !(redo = calloc((size_t)in.n + 1, sizeof *redo))))
         st = gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
-    if (!st && p->resume) st = find_complete(p, output, &in, done, &keep, &n_keep, err);
-    if (!st && !(c.w = gl_label_writer_open(output, keep, n_keep, err))) st = err->code;
+    if (!st && p->resume) st = find_complete(p, output, &in, done, redo, &n_redo, err);
+    if (!st && !(c.w = gl_label_writer_open(output, p->resume ? redo : NULL, n_redo, err)))
+        st = err->code;
     c.sum.inputs = in.n;
     if (!st) {
         gl_progress_begin(&c.progress, "tiles", 0);
@@ -500,7 +499,7 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
     for (int i = 0; i < in.n; i++) free(in.paths[i]);
     free(in.paths);
     free(done);
-    free(keep);
+    free(redo);
     free(c.pixels);
     free(c.embeds);
     free(c.aug);

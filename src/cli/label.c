@@ -1,0 +1,203 @@
+/* label.c: `geolabel label`: zero-shot labels for the tiles of scenes, GeoVision Labeler style.
+ * Parses options into gl_label_params, loads the model, runs gl_label_run, prints the summary. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *fp) {
+    fprintf(fp,
+        "usage: geolabel label --model M --classes FILE [options] INPUT... -o OUT\n"
+        "  INPUT                     image files, directories (their files) or quoted globs\n"
+        "  --model M                 CLIP folder or ORG/NAME pulled with 'geolabel model pull'\n"
+        "  --classes FILE            classes.txt (one per line) or a GVL hierarchy .yaml\n"
+        "  -o, --output OUT          .csv (GVL's columns, then score, crs, x_min, y_min, x_max,\n"
+        "                            y_max, lon, lat), .geojson (EPSG:4326) or .gpkg\n"
+        "tiles:\n"
+        "  --split RxC               R rows by C columns (default 1x1)\n"
+        "  --split-height-by R, --split-width-by C   the same, as GVL spells it\n"
+        "  --remainder cover|drop    cover: the last row/column absorb the remainder (default);\n"
+        "                            drop: GVL's W//C x H//R patches exactly\n"
+        "  --tile PX [--overlap PX]  fixed PX windows, read one by one (scenes of any size)\n"
+        "  --bands 4,3,2             bands for R,G,B (default: RGB colour bands, else the first 3)\n"
+        "  --stretch minmax|percentile[:LO,HI]|none   to 8 bits (default minmax, GVL's)\n"
+        "classes and prompts:\n"
+        "  --mode flat|hierarchical  default: hierarchical for .yaml/.yml classes\n"
+        "  --context TEXT            default 'This is a satellite image.'\n"
+        "  --prompt-style gvl        GVL's \"{context} Label '{label}'.\" (default)\n"
+        "  --templates FILE          a prompt ensemble, one template with {} per line\n"
+        "  --tta LIST                average over augmentations: x,y,xy,rot90,rot270\n"
+        "run:\n"
+        "  --resume                  keep inputs the existing OUT already holds in full\n"
+        "  --threads N, --batch N    threads (default all cores); tiles per model call (16)\n");
+}
+
+typedef struct {
+    const char *model, *output;
+    gl_label_params p;
+    int threads;
+    char **inputs;
+    int n_inputs;
+} label_opts;
+
+static int parse_split(const char *v, gl_tiling *t) {
+    int r, c;
+    char x;
+    if (sscanf(v, "%d%c%d", &r, &x, &c) != 3 || (x != 'x' && x != 'X') || r < 1 || c < 1 ||
+        r > 10000 || c > 10000)
+        return cli_usage_error("label", "--split takes RxC, e.g. 3x3, not '%s'", v);
+    t->rows = r, t->cols = c;
+    return -1;
+}
+
+static int parse_bands(const char *v, gl_raster_params *rp) {
+    int b[3] = {0, 0, 0}, n = 0;
+    for (const char *p = v; *p && n < 4; n++) {
+        char *end;
+        long k = strtol(p, &end, 10);
+        if (end == p || k < 1 || k > 65535 || n >= 3 || (*end && *end != ','))
+            return cli_usage_error("label", "--bands takes 1 to 3 band numbers, e.g. 4,3,2");
+        b[n] = (int)k;
+        p = *end ? end + 1 : end;
+    }
+    if (n == 0) return cli_usage_error("label", "--bands is empty");
+    for (int i = 0; i < 3; i++) rp->bands[i] = i < n ? b[i] : b[n - 1];
+    return -1;
+}
+
+static int parse_stretch(const char *v, gl_raster_params *rp) {
+    if (!strcmp(v, "minmax")) rp->stretch = GL_STRETCH_MINMAX;
+    else if (!strcmp(v, "none")) rp->stretch = GL_STRETCH_NONE;
+    else if (!strncmp(v, "percentile", 10)) {
+        rp->stretch = GL_STRETCH_PERCENTILE;
+        double lo = 2, hi = 98;
+        if (v[10] && (v[10] != ':' || sscanf(v + 11, "%lf,%lf", &lo, &hi) != 2))
+            return cli_usage_error("label", "--stretch percentile takes :LO,HI, e.g. :2,98");
+        if (!(lo >= 0 && lo < hi && hi <= 100))
+            return cli_usage_error("label", "--stretch percentiles need 0 <= LO < HI <= 100");
+        rp->percentile_low = lo, rp->percentile_high = hi;
+    } else
+        return cli_usage_error("label", "--stretch is minmax, percentile[:LO,HI] or none");
+    return -1;
+}
+
+static int parse_choice(const char *opt, const char *v, const char *a, const char *b, int *out) {
+    if (!strcmp(v, a)) *out = 0;
+    else if (!strcmp(v, b)) *out = 1;
+    else return cli_usage_error("label", "%s is %s or %s, not '%s'", opt, a, b, v);
+    return -1;
+}
+
+static int parse_int_opt(const char *opt, int min, int max, int *out) {
+    return (*out = cli_parse_int("label", opt, optarg, min, max)) < 0 ? CLI_USAGE : -1;
+}
+
+static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
+    gl_label_params *p = &o->p;
+    int v = 0, rc = -1;
+    gl_error err = {0};
+    switch (c) {
+    case 'm': o->model = optarg; break;
+    case 'c': p->classes_path = optarg; break;
+    case 'o': o->output = optarg; break;
+    case 's': return parse_split(optarg, &p->tiling);
+    case 'H': return parse_int_opt("--split-height-by", 1, 10000, split_r);
+    case 'W': return parse_int_opt("--split-width-by", 1, 10000, split_c);
+    case 'r':
+        rc = parse_choice("--remainder", optarg, "cover", "drop", &v);
+        p->tiling.drop_remainder = v;
+        return rc;
+    case 't':
+        p->tiling.mode = GL_TILING_WINDOW;
+        return parse_int_opt("--tile", 16, 1 << 16, &p->tiling.tile);
+    case 'O': return parse_int_opt("--overlap", 0, 1 << 16, &p->tiling.overlap);
+    case 'b': return parse_bands(optarg, &p->raster);
+    case 'S': return parse_stretch(optarg, &p->raster);
+    case 'M':
+        rc = parse_choice("--mode", optarg, "flat", "hierarchical", &v);
+        p->mode = v ? GL_LABEL_HIERARCHICAL : GL_LABEL_FLAT;
+        return rc;
+    case 'x': p->context = optarg; break;
+    case 'P':
+        if (strcmp(optarg, "gvl"))
+            return cli_usage_error("label", "--prompt-style is gvl (or use --templates FILE)");
+        break;
+    case 'T': p->templates_path = optarg; break;
+    case 'a':
+        if (gl_tta_parse(optarg, &p->tta, &err)) return cli_usage_error("label", "%s", err.msg);
+        break;
+    case 'R': p->resume = 1; break;
+    case 'j': return parse_int_opt("--threads", 1, 1024, &o->threads);
+    case 'B': return parse_int_opt("--batch", 1, 256, &p->batch);
+    case 'h': usage(stdout); return CLI_OK;
+    default: return cli_usage_error("label", "unknown option");
+    }
+    return -1;
+}
+
+/* Returns -1 to continue, else an exit code. */
+static int parse(int argc, char **argv, label_opts *o) {
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},      {"classes", required_argument, 0, 'c'},
+        {"output", required_argument, 0, 'o'},     {"split", required_argument, 0, 's'},
+        {"split-height-by", required_argument, 0, 'H'}, {"split-width-by", required_argument, 0, 'W'},
+        {"remainder", required_argument, 0, 'r'},  {"tile", required_argument, 0, 't'},
+        {"overlap", required_argument, 0, 'O'},    {"bands", required_argument, 0, 'b'},
+        {"stretch", required_argument, 0, 'S'},    {"mode", required_argument, 0, 'M'},
+        {"context", required_argument, 0, 'x'},    {"prompt-style", required_argument, 0, 'P'},
+        {"templates", required_argument, 0, 'T'},  {"tta", required_argument, 0, 'a'},
+        {"resume", no_argument, 0, 'R'},           {"threads", required_argument, 0, 'j'},
+        {"batch", required_argument, 0, 'B'},      {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int c, split_r = 0, split_c = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+        int rc = parse_opt(c, o, &split_r, &split_c);
+        if (rc >= 0) return rc;
+    }
+    if (split_r) o->p.tiling.rows = split_r;
+    if (split_c) o->p.tiling.cols = split_c;
+    o->inputs = argv + optind;
+    o->n_inputs = argc - optind;
+    if (!o->model) return cli_usage_error("label", "--model is required");
+    if (!o->p.classes_path) return cli_usage_error("label", "--classes is required");
+    if (!o->output) return cli_usage_error("label", "-o OUT is required");
+    if (!o->n_inputs) return cli_usage_error("label", "no INPUT given");
+    if (o->p.tiling.mode == GL_TILING_WINDOW && o->p.tiling.overlap >= o->p.tiling.tile)
+        return cli_usage_error("label", "--overlap must be smaller than --tile");
+    return -1;
+}
+
+static void report_input(void *user, const char *input, const gl_error *err) {
+    (void)user;
+    const char *msg = err->msg[0] ? err->msg : gl_status_name(err->code);
+    /* Messages name their file already; add the input only when they do not. */
+    if (strstr(msg, input)) fprintf(stderr, "geolabel: skipped: %s\n", msg);
+    else fprintf(stderr, "geolabel: skipped %s: %s\n", input, msg);
+}
+
+int cmd_label(int argc, char **argv) {
+    label_opts o = {.p = gl_label_default_params()};
+    int rc = parse(argc, argv, &o);
+    if (rc >= 0) return rc;
+    o.p.on_error = report_input;
+    gl_error err = {0};
+    gl_clip_params cp = gl_clip_default_params();
+    if (o.threads) cp.threads = o.threads;
+    cp.max_batch = o.p.batch;
+    gl_clip *clip = gl_clip_load(o.model, &cp, &err);
+    if (!clip) return cli_report(&err);
+    gl_label_summary s;
+    gl_status st = gl_label_run(clip, &o.p, (const char *const *)o.inputs, o.n_inputs, o.output,
+                                &s, &err);
+    gl_clip_free(clip);
+    if (st && st != GL_ERR_PARTIAL) return cli_report(&err);
+    if (gl_log_get_level() > GL_LOG_QUIET)
+        fprintf(stderr,
+                "geolabel: %d inputs: %d labelled, %d already complete, %d failed; %ld tiles "
+                "(%ld nodata) in %.1f s, %.1f tiles/s -> %s\n",
+                s.inputs, s.labelled, s.resumed, s.failed, s.tiles, s.nodata_tiles, s.seconds,
+                s.seconds > 0 ? s.tiles / s.seconds : 0.0, o.output);
+    return st ? cli_report(&err) : CLI_OK;
+}
