@@ -306,6 +306,10 @@ void gl_raster_pixel_to_crs(const gl_raster_info *info, double col, double row, 
 gl_status gl_raster_crs_to_lonlat(gl_raster *r, double x, double y, double *lon, double *lat,
                                   gl_error *err);
 const char *gl_raster_path(const gl_raster *r);
+/* The input range each channel's stretch maps to 0..255 (MINMAX: GVL's global min/max over the
+ * selected bands, nodata included; PERCENTILE: per band; NONE: 0..255). Computed by a streaming
+ * pass on first use, then kept. */
+gl_status gl_raster_stretch_range(gl_raster *r, double lo[3], double hi[3], gl_error *err);
 
 /* ------------------------------------------------------------------ tiling */
 

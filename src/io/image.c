@@ -83,17 +83,10 @@ static CPLErr read_direct(GDALDatasetH ds, const decode_plan *p, gl_image *img) 
 /* Channel 0 holds gray or palette indices after read_direct on a single band; expand in place. */
 static void expand_single_band(const decode_plan *p, gl_image *img) {
     unsigned char lut[256][3];
-    int entries = p->palette ? GDALGetColorEntryCount(p->palette) : 0;
-    for (int i = 0; i < 256; i++) {
-        int v = i;
-        if (p->gray_bits) v = i >= (1 << p->gray_bits) ? 255 : i * 255 / ((1 << p->gray_bits) - 1);
+    gl_gdal_palette_lut(p->palette, lut);
+    for (int i = 0; p->gray_bits && i < 256; i++) {
+        int v = i >= (1 << p->gray_bits) ? 255 : i * 255 / ((1 << p->gray_bits) - 1);
         lut[i][0] = lut[i][1] = lut[i][2] = (unsigned char)v;
-        const GDALColorEntry *e = i < entries ? GDALGetColorEntry(p->palette, i) : NULL;
-        if (e) {
-            lut[i][0] = (unsigned char)e->c1;
-            lut[i][1] = (unsigned char)e->c2;
-            lut[i][2] = (unsigned char)e->c3;
-        }
     }
     size_t n = (size_t)img->width * img->height;
     for (size_t i = 0; i < n; i++) memcpy(img->rgb + 3 * i, lut[img->rgb[3 * i]], 3);

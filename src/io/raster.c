@@ -48,3 +48,476 @@ GDALDatasetH gl_gdal_open(const char *path, gl_error *err) {
     }
     return ds;
 }
+
+/* ------------------------------------------------------------------ rasters
+ *
+ * Stretches (how sample values become bytes):
+ *  - MINMAX is GeoVision Labeler's normalisation (src/main.py split_image): one global min and
+ *    max over the three selected bands, every pixel included (GVL reads with rasterio without
+ *    masking, so nodata and transparent pixels count), then trunc((v - min) / (max - min) * 255)
+ *    in float64, for 8-bit data too. A constant image (max == min) gives 0, as numpy's NaN ->
+ *    uint8 cast does on x86. The min/max pass streams the file block by block on first read.
+ *  - PERCENTILE: per band, from GDAL histograms with one bucket per integer value for integer
+ *    data (exact), 4096 buckets between the band's min and max for floats (approximate); GDAL's
+ *    approximate statistics (overviews or subsampling) are used above RASTER_EXACT_STATS_PIXELS.
+ *    GDAL's histograms skip nodata values. Then the same truncating formula, clamped to 0..255.
+ *  - NONE: values clamped to 0..255 and rounded to nearest, GDAL's own conversion to Byte.
+ * A single palette band is expanded through its colour table; the stretch does not apply. */
+
+#include <math.h>
+#include <ogr_srs_api.h>
+
+#define RASTER_EXACT_STATS_PIXELS 100000000LL
+#define RASTER_CHUNK_PIXELS (1 << 20)
+
+struct gl_raster {
+    char *path;
+    GDALDatasetH ds;
+    gl_raster_info info;
+    gl_raster_params params;
+    int bands[3];                /* 1-based */
+    int is_byte;                 /* every selected band is GDT_Byte */
+    GDALColorTableH palette;     /* single palette band: expand through it */
+    int has_nodata[3];
+    double nodata[3];
+    int use_mask;                /* read GDAL's mask band (alpha or explicit mask) */
+    int have_range;
+    double lo[3], hi[3];         /* stretch input range per channel */
+    double *scratch;             /* window buffer, grown on demand */
+    size_t scratch_cap;
+    OGRCoordinateTransformationH to_lonlat;
+};
+
+gl_raster_params gl_raster_default_params(void) {
+    gl_raster_params p;
+    memset(&p, 0, sizeof p);
+    p.stretch = GL_STRETCH_MINMAX;
+    p.percentile_low = 2;
+    p.percentile_high = 98;
+    return p;
+}
+
+const gl_raster_info *gl_raster_get_info(const gl_raster *r) { return &r->info; }
+const char *gl_raster_path(const gl_raster *r) { return r->path; }
+
+void gl_raster_pixel_to_crs(const gl_raster_info *info, double col, double row, double *x,
+                            double *y) {
+    const double *gt = info->geotransform;
+    *x = gt[0] + col * gt[1] + row * gt[2];
+    *y = gt[3] + col * gt[4] + row * gt[5];
+}
+
+void gl_raster_close(gl_raster *r) {
+    if (!r) return;
+    if (r->to_lonlat) OCTDestroyCoordinateTransformation(r->to_lonlat);
+    if (r->ds) GDALClose(r->ds);
+    free(r->scratch);
+    free(r->path);
+    free(r);
+}
+
+/* A nodata value a band of this type can actually hold (a Byte band may declare -10000). */
+static int nodata_representable(GDALDataType t, double v) {
+    if (isnan(v)) return !GDALDataTypeIsInteger(t);
+    if (!GDALDataTypeIsInteger(t)) return 1;
+    if (v != floor(v)) return 0;
+    int bits = GDALGetDataTypeSizeBits(t);
+    double lo = GDALDataTypeIsSigned(t) ? -ldexp(1, bits - 1) : 0;
+    double hi = GDALDataTypeIsSigned(t) ? ldexp(1, bits - 1) - 1 : ldexp(1, bits) - 1;
+    return v >= lo && v <= hi;
+}
+
+static gl_status choose_bands(gl_raster *r, gl_error *err) {
+    int n = GDALGetRasterCount(r->ds);
+    const int *want = r->params.bands;
+    if (want[0] || want[1] || want[2]) {
+        int single = want[0] && !want[1] && !want[2];
+        for (int c = 0; c < 3; c++) {
+            int b = single ? want[0] : want[c];
+            if (b < 1 || b > n)
+                return gl_fail(err, GL_ERR_ARG, "%s: band %d requested but the file has %d band%s",
+                               r->path, b, n, n == 1 ? "" : "s");
+            r->bands[c] = b;
+        }
+        return GL_OK;
+    }
+    int found[3] = {0, 0, 0};
+    for (int b = n; b >= 1; b--) {
+        GDALColorInterp ci = GDALGetRasterColorInterpretation(GDALGetRasterBand(r->ds, b));
+        if (ci == GCI_RedBand) found[0] = b;
+        if (ci == GCI_GreenBand) found[1] = b;
+        if (ci == GCI_BlueBand) found[2] = b;
+    }
+    for (int c = 0; c < 3; c++)
+        r->bands[c] = found[0] && found[1] && found[2] ? found[c] : (n >= 3 ? c + 1 : 1);
+    return GL_OK;
+}
+
+static void describe_bands(gl_raster *r) {
+    r->is_byte = 1;
+    for (int c = 0; c < 3; c++) {
+        GDALRasterBandH b = GDALGetRasterBand(r->ds, r->bands[c]);
+        GDALDataType t = GDALGetRasterDataType(b);
+        if (t != GDT_Byte) r->is_byte = 0;
+        int has = 0;
+        double v = GDALGetRasterNoDataValue(b, &has);
+        r->has_nodata[c] = has && nodata_representable(t, v);
+        r->nodata[c] = v;
+    }
+    GDALRasterBandH b0 = GDALGetRasterBand(r->ds, r->bands[0]);
+    if (r->bands[0] == r->bands[1] && r->bands[1] == r->bands[2] && r->is_byte &&
+        GDALGetRasterColorInterpretation(b0) == GCI_PaletteIndex)
+        r->palette = GDALGetRasterColorTable(b0);
+    int flags = GDALGetMaskFlags(b0);
+    r->use_mask = !(flags & GMF_ALL_VALID) && !(flags & GMF_NODATA);
+    r->info.has_nodata = r->has_nodata[0];
+    r->info.nodata = r->nodata[0];
+    r->info.has_alpha = r->use_mask;
+}
+
+/* "EPSG:32618" when the CRS carries or can be matched to an authority code. */
+static void describe_crs(gl_raster *r) {
+    OGRSpatialReferenceH srs = GDALGetSpatialRef(r->ds);
+    if (!srs) return;
+    r->info.has_crs = 1;
+    OGRSpatialReferenceH s = OSRClone(srs);
+    const char *name = OSRGetAuthorityName(s, NULL), *code = OSRGetAuthorityCode(s, NULL);
+    if ((!name || !code) && OSRAutoIdentifyEPSG(s) == OGRERR_NONE) {
+        name = OSRGetAuthorityName(s, NULL);
+        code = OSRGetAuthorityCode(s, NULL);
+    }
+    if (name && code) snprintf(r->info.crs_label, sizeof r->info.crs_label, "%s:%s", name, code);
+    OSRDestroySpatialReference(s);
+}
+
+static gl_status open_dataset(gl_raster *r, gl_error *err) {
+    r->ds = gl_gdal_open(r->path, err);
+    if (!r->ds) return err && err->code ? err->code : GL_ERR_FORMAT;
+    gl_raster_info *in = &r->info;
+    in->width = GDALGetRasterXSize(r->ds);
+    in->height = GDALGetRasterYSize(r->ds);
+    in->band_count = GDALGetRasterCount(r->ds);
+    if (in->band_count < 1 || in->width < 1 || in->height < 1)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: no raster bands", r->path);
+    in->has_geotransform = GDALGetGeoTransform(r->ds, in->geotransform) == CE_None;
+    gl_status s = choose_bands(r, err);
+    if (s) return s;
+    describe_bands(r);
+    describe_crs(r);
+    return GL_OK;
+}
+
+gl_raster *gl_raster_open(const char *path, const gl_raster_params *params, gl_error *err) {
+    gl_raster *r = calloc(1, sizeof *r);
+    if (!r || !(r->path = strdup(path))) {
+        free(r);
+        gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    r->params = params ? *params : gl_raster_default_params();
+    if (r->params.stretch == GL_STRETCH_PERCENTILE &&
+        !(r->params.percentile_low >= 0 && r->params.percentile_low < r->params.percentile_high &&
+          r->params.percentile_high <= 100)) {
+        gl_fail(err, GL_ERR_ARG, "%s: percentiles %g,%g must satisfy 0 <= low < high <= 100", path,
+                r->params.percentile_low, r->params.percentile_high);
+        gl_raster_close(r);
+        return NULL;
+    }
+    gl_gdal_init();
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    gl_status s = open_dataset(r, err);
+    CPLPopErrorHandler();
+    if (s) {
+        gl_raster_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* ------------------------------------------------------------------ statistics */
+
+static double *scratch(gl_raster *r, size_t n) {
+    if (n > r->scratch_cap) {
+        double *p = realloc(r->scratch, n * sizeof *p);
+        if (!p) return NULL;
+        r->scratch = p;
+        r->scratch_cap = n;
+    }
+    return r->scratch;
+}
+
+static gl_status read_band(gl_raster *r, int band, int x, int y, int w, int h, void *buf,
+                           GDALDataType type, int pixel_space, gl_error *err) {
+    CPLErrorReset();
+    CPLErr e = GDALRasterIO(GDALGetRasterBand(r->ds, band), GF_Read, x, y, w, h, buf, w, h, type,
+                            pixel_space, pixel_space * w);
+    if (e == CE_None) return GL_OK;
+    char msg[512];
+    return gl_fail(err, GL_ERR_FORMAT, "%s: cannot read band %d at %d,%d size %dx%d: %s", r->path,
+                   band, x, y, w, h, gl_gdal_last_error(msg, sizeof msg, "read failed"));
+}
+
+/* Windows aligned on the band's blocks, about RASTER_CHUNK_PIXELS each, for streaming passes. */
+static void chunk_size(gl_raster *r, int band, int *cw, int *ch) {
+    int W = r->info.width, H = r->info.height, bx, by;
+    GDALGetBlockSize(GDALGetRasterBand(r->ds, band), &bx, &by);
+    bx = bx < 1 || bx > W ? W : bx;
+    by = by < 1 || by > H ? H : by;
+    long long per = RASTER_CHUNK_PIXELS / ((long long)bx * by);
+    *cw = bx == W ? W : (int)(bx * (per > 1 ? (per < W / bx ? per : W / bx) : 1));
+    per = RASTER_CHUNK_PIXELS / ((long long)*cw * by);
+    *ch = by * (int)(per > 1 ? per : 1);
+    if (*ch > H) *ch = H;
+    if ((long long)*cw * *ch > 4LL * RASTER_CHUNK_PIXELS) *ch = RASTER_CHUNK_PIXELS / *cw + 1;
+}
+
+/* GVL's global min and max over every pixel of the selected bands, streamed. */
+static gl_status global_minmax(gl_raster *r, double *lo, double *hi, gl_error *err) {
+    double mn = INFINITY, mx = -INFINITY;
+    for (int c = 0; c < 3; c++) {
+        if (c > 0 && (r->bands[c] == r->bands[0] || r->bands[c] == r->bands[c - 1])) continue;
+        int cw, ch;
+        chunk_size(r, r->bands[c], &cw, &ch);
+        double *buf = scratch(r, (size_t)cw * ch);
+        if (!buf) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", r->path);
+        for (int y = 0; y < r->info.height; y += ch)
+            for (int x = 0; x < r->info.width; x += cw) {
+                int w = r->info.width - x < cw ? r->info.width - x : cw;
+                int h = r->info.height - y < ch ? r->info.height - y : ch;
+                gl_status s = read_band(r, r->bands[c], x, y, w, h, buf, GDT_Float64, 8, err);
+                if (s) return s;
+                for (size_t i = 0; i < (size_t)w * h; i++) {
+                    if (buf[i] < mn) mn = buf[i];
+                    if (buf[i] > mx) mx = buf[i];
+                }
+            }
+    }
+    *lo = mn;
+    *hi = mx;
+    return GL_OK;
+}
+
+/* The p-th percentile (0..100) from a histogram of n buckets over [dmin, dmax). */
+static double histogram_percentile(const GUIntBig *counts, int n, double dmin, double dmax,
+                                   double p) {
+    GUIntBig total = 0, cum = 0;
+    for (int i = 0; i < n; i++) total += counts[i];
+    double target = p / 100.0 * (double)total;
+    int i = 0;
+    for (; i < n - 1; i++) {
+        cum += counts[i];
+        if ((double)cum >= target && cum > 0) break;
+    }
+    return dmin + (i + 0.5) * (dmax - dmin) / n;
+}
+
+static gl_status band_percentiles(gl_raster *r, int band, double *lo, double *hi, gl_error *err) {
+    GDALRasterBandH b = GDALGetRasterBand(r->ds, band);
+    int approx = (long long)r->info.width * r->info.height > RASTER_EXACT_STATS_PIXELS;
+    double mm[2];
+    char msg[512];
+    CPLErrorReset();
+    if (GDALComputeRasterMinMax(b, approx, mm) != CE_None)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: no statistics for band %d: %s", r->path, band,
+                       gl_gdal_last_error(msg, sizeof msg, "every pixel is nodata"));
+    int n = 4096;
+    double dmin = mm[0], dmax = mm[1] > mm[0] ? mm[1] : mm[0] + 1;
+    if (GDALDataTypeIsInteger(GDALGetRasterDataType(b)) && mm[1] - mm[0] < (1 << 20)) {
+        n = (int)(mm[1] - mm[0]) + 1;
+        dmin = mm[0] - 0.5;
+        dmax = mm[1] + 0.5;
+    }
+    GUIntBig *counts = calloc((size_t)n, sizeof *counts);
+    if (!counts) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", r->path);
+    CPLErr e = GDALGetRasterHistogramEx(b, dmin, dmax, n, counts, FALSE, approx, NULL, NULL);
+    if (e == CE_None) {
+        *lo = histogram_percentile(counts, n, dmin, dmax, r->params.percentile_low);
+        *hi = histogram_percentile(counts, n, dmin, dmax, r->params.percentile_high);
+    }
+    free(counts);
+    if (e != CE_None)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: histogram of band %d failed: %s", r->path, band,
+                       gl_gdal_last_error(msg, sizeof msg, "read failed"));
+    return GL_OK;
+}
+
+static gl_status compute_range(gl_raster *r, gl_error *err) {
+    gl_status s = GL_OK;
+    if (r->params.stretch == GL_STRETCH_MINMAX) {
+        s = global_minmax(r, &r->lo[0], &r->hi[0], err);
+        for (int c = 1; c < 3; c++) {
+            r->lo[c] = r->lo[0];
+            r->hi[c] = r->hi[0];
+        }
+    } else if (r->params.stretch == GL_STRETCH_PERCENTILE) {
+        for (int c = 0; c < 3 && !s; c++) s = band_percentiles(r, r->bands[c], &r->lo[c], &r->hi[c], err);
+    } else {
+        for (int c = 0; c < 3; c++) {
+            r->lo[c] = 0;
+            r->hi[c] = 255;
+        }
+    }
+    r->have_range = !s;
+    return s;
+}
+
+gl_status gl_raster_stretch_range(gl_raster *r, double lo[3], double hi[3], gl_error *err) {
+    gl_status s = GL_OK;
+    if (!r->have_range) {
+        CPLPushErrorHandler(CPLQuietErrorHandler);
+        s = compute_range(r, err);
+        CPLPopErrorHandler();
+    }
+    for (int c = 0; c < 3 && !s; c++) {
+        lo[c] = r->lo[c];
+        hi[c] = r->hi[c];
+    }
+    return s;
+}
+
+/* ------------------------------------------------------------------ windows */
+
+void gl_gdal_palette_lut(GDALColorTableH ct, unsigned char lut[256][3]) {
+    int entries = ct ? GDALGetColorEntryCount(ct) : 0;
+    for (int i = 0; i < 256; i++) {
+        const GDALColorEntry *e = i < entries ? GDALGetColorEntry(ct, i) : NULL;
+        lut[i][0] = (unsigned char)(e ? e->c1 : i);
+        lut[i][1] = (unsigned char)(e ? e->c2 : i);
+        lut[i][2] = (unsigned char)(e ? e->c3 : i);
+    }
+}
+
+static inline unsigned char stretch_value(double v, double lo, double hi, int single) {
+    double t;
+    if (!(hi > lo)) return 0;
+    if (single) /* numpy keeps float32 data in float32 */
+        t = ((float)v - (float)lo) / ((float)hi - (float)lo) * 255.0f;
+    else
+        t = (v - lo) / (hi - lo) * 255.0;
+    if (!(t > 0)) return 0;
+    return t >= 255 ? 255 : (unsigned char)t;
+}
+
+static inline unsigned char clamp_round(double v) {
+    if (!(v > 0)) return 0;
+    return v >= 255 ? 255 : (unsigned char)(v + 0.5);
+}
+
+/* Bytes read as they are: no stretch, or a min/max stretch that is the identity. */
+static int byte_passthrough(const gl_raster *r) {
+    if (!r->is_byte) return 0;
+    if (r->palette || r->params.stretch == GL_STRETCH_NONE) return 1;
+    return r->params.stretch == GL_STRETCH_MINMAX && r->lo[0] == 0 && r->hi[0] == 255;
+}
+
+/* One channel of the window into rgb[c::3]; counts nodata hits per pixel into hits. */
+static gl_status read_channel(gl_raster *r, int c, int x, int y, int w, int h, unsigned char *rgb,
+                              unsigned char *hits, gl_error *err) {
+    size_t n = (size_t)w * h;
+    int band = r->bands[c];
+    if (byte_passthrough(r)) {
+        gl_status s = read_band(r, band, x, y, w, h, rgb + c, GDT_Byte, 3, err);
+        for (size_t i = 0; !s && hits && r->has_nodata[c] && i < n; i++)
+            hits[i] += rgb[3 * i + c] == r->nodata[c];
+        return s;
+    }
+    double *buf = scratch(r, n);
+    if (!buf) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", r->path);
+    gl_status s = read_band(r, band, x, y, w, h, buf, GDT_Float64, 8, err);
+    if (s) return s;
+    int single = GDALGetRasterDataType(GDALGetRasterBand(r->ds, band)) == GDT_Float32;
+    double lo = r->lo[c], hi = r->hi[c], nd = r->nodata[c];
+    for (size_t i = 0; i < n; i++)
+        rgb[3 * i + c] = r->params.stretch == GL_STRETCH_NONE ? clamp_round(buf[i])
+                                                            : stretch_value(buf[i], lo, hi, single);
+    for (size_t i = 0; hits && r->has_nodata[c] && i < n; i++)
+        hits[i] += buf[i] == nd || (isnan(nd) && isnan(buf[i]));
+    return GL_OK;
+}
+
+/* valid holds per-pixel nodata hits on entry; on exit 1 where the pixel holds data. */
+static gl_status finish_valid(gl_raster *r, int x, int y, int w, int h, unsigned char *valid,
+                              gl_error *err) {
+    size_t n = (size_t)w * h;
+    /* A pixel is nodata when every selected band that declares nodata holds it. */
+    unsigned char all_hit = 0;
+    for (int c = 0; c < 3; c++) all_hit += r->has_nodata[c];
+    for (size_t i = 0; i < n; i++) valid[i] = !(all_hit > 0 && valid[i] >= all_hit);
+    if (!r->use_mask) return GL_OK;
+    unsigned char *m = (unsigned char *)scratch(r, n / 8 + 1);
+    if (!m) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", r->path);
+    CPLErrorReset();
+    GDALRasterBandH mb = GDALGetMaskBand(GDALGetRasterBand(r->ds, r->bands[0]));
+    if (GDALRasterIO(mb, GF_Read, x, y, w, h, m, w, h, GDT_Byte, 0, 0) != CE_None) {
+        char msg[512];
+        return gl_fail(err, GL_ERR_FORMAT, "%s: cannot read the mask at %d,%d: %s", r->path, x, y,
+                       gl_gdal_last_error(msg, sizeof msg, "read failed"));
+    }
+    for (size_t i = 0; i < n; i++) valid[i] &= m[i] != 0;
+    return GL_OK;
+}
+
+static gl_status read_window(gl_raster *r, int x, int y, int w, int h, unsigned char *rgb,
+                             unsigned char *valid, gl_error *err) {
+    gl_status s = r->have_range ? GL_OK : compute_range(r, err);
+    if (valid) memset(valid, 0, (size_t)w * h);
+    int single = r->bands[0] == r->bands[1] && r->bands[1] == r->bands[2];
+    for (int c = 0; c < (single ? 1 : 3) && !s; c++) s = read_channel(r, c, x, y, w, h, rgb, valid, err);
+    if (s) return s;
+    size_t n = (size_t)w * h;
+    if (r->palette) {
+        unsigned char lut[256][3];
+        gl_gdal_palette_lut(r->palette, lut);
+        for (size_t i = 0; i < n; i++) memcpy(rgb + 3 * i, lut[rgb[3 * i]], 3);
+    } else if (single) {
+        for (size_t i = 0; i < n; i++) rgb[3 * i + 1] = rgb[3 * i + 2] = rgb[3 * i];
+        for (size_t i = 0; valid && r->has_nodata[0] && i < n; i++) valid[i] *= 3;
+    }
+    return valid ? finish_valid(r, x, y, w, h, valid, err) : GL_OK;
+}
+
+gl_status gl_raster_read_rgb(gl_raster *r, int x, int y, int w, int h, unsigned char *rgb,
+                             unsigned char *valid, gl_error *err) {
+    if (w < 1 || h < 1 || x < 0 || y < 0 || x > r->info.width - w || y > r->info.height - h)
+        return gl_fail(err, GL_ERR_ARG, "%s: window %d,%d size %dx%d lies outside the %dx%d raster",
+                       r->path, x, y, w, h, r->info.width, r->info.height);
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    gl_status s = read_window(r, x, y, w, h, rgb, valid, err);
+    CPLPopErrorHandler();
+    return s;
+}
+
+/* ------------------------------------------------------------------ coordinates */
+
+static gl_status make_transform(gl_raster *r, gl_error *err) {
+    OGRSpatialReferenceH src = GDALGetSpatialRef(r->ds);
+    if (!src) return gl_fail(err, GL_ERR_UNSUPPORTED, "%s: the raster has no CRS", r->path);
+    OGRSpatialReferenceH s = OSRClone(src), wgs84 = OSRNewSpatialReference(NULL);
+    OSRSetAxisMappingStrategy(s, OAMS_TRADITIONAL_GIS_ORDER);
+    OSRImportFromEPSG(wgs84, 4326);
+    OSRSetAxisMappingStrategy(wgs84, OAMS_TRADITIONAL_GIS_ORDER);
+    CPLErrorReset();
+    r->to_lonlat = OCTNewCoordinateTransformation(s, wgs84);
+    OSRDestroySpatialReference(s);
+    OSRDestroySpatialReference(wgs84);
+    if (r->to_lonlat) return GL_OK;
+    char msg[512];
+    return gl_fail(err, GL_ERR_UNSUPPORTED, "%s: no transformation from %s to WGS 84: %s", r->path,
+                   r->info.crs_label[0] ? r->info.crs_label : "its CRS",
+                   gl_gdal_last_error(msg, sizeof msg, "PROJ found none"));
+}
+
+gl_status gl_raster_crs_to_lonlat(gl_raster *r, double x, double y, double *lon, double *lat,
+                                  gl_error *err) {
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    gl_status s = r->to_lonlat ? GL_OK : make_transform(r, err);
+    if (!s && !OCTTransform(r->to_lonlat, 1, &x, &y, NULL))
+        s = gl_fail(err, GL_ERR_ARG, "%s: cannot transform (%.10g, %.10g) to longitude/latitude",
+                    r->path, x, y);
+    CPLPopErrorHandler();
+    if (!s) {
+        *lon = x;
+        *lat = y;
+    }
+    return s;
+}

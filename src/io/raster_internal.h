@@ -19,4 +19,7 @@ GDALDatasetH gl_gdal_open(const char *path, gl_error *err);
 /* GDAL's last error message as one line (newlines folded), or `fallback` when it has none. */
 const char *gl_gdal_last_error(char *buf, size_t cap, const char *fallback);
 
+/* lut[i] = colour-table entry i, or (i, i, i) past the table's end (Pillow's palette ramp). */
+void gl_gdal_palette_lut(GDALColorTableH ct, unsigned char lut[256][3]);
+
 #endif

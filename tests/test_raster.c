@@ -1,0 +1,437 @@
+/* test_raster.c: windowed raster reads, stretches, nodata/alpha and georeferencing on the real
+ * imagery in ../shared/data/imagery, checked against GDAL's own utilities and numpy. */
+#include "harness.h"
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+static const char *img(const char *name) { return t_path("data/imagery/%s", name); }
+
+static int run(const char *cmd) {
+    char full[4200];
+    snprintf(full, sizeof full, "%s >/dev/null 2>&1", cmd);
+    return system(full);
+}
+
+/* Runs a command and returns its whole stdout (malloc'ed), or NULL. */
+static char *capture(const char *cmd) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    size_t k;
+    while (buf && (k = fread(buf + n, 1, cap - n - 1, p)) > 0) {
+        n += k;
+        if (n + 1 == cap) buf = realloc(buf, cap *= 2);
+    }
+    if (pclose(p) != 0 || !buf) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+static cJSON *gdalinfo_json(const char *path, const char *extra) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "gdalinfo -json %s '%s' 2>/dev/null", extra, path);
+    char *out = capture(cmd);
+    cJSON *j = out ? cJSON_Parse(out) : NULL;
+    free(out);
+    return j;
+}
+
+static double jnum(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* Band-sequential bytes of `gdal_translate -srcwin` output (ENVI raw), malloc'ed. */
+static unsigned char *translate_window(const char *path, int x, int y, int w, int h,
+                                       const char *band_args, int nbands) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "gdal_translate -q -of ENVI -co INTERLEAVE=BSQ -ot Byte %s -srcwin %d %d %d %d '%s' win.bin",
+             band_args, x, y, w, h, path);
+    if (run(cmd) != 0) return NULL;
+    size_t n = (size_t)w * h * nbands;
+    unsigned char *b = malloc(n);
+    FILE *f = fopen("win.bin", "rb");
+    size_t got = f ? fread(b, 1, n, f) : 0;
+    if (f) fclose(f);
+    if (got != n) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* Largest |ours - theirs| over the window's three channels (theirs band-sequential). */
+static int max_channel_diff(const unsigned char *rgb, const unsigned char *bsq, int w, int h) {
+    int md = 0;
+    size_t n = (size_t)w * h;
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++) {
+            int d = abs((int)rgb[3 * i + c] - bsq[c * n + i]);
+            if (d > md) md = d;
+        }
+    return md;
+}
+
+static gl_raster *open_with(const char *path, gl_stretch_kind stretch, int b0, int b1, int b2) {
+    gl_raster_params p = gl_raster_default_params();
+    p.stretch = stretch;
+    p.bands[0] = b0;
+    p.bands[1] = b1;
+    p.bands[2] = b2;
+    gl_error err = {0};
+    gl_raster *r = gl_raster_open(path, &p, &err);
+    CHECK(r != NULL, "open %s: %s", path, err.msg);
+    return r;
+}
+
+/* Size, band count, geotransform and EPSG code agree with gdalinfo -json; pixel corners agree
+ * with gdaltransform (GDAL's own pixel -> CRS computation) to 1e-6 of a pixel. */
+static void test_info_and_bounds(void) {
+    const char *files[] = {"RGB.byte.tif", "world.rgb.tif", "L7_ETMs.tif", "uint16_cog.tif",
+                           "drone_rgba_nodata.tif"};
+    for (int f = 0; f < 5; f++) {
+        const char *path = img(files[f]);
+        cJSON *j = gdalinfo_json(path, "");
+        CHECK(j != NULL, "gdalinfo -json %s", path);
+        gl_raster *r = open_with(path, GL_STRETCH_NONE, 0, 0, 0);
+        if (!j || !r) {
+            cJSON_Delete(j);
+            gl_raster_close(r);
+            continue;
+        }
+        const gl_raster_info *in = gl_raster_get_info(r);
+        const cJSON *size = cJSON_GetObjectItem(j, "size"), *gt = cJSON_GetObjectItem(j, "geoTransform");
+        CHECK(in->width == cJSON_GetArrayItem(size, 0)->valueint &&
+                  in->height == cJSON_GetArrayItem(size, 1)->valueint,
+              "%s size %dx%d", files[f], in->width, in->height);
+        CHECK(in->band_count == cJSON_GetArraySize(cJSON_GetObjectItem(j, "bands")), "%s bands",
+              files[f]);
+        CHECK(in->has_geotransform, "%s geotransform", files[f]);
+        for (int k = 0; k < 6; k++)
+            CHECK(fabs(in->geotransform[k] - cJSON_GetArrayItem(gt, k)->valuedouble) <=
+                      1e-12 * fabs(in->geotransform[k]),
+                  "%s gt[%d] %.17g", files[f], k, in->geotransform[k]);
+        char want[64];
+        snprintf(want, sizeof want, "EPSG:%d",
+                 (int)jnum(cJSON_GetObjectItem(j, "stac"), "proj:epsg"));
+        CHECK(in->has_crs && !strcmp(in->crs_label, want), "%s crs %s vs %s", files[f],
+              in->crs_label, want);
+        /* Tile corners of a 3x3 split and the far corner, through gdaltransform. */
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "printf '0 0\\n%d %d\\n%d %d\\n%d %d\\n' | gdaltransform '%s'",
+                 in->width / 3, in->height / 3, 2 * (in->width / 3), in->height,
+                 in->width, in->height, path);
+        char *out = capture(cmd);
+        CHECK(out != NULL, "%s", cmd);
+        int pts[4][2] = {{0, 0},
+                         {in->width / 3, in->height / 3},
+                         {2 * (in->width / 3), in->height},
+                         {in->width, in->height}};
+        const char *p = out;
+        for (int k = 0; out && k < 4; k++) {
+            char *end;
+            double gx = strtod(p, &end), gy = strtod(end, &end);
+            strtod(end, &end);
+            p = end;
+            double x, y;
+            gl_raster_pixel_to_crs(in, pts[k][0], pts[k][1], &x, &y);
+            double px = fabs(x - gx) / fabs(in->geotransform[1]);
+            double py = fabs(y - gy) / fabs(in->geotransform[5]);
+            CHECK(px <= 1e-6 && py <= 1e-6, "%s corner %d: (%.9f,%.9f) vs gdaltransform (%.9f,%.9f)",
+                  files[f], k, x, y, gx, gy);
+        }
+        free(out);
+        gl_raster_close(r);
+        cJSON_Delete(j);
+    }
+}
+
+/* Longitude/latitude of pixel centres against gdaltransform -t_srs EPSG:4326. */
+static void test_lonlat(void) {
+    const char *files[] = {"RGB.byte.tif", "world.rgb.tif", "L7_ETMs.tif", "drone_rgba_nodata.tif"};
+    for (int f = 0; f < 4; f++) {
+        gl_raster *r = open_with(img(files[f]), GL_STRETCH_NONE, 0, 0, 0);
+        if (!r) continue;
+        const gl_raster_info *in = gl_raster_get_info(r);
+        double col = in->width * 0.37 + 0.5, row = in->height * 0.61 + 0.5, x, y, lon, lat;
+        gl_raster_pixel_to_crs(in, col, row, &x, &y);
+        gl_error err = {0};
+        CHECK_OK(gl_raster_crs_to_lonlat(r, x, y, &lon, &lat, &err), &err);
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "echo '%.10f %.10f' | gdaltransform -t_srs EPSG:4326 '%s'", col,
+                 row, img(files[f]));
+        char *out = capture(cmd);
+        double glon = NAN, glat = NAN;
+        if (out) sscanf(out, "%lf %lf", &glon, &glat);
+        CHECK(fabs(lon - glon) < 1e-9 && fabs(lat - glat) < 1e-9,
+              "%s: ours (%.12f, %.12f) gdaltransform (%.12f, %.12f)", files[f], lon, lat, glon,
+              glat);
+        free(out);
+        gl_raster_close(r);
+    }
+}
+
+/* 8-bit windows are exactly gdal_translate -srcwin's bytes (band selection included). */
+static void test_byte_windows(void) {
+    struct {
+        const char *file;
+        int bands[3];
+        const char *band_args;
+        gl_stretch_kind stretch;
+        int x, y, w, h;
+    } cases[] = {
+        {"RGB.byte.tif", {0, 0, 0}, "-b 1 -b 2 -b 3", GL_STRETCH_NONE, 100, 200, 64, 48},
+        /* global min 0 and max 255: GVL's stretch is the identity here */
+        {"RGB.byte.tif", {0, 0, 0}, "-b 1 -b 2 -b 3", GL_STRETCH_MINMAX, 700, 650, 91, 68},
+        {"world.rgb.tif", {0, 0, 0}, "-b 1 -b 2 -b 3", GL_STRETCH_MINMAX, 0, 0, 512, 256},
+        {"L7_ETMs.tif", {4, 3, 2}, "-b 4 -b 3 -b 2", GL_STRETCH_NONE, 30, 40, 224, 200},
+        {"L7_ETMs.tif", {5, 0, 0}, "-b 5 -b 5 -b 5", GL_STRETCH_NONE, 0, 0, 349, 352},
+        {"drone_rgba_nodata.tif", {0, 0, 0}, "-b 1 -b 2 -b 3", GL_STRETCH_NONE, 300, 0, 386, 100},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gl_raster *r = open_with(img(cases[i].file), cases[i].stretch, cases[i].bands[0],
+                                 cases[i].bands[1], cases[i].bands[2]);
+        int w = cases[i].w, h = cases[i].h;
+        unsigned char *rgb = malloc((size_t)w * h * 3);
+        unsigned char *ref = translate_window(img(cases[i].file), cases[i].x, cases[i].y, w, h,
+                                              cases[i].band_args, 3);
+        gl_error err = {0};
+        CHECK(ref != NULL, "gdal_translate %s", cases[i].file);
+        if (r && ref) {
+            CHECK_OK(gl_raster_read_rgb(r, cases[i].x, cases[i].y, w, h, rgb, NULL, &err), &err);
+            int md = max_channel_diff(rgb, ref, w, h);
+            CHECK(md == 0, "case %zu %s: max |d| %d", i, cases[i].file, md);
+        }
+        free(rgb);
+        free(ref);
+        gl_raster_close(r);
+    }
+}
+
+/* Writes reference arrays with numpy from GDAL's Python bindings: GVL's min/max formula over
+ * the whole image (its split_image), inverted-CDF percentiles, nodata and alpha masks. */
+static int make_numpy_refs(void) {
+    char script[4096];
+    snprintf(script, sizeof script,
+             "import numpy as np\n"
+             "from osgeo import gdal\n"
+             "D = '%s/data/imagery/'\n"
+             "def gvl(a):\n"
+             "    a = np.moveaxis(a, 0, -1)\n"
+             "    return ((a - a.min()) / (a.max() - a.min()) * 255).astype(np.uint8)\n"
+             "u = gdal.Open(D + 'uint16_cog.tif').ReadAsArray()\n"
+             "np.save('u16_gvl.npy', gvl(np.stack([u, u, u]))[1000:1224, 2400:2658])\n"
+             "lo, hi = np.percentile(u, [2, 98], method='inverted_cdf')\n"
+             "np.save('u16_pct.npy', np.array([lo, hi], dtype=np.float64))\n"
+             "l7 = gdal.Open(D + 'L7_ETMs.tif').ReadAsArray()\n"
+             "np.save('l7_gvl.npy', gvl(l7[[3, 2, 1]]))\n"
+             "rgb = gdal.Open(D + 'RGB.byte.tif').ReadAsArray()\n"
+             "np.save('rgb_valid.npy', (rgb != 0).any(0).astype(np.uint8))\n"
+             "dr = gdal.Open(D + 'drone_rgba_nodata.tif').ReadAsArray()\n"
+             "np.save('drone_valid.npy', (dr[3] > 0).astype(np.uint8))\n",
+             t_shared());
+    FILE *f = fopen("refs.py", "w");
+    if (!f) return 0;
+    fputs(script, f);
+    fclose(f);
+    return run("${PY:-/usr/bin/python3} refs.py") == 0;
+}
+
+/* Compares a [h][w] or [h][w][3] uint8 npy with ours; returns differing bytes (-1: bad file). */
+static long npy_diff(const char *path, const unsigned char *got, size_t n, int *max_diff) {
+    gl_npy a;
+    gl_error err = {0};
+    *max_diff = 0;
+    if (gl_npy_read(path, &a, &err) || a.count != n || strcmp(a.dtype, "|u1")) {
+        if (a.data) gl_npy_free(&a);
+        return -1;
+    }
+    long bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        int d = abs((int)got[i] - ((unsigned char *)a.data)[i]);
+        bad += d != 0;
+        if (d > *max_diff) *max_diff = d;
+    }
+    gl_npy_free(&a);
+    return bad;
+}
+
+static void test_minmax_like_gvl(void) {
+    CHECK(make_numpy_refs(), "numpy reference script failed");
+    gl_error err = {0};
+    int md;
+    /* L7 bands 4,3,2: the whole scene as GVL would stretch it. */
+    gl_raster *r = open_with(img("L7_ETMs.tif"), GL_STRETCH_MINMAX, 4, 3, 2);
+    if (r) {
+        unsigned char *rgb = malloc(349 * 352 * 3);
+        CHECK_OK(gl_raster_read_rgb(r, 0, 0, 349, 352, rgb, NULL, &err), &err);
+        long bad = npy_diff("l7_gvl.npy", rgb, 349 * 352 * 3, &md);
+        CHECK(bad == 0, "L7 4,3,2 vs GVL formula: %ld differ, max %d", bad, md);
+        free(rgb);
+        gl_raster_close(r);
+    }
+    /* uint16: a window of the stretched scene. */
+    r = open_with(img("uint16_cog.tif"), GL_STRETCH_MINMAX, 0, 0, 0);
+    if (r) {
+        int w = 258, h = 224;
+        unsigned char *rgb = malloc((size_t)w * h * 3);
+        CHECK_OK(gl_raster_read_rgb(r, 2400, 1000, w, h, rgb, NULL, &err), &err);
+        long bad = npy_diff("u16_gvl.npy", rgb, (size_t)w * h * 3, &md);
+        CHECK(bad == 0, "uint16 window vs GVL formula: %ld differ, max %d", bad, md);
+        free(rgb);
+        gl_raster_close(r);
+    }
+}
+
+/* uint16 min/max agree with gdalinfo -mm; the stretched window is gdal_translate -scale's within
+ * one level (GDAL rounds to nearest, GVL and we truncate). */
+static void test_uint16_vs_gdal_translate(void) {
+    const char *path = img("uint16_cog.tif");
+    cJSON *j = gdalinfo_json(path, "-mm");
+    CHECK(j != NULL, "gdalinfo -mm");
+    gl_raster *r = open_with(path, GL_STRETCH_MINMAX, 0, 0, 0);
+    if (!j || !r) {
+        cJSON_Delete(j);
+        gl_raster_close(r);
+        return;
+    }
+    const cJSON *b = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "bands"), 0);
+    double mn = jnum(b, "computedMin"), mx = jnum(b, "computedMax"), lo[3], hi[3];
+    gl_error err = {0};
+    CHECK_OK(gl_raster_stretch_range(r, lo, hi, &err), &err);
+    CHECK(lo[0] == mn && hi[2] == mx, "range %g..%g vs gdalinfo %g..%g", lo[0], hi[2], mn, mx);
+    char args[256];
+    snprintf(args, sizeof args, "-b 1 -b 1 -b 1 -scale %.17g %.17g 0 255", mn, mx);
+    int x = 1234, y = 2301, w = 300, h = 366;
+    unsigned char *ref = translate_window(path, x, y, w, h, args, 3);
+    unsigned char *rgb = malloc((size_t)w * h * 3);
+    CHECK(ref != NULL, "gdal_translate -scale");
+    CHECK_OK(gl_raster_read_rgb(r, x, y, w, h, rgb, NULL, &err), &err);
+    if (ref) {
+        int md = max_channel_diff(rgb, ref, w, h);
+        CHECK(md <= 1, "uint16 window vs gdal_translate -scale: max |d| %d", md);
+    }
+    free(ref);
+    free(rgb);
+    gl_raster_close(r);
+    cJSON_Delete(j);
+}
+
+static void test_percentile(void) {
+    gl_raster_params p = gl_raster_default_params();
+    p.stretch = GL_STRETCH_PERCENTILE;
+    p.percentile_low = 2;
+    p.percentile_high = 98;
+    gl_error err = {0};
+    gl_raster *r = gl_raster_open(img("uint16_cog.tif"), &p, &err);
+    CHECK(r != NULL, "%s", err.msg);
+    gl_npy ref;
+    CHECK_OK(gl_npy_read("u16_pct.npy", &ref, &err), &err);
+    double lo[3], hi[3];
+    if (r && ref.data) {
+        CHECK_OK(gl_raster_stretch_range(r, lo, hi, &err), &err);
+        const double *e = ref.data;
+        CHECK(lo[0] == e[0] && hi[0] == e[1], "percentiles %g,%g vs numpy %g,%g", lo[0], hi[0],
+              e[0], e[1]);
+        unsigned char px[3 * 16];
+        CHECK_OK(gl_raster_read_rgb(r, 0, 0, 4, 4, px, NULL, &err), &err);
+    }
+    gl_npy_free(&ref);
+    gl_raster_close(r);
+    p.percentile_low = 50;
+    p.percentile_high = 10;
+    r = gl_raster_open(img("uint16_cog.tif"), &p, &err);
+    CHECK(!r && err.code == GL_ERR_ARG, "bad percentiles accepted");
+    gl_raster_close(r);
+}
+
+/* valid: nodata 0 on every band (RGB.byte.tif) and the alpha band (drone). */
+static void test_valid_masks(void) {
+    struct {
+        const char *file, *npy;
+        int has_nodata, has_alpha;
+    } cases[] = {{"RGB.byte.tif", "rgb_valid.npy", 1, 0},
+                 {"drone_rgba_nodata.tif", "drone_valid.npy", 0, 1}};
+    for (int i = 0; i < 2; i++) {
+        gl_raster *r = open_with(img(cases[i].file), GL_STRETCH_NONE, 0, 0, 0);
+        if (!r) continue;
+        const gl_raster_info *in = gl_raster_get_info(r);
+        CHECK(in->has_nodata == cases[i].has_nodata && in->has_alpha == cases[i].has_alpha,
+              "%s nodata %d alpha %d", cases[i].file, in->has_nodata, in->has_alpha);
+        size_t n = (size_t)in->width * in->height;
+        unsigned char *rgb = malloc(n * 3), *valid = malloc(n);
+        gl_error err = {0};
+        CHECK_OK(gl_raster_read_rgb(r, 0, 0, in->width, in->height, rgb, valid, &err), &err);
+        int md;
+        long bad = npy_diff(cases[i].npy, valid, n, &md);
+        CHECK(bad == 0, "%s valid: %ld differ", cases[i].file, bad);
+        free(rgb);
+        free(valid);
+        gl_raster_close(r);
+    }
+}
+
+static void write_bytes(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+static void test_bad_inputs(void) {
+    gl_error err = {0};
+    unsigned char junk[8192];
+    uint32_t s = 99;
+    memcpy(junk, "II*\0", 4); /* a TIFF signature, then noise */
+    for (size_t i = 4; i < sizeof junk; i++) junk[i] = (unsigned char)((s = s * 1664525 + 1013904223) >> 24);
+    write_bytes("corrupt.tif", junk, sizeof junk);
+    gl_raster *r = gl_raster_open("corrupt.tif", NULL, &err);
+    CHECK(!r && err.code == GL_ERR_FORMAT && strstr(err.msg, "corrupt.tif") && !strchr(err.msg, '\n'),
+          "corrupt: %s", err.msg);
+    gl_raster_close(r);
+    r = gl_raster_open("nothere.tif", NULL, &err);
+    CHECK(!r && err.code == GL_ERR_IO && strstr(err.msg, "nothere.tif"), "missing: %s", err.msg);
+    /* A GeoTIFF cut short: opening may work, reading the lost rows must fail cleanly. */
+    char *data;
+    size_t n;
+    CHECK_OK(gl_read_file(img("RGB.byte.tif"), 1 << 24, &data, &n, &err), &err);
+    write_bytes("cut.tif", data, n / 3);
+    free(data);
+    gl_raster_params p = gl_raster_default_params();
+    p.stretch = GL_STRETCH_NONE;
+    r = gl_raster_open("cut.tif", &p, &err);
+    if (r) {
+        unsigned char px[791 * 3];
+        gl_status st = gl_raster_read_rgb(r, 0, 700, 791, 1, px, NULL, &err);
+        CHECK(st == GL_ERR_FORMAT && strstr(err.msg, "cut.tif"), "cut read: %s", err.msg);
+    } else {
+        CHECK(strstr(err.msg, "cut.tif") != NULL, "cut open: %s", err.msg);
+    }
+    gl_raster_close(r);
+    p.bands[0] = 7;
+    r = gl_raster_open(img("L7_ETMs.tif"), &p, &err);
+    CHECK(!r && err.code == GL_ERR_ARG && strstr(err.msg, "band 7"), "band 7: %s", err.msg);
+    gl_raster_close(r);
+    r = open_with(img("world.rgb.tif"), GL_STRETCH_NONE, 0, 0, 0);
+    if (r) {
+        unsigned char px[3 * 4];
+        CHECK(gl_raster_read_rgb(r, 510, 0, 4, 1, px, NULL, &err) == GL_ERR_ARG, "window outside");
+    }
+    gl_raster_close(r);
+}
+
+int main(void) {
+    RUN(test_info_and_bounds);
+    RUN(test_lonlat);
+    RUN(test_byte_windows);
+    RUN(test_minmax_like_gvl);
+    RUN(test_uint16_vs_gdal_translate);
+    RUN(test_percentile);
+    RUN(test_valid_masks);
+    RUN(test_bad_inputs);
+    T_SUMMARY();
+}
