@@ -40,6 +40,17 @@ static void column_name(int f, int r, char *out, size_t cap) {
     else snprintf(out, cap, "%s_%d", field_names[f], r + 1);
 }
 
+/* The shortest %g form (15 to 17 digits) that reads back as the same double, so coordinates
+ * from a file come out as written there. */
+static void print_exact(FILE *fp, double v) {
+    char buf[40];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    fputs(buf, fp);
+}
+
 gl_status gl_geo_write_located_fp(FILE *fp, const gl_gazetteer *gz, const gl_geo_located *rows,
                                   int n, int top_k, gl_error *err) {
     fputs("filename", fp);
@@ -58,7 +69,8 @@ gl_status gl_geo_write_located_fp(FILE *fp, const gl_gazetteer *gz, const gl_geo
                 fputc(',', fp);
                 double v = number_value(q, f);
                 if (is_text(f)) gl_csv_write_field(fp, text_value(gz, q, f));
-                else if (!isnan(v)) fprintf(fp, f <= F_LON ? "%.10g" : "%.7g", v);
+                else if (!isnan(v) && f <= F_LON) print_exact(fp, v);
+                else if (!isnan(v)) fprintf(fp, "%.7g", v);
             }
         }
         fputc('\n', fp);

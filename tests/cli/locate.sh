@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# locate --method zeroshot on the tiny fixture CLIP (random weights: only mechanics can be
+# checked): --countries FR gives FR and one of FR's 30 gazetteer cities (read with Python's csv),
+# the prompt cache is hit on the second run and rebuilt when corrupt, GeoJSON has the same rows.
+set -eu
+M=$GEOLABEL_SHARED/fixtures/clip-tiny-b32
+IMG=$GEOLABEL_SHARED/data/imagery/Kauai.png
+export GEOLABEL_CACHE=$PWD/cache
+"$GEOLABEL" -v locate --model "$M" --countries FR --top-k 3 -o fr.csv "$IMG" 2> log1
+grep -q "text encodings 31, cached prompt embeddings used 0" log1
+"$GEOLABEL" -v locate --model "$M" --countries FR --top-k 3 -o fr2.csv "$IMG" 2> log2
+grep -q "text encodings 0, cached prompt embeddings used 31" log2
+cmp fr.csv fr2.csv
+# A corrupt cache (one flipped byte in every file) is detected and rebuilt, with the same answer.
+for f in cache/*.emb; do
+  $PY -c "import sys; b=bytearray(open(sys.argv[1],'rb').read()); b[len(b)//2]^=1; open(sys.argv[1],'wb').write(b)" "$f"
+done
+"$GEOLABEL" -v locate --model "$M" --countries FR --top-k 3 -o fr3.csv "$IMG" 2> log3
+grep -q "text encodings 31, cached prompt embeddings used 0" log3
+cmp fr.csv fr3.csv
+"$GEOLABEL" locate --model "$M" --countries FR --top-k 3 -o fr.geojson "$IMG"
+ogrinfo -al -so fr.geojson | grep -q 'WGS 84'
+$PY - "$GEOLABEL_SHARED/data/gazetteer/cities.csv" <<'PYEOF'
+import csv, json, sys
+fr = [r for r in csv.DictReader(open(sys.argv[1], encoding="utf-8")) if r["iso2"] == "FR"][:30]
+byname = {r["name"]: r for r in fr}
+rows = list(csv.DictReader(open("fr.csv", encoding="utf-8")))
+assert len(rows) == 1, rows
+r = rows[0]
+assert r["filename"].endswith("Kauai.png")
+scores = []
+for k in ("", "_2", "_3"):
+    assert r["country" + k] == "FR" and abs(float(r["country_prob" + k]) - 1) < 1e-6, r
+    city = byname[r["city" + k]]
+    assert abs(float(r["lat" + k]) - float(city["lat"])) < 1e-9 and abs(float(r["lon" + k]) - float(city["lon"])) < 1e-9
+    assert abs(float(r["score" + k]) - float(r["city_prob" + k])) < 1e-6
+    scores.append(float(r["score" + k]))
+assert scores == sorted(scores, reverse=True), scores
+g = json.load(open("fr.geojson", encoding="utf-8"))
+f, = g["features"]
+assert f["geometry"]["coordinates"] == [float(r["lon"]), float(r["lat"])], f
+for k, v in r.items():
+    p = f["properties"][k]
+    assert (p == v) if isinstance(p, str) else abs(p - float(v)) < 1e-6 * max(1, abs(p)), (k, p, v)
+print("ok", r["city"], r["city_2"], r["city_3"])
+PYEOF
+# Level country: top-3 countries at their gazetteer points, no city.
+"$GEOLABEL" locate --model "$M" --level country --top-k 3 -o c.csv "$IMG"
+$PY - "$GEOLABEL_SHARED/data/gazetteer/countries.csv" <<'PYEOF'
+import csv, sys
+pts = {r["iso2"]: r for r in csv.DictReader(open(sys.argv[1], encoding="utf-8"))}
+r = next(csv.DictReader(open("c.csv", encoding="utf-8")))
+ps = []
+for k in ("", "_2", "_3"):
+    c = pts[r["country" + k]]
+    assert float(r["lat" + k]) == float(c["lat"]) and float(r["lon" + k]) == float(c["lon"]), r
+    assert r["city" + k] == "" and r["city_prob" + k] == ""
+    ps.append(float(r["country_prob" + k]))
+assert ps == sorted(ps, reverse=True) and 0 < sum(ps) <= 1 + 1e-6, ps
+PYEOF
