@@ -1,0 +1,68 @@
+/* heads.h: what the heads subsystem's files share: the head's layout in memory, its safetensors
+ * container (written here, read with io/safetensors) and the random numbers training uses. */
+#ifndef GEOLABEL_HEADS_H
+#define GEOLABEL_HEADS_H
+
+#include "geolabel.h"
+
+#include "io/safetensors.h"
+
+#include <cjson/cJSON.h>
+
+struct gl_head {
+    char *path;
+    gl_head_arch a;
+    char **classes;     /* [n_classes] */
+    char **dist_keys;   /* the distance map: dist_keys[i] -> dist_vals[i] */
+    int *dist_vals;
+    int n_dist_keys;
+    float *params;      /* one block: emb, w1, b1, w2, b2 (so optimisers see one vector) */
+    size_t n_params;
+    float *emb;         /* [n_dist, dist_dim] */
+    float *w1;          /* [hidden, clip_dim + dist_dim] row-major, y = x W1^T + b1 */
+    float *b1;          /* [hidden] */
+    float *w2;          /* [n_classes, hidden] */
+    float *b2;          /* [n_classes] */
+};
+
+/* A new head with zeroed parameters; classes and dist map are copied. NULL on bad sizes. */
+gl_head *heads_new(const gl_head_arch *a, const char *const *classes, const char *const *dist_keys,
+                   const int *dist_vals, int n_dist_keys, gl_error *err);
+/* The Geograph project's DIST_MAP, for heads trained here. */
+void heads_geograph_dist_map(const char **keys, int *vals, int *n);
+/* PyTorch's default initialisation: Linear U(+-1/sqrt(fan_in)), Embedding N(0,1). */
+typedef struct {
+    uint64_t s[4];
+} heads_rng;
+void heads_rng_seed(heads_rng *r, uint64_t seed);
+uint64_t heads_rng_next(heads_rng *r);
+double heads_rng_uniform(heads_rng *r); /* [0,1) */
+double heads_rng_normal(heads_rng *r);
+void heads_init_params(gl_head *h, heads_rng *r);
+
+/* Safetensors writing: named F32 tensors plus string metadata, atomically. */
+typedef struct {
+    const char *name;
+    const float *data;
+    int ndim;
+    int64_t shape[4];
+} heads_tensor;
+gl_status heads_st_write(const char *path, const heads_tensor *t, int n, const cJSON *metadata,
+                         gl_error *err);
+/* Reads a safetensors file's __metadata__ object (caller frees with cJSON_Delete). */
+gl_status heads_st_metadata(const char *path, cJSON **out, gl_error *err);
+/* The head's tensors, in state-dict names. out must hold 5 entries. */
+void heads_tensors(const gl_head *h, heads_tensor *out);
+cJSON *heads_metadata(const gl_head *h);
+/* Loads a head from a safetensors file; when st_out is non-NULL the open file is handed back
+ * (the caller closes it with gl_st_close) so training state can be read from it too. */
+gl_head *heads_load_safetensors(const char *path, gl_safetensors *st_out, cJSON **meta_out,
+                                gl_error *err);
+
+/* X [n, clip_dim + dist_dim] = concat(clip rows, emb[dist_idx]). */
+void heads_assemble(const gl_head *h, const float *clip, const int *dist_idx, int n, float *x);
+
+/* Sets every class's targets in the head's order from a data set row. */
+void heads_row_targets(const gl_head *h, const gl_hrow *row, float *out);
+
+#endif
