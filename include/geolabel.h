@@ -645,6 +645,153 @@ gl_status gl_show_labels(const char *labels_csv, const char *image, const gl_sho
 /* A confusion-matrix heat map (rows truth, columns prediction) with counts, as a PNG. */
 gl_status gl_draw_confusion_png(const gl_label_eval *e, const char *out_png, gl_error *err);
 
+/* ------------------------------------------------------------------ heads (Geograph MLP) */
+
+/* The Geograph type classifier's facts: classes in checkpoint order and the distance buckets.
+ * Distance index: DIST_MAP.get(str(v).strip(), 22) with DIST_MAP = {"0":0, "":0, "2^i": i+1 for
+ * i in 0..20, "Unknown":22}. */
+#define GL_GEOGRAPH_N_CLASSES 7
+#define GL_GEOGRAPH_DIST_UNKNOWN 22
+#define GL_GEOGRAPH_DIST_ROWS 24 /* nn.Embedding(len(DIST_MAP)=24, 16) */
+extern const char *const gl_geograph_classes[GL_GEOGRAPH_N_CLASSES];
+int gl_geograph_dist_index(const char *distance);
+/* The raw distance string from national-grid coordinates: "Unknown" unless n1 > 0 and e2 > 0,
+ * "0" when they coincide, else str(int(2**floor(log2(d)))). out holds at least 24 bytes. */
+void gl_geograph_distance(double e1, double n1, double e2, double n2, char *out, size_t cap);
+/* Multi-hot targets from a "types" tag string after the project's mapping ("Cross Grid" ->
+ * "Cross Far" when distance is all digits and > 256, else "Geograph" when it is the only tag,
+ * else dropped; "From Above" -> "From Drone"; other tags ignored). out[i] is 0 or 1 for classes[i]. */
+void gl_geograph_targets(const char *types, const char *distance, const char *const *classes,
+                         int n_classes, float *out);
+
+/* A trained head: Embedding(n_dist, dist_dim) over the distance index; concat(clip, dist) ->
+ * Linear(clip_dim + dist_dim, hidden) -> ReLU -> Dropout -> Linear(hidden, n_classes). */
+typedef struct gl_head gl_head;
+typedef struct {
+    int clip_dim, dist_dim, hidden, n_classes, n_dist;
+    float dropout;
+} gl_head_arch;
+/* Loads a PyTorch checkpoint (.pth, the project's format) or our .safetensors. */
+gl_head *gl_head_load(const char *path, gl_error *err);
+void gl_head_free(gl_head *h);
+gl_head_arch gl_head_get_arch(const gl_head *h);
+const char *gl_head_class_name(const gl_head *h, int i);
+/* The head's own distance map (from its checkpoint), Unknown for anything not in it. */
+int gl_head_dist_index(const gl_head *h, const char *distance);
+/* logits: [n, n_classes] for clip [n, clip_dim] and dist_idx [n] (eval mode: no dropout). */
+gl_status gl_head_forward(const gl_head *h, const float *clip, const int *dist_idx, int n,
+                          float *logits, gl_error *err);
+void gl_sigmoid_inplace(float *x, size_t n);
+/* Writes the head as safetensors (tensors named as in PyTorch's state dict; classes, dist map
+ * and architecture in __metadata__), atomically. */
+gl_status gl_head_save(const gl_head *h, const char *path, gl_error *err);
+
+/* The data set: JSONL or .jsonl.gz, one object per line, streamed (one line in memory at a time,
+ * any length). A bad row (JSON, base64, wrong length, NaN/Inf) is counted and skipped with a
+ * warning naming file and line, or with keep_bad_rows kept as the reference does (zero vector). */
+typedef enum { GL_SPLIT_TRA = 0, GL_SPLIT_VAL, GL_SPLIT_TES, GL_SPLIT_OTHER } gl_split;
+typedef struct {
+    long line;          /* 1-based line in the file */
+    const char *id;     /* gridimage_id as text; valid until the next call */
+    const char *types;  /* "" when absent */
+    const char *distance; /* str() of the JSON value; "Unknown" when absent */
+    const float *embedding; /* [clip_dim] */
+    gl_split split;
+    float weight;       /* default 1 */
+    int bad;            /* kept bad row (keep_bad_rows): embedding is zeros */
+} gl_hrow;
+typedef struct gl_hreader gl_hreader;
+/* clip_dim 0: embeddings are not decoded (row.embedding NULL), for commands that need only labels. */
+gl_hreader *gl_hreader_open(const char *path, int clip_dim, int keep_bad_rows, gl_error *err);
+/* 1: a row; 0: end of file; -1: a read error (err set). */
+int gl_hreader_next(gl_hreader *r, gl_hrow *row, gl_error *err);
+long gl_hreader_bad_rows(const gl_hreader *r);
+const char *gl_hreader_first_bad(const gl_hreader *r); /* message for the first bad row, or NULL */
+void gl_hreader_close(gl_hreader *r);
+const char *gl_split_name(gl_split s);
+
+/* dataset stats */
+#define GL_HSTATS_MAX_TAGS 64
+typedef struct {
+    long rows, bad_rows, split_rows[4];
+    long target_count[GL_GEOGRAPH_N_CLASSES];          /* rows with each mapped target */
+    long dist_hist[GL_GEOGRAPH_DIST_ROWS];             /* rows per distance index */
+    int n_tags;                                        /* raw tags seen (first 64) */
+    char tag_names[GL_HSTATS_MAX_TAGS][32];
+    long tag_count[GL_HSTATS_MAX_TAGS];
+} gl_hstats;
+gl_status gl_hdata_stats(const char *path, int clip_dim, gl_hstats *out, gl_error *err);
+/* targets.csv: gridimage_id plus one 0/1 column per Geograph class. */
+gl_status gl_hdata_write_targets(const char *data_path, const char *out_csv, long *n_rows,
+                                 long *n_bad, gl_error *err);
+
+/* dataset build: embeds the images of meta_csv (columns id,path,e1,n1,e2,n2; optional types,
+ * split, weight) with the CLIP model and appends rows in the data set's format to out_jsonl.
+ * Ids already in out_jsonl are skipped (resume); a partial last line left by a crash is cut off
+ * first; each batch is flushed and fsync'ed, so a crash loses at most the batch in flight. */
+gl_status gl_hdata_build(const char *model, const char *meta_csv, const char *out_jsonl, int threads,
+                         long *n_new, long *n_skipped, gl_error *err);
+
+/* predict: rows of a data set (or embeddings) through a head to CSV: gridimage_id, one
+ * probability per class; with threshold >= 0 a labels column (classes with p > threshold joined
+ * by ",", or "None"). */
+typedef struct {
+    FILE *fp;
+    const gl_head *head;
+    float threshold; /* < 0: no labels column */
+} gl_head_writer;
+gl_status gl_head_write_header(gl_head_writer *w);
+void gl_head_write_row(gl_head_writer *w, const char *id, const float *probs);
+gl_status gl_head_predict_file(const gl_head *h, const char *data_path, const char *out_csv,
+                               float threshold, int keep_bad_rows, long *n_rows, long *n_bad,
+                               gl_error *err);
+
+/* train */
+typedef struct {
+    int hidden, dist_dim;  /* 256, 16 */
+    float dropout;         /* 0.2 */
+    int adamw;             /* 0: Adam (weight decay added to the gradient), 1: AdamW */
+    float lr, weight_decay;
+    int cosine;            /* cosine decay of lr over the epochs */
+    int batch, epochs, patience;
+    uint64_t seed;
+    int threads;
+    int resume;            /* continue from "<out>.resume" */
+    int keep_bad_rows;
+    /* Called after each epoch (may be NULL). */
+    void (*on_epoch)(void *ctx, int epoch, double train_loss, double val_loss, double micro_f1,
+                     double macro_f1, int improved);
+    void *ctx;
+} gl_train_params;
+gl_train_params gl_train_default_params(void);
+/* Trains on the "tra" rows with early stopping on the weighted "val" loss; the best head is
+ * written to out_path (atomically) after each improving epoch, and the full state (weights,
+ * optimizer, RNG, counters) to "<out_path>.resume" after every epoch. */
+gl_status gl_head_train(const char *data_path, const char *out_path, const gl_train_params *p,
+                        gl_error *err);
+
+#define GL_HEAD_EVAL_MAX 64
+/* eval --head: on "tes", P/R/F1 per class at 0.5 and at per-class thresholds tuned on "val"
+ * (best F1 over 0.01..0.99), micro/macro F1, average precision per class and mAP. */
+typedef struct {
+    int n_classes;
+    long n_val, n_test;
+    double precision[GL_HEAD_EVAL_MAX], recall[GL_HEAD_EVAL_MAX], f1[GL_HEAD_EVAL_MAX];
+    double tuned_threshold[GL_HEAD_EVAL_MAX];
+    double tuned_precision[GL_HEAD_EVAL_MAX], tuned_recall[GL_HEAD_EVAL_MAX],
+        tuned_f1[GL_HEAD_EVAL_MAX];
+    double ap[GL_HEAD_EVAL_MAX]; /* NAN when the class has no positives */
+    long support[GL_HEAD_EVAL_MAX];
+    double micro_f1, macro_f1, tuned_micro_f1, tuned_macro_f1, map;
+} gl_head_eval;
+gl_status gl_head_eval_file(const gl_head *h, const char *data_path, int keep_bad_rows,
+                            gl_head_eval *out, gl_error *err);
+/* The metric kernels, on probs/targets [n, c]: counts at per-class thresholds, and AP. */
+void gl_multilabel_prf(const float *probs, const float *targets, long n, int c,
+                       const double *thresholds, double *precision, double *recall, double *f1,
+                       double *micro_f1, double *macro_f1);
+double gl_average_precision(const float *scores, const float *targets, long n, int stride);
+
 /* @@ new public sections go above this line, one per subsystem, each headed like the others @@ */
 
 #ifdef __cplusplus
