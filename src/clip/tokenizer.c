@@ -9,8 +9,8 @@
  *
  * ftfy.fix_text (6.3, default config) is only partly replicated. We do, in ftfy's order and
  * repeated until nothing changes: unescape_html (only while no line so far held '<', and only
- * the entities above), remove_terminal_escapes (ESC [ digits/';' letter), mojibake repair of runs
- * that are UTF-8 read as Latin-1/sloppy Windows-1252 (see fix_mojibake for the exact rule),
+ * the entities above), remove_terminal_escapes (ESC [ digits/';' letter), mojibake repair of UTF-8
+ * read as Latin-1/sloppy Windows-1252 (a fixed rule, see fix_mojibake_at),
  * fix_c1_controls (U+0080..U+009F read as Windows-1252), fix_latin_ligatures (ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ Ĳ ĳ
  * Ǆ..ǌ Ǳ..ǳ), fix_character_width (U+FF01..U+FFEF by NFKC, U+3000 to space), uncurl_quotes
  * (U+2018..U+201B and U+02BC to ', U+201C..U+201F to "), fix_line_breaks (CR LF, CR, U+2028,
@@ -536,30 +536,39 @@ static int utf8_len_of_lead(int b) {
     return 0;
 }
 
-/* Punctuation that legitimately follows an accented capital ("CAFÉ”"); not taken as a
- * continuation byte unless the lead is Â or Ã, which real text does not put before it. */
-static int plausible_after_letter(int b) {
-    return b == 0xA0 || b == 0x85 || (b >= 0x91 && b <= 0x97) || b == 0xAB || b == 0xBB;
-}
-
-/* The mojibake rule that stands in for ftfy's fix_encoding: a lead character whose Windows-1252
- * byte starts a UTF-8 sequence, followed by the right number of characters whose bytes are
- * continuation bytes, is replaced by the decoded character when the bytes are valid UTF-8. */
-static size_t fix_mojibake_at(const uint32_t *s, size_t n, cpbuf *out) {
-    int lead = cp1252_byte(s[0]);
+/* One UTF-8 sequence read as Windows-1252 at s[0]: a lead character whose byte starts a
+ * sequence, then the right number of characters whose bytes are continuation bytes, forming
+ * valid UTF-8. Returns its length (0: none) and the character it stood for. */
+static size_t mojibake_at(const uint32_t *s, size_t n, uint32_t *decoded) {
+    int lead = s[0] >= 0x80 ? cp1252_byte(s[0]) : -1;
     int k = lead < 0 ? 0 : utf8_len_of_lead(lead);
     if (!k || (size_t)k > n) return 0;
     utf8proc_uint8_t bytes[4] = {(utf8proc_uint8_t)lead};
     for (int j = 1; j < k; j++) {
         int b = cp1252_byte(s[j]);
         if (b < 0x80 || b > 0xBF) return 0;
-        if (k == 2 && lead > 0xC3 && plausible_after_letter(b)) return 0;
         bytes[j] = (utf8proc_uint8_t)b;
     }
     utf8proc_int32_t c;
     if (utf8proc_iterate(bytes, k, &c) != k) return 0;
-    cp_push(out, (uint32_t)c);
+    utf8proc_category_t cat = utf8proc_category(c);
+    if (cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CN) return 0; /* no text means these */
+    *decoded = (uint32_t)c;
     return (size_t)k;
+}
+
+/* The rule that stands in for ftfy's fix_encoding. Accepted alone: three- and four-byte
+ * sequences ("â€™", "ðŸ˜€") and two-byte ones led by Â or Ã (Latin-1 read twice: "Ã©"), which
+ * real text does not contain. Other two-byte sequences ("Ð¿", but also "NESTLÉ®") only inside
+ * a run of at least two, as mis-decoded Cyrillic, Greek, Hebrew or Arabic words are. */
+static size_t fix_mojibake_at(const uint32_t *s, size_t n, int after_fix, cpbuf *out) {
+    uint32_t c, next;
+    size_t k = mojibake_at(s, n, &c);
+    if (!k) return 0;
+    int alone_ok = k > 2 || s[0] == 0xC2 || s[0] == 0xC3;
+    if (!alone_ok && !after_fix && !mojibake_at(s + k, n - k, &next)) return 0;
+    cp_push(out, c);
+    return k;
 }
 
 /* Ligatures ftfy's fix_latin_ligatures spells out. */
@@ -612,6 +621,7 @@ static size_t terminal_escape_len(const uint32_t *s, size_t n) {
  * ligatures, width, quotes, line breaks, control characters. */
 static void ftfy_char_fixes(const cpbuf *in, cpbuf *out) {
     out->n = 0;
+    int after_fix = 0;
     for (size_t i = 0; i < in->n;) {
         uint32_t c = in->cp[i];
         size_t used = c == 0x1B ? terminal_escape_len(in->cp + i, in->n - i) : 0;
@@ -619,7 +629,8 @@ static void ftfy_char_fixes(const cpbuf *in, cpbuf *out) {
             i += used;
             continue;
         }
-        if (c >= 0x80 && (used = fix_mojibake_at(in->cp + i, in->n - i, out))) {
+        after_fix = (used = fix_mojibake_at(in->cp + i, in->n - i, after_fix, out)) > 0;
+        if (used) {
             i += used;
             continue;
         }
