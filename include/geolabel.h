@@ -270,7 +270,8 @@ void gl_class_tree_free(gl_class_node *root); /* frees the children and names, n
 
 /* ------------------------------------------------------------------ rasters (GDAL) */
 
-/* Scenes of any size are read by windows, so memory stays bounded by the window. */
+/* Scenes of any size are read by windows, so memory stays bounded by the window. A gl_raster
+ * wraps one GDAL dataset: use it from one thread at a time (open one per thread otherwise). */
 typedef struct gl_raster gl_raster;
 typedef enum { GL_STRETCH_MINMAX = 0, GL_STRETCH_PERCENTILE, GL_STRETCH_NONE } gl_stretch_kind;
 typedef struct {

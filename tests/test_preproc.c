@@ -193,6 +193,23 @@ static void test_crop_padding(void) {
     CHECK(out[0] == pad && out[1] == x0 && out[5] == pad, "%g %g %g", out[0], out[1], out[5]);
 }
 
+/* A 1x1 tile (a raster's last column can be that thin) upscales to a constant crop. */
+static void test_one_pixel_preprocess(void) {
+    unsigned char px[3] = {10, 200, 77};
+    gl_image img = {1, 1, px};
+    gl_preproc_config c = gl_preproc_default_config(224);
+    float *out = malloc(sizeof(float) * 3 * 224 * 224);
+    gl_error err = {0};
+    CHECK_OK(gl_preprocess(&c, &img, out, &err), &err);
+    int bad = 0;
+    for (int ch = 0; ch < 3; ch++) {
+        float want = ((float)(px[ch] * c.rescale_factor) - c.mean[ch]) / c.std[ch];
+        for (int i = 0; i < 224 * 224; i++) bad += out[ch * 224 * 224 + i] != want;
+    }
+    CHECK(bad == 0, "%d values differ from the constant", bad);
+    free(out);
+}
+
 static int run(const char *cmd) {
     char full[2048];
     snprintf(full, sizeof full, "%s >/dev/null 2>&1", cmd);
@@ -346,6 +363,7 @@ int main(void) {
     RUN(test_pixel_values_from_decoded);
     RUN(test_pixel_values_from_files);
     RUN(test_crop_padding);
+    RUN(test_one_pixel_preprocess);
     RUN(test_bad_images);
     RUN(test_other_formats);
     RUN(test_pil_modes);

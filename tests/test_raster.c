@@ -424,6 +424,31 @@ static void test_bad_inputs(void) {
     gl_raster_close(r);
 }
 
+/* A 20000 x 20000 sparse GeoTIFF made by gdal_create: windows anywhere are read without
+ * touching the rest (the far corner here), and the bounds follow its geotransform. */
+static void test_large_scene_window(void) {
+    CHECK(run("gdal_create -q -of GTiff -outsize 20000 20000 -bands 3 -ot UInt16 -co TILED=YES "
+              "-co SPARSE_OK=YES -a_srs EPSG:32633 -a_ullr 500000 4000000 520000 3980000 big.tif") == 0,
+          "gdal_create failed");
+    gl_raster *r = open_with("big.tif", GL_STRETCH_NONE, 0, 0, 0);
+    if (!r) return;
+    const gl_raster_info *in = gl_raster_get_info(r);
+    CHECK(in->width == 20000 && in->height == 20000 && !strcmp(in->crs_label, "EPSG:32633"),
+          "%dx%d %s", in->width, in->height, in->crs_label);
+    unsigned char rgb[224 * 224 * 3], valid[224 * 224];
+    memset(rgb, 9, sizeof rgb);
+    gl_error err = {0};
+    CHECK_OK(gl_raster_read_rgb(r, 20000 - 224, 20000 - 224, 224, 224, rgb, valid, &err), &err);
+    int nonzero = 0, invalid = 0;
+    for (int i = 0; i < 224 * 224 * 3; i++) nonzero += rgb[i] != 0;
+    for (int i = 0; i < 224 * 224; i++) invalid += !valid[i];
+    CHECK(!nonzero && !invalid, "%d nonzero, %d invalid", nonzero, invalid);
+    double x, y;
+    gl_raster_pixel_to_crs(in, 20000, 20000, &x, &y);
+    CHECK(fabs(x - 520000) < 1e-6 && fabs(y - 3980000) < 1e-6, "corner %.9f %.9f", x, y);
+    gl_raster_close(r);
+}
+
 int main(void) {
     RUN(test_info_and_bounds);
     RUN(test_lonlat);
@@ -433,5 +458,6 @@ int main(void) {
     RUN(test_percentile);
     RUN(test_valid_masks);
     RUN(test_bad_inputs);
+    RUN(test_large_scene_window);
     T_SUMMARY();
 }

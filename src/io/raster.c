@@ -271,30 +271,40 @@ static void chunk_size(gl_raster *r, int band, int *cw, int *ch) {
     if ((long long)*cw * *ch > 4LL * RASTER_CHUNK_PIXELS) *ch = RASTER_CHUNK_PIXELS / *cw + 1;
 }
 
+/* Folds one band's values into [*mn, *mx], chunk by chunk. Byte bands are read as bytes and
+ * stop early once 0 and 255 are both seen: nothing can widen the range further. */
+static gl_status band_minmax(gl_raster *r, int band, double *mn, double *mx, gl_error *err) {
+    int cw, ch, bytes = GDALGetRasterDataType(GDALGetRasterBand(r->ds, band)) == GDT_Byte;
+    chunk_size(r, band, &cw, &ch);
+    double *buf = scratch(r, (size_t)cw * ch);
+    if (!buf) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", r->path);
+    const unsigned char *b8 = (const unsigned char *)buf;
+    for (int y = 0; y < r->info.height; y += ch)
+        for (int x = 0; x < r->info.width; x += cw) {
+            if (bytes && *mn <= 0 && *mx >= 255) return GL_OK;
+            int w = r->info.width - x < cw ? r->info.width - x : cw;
+            int h = r->info.height - y < ch ? r->info.height - y : ch;
+            gl_status s = read_band(r, band, x, y, w, h, buf, bytes ? GDT_Byte : GDT_Float64,
+                                    bytes ? 1 : 8, err);
+            if (s) return s;
+            for (size_t i = 0; i < (size_t)w * h; i++) {
+                double v = bytes ? b8[i] : buf[i];
+                if (v < *mn) *mn = v;
+                if (v > *mx) *mx = v;
+            }
+        }
+    return GL_OK;
+}
+
 /* GVL's global min and max over every pixel of the selected bands, streamed. */
 static gl_status global_minmax(gl_raster *r, double *lo, double *hi, gl_error *err) {
-    double mn = INFINITY, mx = -INFINITY;
-    for (int c = 0; c < 3; c++) {
-        if (c > 0 && (r->bands[c] == r->bands[0] || r->bands[c] == r->bands[c - 1])) continue;
-        int cw, ch;
-        chunk_size(r, r->bands[c], &cw, &ch);
-        double *buf = scratch(r, (size_t)cw * ch);
-        if (!buf) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", r->path);
-        for (int y = 0; y < r->info.height; y += ch)
-            for (int x = 0; x < r->info.width; x += cw) {
-                int w = r->info.width - x < cw ? r->info.width - x : cw;
-                int h = r->info.height - y < ch ? r->info.height - y : ch;
-                gl_status s = read_band(r, r->bands[c], x, y, w, h, buf, GDT_Float64, 8, err);
-                if (s) return s;
-                for (size_t i = 0; i < (size_t)w * h; i++) {
-                    if (buf[i] < mn) mn = buf[i];
-                    if (buf[i] > mx) mx = buf[i];
-                }
-            }
-    }
-    *lo = mn;
-    *hi = mx;
-    return GL_OK;
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    gl_status s = GL_OK;
+    for (int c = 0; c < 3 && !s; c++)
+        if (c == 0 || (r->bands[c] != r->bands[0] && r->bands[c] != r->bands[c - 1]))
+            s = band_minmax(r, r->bands[c], lo, hi, err);
+    return s;
 }
 
 /* The p-th percentile (0..100) from a histogram of n buckets over [dmin, dmax). */
