@@ -1,0 +1,131 @@
+/* cluster.c: `geolabel cluster --model M --classes classes.txt --num-clusters 3,5 --steps 2 -o
+ * meta.yaml`: GVL's meta-class YAML from CLIP text embeddings instead of an LLM. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_STEPS 16
+
+static void usage(FILE *fp) {
+    fprintf(fp,
+            "usage: geolabel cluster --model DIR|ORG/NAME --classes classes.txt --num-clusters K[,K2..]\n"
+            "                        [--steps N] -o meta.yaml [--names FILE] [--template T]\n\n"
+            "Groups the classes into meta-classes as GVL's cluster.py does, without an LLM: step 1\n"
+            "splits all classes into K groups by average-linkage clustering on the cosine distance\n"
+            "of their CLIP text embeddings; each later step splits every group again with its own\n"
+            "count (one --num-clusters value serves every step). A group no larger than its step's\n"
+            "count stays a list. Each meta-class is named by the candidate (--names, default the\n"
+            "shipped data/meta_class_names.txt) nearest its classes' mean embedding, unique in the\n"
+            "tree. Classes and names are embedded as --template (default \"%s\").\n"
+            "The YAML (block style, keys sorted, leaves as lists) feeds `label --mode hierarchical`.\n",
+            GL_CLUSTER_TEMPLATE);
+}
+
+static int parse_counts(const char *s, int *k, int *n) {
+    *n = 0;
+    char *end;
+    for (const char *p = s; *p; p = *end ? end + 1 : end) {
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 100000 || (*end && *end != ',') || *n >= MAX_STEPS) return -1;
+        k[(*n)++] = (int)v;
+    }
+    return *n ? 0 : -1;
+}
+
+static void print_tree(const gl_class_node *n, int depth) {
+    for (int i = 0; i < n->n_children; i++) {
+        const gl_class_node *c = &n->children[i];
+        if (!c->n_children) continue;
+        printf("%*s%s:", depth * 2, "", c->name);
+        int leaves = 1;
+        for (int j = 0; j < c->n_children; j++) leaves &= !c->children[j].n_children;
+        if (leaves)
+            for (int j = 0; j < c->n_children; j++) printf("%s %s", j ? "," : "", c->children[j].name);
+        printf("\n");
+        print_tree(c, depth + 1);
+    }
+}
+
+typedef struct {
+    const char *model, *classes, *names, *out, *tmpl;
+    int k[MAX_STEPS], n_k, steps, threads;
+} cluster_opts;
+
+static int parse(int argc, char **argv, cluster_opts *o) {
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},   {"classes", required_argument, 0, 'c'},
+        {"num-clusters", required_argument, 0, 'k'}, {"steps", required_argument, 0, 's'},
+        {"output", required_argument, 0, 'o'},  {"names", required_argument, 0, 'n'},
+        {"template", required_argument, 0, 't'}, {"threads", required_argument, 0, 'T'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': o->model = optarg; break;
+        case 'c': o->classes = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'n': o->names = optarg; break;
+        case 't': o->tmpl = optarg; break;
+        case 'k':
+            if (parse_counts(optarg, o->k, &o->n_k))
+                return cli_usage_error("cluster", "--num-clusters takes counts like 3 or 3,5, not '%s'", optarg);
+            break;
+        case 's':
+            if ((o->steps = cli_parse_int("cluster", "--steps", optarg, 1, MAX_STEPS)) < 0) return CLI_USAGE;
+            break;
+        case 'T':
+            if ((o->threads = cli_parse_int("cluster", "--threads", optarg, 1, 1024)) < 0) return CLI_USAGE;
+            break;
+        case 'h': usage(stdout); return -1;
+        default: return cli_usage_error("cluster", "unknown option");
+        }
+    }
+    if (!o->model || !o->classes || !o->out || !o->n_k)
+        return cli_usage_error("cluster", "--model, --classes, --num-clusters and -o are required");
+    if (optind < argc) return cli_usage_error("cluster", "unexpected argument '%s'", argv[optind]);
+    if (o->n_k == 1)
+        for (int s = 1; s < o->steps; s++) o->k[s] = o->k[0];
+    else if (o->n_k != o->steps)
+        return cli_usage_error("cluster", "%d cluster counts given for %d steps (give one, or one per step)",
+                               o->n_k, o->steps);
+    return 0;
+}
+
+int cmd_cluster(int argc, char **argv) {
+    cluster_opts o = {.steps = 1};
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    gl_error err = {0};
+    char names_path[4096];
+    if (!o.names) {
+        if (gl_geo_data_path("meta_class_names.txt", names_path, sizeof names_path, &err))
+            return cli_report(&err);
+        o.names = names_path;
+    }
+    char **classes = NULL, **names = NULL;
+    int n = 0, n_names = 0;
+    gl_clip *clip = NULL;
+    gl_class_node root = {0};
+    gl_clip_params cp = gl_clip_default_params();
+    cp.threads = o.threads;
+    cp.max_batch = 32;
+    gl_status st = gl_class_list_load(o.classes, &classes, &n, &err);
+    if (!st) st = gl_class_list_load(o.names, &names, &n_names, &err);
+    if (!st && !(clip = gl_clip_load(o.model, &cp, &err))) st = err.code;
+    if (!st)
+        st = gl_cluster_classes(clip, (const char *const *)classes, n, (const char *const *)names, n_names,
+                                o.tmpl, o.k, o.steps, &root, &err);
+    if (!st) st = gl_class_tree_write_yaml(o.out, &root, &err);
+    if (!st) {
+        print_tree(&root, 0);
+        printf("wrote %s: %d classes in %d meta-classes at the top level\n", o.out, n, root.n_children);
+    }
+    gl_class_tree_free(&root);
+    gl_clip_free(clip);
+    gl_strings_free(classes, n);
+    gl_strings_free(names, n_names);
+    return st ? cli_report(&err) : CLI_OK;
+}
