@@ -94,6 +94,10 @@ typedef struct gl_label_writer gl_label_writer;
 gl_label_writer *gl_label_writer_open(const char *path, const char *const *redo, int n_redo,
                                       gl_error *err);
 gl_status gl_label_writer_add(gl_label_writer *w, const gl_label_row *row, gl_error *err);
+/* mark notes where the current input's rows begin; rollback drops the rows written since (CSV and
+ * GPKG; a GeoJSON is streamed and keeps them), so a failed input leaves no partial rows. */
+void gl_label_writer_mark(gl_label_writer *w);
+gl_status gl_label_writer_rollback(gl_label_writer *w, gl_error *err);
 /* Publishes what is written so far (CSV only, at most every few seconds) so an interrupted run
  * leaves whole inputs behind for --resume. */
 gl_status gl_label_writer_checkpoint(gl_label_writer *w, gl_error *err);

@@ -78,6 +78,8 @@ struct gl_label_writer {
     GDALDatasetH ds;
     OGRLayerH layer;
     OGRSpatialReferenceH layer_srs;
+    long mark;          /* CSV: file offset; GPKG: features written, at the current input's start */
+    long n_features;    /* GPKG: features written so far (their FIDs are 1..n_features) */
 };
 
 static void write_csv_header(FILE *fp) {
@@ -171,6 +173,8 @@ static gl_status copy_ogr_rows(gl_label_writer *w, const char *const *redo, int 
             if (OGR_F_SetFrom(g, f, TRUE) != OGRERR_NONE ||
                 OGR_L_CreateFeature(w->layer, g) != OGRERR_NONE)
                 st = gl_fail(err, GL_ERR_IO, "%s: cannot copy a feature", w->path);
+            else
+                w->n_features++;
             OGR_F_Destroy(g);
         }
         OGR_F_Destroy(f);
@@ -293,6 +297,7 @@ static gl_status add_ogr(gl_label_writer *w, const gl_label_row *r, gl_error *er
     if (g) OGR_F_SetGeometryDirectly(f, g);
     OGRErr e = OGR_L_CreateFeature(w->layer, f);
     OGR_F_Destroy(f);
+    if (e == OGRERR_NONE) w->n_features++;
     if (e != OGRERR_NONE)
         return gl_fail(err, GL_ERR_IO, "%s: cannot write a feature: %s", w->path,
                        CPLGetLastErrorMsg());
@@ -301,6 +306,28 @@ static gl_status add_ogr(gl_label_writer *w, const gl_label_row *r, gl_error *er
 
 gl_status gl_label_writer_add(gl_label_writer *w, const gl_label_row *r, gl_error *err) {
     return w->fmt == GL_LABEL_CSV ? add_csv(w, r) : add_ogr(w, r, err);
+}
+
+void gl_label_writer_mark(gl_label_writer *w) {
+    if (w->fmt == GL_LABEL_CSV) w->mark = ftell(w->csv.fp);
+    else w->mark = w->n_features;
+}
+
+gl_status gl_label_writer_rollback(gl_label_writer *w, gl_error *err) {
+    if (w->fmt == GL_LABEL_CSV) {
+        if (fflush(w->csv.fp) || ftruncate(fileno(w->csv.fp), w->mark) ||
+            fseek(w->csv.fp, w->mark, SEEK_SET))
+            return gl_fail(err, GL_ERR_IO, "%s: cannot drop a failed input's rows: %s",
+                           w->csv.tmp_path, strerror(errno));
+        return GL_OK;
+    }
+    if (w->fmt != GL_LABEL_GPKG) return GL_OK; /* GeoJSON is streamed: the rows stay */
+    /* GPKG numbers features 1, 2, ... in insertion order within our transaction. */
+    for (long fid = w->n_features; fid > w->mark; fid--)
+        if (OGR_L_DeleteFeature(w->layer, fid) != OGRERR_NONE)
+            return gl_fail(err, GL_ERR_IO, "%s: cannot drop a failed input's rows", w->path);
+    w->n_features = w->mark;
+    return GL_OK;
 }
 
 /* Renames the CSV so far into place, then carries on in a fresh temporary copy of it. */

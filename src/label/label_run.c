@@ -2,7 +2,9 @@
  * window, tiles batched through CLIP, rows streamed to the writer; failing inputs skipped. */
 #include "label.h"
 
+#include <cpl_conv.h>
 #include <dirent.h>
+#include <gdal.h>
 #include <glob.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #define MAX_INPUTS 1000000
 #define MAX_TILE_PIXELS (1L << 26) /* one window in memory; larger calls for --tile */
 #define DEFAULT_BATCH 16
+#define GDAL_CACHE_BYTES (64LL << 20)
 
 gl_label_params gl_label_default_params(void) {
     gl_label_params p;
@@ -447,12 +450,15 @@ static gl_status run_inputs(run_ctx *c, path_list *in, const char *done, gl_erro
             continue;
         }
         gl_error e = {0};
+        gl_label_writer_mark(c->w);
         gl_status st = label_input(c, in->paths[i], &e);
         if (st == GL_ERR_NOMEM || c->writer_failed) {
             *err = e;
             return st;
         }
         if (st) {
+            gl_status rs = gl_label_writer_rollback(c->w, err);
+            if (rs) return rs;
             c->sum.failed++;
             if (c->p->on_error) c->p->on_error(c->p->user, in->paths[i], &e);
         } else {
@@ -473,6 +479,10 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
     const char **redo = NULL;
     int n_redo = 0;
     double t0 = gl_now_seconds();
+    /* Each window is read once, so GDAL's block cache (5% of RAM by default) only needs a band of
+     * blocks across the scene; left at its default it grows past a gigabyte on large scenes. */
+    if (!CPLGetConfigOption("GDAL_CACHEMAX", NULL) && GDALGetCacheMax64() > GDAL_CACHE_BYTES)
+        GDALSetCacheMax64(GDAL_CACHE_BYTES);
     gl_label_format fmt;
     gl_status st = gl_label_format_of(output, &fmt, err);
     if (!st) st = run_setup(&c, &tree, err);

@@ -21,6 +21,9 @@ Bare: [desert, beach]
 YAML
 "$GEOLABEL" label --model "$M" --classes meta.yaml --split 4x4 "$IMG" -o h.csv
 "$GEOLABEL" label --model "$M" --classes meta.yaml --mode flat --split 4x4 "$IMG" -o f.csv
+# One meta-class at the top forces the walk through it: two levels on every row.
+printf 'Built:\n- residential\n- industrial\n' > one.yaml
+"$GEOLABEL" label --model "$M" --classes one.yaml --split 2x2 "$IMG" -o one.csv
 $PY <<'PYEOF'
 import csv, yaml
 tree = yaml.safe_load(open("meta.yaml"))
@@ -42,6 +45,11 @@ for r in rows:
     assert r["classification"] == path[-1]
     depths.add(len(path))
 print("depths seen:", sorted(depths))
+one = list(csv.DictReader(open("one.csv", newline="")))
+assert len(one) == 4
+for r in one:
+    path = r["classification_tree"].split(";")
+    assert path[0] == "Built" and len(path) == 2 and path[1] in ("residential", "industrial"), path
 flat = list(csv.DictReader(open("f.csv", newline="")))
 assert len(flat) == 16
 for r in flat:
