@@ -148,6 +148,7 @@ static void hub_request(hub *h, const char *url) {
     curl_easy_reset(h->curl);
     curl_easy_setopt(h->curl, CURLOPT_URL, url);
     curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h->curl, CURLOPT_FAILONERROR, 1L); /* an error page must not land in a .part */
     curl_easy_setopt(h->curl, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT, 20L);
     curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stalled transfer fails after 60 s */

@@ -112,6 +112,18 @@ cp "$FX/clip-tiny-b32/model.safetensors" "$SERVED/$REPO/resolve/main/model.safet
 if "$GEOLABEL" model pull geolabel-test/missing > /dev/null 2> err.txt; then exit 1; fi
 grep -q "404" err.txt
 
+# 5b. a listed file the server lacks: a 404 naming it, and no error page saved as the file
+BROKEN=geolabel-test/broken
+mkdir -p "$SERVED/$BROKEN/resolve/main" "$SERVED/api/models/$BROKEN/tree"
+cp "$FX/clip-tiny-b32/config.json" "$FX/clip-tiny-b32/model.safetensors" "$SERVED/$BROKEN/resolve/main/"
+printf '[{"type":"file","path":"config.json","size":%d},{"type":"file","path":"vocab.json","size":10},{"type":"file","path":"model.safetensors","size":%d}]' \
+  "$(wc -c < "$FX/clip-tiny-b32/config.json")" "$(wc -c < "$FX/clip-tiny-b32/model.safetensors")" > "$SERVED/api/models/$BROKEN/tree/main"
+if "$GEOLABEL" model pull "$BROKEN" > /dev/null 2> err.txt; then exit 1; fi
+grep -q "geolabel-test/broken/vocab.json: HTTP 404" err.txt
+BD=$GEOLABEL_CACHE/models/geolabel-test--broken
+[ ! -e "$BD/vocab.json" ]
+[ ! -s "$BD/vocab.json.part" ]
+
 # 6. sharded weights: the index, then each shard once; --cache picks another cache root
 "$GEOLABEL" model pull "$SHARDED" --cache "$PWD/cache2" > out.txt
 SD=$PWD/cache2/models/geolabel-test--sharded
