@@ -205,9 +205,12 @@ def random_model(out_dir, geometry, seed=0):
     config = {"projection_dim": proj, "logit_scale_init_value": 2.6592,
               "text_config": {"hidden_size": tw, "num_hidden_layers": tl, "num_attention_heads": th,
                               "intermediate_size": tm, "projection_dim": proj},
+              # wide-test runs exact-erf gelu in its text tower, so tests cover both activations
               "vision_config": {"hidden_size": vw, "num_hidden_layers": vl, "num_attention_heads": vh,
                                 "intermediate_size": vm, "patch_size": patch, "image_size": image,
                                 "projection_dim": proj}}
+    if geometry == "wide-test":
+        config["text_config"]["hidden_act"] = "gelu"
     with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
 

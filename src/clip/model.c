@@ -313,9 +313,10 @@ void clip_encoder(gl_clip *c, const clip_tower_config *tc, const clip_layer *lay
     for (int i = 0; i < tc->layers; i++) {
         const clip_layer *l = &layers[i];
         gl_layer_norm(c->pool, w->x, w->h, rows, d, l->ln1_w, l->ln1_b, tc->eps);
-        gl_linear(c->pool, rows, d, d, w->h, d, l->q_w, l->q_b, w->q, d, 0, GL_ACT_NONE);
-        gl_linear(c->pool, rows, d, d, w->h, d, l->k_w, l->k_b, w->k, d, 0, GL_ACT_NONE);
-        gl_linear(c->pool, rows, d, d, w->h, d, l->v_w, l->v_b, w->v, d, 0, GL_ACT_NONE);
+        gl_linear_op qkv[3] = {{rows, d, d, w->h, d, l->q_w, l->q_b, w->q, d, 0, GL_ACT_NONE},
+                               {rows, d, d, w->h, d, l->k_w, l->k_b, w->k, d, 0, GL_ACT_NONE},
+                               {rows, d, d, w->h, d, l->v_w, l->v_b, w->v, d, 0, GL_ACT_NONE}};
+        gl_linear_many(c->pool, qkv, 3);
         gl_attention(c->pool, &att);
         gl_linear(c->pool, rows, d, d, w->attn, d, l->o_w, l->o_b, w->x, d, 1, GL_ACT_NONE);
         gl_layer_norm(c->pool, w->x, w->h, rows, d, l->ln2_w, l->ln2_b, tc->eps);

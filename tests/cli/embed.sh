@@ -45,6 +45,28 @@ PYEOF
   compare txtn.npy "$E/$m/text_embeds_normalized.npy" "0,1,6,9"
 done
 
+# A wider random model (widths 320/288, 5 heads, not powers of two) exercises the GEMM tiling the
+# tiny fixtures cannot; bench/torch_clip.py (a plain-PyTorch forward that reproduces the fixtures
+# above, run here on them first) is the reference.
+TORCH_CLIP=${GEOLABEL_ROOT:-$(dirname "$0")/../..}/bench/torch_clip.py
+for m in clip-tiny-b32 clip-tiny-l14-336; do
+  OPENBLAS_CORETYPE=SKYLAKEX "$PY" "$TORCH_CLIP" images "$F/$m" "$E/$m/pixel_values.npy" ref.npy
+  compare ref.npy "$E/$m/image_embeds.npy" all
+done
+OPENBLAS_CORETYPE=SKYLAKEX "$PY" "$TORCH_CLIP" random wide wide-test 7
+cp "$F/clip-tiny-b32/vocab.json" "$F/clip-tiny-b32/merges.txt" "$F/clip-tiny-b32/preprocessor_config.json" wide/
+"$PY" -c 'import numpy as np, sys; np.save("px.npy", np.load(sys.argv[1])[[1,3,4,5]])' "$E/clip-tiny-b32/pixel_values.npy"
+OPENBLAS_CORETYPE=SKYLAKEX "$PY" "$TORCH_CLIP" images wide px.npy ref_img.npy
+"$PY" -c 'import numpy as np, sys; np.save("ids.npy", np.load(sys.argv[1])[[0,1,6,9]])' "$E/input_ids.npy"
+OPENBLAS_CORETYPE=SKYLAKEX "$PY" "$TORCH_CLIP" texts wide ids.npy ref_txt.npy
+for bt in "1 1" "4 2" "3 2"; do
+  set -- $bt
+  "$GEOLABEL" embed --model wide --batch "$1" --threads "$2" $PNGS -o img.npy
+  compare img.npy ref_img.npy all
+  xargs -0 "$GEOLABEL" embed --model wide --text --batch "$1" --threads "$2" -o txt.npy < texts.bin
+  compare txt.npy ref_txt.npy all
+done
+
 # usage errors and unsupported outputs fail without writing anything
 if "$GEOLABEL" embed --model "$F/clip-tiny-b32" $PNGS -o out.txt 2>err.txt; then exit 1; fi
 grep -q "out.txt" err.txt

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# bench_clip.sh: CLIP tower speed on a random full-size ViT-B/32, geolabel vs plain PyTorch, in one
+# run. Prints a Markdown table for BENCHMARKS.md. Not a test. Usage: bench/bench_clip.sh [RUNS]
+# Env: BUILD (default build), MODEL_DIR (reuse a model folder), PY (default /usr/bin/python3).
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+RUNS=${1:-7}
+BUILD=${BUILD:-build}
+PY=${PY:-/usr/bin/python3}
+export OPENBLAS_CORETYPE=SKYLAKEX # Debian's OpenBLAS 0.3.21 takes Zen 4 for Prescott otherwise
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+make -s -j2 "$BUILD/libgeolabel.a" "$BUILD/geolabel" >/dev/null
+LIBS="$(pkg-config --libs gdal cairo libcurl libutf8proc yaml-0.1 libcjson) -lopenblas -lz -lpthread -lm -lcrypto"
+cc -std=c11 -D_GNU_SOURCE -O2 -march=native -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread \
+  -o "$WORK/clip_forward" bench/clip_forward.c "$BUILD/libgeolabel.a" $LIBS
+
+MODEL=${MODEL_DIR:-$WORK/vit-b-32}
+if [ ! -f "$MODEL/model.safetensors" ]; then
+  if ! "$BUILD/geolabel" model random --like vit-b-32 -o "$MODEL" >/dev/null 2>&1; then
+    echo "(model random unavailable: writing the random ViT-B/32 with bench/torch_clip.py)" >&2
+    "$PY" bench/torch_clip.py random "$MODEL" vit-b-32
+    cp "$ROOT/../shared/fixtures/clip-tiny-b32/"{vocab.json,merges.txt,preprocessor_config.json} "$MODEL/"
+  fi
+fi
+
+cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+echo "ViT-B/32 (random weights, F32), $cpu, $(nproc) cores, median of $RUNS runs after a warm-up; $(date -u +%F)"
+echo
+echo "| shape | threads | geolabel ms | PyTorch ms | PyTorch / geolabel |"
+echo "|---|---|---|---|---|"
+row() { # label mode batch threads tokens
+  g=$("$WORK/clip_forward" "$MODEL" "$2" "$3" "$4" "$5" "$RUNS")
+  t=$("$PY" bench/torch_clip.py bench "$MODEL" "$2" "$3" "$4" "$5" "$RUNS")
+  echo "| $1 | $4 | $g | $t | $(awk -v a="$t" -v b="$g" 'BEGIN { printf "%.2f", a / b }') |"
+}
+for threads in 1 2; do
+  row "image, batch 1 (ms/image)" image 1 "$threads" 77
+  row "image, batch 8 (ms/image)" image 8 "$threads" 77
+done
+for threads in 1 2; do
+  row "text, 77 tokens (ms/text)" text 1 "$threads" 77
+  row "text, 8 tokens (ms/text)" text 1 "$threads" 8
+done
