@@ -138,6 +138,7 @@ static int inputs_from_images(gl_clip *clip, char **paths, int n, locate_inputs 
     in->ok = calloc((size_t)n, 1);
     if (!in->features || !in->ok) return fprintf(stderr, "geolabel: out of memory\n"), CLI_FAIL;
     gl_progress prog;
+    double t0 = gl_now_seconds();
     gl_progress_begin(&prog, "images", n);
     for (int i = 0; i < n; i += 8) {
         int b = n - i < 8 ? n - i : 8;
@@ -152,6 +153,8 @@ static int inputs_from_images(gl_clip *clip, char **paths, int n, locate_inputs 
         gl_progress_add(&prog, b);
     }
     gl_progress_end(&prog);
+    double dt = gl_now_seconds() - t0;
+    gl_log(GL_LOG_INFO, "locate: %d images encoded in %.3f s (%.3f images/s)", n, dt, n / (dt > 0 ? dt : 1e-9));
     return -1;
 }
 
@@ -197,7 +200,10 @@ static int run_zeroshot(const locate_opts *o, gl_clip *clip, const gl_gazetteer 
     gl_error err = {0};
     int rc = get_inputs(o, clip, &in);
     if (rc < 0) rc = check_dim(&in, gl_clip_projection_dim(clip), "the model");
+    double t0 = gl_now_seconds();
     gl_locator *loc = rc < 0 ? gl_locator_new(clip, gz, &o->p, &err) : NULL;
+    if (loc) gl_log(GL_LOG_INFO, "locate: country prompts ready in %.3f s", gl_now_seconds() - t0);
+    t0 = gl_now_seconds();
     if (rc < 0 && !loc) rc = cli_report(&err);
     gl_geo_guess *guesses = rc < 0 ? calloc((size_t)in.n * o->p.top_k, sizeof *guesses) : NULL;
     int *n_guesses = rc < 0 ? calloc((size_t)in.n, sizeof *n_guesses) : NULL;
@@ -210,6 +216,7 @@ static int run_zeroshot(const locate_opts *o, gl_clip *clip, const gl_gazetteer 
     if (rc < 0) {
         gl_geo_cache_stats st = gl_locator_stats(loc);
         gl_log(GL_LOG_INFO, "locate: text encodings %ld, cached prompt embeddings used %ld", st.encoded, st.cached);
+        gl_log(GL_LOG_INFO, "locate: %d images located in %.3f s (city prompts included)", in.n, gl_now_seconds() - t0);
         rc = write_results(o, gz, &in, guesses, n_guesses);
     }
     free(guesses);
@@ -238,8 +245,11 @@ static int run_geoclip(const locate_opts *o, gl_geoclip_index *ix) {
     if (rc < 0) rc = check_dim(&in, GL_GEOCLIP_CLIP_DIM, "GeoCLIP (CLIP ViT-L/14 image features)");
     gl_geo_guess *guesses = rc < 0 ? calloc((size_t)in.n * o->p.top_k, sizeof *guesses) : NULL;
     int *n_guesses = rc < 0 ? calloc((size_t)in.n, sizeof *n_guesses) : NULL;
+    double t0 = gl_now_seconds();
     if (rc < 0 && gl_geoclip_retrieve(ix, in.features, in.n, o->p.top_k, guesses, NULL, &err) != GL_OK)
         rc = cli_report(&err);
+    if (rc < 0)
+        gl_log(GL_LOG_INFO, "locate: retrieval %.3f ms per image (%d images)", 1e3 * (gl_now_seconds() - t0) / in.n, in.n);
     for (int i = 0; rc < 0 && i < in.n; i++) n_guesses[i] = o->p.top_k;
     if (rc < 0) rc = write_results(o, NULL, &in, guesses, n_guesses);
     free(guesses);
@@ -258,7 +268,9 @@ static int geoclip(const locate_opts *o) {
     gl_geo_gallery gal;
     if (gl_geo_gallery_load(gallery ? gallery : shipped, &gal, &err) != GL_OK) return cli_report(&err);
     gl_geoclip *g = gl_geoclip_load(o->geoclip_dir, &err);
+    double t0 = gl_now_seconds();
     gl_geoclip_index *ix = g ? gl_geoclip_index_new(g, &gal, o->cache_dir, &err) : NULL;
+    if (ix) gl_log(GL_LOG_INFO, "locate: gallery features ready in %.3f s", gl_now_seconds() - t0);
     int rc = ix ? run_geoclip(o, ix) : cli_report(&err);
     if (ix) {
         gl_geo_cache_stats st = gl_geoclip_index_stats(ix);
