@@ -14,7 +14,7 @@
  * fix_c1_controls (U+0080..U+009F read as Windows-1252), fix_latin_ligatures (ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ Ĳ ĳ
  * Ǆ..ǌ Ǳ..ǳ), fix_character_width (U+FF01..U+FFEF by NFKC, U+3000 to space), uncurl_quotes
  * (U+2018..U+201B and U+02BC to ', U+201C..U+201F to "), fix_line_breaks (CR LF, CR, U+2028,
- * U+2029, U+0085 to LF), remove_control_chars (U+0000..0008, 000B, 000E..001F, 007F, 206A..206F,
+ * U+2029 to LF; U+0085 has become "…" by then), remove_control_chars (U+0000..0008, 000B, 000E..001F, 007F, 206A..206F,
  * FEFF, FFF9..FFFC) and NFC. What we do NOT replicate: ftfy's badness heuristics (is_bad) and
  * text_cost, so mojibake is fixed by a fixed pattern rule instead (it may differ on mixed texts
  * that are both legitimate and mis-decoded, and on encodings other than Latin-1/Windows-1252 such
@@ -636,7 +636,7 @@ static void ftfy_char_fixes(const cpbuf *in, cpbuf *out) {
         }
         i++;
         const char *lig = ligature(c);
-        if (c >= 0x80 && c <= 0x9F && c != 0x85) c = cp1252_high[c - 0x80];
+        if (c >= 0x80 && c <= 0x9F) c = cp1252_high[c - 0x80]; /* U+0085 too: ftfy fixes it before line breaks */
         if (lig) push_utf8_literal(out, lig);
         else if (c >= 0xFF01 && c <= 0xFFEF) {
             cpbuf one = {0};
@@ -651,7 +651,7 @@ static void ftfy_char_fixes(const cpbuf *in, cpbuf *out) {
         else if (c == '\r') {
             if (i < in->n && in->cp[i] == '\n') i++;
             cp_push(out, '\n');
-        } else if (c == 0x2028 || c == 0x2029 || c == 0x85) cp_push(out, '\n');
+        } else if (c == 0x2028 || c == 0x2029) cp_push(out, '\n');
         else if (!is_ftfy_control(c)) cp_push(out, c);
     }
 }
