@@ -638,9 +638,9 @@ typedef struct {
 } gl_show_params;
 gl_show_params gl_show_default_params(void);
 /* Draws the label CSV's rows whose filename is image's base name over the scene (read by
- * strips, so memory is bounded by the output size), with a legend of class colours and tile
- * counts, grouped by meta-class when the rows carry classification trees. PNG, written
- * atomically. */
+ * strips, so memory is bounded by the output size), with a 300-pixel legend panel on the right
+ * (class colours and tile counts, grouped by meta-class when the rows carry classification
+ * trees). PNG, written atomically. */
 gl_status gl_show_labels(const char *labels_csv, const char *image, const gl_show_params *p,
                          const char *out_png, gl_error *err);
 /* A confusion-matrix heat map (rows truth, columns prediction) with counts, as a PNG. */
