@@ -1,8 +1,8 @@
 /* config.c: config.json (CLIPConfig) to clip_config, with transformers' CLIPTextConfig and
  * CLIPVisionConfig defaults for missing keys, and range checks before any size is used. */
 #include "clip/clip_internal.h"
+#include "io/json.h"
 
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,16 +96,9 @@ static const cJSON *tower_source(const cJSON *root, const char *name) {
 }
 
 gl_status clip_config_load(const char *path, clip_config *cfg, gl_error *err) {
-    char *text = NULL;
-    size_t len = 0;
-    gl_status s = gl_read_file(path, CONFIG_MAX_BYTES, &text, &len, err);
+    cJSON *root;
+    gl_status s = gl_json_load_object(path, CONFIG_MAX_BYTES, &root, err);
     if (s) return s;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return gl_fail(err, GL_ERR_FORMAT, "%s: not a JSON object", path);
-    }
     cfg->text = text_defaults();
     cfg->vision = vision_defaults();
     cfg->projection_dim = 512;

@@ -1,6 +1,7 @@
 /* embed.c: what the embed and classify commands do with a loaded model: image files to
  * embeddings in batches, whole-image zero-shot probabilities, and the classify CSV. */
 #include "clip/clip_internal.h"
+#include "label/label.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,23 +27,6 @@ gl_status gl_clip_encode_image_files(gl_clip *c, const char *const *paths, int n
     return s;
 }
 
-/* "a photo of {}." with each "{}" replaced by name; malloc'ed. */
-static char *fill_template(const char *template, const char *name) {
-    size_t tl = strlen(template), nl = strlen(name), holes = 0;
-    for (const char *p = strstr(template, "{}"); p; p = strstr(p + 2, "{}")) holes++;
-    char *out = malloc(tl + holes * nl + 1), *o = out;
-    if (!out) return NULL;
-    for (const char *p = template; *p;) {
-        if (p[0] == '{' && p[1] == '}') {
-            memcpy(o, name, nl);
-            o += nl;
-            p += 2;
-        } else *o++ = *p++;
-    }
-    *o = 0;
-    return out;
-}
-
 gl_status gl_clip_zeroshot(gl_clip *c, const float *image_embeds, int n, const char *const *classes,
                            int n_classes, const char *template, float *probs, gl_error *err) {
     if (!template) template = "a photo of {}.";
@@ -52,7 +36,7 @@ gl_status gl_clip_zeroshot(gl_clip *c, const float *image_embeds, int n, const c
     float *text = malloc(sizeof(float) * (size_t)n_classes * P), *img = malloc(sizeof(float) * (size_t)(n ? n : 1) * P);
     gl_status s = prompts && text && img ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "zero-shot: out of memory");
     for (int k = 0; k < n_classes && !s; k++)
-        if (!(prompts[k] = fill_template(template, classes[k]))) s = gl_fail(err, GL_ERR_NOMEM, "zero-shot: out of memory");
+        if (!(prompts[k] = gl_zs_prompt(template, NULL, classes[k]))) s = gl_fail(err, GL_ERR_NOMEM, "zero-shot: out of memory");
     if (!s) s = gl_clip_encode_texts(c, (const char *const *)prompts, n_classes, text, err);
     if (!s) {
         memcpy(img, image_embeds, sizeof(float) * (size_t)n * P);

@@ -76,28 +76,40 @@ typedef struct {
         (bd)->s = clip_bind((bd)->c, name_, &(dst), (bd)->used, (bd)->err, __VA_ARGS__, -1);       \
     } while (0)
 
+/* Every encoder layer's tensors: name suffix, field, and shape in units of d and i (0: none). */
+typedef enum { DIM_NONE = 0, DIM_D, DIM_I } layer_dim;
+static const struct {
+    const char *suffix;
+    size_t field;
+    layer_dim rows, cols;
+} layer_tensors[] = {
+    {"layer_norm1.weight", offsetof(clip_layer, ln1_w), DIM_D, DIM_NONE},
+    {"layer_norm1.bias", offsetof(clip_layer, ln1_b), DIM_D, DIM_NONE},
+    {"layer_norm2.weight", offsetof(clip_layer, ln2_w), DIM_D, DIM_NONE},
+    {"layer_norm2.bias", offsetof(clip_layer, ln2_b), DIM_D, DIM_NONE},
+    {"self_attn.q_proj.weight", offsetof(clip_layer, q_w), DIM_D, DIM_D},
+    {"self_attn.q_proj.bias", offsetof(clip_layer, q_b), DIM_D, DIM_NONE},
+    {"self_attn.k_proj.weight", offsetof(clip_layer, k_w), DIM_D, DIM_D},
+    {"self_attn.k_proj.bias", offsetof(clip_layer, k_b), DIM_D, DIM_NONE},
+    {"self_attn.v_proj.weight", offsetof(clip_layer, v_w), DIM_D, DIM_D},
+    {"self_attn.v_proj.bias", offsetof(clip_layer, v_b), DIM_D, DIM_NONE},
+    {"self_attn.out_proj.weight", offsetof(clip_layer, o_w), DIM_D, DIM_D},
+    {"self_attn.out_proj.bias", offsetof(clip_layer, o_b), DIM_D, DIM_NONE},
+    {"mlp.fc1.weight", offsetof(clip_layer, fc1_w), DIM_I, DIM_D},
+    {"mlp.fc1.bias", offsetof(clip_layer, fc1_b), DIM_I, DIM_NONE},
+    {"mlp.fc2.weight", offsetof(clip_layer, fc2_w), DIM_D, DIM_I},
+    {"mlp.fc2.bias", offsetof(clip_layer, fc2_b), DIM_D, DIM_NONE},
+};
+
 static void bind_layers(binder *bd, const char *tower, const clip_tower_config *tc, clip_layer *L) {
-    int d = tc->hidden, in = tc->intermediate;
+    int size[] = {-1, tc->hidden, tc->intermediate}; /* -1 ends clip_bind's dimension list */
     for (int i = 0; i < tc->layers && !bd->s; i++) {
         char p[128];
         snprintf(p, sizeof p, "%s.encoder.layers.%d.", tower, i);
-        clip_layer *l = &L[i];
-        BIND(bd, l->ln1_w, p, "layer_norm1.weight", d);
-        BIND(bd, l->ln1_b, p, "layer_norm1.bias", d);
-        BIND(bd, l->ln2_w, p, "layer_norm2.weight", d);
-        BIND(bd, l->ln2_b, p, "layer_norm2.bias", d);
-        BIND(bd, l->q_w, p, "self_attn.q_proj.weight", d, d);
-        BIND(bd, l->q_b, p, "self_attn.q_proj.bias", d);
-        BIND(bd, l->k_w, p, "self_attn.k_proj.weight", d, d);
-        BIND(bd, l->k_b, p, "self_attn.k_proj.bias", d);
-        BIND(bd, l->v_w, p, "self_attn.v_proj.weight", d, d);
-        BIND(bd, l->v_b, p, "self_attn.v_proj.bias", d);
-        BIND(bd, l->o_w, p, "self_attn.out_proj.weight", d, d);
-        BIND(bd, l->o_b, p, "self_attn.out_proj.bias", d);
-        BIND(bd, l->fc1_w, p, "mlp.fc1.weight", in, d);
-        BIND(bd, l->fc1_b, p, "mlp.fc1.bias", in);
-        BIND(bd, l->fc2_w, p, "mlp.fc2.weight", d, in);
-        BIND(bd, l->fc2_b, p, "mlp.fc2.bias", d);
+        for (size_t k = 0; k < sizeof layer_tensors / sizeof layer_tensors[0]; k++) {
+            const float **dst = (const float **)((char *)&L[i] + layer_tensors[k].field);
+            BIND(bd, *dst, p, layer_tensors[k].suffix, size[layer_tensors[k].rows], size[layer_tensors[k].cols]);
+        }
     }
 }
 

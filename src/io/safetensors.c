@@ -1,8 +1,8 @@
 /* safetensors.c: validated, memory-mapped reading of safetensors files and sharded index.json sets.
  * Nothing in a header is trusted: every size is checked against the mapped file before use. */
 #include "io/safetensors.h"
+#include "io/json.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -221,12 +221,9 @@ static int is_plain_file_name(const char *s) {
 
 /* Opens every shard an index names (each once), then checks each entry sits in its shard. */
 static gl_status open_index(gl_safetensors *st, const char *path, gl_error *err) {
-    char *text = NULL;
-    size_t len = 0;
-    gl_status s = gl_read_file(path, ST_MAX_INDEX, &text, &len, err);
+    cJSON *root;
+    gl_status s = gl_json_load_object(path, ST_MAX_INDEX, &root, err);
     if (s) return s;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
     const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     if (!cJSON_IsObject(map)) {
         cJSON_Delete(root);

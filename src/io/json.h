@@ -1,0 +1,13 @@
+/* json.h: reading a whole JSON file whose top level must be an object (configs, indexes), with a
+ * size cap checked before reading. */
+#ifndef GEOLABEL_JSON_H
+#define GEOLABEL_JSON_H
+
+#include "geolabel.h"
+
+#include <cjson/cJSON.h>
+
+/* *root is the parsed object (free with cJSON_Delete); on failure NULL and err names the file. */
+gl_status gl_json_load_object(const char *path, size_t max_bytes, cJSON **root, gl_error *err);
+
+#endif
