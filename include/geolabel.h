@@ -749,6 +749,7 @@ gl_status gl_head_predict_file(const gl_head *h, const char *data_path, const ch
 
 /* train */
 typedef struct {
+    int clip_dim;          /* 512: floats per embedding in the data set */
     int hidden, dist_dim;  /* 256, 16 */
     float dropout;         /* 0.2 */
     int adamw;             /* 0: Adam (weight decay added to the gradient), 1: AdamW */

@@ -65,4 +65,24 @@ void heads_assemble(const gl_head *h, const float *clip, const int *dist_idx, in
 /* Sets every class's targets in the head's order from a data set row. */
 void heads_row_targets(const gl_head *h, const gl_hrow *row, float *out);
 
+/* Training workspace for up to `cap` rows (caller fills x, then calls heads_loss_grad). */
+typedef struct {
+    int cap;
+    float *x;    /* [cap, clip_dim + dist_dim] inputs */
+    float *a1;   /* [cap, hidden] ReLU output */
+    float *a1d;  /* [cap, hidden] after dropout */
+    float *z2;   /* [cap, n_classes] logits */
+    float *dz2;  /* [cap, n_classes] */
+    float *da;   /* [cap, hidden] */
+    float *dxd;  /* [cap, dist_dim] gradient of the distance embedding inputs */
+    float *grad; /* [n_params], laid out as gl_head.params */
+} heads_work;
+gl_status heads_work_init(heads_work *w, const gl_head *h, int cap, gl_error *err);
+void heads_work_free(heads_work *w);
+/* The reference loss on w->x [n, D] with dist [n], targets [n, C], weights [n]: mean over rows of
+ * weight * mean over classes of BCEWithLogits. mask [n, hidden] holds dropout multipliers (0 or
+ * 1/(1-p)), NULL in eval mode. With want_grad, w->grad = dLoss/dparams. Logits stay in w->z2. */
+double heads_loss_grad(const gl_head *h, heads_work *w, int n, const int *dist, const float *targets,
+                       const float *weights, const float *mask, int want_grad);
+
 #endif
