@@ -54,7 +54,8 @@ def read_safetensors(path):
             arr = (np.frombuffer(raw, np.uint16).astype(np.uint32) << 16).view(np.float32)
         else:
             arr = np.frombuffer(raw, kinds[e["dtype"]])
-        out[name] = torch.from_numpy(arr.astype(np.float32).reshape(e["shape"]))
+        if e["dtype"] != "I64":  # position_ids buffers are not weights
+            out[name] = torch.from_numpy(arr.astype(np.float32).reshape(e["shape"]))
     return out
 
 

@@ -67,6 +67,43 @@ for bt in "1 1" "4 2" "3 2"; do
   compare txt.npy ref_txt.npy all
 done
 
+# BF16 weights (the fixture's F32 rounded to nearest even) plus the int64 position_ids buffers older
+# Hub checkpoints carry, which must be ignored; the reference reads the same file independently.
+"$PY" - "$F/clip-tiny-b32" bf16 <<'PYEOF'
+import json, os, shutil, struct, sys
+import numpy as np
+src, dst = sys.argv[1], sys.argv[2]
+shutil.copytree(src, dst)
+os.chmod(dst, 0o755)
+raw = open(os.path.join(src, "model.safetensors"), "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+hdr = json.loads(raw[8:8 + n])
+out, blobs, off = {}, [], 0
+for name in sorted(k for k in hdr if k != "__metadata__"):
+    b, e = hdr[name]["data_offsets"]
+    bits = np.frombuffer(raw[8 + n + b:8 + n + e], np.uint32).astype(np.uint64)
+    bf = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16).tobytes()
+    out[name] = {"dtype": "BF16", "shape": hdr[name]["shape"], "data_offsets": [off, off + len(bf)]}
+    blobs.append(bf)
+    off += len(bf)
+for name, count in (("text_model.embeddings.position_ids", 77), ("vision_model.embeddings.position_ids", 50)):
+    ids = np.arange(count, dtype=np.int64).reshape(1, count).tobytes()
+    out[name] = {"dtype": "I64", "shape": [1, count], "data_offsets": [off, off + len(ids)]}
+    blobs.append(ids)
+    off += len(ids)
+h = json.dumps(out, separators=(",", ":")).encode()
+h += b" " * (-len(h) % 8)
+path = os.path.join(dst, "model.safetensors")
+os.chmod(path, 0o644)
+open(path, "wb").write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+PYEOF
+OPENBLAS_CORETYPE=SKYLAKEX "$PY" "$TORCH_CLIP" images bf16 px.npy ref_img.npy
+OPENBLAS_CORETYPE=SKYLAKEX "$PY" "$TORCH_CLIP" texts bf16 ids.npy ref_txt.npy
+"$GEOLABEL" embed --model bf16 --batch 3 --threads 2 $PNGS -o img.npy
+compare img.npy ref_img.npy all
+xargs -0 "$GEOLABEL" embed --model bf16 --text -o txt.npy < texts.bin
+compare txt.npy ref_txt.npy all
+
 # usage errors and unsupported outputs fail without writing anything
 if "$GEOLABEL" embed --model "$F/clip-tiny-b32" $PNGS -o out.txt 2>err.txt; then exit 1; fi
 grep -q "out.txt" err.txt
