@@ -13,7 +13,9 @@ static const char *const usage_text =
     "         --model ORG/NAME then finds it there.\n"
     "       geolabel model random --like vit-b-32|vit-b-16|vit-l-14|vit-l-14-336 -o DIR\n"
     "                             [--seed N] [--dtype f32|f16]\n"
-    "         Writes a Hub-layout CLIP folder with random weights (for benchmarks).\n";
+    "         Writes a Hub-layout CLIP folder with random weights (for benchmarks); vocab.json\n"
+    "         and merges.txt come from $GEOLABEL_DATA/clip-bpe, else data/clip-bpe beside the\n"
+    "         executable's folder, else /usr/share/geolabel/clip-bpe.\n";
 
 static int model_pull(int argc, char **argv) {
     static const struct option opts[] = {{"revision", required_argument, 0, 'r'},
