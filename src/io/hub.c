@@ -417,13 +417,13 @@ gl_status gl_hub_pull(const char *repo_id, const char *revision, gl_error *err) 
     h.endpoint = endpoint;
     char dir[4096];
     gl_status s = model_cache_dir(repo_id, dir, sizeof dir, err);
-    if (!s) s = make_dirs(dir, err);
     if (s) return s;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return gl_fail(err, GL_ERR_NET, "libcurl failed to start");
     h.curl = curl_easy_init();
     cJSON *tree = NULL;
     if (!h.curl) s = gl_fail(err, GL_ERR_NET, "libcurl failed to start");
     if (!s) s = fetch_tree(&h, &tree, err);
+    if (!s) s = make_dirs(dir, err); /* only now: an empty folder would pass for a pulled model */
     if (!s) s = pull_files(&h, tree, dir, err);
     cJSON_Delete(tree);
     curl_easy_cleanup(h.curl);

@@ -145,6 +145,9 @@ if "$GEOLABEL" model pull geolabel-test/other > /dev/null 2> err.txt; then exit 
 grep -q "unreachable" err.txt
 grep -q "local model folder" err.txt
 [ "$(wc -l < err.txt)" -eq 1 ]
+# ... and leaves nothing that would pass for a pulled model
+if echo x | "$GEOLABEL" tokenize --model geolabel-test/other > /dev/null 2> err.txt; then exit 1; fi
+grep -q "geolabel model pull geolabel-test/other" err.txt
 
 # the token never appears in anything we printed
 if grep -rq hf_secret_token_never_printed out.txt err.txt by_id.txt; then exit 1; fi
