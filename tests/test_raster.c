@@ -216,7 +216,7 @@ static void test_byte_windows(void) {
 /* Writes reference arrays with numpy from GDAL's Python bindings: GVL's min/max formula over
  * the whole image (its split_image), inverted-CDF percentiles, nodata and alpha masks. */
 static int make_numpy_refs(void) {
-    char script[4096];
+    char script[8192];
     snprintf(script, sizeof script,
              "import numpy as np\n"
              "from osgeo import gdal\n"
@@ -233,7 +233,19 @@ static int make_numpy_refs(void) {
              "rgb = gdal.Open(D + 'RGB.byte.tif').ReadAsArray()\n"
              "np.save('rgb_valid.npy', (rgb != 0).any(0).astype(np.uint8))\n"
              "dr = gdal.Open(D + 'drone_rgba_nodata.tif').ReadAsArray()\n"
-             "np.save('drone_valid.npy', (dr[3] > 0).astype(np.uint8))\n",
+             "np.save('drone_valid.npy', (dr[3] > 0).astype(np.uint8))\n"
+             "# about 3 values in a million truncate differently in float32 and float64\n"
+             "f = (np.random.default_rng(1).random((3, 1000, 1000)) * 0.8 + 0.1).astype(np.float32)\n"
+             "ds = gdal.GetDriverByName('GTiff').Create('f32.tif', 1000, 1000, 3, gdal.GDT_Float32)\n"
+             "[ds.GetRasterBand(i + 1).WriteArray(f[i]) for i in range(3)]\n"
+             "ds = None\n"
+             "np.save('f32_gvl.npy', gvl(f))\n"
+             "ct = gdal.ColorTable()\n"
+             "[ct.SetColorEntry(i, (i * 7 %% 256, 255 - i, i * 3 %% 256, 255)) for i in range(200)]\n"
+             "ds = gdal.GetDriverByName('GTiff').Create('pal.tif', 64, 48, 1, gdal.GDT_Byte)\n"
+             "ds.GetRasterBand(1).WriteArray((np.arange(64 * 48).reshape(48, 64) %% 230).astype(np.uint8))\n"
+             "ds.GetRasterBand(1).SetRasterColorTable(ct)\n"
+             "ds = None\n",
              t_shared());
     FILE *f = fopen("refs.py", "w");
     if (!f) return 0;
@@ -288,6 +300,60 @@ static void test_minmax_like_gvl(void) {
     }
 }
 
+/* Float32 data: GVL's formula runs in float32 in numpy, and so must ours. */
+static void test_float32_like_gvl(void) {
+    gl_raster *r = open_with("f32.tif", GL_STRETCH_MINMAX, 0, 0, 0);
+    if (!r) return;
+    unsigned char *rgb = malloc(1000 * 1000 * 3);
+    gl_error err = {0};
+    int md;
+    CHECK_OK(gl_raster_read_rgb(r, 0, 0, 1000, 1000, rgb, NULL, &err), &err);
+    long bad = npy_diff("f32_gvl.npy", rgb, 1000 * 1000 * 3, &md);
+    CHECK(bad == 0, "float32 vs GVL formula: %ld differ, max %d", bad, md);
+    free(rgb);
+    gl_raster_close(r);
+}
+
+/* A palette band expands like gdal_translate -expand rgb; uint16 with stretch NONE saturates
+ * like gdal_translate -ot Byte. */
+static void test_palette_and_none(void) {
+    gl_raster *r = open_with("pal.tif", GL_STRETCH_MINMAX, 0, 0, 0);
+    unsigned char *ref = translate_window("pal.tif", 3, 5, 50, 40, "-expand rgb", 3);
+    unsigned char rgb[50 * 40 * 3];
+    gl_error err = {0};
+    CHECK(ref != NULL, "gdal_translate -expand rgb");
+    if (r && ref) {
+        CHECK_OK(gl_raster_read_rgb(r, 3, 5, 50, 40, rgb, NULL, &err), &err);
+        CHECK(max_channel_diff(rgb, ref, 50, 40) == 0, "palette differs");
+    }
+    free(ref);
+    gl_raster_close(r);
+    r = open_with(img("uint16_cog.tif"), GL_STRETCH_NONE, 0, 0, 0);
+    ref = translate_window(img("uint16_cog.tif"), 50, 60, 50, 40, "-b 1 -b 1 -b 1", 3);
+    CHECK(ref != NULL, "gdal_translate -ot Byte");
+    if (r && ref) {
+        CHECK_OK(gl_raster_read_rgb(r, 50, 60, 50, 40, rgb, NULL, &err), &err);
+        CHECK(max_channel_diff(rgb, ref, 50, 40) == 0, "uint16 NONE differs");
+    }
+    free(ref);
+    gl_raster_close(r);
+}
+
+/* A picture without georeferencing opens as a raster with no CRS; lon/lat is refused. */
+static void test_plain_picture(void) {
+    gl_raster *r = open_with(t_path("fixtures/expected/images/01_chelsea.png"), GL_STRETCH_NONE,
+                             0, 0, 0);
+    if (!r) return;
+    const gl_raster_info *in = gl_raster_get_info(r);
+    CHECK(!in->has_geotransform && !in->has_crs && !in->crs_label[0], "georeferenced?");
+    double lon, lat;
+    gl_error err = {0};
+    CHECK(gl_raster_crs_to_lonlat(r, 1, 2, &lon, &lat, &err) == GL_ERR_UNSUPPORTED &&
+              strstr(err.msg, "01_chelsea.png"),
+          "%s", err.msg);
+    gl_raster_close(r);
+}
+
 /* uint16 min/max agree with gdalinfo -mm; the stretched window is gdal_translate -scale's within
  * one level (GDAL rounds to nearest, GVL and we truncate). */
 static void test_uint16_vs_gdal_translate(void) {
@@ -338,8 +404,13 @@ static void test_percentile(void) {
         const double *e = ref.data;
         CHECK(lo[0] == e[0] && hi[0] == e[1], "percentiles %g,%g vs numpy %g,%g", lo[0], hi[0],
               e[0], e[1]);
-        unsigned char px[3 * 16];
-        CHECK_OK(gl_raster_read_rgb(r, 0, 0, 4, 4, px, NULL, &err), &err);
+        char args[256];
+        snprintf(args, sizeof args, "-b 1 -b 1 -b 1 -scale %.17g %.17g 0 255", e[0], e[1]);
+        unsigned char *want = translate_window(img("uint16_cog.tif"), 700, 900, 64, 64, args, 3);
+        unsigned char px[3 * 64 * 64];
+        CHECK_OK(gl_raster_read_rgb(r, 700, 900, 64, 64, px, NULL, &err), &err);
+        CHECK(want && max_channel_diff(px, want, 64, 64) <= 1, "percentile window vs -scale");
+        free(want);
     }
     gl_npy_free(&ref);
     gl_raster_close(r);
@@ -454,6 +525,9 @@ int main(void) {
     RUN(test_lonlat);
     RUN(test_byte_windows);
     RUN(test_minmax_like_gvl);
+    RUN(test_float32_like_gvl);
+    RUN(test_palette_and_none);
+    RUN(test_plain_picture);
     RUN(test_uint16_vs_gdal_translate);
     RUN(test_percentile);
     RUN(test_valid_masks);
