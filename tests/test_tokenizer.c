@@ -38,7 +38,8 @@ static void check_case(gl_tokenizer *tok, const cJSON *c, int *matched) {
         text[i] = (char)v;
     }
     text[len] = 0;
-    const cJSON *want = cJSON_GetObjectItem(c, is_unmatched(id) ? "input_ids_without_ftfy" : "input_ids");
+    const cJSON *want =
+        cJSON_GetObjectItem(c, is_unmatched(id) ? "input_ids_without_ftfy" : "input_ids");
     int32_t ids[GL_CLIP_CONTEXT];
     int n = 0;
     gl_error err = {0};
@@ -59,7 +60,9 @@ static void test_fixture_cases(void) {
     CHECK(tok != NULL, "%s", err.msg);
     char *text = NULL;
     size_t len;
-    CHECK_OK(gl_read_file(t_path("fixtures/expected/tokenizer_cases.jsonl"), 1 << 24, &text, &len, &err), &err);
+    CHECK_OK(
+        gl_read_file(t_path("fixtures/expected/tokenizer_cases.jsonl"), 1 << 24, &text, &len, &err),
+        &err);
     if (!tok || !text) {
         gl_tokenizer_free(tok);
         free(text);
@@ -87,7 +90,8 @@ static void test_texts_json(void) {
     CHECK(tok != NULL, "%s", err.msg);
     char *text = NULL;
     size_t len;
-    CHECK_OK(gl_read_file(t_path("fixtures/expected/texts.json"), 1 << 20, &text, &len, &err), &err);
+    CHECK_OK(gl_read_file(t_path("fixtures/expected/texts.json"), 1 << 20, &text, &len, &err),
+             &err);
     gl_npy want = {0};
     CHECK_OK(gl_npy_read(t_path("fixtures/expected/input_ids.npy"), &want, &err), &err);
     cJSON *texts = text ? cJSON_Parse(text) : NULL;
@@ -98,7 +102,9 @@ static void test_texts_json(void) {
     for (int round = 0; tok && want.data && round < 2 && n == want.shape[0]; round++) {
         for (int i = 0; i < n; i++) {
             int32_t ids[GL_CLIP_CONTEXT];
-            CHECK_OK(gl_tokenizer_encode(tok, cJSON_GetArrayItem(texts, i)->valuestring, ids, NULL, &err), &err);
+            CHECK_OK(gl_tokenizer_encode(tok, cJSON_GetArrayItem(texts, i)->valuestring, ids, NULL,
+                                         &err),
+                     &err);
             CHECK(!memcmp(ids, (int32_t *)want.data + (size_t)i * GL_CLIP_CONTEXT, sizeof ids),
                   "text %d round %d differs", i, round);
         }
@@ -111,19 +117,23 @@ static void test_texts_json(void) {
 
 static void test_bad_input(void) {
     gl_error err = {0};
-    gl_tokenizer *tok = gl_tokenizer_load("no/such/vocab.json", t_path("fixtures/clip-tiny-b32/merges.txt"), &err);
-    CHECK(tok == NULL && err.code == GL_ERR_IO && strstr(err.msg, "no/such/vocab.json"), "%s", err.msg);
+    gl_tokenizer *tok =
+        gl_tokenizer_load("no/such/vocab.json", t_path("fixtures/clip-tiny-b32/merges.txt"), &err);
+    CHECK(tok == NULL && err.code == GL_ERR_IO && strstr(err.msg, "no/such/vocab.json"), "%s",
+          err.msg);
     tok = load_fixture_tokenizer(&err);
     if (!tok) return;
     int32_t ids[GL_CLIP_CONTEXT];
-    CHECK(gl_tokenizer_encode(tok, "bad \xff\xfe utf-8", ids, NULL, &err) == GL_ERR_FORMAT, "%s", err.msg);
+    CHECK(gl_tokenizer_encode(tok, "bad \xff\xfe utf-8", ids, NULL, &err) == GL_ERR_FORMAT, "%s",
+          err.msg);
     gl_tokenizer_free(tok);
     /* a merges file that names tokens the vocabulary lacks */
     FILE *fp = fopen("merges.txt", "w");
     fputs("#version: 0.2\nzzzqqq xxxyyy\n", fp);
     fclose(fp);
     tok = gl_tokenizer_load(t_path("fixtures/clip-tiny-b32/vocab.json"), "merges.txt", &err);
-    CHECK(tok == NULL && err.code == GL_ERR_FORMAT && strstr(err.msg, "merges.txt: line 2"), "%s", err.msg);
+    CHECK(tok == NULL && err.code == GL_ERR_FORMAT && strstr(err.msg, "merges.txt: line 2"), "%s",
+          err.msg);
     gl_tokenizer_free(NULL);
 }
 

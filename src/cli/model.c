@@ -26,12 +26,15 @@ static int model_pull(int argc, char **argv) {
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:c:h", opts, NULL)) != -1) {
-        if (c == 'r') revision = optarg;
-        else if (c == 'c') setenv("GEOLABEL_CACHE", optarg, 1); /* the library reads the cache root from here */
+        if (c == 'r')
+            revision = optarg;
+        else if (c == 'c')
+            setenv("GEOLABEL_CACHE", optarg, 1); /* the library reads the cache root from here */
         else if (c == 'h') {
             fputs(usage_text, stdout);
             return CLI_OK;
-        } else return cli_usage_error("model pull", "unknown option");
+        } else
+            return cli_usage_error("model pull", "unknown option");
     }
     if (optind + 1 != argc) return cli_usage_error("model pull", "give exactly one ORG/NAME");
     gl_error err = {0};
@@ -43,28 +46,35 @@ static int model_pull(int argc, char **argv) {
 }
 
 static int model_random(int argc, char **argv) {
-    static const struct option opts[] = {{"like", required_argument, 0, 'l'}, {"output", required_argument, 0, 'o'},
-                                         {"seed", required_argument, 0, 's'}, {"dtype", required_argument, 0, 'd'},
-                                         {"help", no_argument, 0, 'h'},       {0}};
+    static const struct option opts[] = {
+        {"like", required_argument, 0, 'l'}, {"output", required_argument, 0, 'o'},
+        {"seed", required_argument, 0, 's'}, {"dtype", required_argument, 0, 'd'},
+        {"help", no_argument, 0, 'h'},       {0}};
     const char *like = NULL, *out = NULL, *dtype = "f32";
     unsigned long long seed = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "l:o:s:d:h", opts, NULL)) != -1) {
-        if (c == 'l') like = optarg;
-        else if (c == 'o') out = optarg;
-        else if (c == 'd') dtype = optarg;
+        if (c == 'l')
+            like = optarg;
+        else if (c == 'o')
+            out = optarg;
+        else if (c == 'd')
+            dtype = optarg;
         else if (c == 's') {
             char *end;
             seed = strtoull(optarg, &end, 10);
-            if (*end || end == optarg) return cli_usage_error("model random", "--seed takes a whole number");
+            if (*end || end == optarg)
+                return cli_usage_error("model random", "--seed takes a whole number");
         } else if (c == 'h') {
             fputs(usage_text, stdout);
             return CLI_OK;
-        } else return cli_usage_error("model random", "unknown option");
+        } else
+            return cli_usage_error("model random", "unknown option");
     }
     if (!like || !out) return cli_usage_error("model random", "--like and -o are required");
-    if (optind < argc) return cli_usage_error("model random", "unexpected argument '%s'", argv[optind]);
+    if (optind < argc)
+        return cli_usage_error("model random", "unexpected argument '%s'", argv[optind]);
     gl_error err = {0};
     if (gl_clip_random_model(like, out, (uint64_t)seed, dtype, &err)) return cli_report(&err);
     return CLI_OK;

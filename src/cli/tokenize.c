@@ -1,5 +1,6 @@
 /* tokenize.c: `geolabel tokenize --model M [--jsonl]`: CLIP token ids for each text on stdin,
- * one JSON array of 77 ids per line. With --jsonl each line is a JSON string (texts with newlines). */
+ * one JSON array of 77 ids per line. With --jsonl each line is a JSON string (texts with newlines).
+ */
 #include "cli.h"
 
 #include <cjson/cJSON.h>
@@ -22,19 +23,22 @@ static gl_tokenizer *open_tokenizer(const char *model, gl_error *err) {
 
 static void print_ids(const int32_t *ids) {
     putchar('[');
-    for (int i = 0; i < GL_CLIP_CONTEXT; i++) printf(i ? ",%d" : "%d", ids[i]);
+    for (int i = 0; i < GL_CLIP_CONTEXT; i++)
+        printf(i ? ",%d" : "%d", ids[i]);
     fputs("]\n", stdout);
 }
 
 /* One input line (without its newline) to one output line. */
-static gl_status tokenize_line(gl_tokenizer *tok, const char *line, size_t len, int jsonl, long line_no,
-                               gl_error *err) {
+static gl_status tokenize_line(gl_tokenizer *tok, const char *line, size_t len, int jsonl,
+                               long line_no, gl_error *err) {
     int32_t ids[GL_CLIP_CONTEXT];
     gl_status s;
     if (jsonl) {
         cJSON *v = cJSON_ParseWithLength(line, len);
-        if (!cJSON_IsString(v)) s = gl_fail(err, GL_ERR_FORMAT, "stdin line %ld: not a JSON string", line_no);
-        else s = gl_tokenizer_encode(tok, v->valuestring, ids, NULL, err);
+        if (!cJSON_IsString(v))
+            s = gl_fail(err, GL_ERR_FORMAT, "stdin line %ld: not a JSON string", line_no);
+        else
+            s = gl_tokenizer_encode(tok, v->valuestring, ids, NULL, err);
         cJSON_Delete(v);
     } else {
         s = gl_tokenizer_encode_len(tok, line, len, ids, NULL, err);
@@ -45,18 +49,23 @@ static gl_status tokenize_line(gl_tokenizer *tok, const char *line, size_t len, 
 }
 
 int cmd_tokenize(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'}, {"jsonl", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0}};
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"jsonl", no_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0}};
     const char *model = NULL;
     int jsonl = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
-        if (c == 'm') model = optarg;
-        else if (c == 'j') jsonl = 1;
+        if (c == 'm')
+            model = optarg;
+        else if (c == 'j')
+            jsonl = 1;
         else if (c == 'h') {
             fputs(usage_text, stdout);
             return CLI_OK;
-        } else return cli_usage_error("tokenize", "unknown option");
+        } else
+            return cli_usage_error("tokenize", "unknown option");
     }
     if (!model) return cli_usage_error("tokenize", "--model is required");
     if (optind < argc) return cli_usage_error("tokenize", "unexpected argument '%s'", argv[optind]);

@@ -14,7 +14,7 @@
 
 #define VOCAB_SIZE 49408
 #define TEXT_POSITIONS 77
-#define MAX_TENSORS 1024 /* ViT-L/14 has 590 */
+#define MAX_TENSORS 1024    /* ViT-L/14 has 590 */
 #define LOGIT_SCALE 2.6592f /* log(1/0.07), CLIP's initial value */
 #define BPE_MAX_BYTES (64u << 20)
 
@@ -105,13 +105,17 @@ static int cmp_spec(const void *a, const void *b) {
 static void build_specs(const geometry *g, spec_list *l) {
     int grid = g->image / g->patch;
     l->count = l->overflow = 0;
-    add(l, INIT_NORMAL, 2, VOCAB_SIZE, g->t_width, 0, 0, "text_model.embeddings.token_embedding.weight");
-    add(l, INIT_NORMAL, 2, TEXT_POSITIONS, g->t_width, 0, 0, "text_model.embeddings.position_embedding.weight");
+    add(l, INIT_NORMAL, 2, VOCAB_SIZE, g->t_width, 0, 0,
+        "text_model.embeddings.token_embedding.weight");
+    add(l, INIT_NORMAL, 2, TEXT_POSITIONS, g->t_width, 0, 0,
+        "text_model.embeddings.position_embedding.weight");
     add_layers(l, "text_model", g->t_layers, g->t_width, g->t_mlp);
     add_norm(l, "text_model.final_layer_norm", g->t_width);
     add(l, INIT_NORMAL, 1, g->v_width, 0, 0, 0, "vision_model.embeddings.class_embedding");
-    add(l, INIT_NORMAL, 4, g->v_width, 3, g->patch, g->patch, "vision_model.embeddings.patch_embedding.weight");
-    add(l, INIT_NORMAL, 2, grid * grid + 1, g->v_width, 0, 0, "vision_model.embeddings.position_embedding.weight");
+    add(l, INIT_NORMAL, 4, g->v_width, 3, g->patch, g->patch,
+        "vision_model.embeddings.patch_embedding.weight");
+    add(l, INIT_NORMAL, 2, grid * grid + 1, g->v_width, 0, 0,
+        "vision_model.embeddings.position_embedding.weight");
     add_norm(l, "vision_model.pre_layrnorm", g->v_width);
     add_layers(l, "vision_model", g->v_layers, g->v_width, g->v_mlp);
     add_norm(l, "vision_model.post_layernorm", g->v_width);
@@ -123,7 +127,8 @@ static void build_specs(const geometry *g, spec_list *l) {
 
 static int64_t spec_count(const tensor_spec *t) {
     int64_t n = 1;
-    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
+    for (int i = 0; i < t->ndim; i++)
+        n *= t->shape[i];
     return n;
 }
 
@@ -172,7 +177,8 @@ static uint16_t float_to_half(float f) {
         return (uint16_t)(sign | half);
     }
     uint32_t half = sign | ((uint32_t)exp << 10) | (mant >> 13), rem = mant & 0x1fff;
-    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++; /* may carry into the exponent: correct */
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1)))
+        half++; /* may carry into the exponent: correct */
     return (uint16_t)half;
 }
 
@@ -224,7 +230,8 @@ static gl_status write_config(const char *dir, const geometry *g, int f16, gl_er
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
     cJSON *c = cJSON_CreateObject();
-    cJSON_AddItemToObject(c, "architectures", cJSON_CreateStringArray((const char *[]){"CLIPModel"}, 1));
+    cJSON_AddItemToObject(c, "architectures",
+                          cJSON_CreateStringArray((const char *[]){"CLIPModel"}, 1));
     cJSON_AddNumberToObject(c, "initializer_factor", 1.0);
     cJSON_AddNumberToObject(c, "logit_scale_init_value", (double)LOGIT_SCALE);
     cJSON_AddStringToObject(c, "model_type", "clip");
@@ -240,7 +247,8 @@ static gl_status write_config(const char *dir, const geometry *g, int f16, gl_er
 
 /* preprocessor_config.json in CLIPImageProcessor's current form. */
 static gl_status write_preprocessor(const char *dir, const geometry *g, gl_error *err) {
-    static const double mean[3] = {0.48145466, 0.4578275, 0.40821073}, std[3] = {0.26862954, 0.26130258, 0.27577711};
+    static const double mean[3] = {0.48145466, 0.4578275, 0.40821073},
+                        std[3] = {0.26862954, 0.26130258, 0.27577711};
     char path[4200];
     snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
     cJSON *c = cJSON_CreateObject(), *crop = cJSON_CreateObject(), *size = cJSON_CreateObject();
@@ -292,7 +300,8 @@ static gl_status find_bpe_dir(char *out, size_t out_size, gl_error *err) {
     }
     snprintf(out, out_size, "/usr/share/geolabel/clip-bpe");
     if (is_dir(out)) return GL_OK;
-    return gl_fail(err, GL_ERR_IO, "data/clip-bpe: not found beside the executable; set GEOLABEL_DATA");
+    return gl_fail(err, GL_ERR_IO,
+                   "data/clip-bpe: not found beside the executable; set GEOLABEL_DATA");
 }
 
 static gl_status copy_file(const char *from, const char *to, gl_error *err) {
@@ -333,7 +342,8 @@ static cJSON *safetensors_header(const spec_list *l, size_t elem) {
         const tensor_spec *t = &l->t[i];
         cJSON *e = cJSON_CreateObject(), *shape = cJSON_CreateArray(), *offs = cJSON_CreateArray();
         cJSON_AddStringToObject(e, "dtype", elem == 2 ? "F16" : "F32");
-        for (int k = 0; k < t->ndim; k++) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[k]));
+        for (int k = 0; k < t->ndim; k++)
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[k]));
         cJSON_AddItemToObject(e, "shape", shape);
         uint64_t bytes = (uint64_t)spec_count(t) * elem;
         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)offset));
@@ -353,12 +363,13 @@ static void write_values(FILE *fp, const tensor_spec *t, size_t elem, rng *r) {
     for (int64_t left = spec_count(t); left > 0;) {
         int n = left < CHUNK ? (int)left : CHUNK;
         for (int i = 0; i < n; i++)
-            vals[i] = t->init == INIT_NORMAL ? 0.02f * rng_normal(r)
-                      : t->init == INIT_ONES ? 1.0f
+            vals[i] = t->init == INIT_NORMAL  ? 0.02f * rng_normal(r)
+                      : t->init == INIT_ONES  ? 1.0f
                       : t->init == INIT_LOGIT ? LOGIT_SCALE
                                               : 0.0f;
         if (elem == 2) {
-            for (int i = 0; i < n; i++) halves[i] = float_to_half(vals[i]);
+            for (int i = 0; i < n; i++)
+                halves[i] = float_to_half(vals[i]);
             fwrite(halves, 2, (size_t)n, fp);
         } else {
             fwrite(vals, 4, (size_t)n, fp); /* little-endian hosts only, as the loader */
@@ -367,7 +378,8 @@ static void write_values(FILE *fp, const tensor_spec *t, size_t elem, rng *r) {
     }
 }
 
-static gl_status write_weights(const char *dir, const spec_list *l, size_t elem, uint64_t seed, gl_error *err) {
+static gl_status write_weights(const char *dir, const spec_list *l, size_t elem, uint64_t seed,
+                               gl_error *err) {
     char path[4200];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     cJSON *h = safetensors_header(l, elem);
@@ -379,10 +391,12 @@ static gl_status write_weights(const char *dir, const spec_list *l, size_t elem,
     gl_status s = gl_atomic_open(&f, path, err);
     if (!s) {
         unsigned char n8[8];
-        for (int i = 0; i < 8; i++) n8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+        for (int i = 0; i < 8; i++)
+            n8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
         fwrite(n8, 1, 8, f.fp);
         fwrite(json, 1, len, f.fp);
-        for (size_t i = len; i < padded; i++) fputc(' ', f.fp); /* the format pads with spaces */
+        for (size_t i = len; i < padded; i++)
+            fputc(' ', f.fp); /* the format pads with spaces */
         rng r = {seed, 0, 0};
         gl_progress progress;
         gl_progress_begin(&progress, "tensors", l->count);
@@ -397,12 +411,14 @@ static gl_status write_weights(const char *dir, const spec_list *l, size_t elem,
     return s;
 }
 
-gl_status gl_clip_random_model(const char *like, const char *out_dir, uint64_t seed, const char *dtype, gl_error *err) {
+gl_status gl_clip_random_model(const char *like, const char *out_dir, uint64_t seed,
+                               const char *dtype, gl_error *err) {
     const geometry *g = NULL;
     for (size_t i = 0; i < sizeof geometries / sizeof *geometries; i++)
         if (!strcmp(like, geometries[i].name)) g = &geometries[i];
     if (!g)
-        return gl_fail(err, GL_ERR_ARG, "%s: unknown geometry (vit-b-32, vit-b-16, vit-l-14, vit-l-14-336)", like);
+        return gl_fail(err, GL_ERR_ARG,
+                       "%s: unknown geometry (vit-b-32, vit-b-16, vit-l-14, vit-l-14-336)", like);
     int f16 = dtype && !strcmp(dtype, "f16");
     if (dtype && !f16 && strcmp(dtype, "f32") != 0)
         return gl_fail(err, GL_ERR_ARG, "%s: unknown dtype (f32 or f16)", dtype);
@@ -411,8 +427,9 @@ gl_status gl_clip_random_model(const char *like, const char *out_dir, uint64_t s
     spec_list *l = malloc(sizeof *l);
     if (!l) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", out_dir);
     build_specs(g, l);
-    gl_status s = l->overflow ? gl_fail(err, GL_ERR_INTERNAL, "%s: more than %d tensors", like, MAX_TENSORS)
-                              : copy_bpe(out_dir, err);
+    gl_status s = l->overflow
+                      ? gl_fail(err, GL_ERR_INTERNAL, "%s: more than %d tensors", like, MAX_TENSORS)
+                      : copy_bpe(out_dir, err);
     if (!s) s = write_config(out_dir, g, f16, err);
     if (!s) s = write_preprocessor(out_dir, g, err);
     if (!s) s = write_weights(out_dir, l, f16 ? 2 : 4, seed, err);

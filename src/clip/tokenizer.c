@@ -1,11 +1,13 @@
 /* tokenizer.c: the CLIP tokenizer: text cleaning as openai/CLIP's simple_tokenizer.py does it
- * (ftfy subset, html.unescape twice, whitespace collapse, str.lower), pre-tokenizer, byte-level BPE.
+ * (ftfy subset, html.unescape twice, whitespace collapse, str.lower), pre-tokenizer, byte-level
+ * BPE.
  *
  * What matches the reference exactly: html.unescape (numeric references with Python's replacement
  * rules; named entities: HTML 4.01's 253 plus &apos;, with HTML5 code points, and the legacy names
  * that need no ';'), the regex module's \s (White_Space), str.strip, str.lower (full mapping of
  * U+0130 to "i" + U+0307, and the Final_Sigma rule), the pre-tokenizer regex with \p{L}/\p{N} from
- * utf8proc's categories, BPE with merges.txt ranks, SOT/EOT, truncation keeping EOT last, 0 padding.
+ * utf8proc's categories, BPE with merges.txt ranks, SOT/EOT, truncation keeping EOT last, 0
+ * padding.
  *
  * ftfy.fix_text (6.3, default config) is only partly replicated. We do, in ftfy's order and
  * repeated until nothing changes: unescape_html (only while no line so far held '<', and only
@@ -14,14 +16,15 @@
  * fix_c1_controls (U+0080..U+009F read as Windows-1252), fix_latin_ligatures (ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ Ĳ ĳ
  * Ǆ..ǌ Ǳ..ǳ), fix_character_width (U+FF01..U+FFEF by NFKC, U+3000 to space), uncurl_quotes
  * (U+2018..U+201B and U+02BC to ', U+201C..U+201F to "), fix_line_breaks (CR LF, CR, U+2028,
- * U+2029 to LF; U+0085 has become "…" by then), remove_control_chars (U+0000..0008, 000B, 000E..001F, 007F, 206A..206F,
- * FEFF, FFF9..FFFC) and NFC. What we do NOT replicate: ftfy's badness heuristics (is_bad) and
- * text_cost, so mojibake is fixed by a fixed pattern rule instead (it may differ on mixed texts
- * that are both legitimate and mis-decoded, and on encodings other than Latin-1/Windows-1252 such
- * as MacRoman or CP437 that ftfy also considers); restore_byte_a0 and replace_lossy_sequences
- * (mojibake whose 0xA0 or lost bytes ftfy reconstructs); decode_inconsistent_utf8's checks;
- * ftfy's own html table beyond the entities above and its all-caps entity variants (&EACUTE;);
- * fix_surrogates (our input is UTF-8, so no surrogates can occur). All 200 fixture cases match. */
+ * U+2029 to LF; U+0085 has become "…" by then), remove_control_chars (U+0000..0008, 000B,
+ * 000E..001F, 007F, 206A..206F, FEFF, FFF9..FFFC) and NFC. What we do NOT replicate: ftfy's badness
+ * heuristics (is_bad) and text_cost, so mojibake is fixed by a fixed pattern rule instead (it may
+ * differ on mixed texts that are both legitimate and mis-decoded, and on encodings other than
+ * Latin-1/Windows-1252 such as MacRoman or CP437 that ftfy also considers); restore_byte_a0 and
+ * replace_lossy_sequences (mojibake whose 0xA0 or lost bytes ftfy reconstructs);
+ * decode_inconsistent_utf8's checks; ftfy's own html table beyond the entities above and its
+ * all-caps entity variants (&EACUTE;); fix_surrogates (our input is UTF-8, so no surrogates can
+ * occur). All 200 fixture cases match. */
 #include "geolabel.h"
 
 #include <cjson/cJSON.h>
@@ -39,7 +42,8 @@
 static uint64_t hash_bytes(const void *p, size_t n) {
     const unsigned char *s = p;
     uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 1099511628211ull;
     return h ^ (h >> 29);
 }
 
@@ -60,7 +64,8 @@ typedef struct {
 
 static int str_map_init(str_map *m, size_t expected) {
     size_t cap = 16;
-    while (cap < expected * 2) cap <<= 1;
+    while (cap < expected * 2)
+        cap <<= 1;
     m->keys = calloc(cap, sizeof *m->keys);
     m->key_lens = calloc(cap, sizeof *m->key_lens);
     m->values = calloc(cap, sizeof *m->values);
@@ -71,7 +76,8 @@ static int str_map_init(str_map *m, size_t expected) {
 
 static void str_map_free(str_map *m) {
     if (m->keys)
-        for (size_t i = 0; i < m->cap; i++) free(m->keys[i]);
+        for (size_t i = 0; i < m->cap; i++)
+            free(m->keys[i]);
     free(m->keys);
     free(m->key_lens);
     free(m->values);
@@ -115,31 +121,35 @@ typedef struct {
     size_t cap;
 } pair_map;
 
-static uint64_t pair_key(int32_t a, int32_t b) { return (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1; }
+static uint64_t pair_key(int32_t a, int32_t b) {
+    return (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
+}
 
 static size_t pair_slot(const pair_map *m, uint64_t key) {
     size_t i = hash_u64(key) & (m->cap - 1);
-    while (m->keys[i] && m->keys[i] != key) i = (i + 1) & (m->cap - 1);
+    while (m->keys[i] && m->keys[i] != key)
+        i = (i + 1) & (m->cap - 1);
     return i;
 }
 
 /* ------------------------------------------------------------------ the tokenizer object */
 
 struct gl_tokenizer {
-    str_map vocab;            /* vocab.json key (bytes_to_unicode form, UTF-8) -> id */
+    str_map vocab; /* vocab.json key (bytes_to_unicode form, UTF-8) -> id */
     pair_map merges;
     int32_t byte_id[256];     /* single byte as a symbol */
     int32_t byte_eow_id[256]; /* single byte + "</w>" as a word's last symbol */
     str_map word_cache;       /* piece bytes -> offset into cache_ids (count first) */
     int32_t *cache_ids;
     size_t cache_len, cache_cap;
-    int32_t *work;            /* BPE scratch, grown per word */
+    int32_t *work; /* BPE scratch, grown per word */
     size_t work_cap;
 };
 
 /* GPT-2's bytes_to_unicode: printable bytes stand for themselves, the rest for 256 + n. */
 static uint32_t byte_to_unicode(int b) {
-    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255)) return (uint32_t)b;
+    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255))
+        return (uint32_t)b;
     int n = 0;
     for (int c = 0; c < b; c++)
         if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 255))) n++;
@@ -195,7 +205,8 @@ static int parse_merge(const gl_tokenizer *t, const char *line, size_t len, int3
     if (la + lb >= sizeof joined) return 0;
     memcpy(joined, line, la);
     memcpy(joined + la, sp + 1, lb);
-    return str_map_get(&t->vocab, line, la, &ids[0]) && str_map_get(&t->vocab, sp + 1, lb, &ids[1]) &&
+    return str_map_get(&t->vocab, line, la, &ids[0]) &&
+           str_map_get(&t->vocab, sp + 1, lb, &ids[1]) &&
            str_map_get(&t->vocab, joined, la + lb, &ids[2]);
 }
 
@@ -205,9 +216,11 @@ static gl_status load_merges(gl_tokenizer *t, const char *path, gl_error *err) {
     gl_status s = gl_read_file(path, MERGES_MAX_BYTES, &text, &len, err);
     if (s) return s;
     size_t lines = 1;
-    for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
     size_t cap = 16;
-    while (cap < lines * 2) cap <<= 1;
+    while (cap < lines * 2)
+        cap <<= 1;
     t->merges.cap = cap;
     t->merges.keys = calloc(cap, sizeof *t->merges.keys);
     t->merges.ranks = malloc(cap * sizeof *t->merges.ranks);
@@ -227,8 +240,9 @@ static gl_status load_merges(gl_tokenizer *t, const char *path, gl_error *err) {
             int32_t ids[3];
             if (!parse_merge(t, p, n, ids)) {
                 free(text);
-                return gl_fail(err, GL_ERR_FORMAT, "%s: line %ld is not a merge of two vocabulary tokens",
-                               path, line_no + 1);
+                return gl_fail(err, GL_ERR_FORMAT,
+                               "%s: line %ld is not a merge of two vocabulary tokens", path,
+                               line_no + 1);
             }
             uint64_t key = pair_key(ids[0], ids[1]);
             size_t slot = pair_slot(&t->merges, key);
@@ -245,7 +259,8 @@ static gl_status load_merges(gl_tokenizer *t, const char *path, gl_error *err) {
     return GL_OK;
 }
 
-gl_tokenizer *gl_tokenizer_load(const char *vocab_json_path, const char *merges_txt_path, gl_error *err) {
+gl_tokenizer *gl_tokenizer_load(const char *vocab_json_path, const char *merges_txt_path,
+                                gl_error *err) {
     gl_tokenizer *t = calloc(1, sizeof *t);
     if (!t) {
         gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", vocab_json_path);
@@ -311,13 +326,15 @@ static int cp_equal(const cpbuf *a, const cpbuf *b) {
 
 static gl_status decode_utf8(const char *s, size_t len, cpbuf *out, gl_error *err) {
     if (len > TEXT_MAX_BYTES)
-        return gl_fail(err, GL_ERR_LIMIT, "text of %zu bytes is over the %u-byte limit", len, TEXT_MAX_BYTES);
+        return gl_fail(err, GL_ERR_LIMIT, "text of %zu bytes is over the %u-byte limit", len,
+                       TEXT_MAX_BYTES);
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
     while (len) {
         utf8proc_int32_t c;
         utf8proc_ssize_t k = utf8proc_iterate(p, (utf8proc_ssize_t)len, &c);
-        if (k <= 0) return gl_fail(err, GL_ERR_FORMAT, "text is not valid UTF-8 (byte offset %zu)",
-                                   (size_t)(p - (const utf8proc_uint8_t *)s));
+        if (k <= 0)
+            return gl_fail(err, GL_ERR_FORMAT, "text is not valid UTF-8 (byte offset %zu)",
+                           (size_t)(p - (const utf8proc_uint8_t *)s));
         cp_push(out, (uint32_t)c);
         p += k;
         len -= (size_t)k;
@@ -325,12 +342,14 @@ static gl_status decode_utf8(const char *s, size_t len, cpbuf *out, gl_error *er
     return GL_OK;
 }
 
-/* UTF-8 of b[from, to) into a malloc'ed string (NULL when out of memory). */
+/* UTF-8 of n code points into a malloc'ed string (NULL when out of memory). ftfy has removed
+ * any U+0000 by the time this runs, so the result is a proper C string. */
 static char *encode_utf8(const uint32_t *cp, size_t n, size_t *out_len) {
     char *s = malloc(n * 4 + 1);
     if (!s) return NULL;
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) k += (size_t)utf8proc_encode_char((utf8proc_int32_t)cp[i], (utf8proc_uint8_t *)s + k);
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)utf8proc_encode_char((utf8proc_int32_t)cp[i], (utf8proc_uint8_t *)s + k);
     s[k] = 0;
     if (out_len) *out_len = k;
     return s;
@@ -343,7 +362,8 @@ static void cp_normalize(cpbuf *b, int compat) {
         b->oom = 1;
         return;
     }
-    utf8proc_uint8_t *norm = compat ? utf8proc_NFKC((utf8proc_uint8_t *)s) : utf8proc_NFC((utf8proc_uint8_t *)s);
+    utf8proc_uint8_t *norm =
+        compat ? utf8proc_NFKC((utf8proc_uint8_t *)s) : utf8proc_NFC((utf8proc_uint8_t *)s);
     free(s);
     if (!norm) {
         b->oom = 1;
@@ -364,50 +384,57 @@ typedef struct {
 
 /* Names of U+00A0..U+00FF, in order: the legacy entities HTML5 also accepts without ';'. */
 static const char *const latin1_names[96] = {
-    "nbsp",   "iexcl",  "cent",   "pound",  "curren", "yen",    "brvbar", "sect",   "uml",    "copy",
-    "ordf",   "laquo",  "not",    "shy",    "reg",    "macr",   "deg",    "plusmn", "sup2",   "sup3",
-    "acute",  "micro",  "para",   "middot", "cedil",  "sup1",   "ordm",   "raquo",  "frac14", "frac12",
-    "frac34", "iquest", "Agrave", "Aacute", "Acirc",  "Atilde", "Auml",   "Aring",  "AElig",  "Ccedil",
-    "Egrave", "Eacute", "Ecirc",  "Euml",   "Igrave", "Iacute", "Icirc",  "Iuml",   "ETH",    "Ntilde",
-    "Ograve", "Oacute", "Ocirc",  "Otilde", "Ouml",   "times",  "Oslash", "Ugrave", "Uacute", "Ucirc",
-    "Uuml",   "Yacute", "THORN",  "szlig",  "agrave", "aacute", "acirc",  "atilde", "auml",   "aring",
-    "aelig",  "ccedil", "egrave", "eacute", "ecirc",  "euml",   "igrave", "iacute", "icirc",  "iuml",
-    "eth",    "ntilde", "ograve", "oacute", "ocirc",  "otilde", "ouml",   "divide", "oslash", "ugrave",
+    "nbsp",   "iexcl",  "cent",   "pound",  "curren", "yen",    "brvbar", "sect",   "uml",
+    "copy",   "ordf",   "laquo",  "not",    "shy",    "reg",    "macr",   "deg",    "plusmn",
+    "sup2",   "sup3",   "acute",  "micro",  "para",   "middot", "cedil",  "sup1",   "ordm",
+    "raquo",  "frac14", "frac12", "frac34", "iquest", "Agrave", "Aacute", "Acirc",  "Atilde",
+    "Auml",   "Aring",  "AElig",  "Ccedil", "Egrave", "Eacute", "Ecirc",  "Euml",   "Igrave",
+    "Iacute", "Icirc",  "Iuml",   "ETH",    "Ntilde", "Ograve", "Oacute", "Ocirc",  "Otilde",
+    "Ouml",   "times",  "Oslash", "Ugrave", "Uacute", "Ucirc",  "Uuml",   "Yacute", "THORN",
+    "szlig",  "agrave", "aacute", "acirc",  "atilde", "auml",   "aring",  "aelig",  "ccedil",
+    "egrave", "eacute", "ecirc",  "euml",   "igrave", "iacute", "icirc",  "iuml",   "eth",
+    "ntilde", "ograve", "oacute", "ocirc",  "otilde", "ouml",   "divide", "oslash", "ugrave",
     "uacute", "ucirc",  "uuml",   "yacute", "thorn",  "yuml"};
 
 /* Legacy names outside Latin-1 that also work without ';'. */
-static const entity legacy_entities[] = {{"amp", '&'}, {"lt", '<'},   {"gt", '>'},       {"quot", '"'},
-                                         {"AMP", '&'}, {"LT", '<'},   {"GT", '>'},       {"QUOT", '"'},
+static const entity legacy_entities[] = {{"amp", '&'},   {"lt", '<'},  {"gt", '>'}, {"quot", '"'},
+                                         {"AMP", '&'},   {"LT", '<'},  {"GT", '>'}, {"QUOT", '"'},
                                          {"COPY", 0xA9}, {"REG", 0xAE}};
 
 /* The rest of HTML 4.01's entities (with HTML5's code points) and &apos;: only with ';'. */
 static const entity named_entities[] = {
-    {"apos", 0x27},     {"OElig", 0x152},   {"oelig", 0x153},   {"Scaron", 0x160},  {"scaron", 0x161},
-    {"Yuml", 0x178},    {"fnof", 0x192},    {"circ", 0x2C6},    {"tilde", 0x2DC},   {"ensp", 0x2002},
-    {"emsp", 0x2003},   {"thinsp", 0x2009}, {"zwnj", 0x200C},   {"zwj", 0x200D},    {"lrm", 0x200E},
-    {"rlm", 0x200F},    {"ndash", 0x2013},  {"mdash", 0x2014},  {"lsquo", 0x2018},  {"rsquo", 0x2019},
-    {"sbquo", 0x201A},  {"ldquo", 0x201C},  {"rdquo", 0x201D},  {"bdquo", 0x201E},  {"dagger", 0x2020},
-    {"Dagger", 0x2021}, {"bull", 0x2022},   {"hellip", 0x2026}, {"permil", 0x2030}, {"prime", 0x2032},
-    {"Prime", 0x2033},  {"lsaquo", 0x2039}, {"rsaquo", 0x203A}, {"oline", 0x203E},  {"frasl", 0x2044},
-    {"euro", 0x20AC},   {"image", 0x2111},  {"weierp", 0x2118}, {"real", 0x211C},   {"trade", 0x2122},
-    {"alefsym", 0x2135}, {"larr", 0x2190},  {"uarr", 0x2191},   {"rarr", 0x2192},   {"darr", 0x2193},
-    {"harr", 0x2194},   {"crarr", 0x21B5},  {"lArr", 0x21D0},   {"uArr", 0x21D1},   {"rArr", 0x21D2},
-    {"dArr", 0x21D3},   {"hArr", 0x21D4},   {"forall", 0x2200}, {"part", 0x2202},   {"exist", 0x2203},
-    {"empty", 0x2205},  {"nabla", 0x2207},  {"isin", 0x2208},   {"notin", 0x2209},  {"ni", 0x220B},
-    {"prod", 0x220F},   {"sum", 0x2211},    {"minus", 0x2212},  {"lowast", 0x2217}, {"radic", 0x221A},
-    {"prop", 0x221D},   {"infin", 0x221E},  {"ang", 0x2220},    {"and", 0x2227},    {"or", 0x2228},
-    {"cap", 0x2229},    {"cup", 0x222A},    {"int", 0x222B},    {"there4", 0x2234}, {"sim", 0x223C},
-    {"cong", 0x2245},   {"asymp", 0x2248},  {"ne", 0x2260},     {"equiv", 0x2261},  {"le", 0x2264},
-    {"ge", 0x2265},     {"sub", 0x2282},    {"sup", 0x2283},    {"nsub", 0x2284},   {"sube", 0x2286},
-    {"supe", 0x2287},   {"oplus", 0x2295},  {"otimes", 0x2297}, {"perp", 0x22A5},   {"sdot", 0x22C5},
-    {"lceil", 0x2308},  {"rceil", 0x2309},  {"lfloor", 0x230A}, {"rfloor", 0x230B}, {"lang", 0x27E8},
-    {"rang", 0x27E9},   {"loz", 0x25CA},    {"spades", 0x2660}, {"clubs", 0x2663},  {"hearts", 0x2665},
-    {"diams", 0x2666},  {"thetasym", 0x3D1}, {"upsih", 0x3D2},  {"piv", 0x3D6},     {"sigmaf", 0x3C2}};
+    {"apos", 0x27},      {"OElig", 0x152},    {"oelig", 0x153},  {"Scaron", 0x160},
+    {"scaron", 0x161},   {"Yuml", 0x178},     {"fnof", 0x192},   {"circ", 0x2C6},
+    {"tilde", 0x2DC},    {"ensp", 0x2002},    {"emsp", 0x2003},  {"thinsp", 0x2009},
+    {"zwnj", 0x200C},    {"zwj", 0x200D},     {"lrm", 0x200E},   {"rlm", 0x200F},
+    {"ndash", 0x2013},   {"mdash", 0x2014},   {"lsquo", 0x2018}, {"rsquo", 0x2019},
+    {"sbquo", 0x201A},   {"ldquo", 0x201C},   {"rdquo", 0x201D}, {"bdquo", 0x201E},
+    {"dagger", 0x2020},  {"Dagger", 0x2021},  {"bull", 0x2022},  {"hellip", 0x2026},
+    {"permil", 0x2030},  {"prime", 0x2032},   {"Prime", 0x2033}, {"lsaquo", 0x2039},
+    {"rsaquo", 0x203A},  {"oline", 0x203E},   {"frasl", 0x2044}, {"euro", 0x20AC},
+    {"image", 0x2111},   {"weierp", 0x2118},  {"real", 0x211C},  {"trade", 0x2122},
+    {"alefsym", 0x2135}, {"larr", 0x2190},    {"uarr", 0x2191},  {"rarr", 0x2192},
+    {"darr", 0x2193},    {"harr", 0x2194},    {"crarr", 0x21B5}, {"lArr", 0x21D0},
+    {"uArr", 0x21D1},    {"rArr", 0x21D2},    {"dArr", 0x21D3},  {"hArr", 0x21D4},
+    {"forall", 0x2200},  {"part", 0x2202},    {"exist", 0x2203}, {"empty", 0x2205},
+    {"nabla", 0x2207},   {"isin", 0x2208},    {"notin", 0x2209}, {"ni", 0x220B},
+    {"prod", 0x220F},    {"sum", 0x2211},     {"minus", 0x2212}, {"lowast", 0x2217},
+    {"radic", 0x221A},   {"prop", 0x221D},    {"infin", 0x221E}, {"ang", 0x2220},
+    {"and", 0x2227},     {"or", 0x2228},      {"cap", 0x2229},   {"cup", 0x222A},
+    {"int", 0x222B},     {"there4", 0x2234},  {"sim", 0x223C},   {"cong", 0x2245},
+    {"asymp", 0x2248},   {"ne", 0x2260},      {"equiv", 0x2261}, {"le", 0x2264},
+    {"ge", 0x2265},      {"sub", 0x2282},     {"sup", 0x2283},   {"nsub", 0x2284},
+    {"sube", 0x2286},    {"supe", 0x2287},    {"oplus", 0x2295}, {"otimes", 0x2297},
+    {"perp", 0x22A5},    {"sdot", 0x22C5},    {"lceil", 0x2308}, {"rceil", 0x2309},
+    {"lfloor", 0x230A},  {"rfloor", 0x230B},  {"lang", 0x27E8},  {"rang", 0x27E9},
+    {"loz", 0x25CA},     {"spades", 0x2660},  {"clubs", 0x2663}, {"hearts", 0x2665},
+    {"diams", 0x2666},   {"thetasym", 0x3D1}, {"upsih", 0x3D2},  {"piv", 0x3D6},
+    {"sigmaf", 0x3C2}};
 
-static const char *const greek_names[25] = {"Alpha", "Beta", "Gamma", "Delta", "Epsilon", "Zeta", "Eta",
-                                            "Theta", "Iota", "Kappa", "Lambda", "Mu", "Nu", "Xi", "Omicron",
-                                            "Pi", "Rho", NULL, "Sigma", "Tau", "Upsilon", "Phi", "Chi",
-                                            "Psi", "Omega"};
+static const char *const greek_names[25] = {
+    "Alpha", "Beta",   "Gamma",   "Delta", "Epsilon", "Zeta",    "Eta",  "Theta", "Iota",
+    "Kappa", "Lambda", "Mu",      "Nu",    "Xi",      "Omicron", "Pi",   "Rho",   NULL,
+    "Sigma", "Tau",    "Upsilon", "Phi",   "Chi",     "Psi",     "Omega"};
 
 static int name_is(const uint32_t *s, size_t n, const char *name) {
     size_t k = strlen(name);
@@ -448,7 +475,9 @@ static const uint16_t cp1252_high[32] = {
     0x2039, 0x152,  0x8D,   0x17D,  0x8F,   0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
     0x2013, 0x2014, 0x2DC,  0x2122, 0x161,  0x203A, 0x153,  0x9D,   0x17E,  0x178};
 
-static int is_hex(uint32_t c) { return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'f'); }
+static int is_hex(uint32_t c) {
+    return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'f');
+}
 
 /* Python's html._replace_charref for "&#..." at s[0]: appends the result, returns chars used
  * (0 when this is no numeric reference). */
@@ -460,19 +489,25 @@ static size_t unescape_numeric(const uint32_t *s, size_t n, cpbuf *out) {
     uint64_t num = 0;
     while (i < n && (hex ? is_hex(s[i]) : (s[i] >= '0' && s[i] <= '9'))) {
         uint32_t d = s[i] <= '9' ? s[i] - '0' : (s[i] | 32) - 'a' + 10;
-        if (num <= 0x10FFFFull) num = num * (hex ? 16 : 10) + d; /* beyond that it is U+FFFD anyway */
+        if (num <= 0x10FFFFull)
+            num = num * (hex ? 16 : 10) + d; /* beyond that it is U+FFFD anyway */
         i++;
     }
     if (i == start) return 0;
     if (i < n && s[i] == ';') i++;
-    if (num == 0) cp_push(out, 0xFFFD);
-    else if (num == 0x0D) cp_push(out, '\r');
-    else if (num >= 0x80 && num <= 0x9F) cp_push(out, cp1252_high[num - 0x80]);
-    else if ((num >= 0xD800 && num <= 0xDFFF) || num > 0x10FFFF) cp_push(out, 0xFFFD);
+    if (num == 0)
+        cp_push(out, 0xFFFD);
+    else if (num == 0x0D)
+        cp_push(out, '\r');
+    else if (num >= 0x80 && num <= 0x9F)
+        cp_push(out, cp1252_high[num - 0x80]);
+    else if ((num >= 0xD800 && num <= 0xDFFF) || num > 0x10FFFF)
+        cp_push(out, 0xFFFD);
     else if ((num >= 1 && num <= 8) || num == 0x0B || (num >= 0x0E && num <= 0x1F) || num == 0x7F ||
              (num >= 0xFDD0 && num <= 0xFDEF) || (num & 0xFFFE) == 0xFFFE)
         ; /* Python drops these */
-    else cp_push(out, (uint32_t)num);
+    else
+        cp_push(out, (uint32_t)num);
     return i;
 }
 
@@ -498,11 +533,13 @@ static size_t unescape_named(const uint32_t *s, size_t n, cpbuf *out) {
         c = legacy_entity(s + 1, x);
         if (c) {
             cp_push(out, c);
-            for (size_t k = 1 + x; k < used; k++) cp_push(out, s[k]);
+            for (size_t k = 1 + x; k < used; k++)
+                cp_push(out, s[k]);
             return used;
         }
     }
-    for (size_t k = 0; k < used; k++) cp_push(out, s[k]);
+    for (size_t k = 0; k < used; k++)
+        cp_push(out, s[k]);
     return used;
 }
 
@@ -511,17 +548,22 @@ static void html_unescape(const cpbuf *in, cpbuf *out) {
     for (size_t i = 0; i < in->n;) {
         size_t used = 0;
         if (in->cp[i] == '&') {
-            if (i + 1 < in->n && in->cp[i + 1] == '#') used = unescape_numeric(in->cp + i, in->n - i, out);
-            else used = unescape_named(in->cp + i, in->n - i, out);
+            if (i + 1 < in->n && in->cp[i + 1] == '#')
+                used = unescape_numeric(in->cp + i, in->n - i, out);
+            else
+                used = unescape_named(in->cp + i, in->n - i, out);
         }
-        if (used) i += used;
-        else cp_push(out, in->cp[i++]);
+        if (used)
+            i += used;
+        else
+            cp_push(out, in->cp[i++]);
     }
 }
 
 /* ------------------------------------------------------------------ ftfy subset */
 
-/* Windows-1252 byte of a code point, "sloppy" (C1 controls and Latin-1 map to themselves), or -1. */
+/* Windows-1252 byte of a code point, "sloppy" (C1 controls and Latin-1 map to themselves), or -1.
+ */
 static int cp1252_byte(uint32_t c) {
     if (c < 0x100) return (int)c;
     for (int i = 0; i < 32; i++)
@@ -552,7 +594,8 @@ static size_t mojibake_at(const uint32_t *s, size_t n, uint32_t *decoded) {
     utf8proc_int32_t c;
     if (utf8proc_iterate(bytes, k, &c) != k) return 0;
     utf8proc_category_t cat = utf8proc_category(c);
-    if (cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CN) return 0; /* no text means these */
+    if (cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CN)
+        return 0; /* no text means these */
     *decoded = (uint32_t)c;
     return (size_t)k;
 }
@@ -574,34 +617,56 @@ static size_t fix_mojibake_at(const uint32_t *s, size_t n, int after_fix, cpbuf 
 /* Ligatures ftfy's fix_latin_ligatures spells out. */
 static const char *ligature(uint32_t c) {
     switch (c) {
-    case 0xFB00: return "ff";
-    case 0xFB01: return "fi";
-    case 0xFB02: return "fl";
-    case 0xFB03: return "ffi";
-    case 0xFB04: return "ffl";
-    case 0xFB05: return "\xc5\xbft"; /* ſt */
-    case 0xFB06: return "st";
-    case 0x132: return "IJ";
-    case 0x133: return "ij";
-    case 0x1C4: return "D\xc5\xbd"; /* DŽ */
-    case 0x1C5: return "D\xc5\xbe"; /* Dž */
-    case 0x1C6: return "d\xc5\xbe"; /* dž */
-    case 0x1C7: return "LJ";
-    case 0x1C8: return "Lj";
-    case 0x1C9: return "lj";
-    case 0x1CA: return "NJ";
-    case 0x1CB: return "Nj";
-    case 0x1CC: return "nj";
-    case 0x1F1: return "DZ";
-    case 0x1F2: return "Dz";
-    case 0x1F3: return "dz";
-    default: return NULL;
+    case 0xFB00:
+        return "ff";
+    case 0xFB01:
+        return "fi";
+    case 0xFB02:
+        return "fl";
+    case 0xFB03:
+        return "ffi";
+    case 0xFB04:
+        return "ffl";
+    case 0xFB05:
+        return "\xc5\xbft"; /* ſt */
+    case 0xFB06:
+        return "st";
+    case 0x132:
+        return "IJ";
+    case 0x133:
+        return "ij";
+    case 0x1C4:
+        return "D\xc5\xbd"; /* DŽ */
+    case 0x1C5:
+        return "D\xc5\xbe"; /* Dž */
+    case 0x1C6:
+        return "d\xc5\xbe"; /* dž */
+    case 0x1C7:
+        return "LJ";
+    case 0x1C8:
+        return "Lj";
+    case 0x1C9:
+        return "lj";
+    case 0x1CA:
+        return "NJ";
+    case 0x1CB:
+        return "Nj";
+    case 0x1CC:
+        return "nj";
+    case 0x1F1:
+        return "DZ";
+    case 0x1F2:
+        return "Dz";
+    case 0x1F3:
+        return "dz";
+    default:
+        return NULL;
     }
 }
 
 static int is_ftfy_control(uint32_t c) {
-    return c <= 8 || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F || (c >= 0x206A && c <= 0x206F) ||
-           c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFC);
+    return c <= 8 || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F ||
+           (c >= 0x206A && c <= 0x206F) || c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFC);
 }
 
 static void push_utf8_literal(cpbuf *out, const char *s) {
@@ -613,7 +678,8 @@ static void push_utf8_literal(cpbuf *out, const char *s) {
 static size_t terminal_escape_len(const uint32_t *s, size_t n) {
     if (n < 3 || s[1] != '[') return 0;
     size_t i = 2;
-    while (i < n && ((s[i] >= '0' && s[i] <= '9') || s[i] == ';')) i++;
+    while (i < n && ((s[i] >= '0' && s[i] <= '9') || s[i] == ';'))
+        i++;
     return i < n && s[i] < 128 && ((s[i] | 32) >= 'a' && (s[i] | 32) <= 'z') ? i + 1 : 0;
 }
 
@@ -636,23 +702,31 @@ static void ftfy_char_fixes(const cpbuf *in, cpbuf *out) {
         }
         i++;
         const char *lig = ligature(c);
-        if (c >= 0x80 && c <= 0x9F) c = cp1252_high[c - 0x80]; /* U+0085 too: ftfy fixes it before line breaks */
-        if (lig) push_utf8_literal(out, lig);
+        if (c >= 0x80 && c <= 0x9F)
+            c = cp1252_high[c - 0x80]; /* U+0085 too: ftfy fixes it before line breaks */
+        if (lig)
+            push_utf8_literal(out, lig);
         else if (c >= 0xFF01 && c <= 0xFFEF) {
             cpbuf one = {0};
             cp_push(&one, c);
             cp_normalize(&one, 1);
-            for (size_t k = 0; k < one.n; k++) cp_push(out, one.cp[k]);
+            for (size_t k = 0; k < one.n; k++)
+                cp_push(out, one.cp[k]);
             out->oom |= one.oom;
             free(one.cp);
-        } else if (c == 0x3000) cp_push(out, ' ');
-        else if (c == 0x2BC || (c >= 0x2018 && c <= 0x201B)) cp_push(out, '\'');
-        else if (c >= 0x201C && c <= 0x201F) cp_push(out, '"');
+        } else if (c == 0x3000)
+            cp_push(out, ' ');
+        else if (c == 0x2BC || (c >= 0x2018 && c <= 0x201B))
+            cp_push(out, '\'');
+        else if (c >= 0x201C && c <= 0x201F)
+            cp_push(out, '"');
         else if (c == '\r') {
             if (i < in->n && in->cp[i] == '\n') i++;
             cp_push(out, '\n');
-        } else if (c == 0x2028 || c == 0x2029) cp_push(out, '\n');
-        else if (!is_ftfy_control(c)) cp_push(out, c);
+        } else if (c == 0x2028 || c == 0x2029)
+            cp_push(out, '\n');
+        else if (!is_ftfy_control(c))
+            cp_push(out, c);
     }
 }
 
@@ -660,7 +734,8 @@ static void ftfy_char_fixes(const cpbuf *in, cpbuf *out) {
 static void ftfy_line(cpbuf *line, int unescape, cpbuf *tmp) {
     for (int pass = 0; pass < 8 && !line->oom; pass++) {
         cpbuf before = {0};
-        for (size_t k = 0; k < line->n; k++) cp_push(&before, line->cp[k]);
+        for (size_t k = 0; k < line->n; k++)
+            cp_push(&before, line->cp[k]);
         if (unescape) {
             html_unescape(line, tmp);
             cp_swap(line, tmp);
@@ -689,7 +764,8 @@ static void ftfy_fix(const cpbuf *in, cpbuf *out) {
         for (size_t k = 0; k < line.n && unescape; k++)
             if (line.cp[k] == '<') unescape = 0;
         ftfy_line(&line, unescape, &tmp);
-        for (size_t k = 0; k < line.n; k++) cp_push(out, line.cp[k]);
+        for (size_t k = 0; k < line.n; k++)
+            cp_push(out, line.cp[k]);
         out->oom |= line.oom | tmp.oom;
     }
     free(line.cp);
@@ -701,28 +777,36 @@ static void ftfy_fix(const cpbuf *in, cpbuf *out) {
 /* The regex module's \s: the Unicode White_Space property. */
 static int is_regex_space(uint32_t c) {
     return (c >= 9 && c <= 13) || c == ' ' || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
-           c == 0x3000;
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+           c == 0x205F || c == 0x3000;
 }
 
 /* Python's str.isspace, which str.strip uses: White_Space plus U+001C..U+001F. */
-static int is_py_space(uint32_t c) { return is_regex_space(c) || (c >= 0x1C && c <= 0x1F); }
+static int is_py_space(uint32_t c) {
+    return is_regex_space(c) || (c >= 0x1C && c <= 0x1F);
+}
 
 /* strip, runs of \s to one space, strip. */
 static void collapse_whitespace(const cpbuf *in, cpbuf *out) {
     size_t a = 0, b = in->n;
-    while (a < b && is_py_space(in->cp[a])) a++;
-    while (b > a && is_py_space(in->cp[b - 1])) b--;
+    while (a < b && is_py_space(in->cp[a]))
+        a++;
+    while (b > a && is_py_space(in->cp[b - 1]))
+        b--;
     out->n = 0;
     for (size_t i = a; i < b; i++) {
         if (is_regex_space(in->cp[i])) {
-            while (i + 1 < b && is_regex_space(in->cp[i + 1])) i++;
+            while (i + 1 < b && is_regex_space(in->cp[i + 1]))
+                i++;
             cp_push(out, ' ');
-        } else cp_push(out, in->cp[i]);
+        } else
+            cp_push(out, in->cp[i]);
     }
     a = 0;
-    while (a < out->n && is_py_space(out->cp[a])) a++;
-    while (out->n > a && is_py_space(out->cp[out->n - 1])) out->n--;
+    while (a < out->n && is_py_space(out->cp[a]))
+        a++;
+    while (out->n > a && is_py_space(out->cp[out->n - 1]))
+        out->n--;
     if (a) {
         memmove(out->cp, out->cp + a, (out->n - a) * sizeof *out->cp);
         out->n -= a;
@@ -739,19 +823,21 @@ static int is_cased(uint32_t c) {
 static int is_case_ignorable(uint32_t c) {
     utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
     return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_ME || k == UTF8PROC_CATEGORY_CF ||
-           k == UTF8PROC_CATEGORY_LM || k == UTF8PROC_CATEGORY_SK || c == '\'' || c == '.' || c == ':' ||
-           c == 0xB7 || c == 0x387 || c == 0x55F || c == 0x5F4 || c == 0x2018 || c == 0x2019 ||
-           c == 0x2024 || c == 0x2027 || c == 0xFE13 || c == 0xFE52 || c == 0xFE55 || c == 0xFF07 ||
-           c == 0xFF0E || c == 0xFF1A;
+           k == UTF8PROC_CATEGORY_LM || k == UTF8PROC_CATEGORY_SK || c == '\'' || c == '.' ||
+           c == ':' || c == 0xB7 || c == 0x387 || c == 0x55F || c == 0x5F4 || c == 0x2018 ||
+           c == 0x2019 || c == 0x2024 || c == 0x2027 || c == 0xFE13 || c == 0xFE52 || c == 0xFE55 ||
+           c == 0xFF07 || c == 0xFF0E || c == 0xFF1A;
 }
 
 /* Python's Final_Sigma test for the Σ at s[i]. */
 static int final_sigma(const uint32_t *s, size_t n, size_t i) {
     size_t j = i;
-    while (j > 0 && is_case_ignorable(s[j - 1])) j--;
+    while (j > 0 && is_case_ignorable(s[j - 1]))
+        j--;
     if (j == 0 || !is_cased(s[j - 1])) return 0;
     j = i + 1;
-    while (j < n && is_case_ignorable(s[j])) j++;
+    while (j < n && is_case_ignorable(s[j]))
+        j++;
     return !(j < n && is_cased(s[j]));
 }
 
@@ -763,8 +849,10 @@ static void py_lower(const cpbuf *in, cpbuf *out) {
         if (c == 0x130) {
             cp_push(out, 'i');
             cp_push(out, 0x307);
-        } else if (c == 0x3A3) cp_push(out, final_sigma(in->cp, in->n, i) ? 0x3C2 : 0x3C3);
-        else cp_push(out, (uint32_t)utf8proc_tolower((utf8proc_int32_t)c));
+        } else if (c == 0x3A3)
+            cp_push(out, final_sigma(in->cp, in->n, i) ? 0x3C2 : 0x3C3);
+        else
+            cp_push(out, (uint32_t)utf8proc_tolower((utf8proc_int32_t)c));
     }
 }
 
@@ -805,18 +893,21 @@ static size_t piece_at(const uint32_t *s, size_t n, int32_t *special) {
         if (matches_at(s, n, contractions[k])) return strlen(contractions[k]);
     size_t i = 0;
     if (is_letter(s[0])) {
-        while (i < n && is_letter(s[i])) i++;
+        while (i < n && is_letter(s[i]))
+            i++;
         return i;
     }
     if (is_number(s[0])) return 1;
-    while (i < n && !is_regex_space(s[i]) && !is_letter(s[i]) && !is_number(s[i])) i++;
+    while (i < n && !is_regex_space(s[i]) && !is_letter(s[i]) && !is_number(s[i]))
+        i++;
     return i;
 }
 
 static int grow_ids(int32_t **p, size_t *cap, size_t need) {
     if (need <= *cap) return 1;
     size_t c = *cap ? *cap : 64;
-    while (c < need) c *= 2;
+    while (c < need)
+        c *= 2;
     int32_t *q = realloc(*p, c * sizeof *q);
     if (!q) return 0;
     *p = q;
@@ -843,15 +934,16 @@ static size_t bpe_word(const gl_tokenizer *t, int32_t *w, size_t n) {
             if (i + 1 < n && w[i] == a && w[i + 1] == b) {
                 w[k++] = merged;
                 i++;
-            } else w[k++] = w[i];
+            } else
+                w[k++] = w[i];
         }
         n = k;
     }
 }
 
 /* Appends the ids of one piece (UTF-8 bytes) to *ids, through the word cache. */
-static gl_status encode_piece(gl_tokenizer *t, const unsigned char *bytes, size_t len, int32_t **ids,
-                              size_t *n_ids, size_t *cap_ids, gl_error *err) {
+static gl_status encode_piece(gl_tokenizer *t, const unsigned char *bytes, size_t len,
+                              int32_t **ids, size_t *n_ids, size_t *cap_ids, gl_error *err) {
     int32_t at;
     if (str_map_get(&t->word_cache, (const char *)bytes, len, &at)) {
         int32_t count = t->cache_ids[at];
@@ -863,7 +955,8 @@ static gl_status encode_piece(gl_tokenizer *t, const unsigned char *bytes, size_
     }
     if (!grow_ids(&t->work, &t->work_cap, len) || !grow_ids(ids, cap_ids, *n_ids + len))
         return gl_fail(err, GL_ERR_NOMEM, "tokenizer: out of memory");
-    for (size_t i = 0; i < len; i++) t->work[i] = i + 1 < len ? t->byte_id[bytes[i]] : t->byte_eow_id[bytes[i]];
+    for (size_t i = 0; i < len; i++)
+        t->work[i] = i + 1 < len ? t->byte_id[bytes[i]] : t->byte_eow_id[bytes[i]];
     size_t n = bpe_word(t, t->work, len);
     memcpy(*ids + *n_ids, t->work, n * sizeof **ids);
     *n_ids += n;
@@ -878,7 +971,8 @@ static gl_status encode_piece(gl_tokenizer *t, const unsigned char *bytes, size_
 }
 
 /* The cleaned text's BPE ids (without SOT/EOT) into a malloc'ed array. */
-static gl_status encode_clean(gl_tokenizer *t, const cpbuf *text, int32_t **ids, size_t *n_ids, gl_error *err) {
+static gl_status encode_clean(gl_tokenizer *t, const cpbuf *text, int32_t **ids, size_t *n_ids,
+                              gl_error *err) {
     size_t cap = 0;
     *ids = NULL;
     *n_ids = 0;
@@ -893,8 +987,10 @@ static gl_status encode_clean(gl_tokenizer *t, const cpbuf *text, int32_t **ids,
         int32_t special;
         size_t len = piece_at(text->cp + i, text->n - i, &special);
         if (special) {
-            if (!grow_ids(ids, &cap, *n_ids + 1)) s = gl_fail(err, GL_ERR_NOMEM, "tokenizer: out of memory");
-            else (*ids)[(*n_ids)++] = special;
+            if (!grow_ids(ids, &cap, *n_ids + 1))
+                s = gl_fail(err, GL_ERR_NOMEM, "tokenizer: out of memory");
+            else
+                (*ids)[(*n_ids)++] = special;
         } else {
             size_t nb = 0;
             for (size_t k = 0; k < len; k++)

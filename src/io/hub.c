@@ -1,5 +1,6 @@
 /* hub.c: the model cache and Hugging Face Hub downloads (libcurl): file listing through the
- * tree API, resumable downloads to .part files, size and sha256 checks, atomic rename into place. */
+ * tree API, resumable downloads to .part files, size and sha256 checks, atomic rename into place.
+ */
 #include "geolabel.h"
 
 #include <cjson/cJSON.h>
@@ -11,26 +12,36 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define HUB_LISTING_MAX (8u << 20)  /* a tree listing or an index JSON */
+#define HUB_LISTING_MAX (8u << 20) /* a tree listing or an index JSON */
 #define HUB_MAX_FILES 64
 #define HUB_DEFAULT_ENDPOINT "https://huggingface.co"
 
 /* The files of a CLIP folder a pull fetches when the tree lists them (weights come separately). */
-static const char *const wanted_files[] = {"config.json",          "preprocessor_config.json",
-                                           "vocab.json",           "merges.txt",
-                                           "tokenizer.json",       "tokenizer_config.json",
+static const char *const wanted_files[] = {"config.json",
+                                           "preprocessor_config.json",
+                                           "vocab.json",
+                                           "merges.txt",
+                                           "tokenizer.json",
+                                           "tokenizer_config.json",
                                            "special_tokens_map.json"};
 
 /* ------------------------------------------------------------------ cache paths */
 
 gl_status gl_hub_cache_dir(char *out, size_t out_size, gl_error *err) {
-    const char *root = getenv("GEOLABEL_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    const char *root = getenv("GEOLABEL_CACHE"), *xdg = getenv("XDG_CACHE_HOME"),
+               *home = getenv("HOME");
     int n;
-    if (root && *root) n = snprintf(out, out_size, "%s", root);
-    else if (xdg && *xdg) n = snprintf(out, out_size, "%s/geolabel", xdg);
-    else if (home && *home) n = snprintf(out, out_size, "%s/.cache/geolabel", home);
-    else return gl_fail(err, GL_ERR_ARG, "no model cache: set GEOLABEL_CACHE, XDG_CACHE_HOME or HOME");
-    if (n < 0 || (size_t)n >= out_size) return gl_fail(err, GL_ERR_ARG, "model cache path is too long");
+    if (root && *root)
+        n = snprintf(out, out_size, "%s", root);
+    else if (xdg && *xdg)
+        n = snprintf(out, out_size, "%s/geolabel", xdg);
+    else if (home && *home)
+        n = snprintf(out, out_size, "%s/.cache/geolabel", home);
+    else
+        return gl_fail(err, GL_ERR_ARG,
+                       "no model cache: set GEOLABEL_CACHE, XDG_CACHE_HOME or HOME");
+    if (n < 0 || (size_t)n >= out_size)
+        return gl_fail(err, GL_ERR_ARG, "model cache path is too long");
     return GL_OK;
 }
 
@@ -40,8 +51,8 @@ static int valid_repo_id(const char *id) {
     if (!slash || slash == id || !slash[1] || strchr(slash + 1, '/') || strlen(id) > 200) return 0;
     if (id[0] == '.' || slash[1] == '.' || strstr(id, "..") || strstr(id, "--")) return 0;
     for (const char *p = id; *p; p++)
-        if (!(p == slash || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '_' || *p == '.'))
+        if (!(p == slash || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
             return 0;
     return 1;
 }
@@ -52,8 +63,10 @@ static gl_status model_cache_dir(const char *repo_id, char *out, size_t out_size
     gl_status s = gl_hub_cache_dir(root, sizeof root, err);
     if (s) return s;
     const char *slash = strchr(repo_id, '/');
-    int n = snprintf(out, out_size, "%s/models/%.*s--%s", root, (int)(slash - repo_id), repo_id, slash + 1);
-    if (n < 0 || (size_t)n >= out_size) return gl_fail(err, GL_ERR_ARG, "%s: cache path is too long", repo_id);
+    int n = snprintf(out, out_size, "%s/models/%.*s--%s", root, (int)(slash - repo_id), repo_id,
+                     slash + 1);
+    if (n < 0 || (size_t)n >= out_size)
+        return gl_fail(err, GL_ERR_ARG, "%s: cache path is too long", repo_id);
     return GL_OK;
 }
 
@@ -69,12 +82,15 @@ gl_status gl_model_resolve(const char *dir_or_id, char *out_dir, size_t out_size
         return GL_OK;
     }
     if (!valid_repo_id(dir_or_id))
-        return gl_fail(err, GL_ERR_IO, "%s: no such model folder (nor a Hub id ORG/NAME)", dir_or_id);
+        return gl_fail(err, GL_ERR_IO, "%s: no such model folder (nor a Hub id ORG/NAME)",
+                       dir_or_id);
     gl_status s = model_cache_dir(dir_or_id, out_dir, out_size, err);
     if (s) return s;
     if (!is_dir(out_dir))
-        return gl_fail(err, GL_ERR_IO, "%s: not a folder and not in the model cache (%s); run 'geolabel model pull %s'",
-                       dir_or_id, out_dir, dir_or_id);
+        return gl_fail(
+            err, GL_ERR_IO,
+            "%s: not a folder and not in the model cache (%s); run 'geolabel model pull %s'",
+            dir_or_id, out_dir, dir_or_id);
     return GL_OK;
 }
 
@@ -104,12 +120,14 @@ static gl_status file_sha256(const char *path, char hex[65], gl_error *err) {
     unsigned md_len = 0;
     int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
     size_t n;
-    while (ok && (n = fread(buf, 1, sizeof buf, fp)) > 0) ok = EVP_DigestUpdate(ctx, buf, n);
+    while (ok && (n = fread(buf, 1, sizeof buf, fp)) > 0)
+        ok = EVP_DigestUpdate(ctx, buf, n);
     ok = ok && !ferror(fp) && EVP_DigestFinal_ex(ctx, md, &md_len) && md_len == 32;
     EVP_MD_CTX_free(ctx);
     fclose(fp);
     if (!ok) return gl_fail(err, GL_ERR_IO, "%s: cannot compute sha256", path);
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
     return GL_OK;
 }
 
@@ -132,7 +150,8 @@ static size_t membuf_write(char *p, size_t size, size_t nmemb, void *user) {
     if (b->len + n + 1 > HUB_LISTING_MAX) return 0;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
+        while (cap < b->len + n + 1)
+            cap *= 2;
         char *q = realloc(b->data, cap);
         if (!q) return 0;
         b->data = q;
@@ -151,7 +170,8 @@ static void hub_request(hub *h, const char *url) {
     curl_easy_setopt(h->curl, CURLOPT_FAILONERROR, 1L); /* an error page must not land in a .part */
     curl_easy_setopt(h->curl, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT, 20L);
-    curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stalled transfer fails after 60 s */
+    curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_LIMIT,
+                     1L); /* a stalled transfer fails after 60 s */
     curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_TIME, 60L);
     curl_easy_setopt(h->curl, CURLOPT_USERAGENT, "geolabel/0.1");
     curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
@@ -166,27 +186,35 @@ static void hub_request(hub *h, const char *url) {
 static gl_status hub_check(hub *h, CURLcode rc, const char *what, gl_error *err) {
     long code = 0;
     curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code);
-    if (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||
-        rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_SSL_CONNECT_ERROR)
+    if (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_CONNECT ||
+        rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_COULDNT_RESOLVE_PROXY ||
+        rc == CURLE_SSL_CONNECT_ERROR)
         return gl_fail(err, GL_ERR_NET,
-                       "%s: the Hub at %s is unreachable (%s); to work offline pass a local model folder path instead of %s",
+                       "%s: the Hub at %s is unreachable (%s); to work offline pass a local model "
+                       "folder path instead of %s",
                        what, h->endpoint, curl_easy_strerror(rc), h->repo_id);
     if (code == 401 || code == 403)
-        return gl_fail(err, GL_ERR_NET, "%s: HTTP %ld from %s: the repository is private or gated; set HF_TOKEN",
+        return gl_fail(err, GL_ERR_NET,
+                       "%s: HTTP %ld from %s: the repository is private or gated; set HF_TOKEN",
                        what, code, h->endpoint);
     if (code == 404)
-        return gl_fail(err, GL_ERR_NET, "%s: HTTP 404 from %s: no such repository, revision or file", what,
+        return gl_fail(err, GL_ERR_NET,
+                       "%s: HTTP 404 from %s: no such repository, revision or file", what,
                        h->endpoint);
     if (rc != CURLE_OK)
         return gl_fail(err, GL_ERR_NET, "%s: download failed: %s", what, curl_easy_strerror(rc));
-    if (code >= 400) return gl_fail(err, GL_ERR_NET, "%s: HTTP %ld from %s", what, code, h->endpoint);
+    if (code >= 400)
+        return gl_fail(err, GL_ERR_NET, "%s: HTTP %ld from %s", what, code, h->endpoint);
     return GL_OK;
 }
 
 /* The revision as one URL path segment ("refs/pr/1" -> "refs%2Fpr%2F1"). */
-static char *escaped_revision(hub *h) { return curl_easy_escape(h->curl, h->revision, 0); }
+static char *escaped_revision(hub *h) {
+    return curl_easy_escape(h->curl, h->revision, 0);
+}
 
-static gl_status hub_get_json(hub *h, const char *url, const char *what, cJSON **out, gl_error *err) {
+static gl_status hub_get_json(hub *h, const char *url, const char *what, cJSON **out,
+                              gl_error *err) {
     membuf b = {0};
     hub_request(h, url);
     curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, membuf_write);
@@ -217,7 +245,8 @@ typedef struct {
 static gl_status fetch_tree(hub *h, cJSON **tree, gl_error *err) {
     char url[4096], what[512];
     char *rev = escaped_revision(h);
-    snprintf(url, sizeof url, "%s/api/models/%s/tree/%s", h->endpoint, h->repo_id, rev ? rev : "main");
+    snprintf(url, sizeof url, "%s/api/models/%s/tree/%s", h->endpoint, h->repo_id,
+             rev ? rev : "main");
     curl_free(rev);
     snprintf(what, sizeof what, "%s@%s: file list", h->repo_id, h->revision);
     gl_status s = hub_get_json(h, url, what, tree, err);
@@ -240,14 +269,16 @@ static const cJSON *tree_entry(const cJSON *tree, const char *path) {
 
 /* Safe relative file names only: no '..', no absolute paths. */
 static int valid_file_name(const char *p) {
-    return *p && *p != '/' && !strstr(p, "..") && strlen(p) < sizeof ((hub_file *)0)->path;
+    return *p && *p != '/' && !strstr(p, "..") && strlen(p) < sizeof((hub_file *)0)->path;
 }
 
 static gl_status list_add(hub_list *list, const cJSON *tree, const char *path, gl_error *err) {
     for (int i = 0; i < list->count; i++)
         if (!strcmp(list->files[i].path, path)) return GL_OK;
-    if (!valid_file_name(path)) return gl_fail(err, GL_ERR_FORMAT, "%s: unsafe file name in the listing", path);
-    if (list->count == HUB_MAX_FILES) return gl_fail(err, GL_ERR_LIMIT, "%s: too many files to fetch", path);
+    if (!valid_file_name(path))
+        return gl_fail(err, GL_ERR_FORMAT, "%s: unsafe file name in the listing", path);
+    if (list->count == HUB_MAX_FILES)
+        return gl_fail(err, GL_ERR_LIMIT, "%s: too many files to fetch", path);
     hub_file *f = &list->files[list->count++];
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", path);
@@ -256,14 +287,16 @@ static gl_status list_add(hub_list *list, const cJSON *tree, const char *path, g
     const cJSON *size = cJSON_GetObjectItem(e, "size"), *lfs = cJSON_GetObjectItem(e, "lfs");
     if (cJSON_IsNumber(size) && size->valuedouble >= 0) f->size = (long long)size->valuedouble;
     const cJSON *oid = cJSON_GetObjectItem(lfs, "oid");
-    if (cJSON_IsString(oid) && strlen(oid->valuestring) == 64) snprintf(f->sha256, sizeof f->sha256, "%s", oid->valuestring);
+    if (cJSON_IsString(oid) && strlen(oid->valuestring) == 64)
+        snprintf(f->sha256, sizeof f->sha256, "%s", oid->valuestring);
     const cJSON *lsize = cJSON_GetObjectItem(lfs, "size");
     if (cJSON_IsNumber(lsize) && lsize->valuedouble >= 0) f->size = (long long)lsize->valuedouble;
     return GL_OK;
 }
 
 /* The shards named by an already downloaded model.safetensors.index.json. */
-static gl_status add_shards(hub_list *list, const cJSON *tree, const char *index_path, gl_error *err) {
+static gl_status add_shards(hub_list *list, const cJSON *tree, const char *index_path,
+                            gl_error *err) {
     char *text;
     size_t len;
     gl_status s = gl_read_file(index_path, HUB_LISTING_MAX, &text, &len, err);
@@ -271,13 +304,17 @@ static gl_status add_shards(hub_list *list, const cJSON *tree, const char *index
     cJSON *index = cJSON_ParseWithLength(text, len);
     free(text);
     const cJSON *map = cJSON_GetObjectItem(index, "weight_map"), *e;
-    if (!cJSON_IsObject(map)) s = gl_fail(err, GL_ERR_FORMAT, "%s: no weight_map object", index_path);
+    if (!cJSON_IsObject(map))
+        s = gl_fail(err, GL_ERR_FORMAT, "%s: no weight_map object", index_path);
     cJSON_ArrayForEach(e, map) {
         if (s) break;
-        if (!cJSON_IsString(e)) s = gl_fail(err, GL_ERR_FORMAT, "%s: weight_map values must be file names", index_path);
+        if (!cJSON_IsString(e))
+            s = gl_fail(err, GL_ERR_FORMAT, "%s: weight_map values must be file names", index_path);
         else if (!tree_entry(tree, e->valuestring))
-            s = gl_fail(err, GL_ERR_FORMAT, "%s: shard %s is not in the repository", index_path, e->valuestring);
-        else s = list_add(list, tree, e->valuestring, err);
+            s = gl_fail(err, GL_ERR_FORMAT, "%s: shard %s is not in the repository", index_path,
+                        e->valuestring);
+        else
+            s = list_add(list, tree, e->valuestring, err);
     }
     cJSON_Delete(index);
     return s;
@@ -300,7 +337,9 @@ static size_t download_write(char *p, size_t size, size_t nmemb, void *user) {
         long code = 0;
         curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &code);
         if (d->offset > 0 && code == 200) {
-            if (fflush(d->fp) != 0 || ftruncate(fileno(d->fp), 0) != 0 || fseek(d->fp, 0, SEEK_SET) != 0) return 0;
+            if (fflush(d->fp) != 0 || ftruncate(fileno(d->fp), 0) != 0 ||
+                fseek(d->fp, 0, SEEK_SET) != 0)
+                return 0;
             d->offset = 0;
         }
         d->checked = 1;
@@ -318,21 +357,25 @@ static long long file_size(const char *path) {
 static gl_status verify(const hub_file *f, const char *part, const char *what, gl_error *err) {
     long long got = file_size(part);
     if (f->size >= 0 && got != f->size)
-        return gl_fail(err, GL_ERR_NET, "%s: got %lld bytes, the Hub lists %lld", what, got, f->size);
+        return gl_fail(err, GL_ERR_NET, "%s: got %lld bytes, the Hub lists %lld", what, got,
+                       f->size);
     if (!f->sha256[0]) return GL_OK;
     char hex[65];
     gl_status s = file_sha256(part, hex, err);
     if (s) return s;
     if (strcmp(hex, f->sha256) != 0) {
         unlink(part); /* corrupt: the next pull starts over */
-        return gl_fail(err, GL_ERR_FORMAT, "%s: sha256 mismatch (got %.12s..., the Hub lists %.12s...); removed, pull again",
-                       what, hex, f->sha256);
+        return gl_fail(
+            err, GL_ERR_FORMAT,
+            "%s: sha256 mismatch (got %.12s..., the Hub lists %.12s...); removed, pull again", what,
+            hex, f->sha256);
     }
     return GL_OK;
 }
 
 /* Downloads (or resumes) one file into dir/path.part, checks it, renames it into place. */
-static gl_status fetch_file(hub *h, const hub_file *f, const char *dir, gl_progress *progress, gl_error *err) {
+static gl_status fetch_file(hub *h, const hub_file *f, const char *dir, gl_progress *progress,
+                            gl_error *err) {
     char dest[4400], part[4410], url[8192], what[512];
     snprintf(dest, sizeof dest, "%s/%s", dir, f->path);
     snprintf(part, sizeof part, "%s.part", dest);
@@ -349,7 +392,8 @@ static gl_status fetch_file(hub *h, const hub_file *f, const char *dir, gl_progr
         FILE *fp = fopen(part, partial > 0 ? "ab" : "wb");
         if (!fp) return gl_fail(err, GL_ERR_IO, "%s: cannot write: %s", part, strerror(errno));
         char *rev = escaped_revision(h);
-        snprintf(url, sizeof url, "%s/%s/resolve/%s/%s", h->endpoint, h->repo_id, rev ? rev : "main", f->path);
+        snprintf(url, sizeof url, "%s/%s/resolve/%s/%s", h->endpoint, h->repo_id,
+                 rev ? rev : "main", f->path);
         curl_free(rev);
         download d = {fp, partial, 0, progress, h->curl};
         gl_progress_add(progress, (long)partial);
@@ -358,7 +402,8 @@ static gl_status fetch_file(hub *h, const hub_file *f, const char *dir, gl_progr
         curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &d);
         if (partial > 0) curl_easy_setopt(h->curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)partial);
         s = hub_check(h, curl_easy_perform(h->curl), what, err);
-        if (fclose(fp) != 0 && !s) s = gl_fail(err, GL_ERR_IO, "%s: write failed: %s", part, strerror(errno));
+        if (fclose(fp) != 0 && !s)
+            s = gl_fail(err, GL_ERR_IO, "%s: write failed: %s", part, strerror(errno));
     } else {
         gl_progress_add(progress, (long)partial);
     }
@@ -372,11 +417,13 @@ static gl_status fetch_file(hub *h, const hub_file *f, const char *dir, gl_progr
 
 static gl_status fetch_all(hub *h, hub_list *list, int from, const char *dir, gl_error *err) {
     long long total = 0;
-    for (int i = from; i < list->count; i++) total += list->files[i].size > 0 ? list->files[i].size : 0;
+    for (int i = from; i < list->count; i++)
+        total += list->files[i].size > 0 ? list->files[i].size : 0;
     gl_progress progress;
     gl_progress_begin(&progress, "bytes", (long)total);
     gl_status s = GL_OK;
-    for (int i = from; i < list->count && !s; i++) s = fetch_file(h, &list->files[i], dir, &progress, err);
+    for (int i = from; i < list->count && !s; i++)
+        s = fetch_file(h, &list->files[i], dir, &progress, err);
     gl_progress_end(&progress);
     return s;
 }
@@ -387,14 +434,19 @@ static gl_status pull_files(hub *h, const cJSON *tree, const char *dir, gl_error
     if (!list) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", h->repo_id);
     gl_status s = GL_OK;
     if (!tree_entry(tree, "config.json"))
-        s = gl_fail(err, GL_ERR_FORMAT, "%s@%s: no config.json in the repository", h->repo_id, h->revision);
+        s = gl_fail(err, GL_ERR_FORMAT, "%s@%s: no config.json in the repository", h->repo_id,
+                    h->revision);
     for (size_t i = 0; i < sizeof wanted_files / sizeof *wanted_files && !s; i++)
         if (tree_entry(tree, wanted_files[i])) s = list_add(list, tree, wanted_files[i], err);
-    int sharded = !tree_entry(tree, "model.safetensors") && tree_entry(tree, "model.safetensors.index.json");
+    int sharded =
+        !tree_entry(tree, "model.safetensors") && tree_entry(tree, "model.safetensors.index.json");
     if (!s && !sharded && !tree_entry(tree, "model.safetensors"))
-        s = gl_fail(err, GL_ERR_UNSUPPORTED, "%s@%s: no model.safetensors (nor a sharded index) in the repository",
+        s = gl_fail(err, GL_ERR_UNSUPPORTED,
+                    "%s@%s: no model.safetensors (nor a sharded index) in the repository",
                     h->repo_id, h->revision);
-    if (!s) s = list_add(list, tree, sharded ? "model.safetensors.index.json" : "model.safetensors", err);
+    if (!s)
+        s = list_add(list, tree, sharded ? "model.safetensors.index.json" : "model.safetensors",
+                     err);
     if (!s) s = fetch_all(h, list, 0, dir, err);
     if (!s && sharded) {
         char index[4200];
@@ -410,15 +462,19 @@ static gl_status pull_files(hub *h, const cJSON *tree, const char *dir, gl_error
 gl_status gl_hub_pull(const char *repo_id, const char *revision, gl_error *err) {
     if (!valid_repo_id(repo_id))
         return gl_fail(err, GL_ERR_ARG, "%s: not a Hub model id of the form ORG/NAME", repo_id);
-    hub h = {getenv("HF_ENDPOINT"), repo_id, revision && *revision ? revision : "main", getenv("HF_TOKEN"), NULL};
+    hub h = {getenv("HF_ENDPOINT"), repo_id, revision && *revision ? revision : "main",
+             getenv("HF_TOKEN"), NULL};
     char endpoint[1024];
-    snprintf(endpoint, sizeof endpoint, "%s", h.endpoint && *h.endpoint ? h.endpoint : HUB_DEFAULT_ENDPOINT);
-    for (size_t n = strlen(endpoint); n > 0 && endpoint[n - 1] == '/'; n--) endpoint[n - 1] = 0;
+    snprintf(endpoint, sizeof endpoint, "%s",
+             h.endpoint && *h.endpoint ? h.endpoint : HUB_DEFAULT_ENDPOINT);
+    for (size_t n = strlen(endpoint); n > 0 && endpoint[n - 1] == '/'; n--)
+        endpoint[n - 1] = 0;
     h.endpoint = endpoint;
     char dir[4096];
     gl_status s = model_cache_dir(repo_id, dir, sizeof dir, err);
     if (s) return s;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return gl_fail(err, GL_ERR_NET, "libcurl failed to start");
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+        return gl_fail(err, GL_ERR_NET, "libcurl failed to start");
     h.curl = curl_easy_init();
     cJSON *tree = NULL;
     if (!h.curl) s = gl_fail(err, GL_ERR_NET, "libcurl failed to start");
