@@ -25,6 +25,16 @@ int gl_geo_parse_number(const char *s, double lo, double hi, double *out) {
     return 0;
 }
 
+int gl_geo_grow(void **arr, int *cap, int n, size_t elem) {
+    if (n < *cap) return 0;
+    int c = *cap ? *cap * 2 : 256;
+    void *p = c > *cap ? realloc(*arr, (size_t)c * elem) : NULL;
+    if (!p) return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
 uint64_t gl_geo_fnv1a(uint64_t h, const void *data, size_t len) {
     const unsigned char *p = data;
     for (size_t i = 0; i < len; i++) {

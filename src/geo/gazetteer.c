@@ -31,17 +31,6 @@ void gl_gazetteer_free(gl_gazetteer *gz) {
     memset(gz, 0, sizeof *gz);
 }
 
-/* Grows *arr (of elem-sized items) so index n fits. */
-static int grow(void **arr, int *cap, int n, size_t elem) {
-    if (n < *cap) return 0;
-    int c = *cap ? *cap * 2 : 256;
-    void *p = realloc(*arr, (size_t)c * elem);
-    if (!p) return -1;
-    *arr = p;
-    *cap = c;
-    return 0;
-}
-
 static gl_status read_countries(const char *path, gl_gazetteer *gz, int *slots, gl_error *err) {
     static const char *const cols[] = {"iso2", "iso3", "name", "lat", "lon"};
     static const int req[] = {1, 0, 1, 1, 1};
@@ -59,7 +48,7 @@ static gl_status read_countries(const char *path, gl_gazetteer *gz, int *slots, 
                                                            : "duplicate country",
                         iso);
         if (s == GL_OK) s = gl_geo_csv_latlon(csv, idx[3], idx[4], &lat, &lon, err);
-        if (s == GL_OK && grow((void **)&gz->countries, &cap, gz->n_countries, sizeof(gl_geo_country)))
+        if (s == GL_OK && gl_geo_grow((void **)&gz->countries, &cap, gz->n_countries, sizeof(gl_geo_country)))
             s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
         if (s != GL_OK) break;
         gl_geo_country *c = &gz->countries[gz->n_countries];
@@ -95,7 +84,7 @@ static gl_status read_cities(const char *path, gl_gazetteer *gz, const int *slot
         if (s == GL_OK && idx[4] >= 0 && gl_geo_parse_number(gl_csv_field(csv, idx[4]), 0, 1e12, &pop))
             s = gl_fail(err, GL_ERR_FORMAT, "%s: line %ld: population '%s' is not a number", path,
                         gl_csv_line(csv), gl_csv_field(csv, idx[4]));
-        if (s == GL_OK && grow((void **)&gz->cities, &cap, gz->n_cities, sizeof(gl_geo_city)))
+        if (s == GL_OK && gl_geo_grow((void **)&gz->cities, &cap, gz->n_cities, sizeof(gl_geo_city)))
             s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
         if (s != GL_OK) break;
         gl_geo_city *c = &gz->cities[gz->n_cities];

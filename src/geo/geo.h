@@ -8,6 +8,10 @@
 /* Parses a whole field as a finite decimal in [lo, hi]; 0 on success, -1 otherwise. */
 int gl_geo_parse_number(const char *s, double lo, double hi, double *out);
 
+/* Grows *arr (items of elem bytes, capacity *cap) so that index n fits, doubling from 256.
+ * Returns -1 when memory runs out (the array is then unchanged). */
+int gl_geo_grow(void **arr, int *cap, int n, size_t elem);
+
 /* FNV-1a 64: cheap content keys for caches (not a security hash). */
 #define GL_GEO_FNV_INIT 0xcbf29ce484222325ULL
 uint64_t gl_geo_fnv1a(uint64_t h, const void *data, size_t len);

@@ -35,13 +35,8 @@ static const char *base_name(const char *path) {
 
 static gl_status preds_push(pred_set *p, const gl_csv *csv, const int *idx, double lat, double lon,
                             gl_error *err) {
-    if (p->n == p->cap) {
-        int cap = p->cap ? p->cap * 2 : 64;
-        pred_row *r = realloc(p->rows, (size_t)cap * sizeof *r);
-        if (!r) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", gl_csv_path(csv));
-        p->rows = r;
-        p->cap = cap;
-    }
+    if (gl_geo_grow((void **)&p->rows, &p->cap, p->n, sizeof *p->rows))
+        return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", gl_csv_path(csv));
     pred_row *r = &p->rows[p->n];
     memset(r, 0, sizeof *r);
     r->name = strdup(gl_csv_field(csv, idx[0]));
@@ -133,14 +128,9 @@ static gl_status score_truth(const char *path, const pred_set *p, gl_geo_eval *o
         if (*iso) out->n_country++;
         if (!pr) continue;
         if (*iso && !strcasecmp(iso, pr->country)) country_hits++;
-        if (out->n_matched == cap) {
-            cap = cap ? cap * 2 : 64;
-            double *d = realloc(dist, (size_t)cap * sizeof *d);
-            if (!d) {
-                s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
-                break;
-            }
-            dist = d;
+        if (gl_geo_grow((void **)&dist, &cap, out->n_matched, sizeof *dist)) {
+            s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+            break;
         }
         dist[out->n_matched++] = gl_haversine_km(lat, lon, pr->lat, pr->lon);
     }

@@ -103,3 +103,7 @@ if "$GEOLABEL" locate --method geoclip --geoclip-dir bad --gallery gallery.csv -
 grep -q "image_encoder_mlp_weights.pth: tensor '2.weight' has shape \[512,700\], expected \[512,768\]" err
 if "$GEOLABEL" locate --method geoclip --geoclip-dir pth --gallery gallery.csv --image-features "$FX/combo_logits.npy" 2> err; then exit 1; fi
 grep -q "features are 200-d" err
+# Images through a CLIP whose features are not GeoCLIP's 768-d: a clear error, not a crash.
+if "$GEOLABEL" locate --method geoclip --geoclip-dir pth --gallery gallery.csv \
+  --model "$GEOLABEL_SHARED/fixtures/clip-tiny-b32" "$GEOLABEL_SHARED/data/imagery/Kauai.png" 2> err; then exit 1; fi
+grep -q "Kauai.png: features are 32-d, GeoCLIP (CLIP ViT-L/14 image features) needs 768-d" err
