@@ -619,8 +619,8 @@ typedef struct {
     double *level_accuracy;          /* [n_levels] */
     long *level_n;                   /* [n_levels] rows compared at that level */
 } gl_label_eval;
-gl_status gl_label_eval_files(const char *pred_csv, const char *truth_csv, gl_label_eval *out,
-                              gl_error *err);
+gl_status gl_label_eval_files(const char *pred_csv, const char *truth_csv,
+                              const gl_class_node *hierarchy, gl_label_eval *out, gl_error *err);
 void gl_label_eval_free(gl_label_eval *e);
 
 /* Drawing (cairo). Class colours: the legend's i-th class gets GL_SHOW_PALETTE[i % 20]
