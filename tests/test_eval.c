@@ -36,7 +36,7 @@ static void test_hand_example(void) {
     write_example();
     gl_error err = {0};
     gl_label_eval e;
-    CHECK_OK(gl_label_eval_files("pred.csv", "truth.csv", &e, &err), &err);
+    CHECK_OK(gl_label_eval_files("pred.csv", "truth.csv", NULL, &e, &err), &err);
     CHECK(e.n_pred == 7 && e.n_truth == 7 && e.n_matched == 6, "rows %ld %ld %ld", e.n_pred, e.n_truth,
           e.n_matched);
     CHECK(e.n_classes == 3, "3 classes, got %d", e.n_classes);
@@ -72,8 +72,32 @@ static void test_single_class(void) {
     write_text("a.csv", "filename,row,col,classification\nx,0,0,A\nx,0,1,A\n");
     gl_error err = {0};
     gl_label_eval e;
-    CHECK_OK(gl_label_eval_files("a.csv", "a.csv", &e, &err), &err);
+    CHECK_OK(gl_label_eval_files("a.csv", "a.csv", NULL, &e, &err), &err);
     CHECK(e.accuracy == 1 && isnan(e.kappa) && e.n_levels == 0, "acc %g kappa %g", e.accuracy, e.kappa);
+    gl_label_eval_free(&e);
+}
+
+/* A flat truth (no tree) against hierarchical predictions: no level is comparable on its own;
+ * the hierarchy gives truth labels their paths. Level 1: X X Y both sides; level 2: 2 of 3. */
+static void test_hierarchy_paths(void) {
+    write_text("flat.csv", "filename,row,col,classification\ns,0,0,A\ns,0,1,A\ns,1,0,\"C, wet\"\n");
+    write_text("tree.csv", "filename,row,col,classification_tree,classification\n"
+                           "s,0,0,X;A,A\ns,0,1,X;B,B\ns,1,0,\"Y;C, wet\",\"C, wet\"\n");
+    gl_error err = {0};
+    gl_label_eval e;
+    CHECK_OK(gl_label_eval_files("tree.csv", "flat.csv", NULL, &e, &err), &err);
+    CHECK(e.n_levels == 0, "flat truth: no levels, got %d", e.n_levels);
+    gl_label_eval_free(&e);
+    gl_class_node leaves_x[2] = {{"A", NULL, 0}, {"B", NULL, 0}}, leaves_y[1] = {{"C, wet", NULL, 0}};
+    gl_class_node metas[2] = {{"X", leaves_x, 2}, {"Y", leaves_y, 1}};
+    gl_class_node root = {NULL, metas, 2};
+    CHECK_OK(gl_label_eval_files("tree.csv", "flat.csv", &root, &e, &err), &err);
+    CHECK(e.n_levels == 2, "2 levels, got %d", e.n_levels);
+    if (e.n_levels == 2) {
+        CHECK(e.level_accuracy[0] == 1 && e.level_n[0] == 3, "level 1 %g", e.level_accuracy[0]);
+        CHECK(fabs(e.level_accuracy[1] - 2.0 / 3) < 1e-12, "level 2 %g", e.level_accuracy[1]);
+    }
+    CHECK(fabs(e.accuracy - 2.0 / 3) < 1e-12, "accuracy %g", e.accuracy);
     gl_label_eval_free(&e);
 }
 
@@ -82,19 +106,20 @@ static void test_refusals(void) {
     gl_label_eval e;
     write_text("dup.csv", "filename,row,col,classification\nx,0,0,A\nx,0,1,A\nx,0,0,B\n");
     write_text("ok.csv", "filename,row,col,classification\nx,0,0,A\n");
-    CHECK(gl_label_eval_files("dup.csv", "ok.csv", &e, &err) == GL_ERR_FORMAT, "duplicate refused");
+    CHECK(gl_label_eval_files("dup.csv", "ok.csv", NULL, &e, &err) == GL_ERR_FORMAT, "duplicate refused");
     CHECK(strstr(err.msg, "dup.csv: lines 2 and 4") != NULL, "message: %s", err.msg);
     write_text("nocol.csv", "filename,row,col,label\nx,0,0,A\n");
-    CHECK(gl_label_eval_files("nocol.csv", "ok.csv", &e, &err) == GL_ERR_FORMAT, "missing column");
+    CHECK(gl_label_eval_files("nocol.csv", "ok.csv", NULL, &e, &err) == GL_ERR_FORMAT, "missing column");
     CHECK(strstr(err.msg, "'classification'") != NULL, "message: %s", err.msg);
     write_text("other.csv", "filename,row,col,classification\ny,0,0,A\n");
-    CHECK(gl_label_eval_files("other.csv", "ok.csv", &e, &err) == GL_ERR_FORMAT, "no overlap");
-    CHECK(gl_label_eval_files("missing.csv", "ok.csv", &e, &err) == GL_ERR_IO, "missing file");
+    CHECK(gl_label_eval_files("other.csv", "ok.csv", NULL, &e, &err) == GL_ERR_FORMAT, "no overlap");
+    CHECK(gl_label_eval_files("missing.csv", "ok.csv", NULL, &e, &err) == GL_ERR_IO, "missing file");
 }
 
 int main(void) {
     RUN(test_hand_example);
     RUN(test_single_class);
+    RUN(test_hierarchy_paths);
     RUN(test_refusals);
     T_SUMMARY();
 }

@@ -11,10 +11,12 @@
 static void usage(FILE *fp) {
     fprintf(fp,
             "usage: geolabel eval --pred labels.csv --truth truth.csv [--json] "
-            "[--confusion-png cm.png]\n\n"
+            "[--confusion-png cm.png]\n"
+            "                     [--hierarchy meta.yaml]\n\n"
             "Matches rows by filename (base name), row and col, and reports overall accuracy,\n"
             "per-class precision/recall/F1, macro-F1, Cohen's kappa and the confusion matrix\n"
-            "(rows truth, columns prediction); with classification trees, accuracy per level.\n");
+            "(rows truth, columns prediction); with classification trees, accuracy per level.\n"
+            "--hierarchy gives rows without a tree (e.g. from `geolabel truth`) their label's path.\n");
 }
 
 static cJSON *number_or_null(double v) { return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v); }
@@ -78,9 +80,10 @@ int cli_eval_labels(int argc, char **argv) {
                                          {"truth", required_argument, 0, 't'},
                                          {"json", no_argument, 0, 'j'},
                                          {"confusion-png", required_argument, 0, 'c'},
+                                         {"hierarchy", required_argument, 0, 'y'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *pred = NULL, *truth = NULL, *png = NULL;
+    const char *pred = NULL, *truth = NULL, *png = NULL, *yaml = NULL;
     int json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -88,6 +91,7 @@ int cli_eval_labels(int argc, char **argv) {
         else if (c == 't') truth = optarg;
         else if (c == 'j') json = 1;
         else if (c == 'c') png = optarg;
+        else if (c == 'y') yaml = optarg;
         else if (c == 'h') {
             usage(stdout);
             return CLI_OK;
@@ -97,7 +101,11 @@ int cli_eval_labels(int argc, char **argv) {
     if (optind < argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
     gl_error err = {0};
     gl_label_eval e;
-    if (gl_label_eval_files(pred, truth, &e, &err)) return cli_report(&err);
+    gl_class_node tree = {0};
+    if (yaml && gl_class_tree_load_yaml(yaml, &tree, &err)) return cli_report(&err);
+    gl_status st = gl_label_eval_files(pred, truth, yaml ? &tree : NULL, &e, &err);
+    gl_class_tree_free(&tree);
+    if (st) return cli_report(&err);
     if (png && gl_draw_confusion_png(&e, png, &err)) {
         gl_label_eval_free(&e);
         return cli_report(&err);

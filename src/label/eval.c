@@ -168,11 +168,14 @@ static int tree_depth(const char *s) {
 }
 
 #define MAX_LEVELS 32
+/* Levels compare rows whose trees both have two or more levels: a flat row's single label is a
+ * leaf, and comparing it with the other side's top meta-class would mix levels. */
 static void level_scores(const eval_row *const *pairs, long n, gl_label_eval *e) {
     int levels = 0;
-    for (long i = 0; i < 2 * n; i++) {
-        int d = tree_depth(pairs[i]->tree);
-        if (d > levels) levels = d < MAX_LEVELS ? d : MAX_LEVELS;
+    for (long i = 0; i < n; i++) {
+        int dt = tree_depth(pairs[2 * i]->tree), dp = tree_depth(pairs[2 * i + 1]->tree);
+        int d = dt > dp ? dt : dp;
+        if (dt >= 2 && dp >= 2 && d > levels) levels = d < MAX_LEVELS ? d : MAX_LEVELS;
     }
     if (levels < 2) return;
     e->level_accuracy = calloc((size_t)levels, sizeof *e->level_accuracy);
@@ -183,8 +186,9 @@ static void level_scores(const eval_row *const *pairs, long n, gl_label_eval *e)
     for (int l = 0; l < levels; l++) {
         long hit = 0, seen = 0;
         for (long i = 0; i < n; i++) {
-            if (!tree_part(pairs[2 * i]->tree, l, a, sizeof a) ||
-                !tree_part(pairs[2 * i + 1]->tree, l, b, sizeof b))
+            const char *t = pairs[2 * i]->tree, *p = pairs[2 * i + 1]->tree;
+            if (tree_depth(t) < 2 || tree_depth(p) < 2 || !tree_part(t, l, a, sizeof a) ||
+                !tree_part(p, l, b, sizeof b))
                 continue;
             seen++;
             hit += !strcmp(a, b);
@@ -192,6 +196,34 @@ static void level_scores(const eval_row *const *pairs, long n, gl_label_eval *e)
         e->level_n[l] = seen;
         e->level_accuracy[l] = seen ? (double)hit / seen : NAN;
     }
+}
+
+/* Writes the ';'-joined path from the top level to the leaf named label; 0 when absent. */
+static int path_of(const gl_class_node *n, const char *label, char *out, size_t cap, size_t used) {
+    for (int i = 0; i < n->n_children; i++) {
+        const gl_class_node *c = &n->children[i];
+        int k = snprintf(out + used, cap - used, "%s%s", used ? ";" : "", c->name);
+        if (k < 0 || (size_t)k >= cap - used) continue;
+        if (c->n_children ? path_of(c, label, out, cap, used + (size_t)k) : !strcmp(c->name, label))
+            return 1;
+        out[used] = 0;
+    }
+    return 0;
+}
+
+/* Rows without a tree of their own get their label's path in the hierarchy. */
+static gl_status trees_from_hierarchy(eval_table *t, const gl_class_node *h, gl_error *err) {
+    char path[4096];
+    for (long i = 0; i < t->n; i++) {
+        if (tree_depth(t->rows[i].tree) >= 2) continue;
+        path[0] = 0;
+        if (!path_of(h, t->rows[i].label, path, sizeof path, 0)) continue;
+        char *copy = strdup(path);
+        if (!copy) return gl_fail(err, GL_ERR_NOMEM, "eval: out of memory");
+        free(t->rows[i].tree);
+        t->rows[i].tree = copy;
+    }
+    return GL_OK;
 }
 
 static gl_status alloc_metrics(gl_label_eval *e, gl_error *err) {
@@ -218,8 +250,8 @@ static long match_rows(const eval_table *truth, const eval_table *pred, const ev
     return n;
 }
 
-gl_status gl_label_eval_files(const char *pred_csv, const char *truth_csv, gl_label_eval *out,
-                              gl_error *err) {
+gl_status gl_label_eval_files(const char *pred_csv, const char *truth_csv,
+                              const gl_class_node *hierarchy, gl_label_eval *out, gl_error *err) {
     memset(out, 0, sizeof *out);
     eval_table pred, truth;
     gl_status st = table_read(pred_csv, &pred, err);
@@ -228,6 +260,8 @@ gl_status gl_label_eval_files(const char *pred_csv, const char *truth_csv, gl_la
         table_free(&pred);
         return st;
     }
+    if (hierarchy && !(st = trees_from_hierarchy(&pred, hierarchy, err)))
+        st = trees_from_hierarchy(&truth, hierarchy, err);
     out->n_pred = pred.n;
     out->n_truth = truth.n;
     long cap = truth.n < pred.n ? truth.n : pred.n;

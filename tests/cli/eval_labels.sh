@@ -62,6 +62,22 @@ close(j["levels"][1]["accuracy"], acc, "level 2")
 print("eval ok:", n, "tiles, accuracy", round(acc, 4), "kappa", round(kappa, 4))
 PYEOF
 gdalinfo cm.png | grep -q "Driver: PNG/Portable Network Graphics"
+# --hierarchy: a truth without trees gets its labels' paths from the YAML.
+printf 'Built:\n- houses\n- roads, paved\nNature:\n- forest\n- river\n' > meta.yaml
+"$PY" -c '
+import csv
+rows = list(csv.DictReader(open("truth.csv", newline="")))
+w = csv.writer(open("flat_truth.csv", "w", newline=""))
+w.writerow(["filename", "row", "col", "classification"])
+for r in rows: w.writerow([r["filename"], r["row"], r["col"], r["classification"]])'
+"$GEOLABEL" eval --pred pred.csv --truth flat_truth.csv --json > flat.json
+"$GEOLABEL" eval --pred pred.csv --truth flat_truth.csv --hierarchy meta.yaml --json > hier.json
+"$PY" - <<'PYEOF'
+import json
+a, f, h = json.load(open("out.json")), json.load(open("flat.json")), json.load(open("hier.json"))
+assert f["levels"] == [] and f["accuracy"] == a["accuracy"], f["levels"]
+assert h["levels"] == a["levels"], (h["levels"], a["levels"])
+PYEOF
 # Bad input: a missing column is one clear line and a non-zero exit.
 printf 'filename,row,col\nx,0,0\n' > bad.csv
 if "$GEOLABEL" eval --pred bad.csv --truth truth.csv 2> err.txt; then exit 1; fi

@@ -98,3 +98,11 @@ grep -q "small.tif" err.txt
 [ ! -e bad.csv ]
 if "$GEOLABEL" truth --mask nothing.tif scene.tif -o bad.csv 2> err.txt; then exit 1; fi
 grep -q "nothing.tif: no such file" err.txt
+# Truth tiles line up with `label`'s (same tiling code): every tile matches in eval.
+if "$GEOLABEL" label --help > /dev/null 2>&1; then
+  printf 'Buildings\nNo Buildings\n' > classes.txt
+  "$GEOLABEL" label --model "$GEOLABEL_SHARED/fixtures/clip-tiny-b32" --classes classes.txt \
+    --split 3x3 scene.tif -o pred.csv 2> /dev/null
+  "$GEOLABEL" eval --pred pred.csv --truth same.csv --json > eval.json
+  "$PY" -c 'import json; j = json.load(open("eval.json")); assert j["n_matched"] == 9 == j["n_truth"], j'
+fi
