@@ -602,11 +602,12 @@ gl_status gl_truth_write_csv(const char *mask, const char *const *images, int n_
                              const gl_truth_params *p, const char *out_csv,
                              gl_truth_stats *stats, gl_error *err);
 
-/* Label evaluation: predictions and truth (both label CSVs) matched by filename,row,col. A class
- * with no predictions has precision 0 (and no truth rows: recall 0), as scikit-learn's
- * zero_division=0; kappa is NAN when chance agreement is 1. Level accuracy compares the
- * classification_tree's i-th label over rows where both trees reach level i. Free with
- * gl_label_eval_free. */
+/* Label evaluation: predictions and truth (both label CSVs) matched by filename (base name),row,
+ * col. A class with no predictions has precision 0 (and no truth rows: recall 0), as
+ * scikit-learn's zero_division=0; kappa is NAN when chance agreement is 1. Level accuracy
+ * compares the classification_tree's i-th label over rows whose trees both have two or more
+ * levels and reach level i; hierarchy (may be NULL) gives rows without such a tree (a flat truth)
+ * their label's path. Free with gl_label_eval_free. */
 typedef struct {
     long n_pred, n_truth, n_matched; /* rows read, and truth rows with a prediction */
     int n_classes;
