@@ -1,5 +1,6 @@
 /* pool.c: the thread pool behind every parallel kernel (GEMM tiles, attention heads, row ops).
- * Workers sleep on a condition variable between jobs; tasks are handed out by an atomic counter. */
+ * Between jobs workers spin briefly (a forward pass runs jobs back to back), then sleep on a
+ * condition variable; tasks are handed out by an atomic counter. */
 #include "core/pool.h"
 
 #include <pthread.h>
@@ -12,8 +13,8 @@ struct gl_pool {
     pthread_t *workers;
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
-    long generation; /* bumped per job, under mu */
-    int busy;        /* workers still inside the current job */
+    atomic_long generation; /* bumped per job, under mu */
+    atomic_int busy;        /* workers still inside the current job */
     int stop;
     gl_pool_fn fn;
     void *ctx;
@@ -34,23 +35,42 @@ static void drain(gl_pool *p, int thread) {
     }
 }
 
+#define SPIN_ROUNDS 4000 /* about 50 microseconds of pause instructions */
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Waits for a generation other than seen: spinning first, then asleep. Returns 0 on stop. */
+static int wait_for_job(gl_pool *p, long seen) {
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        if (atomic_load_explicit(&p->generation, memory_order_acquire) != seen) return 1;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop && atomic_load(&p->generation) == seen) pthread_cond_wait(&p->wake, &p->mu);
+    int go = !p->stop;
+    pthread_mutex_unlock(&p->mu);
+    return go;
+}
+
 static void *worker_main(void *arg) {
     worker_arg *w = arg;
     gl_pool *p = w->pool;
     int index = w->index;
     free(w);
     long seen = 0;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (!p->stop && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
-        if (p->stop) break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->mu);
+    while (wait_for_job(p, seen)) {
+        seen = atomic_load(&p->generation);
         drain(p, index);
-        pthread_mutex_lock(&p->mu);
-        if (--p->busy == 0) pthread_cond_signal(&p->done);
+        if (atomic_fetch_sub(&p->busy, 1) == 1) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -113,17 +133,18 @@ void gl_pool_run(gl_pool *p, int n_tasks, gl_pool_fn fn, void *ctx) {
         for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
         return;
     }
-    pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
     p->n_tasks = n_tasks;
     atomic_store(&p->next, 0);
-    p->busy = p->n_threads - 1;
-    p->generation++;
+    atomic_store(&p->busy, p->n_threads - 1);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     drain(p, 0);
+    for (int i = 0; i < SPIN_ROUNDS && atomic_load(&p->busy); i++) cpu_relax();
     pthread_mutex_lock(&p->mu);
-    while (p->busy) pthread_cond_wait(&p->done, &p->mu);
+    while (atomic_load(&p->busy)) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
