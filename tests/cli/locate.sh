@@ -58,3 +58,16 @@ for k in ("", "_2", "_3"):
     ps.append(float(r["country_prob" + k]))
 assert ps == sorted(ps, reverse=True) and 0 < sum(ps) <= 1 + 1e-6, ps
 PYEOF
+# locate's CSV is eval --geo's prediction file: Kauai (22.0964, -159.5261) against the FR guess.
+printf 'filename,lat,lon,iso2\nKauai.png,22.0964,-159.5261,US\n' > truth.csv
+"$GEOLABEL" eval --geo --pred fr.csv --truth truth.csv --json > ev.json
+$PY - <<'PYEOF'
+import csv, json, math
+r = next(csv.DictReader(open("fr.csv", encoding="utf-8")))
+p1, p2 = math.radians(22.0964), math.radians(float(r["lat"]))
+h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(float(r["lon"]) + 159.5261) / 2) ** 2
+d = 2 * 6371.0 * math.asin(math.sqrt(h))
+e = json.load(open("ev.json"))
+assert e["n_matched"] == 1 and abs(e["median_km"] - d) < 1e-6 and e["country_accuracy_pct"] == 0, (e, d)
+assert e["within_km_pct"]["2500"] == 0
+PYEOF
