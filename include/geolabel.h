@@ -188,7 +188,9 @@ gl_clip_params gl_clip_default_params(void);
 
 /* Loads a Hugging Face CLIP folder (config.json, model.safetensors or sharded index,
  * vocab.json, merges.txt, preprocessor_config.json). F32 weights are mmap'ed in place; F16/BF16
- * are widened once. `dir_or_id` may also be ORG/NAME of a model pulled into the cache. */
+ * are widened once. `dir_or_id` may also be ORG/NAME of a model pulled into the cache.
+ * A context owns one workspace and one thread pool: it runs one encode call at a time. Loading
+ * sets OpenBLAS to one thread per call, since the pool already splits every GEMM. */
 gl_clip *gl_clip_load(const char *dir_or_id, const gl_clip_params *params, gl_error *err);
 void gl_clip_free(gl_clip *clip);
 
