@@ -55,19 +55,19 @@ GDALDatasetH gl_gdal_open(const char *path, gl_error *err) {
  *  - MINMAX is GeoVision Labeler's normalisation (src/main.py split_image): one global min and
  *    max over the three selected bands, every pixel included (GVL reads with rasterio without
  *    masking, so nodata and transparent pixels count), then trunc((v - min) / (max - min) * 255)
- *    in float64, for 8-bit data too. A constant image (max == min) gives 0, as numpy's NaN ->
+ *    in float64 (float32 for Float32 bands, as numpy computes it), for 8-bit data too. A constant image (max == min) gives 0, as numpy's NaN ->
  *    uint8 cast does on x86. The min/max pass streams the file block by block on first read.
- *  - PERCENTILE: per band, from GDAL histograms with one bucket per integer value for integer
- *    data (exact), 4096 buckets between the band's min and max for floats (approximate); GDAL's
- *    approximate statistics (overviews or subsampling) are used above RASTER_EXACT_STATS_PIXELS.
- *    GDAL's histograms skip nodata values. Then the same truncating formula, clamped to 0..255.
+ *  - PERCENTILE: per band, over the pixels that hold data (nodata, NaN and masked pixels are
+ *    left out), as numpy's inverted-CDF percentile: exact for integer data (one histogram bucket
+ *    per value), 4096 buckets between the band's min and max for floats. Two streaming passes
+ *    of our own: GDAL's histogram API would write .aux.xml files beside the user's data. Then
+ *    the same truncating formula, clamped to 0..255.
  *  - NONE: values clamped to 0..255 and rounded to nearest, GDAL's own conversion to Byte.
  * A single palette band is expanded through its colour table; the stretch does not apply. */
 
 #include <math.h>
 #include <ogr_srs_api.h>
 
-#define RASTER_EXACT_STATS_PIXELS 100000000LL
 #define RASTER_CHUNK_PIXELS (1 << 20)
 
 struct gl_raster {
@@ -271,84 +271,127 @@ static void chunk_size(gl_raster *r, int band, int *cw, int *ch) {
     if ((long long)*cw * *ch > 4LL * RASTER_CHUNK_PIXELS) *ch = RASTER_CHUNK_PIXELS / *cw + 1;
 }
 
-/* Folds one band's values into [*mn, *mx], chunk by chunk. Byte bands are read as bytes and
- * stop early once 0 and 255 are both seen: nothing can widen the range further. */
-static gl_status band_minmax(gl_raster *r, int band, double *mn, double *mx, gl_error *err) {
-    int cw, ch, bytes = GDALGetRasterDataType(GDALGetRasterBand(r->ds, band)) == GDT_Byte;
+static gl_status read_mask(gl_raster *r, int band, int x, int y, int w, int h, unsigned char *m,
+                           gl_error *err) {
+    CPLErrorReset();
+    GDALRasterBandH mb = GDALGetMaskBand(GDALGetRasterBand(r->ds, band));
+    if (GDALRasterIO(mb, GF_Read, x, y, w, h, m, w, h, GDT_Byte, 0, 0) == CE_None) return GL_OK;
+    char msg[512];
+    return gl_fail(err, GL_ERR_FORMAT, "%s: cannot read the mask at %d,%d size %dx%d: %s", r->path,
+                   x, y, w, h, gl_gdal_last_error(msg, sizeof msg, "read failed"));
+}
+
+/* A streaming pass over one band: the visitor sees each chunk's values (and, when asked, the
+ * mask, 0 = no data) and returns 1 to stop early. Memory stays at one chunk. */
+typedef int (*chunk_visitor)(void *ctx, const double *v, const unsigned char *mask, size_t n);
+
+static gl_status stream_band(gl_raster *r, int band, int with_mask, chunk_visitor visit, void *ctx,
+                             gl_error *err) {
+    int cw, ch;
     chunk_size(r, band, &cw, &ch);
-    double *buf = scratch(r, (size_t)cw * ch);
+    size_t cap = (size_t)cw * ch;
+    double *buf = scratch(r, cap + (with_mask ? cap / sizeof(double) + 1 : 0));
     if (!buf) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", r->path);
-    const unsigned char *b8 = (const unsigned char *)buf;
+    unsigned char *m = with_mask ? (unsigned char *)(buf + cap) : NULL;
     for (int y = 0; y < r->info.height; y += ch)
         for (int x = 0; x < r->info.width; x += cw) {
-            if (bytes && *mn <= 0 && *mx >= 255) return GL_OK;
             int w = r->info.width - x < cw ? r->info.width - x : cw;
             int h = r->info.height - y < ch ? r->info.height - y : ch;
-            gl_status s = read_band(r, band, x, y, w, h, buf, bytes ? GDT_Byte : GDT_Float64,
-                                    bytes ? 1 : 8, err);
+            gl_status s = read_band(r, band, x, y, w, h, buf, GDT_Float64, 8, err);
+            if (!s && m) s = read_mask(r, band, x, y, w, h, m, err);
             if (s) return s;
-            for (size_t i = 0; i < (size_t)w * h; i++) {
-                double v = bytes ? b8[i] : buf[i];
-                if (v < *mn) *mn = v;
-                if (v > *mx) *mx = v;
-            }
+            if (visit(ctx, buf, m, (size_t)w * h)) return GL_OK;
         }
     return GL_OK;
 }
 
-/* GVL's global min and max over every pixel of the selected bands, streamed. */
+typedef struct {
+    double mn, mx;
+    int stop_at_byte_range;      /* 0 and 255 seen: a Byte band cannot widen further */
+    int skip_nodata, nan_nodata; /* percentiles ignore nodata, NaN and masked pixels */
+    double nodata;
+    uint64_t *counts;            /* histogram pass: n buckets from dmin, width 1/scale */
+    int n;
+    double dmin, scale;
+    uint64_t total;
+} band_stats;
+
+static inline int skipped(const band_stats *b, double v, const unsigned char *mask, size_t i) {
+    return isnan(v) || (mask && !mask[i]) || (b->skip_nodata && v == b->nodata);
+}
+
+static int visit_minmax(void *ctx, const double *v, const unsigned char *mask, size_t n) {
+    band_stats *b = ctx;
+    for (size_t i = 0; i < n; i++) {
+        if (skipped(b, v[i], mask, i)) continue;
+        if (v[i] < b->mn) b->mn = v[i];
+        if (v[i] > b->mx) b->mx = v[i];
+    }
+    return b->stop_at_byte_range && b->mn <= 0 && b->mx >= 255;
+}
+
+static int visit_histogram(void *ctx, const double *v, const unsigned char *mask, size_t n) {
+    band_stats *b = ctx;
+    for (size_t i = 0; i < n; i++) {
+        if (skipped(b, v[i], mask, i)) continue;
+        int k = (int)((v[i] - b->dmin) * b->scale);
+        b->counts[k < 0 ? 0 : k >= b->n ? b->n - 1 : k]++;
+        b->total++;
+    }
+    return 0;
+}
+
+/* GVL's global min and max over every pixel of the selected bands (nodata included). */
 static gl_status global_minmax(gl_raster *r, double *lo, double *hi, gl_error *err) {
-    *lo = INFINITY;
-    *hi = -INFINITY;
+    band_stats b = {.mn = INFINITY, .mx = -INFINITY};
     gl_status s = GL_OK;
-    for (int c = 0; c < 3 && !s; c++)
-        if (c == 0 || (r->bands[c] != r->bands[0] && r->bands[c] != r->bands[c - 1]))
-            s = band_minmax(r, r->bands[c], lo, hi, err);
+    for (int c = 0; c < 3 && !s; c++) {
+        if (c > 0 && (r->bands[c] == r->bands[0] || r->bands[c] == r->bands[c - 1])) continue;
+        GDALDataType t = GDALGetRasterDataType(GDALGetRasterBand(r->ds, r->bands[c]));
+        b.stop_at_byte_range = t == GDT_Byte;
+        s = stream_band(r, r->bands[c], 0, visit_minmax, &b, err);
+    }
+    *lo = b.mn;
+    *hi = b.mx;
     return s;
 }
 
-/* The p-th percentile (0..100) from a histogram of n buckets over [dmin, dmax). */
-static double histogram_percentile(const GUIntBig *counts, int n, double dmin, double dmax,
-                                   double p) {
-    GUIntBig total = 0, cum = 0;
-    for (int i = 0; i < n; i++) total += counts[i];
-    double target = p / 100.0 * (double)total;
+/* The value below which p percent of the counted pixels lie (numpy's inverted CDF). */
+static double histogram_percentile(const band_stats *b, double p) {
+    double target = p / 100.0 * (double)b->total;
+    uint64_t cum = 0;
     int i = 0;
-    for (; i < n - 1; i++) {
-        cum += counts[i];
-        if ((double)cum >= target && cum > 0) break;
+    for (; i < b->n - 1; i++) {
+        cum += b->counts[i];
+        if (cum > 0 && (double)cum >= target) break;
     }
-    return dmin + (i + 0.5) * (dmax - dmin) / n;
+    return b->dmin + (i + 0.5) / b->scale;
 }
 
-static gl_status band_percentiles(gl_raster *r, int band, double *lo, double *hi, gl_error *err) {
-    GDALRasterBandH b = GDALGetRasterBand(r->ds, band);
-    int approx = (long long)r->info.width * r->info.height > RASTER_EXACT_STATS_PIXELS;
-    double mm[2];
-    char msg[512];
-    CPLErrorReset();
-    if (GDALComputeRasterMinMax(b, approx, mm) != CE_None)
-        return gl_fail(err, GL_ERR_FORMAT, "%s: no statistics for band %d: %s", r->path, band,
-                       gl_gdal_last_error(msg, sizeof msg, "every pixel is nodata"));
-    int n = 4096;
-    double dmin = mm[0], dmax = mm[1] > mm[0] ? mm[1] : mm[0] + 1;
-    if (GDALDataTypeIsInteger(GDALGetRasterDataType(b)) && mm[1] - mm[0] < (1 << 20)) {
-        n = (int)(mm[1] - mm[0]) + 1;
-        dmin = mm[0] - 0.5;
-        dmax = mm[1] + 0.5;
+/* Percentiles of channel c's band over its valid pixels: a min/max pass, then a histogram
+ * pass with one bucket per value for integer data, 4096 buckets otherwise. Our own passes
+ * rather than GDAL's histogram, which would leave .aux.xml files beside the user's data. */
+static gl_status band_percentiles(gl_raster *r, int c, double *lo, double *hi, gl_error *err) {
+    int band = r->bands[c];
+    band_stats b = {.mn = INFINITY, .mx = -INFINITY, .skip_nodata = r->has_nodata[c],
+                    .nodata = r->nodata[c]};
+    gl_status s = stream_band(r, band, r->use_mask, visit_minmax, &b, err);
+    if (s) return s;
+    if (!(b.mx >= b.mn))
+        return gl_fail(err, GL_ERR_FORMAT, "%s: band %d holds no valid pixel", r->path, band);
+    int integer = GDALDataTypeIsInteger(GDALGetRasterDataType(GDALGetRasterBand(r->ds, band)));
+    b.n = integer && b.mx - b.mn < (1 << 20) ? (int)(b.mx - b.mn) + 1 : 4096;
+    b.dmin = integer ? b.mn - 0.5 : b.mn;
+    b.scale = integer ? 1.0 : (b.mx > b.mn ? b.n / (b.mx - b.mn) : 1.0);
+    b.counts = calloc((size_t)b.n, sizeof *b.counts);
+    if (!b.counts) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", r->path);
+    s = stream_band(r, band, r->use_mask, visit_histogram, &b, err);
+    if (!s) {
+        *lo = histogram_percentile(&b, r->params.percentile_low);
+        *hi = histogram_percentile(&b, r->params.percentile_high);
     }
-    GUIntBig *counts = calloc((size_t)n, sizeof *counts);
-    if (!counts) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", r->path);
-    CPLErr e = GDALGetRasterHistogramEx(b, dmin, dmax, n, counts, FALSE, approx, NULL, NULL);
-    if (e == CE_None) {
-        *lo = histogram_percentile(counts, n, dmin, dmax, r->params.percentile_low);
-        *hi = histogram_percentile(counts, n, dmin, dmax, r->params.percentile_high);
-    }
-    free(counts);
-    if (e != CE_None)
-        return gl_fail(err, GL_ERR_FORMAT, "%s: histogram of band %d failed: %s", r->path, band,
-                       gl_gdal_last_error(msg, sizeof msg, "read failed"));
-    return GL_OK;
+    free(b.counts);
+    return s;
 }
 
 static gl_status compute_range(gl_raster *r, gl_error *err) {
@@ -360,7 +403,13 @@ static gl_status compute_range(gl_raster *r, gl_error *err) {
             r->hi[c] = r->hi[0];
         }
     } else if (r->params.stretch == GL_STRETCH_PERCENTILE) {
-        for (int c = 0; c < 3 && !s; c++) s = band_percentiles(r, r->bands[c], &r->lo[c], &r->hi[c], err);
+        for (int c = 0; c < 3 && !s; c++)
+            if (c > 0 && r->bands[c] == r->bands[c - 1]) {
+                r->lo[c] = r->lo[c - 1];
+                r->hi[c] = r->hi[c - 1];
+            } else {
+                s = band_percentiles(r, c, &r->lo[c], &r->hi[c], err);
+            }
     } else {
         for (int c = 0; c < 3; c++) {
             r->lo[c] = 0;
@@ -454,15 +503,10 @@ static gl_status finish_valid(gl_raster *r, int x, int y, int w, int h, unsigned
     for (int c = 0; c < 3; c++) all_hit += r->has_nodata[c];
     for (size_t i = 0; i < n; i++) valid[i] = !(all_hit > 0 && valid[i] >= all_hit);
     if (!r->use_mask) return GL_OK;
-    unsigned char *m = (unsigned char *)scratch(r, n / 8 + 1);
+    unsigned char *m = (unsigned char *)scratch(r, n / sizeof(double) + 1);
     if (!m) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", r->path);
-    CPLErrorReset();
-    GDALRasterBandH mb = GDALGetMaskBand(GDALGetRasterBand(r->ds, r->bands[0]));
-    if (GDALRasterIO(mb, GF_Read, x, y, w, h, m, w, h, GDT_Byte, 0, 0) != CE_None) {
-        char msg[512];
-        return gl_fail(err, GL_ERR_FORMAT, "%s: cannot read the mask at %d,%d: %s", r->path, x, y,
-                       gl_gdal_last_error(msg, sizeof msg, "read failed"));
-    }
+    gl_status s = read_mask(r, r->bands[0], x, y, w, h, m, err);
+    if (s) return s;
     for (size_t i = 0; i < n; i++) valid[i] &= m[i] != 0;
     return GL_OK;
 }
