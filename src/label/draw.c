@@ -62,12 +62,32 @@ void draw_halo_text(cairo_t *cr, double x, double y, const char *s, unsigned fil
 
 /* ------------------------------------------------------------------ confusion matrix */
 
+/* The widest class name at this font size, clamped so one long name cannot crowd the matrix out. */
+static double widest_name(const gl_label_eval *e, double font_size) {
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 1);
+    cairo_t *cr = cairo_create(s);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, font_size);
+    double w = 40;
+    for (int i = 0; i < e->n_classes; i++) {
+        cairo_text_extents_t ex;
+        cairo_text_extents(cr, e->classes[i], &ex);
+        w = fmax(w, ex.x_advance);
+    }
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    return fmin(w, 320);
+}
+
 gl_status gl_draw_confusion_png(const gl_label_eval *e, const char *out_png, gl_error *err) {
     int K = e->n_classes;
     if (K <= 0 || K > 200)
         return gl_fail(err, GL_ERR_LIMIT, "%s: cannot draw a %d-class confusion matrix", out_png, K);
-    int cell = K <= 10 ? 56 : K <= 30 ? 32 : 16, margin = 200, top = 200;
-    int w = margin + K * cell + 20, h = top + K * cell + 40;
+    int cell = K <= 10 ? 56 : K <= 30 ? 32 : 16;
+    double names = widest_name(e, cell >= 32 ? 12 : 9);
+    /* Row names sit left of the matrix; column names rise at 60 degrees above it. */
+    int margin = (int)names + 16, top = (int)(names * 0.87) + 40;
+    int w = (int)fmax(margin + K * cell + names * 0.5 + 20, 380), h = top + K * cell + 40;
     cairo_surface_t *s = draw_new_surface(w, h, out_png, err);
     if (!s) return err->code;
     cairo_t *cr = cairo_create(s);
