@@ -365,8 +365,8 @@ double gl_haversine_km(double lat1, double lon1, double lat2, double lon2);
 /* Shipped data: $GEOLABEL_DATA, else the data/ folder of the source tree the executable was built
  * in (/proc/self/exe's ../data or ../../data), else /usr/share/geolabel. Writes DIR/rel to out. */
 gl_status gl_geo_data_path(const char *rel, char *out, size_t cap, gl_error *err);
-/* Embedding caches: $GEOLABEL_CACHE, else $XDG_CACHE_HOME/geolabel, else ~/.cache/geolabel;
- * created when missing. */
+/* Embedding caches: ROOT/embeddings, ROOT being $GEOLABEL_CACHE, else $XDG_CACHE_HOME/geolabel,
+ * else ~/.cache/geolabel (the hub's root too); created when missing. */
 gl_status gl_geo_cache_dir(char *out, size_t cap, gl_error *err);
 
 /* The gazetteer: countries.csv (iso2,iso3,name,lat,lon) and cities.csv (name,iso2,lat,lon and an

@@ -55,9 +55,9 @@ gl_status gl_geo_cache_dir(char *out, size_t cap, gl_error *err) {
     const char *env = getenv("GEOLABEL_CACHE"), *xdg = getenv("XDG_CACHE_HOME");
     const char *home = getenv("HOME");
     int n;
-    if (env && *env) n = snprintf(out, cap, "%s", env);
-    else if (xdg && *xdg) n = snprintf(out, cap, "%s/geolabel", xdg);
-    else if (home && *home) n = snprintf(out, cap, "%s/.cache/geolabel", home);
+    if (env && *env) n = snprintf(out, cap, "%s/embeddings", env);
+    else if (xdg && *xdg) n = snprintf(out, cap, "%s/geolabel/embeddings", xdg);
+    else if (home && *home) n = snprintf(out, cap, "%s/.cache/geolabel/embeddings", home);
     else return gl_fail(err, GL_ERR_IO, "no cache folder: set $GEOLABEL_CACHE or $HOME");
     if (n <= 0 || (size_t)n >= cap) return gl_fail(err, GL_ERR_LIMIT, "cache folder path is too long");
     return make_dirs(out, err);

@@ -12,7 +12,7 @@ grep -q "text encodings 31, cached prompt embeddings used 0" log1
 grep -q "text encodings 0, cached prompt embeddings used 31" log2
 cmp fr.csv fr2.csv
 # A corrupt cache (one flipped byte in every file) is detected and rebuilt, with the same answer.
-for f in cache/*.emb; do
+for f in cache/embeddings/*.emb; do
   $PY -c "import sys; b=bytearray(open(sys.argv[1],'rb').read()); b[len(b)//2]^=1; open(sys.argv[1],'wb').write(b)" "$f"
 done
 "$GEOLABEL" -v locate --model "$M" --countries FR --top-k 3 -o fr3.csv "$IMG" 2> log3
