@@ -13,8 +13,17 @@
 
 /* ------------------------------------------------------------------ GDAL plumbing */
 
+/* GDAL's block cache defaults to 5% of RAM (1.2 GB here), and a scene read window by window
+ * would fill it: RSS must stay bounded by the window, not the scene. 64 MB holds two rows of
+ * 256-pixel blocks of a 20000-pixel-wide 3-band uint16 scene, so overlapping windows still hit
+ * the cache. A user's GDAL_CACHEMAX wins. */
+#define GL_GDAL_CACHE_BYTES (64LL << 20)
+
 static pthread_once_t gdal_once = PTHREAD_ONCE_INIT;
-static void gdal_register(void) { GDALAllRegister(); }
+static void gdal_register(void) {
+    GDALAllRegister();
+    if (!CPLGetConfigOption("GDAL_CACHEMAX", NULL)) GDALSetCacheMax64(GL_GDAL_CACHE_BYTES);
+}
 void gl_gdal_init(void) { pthread_once(&gdal_once, gdal_register); }
 
 const char *gl_gdal_last_error(char *buf, size_t cap, const char *fallback) {
