@@ -335,7 +335,30 @@ static void test_locate_unicode_names(void) {
     rmdir("gzu");
 }
 
+/* Cache and data folders follow the environment: caches go under ROOT/embeddings, created. */
+static void test_paths(void) {
+    char out[4096], *saved = getenv("GEOLABEL_CACHE") ? strdup(getenv("GEOLABEL_CACHE")) : NULL;
+    gl_error err = {0};
+    setenv("GEOLABEL_CACHE", "cc/deeper", 1);
+    CHECK_OK(gl_geo_cache_dir(out, sizeof out, &err), &err);
+    struct stat st;
+    CHECK(!strcmp(out, "cc/deeper/embeddings") && stat(out, &st) == 0 && S_ISDIR(st.st_mode), "%s", out);
+    rmdir("cc/deeper/embeddings");
+    rmdir("cc/deeper");
+    rmdir("cc");
+    if (saved) setenv("GEOLABEL_CACHE", saved, 1);
+    else unsetenv("GEOLABEL_CACHE");
+    free(saved);
+    setenv("GEOLABEL_DATA", "no-such-folder", 1);
+    gl_status s = gl_geo_data_path("gazetteer", out, sizeof out, &err);
+    CHECK(s == GL_ERR_IO && strstr(err.msg, "no-such-folder/gazetteer: not found ($GEOLABEL_DATA)"), "%s", err.msg);
+    setenv("GEOLABEL_DATA", t_path("data"), 1);
+    CHECK_OK(gl_geo_data_path("gazetteer", out, sizeof out, &err), &err);
+    unsetenv("GEOLABEL_DATA");
+}
+
 int main(void) {
+    RUN(test_paths);
     RUN(test_haversine);
     RUN(test_gazetteer_shipped);
     RUN(test_gazetteer_errors);

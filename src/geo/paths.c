@@ -52,13 +52,10 @@ static gl_status make_dirs(char *path, gl_error *err) {
 }
 
 gl_status gl_geo_cache_dir(char *out, size_t cap, gl_error *err) {
-    const char *env = getenv("GEOLABEL_CACHE"), *xdg = getenv("XDG_CACHE_HOME");
-    const char *home = getenv("HOME");
-    int n;
-    if (env && *env) n = snprintf(out, cap, "%s/embeddings", env);
-    else if (xdg && *xdg) n = snprintf(out, cap, "%s/geolabel/embeddings", xdg);
-    else if (home && *home) n = snprintf(out, cap, "%s/.cache/geolabel/embeddings", home);
-    else return gl_fail(err, GL_ERR_IO, "no cache folder: set $GEOLABEL_CACHE or $HOME");
-    if (n <= 0 || (size_t)n >= cap) return gl_fail(err, GL_ERR_LIMIT, "cache folder path is too long");
+    char root[PATH_MAX];
+    gl_status s = gl_hub_cache_dir(root, sizeof root, err); /* one root for models and embeddings */
+    if (s != GL_OK) return s;
+    int n = snprintf(out, cap, "%s/embeddings", root);
+    if (n <= 0 || (size_t)n >= cap) return gl_fail(err, GL_ERR_LIMIT, "%s: cache path is too long", root);
     return make_dirs(out, err);
 }
