@@ -5,6 +5,7 @@ notes in ../shared/fixtures/expected/README.txt, for benchmarks and as an indepe
   torch_clip.py bench MODEL image|text BATCH THREADS TOKENS RUNS   median ms per image/text
   torch_clip.py images MODEL pixels.npy out.npy                    image_embeds [N,P]
   torch_clip.py texts MODEL input_ids.npy out.npy                  text_embeds [N,P]
+    (several images/texts groups may follow each other in one call)
   torch_clip.py random DIR GEOMETRY [SEED]                         random-weight Hub-layout folder
 GEOMETRY: vit-b-32, vit-b-16, vit-l-14, vit-l-14-336 or wide-test (a small model whose widths
 are not powers of two, for tests). Run with Debian's /usr/bin/python3 and OPENBLAS_CORETYPE=SKYLAKEX.
@@ -219,12 +220,14 @@ def random_model(out_dir, geometry, seed=0):
 def main(argv):
     if len(argv) >= 2 and argv[1] == "bench" and len(argv) == 8:
         bench(argv[2], argv[3], *map(int, argv[4:8]))
-    elif len(argv) == 5 and argv[1] in ("images", "texts"):
-        text, vision, w = load(argv[2])
-        inp = torch.from_numpy(np.load(argv[3]))
-        with torch.inference_mode():
-            out = vision_forward(w, vision, inp) if argv[1] == "images" else text_forward(w, text, inp.long())
-        np.save(argv[4], out.numpy().astype(np.float32))
+    elif len(argv) >= 5 and argv[1] in ("images", "texts") and (len(argv) - 1) % 4 == 0:
+        for i in range(1, len(argv), 4):  # several KIND MODEL IN OUT groups share one start-up
+            kind, model, src, dst = argv[i:i + 4]
+            text, vision, w = load(model)
+            inp = torch.from_numpy(np.load(src))
+            with torch.inference_mode():
+                out = vision_forward(w, vision, inp) if kind == "images" else text_forward(w, text, inp.long())
+            np.save(dst, out.numpy().astype(np.float32))
     elif len(argv) in (4, 5) and argv[1] == "random":
         random_model(argv[2], argv[3], int(argv[4]) if len(argv) == 5 else 0)
     else:

@@ -49,23 +49,10 @@ done
 # tiny fixtures cannot; bench/torch_clip.py (a plain-PyTorch forward that reproduces the fixtures
 # above, run here on them first) is the reference.
 TORCH_CLIP=${GEOLABEL_ROOT:-$(dirname "$0")/../..}/bench/torch_clip.py
-for m in clip-tiny-b32 clip-tiny-l14-336; do
-  OPENBLAS_CORETYPE=SKYLAKEX "$PY" "$TORCH_CLIP" images "$F/$m" "$E/$m/pixel_values.npy" ref.npy
-  compare ref.npy "$E/$m/image_embeds.npy" all
-done
 OPENBLAS_CORETYPE=SKYLAKEX "$PY" "$TORCH_CLIP" random wide wide-test 7
 cp "$F/clip-tiny-b32/vocab.json" "$F/clip-tiny-b32/merges.txt" "$F/clip-tiny-b32/preprocessor_config.json" wide/
 "$PY" -c 'import numpy as np, sys; np.save("px.npy", np.load(sys.argv[1])[[1,3,4,5]])' "$E/clip-tiny-b32/pixel_values.npy"
-OPENBLAS_CORETYPE=SKYLAKEX "$PY" "$TORCH_CLIP" images wide px.npy ref_img.npy
 "$PY" -c 'import numpy as np, sys; np.save("ids.npy", np.load(sys.argv[1])[[0,1,6,9]])' "$E/input_ids.npy"
-OPENBLAS_CORETYPE=SKYLAKEX "$PY" "$TORCH_CLIP" texts wide ids.npy ref_txt.npy
-for bt in "1 1" "4 2" "3 2"; do
-  set -- $bt
-  "$GEOLABEL" embed --model wide --batch "$1" --threads "$2" $PNGS -o img.npy
-  compare img.npy ref_img.npy all
-  xargs -0 "$GEOLABEL" embed --model wide --text --batch "$1" --threads "$2" -o txt.npy < texts.bin
-  compare txt.npy ref_txt.npy all
-done
 
 # BF16 weights (the fixture's F32 rounded to nearest even) plus the int64 position_ids buffers older
 # Hub checkpoints carry, which must be ignored; the reference reads the same file independently.
@@ -97,12 +84,27 @@ path = os.path.join(dst, "model.safetensors")
 os.chmod(path, 0o644)
 open(path, "wb").write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 PYEOF
-OPENBLAS_CORETYPE=SKYLAKEX "$PY" "$TORCH_CLIP" images bf16 px.npy ref_img.npy
-OPENBLAS_CORETYPE=SKYLAKEX "$PY" "$TORCH_CLIP" texts bf16 ids.npy ref_txt.npy
+
+# every reference in one PyTorch process (each start costs seconds)
+OPENBLAS_CORETYPE=SKYLAKEX "$PY" "$TORCH_CLIP" \
+  images "$F/clip-tiny-b32" "$E/clip-tiny-b32/pixel_values.npy" ref_b32.npy \
+  images "$F/clip-tiny-l14-336" "$E/clip-tiny-l14-336/pixel_values.npy" ref_l14.npy \
+  images wide px.npy ref_wide_img.npy texts wide ids.npy ref_wide_txt.npy \
+  images bf16 px.npy ref_bf16_img.npy texts bf16 ids.npy ref_bf16_txt.npy
+compare ref_b32.npy "$E/clip-tiny-b32/image_embeds.npy" all
+compare ref_l14.npy "$E/clip-tiny-l14-336/image_embeds.npy" all
+
+for bt in "1 1" "4 2" "3 2"; do
+  set -- $bt
+  "$GEOLABEL" embed --model wide --batch "$1" --threads "$2" $PNGS -o img.npy
+  compare img.npy ref_wide_img.npy all
+  xargs -0 "$GEOLABEL" embed --model wide --text --batch "$1" --threads "$2" -o txt.npy < texts.bin
+  compare txt.npy ref_wide_txt.npy all
+done
 "$GEOLABEL" embed --model bf16 --batch 3 --threads 2 $PNGS -o img.npy
-compare img.npy ref_img.npy all
+compare img.npy ref_bf16_img.npy all
 xargs -0 "$GEOLABEL" embed --model bf16 --text -o txt.npy < texts.bin
-compare txt.npy ref_txt.npy all
+compare txt.npy ref_bf16_txt.npy all
 
 # usage errors and unsupported outputs fail without writing anything
 if "$GEOLABEL" embed --model "$F/clip-tiny-b32" $PNGS -o out.txt 2>err.txt; then exit 1; fi
