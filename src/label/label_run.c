@@ -399,7 +399,7 @@ static gl_status find_complete(const gl_label_params *p, const char *output, pat
     int n;
     gl_status st = gl_label_done_load(output, &rows, &n, err);
     if (st) return st;
-    qsort(rows, (size_t)n, sizeof *rows, cmp_done);
+    if (n) qsort(rows, (size_t)n, sizeof *rows, cmp_done);
     for (int i = 0; i < in->n; i++) {
         const char *name = base_name(in->paths[i]);
         int lo = 0;
