@@ -8,8 +8,8 @@
  * its own row and column taps, so we compute just the pixels the center crop keeps: the same
  * values as resizing everything and cropping, at a cost bounded by the crop. */
 #include "geolabel.h"
+#include "io/json.h"
 
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -140,16 +140,9 @@ static gl_status apply_config(const char *path, const cJSON *root, gl_preproc_co
 }
 
 gl_status gl_preproc_config_load(const char *path, gl_preproc_config *cfg, gl_error *err) {
-    char *text;
-    size_t len;
-    gl_status s = gl_read_file(path, 1 << 20, &text, &len, err);
+    cJSON *root;
+    gl_status s = gl_json_load_object(path, 1 << 20, &root, err);
     if (s) return s;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return gl_fail(err, GL_ERR_FORMAT, "%s: not a JSON object", path);
-    }
     gl_preproc_config c = *cfg;
     s = apply_config(path, root, &c, err);
     cJSON_Delete(root);
