@@ -92,15 +92,19 @@ static long read_line(gl_hreader *r) {
                 r->cap *= 2;
             }
         }
+        int code = Z_OK;
         if (!gzgets(r->gz, r->line + len, (int)(r->cap - len > INT32_MAX ? INT32_MAX : r->cap - len))) {
-            int code;
-            gzerror(r->gz, &code);
-            if (code != Z_OK && code != Z_BUF_ERROR) return -2;
+            gzerror(r->gz, &code); /* Z_BUF_ERROR: the gzip stream ends early (truncated) */
+            if (code != Z_OK) return -2;
             if (len == 0 && !too_long) return -1;
             break;
         }
         len += strlen(r->line + len);
         if (len && r->line[len - 1] == '\n') break;
+        if (gzeof(r->gz)) {
+            gzerror(r->gz, &code);
+            if (code != Z_OK) return -2;
+        }
     }
     if (too_long) return -3;
     while (len && (r->line[len - 1] == '\n' || r->line[len - 1] == '\r')) r->line[--len] = 0;
