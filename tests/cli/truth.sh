@@ -50,15 +50,16 @@ PYEOF
 "$GEOLABEL" truth --mask fp.geojson --split-height-by 3 --split-width-by 3 scene.tif -o fp.csv
 "$GEOLABEL" truth --mask touch.geojson --split 3x3 scene.tif -o touch.csv
 "$GEOLABEL" truth --mask mask.tif --tile 40 scene.tif -o win.csv
+"$GEOLABEL" truth --mask mask.tif --split 4x4 --remainder drop scene.tif -o drop.csv
 "$PY" - <<'PYEOF'
 import csv
 W, H = 90, 60
-def tiles(rows=3, cols=3):
+def tiles(rows=3, cols=3, drop=False):
     for r in range(rows):
         for c in range(cols):
             x, y = c * (W // cols), r * (H // rows)
-            w = W - x if c == cols - 1 else W // cols
-            h = H - y if r == rows - 1 else H // rows
+            w = W - x if c == cols - 1 and not drop else W // cols
+            h = H - y if r == rows - 1 and not drop else H // rows
             yield r, c, x, y, w, h
 def expect(rects, pos="Buildings", neg="No Buildings", grid=None):
     out = {}
@@ -87,6 +88,8 @@ assert check("touch.csv", expect([(60, 25, 70, 30)])) == 1
 # windows of 40 px: columns at 0, 40, 80 (the last clipped), rows at 0, 40
 grid = [(r, c, 40 * c, 40 * r, min(40, W - 40 * c), min(40, H - 40 * r)) for r in range(2) for c in range(3)]
 check("win.csv", expect([px(45, 5), px(89, 59), px(0, 20)], grid=grid))
+# GVL's cut drops the remainder: 22x15 tiles end at x 88, y 60, so pixel (89, 59) is in no tile
+assert check("drop.csv", expect([px(45, 5), px(89, 59), px(0, 20)], grid=list(tiles(4, 4, True)))) == 2
 print("truth ok")
 PYEOF
 # The header is the label CSV's.
