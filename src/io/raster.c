@@ -68,8 +68,9 @@ GDALDatasetH gl_gdal_open(const char *path, gl_error *err) {
  *    uint8 cast does on x86. The min/max pass streams the file block by block on first read.
  *  - PERCENTILE: per band, over the pixels that hold data (nodata, NaN and masked pixels are
  *    left out), as numpy's inverted-CDF percentile: exact for integer data (one histogram bucket
- *    per value), 4096 buckets between the band's min and max for floats. Two streaming passes
- *    of our own: GDAL's histogram API would write .aux.xml files beside the user's data. Then
+ *    per value; one pass for 8- and 16-bit data, a min/max pass first for wider types), 4096
+ *    buckets between the band's min and max for floats. Streaming passes of our own: GDAL's
+ *    histogram API would write .aux.xml files beside the user's data. Then
  *    the same truncating formula, clamped to 0..255.
  *  - NONE: values clamped to 0..255 and rounded to nearest, GDAL's own conversion to Byte.
  * A single palette band is expanded through its colour table; the stretch does not apply. */
@@ -384,17 +385,27 @@ static gl_status band_percentiles(gl_raster *r, int c, double *lo, double *hi, g
     int band = r->bands[c];
     band_stats b = {.mn = INFINITY, .mx = -INFINITY, .skip_nodata = r->has_nodata[c],
                     .nodata = r->nodata[c]};
-    gl_status s = stream_band(r, band, r->use_mask, visit_minmax, &b, err);
-    if (s) return s;
-    if (!(b.mx >= b.mn))
-        return gl_fail(err, GL_ERR_FORMAT, "%s: band %d holds no valid pixel", r->path, band);
-    int integer = GDALDataTypeIsInteger(GDALGetRasterDataType(GDALGetRasterBand(r->ds, band)));
+    GDALDataType t = GDALGetRasterDataType(GDALGetRasterBand(r->ds, band));
+    gl_status s = GL_OK;
+    if (t == GDT_Byte || t == GDT_UInt16 || t == GDT_Int16) {
+        /* every possible value gets its bucket: one pass, no min/max pass needed */
+        b.mn = t == GDT_Int16 ? -32768 : 0;
+        b.mx = t == GDT_Byte ? 255 : t == GDT_UInt16 ? 65535 : 32767;
+    } else {
+        s = stream_band(r, band, r->use_mask, visit_minmax, &b, err);
+        if (s) return s;
+        if (!(b.mx >= b.mn))
+            return gl_fail(err, GL_ERR_FORMAT, "%s: band %d holds no valid pixel", r->path, band);
+    }
+    int integer = GDALDataTypeIsInteger(t);
     b.n = integer && b.mx - b.mn < (1 << 20) ? (int)(b.mx - b.mn) + 1 : 4096;
     b.dmin = integer ? b.mn - 0.5 : b.mn;
     b.scale = integer ? 1.0 : (b.mx > b.mn ? b.n / (b.mx - b.mn) : 1.0);
     b.counts = calloc((size_t)b.n, sizeof *b.counts);
     if (!b.counts) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", r->path);
     s = stream_band(r, band, r->use_mask, visit_histogram, &b, err);
+    if (!s && !b.total)
+        s = gl_fail(err, GL_ERR_FORMAT, "%s: band %d holds no valid pixel", r->path, band);
     if (!s) {
         *lo = histogram_percentile(&b, r->params.percentile_low);
         *hi = histogram_percentile(&b, r->params.percentile_high);
