@@ -26,6 +26,7 @@
  * all-caps entity variants (&EACUTE;); fix_surrogates (our input is UTF-8, so no surrogates can
  * occur). All 200 fixture cases match. */
 #include "geolabel.h"
+#include "io/json.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -157,16 +158,9 @@ static uint32_t byte_to_unicode(int b) {
 }
 
 static gl_status load_vocab(gl_tokenizer *t, const char *path, gl_error *err) {
-    char *text;
-    size_t len;
-    gl_status s = gl_read_file(path, VOCAB_MAX_BYTES, &text, &len, err);
+    cJSON *root;
+    gl_status s = gl_json_load_object(path, VOCAB_MAX_BYTES, &root, err);
     if (s) return s;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return gl_fail(err, GL_ERR_FORMAT, "%s: not a JSON object of token -> id", path);
-    }
     int n = cJSON_GetArraySize(root);
     if (!str_map_init(&t->vocab, (size_t)n + 1)) {
         cJSON_Delete(root);

@@ -2,6 +2,7 @@
  * tree API, resumable downloads to .part files, size and sha256 checks, atomic rename into place.
  */
 #include "geolabel.h"
+#include "io/json.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -297,12 +298,9 @@ static gl_status list_add(hub_list *list, const cJSON *tree, const char *path, g
 /* The shards named by an already downloaded model.safetensors.index.json. */
 static gl_status add_shards(hub_list *list, const cJSON *tree, const char *index_path,
                             gl_error *err) {
-    char *text;
-    size_t len;
-    gl_status s = gl_read_file(index_path, HUB_LISTING_MAX, &text, &len, err);
+    cJSON *index;
+    gl_status s = gl_json_load_object(index_path, HUB_LISTING_MAX, &index, err);
     if (s) return s;
-    cJSON *index = cJSON_ParseWithLength(text, len);
-    free(text);
     const cJSON *map = cJSON_GetObjectItem(index, "weight_map"), *e;
     if (!cJSON_IsObject(map))
         s = gl_fail(err, GL_ERR_FORMAT, "%s: no weight_map object", index_path);
