@@ -608,54 +608,21 @@ static size_t fix_mojibake_at(const uint32_t *s, size_t n, int after_fix, cpbuf 
     return k;
 }
 
-/* Ligatures ftfy's fix_latin_ligatures spells out. */
+/* Ligatures ftfy's fix_latin_ligatures spells out (U+FB05 is ſt; U+01C4..U+01C6 hold Ž/ž). */
+static const struct {
+    uint32_t cp;
+    const char *spelled; /* UTF-8 */
+} ligatures[] = {{0xFB00, "ff"},  {0xFB01, "fi"},        {0xFB02, "fl"},       {0xFB03, "ffi"},
+                 {0xFB04, "ffl"}, {0xFB05, "\xc5\xbft"}, {0xFB06, "st"},       {0x132, "IJ"},
+                 {0x133, "ij"},   {0x1C4, "D\xc5\xbd"},  {0x1C5, "D\xc5\xbe"}, {0x1C6, "d\xc5\xbe"},
+                 {0x1C7, "LJ"},   {0x1C8, "Lj"},         {0x1C9, "lj"},        {0x1CA, "NJ"},
+                 {0x1CB, "Nj"},   {0x1CC, "nj"},         {0x1F1, "DZ"},        {0x1F2, "Dz"},
+                 {0x1F3, "dz"}};
+
 static const char *ligature(uint32_t c) {
-    switch (c) {
-    case 0xFB00:
-        return "ff";
-    case 0xFB01:
-        return "fi";
-    case 0xFB02:
-        return "fl";
-    case 0xFB03:
-        return "ffi";
-    case 0xFB04:
-        return "ffl";
-    case 0xFB05:
-        return "\xc5\xbft"; /* ſt */
-    case 0xFB06:
-        return "st";
-    case 0x132:
-        return "IJ";
-    case 0x133:
-        return "ij";
-    case 0x1C4:
-        return "D\xc5\xbd"; /* DŽ */
-    case 0x1C5:
-        return "D\xc5\xbe"; /* Dž */
-    case 0x1C6:
-        return "d\xc5\xbe"; /* dž */
-    case 0x1C7:
-        return "LJ";
-    case 0x1C8:
-        return "Lj";
-    case 0x1C9:
-        return "lj";
-    case 0x1CA:
-        return "NJ";
-    case 0x1CB:
-        return "Nj";
-    case 0x1CC:
-        return "nj";
-    case 0x1F1:
-        return "DZ";
-    case 0x1F2:
-        return "Dz";
-    case 0x1F3:
-        return "dz";
-    default:
-        return NULL;
-    }
+    for (size_t i = 0; i < sizeof ligatures / sizeof *ligatures; i++)
+        if (ligatures[i].cp == c) return ligatures[i].spelled;
+    return NULL;
 }
 
 static int is_ftfy_control(uint32_t c) {
