@@ -91,6 +91,18 @@ static int argmax(const double *p, int n) {
     return b;
 }
 
+/* Copies image i's raw embedding to e; s[k] = scale * cos(image, unit row k of rows[2][32]). */
+static void image_scores(const fixture *f, int i, const float *rows, float scale, float e[32],
+                         double s[2]) {
+    float u[32];
+    memcpy(e, (float *)f->img.data + i * 32, 32 * sizeof *e);
+    memcpy(u, e, sizeof u);
+    gl_l2_normalize_rows(u, 1, 32);
+    s[0] = s[1] = 0;
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < 32; j++) s[k] += scale * u[j] * rows[k * 32 + j];
+}
+
 /* Template "{}" makes each class name its own prompt, so fixture texts are the prompts. */
 static const int COLS[4] = {0, 1, 3, 9};
 static gl_class_node leaf_nodes[4];
@@ -158,13 +170,9 @@ static void test_hierarchy_walk(void) {
     gl_l2_normalize_rows(meta, 2, 32);
     int n_img = (int)f.img.shape[0], chosen_meta[2] = {0, 0};
     for (int i = 0; zs && i < n_img; i++) {
-        float e[32], u[32];
-        memcpy(e, (float *)f.img.data + i * 32, sizeof e);
-        memcpy(u, e, sizeof u);
-        gl_l2_normalize_rows(u, 1, 32);
-        double s[2] = {0, 0};
-        for (int m = 0; m < 2; m++)
-            for (int j = 0; j < 32; j++) s[m] += u[j] * meta[m * 32 + j];
+        float e[32];
+        double s[2];
+        image_scores(&f, i, meta, 1.0f, e, s);
         int m = s[1] > s[0];
         chosen_meta[m]++;
         gl_zs_choice ch;
@@ -179,6 +187,8 @@ static void test_hierarchy_walk(void) {
               "image %d: leaf %s %g, want %s %g", i, ch.path[1]->name, ch.score,
               metas[m].children[b].name, want[b]);
     }
+    CHECK(chosen_meta[0] && chosen_meta[1], "both branches walked: %d, %d", chosen_meta[0],
+          chosen_meta[1]);
     gl_zeroshot_free(zs);
     fixture_close(&f);
 }
@@ -204,13 +214,9 @@ static void test_prompt_ensemble(void) {
     gl_l2_normalize_rows(c, 2, 32);
     float scale = gl_clip_logit_scale(f.clip);
     for (int i = 0; zs && i < (int)f.img.shape[0]; i++) {
-        float e[32], u[32];
-        memcpy(e, (float *)f.img.data + i * 32, sizeof e);
-        memcpy(u, e, sizeof u);
-        gl_l2_normalize_rows(u, 1, 32);
-        double l[2] = {0, 0};
-        for (int k = 0; k < 2; k++)
-            for (int j = 0; j < 32; j++) l[k] += scale * u[j] * c[k * 32 + j];
+        float e[32];
+        double l[2];
+        image_scores(&f, i, c, scale, e, l);
         double p1 = 1 / (1 + exp(l[0] - l[1]));
         int b = p1 > 0.5;
         gl_zs_choice ch;
