@@ -332,12 +332,22 @@ static inline int skipped(const band_stats *b, double v, const unsigned char *ma
 
 static int visit_minmax(void *ctx, const double *v, const unsigned char *mask, size_t n) {
     band_stats *b = ctx;
-    for (size_t i = 0; i < n; i++) {
-        if (skipped(b, v[i], mask, i)) continue;
-        if (v[i] < b->mn) b->mn = v[i];
-        if (v[i] > b->mx) b->mx = v[i];
+    double mn = b->mn, mx = b->mx;
+    if (!mask && !b->skip_nodata) {
+        for (size_t i = 0; i < n; i++) { /* comparisons with NaN are false: NaN is ignored */
+            mn = v[i] < mn ? v[i] : mn;
+            mx = v[i] > mx ? v[i] : mx;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            if (skipped(b, v[i], mask, i)) continue;
+            mn = v[i] < mn ? v[i] : mn;
+            mx = v[i] > mx ? v[i] : mx;
+        }
     }
-    return b->stop_at_byte_range && b->mn <= 0 && b->mx >= 255;
+    b->mn = mn;
+    b->mx = mx;
+    return b->stop_at_byte_range && mn <= 0 && mx >= 255;
 }
 
 static int visit_histogram(void *ctx, const double *v, const unsigned char *mask, size_t n) {
