@@ -112,22 +112,30 @@ static gl_status make_dirs(const char *path, gl_error *err) {
 
 /* ------------------------------------------------------------------ sha256 */
 
-/* Lower-case hex sha256 of a file into hex[65]. */
-static gl_status file_sha256(const char *path, char hex[65], gl_error *err) {
+/* Lower-case hex digest of a file into hex (2 * digest size + 1). git_blob: hash as git does a
+ * blob ("blob <size>\0" first), which is how the Hub names files that are not in LFS. */
+static gl_status file_digest(const char *path, const EVP_MD *md_type, int git_blob, char *hex,
+                             gl_error *err) {
     FILE *fp = fopen(path, "rb");
     if (!fp) return gl_fail(err, GL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char buf[1 << 16], md[32];
+    unsigned char buf[1 << 16], md[EVP_MAX_MD_SIZE];
     unsigned md_len = 0;
-    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    int ok = ctx && EVP_DigestInit_ex(ctx, md_type, NULL);
+    if (ok && git_blob) {
+        struct stat st;
+        ok = fstat(fileno(fp), &st) == 0;
+        int k = ok ? snprintf((char *)buf, sizeof buf, "blob %lld", (long long)st.st_size) : 0;
+        ok = ok && EVP_DigestUpdate(ctx, buf, (size_t)k + 1); /* with the NUL */
+    }
     size_t n;
     while (ok && (n = fread(buf, 1, sizeof buf, fp)) > 0)
         ok = EVP_DigestUpdate(ctx, buf, n);
-    ok = ok && !ferror(fp) && EVP_DigestFinal_ex(ctx, md, &md_len) && md_len == 32;
+    ok = ok && !ferror(fp) && EVP_DigestFinal_ex(ctx, md, &md_len);
     EVP_MD_CTX_free(ctx);
     fclose(fp);
-    if (!ok) return gl_fail(err, GL_ERR_IO, "%s: cannot compute sha256", path);
-    for (int i = 0; i < 32; i++)
+    if (!ok) return gl_fail(err, GL_ERR_IO, "%s: cannot compute its digest", path);
+    for (unsigned i = 0; i < md_len; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
     return GL_OK;
 }
@@ -233,8 +241,9 @@ static gl_status hub_get_json(hub *h, const char *url, const char *what, cJSON *
 
 typedef struct {
     char path[256];
-    long long size;  /* -1 when unknown */
-    char sha256[65]; /* "" when the Hub gives none (non-LFS files) */
+    long long size;    /* -1 when unknown */
+    char sha256[65];   /* LFS files: the content's sha256; "" when the Hub gives none */
+    char git_sha1[41]; /* other files: git's blob id; "" when the Hub gives none */
 } hub_file;
 
 typedef struct {
@@ -287,6 +296,9 @@ static gl_status list_add(hub_list *list, const cJSON *tree, const char *path, g
     const cJSON *e = tree_entry(tree, path);
     const cJSON *size = cJSON_GetObjectItem(e, "size"), *lfs = cJSON_GetObjectItem(e, "lfs");
     if (cJSON_IsNumber(size) && size->valuedouble >= 0) f->size = (long long)size->valuedouble;
+    const cJSON *blob = cJSON_GetObjectItem(e, "oid");
+    if (!lfs && cJSON_IsString(blob) && strlen(blob->valuestring) == 40)
+        snprintf(f->git_sha1, sizeof f->git_sha1, "%s", blob->valuestring);
     const cJSON *oid = cJSON_GetObjectItem(lfs, "oid");
     if (cJSON_IsString(oid) && strlen(oid->valuestring) == 64)
         snprintf(f->sha256, sizeof f->sha256, "%s", oid->valuestring);
@@ -357,16 +369,18 @@ static gl_status verify(const hub_file *f, const char *part, const char *what, g
     if (f->size >= 0 && got != f->size)
         return gl_fail(err, GL_ERR_NET, "%s: got %lld bytes, the Hub lists %lld", what, got,
                        f->size);
-    if (!f->sha256[0]) return GL_OK;
-    char hex[65];
-    gl_status s = file_sha256(part, hex, err);
+    int lfs = f->sha256[0] != 0;
+    const char *want = lfs ? f->sha256 : f->git_sha1;
+    if (!want[0]) return GL_OK;
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    gl_status s = file_digest(part, lfs ? EVP_sha256() : EVP_sha1(), !lfs, hex, err);
     if (s) return s;
-    if (strcmp(hex, f->sha256) != 0) {
+    if (strcmp(hex, want) != 0) {
         unlink(part); /* corrupt: the next pull starts over */
         return gl_fail(
             err, GL_ERR_FORMAT,
-            "%s: sha256 mismatch (got %.12s..., the Hub lists %.12s...); removed, pull again", what,
-            hex, f->sha256);
+            "%s: %s mismatch (got %.12s..., the Hub lists %.12s...); removed, pull again", what,
+            lfs ? "sha256" : "git blob sha1", hex, want);
     }
     return GL_OK;
 }

@@ -107,6 +107,17 @@ grep -q "model.safetensors: sha256 mismatch" err.txt
 [ ! -e "$DIR/model.safetensors" ]
 [ ! -e "$DIR/model.safetensors.part" ]
 cp "$FX/clip-tiny-b32/model.safetensors" "$SERVED/$REPO/resolve/main/model.safetensors"
+# ... and a file outside LFS is checked against its git blob id
+rm "$DIR/vocab.json"
+cp "$SERVED/$REPO/resolve/main/vocab.json" good_vocab.json
+$PY -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[100]^=0x01; open(p,"wb").write(b)' \
+  "$SERVED/$REPO/resolve/main/vocab.json"
+if "$GEOLABEL" model pull "$REPO" > /dev/null 2> err.txt; then exit 1; fi
+grep -q "vocab.json: git blob sha1 mismatch" err.txt
+[ ! -e "$DIR/vocab.json" ]
+cp good_vocab.json "$SERVED/$REPO/resolve/main/vocab.json"
+"$GEOLABEL" model pull "$REPO" > /dev/null
+cmp "$FX/clip-tiny-b32/vocab.json" "$DIR/vocab.json"
 
 # 5. a missing repository is a clear 404
 if "$GEOLABEL" model pull geolabel-test/missing > /dev/null 2> err.txt; then exit 1; fi
