@@ -134,16 +134,24 @@ static int top_k(const float *row, int m, int k, int *best) {
     return n;
 }
 
-static void fill_guesses(const gl_geo_gallery *gal, const float *probs, const int *best, int n,
-                         gl_geo_guess *out) {
+/* The top guesses of one row of logits: softmax probabilities are needed only for the k best, so
+ * the row is ranked by logit and only its normaliser (one pass of exp) is computed. */
+static int rank_row(const gl_geo_gallery *gal, const float *logits, int m, int k, int *best,
+                    gl_geo_guess *out) {
+    float mx = logits[0];
+    for (int j = 1; j < m; j++) mx = logits[j] > mx ? logits[j] : mx;
+    double sum = 0;
+    for (int j = 0; j < m; j++) sum += exp((double)logits[j] - mx);
+    int n = top_k(logits, m, k, best);
     for (int i = 0; i < n; i++) {
         gl_geo_guess *q = &out[i];
         q->lat = gal->coords[2 * best[i]], q->lon = gal->coords[2 * best[i] + 1];
         q->country = q->city = -1;
         q->gallery_row = best[i];
         q->country_prob = q->city_prob = NAN;
-        q->score = probs[best[i]];
+        q->score = (float)(exp((double)logits[best[i]] - mx) / sum);
     }
+    return n;
 }
 
 gl_status gl_geoclip_retrieve(gl_geoclip_index *ix, const float *clip_features, int n, int top,
@@ -164,11 +172,8 @@ gl_status gl_geoclip_retrieve(gl_geoclip_index *ix, const float *clip_features, 
         gl_sgemm_nt(b, m, GL_GEOCLIP_DIM, scale, img, GL_GEOCLIP_DIM, ix->cache.data, GL_GEOCLIP_DIM,
                     0.0f, scores, m);
         if (logits) memcpy(logits + (size_t)at * m, scores, (size_t)b * m * sizeof(float));
-        gl_softmax_rows(scores, b, m);
-        for (int i = 0; i < b; i++) {
-            int got = top_k(scores + (size_t)i * m, m, top, best);
-            fill_guesses(ix->gal, scores + (size_t)i * m, best, got, out + (size_t)(at + i) * top);
-        }
+        for (int i = 0; i < b; i++)
+            rank_row(ix->gal, scores + (size_t)i * m, m, top, best, out + (size_t)(at + i) * top);
     }
     free(img);
     free(scores);

@@ -27,3 +27,13 @@ import csv
 rows = list(csv.DictReader(open('out.csv')))
 assert [r['filename'].split('/')[-1] for r in rows] == ['Kauai.png'] and rows[0]['country'] == 'FR', rows
 "
+# Templates without their slot, and a --top-k out of range: usage errors (exit 2).
+set +e
+"$GEOLABEL" locate --model "$M" --country-template "A photo." "$IMG" 2> err; rc1=$?
+"$GEOLABEL" locate --model "$M" --city-template "A photo in {country}." "$IMG" 2>> err; rc2=$?
+"$GEOLABEL" locate --model "$M" --top-k 0 "$IMG" 2>> err; rc3=$?
+set -e
+[ $rc1 -eq 2 ] && [ $rc2 -eq 2 ] && [ $rc3 -eq 2 ] || { echo "exits $rc1 $rc2 $rc3"; exit 1; }
+grep -q "the country template must contain {country}" err
+grep -q "the city template must contain {city}" err
+grep -q "\-\-top-k takes a whole number from 1" err
