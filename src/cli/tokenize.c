@@ -28,13 +28,31 @@ static void print_ids(const int32_t *ids) {
     fputs("]\n", stdout);
 }
 
+/* Drops "\u0000" escapes from a JSON line in place: cJSON would end the string there, and the
+ * tokenizer's cleaning (as ftfy) deletes U+0000 anyway, so the ids are the same. */
+static size_t drop_json_nul_escapes(char *line, size_t len) {
+    size_t out = 0;
+    for (size_t i = 0; i < len;) {
+        if (line[i] == '\\' && i + 5 < len && line[i + 1] == 'u' &&
+            !memcmp(line + i + 2, "0000", 4)) {
+            i += 6;
+            continue;
+        }
+        size_t k = line[i] == '\\' && i + 1 < len ? 2 : 1; /* an escape and its letter together */
+        memmove(line + out, line + i, k);
+        out += k;
+        i += k;
+    }
+    return out;
+}
+
 /* One input line (without its newline) to one output line. */
-static gl_status tokenize_line(gl_tokenizer *tok, const char *line, size_t len, int jsonl,
-                               long line_no, gl_error *err) {
+static gl_status tokenize_line(gl_tokenizer *tok, char *line, size_t len, int jsonl, long line_no,
+                               gl_error *err) {
     int32_t ids[GL_CLIP_CONTEXT];
     gl_status s;
     if (jsonl) {
-        cJSON *v = cJSON_ParseWithLength(line, len);
+        cJSON *v = cJSON_ParseWithLength(line, drop_json_nul_escapes(line, len));
         if (!cJSON_IsString(v))
             s = gl_fail(err, GL_ERR_FORMAT, "stdin line %ld: not a JSON string", line_no);
         else

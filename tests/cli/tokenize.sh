@@ -16,8 +16,7 @@ assert got.shape == want.shape, (got.shape, want.shape)
 assert (got == want).all(), np.argwhere(got != want)[:5]
 PY
 
-# every case: --jsonl for texts without NUL (a JSON string with \u0000 would be cut short),
-# plain lines for texts without a line break (those may hold NUL bytes)
+# every case through --jsonl, and as plain lines those without a line break (NUL bytes included)
 $PY - "$FX/expected/tokenizer_cases.jsonl" <<'PY'
 import json, sys
 cases = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
@@ -25,8 +24,7 @@ with open("cases.jsonl", "w") as js, open("cases.txt", "wb") as tx, \
      open("want_js.txt", "w") as wj, open("want_tx.txt", "w") as wt:
     for c in cases:
         raw = bytes.fromhex(c["text_utf8_hex"])
-        if b"\x00" not in raw:
-            js.write(json.dumps(c["text"]) + "\n"); wj.write(json.dumps(c["input_ids"]) + "\n")
+        js.write(json.dumps(c["text"]) + "\n"); wj.write(json.dumps(c["input_ids"]) + "\n")
         if b"\n" not in raw and b"\r" not in raw:
             tx.write(raw + b"\n"); wt.write(json.dumps(c["input_ids"]) + "\n")
 PY
@@ -37,7 +35,7 @@ import json
 for got, want in (("got_js.txt", "want_js.txt"), ("got_tx.txt", "want_tx.txt")):
     g = [json.loads(l) for l in open(got)]
     w = [json.loads(l) for l in open(want)]
-    assert len(g) == len(w) and len(w) > 150, (got, len(g), len(w))
+    assert len(g) == len(w) and len(w) >= {"got_js.txt": 200, "got_tx.txt": 150}[got], (got, len(g))
     bad = [i for i, (a, b) in enumerate(zip(g, w)) if a != b]
     assert not bad, (got, bad[:10])
     assert all(len(a) == 77 for a in g)
