@@ -155,6 +155,7 @@ static void check_pixel_values(int from_files) {
                                         &c, &err),
                  &err);
         float *out = malloc(sizeof(float) * 3 * s * s);
+        double worst = 0;
         for (int i = 0; i < 6; i++) {
             gl_image img = {0};
             if (from_files)
@@ -164,10 +165,13 @@ static void check_pixel_values(int from_files) {
                 CHECK(load_decoded(i, &img), "decoded %s", STEMS[i]);
             if (!img.rgb) continue;
             CHECK_OK(gl_preprocess(&c, &img, out, &err), &err);
-            CHECK_CLOSE(STEMS[i], out, (const float *)pv.data + (size_t)i * 3 * s * s,
-                        (size_t)3 * s * s, 1e-6, 0);
+            double d = CHECK_CLOSE(STEMS[i], out, (const float *)pv.data + (size_t)i * 3 * s * s,
+                                   (size_t)3 * s * s, 1e-6, 0);
+            if (d > worst) worst = d;
             gl_image_free(&img);
         }
+        printf("# %s pixel_values from %s: max |d| %.3g\n", MODELS[m],
+               from_files ? "image files" : "decoded_rgb", worst);
         free(out);
         gl_npy_free(&pv);
     }

@@ -119,8 +119,10 @@ void gl_raster_pixel_to_crs(const gl_raster_info *info, double col, double row, 
 
 void gl_raster_close(gl_raster *r) {
     if (!r) return;
+    CPLPushErrorHandler(CPLQuietErrorHandler);
     if (r->to_lonlat) OCTDestroyCoordinateTransformation(r->to_lonlat);
     if (r->ds) GDALClose(r->ds);
+    CPLPopErrorHandler();
     free(r->scratch);
     free(r->path);
     free(r);
