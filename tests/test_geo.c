@@ -43,7 +43,8 @@ static void test_gazetteer_shipped(void) {
     CHECK(fr >= 0 && !strcmp(gz.countries[fr].name, "France"), "FR");
     if (fr >= 0) {
         const gl_geo_city *c = &gz.cities[gz.countries[fr].first_city];
-        CHECK(!strcmp(c->name, "Paris") && fabs(c->lat - 48.85341) < 1e-9, "first FR city %s", c->name);
+        CHECK(!strcmp(c->name, "Paris") && fabs(c->lat - 48.85341) < 1e-9, "first FR city %s",
+              c->name);
     }
     int aq = gl_gazetteer_find_country(&gz, "AQ");
     CHECK(aq >= 0 && fabs(gz.countries[aq].lat - -77.83333) < 1e-9, "AQ point");
@@ -77,7 +78,8 @@ static void test_gazetteer_errors(void) {
                            "gz/cities.csv: line 2: longitude 'x'");
     expect_gazetteer_error(countries, "name,iso2,lat,lon\nLyon,FR,45.7,4.8\nBerlin,DE,52.5,13.4\n",
                            "gz/cities.csv: line 3: unknown country 'DE'");
-    expect_gazetteer_error(countries, "name,lat,lon\n", "gz/cities.csv: line 1: missing column 'iso2'");
+    expect_gazetteer_error(countries, "name,lat,lon\n",
+                           "gz/cities.csv: line 1: missing column 'iso2'");
     unlink("gz/countries.csv");
     unlink("gz/cities.csv");
     rmdir("gz");
@@ -89,7 +91,8 @@ static void test_gazetteer_ranks(void) {
     write_text("gz/countries.csv", "iso2,name,lat,lon\nXA,Alpha,1,1\nXB,Beta,2,2\n");
     FILE *fp = fopen("gz/cities.csv", "w");
     fprintf(fp, "name,iso2,lat,lon,population\n");
-    for (int i = 0; i < 40; i++) fprintf(fp, "\"B%02d, Town\",XB,%d,0,%d\n", i, i, 1000 + i);
+    for (int i = 0; i < 40; i++)
+        fprintf(fp, "\"B%02d, Town\",XB,%d,0,%d\n", i, i, 1000 + i);
     fprintf(fp, "Ōsaka,XA,34.69,135.5,5\nZürich,XA,47.37,8.55,50\n");
     fclose(fp);
     gl_gazetteer gz;
@@ -98,7 +101,8 @@ static void test_gazetteer_ranks(void) {
     CHECK(gz.n_cities == 32, "%d cities kept", gz.n_cities);
     if (gz.n_cities == 32) {
         CHECK(gz.countries[0].first_city == 0 && gz.countries[0].n_cities == 2, "XA block");
-        CHECK(!strcmp(gz.cities[0].name, "Zürich") && !strcmp(gz.cities[1].name, "Ōsaka"), "XA order");
+        CHECK(!strcmp(gz.cities[0].name, "Zürich") && !strcmp(gz.cities[1].name, "Ōsaka"),
+              "XA order");
         CHECK(gz.countries[1].first_city == 2 && gz.countries[1].n_cities == 30, "XB block");
         CHECK(!strcmp(gz.cities[2].name, "B39, Town") && !strcmp(gz.cities[31].name, "B10, Town"),
               "XB ranked by population: %s .. %s", gz.cities[2].name, gz.cities[31].name);
@@ -147,14 +151,14 @@ static void test_eval_errors(void) {
     gl_geo_eval r;
     gl_error err = {0};
     gl_status s = gl_geo_eval_files("pred.csv", "truth.csv", &r, &err);
-    CHECK(s == GL_ERR_FORMAT && strstr(err.msg, "truth.csv: line 3: longitude '181'"), "%s", err.msg);
+    CHECK(s == GL_ERR_FORMAT && strstr(err.msg, "truth.csv: line 3: longitude '181'"), "%s",
+          err.msg);
     write_text("truth.csv", "filename,lat\na.jpg,10\n");
     s = gl_geo_eval_files("pred.csv", "truth.csv", &r, &err);
     CHECK(s == GL_ERR_FORMAT && strstr(err.msg, "missing column 'lon'"), "%s", err.msg);
     unlink("pred.csv");
     unlink("truth.csv");
 }
-
 
 /* ---------------------------------------------------------------- zero-shot locate mechanics */
 
@@ -195,7 +199,8 @@ static void test_locate_restricted_and_cached(void) {
         const gl_geo_country *c = &gz.countries[fr];
         for (int i = 0; i < n; i++)
             CHECK(q[i].city >= c->first_city && q[i].city < c->first_city + c->n_cities &&
-                      q[i].lat == gz.cities[q[i].city].lat, "guess %d is a French city", i);
+                      q[i].lat == gz.cities[q[i].city].lat,
+                  "guess %d is a French city", i);
         CHECK(n == 3 && q[0].score >= q[1].score && q[1].score >= q[2].score, "ranked");
         gl_geo_cache_stats st = gl_locator_stats(loc);
         /* 1 country prompt + FR's 30 city prompts, encoded once, then all from the cache. */
@@ -210,7 +215,8 @@ out:
 
 static double dot_d(const float *a, const float *b, int n) {
     double s = 0;
-    for (int i = 0; i < n; i++) s += (double)a[i] * b[i];
+    for (int i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
     return s;
 }
 
@@ -226,8 +232,10 @@ static void hand_probs(gl_clip *clip, const float *img, char **texts, int n, dou
         prob[k] = gl_clip_logit_scale(clip) * dot_d(img, r, d) / (ni * sqrt(dot_d(r, r, d)));
         mx = prob[k] > mx ? prob[k] : mx;
     }
-    for (int k = 0; k < n; k++) sum += prob[k] = exp(prob[k] - mx);
-    for (int k = 0; k < n; k++) prob[k] /= sum;
+    for (int k = 0; k < n; k++)
+        sum += prob[k] = exp(prob[k] - mx);
+    for (int k = 0; k < n; k++)
+        prob[k] /= sum;
     free(t);
 }
 
@@ -254,10 +262,12 @@ static void test_locate_top_countries_by_hand(void) {
     double pc[4], pcity[GL_GEO_MAX_CITIES];
     for (int k = 0; k < 4; k++) {
         texts[k] = malloc(128);
-        snprintf(texts[k], 128, "A Street View photo in %s.", gz.countries[gl_gazetteer_find_country(&gz, iso[k])].name);
+        snprintf(texts[k], 128, "A Street View photo in %s.",
+                 gz.countries[gl_gazetteer_find_country(&gz, iso[k])].name);
     }
     hand_probs(clip, emb, texts, 4, pc);
-    for (int k = 0; k < 4; k++) free(texts[k]);
+    for (int k = 0; k < 4; k++)
+        free(texts[k]);
     int order[4] = {0, 1, 2, 3};
     for (int i = 0; i < 4; i++)
         for (int j = i + 1; j < 4; j++)
@@ -271,7 +281,8 @@ static void test_locate_top_countries_by_hand(void) {
         const gl_geo_country *c = &gz.countries[gl_gazetteer_find_country(&gz, iso[order[j]])];
         for (int i = 0; i < c->n_cities; i++) {
             texts[i] = malloc(256);
-            snprintf(texts[i], 256, "A Street View photo from %s.", gz.cities[c->first_city + i].name);
+            snprintf(texts[i], 256, "A Street View photo from %s.",
+                     gz.cities[c->first_city + i].name);
         }
         hand_probs(clip, emb, texts, c->n_cities, pcity);
         for (int i = 0; i < c->n_cities; i++) {
@@ -300,11 +311,13 @@ out:
 /* Odd Unicode names tokenize and embed; level country gives the country point. */
 static void test_locate_unicode_names(void) {
     mkdir("gzu", 0755);
-    write_text("gzu/countries.csv", "iso2,name,lat,lon\nBR,Brasil,-15.78,-47.93\nCH,Schweiz/Suisse,46.95,7.45\n"
-                                    "JP,日本,35.69,139.69\n");
-    write_text("gzu/cities.csv", "name,iso2,lat,lon,population\nSão Paulo,BR,-23.55,-46.63,10021295\n"
-                                 "Zürich,CH,47.37,8.55,341730\nŌsaka,JP,34.69,135.5,2592413\n"
-                                 "Bộ Ḱ̈ẅ \"quoted\",JP,35,135,1\n");
+    write_text("gzu/countries.csv",
+               "iso2,name,lat,lon\nBR,Brasil,-15.78,-47.93\nCH,Schweiz/Suisse,46.95,7.45\n"
+               "JP,日本,35.69,139.69\n");
+    write_text("gzu/cities.csv",
+               "name,iso2,lat,lon,population\nSão Paulo,BR,-23.55,-46.63,10021295\n"
+               "Zürich,CH,47.37,8.55,341730\nŌsaka,JP,34.69,135.5,2592413\n"
+               "Bộ Ḱ̈ẅ \"quoted\",JP,35,135,1\n");
     gl_error err = {0};
     gl_gazetteer gz;
     gl_clip *clip = tiny_clip(&err);
@@ -318,14 +331,16 @@ static void test_locate_unicode_names(void) {
         int n = 0;
         CHECK(loc && gl_locator_run(loc, emb, 1, q, &n, &err) == GL_OK, "%s", err.msg);
         double sum = 0;
-        for (int i = 0; i < n; i++) sum += q[i].score;
+        for (int i = 0; i < n; i++)
+            sum += q[i].score;
         CHECK(n == 4 && fabs(sum - 1) < 1e-5, "all 4 cities scored, total %.7f", sum);
         CHECK(loc && gl_locator_stats(loc).encoded == 3 + 4, "3 countries + 4 cities encoded");
         gl_locator_free(loc);
         p.level = GL_GEO_LEVEL_COUNTRY;
         loc = gl_locator_new(clip, &gz, &p, &err);
         CHECK(loc && gl_locator_run(loc, emb, 1, q, &n, &err) == GL_OK, "%s", err.msg);
-        CHECK(n == 3 && q[0].city == -1 && q[0].lat == gz.countries[q[0].country].lat, "country level");
+        CHECK(n == 3 && q[0].city == -1 && q[0].lat == gz.countries[q[0].country].lat,
+              "country level");
         gl_locator_free(loc);
     }
     gl_clip_free(clip);
@@ -342,16 +357,20 @@ static void test_paths(void) {
     setenv("GEOLABEL_CACHE", "cc/deeper", 1);
     CHECK_OK(gl_geo_cache_dir(out, sizeof out, &err), &err);
     struct stat st;
-    CHECK(!strcmp(out, "cc/deeper/embeddings") && stat(out, &st) == 0 && S_ISDIR(st.st_mode), "%s", out);
+    CHECK(!strcmp(out, "cc/deeper/embeddings") && stat(out, &st) == 0 && S_ISDIR(st.st_mode), "%s",
+          out);
     rmdir("cc/deeper/embeddings");
     rmdir("cc/deeper");
     rmdir("cc");
-    if (saved) setenv("GEOLABEL_CACHE", saved, 1);
-    else unsetenv("GEOLABEL_CACHE");
+    if (saved)
+        setenv("GEOLABEL_CACHE", saved, 1);
+    else
+        unsetenv("GEOLABEL_CACHE");
     free(saved);
     setenv("GEOLABEL_DATA", "no-such-folder", 1);
     gl_status s = gl_geo_data_path("gazetteer", out, sizeof out, &err);
-    CHECK(s == GL_ERR_IO && strstr(err.msg, "no-such-folder/gazetteer: not found ($GEOLABEL_DATA)"), "%s", err.msg);
+    CHECK(s == GL_ERR_IO && strstr(err.msg, "no-such-folder/gazetteer: not found ($GEOLABEL_DATA)"),
+          "%s", err.msg);
     setenv("GEOLABEL_DATA", t_path("data"), 1);
     CHECK_OK(gl_geo_data_path("gazetteer", out, sizeof out, &err), &err);
     unsetenv("GEOLABEL_DATA");

@@ -26,7 +26,8 @@ static void test_equal_earth(void) {
         double xy[400];
         float xyf[400];
         gl_geoclip_equal_earth(in.data, 200, xy);
-        for (int i = 0; i < 400; i++) xyf[i] = (float)xy[i];
+        for (int i = 0; i < 400; i++)
+            xyf[i] = (float)xy[i];
         double worst = CHECK_CLOSE("equal earth", xyf, ex.data, 400, 1e-6, 0);
         printf("# equal earth max |d| %.3g\n", worst);
     }
@@ -58,29 +59,36 @@ static void test_combo_logits(void) {
     gl_error err = {0};
     gl_geoclip *g = load_fixture(&err);
     gl_npy in, img, mlp, ex;
-    int ok = g && read_npy("inputs_latlon.npy", &in, 400) && read_npy("combo_image_features_in.npy", &img, 4 * 768) &&
-             read_npy("combo_mlp_out.npy", &mlp, 4 * 512) && read_npy("combo_logits.npy", &ex, 4 * 200);
+    int ok = g && read_npy("inputs_latlon.npy", &in, 400) &&
+             read_npy("combo_image_features_in.npy", &img, 4 * 768) &&
+             read_npy("combo_mlp_out.npy", &mlp, 4 * 512) &&
+             read_npy("combo_logits.npy", &ex, 4 * 200);
     CHECK(ok, "fixtures: %s", err.msg);
     if (ok) {
         float out[4 * 512], logits[4 * 200];
         CHECK_OK(gl_geoclip_encode_images(g, img.data, 4, out, &err), &err);
-        printf("# image MLP max |d| %.3g\n", CHECK_CLOSE("image MLP", out, mlp.data, 4 * 512, 1e-5, 0));
+        printf("# image MLP max |d| %.3g\n",
+               CHECK_CLOSE("image MLP", out, mlp.data, 4 * 512, 1e-5, 0));
         gl_geo_gallery gal = {.latlon = in.data, .n = 200, .hash = "fixture"};
         double coords[400];
-        for (int i = 0; i < 400; i++) coords[i] = ((float *)in.data)[i];
+        for (int i = 0; i < 400; i++)
+            coords[i] = ((float *)in.data)[i];
         gal.coords = coords;
         gl_geoclip_index *ix = gl_geoclip_index_new(g, &gal, "", &err);
         CHECK(ix != NULL, "%s", err.msg);
         gl_geo_guess top[4 * 5];
         if (ix) CHECK_OK(gl_geoclip_retrieve(ix, img.data, 4, 5, top, logits, &err), &err);
-        printf("# combo logits max |d| %.3g\n", CHECK_CLOSE("logits", logits, ex.data, 800, 2e-3, 0));
+        printf("# combo logits max |d| %.3g\n",
+               CHECK_CLOSE("logits", logits, ex.data, 800, 2e-3, 0));
         /* Top-5 rows per image, as listed in the fixture README. */
-        static const int want[4][5] = {{124, 136, 153, 130, 173}, {132, 58, 5, 136, 49},
-                                       {58, 11, 173, 36, 149}, {123, 130, 48, 132, 77}};
+        static const int want[4][5] = {{124, 136, 153, 130, 173},
+                                       {132, 58, 5, 136, 49},
+                                       {58, 11, 173, 36, 149},
+                                       {123, 130, 48, 132, 77}};
         for (int i = 0; ix && i < 4; i++)
             for (int r = 0; r < 5; r++)
-                CHECK(top[i * 5 + r].gallery_row == want[i][r], "image %d rank %d: row %d, want %d", i, r,
-                      top[i * 5 + r].gallery_row, want[i][r]);
+                CHECK(top[i * 5 + r].gallery_row == want[i][r], "image %d rank %d: row %d, want %d",
+                      i, r, top[i * 5 + r].gallery_row, want[i][r]);
         gl_geoclip_index_free(ix);
     }
     gl_npy_free(&in);
@@ -111,12 +119,13 @@ static void test_gallery_cache(void) {
         CHECK(ix != NULL, "%s", err.msg);
         if (!ix) break;
         gl_geo_cache_stats st = gl_geoclip_index_stats(ix);
-        CHECK(st.encoded == (pass ? 0 : 4) && st.cached == (pass ? 4 : 0), "pass %d: %ld encoded, %ld cached",
-              pass, st.encoded, st.cached);
+        CHECK(st.encoded == (pass ? 0 : 4) && st.cached == (pass ? 4 : 0),
+              "pass %d: %ld encoded, %ld cached", pass, st.encoded, st.cached);
         gl_geo_guess q[2];
         CHECK_OK(gl_geoclip_retrieve(ix, img.data, 1, 2, q, NULL, &err), &err);
         /* Every answer is a gallery row, reported with the file's own coordinates. */
-        CHECK(q[0].gallery_row >= 0 && q[0].gallery_row < 4 && q[0].lat == gal.coords[2 * q[0].gallery_row],
+        CHECK(q[0].gallery_row >= 0 && q[0].gallery_row < 4 &&
+                  q[0].lat == gal.coords[2 * q[0].gallery_row],
               "answer from the gallery");
         CHECK(q[0].score >= q[1].score && q[0].score <= 1, "ranked probabilities");
         gl_geoclip_index_free(ix);
@@ -131,10 +140,12 @@ static void test_bad_inputs(void) {
     gl_error err = {0};
     gl_geo_gallery gal;
     write_text("empty.csv", "LAT,LON\n");
-    CHECK(gl_geo_gallery_load("empty.csv", &gal, &err) == GL_ERR_FORMAT && strstr(err.msg, "empty.csv: the gallery has no coordinates"),
+    CHECK(gl_geo_gallery_load("empty.csv", &gal, &err) == GL_ERR_FORMAT &&
+              strstr(err.msg, "empty.csv: the gallery has no coordinates"),
           "%s", err.msg);
     write_text("empty.csv", "LAT,LON\n10,200\n");
-    CHECK(gl_geo_gallery_load("empty.csv", &gal, &err) == GL_ERR_FORMAT && strstr(err.msg, "line 2: longitude '200'"),
+    CHECK(gl_geo_gallery_load("empty.csv", &gal, &err) == GL_ERR_FORMAT &&
+              strstr(err.msg, "line 2: longitude '200'"),
           "%s", err.msg);
     unlink("empty.csv");
     /* The image MLP given as the location encoder: its tensors are not the encoder's. */
@@ -146,13 +157,15 @@ static void test_bad_inputs(void) {
     FILE *fp = fopen("mlp.safetensors", "wb");
     char hdr[512];
     size_t w0 = 768 * 768 * 4, b0 = 768 * 4, w2 = 512 * 768 * 4;
-    int n = snprintf(hdr, sizeof hdr,
-                     "{\"0.weight\":{\"dtype\":\"F32\",\"shape\":[768,768],\"data_offsets\":[0,%zu]},"
-                     "\"0.bias\":{\"dtype\":\"F32\",\"shape\":[768],\"data_offsets\":[%zu,%zu]},"
-                     "\"2.weight\":{\"dtype\":\"F32\",\"shape\":[768,512],\"data_offsets\":[%zu,%zu]},"
-                     "\"2.bias\":{\"dtype\":\"F32\",\"shape\":[512],\"data_offsets\":[%zu,%zu]}}",
-                     w0, w0, w0 + b0, w0 + b0, w0 + b0 + w2, w0 + b0 + w2, w0 + b0 + w2 + 2048);
-    while (n % 8) hdr[n++] = ' ';
+    int n =
+        snprintf(hdr, sizeof hdr,
+                 "{\"0.weight\":{\"dtype\":\"F32\",\"shape\":[768,768],\"data_offsets\":[0,%zu]},"
+                 "\"0.bias\":{\"dtype\":\"F32\",\"shape\":[768],\"data_offsets\":[%zu,%zu]},"
+                 "\"2.weight\":{\"dtype\":\"F32\",\"shape\":[768,512],\"data_offsets\":[%zu,%zu]},"
+                 "\"2.bias\":{\"dtype\":\"F32\",\"shape\":[512],\"data_offsets\":[%zu,%zu]}}",
+                 w0, w0, w0 + b0, w0 + b0, w0 + b0 + w2, w0 + b0 + w2, w0 + b0 + w2 + 2048);
+    while (n % 8)
+        hdr[n++] = ' ';
     uint64_t len = (uint64_t)n;
     fwrite(&len, 8, 1, fp);
     fwrite(hdr, 1, (size_t)n, fp);
@@ -162,12 +175,15 @@ static void test_bad_inputs(void) {
     fclose(fp);
     g = gl_geoclip_load_files(t_path(FIX "location_encoder_random.pth"), "mlp.safetensors",
                               t_path(FIX "logit_scale_weights.pth"), &err);
-    CHECK(!g && err.code == GL_ERR_SHAPE && strstr(err.msg, "mlp.safetensors: tensor '2.weight' has shape [768,512], expected [512,768]"),
+    CHECK(!g && err.code == GL_ERR_SHAPE &&
+              strstr(err.msg,
+                     "mlp.safetensors: tensor '2.weight' has shape [768,512], expected [512,768]"),
           "%s", err.msg);
     unlink("mlp.safetensors");
     g = load_fixture(&err);
     gl_geo_gallery none = {0};
-    CHECK(g && !gl_geoclip_index_new(g, &none, "", &err) && strstr(err.msg, "empty"), "%s", err.msg);
+    CHECK(g && !gl_geoclip_index_new(g, &none, "", &err) && strstr(err.msg, "empty"), "%s",
+          err.msg);
     gl_geoclip_free(g);
 }
 

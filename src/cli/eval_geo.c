@@ -51,28 +51,33 @@ static void print_text(const gl_geo_eval *r) {
 }
 
 int cli_eval_geo(int argc, char **argv) {
-    static const struct option opts[] = {{"geo", no_argument, 0, 'g'},
-                                         {"pred", required_argument, 0, 'p'},
-                                         {"truth", required_argument, 0, 't'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"geo", no_argument, 0, 'g'},         {"pred", required_argument, 0, 'p'},
+        {"truth", required_argument, 0, 't'}, {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     const char *pred = NULL, *truth = NULL;
     int json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'p') pred = optarg;
-        else if (c == 't') truth = optarg;
-        else if (c == 'j') json = 1;
-        else if (c == 'h') return usage(stdout), CLI_OK;
-        else if (c != 'g') return cli_usage_error("eval", "unknown option");
+        if (c == 'p')
+            pred = optarg;
+        else if (c == 't')
+            truth = optarg;
+        else if (c == 'j')
+            json = 1;
+        else if (c == 'h')
+            return usage(stdout), CLI_OK;
+        else if (c != 'g')
+            return cli_usage_error("eval", "unknown option");
     }
     if (!pred || !truth) return cli_usage_error("eval", "--geo needs --pred and --truth");
     if (optind < argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
     gl_geo_eval r;
     gl_error err = {0};
     if (gl_geo_eval_files(pred, truth, &r, &err) != GL_OK) return cli_report(&err);
-    if (json) print_json(&r);
-    else print_text(&r);
+    if (json)
+        print_json(&r);
+    else
+        print_text(&r);
     return CLI_OK;
 }

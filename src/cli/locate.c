@@ -16,15 +16,16 @@ typedef struct {
 } locate_opts;
 
 typedef struct {
-    char **names;       /* input names as printed (owned when from --image-features) */
+    char **names; /* input names as printed (owned when from --image-features) */
     int n, owned;
-    float *features;    /* [n, dim] */
+    float *features; /* [n, dim] */
     int dim;
-    unsigned char *ok;  /* [n]: features were computed */
+    unsigned char *ok; /* [n]: features were computed */
 } locate_inputs;
 
 static void usage(FILE *fp) {
-    fprintf(fp,
+    fprintf(
+        fp,
         "usage: geolabel locate [options] IMAGE... -o OUT.csv|OUT.geojson\n"
         "  --method zeroshot|geoclip  zeroshot (default): StreetCLIP's country then city prompts;\n"
         "                             geoclip: GeoCLIP retrieval over a GPS gallery\n"
@@ -37,56 +38,104 @@ static void usage(FILE *fp) {
         "                             $GEOLABEL_CACHE, $XDG_CACHE_HOME/geolabel or\n"
         "                             ~/.cache/geolabel; '' disables it)\n"
         "zeroshot:\n"
-        "  --gazetteer DIR            countries.csv + cities.csv (default: the shipped GeoNames copy,\n"
+        "  --gazetteer DIR            countries.csv + cities.csv (default: the shipped GeoNames "
+        "copy,\n"
         "                             found via $GEOLABEL_DATA or data/ beside the build folder)\n"
         "  --countries ISO2,...       restrict the search\n"
-        "  --top-countries K          score cities of the K best countries by P(country)*P(city|country)\n"
+        "  --top-countries K          score cities of the K best countries by "
+        "P(country)*P(city|country)\n"
         "  --country-template T       default 'A Street View photo in {country}.'\n"
         "  --city-template T          default 'A Street View photo from {city}.'\n"
         "  --level country|city       default city\n"
         "geoclip:\n"
         "  --geoclip-dir DIR          location_encoder_weights, image_encoder_mlp_weights and\n"
         "                             logit_scale_weights (.pth or .safetensors)\n"
-        "  --gallery FILE.csv         LAT,LON gallery (default: the shipped coordinates_100K.csv)\n");
+        "  --gallery FILE.csv         LAT,LON gallery (default: the shipped "
+        "coordinates_100K.csv)\n");
 }
 
 /* Returns -1 to continue, else an exit code. */
 static int parse(int argc, char **argv, locate_opts *o) {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},       {"method", required_argument, 0, 'M'},
-        {"output", required_argument, 0, 'o'},      {"gazetteer", required_argument, 0, 'g'},
-        {"countries", required_argument, 0, 'c'},   {"top-countries", required_argument, 0, 'K'},
-        {"country-template", required_argument, 0, 'T'}, {"city-template", required_argument, 0, 't'},
-        {"level", required_argument, 0, 'l'},       {"top-k", required_argument, 0, 'k'},
-        {"threads", required_argument, 0, 'j'},     {"geoclip-dir", required_argument, 0, 'G'},
-        {"gallery", required_argument, 0, 'y'},     {"image-features", required_argument, 0, 'f'},
-        {"cache-dir", required_argument, 0, 'C'},   {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"method", required_argument, 0, 'M'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"gazetteer", required_argument, 0, 'g'},
+                                         {"countries", required_argument, 0, 'c'},
+                                         {"top-countries", required_argument, 0, 'K'},
+                                         {"country-template", required_argument, 0, 'T'},
+                                         {"city-template", required_argument, 0, 't'},
+                                         {"level", required_argument, 0, 'l'},
+                                         {"top-k", required_argument, 0, 'k'},
+                                         {"threads", required_argument, 0, 'j'},
+                                         {"geoclip-dir", required_argument, 0, 'G'},
+                                         {"gallery", required_argument, 0, 'y'},
+                                         {"image-features", required_argument, 0, 'f'},
+                                         {"cache-dir", required_argument, 0, 'C'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': o->model = optarg; break;
-        case 'M': o->method = optarg; break;
-        case 'o': o->output = optarg; break;
-        case 'g': o->gazetteer = optarg; break;
-        case 'c': o->p.countries = optarg; break;
-        case 'T': o->p.country_template = optarg; break;
-        case 't': o->p.city_template = optarg; break;
-        case 'G': o->geoclip_dir = optarg; break;
-        case 'y': o->gallery = optarg; break;
-        case 'f': o->features = optarg; break;
-        case 'C': o->cache_dir = optarg; break;
-        case 'K': if ((o->p.top_countries = cli_parse_int("locate", "--top-countries", optarg, 1, 64)) < 0) return CLI_USAGE; break;
-        case 'k': if ((o->p.top_k = cli_parse_int("locate", "--top-k", optarg, 1, 1000)) < 0) return CLI_USAGE; break;
-        case 'j': if ((o->threads = cli_parse_int("locate", "--threads", optarg, 1, 1024)) < 0) return CLI_USAGE; break;
-        case 'l':
-            if (!strcmp(optarg, "country")) o->p.level = GL_GEO_LEVEL_COUNTRY;
-            else if (!strcmp(optarg, "city")) o->p.level = GL_GEO_LEVEL_CITY;
-            else return cli_usage_error("locate", "--level is country or city, not '%s'", optarg);
+        case 'm':
+            o->model = optarg;
             break;
-        case 'h': usage(stdout); return CLI_OK;
-        default: return cli_usage_error("locate", "unknown option");
+        case 'M':
+            o->method = optarg;
+            break;
+        case 'o':
+            o->output = optarg;
+            break;
+        case 'g':
+            o->gazetteer = optarg;
+            break;
+        case 'c':
+            o->p.countries = optarg;
+            break;
+        case 'T':
+            o->p.country_template = optarg;
+            break;
+        case 't':
+            o->p.city_template = optarg;
+            break;
+        case 'G':
+            o->geoclip_dir = optarg;
+            break;
+        case 'y':
+            o->gallery = optarg;
+            break;
+        case 'f':
+            o->features = optarg;
+            break;
+        case 'C':
+            o->cache_dir = optarg;
+            break;
+        case 'K':
+            if ((o->p.top_countries = cli_parse_int("locate", "--top-countries", optarg, 1, 64)) <
+                0)
+                return CLI_USAGE;
+            break;
+        case 'k':
+            if ((o->p.top_k = cli_parse_int("locate", "--top-k", optarg, 1, 1000)) < 0)
+                return CLI_USAGE;
+            break;
+        case 'j':
+            if ((o->threads = cli_parse_int("locate", "--threads", optarg, 1, 1024)) < 0)
+                return CLI_USAGE;
+            break;
+        case 'l':
+            if (!strcmp(optarg, "country"))
+                o->p.level = GL_GEO_LEVEL_COUNTRY;
+            else if (!strcmp(optarg, "city"))
+                o->p.level = GL_GEO_LEVEL_CITY;
+            else
+                return cli_usage_error("locate", "--level is country or city, not '%s'", optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return CLI_OK;
+        default:
+            return cli_usage_error("locate", "unknown option");
         }
     }
     o->inputs = argv + optind;
@@ -94,7 +143,8 @@ static int parse(int argc, char **argv, locate_opts *o) {
     if (strcmp(o->method, "zeroshot") && strcmp(o->method, "geoclip"))
         return cli_usage_error("locate", "--method is zeroshot or geoclip, not '%s'", o->method);
     if (!o->features && !o->n_inputs) return cli_usage_error("locate", "no IMAGE given");
-    if (o->features && o->n_inputs) return cli_usage_error("locate", "give IMAGE files or --image-features, not both");
+    if (o->features && o->n_inputs)
+        return cli_usage_error("locate", "give IMAGE files or --image-features, not both");
     if (!o->model && (!o->features || !strcmp(o->method, "zeroshot")))
         return cli_usage_error("locate", "--model is required");
     o->p.cache_dir = o->cache_dir;
@@ -103,7 +153,8 @@ static int parse(int argc, char **argv, locate_opts *o) {
 
 static void inputs_free(locate_inputs *in) {
     if (in->owned)
-        for (int i = 0; i < in->n; i++) free(in->names[i]);
+        for (int i = 0; i < in->n; i++)
+            free(in->names[i]);
     if (in->owned) free(in->names);
     free(in->features);
     free(in->ok);
@@ -144,18 +195,23 @@ static int inputs_from_images(gl_clip *clip, char **paths, int n, locate_inputs 
     for (int i = 0; i < n; i += 8) {
         int b = n - i < 8 ? n - i : 8;
         gl_error err = {0};
-        if (gl_clip_encode_image_files(clip, (const char *const *)paths + i, b, in->features + (size_t)i * in->dim, &err) == GL_OK)
+        if (gl_clip_encode_image_files(clip, (const char *const *)paths + i, b,
+                                       in->features + (size_t)i * in->dim, &err) == GL_OK)
             memset(in->ok + i, 1, (size_t)b);
         else
             for (int j = i; j < i + b; j++) {
-                if (gl_clip_encode_image_files(clip, (const char *const *)paths + j, 1, in->features + (size_t)j * in->dim, &err) == GL_OK) in->ok[j] = 1;
-                else cli_report(&err);
+                if (gl_clip_encode_image_files(clip, (const char *const *)paths + j, 1,
+                                               in->features + (size_t)j * in->dim, &err) == GL_OK)
+                    in->ok[j] = 1;
+                else
+                    cli_report(&err);
             }
         gl_progress_add(&prog, b);
     }
     gl_progress_end(&prog);
     double dt = gl_now_seconds() - t0;
-    gl_log(GL_LOG_INFO, "locate: %d images encoded in %.3f s (%.3f images/s)", n, dt, n / (dt > 0 ? dt : 1e-9));
+    gl_log(GL_LOG_INFO, "locate: %d images encoded in %.3f s (%.3f images/s)", n, dt,
+           n / (dt > 0 ? dt : 1e-9));
     return -1;
 }
 
@@ -167,11 +223,14 @@ static int write_results(const locate_opts *o, const gl_gazetteer *gz, const loc
     int n = 0;
     for (int i = 0; i < in->n; i++)
         if (in->ok[i])
-            rows[n++] = (gl_geo_located){in->names[i], guesses + (size_t)i * o->p.top_k, n_guesses[i]};
+            rows[n++] =
+                (gl_geo_located){in->names[i], guesses + (size_t)i * o->p.top_k, n_guesses[i]};
     gl_error err = {0};
     gl_status s = GL_OK;
-    if (!strcmp(o->output, "-")) s = gl_geo_write_located_fp(stdout, gz, rows, n, o->p.top_k, &err);
-    else s = gl_geo_write_located(o->output, gz, rows, n, o->p.top_k, &err);
+    if (!strcmp(o->output, "-"))
+        s = gl_geo_write_located_fp(stdout, gz, rows, n, o->p.top_k, &err);
+    else
+        s = gl_geo_write_located(o->output, gz, rows, n, o->p.top_k, &err);
     free(rows);
     if (s != GL_OK) return cli_report(&err);
     return n == in->n ? CLI_OK : CLI_PARTIAL;
@@ -187,12 +246,14 @@ static gl_clip *load_clip(const locate_opts *o) {
 }
 
 static int get_inputs(const locate_opts *o, gl_clip *clip, locate_inputs *in) {
-    return o->features ? inputs_from_npy(o->features, in) : inputs_from_images(clip, o->inputs, o->n_inputs, in);
+    return o->features ? inputs_from_npy(o->features, in)
+                       : inputs_from_images(clip, o->inputs, o->n_inputs, in);
 }
 
 static int check_dim(const locate_inputs *in, int want, const char *what) {
     if (in->dim == want) return -1;
-    fprintf(stderr, "geolabel: %s: features are %d-d, %s needs %d-d\n", in->names[0], in->dim, what, want);
+    fprintf(stderr, "geolabel: %s: features are %d-d, %s needs %d-d\n", in->names[0], in->dim, what,
+            want);
     return CLI_FAIL;
 }
 
@@ -210,14 +271,16 @@ static int run_zeroshot(const locate_opts *o, gl_clip *clip, const gl_gazetteer 
     int *n_guesses = rc < 0 ? calloc((size_t)in.n, sizeof *n_guesses) : NULL;
     for (int i = 0; rc < 0 && i < in.n; i++) {
         if (!in.ok[i]) continue;
-        if (gl_locator_run(loc, in.features + (size_t)i * in.dim, 1, guesses + (size_t)i * o->p.top_k,
-                           &n_guesses[i], &err) != GL_OK)
+        if (gl_locator_run(loc, in.features + (size_t)i * in.dim, 1,
+                           guesses + (size_t)i * o->p.top_k, &n_guesses[i], &err) != GL_OK)
             rc = cli_report(&err);
     }
     if (rc < 0) {
         gl_geo_cache_stats st = gl_locator_stats(loc);
-        gl_log(GL_LOG_INFO, "locate: text encodings %ld, cached prompt embeddings used %ld", st.encoded, st.cached);
-        gl_log(GL_LOG_INFO, "locate: %d images located in %.3f s (city prompts included)", in.n, gl_now_seconds() - t0);
+        gl_log(GL_LOG_INFO, "locate: text encodings %ld, cached prompt embeddings used %ld",
+               st.encoded, st.cached);
+        gl_log(GL_LOG_INFO, "locate: %d images located in %.3f s (city prompts included)", in.n,
+               gl_now_seconds() - t0);
         rc = write_results(o, gz, &in, guesses, n_guesses);
     }
     free(guesses);
@@ -247,11 +310,14 @@ static int run_geoclip(const locate_opts *o, gl_geoclip_index *ix) {
     gl_geo_guess *guesses = rc < 0 ? calloc((size_t)in.n * o->p.top_k, sizeof *guesses) : NULL;
     int *n_guesses = rc < 0 ? calloc((size_t)in.n, sizeof *n_guesses) : NULL;
     double t0 = gl_now_seconds();
-    if (rc < 0 && gl_geoclip_retrieve(ix, in.features, in.n, o->p.top_k, guesses, NULL, &err) != GL_OK)
+    if (rc < 0 &&
+        gl_geoclip_retrieve(ix, in.features, in.n, o->p.top_k, guesses, NULL, &err) != GL_OK)
         rc = cli_report(&err);
     if (rc < 0)
-        gl_log(GL_LOG_INFO, "locate: retrieval %.3f ms per image (%d images)", 1e3 * (gl_now_seconds() - t0) / in.n, in.n);
-    for (int i = 0; rc < 0 && i < in.n; i++) n_guesses[i] = o->p.top_k;
+        gl_log(GL_LOG_INFO, "locate: retrieval %.3f ms per image (%d images)",
+               1e3 * (gl_now_seconds() - t0) / in.n, in.n);
+    for (int i = 0; rc < 0 && i < in.n; i++)
+        n_guesses[i] = o->p.top_k;
     if (rc < 0) rc = write_results(o, NULL, &in, guesses, n_guesses);
     free(guesses);
     free(n_guesses);
@@ -264,10 +330,12 @@ static int geoclip(const locate_opts *o) {
     gl_error err = {0};
     char shipped[PATH_MAX];
     const char *gallery = o->gallery;
-    if (!gallery && gl_geo_data_path("geoclip/coordinates_100K.csv", shipped, sizeof shipped, &err) != GL_OK)
+    if (!gallery &&
+        gl_geo_data_path("geoclip/coordinates_100K.csv", shipped, sizeof shipped, &err) != GL_OK)
         return cli_report(&err);
     gl_geo_gallery gal;
-    if (gl_geo_gallery_load(gallery ? gallery : shipped, &gal, &err) != GL_OK) return cli_report(&err);
+    if (gl_geo_gallery_load(gallery ? gallery : shipped, &gal, &err) != GL_OK)
+        return cli_report(&err);
     gl_geoclip *g = gl_geoclip_load(o->geoclip_dir, &err);
     double t0 = gl_now_seconds();
     gl_geoclip_index *ix = g ? gl_geoclip_index_new(g, &gal, o->cache_dir, &err) : NULL;
@@ -275,7 +343,8 @@ static int geoclip(const locate_opts *o) {
     int rc = ix ? run_geoclip(o, ix) : cli_report(&err);
     if (ix) {
         gl_geo_cache_stats st = gl_geoclip_index_stats(ix);
-        gl_log(GL_LOG_INFO, "locate: gallery locations encoded %ld, cached %ld", st.encoded, st.cached);
+        gl_log(GL_LOG_INFO, "locate: gallery locations encoded %ld, cached %ld", st.encoded,
+               st.cached);
     }
     gl_geoclip_index_free(ix);
     gl_geoclip_free(g);

@@ -19,7 +19,8 @@ int gl_geo_parse_number(const char *s, double lo, double hi, double *out) {
     char *end;
     if (!s || !*s) return -1;
     double v = strtod(s, &end);
-    while (*end == ' ') end++;
+    while (*end == ' ')
+        end++;
     if (*end || end == s || !isfinite(v) || v < lo || v > hi) return -1;
     *out = v;
     return 0;
@@ -46,6 +47,7 @@ uint64_t gl_geo_fnv1a(uint64_t h, const void *data, size_t len) {
 
 void gl_geo_hex64(uint64_t h, char out[17]) {
     static const char digits[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; i--, h >>= 4) out[i] = digits[h & 15];
+    for (int i = 15; i >= 0; i--, h >>= 4)
+        out[i] = digits[h & 15];
     out[16] = 0;
 }

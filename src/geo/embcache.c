@@ -18,7 +18,8 @@ static size_t cache_file_size(size_t key_len, int rows, int dim) {
 }
 
 static void put_u32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
 }
 
 static void header_bytes(const gl_geo_embcache *c, unsigned char hdr[24]) {
@@ -48,8 +49,10 @@ static int try_read(gl_geo_embcache *c, const char **why) {
     uLong crc = crc32(0L, Z_NULL, 0);
     char *key = malloc(key_len + 1);
     int bad = !key || fstat(fileno(fp), &st) != 0;
-    if (!bad && (size_t)st.st_size != cache_file_size(key_len, c->rows, c->dim)) bad = 1, *why = "wrong size";
-    if (!bad && (read_crc(fp, got, 24, &crc) || memcmp(got, want, 24))) bad = 1, *why = "wrong header";
+    if (!bad && (size_t)st.st_size != cache_file_size(key_len, c->rows, c->dim))
+        bad = 1, *why = "wrong size";
+    if (!bad && (read_crc(fp, got, 24, &crc) || memcmp(got, want, 24)))
+        bad = 1, *why = "wrong header";
     if (!bad && (read_crc(fp, key, key_len, &crc) || memcmp(key, c->key, key_len)))
         bad = 1, *why = "a different key";
     if (!bad && (read_crc(fp, c->present, (size_t)c->rows, &crc) ||
@@ -73,14 +76,16 @@ gl_status gl_geo_embcache_open(gl_geo_embcache *c, const char *dir, const char *
                                const char *key, int rows, int dim, gl_error *err) {
     memset(c, 0, sizeof *c);
     if (rows <= 0 || rows > CACHE_MAX_ROWS || dim <= 0 || dim > CACHE_MAX_DIM)
-        return gl_fail(err, GL_ERR_LIMIT, "%s cache: %d x %d embeddings is out of range", kind, rows, dim);
+        return gl_fail(err, GL_ERR_LIMIT, "%s cache: %d x %d embeddings is out of range", kind,
+                       rows, dim);
     c->rows = rows, c->dim = dim;
     c->key = strdup(key);
     c->present = calloc((size_t)rows, 1);
     c->data = malloc((size_t)rows * dim * sizeof(float));
     if (!c->key || !c->present || !c->data) {
         gl_geo_embcache_close(c);
-        return gl_fail(err, GL_ERR_NOMEM, "%s cache: cannot allocate %d x %d floats", kind, rows, dim);
+        return gl_fail(err, GL_ERR_NOMEM, "%s cache: cannot allocate %d x %d floats", kind, rows,
+                       dim);
     }
     char base[PATH_MAX];
     if (dir && !*dir) return GL_OK;
@@ -104,8 +109,10 @@ gl_status gl_geo_embcache_open(gl_geo_embcache *c, const char *dir, const char *
         return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
     }
     const char *why;
-    if (try_read(c, &why) == 0) gl_log(GL_LOG_INFO, "%s: cached embeddings read", path);
-    else if (strcmp(why, "absent")) gl_log(GL_LOG_INFO, "%s: %s, rebuilding", path, why);
+    if (try_read(c, &why) == 0)
+        gl_log(GL_LOG_INFO, "%s: cached embeddings read", path);
+    else if (strcmp(why, "absent"))
+        gl_log(GL_LOG_INFO, "%s: %s, rebuilding", path, why);
     return GL_OK;
 }
 

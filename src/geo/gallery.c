@@ -36,11 +36,14 @@ gl_status gl_geo_gallery_load(const char *path, gl_geo_gallery *gal, gl_error *e
         if ((s = gl_geo_csv_latlon(csv, idx[0], idx[1], &lat, &lon, err)) != GL_OK) break;
         if (gal->n == cap) {
             cap = cap ? cap * 2 : 4096;
-            float *p = cap <= GALLERY_MAX_ROWS ? realloc(gal->latlon, (size_t)cap * 2 * sizeof(float)) : NULL;
+            float *p = cap <= GALLERY_MAX_ROWS
+                           ? realloc(gal->latlon, (size_t)cap * 2 * sizeof(float))
+                           : NULL;
             if (p) gal->latlon = p;
             double *d = p ? realloc(gal->coords, (size_t)cap * 2 * sizeof(double)) : NULL;
             if (!d) {
-                s = gl_fail(err, GL_ERR_LIMIT, "%s: line %ld: too many gallery rows", path, gl_csv_line(csv));
+                s = gl_fail(err, GL_ERR_LIMIT, "%s: line %ld: too many gallery rows", path,
+                            gl_csv_line(csv));
                 break;
             }
             gal->coords = d;
@@ -53,13 +56,15 @@ gl_status gl_geo_gallery_load(const char *path, gl_geo_gallery *gal, gl_error *e
         gal->n++;
     }
     if (s == GL_OK && r < 0) s = err->code;
-    if (s == GL_OK && gal->n == 0) s = gl_fail(err, GL_ERR_FORMAT, "%s: the gallery has no coordinates", path);
+    if (s == GL_OK && gal->n == 0)
+        s = gl_fail(err, GL_ERR_FORMAT, "%s: the gallery has no coordinates", path);
     gl_csv_close(csv);
     if (s != GL_OK) {
         gl_geo_gallery_free(gal);
         return s;
     }
-    gl_geo_hex64(gl_geo_fnv1a(GL_GEO_FNV_INIT, gal->latlon, (size_t)gal->n * 2 * sizeof(float)), gal->hash);
+    gl_geo_hex64(gl_geo_fnv1a(GL_GEO_FNV_INIT, gal->latlon, (size_t)gal->n * 2 * sizeof(float)),
+                 gal->hash);
     return GL_OK;
 }
 
@@ -73,9 +78,11 @@ static gl_status fill_features(gl_geoclip_index *ix, gl_error *err) {
             continue;
         }
         int end = at;
-        while (end < c->rows && !c->present[end] && end - at < 8192) end++;
+        while (end < c->rows && !c->present[end] && end - at < 8192)
+            end++;
         float *rows = c->data + (size_t)at * GL_GEOCLIP_DIM;
-        gl_status s = gl_geoclip_encode_locations(ix->g, ix->gal->latlon + 2 * (size_t)at, end - at, rows, err);
+        gl_status s = gl_geoclip_encode_locations(ix->g, ix->gal->latlon + 2 * (size_t)at, end - at,
+                                                  rows, err);
         if (s != GL_OK) return s;
         gl_l2_normalize_rows(rows, end - at, GL_GEOCLIP_DIM);
         memset(c->present + at, 1, (size_t)(end - at));
@@ -100,14 +107,15 @@ gl_geoclip_index *gl_geoclip_index_new(gl_geoclip *g, const gl_geo_gallery *gal,
     ix->g = g, ix->gal = gal;
     char key[128];
     snprintf(key, sizeof key, "geoclip-gallery|%s|%s|%d", gl_geoclip_hash(g), gal->hash, gal->n);
-    gl_status s = gl_geo_embcache_open(&ix->cache, cache_dir, "geoclip", key, gal->n, GL_GEOCLIP_DIM, err);
+    gl_status s =
+        gl_geo_embcache_open(&ix->cache, cache_dir, "geoclip", key, gal->n, GL_GEOCLIP_DIM, err);
     if (s == GL_OK) s = fill_features(ix, err);
     if (s != GL_OK) {
         gl_geoclip_index_free(ix);
         return NULL;
     }
-    gl_log(GL_LOG_INFO, "geoclip gallery: %ld locations encoded, %ld from cache",
-           ix->stats.encoded, ix->stats.cached);
+    gl_log(GL_LOG_INFO, "geoclip gallery: %ld locations encoded, %ld from cache", ix->stats.encoded,
+           ix->stats.cached);
     return ix;
 }
 
@@ -117,7 +125,9 @@ void gl_geoclip_index_free(gl_geoclip_index *ix) {
     free(ix);
 }
 
-gl_geo_cache_stats gl_geoclip_index_stats(const gl_geoclip_index *ix) { return ix->stats; }
+gl_geo_cache_stats gl_geoclip_index_stats(const gl_geoclip_index *ix) {
+    return ix->stats;
+}
 
 /* The k best of row[0..m) by value, best first (k is small: a sorted insertion list). */
 static int top_k(const float *row, int m, int k, int *best) {
@@ -139,9 +149,11 @@ static int top_k(const float *row, int m, int k, int *best) {
 static int rank_row(const gl_geo_gallery *gal, const float *logits, int m, int k, int *best,
                     gl_geo_guess *out) {
     float mx = logits[0];
-    for (int j = 1; j < m; j++) mx = logits[j] > mx ? logits[j] : mx;
+    for (int j = 1; j < m; j++)
+        mx = logits[j] > mx ? logits[j] : mx;
     double sum = 0;
-    for (int j = 0; j < m; j++) sum += exp((double)logits[j] - mx);
+    for (int j = 0; j < m; j++)
+        sum += exp((double)logits[j] - mx);
     int n = top_k(logits, m, k, best);
     for (int i = 0; i < n; i++) {
         gl_geo_guess *q = &out[i];
@@ -157,20 +169,23 @@ static int rank_row(const gl_geo_gallery *gal, const float *logits, int m, int k
 gl_status gl_geoclip_retrieve(gl_geoclip_index *ix, const float *clip_features, int n, int top,
                               gl_geo_guess *out, float *logits, gl_error *err) {
     int m = ix->gal->n, chunk = n < RETRIEVE_CHUNK ? n : RETRIEVE_CHUNK;
-    if (top < 1 || top > m) return gl_fail(err, GL_ERR_ARG, "GeoCLIP: top-k %d is not in 1..%d", top, m);
+    if (top < 1 || top > m)
+        return gl_fail(err, GL_ERR_ARG, "GeoCLIP: top-k %d is not in 1..%d", top, m);
     if (n <= 0) return GL_OK;
     float *img = malloc((size_t)chunk * GL_GEOCLIP_DIM * sizeof(float));
     float *scores = malloc((size_t)chunk * m * sizeof(float));
     int *best = malloc((size_t)top * sizeof(int));
-    gl_status s = img && scores && best ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "GeoCLIP: out of memory");
+    gl_status s =
+        img && scores && best ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "GeoCLIP: out of memory");
     float scale = gl_geoclip_logit_scale(ix->g);
     for (int at = 0; s == GL_OK && at < n; at += chunk) {
         int b = n - at < chunk ? n - at : chunk;
-        s = gl_geoclip_encode_images(ix->g, clip_features + (size_t)at * GL_GEOCLIP_CLIP_DIM, b, img, err);
+        s = gl_geoclip_encode_images(ix->g, clip_features + (size_t)at * GL_GEOCLIP_CLIP_DIM, b,
+                                     img, err);
         if (s != GL_OK) break;
         gl_l2_normalize_rows(img, b, GL_GEOCLIP_DIM);
-        gl_sgemm_nt(b, m, GL_GEOCLIP_DIM, scale, img, GL_GEOCLIP_DIM, ix->cache.data, GL_GEOCLIP_DIM,
-                    0.0f, scores, m);
+        gl_sgemm_nt(b, m, GL_GEOCLIP_DIM, scale, img, GL_GEOCLIP_DIM, ix->cache.data,
+                    GL_GEOCLIP_DIM, 0.0f, scores, m);
         if (logits) memcpy(logits + (size_t)at * m, scores, (size_t)b * m * sizeof(float));
         for (int i = 0; i < b; i++)
             rank_row(ix->gal, scores + (size_t)i * m, m, top, best, out + (size_t)(at + i) * top);

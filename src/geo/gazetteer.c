@@ -24,8 +24,10 @@ int gl_gazetteer_find_country(const gl_gazetteer *gz, const char *iso2) {
 
 void gl_gazetteer_free(gl_gazetteer *gz) {
     if (!gz) return;
-    for (int i = 0; i < gz->n_countries; i++) free(gz->countries[i].name);
-    for (int i = 0; i < gz->n_cities; i++) free(gz->cities[i].name);
+    for (int i = 0; i < gz->n_countries; i++)
+        free(gz->countries[i].name);
+    for (int i = 0; i < gz->n_cities; i++)
+        free(gz->cities[i].name);
     free(gz->countries);
     free(gz->cities);
     memset(gz, 0, sizeof *gz);
@@ -44,11 +46,13 @@ static gl_status read_countries(const char *path, gl_gazetteer *gz, int *slots, 
         double lat, lon;
         if (slot < 0 || slots[slot] >= 0 || !*name)
             s = gl_fail(err, GL_ERR_FORMAT, "%s: line %ld: %s '%s'", path, gl_csv_line(csv),
-                        !*name ? "empty name for" : slot < 0 ? "iso2 is not two letters:"
-                                                           : "duplicate country",
+                        !*name     ? "empty name for"
+                        : slot < 0 ? "iso2 is not two letters:"
+                                   : "duplicate country",
                         iso);
         if (s == GL_OK) s = gl_geo_csv_latlon(csv, idx[3], idx[4], &lat, &lon, err);
-        if (s == GL_OK && gl_geo_grow((void **)&gz->countries, &cap, gz->n_countries, sizeof(gl_geo_country)))
+        if (s == GL_OK &&
+            gl_geo_grow((void **)&gz->countries, &cap, gz->n_countries, sizeof(gl_geo_country)))
             s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
         if (s != GL_OK) break;
         gl_geo_country *c = &gz->countries[gz->n_countries];
@@ -57,11 +61,14 @@ static gl_status read_countries(const char *path, gl_gazetteer *gz, int *slots, 
         c->iso2[1] = (char)toupper((unsigned char)iso[1]);
         if (idx[1] >= 0) snprintf(c->iso3, sizeof c->iso3, "%.3s", gl_csv_field(csv, idx[1]));
         c->lat = lat, c->lon = lon;
-        if (!(c->name = strdup(name))) s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
-        else slots[slot] = gz->n_countries++;
+        if (!(c->name = strdup(name)))
+            s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+        else
+            slots[slot] = gz->n_countries++;
     }
     if (s == GL_OK && r < 0) s = err->code;
-    if (s == GL_OK && gz->n_countries == 0) s = gl_fail(err, GL_ERR_FORMAT, "%s: no countries", path);
+    if (s == GL_OK && gz->n_countries == 0)
+        s = gl_fail(err, GL_ERR_FORMAT, "%s: no countries", path);
     gl_csv_close(csv);
     return s;
 }
@@ -81,16 +88,20 @@ static gl_status read_cities(const char *path, gl_gazetteer *gz, const int *slot
             s = gl_fail(err, GL_ERR_FORMAT, "%s: line %ld: %s '%s'", path, gl_csv_line(csv),
                         !*name ? "empty name for a city in" : "unknown country", iso);
         if (s == GL_OK) s = gl_geo_csv_latlon(csv, idx[2], idx[3], &lat, &lon, err);
-        if (s == GL_OK && idx[4] >= 0 && gl_geo_parse_number(gl_csv_field(csv, idx[4]), 0, 1e12, &pop))
+        if (s == GL_OK && idx[4] >= 0 &&
+            gl_geo_parse_number(gl_csv_field(csv, idx[4]), 0, 1e12, &pop))
             s = gl_fail(err, GL_ERR_FORMAT, "%s: line %ld: population '%s' is not a number", path,
                         gl_csv_line(csv), gl_csv_field(csv, idx[4]));
-        if (s == GL_OK && gl_geo_grow((void **)&gz->cities, &cap, gz->n_cities, sizeof(gl_geo_city)))
+        if (s == GL_OK &&
+            gl_geo_grow((void **)&gz->cities, &cap, gz->n_cities, sizeof(gl_geo_city)))
             s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
         if (s != GL_OK) break;
         gl_geo_city *c = &gz->cities[gz->n_cities];
         c->country = slots[slot], c->lat = lat, c->lon = lon, c->population = (long long)pop;
-        if (!(c->name = strdup(name))) s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
-        else gz->n_cities++;
+        if (!(c->name = strdup(name)))
+            s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+        else
+            gz->n_cities++;
     }
     if (s == GL_OK && r < 0) s = err->code;
     gl_csv_close(csv);
@@ -167,7 +178,8 @@ gl_status gl_gazetteer_load(const char *dir, gl_gazetteer *gz, gl_error *err) {
     snprintf(countries, sizeof countries, "%s/countries.csv", dir);
     snprintf(cities, sizeof cities, "%s/cities.csv", dir);
     int slots[26 * 26];
-    for (int i = 0; i < 26 * 26; i++) slots[i] = -1;
+    for (int i = 0; i < 26 * 26; i++)
+        slots[i] = -1;
     gl_status s = hash_files(countries, cities, gz->hash, err);
     if (s == GL_OK) s = read_countries(countries, gz, slots, err);
     if (s == GL_OK) s = read_cities(cities, gz, slots, err);

@@ -30,7 +30,7 @@ gl_status gl_geo_csv_latlon(const gl_csv *csv, int lat_col, int lon_col, double 
  * itself, and ends with a CRC-32 over everything before it: a wrong key, size or checksum reads
  * as "no cache" and is rebuilt. */
 typedef struct {
-    char *path;          /* NULL: caching disabled */
+    char *path; /* NULL: caching disabled */
     char *key;
     int rows, dim;
     unsigned char *present; /* [rows] */

@@ -17,20 +17,20 @@
 #include <string.h>
 
 #define N_CAPSULES 3
-#define RFF_FREQS 256  /* B is [256, 2]; [cos, sin] gives 512 */
+#define RFF_FREQS 256 /* B is [256, 2]; [cos, sin] gives 512 */
 #define CAPSULE_HIDDEN 1024
 #define ENCODE_CHUNK 512 /* locations per pass: bounds the workspace */
 
 typedef struct {
-    float *b;          /* [256, 2]: row j = frequency over (x, y) */
-    float *w1, *b1;    /* [1024, 512], [1024] */
-    float *w3, *b3;    /* [1024, 1024], [1024] */
-    float *w5, *b5;    /* [1024, 1024], [1024] */
-    float *wh, *bh;    /* [512, 1024], [512] */
+    float *b;       /* [256, 2]: row j = frequency over (x, y) */
+    float *w1, *b1; /* [1024, 512], [1024] */
+    float *w3, *b3; /* [1024, 1024], [1024] */
+    float *w5, *b5; /* [1024, 1024], [1024] */
+    float *wh, *bh; /* [512, 1024], [512] */
 } capsule;
 
 struct gl_geoclip {
-    float *arena;      /* every weight below points into this one allocation */
+    float *arena; /* every weight below points into this one allocation */
     capsule caps[N_CAPSULES];
     float *mlp_w0, *mlp_b0; /* [768, 768], [768] */
     float *mlp_w2, *mlp_b2; /* [512, 768], [512] */
@@ -67,14 +67,17 @@ static const tensor_spec mlp_specs[] = {
 
 static size_t spec_count(const tensor_spec *s) {
     size_t n = 1;
-    for (int i = 0; i < s->ndim; i++) n *= (size_t)s->shape[i];
+    for (int i = 0; i < s->ndim; i++)
+        n *= (size_t)s->shape[i];
     return n;
 }
 
 static size_t arena_floats(void) {
     size_t n = 0;
-    for (int i = 0; i < N_CAPSULE_TENSORS; i++) n += N_CAPSULES * spec_count(&capsule_specs[i]);
-    for (int i = 0; i < 4; i++) n += spec_count(&mlp_specs[i]);
+    for (int i = 0; i < N_CAPSULE_TENSORS; i++)
+        n += N_CAPSULES * spec_count(&capsule_specs[i]);
+    for (int i = 0; i < 4; i++)
+        n += spec_count(&mlp_specs[i]);
     return n;
 }
 
@@ -152,14 +155,17 @@ gl_geoclip *gl_geoclip_load_files(const char *location_encoder, const char *imag
 static void pick_file(const char *dir, const char *base, char *out, size_t cap) {
     snprintf(out, cap, "%s/%s.safetensors", dir, base);
     FILE *fp = fopen(out, "rb");
-    if (fp) fclose(fp);
-    else snprintf(out, cap, "%s/%s.pth", dir, base);
+    if (fp)
+        fclose(fp);
+    else
+        snprintf(out, cap, "%s/%s.pth", dir, base);
 }
 
 gl_geoclip *gl_geoclip_load(const char *dir, gl_error *err) {
     if (!dir) dir = getenv("GEOLABEL_GEOCLIP_DIR");
     if (!dir || !*dir) {
-        gl_fail(err, GL_ERR_ARG, "GeoCLIP weights: give --geoclip-dir or set $GEOLABEL_GEOCLIP_DIR");
+        gl_fail(err, GL_ERR_ARG,
+                "GeoCLIP weights: give --geoclip-dir or set $GEOLABEL_GEOCLIP_DIR");
         return NULL;
     }
     char loc[PATH_MAX], mlp[PATH_MAX], scale[PATH_MAX];
@@ -175,8 +181,12 @@ void gl_geoclip_free(gl_geoclip *g) {
     free(g);
 }
 
-const char *gl_geoclip_hash(const gl_geoclip *g) { return g->hash; }
-float gl_geoclip_logit_scale(const gl_geoclip *g) { return expf(g->logit_scale); }
+const char *gl_geoclip_hash(const gl_geoclip *g) {
+    return g->hash;
+}
+float gl_geoclip_logit_scale(const gl_geoclip *g) {
+    return expf(g->logit_scale);
+}
 
 void gl_geoclip_equal_earth(const float *latlon, int n, double *xy) {
     const double A1 = 1.340264, A2 = -0.081106, A3 = 0.000893, A4 = 0.003796, SF = 66.50336;
@@ -185,7 +195,8 @@ void gl_geoclip_equal_earth(const float *latlon, int n, double *xy) {
         double phi = latlon[2 * i] * (M_PI / 180.0), lam = latlon[2 * i + 1] * (M_PI / 180.0);
         double t = asin(sqrt3 / 2 * sin(phi));
         double t2 = t * t, t6 = t2 * t2 * t2;
-        double x = 2 * sqrt3 * lam * cos(t) / (3 * (9 * A4 * t6 * t2 + 7 * A3 * t6 + 3 * A2 * t2 + A1));
+        double x =
+            2 * sqrt3 * lam * cos(t) / (3 * (9 * A4 * t6 * t2 + 7 * A3 * t6 + 3 * A2 * t2 + A1));
         double y = A4 * t6 * t2 * t + A3 * t6 * t + A2 * t2 * t + A1 * t;
         xy[2 * i] = x * SF / 180.0;
         xy[2 * i + 1] = y * SF / 180.0;
@@ -195,10 +206,12 @@ void gl_geoclip_equal_earth(const float *latlon, int n, double *xy) {
 /* out[m, n_out] = act(in[m, n_in] @ w^T + b), w [n_out, n_in]. */
 static void linear(const float *in, int m, int n_in, const float *w, const float *b, int n_out,
                    float *out, int relu) {
-    for (int i = 0; i < m; i++) memcpy(out + (size_t)i * n_out, b, (size_t)n_out * sizeof(float));
+    for (int i = 0; i < m; i++)
+        memcpy(out + (size_t)i * n_out, b, (size_t)n_out * sizeof(float));
     gl_sgemm_nt(m, n_out, n_in, 1.0f, in, n_in, w, n_in, 1.0f, out, n_out);
     if (!relu) return;
-    for (size_t i = 0; i < (size_t)m * n_out; i++) out[i] = out[i] > 0 ? out[i] : 0;
+    for (size_t i = 0; i < (size_t)m * n_out; i++)
+        out[i] = out[i] > 0 ? out[i] : 0;
 }
 
 /* One capsule on m projected points, added into acc [m, 512]. ws: 2 * m * 1024 floats. */
@@ -216,7 +229,8 @@ static void run_capsule(const capsule *k, const double *xy, int m, float *ws, fl
     linear(h1, m, CAPSULE_HIDDEN, k->w3, k->b3, CAPSULE_HIDDEN, h0, 1);
     linear(h0, m, CAPSULE_HIDDEN, k->w5, k->b5, CAPSULE_HIDDEN, h1, 1);
     linear(h1, m, CAPSULE_HIDDEN, k->wh, k->bh, GL_GEOCLIP_DIM, h0, 0);
-    for (size_t i = 0; i < (size_t)m * GL_GEOCLIP_DIM; i++) acc[i] += h0[i];
+    for (size_t i = 0; i < (size_t)m * GL_GEOCLIP_DIM; i++)
+        acc[i] += h0[i];
 }
 
 gl_status gl_geoclip_encode_locations(gl_geoclip *g, const float *latlon, int n, float *features,
@@ -228,14 +242,16 @@ gl_status gl_geoclip_encode_locations(gl_geoclip *g, const float *latlon, int n,
     if (!ws || !xy) {
         free(ws);
         free(xy);
-        return gl_fail(err, GL_ERR_NOMEM, "GeoCLIP: cannot allocate a %d-location workspace", chunk);
+        return gl_fail(err, GL_ERR_NOMEM, "GeoCLIP: cannot allocate a %d-location workspace",
+                       chunk);
     }
     for (int at = 0; at < n; at += chunk) {
         int m = n - at < chunk ? n - at : chunk;
         float *acc = features + (size_t)at * GL_GEOCLIP_DIM;
         memset(acc, 0, (size_t)m * GL_GEOCLIP_DIM * sizeof(float));
         gl_geoclip_equal_earth(latlon + 2 * (size_t)at, m, xy);
-        for (int c = 0; c < N_CAPSULES; c++) run_capsule(&g->caps[c], xy, m, ws, acc);
+        for (int c = 0; c < N_CAPSULES; c++)
+            run_capsule(&g->caps[c], xy, m, ws, acc);
     }
     free(ws);
     free(xy);
@@ -246,7 +262,8 @@ gl_status gl_geoclip_encode_images(gl_geoclip *g, const float *clip_features, in
                                    gl_error *err) {
     float *hidden = malloc((size_t)(n > 0 ? n : 1) * GL_GEOCLIP_CLIP_DIM * sizeof(float));
     if (!hidden) return gl_fail(err, GL_ERR_NOMEM, "GeoCLIP: cannot allocate %d image rows", n);
-    linear(clip_features, n, GL_GEOCLIP_CLIP_DIM, g->mlp_w0, g->mlp_b0, GL_GEOCLIP_CLIP_DIM, hidden, 1);
+    linear(clip_features, n, GL_GEOCLIP_CLIP_DIM, g->mlp_w0, g->mlp_b0, GL_GEOCLIP_CLIP_DIM, hidden,
+           1);
     linear(hidden, n, GL_GEOCLIP_CLIP_DIM, g->mlp_w2, g->mlp_b2, GL_GEOCLIP_DIM, out, 0);
     free(hidden);
     return GL_OK;

@@ -13,7 +13,8 @@ static int find_column(const gl_csv *csv, const char *name) {
     if (i >= 0 || n >= sizeof buf) return i;
     for (int upper = 0; upper < 2 && i < 0; upper++) {
         for (size_t k = 0; k <= n; k++)
-            buf[k] = (char)(upper ? toupper((unsigned char)name[k]) : tolower((unsigned char)name[k]));
+            buf[k] =
+                (char)(upper ? toupper((unsigned char)name[k]) : tolower((unsigned char)name[k]));
         i = gl_csv_column(csv, buf);
     }
     return i;
@@ -38,8 +39,9 @@ gl_status gl_geo_csv_latlon(const gl_csv *csv, int lat_col, int lon_col, double 
                             gl_error *err) {
     const char *a = gl_csv_field(csv, lat_col), *b = gl_csv_field(csv, lon_col);
     if (gl_geo_parse_number(a, -90, 90, lat))
-        return gl_fail(err, GL_ERR_FORMAT, "%s: line %ld: latitude '%s' is not a number in [-90, 90]",
-                       gl_csv_path(csv), gl_csv_line(csv), a);
+        return gl_fail(err, GL_ERR_FORMAT,
+                       "%s: line %ld: latitude '%s' is not a number in [-90, 90]", gl_csv_path(csv),
+                       gl_csv_line(csv), a);
     if (gl_geo_parse_number(b, -180, 180, lon))
         return gl_fail(err, GL_ERR_FORMAT,
                        "%s: line %ld: longitude '%s' is not a number in [-180, 180]",

@@ -20,7 +20,8 @@ typedef struct {
 } pred_set;
 
 static void preds_free(pred_set *p) {
-    for (int i = 0; i < p->n; i++) free(p->rows[i].name);
+    for (int i = 0; i < p->n; i++)
+        free(p->rows[i].name);
     free(p->rows);
 }
 
@@ -95,14 +96,16 @@ static void summarise(gl_geo_eval *out, double *dist, int country_hits) {
     static const double rings[GL_GEO_N_THRESHOLDS] = GL_GEO_THRESHOLDS_KM;
     for (int t = 0; t < GL_GEO_N_THRESHOLDS; t++) {
         int within = 0;
-        for (int i = 0; i < out->n_matched; i++) within += dist[i] <= rings[t];
+        for (int i = 0; i < out->n_matched; i++)
+            within += dist[i] <= rings[t];
         out->within_pct[t] = out->n_truth ? 100.0 * within / out->n_truth : NAN;
     }
     out->median_km = out->mean_km = NAN;
     if (out->n_matched) {
         int m = out->n_matched;
         double sum = 0;
-        for (int i = 0; i < m; i++) sum += dist[i];
+        for (int i = 0; i < m; i++)
+            sum += dist[i];
         qsort(dist, (size_t)m, sizeof *dist, cmp_double);
         out->median_km = m % 2 ? dist[m / 2] : 0.5 * (dist[m / 2 - 1] + dist[m / 2]);
         out->mean_km = sum / m;

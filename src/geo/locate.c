@@ -14,12 +14,12 @@ struct gl_locator {
     gl_locate_params p;
     char *country_template, *city_template;
     int dim;
-    float scale;                /* exp(logit_scale) */
-    int *allowed, n_allowed;    /* country indices searched */
-    float *allowed_emb;         /* [n_allowed, dim] normalised country prompts */
-    gl_geo_embcache countries;  /* [n_countries, dim] */
-    gl_geo_embcache cities;     /* [n_cities, dim] */
-    unsigned char *city_ready;  /* [n_countries]: its cities are embedded */
+    float scale;               /* exp(logit_scale) */
+    int *allowed, n_allowed;   /* country indices searched */
+    float *allowed_emb;        /* [n_allowed, dim] normalised country prompts */
+    gl_geo_embcache countries; /* [n_countries, dim] */
+    gl_geo_embcache cities;    /* [n_cities, dim] */
+    unsigned char *city_ready; /* [n_countries]: its cities are embedded */
     gl_geo_cache_stats stats;
 };
 
@@ -34,7 +34,8 @@ gl_locate_params gl_locate_default_params(void) {
 /* template with every "{slot}" replaced by name; malloc'ed. */
 static char *render(const char *tmpl, const char *slot, const char *name) {
     size_t sl = strlen(slot), nl = strlen(name), n = 0;
-    for (const char *s = strstr(tmpl, slot); s; s = strstr(s + sl, slot)) n++;
+    for (const char *s = strstr(tmpl, slot); s; s = strstr(s + sl, slot))
+        n++;
     char *out = malloc(strlen(tmpl) + n * nl + 1), *o = out;
     if (!out) return NULL;
     for (const char *s = tmpl;;) {
@@ -63,8 +64,10 @@ static gl_status embed_rows(gl_locator *loc, gl_geo_embcache *c, const char *tmp
             continue;
         }
         if (i < n) {
-            if (!(texts[k] = render(tmpl, slot, names[i]))) s = gl_fail(err, GL_ERR_NOMEM, "locate: out of memory");
-            else which[k++] = rows[i];
+            if (!(texts[k] = render(tmpl, slot, names[i])))
+                s = gl_fail(err, GL_ERR_NOMEM, "locate: out of memory");
+            else
+                which[k++] = rows[i];
         }
         if (s != GL_OK || !k || (i < n && k < TEXT_BATCH)) continue;
         float *emb = malloc((size_t)k * loc->dim * sizeof(float));
@@ -72,15 +75,18 @@ static gl_status embed_rows(gl_locator *loc, gl_geo_embcache *c, const char *tmp
                 : gl_fail(err, GL_ERR_NOMEM, "locate: out of memory");
         if (s == GL_OK) gl_l2_normalize_rows(emb, k, loc->dim);
         for (int j = 0; s == GL_OK && j < k; j++) {
-            memcpy(c->data + (size_t)which[j] * loc->dim, emb + (size_t)j * loc->dim, (size_t)loc->dim * sizeof(float));
+            memcpy(c->data + (size_t)which[j] * loc->dim, emb + (size_t)j * loc->dim,
+                   (size_t)loc->dim * sizeof(float));
             c->present[which[j]] = 1;
         }
         loc->stats.encoded += s == GL_OK ? k : 0;
         c->dirty |= s == GL_OK;
         free(emb);
-        while (k) free(texts[--k]);
+        while (k)
+            free(texts[--k]);
     }
-    while (k) free(texts[--k]);
+    while (k)
+        free(texts[--k]);
     return s;
 }
 
@@ -89,7 +95,8 @@ static gl_status parse_countries(gl_locator *loc, gl_error *err) {
     loc->allowed = malloc((size_t)gz->n_countries * sizeof(int));
     if (!loc->allowed) return gl_fail(err, GL_ERR_NOMEM, "locate: out of memory");
     if (!loc->p.countries || !*loc->p.countries) {
-        for (int i = 0; i < gz->n_countries; i++) loc->allowed[loc->n_allowed++] = i;
+        for (int i = 0; i < gz->n_countries; i++)
+            loc->allowed[loc->n_allowed++] = i;
         return GL_OK;
     }
     for (const char *s = loc->p.countries; *s;) {
@@ -97,9 +104,12 @@ static gl_status parse_countries(gl_locator *loc, gl_error *err) {
         char code[8] = "";
         snprintf(code, sizeof code, "%.*s", (int)(n < 7 ? n : 7), s);
         int c = gl_gazetteer_find_country(gz, code);
-        if (c < 0) return gl_fail(err, GL_ERR_ARG, "--countries: '%s' is not a country of the gazetteer", code);
+        if (c < 0)
+            return gl_fail(err, GL_ERR_ARG, "--countries: '%s' is not a country of the gazetteer",
+                           code);
         int dup = 0;
-        for (int i = 0; i < loc->n_allowed; i++) dup |= loc->allowed[i] == c;
+        for (int i = 0; i < loc->n_allowed; i++)
+            dup |= loc->allowed[i] == c;
         if (!dup) loc->allowed[loc->n_allowed++] = c;
         s += n + (s[n] == ',');
     }
@@ -128,7 +138,8 @@ static gl_status open_caches(gl_locator *loc, gl_error *err) {
     snprintf(key, n, "city|%s|%s|%s", hash, loc->p.city_template, loc->gz->hash);
     /* A gazetteer with no cities still gets a one-row cache so the code has one shape. */
     int rows = loc->gz->n_cities ? loc->gz->n_cities : 1;
-    if (s == GL_OK) s = gl_geo_embcache_open(&loc->cities, loc->p.cache_dir, "city", key, rows, loc->dim, err);
+    if (s == GL_OK)
+        s = gl_geo_embcache_open(&loc->cities, loc->p.cache_dir, "city", key, rows, loc->dim, err);
     free(key);
     return s;
 }
@@ -141,14 +152,16 @@ static gl_status embed_countries(gl_locator *loc, gl_error *err) {
         free(names);
         return gl_fail(err, GL_ERR_NOMEM, "locate: out of memory");
     }
-    for (int i = 0; i < n; i++) names[i] = loc->gz->countries[loc->allowed[i]].name;
-    gl_status s = embed_rows(loc, &loc->countries, loc->p.country_template, "{country}", loc->allowed,
-                             names, n, err);
+    for (int i = 0; i < n; i++)
+        names[i] = loc->gz->countries[loc->allowed[i]].name;
+    gl_status s = embed_rows(loc, &loc->countries, loc->p.country_template, "{country}",
+                             loc->allowed, names, n, err);
     free(names);
     if (s == GL_OK) s = gl_geo_embcache_save(&loc->countries, err);
     for (int i = 0; s == GL_OK && i < n; i++)
         memcpy(loc->allowed_emb + (size_t)i * loc->dim,
-               loc->countries.data + (size_t)loc->allowed[i] * loc->dim, (size_t)loc->dim * sizeof(float));
+               loc->countries.data + (size_t)loc->allowed[i] * loc->dim,
+               (size_t)loc->dim * sizeof(float));
     return s;
 }
 
@@ -187,7 +200,9 @@ void gl_locator_free(gl_locator *loc) {
     free(loc);
 }
 
-gl_geo_cache_stats gl_locator_stats(const gl_locator *loc) { return loc->stats; }
+gl_geo_cache_stats gl_locator_stats(const gl_locator *loc) {
+    return loc->stats;
+}
 
 /* Makes sure country c's city prompts are embedded (from the cache or the text tower). */
 static gl_status ensure_cities(gl_locator *loc, int c, gl_error *err) {
@@ -207,13 +222,16 @@ static gl_status ensure_cities(gl_locator *loc, int c, gl_error *err) {
 
 static double dot(const float *a, const float *b, int n) {
     double s = 0;
-    for (int i = 0; i < n; i++) s += (double)a[i] * b[i];
+    for (int i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
     return s;
 }
 
 /* Softmax of scale * cos over rows[0..n) of emb against img (both normalised), into prob. */
-static void softmax_cos(const float *img, const float *emb, int n, int dim, float scale, float *prob) {
-    for (int i = 0; i < n; i++) prob[i] = (float)(scale * dot(img, emb + (size_t)i * dim, dim));
+static void softmax_cos(const float *img, const float *emb, int n, int dim, float scale,
+                        float *prob) {
+    for (int i = 0; i < n; i++)
+        prob[i] = (float)(scale * dot(img, emb + (size_t)i * dim, dim));
     gl_softmax_rows(prob, 1, n);
 }
 
@@ -229,14 +247,19 @@ static void keep_best(gl_geo_guess *out, int *n, int cap, const gl_geo_guess *q)
 }
 
 static gl_geo_guess country_guess(const gl_gazetteer *gz, int c, float p) {
-    return (gl_geo_guess){.lat = gz->countries[c].lat, .lon = gz->countries[c].lon, .country = c,
-                          .city = -1, .gallery_row = -1, .country_prob = p, .city_prob = NAN,
+    return (gl_geo_guess){.lat = gz->countries[c].lat,
+                          .lon = gz->countries[c].lon,
+                          .country = c,
+                          .city = -1,
+                          .gallery_row = -1,
+                          .country_prob = p,
+                          .city_prob = NAN,
                           .score = p};
 }
 
 /* The guesses for one image from its country probabilities (over loc->allowed). */
-static gl_status locate_one(gl_locator *loc, const float *img, const float *cprob, gl_geo_guess *out,
-                            int *n_out, gl_error *err) {
+static gl_status locate_one(gl_locator *loc, const float *img, const float *cprob,
+                            gl_geo_guess *out, int *n_out, gl_error *err) {
     const gl_gazetteer *gz = loc->gz;
     int top = loc->p.top_k, n = 0;
     if (loc->p.level == GL_GEO_LEVEL_COUNTRY) {
@@ -264,7 +287,8 @@ static gl_status locate_one(gl_locator *loc, const float *img, const float *cpro
         gl_status s = ensure_cities(loc, best_c[j].country, err);
         if (s != GL_OK) return s;
         float p[GL_GEO_MAX_CITIES];
-        softmax_cos(img, loc->cities.data + (size_t)k->first_city * loc->dim, k->n_cities, loc->dim, loc->scale, p);
+        softmax_cos(img, loc->cities.data + (size_t)k->first_city * loc->dim, k->n_cities, loc->dim,
+                    loc->scale, p);
         for (int i = 0; i < k->n_cities; i++) {
             const gl_geo_city *city = &gz->cities[k->first_city + i];
             gl_geo_guess q = best_c[j];

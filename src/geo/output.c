@@ -11,10 +11,12 @@
 #include <unistd.h>
 
 enum { F_LAT, F_LON, F_COUNTRY, F_COUNTRY_PROB, F_CITY, F_CITY_PROB, F_SCORE, N_FIELDS };
-static const char *const field_names[N_FIELDS] = {"lat", "lon", "country", "country_prob",
+static const char *const field_names[N_FIELDS] = {"lat",  "lon",       "country", "country_prob",
                                                   "city", "city_prob", "score"};
 
-static int is_text(int f) { return f == F_COUNTRY || f == F_CITY; }
+static int is_text(int f) {
+    return f == F_COUNTRY || f == F_CITY;
+}
 
 /* Text fields: the country's iso2 and the city's name, "" when the guess has none. */
 static const char *text_value(const gl_gazetteer *gz, const gl_geo_guess *q, int f) {
@@ -26,18 +28,25 @@ static const char *text_value(const gl_gazetteer *gz, const gl_geo_guess *q, int
 static double number_value(const gl_geo_guess *q, int f) {
     if (!q) return NAN;
     switch (f) {
-    case F_LAT: return q->lat;
-    case F_LON: return q->lon;
-    case F_COUNTRY_PROB: return q->country_prob;
-    case F_CITY_PROB: return q->city_prob;
-    default: return q->score;
+    case F_LAT:
+        return q->lat;
+    case F_LON:
+        return q->lon;
+    case F_COUNTRY_PROB:
+        return q->country_prob;
+    case F_CITY_PROB:
+        return q->city_prob;
+    default:
+        return q->score;
     }
 }
 
 /* Column name of field f for guess rank r (0-based): "lat", then "lat_2", ... */
 static void column_name(int f, int r, char *out, size_t cap) {
-    if (r == 0) snprintf(out, cap, "%s", field_names[f]);
-    else snprintf(out, cap, "%s_%d", field_names[f], r + 1);
+    if (r == 0)
+        snprintf(out, cap, "%s", field_names[f]);
+    else
+        snprintf(out, cap, "%s_%d", field_names[f], r + 1);
 }
 
 /* The shortest %g form (15 to 17 digits) that reads back as the same double, so coordinates
@@ -68,9 +77,12 @@ gl_status gl_geo_write_located_fp(FILE *fp, const gl_gazetteer *gz, const gl_geo
             for (int f = 0; f < N_FIELDS; f++) {
                 fputc(',', fp);
                 double v = number_value(q, f);
-                if (is_text(f)) gl_csv_write_field(fp, text_value(gz, q, f));
-                else if (!isnan(v) && f <= F_LON) print_exact(fp, v);
-                else if (!isnan(v)) fprintf(fp, "%.7g", v);
+                if (is_text(f))
+                    gl_csv_write_field(fp, text_value(gz, q, f));
+                else if (!isnan(v) && f <= F_LON)
+                    print_exact(fp, v);
+                else if (!isnan(v))
+                    fprintf(fp, "%.7g", v);
             }
         }
         fputc('\n', fp);
@@ -104,7 +116,8 @@ static void add_fields(OGRLayerH layer, int top_k) {
         }
 }
 
-static int add_feature(OGRLayerH layer, const gl_gazetteer *gz, const gl_geo_located *row, int top_k) {
+static int add_feature(OGRLayerH layer, const gl_gazetteer *gz, const gl_geo_located *row,
+                       int top_k) {
     OGRFeatureH feat = OGR_F_Create(OGR_L_GetLayerDefn(layer));
     OGR_F_SetFieldString(feat, 0, row->filename);
     for (int r = 0; r < top_k; r++) {
@@ -112,9 +125,12 @@ static int add_feature(OGRLayerH layer, const gl_gazetteer *gz, const gl_geo_loc
         for (int f = 0; f < N_FIELDS; f++) {
             int at = 1 + r * N_FIELDS + f;
             double v = number_value(q, f);
-            if (is_text(f) && q) OGR_F_SetFieldString(feat, at, text_value(gz, q, f));
-            else if (!is_text(f) && !isnan(v)) OGR_F_SetFieldDouble(feat, at, v);
-            else OGR_F_SetFieldNull(feat, at);
+            if (is_text(f) && q)
+                OGR_F_SetFieldString(feat, at, text_value(gz, q, f));
+            else if (!is_text(f) && !isnan(v))
+                OGR_F_SetFieldDouble(feat, at, v);
+            else
+                OGR_F_SetFieldNull(feat, at);
         }
     }
     if (row->n_guesses > 0) {
@@ -148,17 +164,22 @@ static gl_status write_ogr(const char *path, const char *driver, const gl_gazett
         OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER);
         OGRLayerH layer = GDALDatasetCreateLayer(ds, "located", srs, wkbPoint, NULL);
         OSRRelease(srs);
-        if (!layer) s = gl_fail(err, GL_ERR_IO, "%s: cannot create a layer: %s", path, CPLGetLastErrorMsg());
-        else add_fields(layer, top_k);
+        if (!layer)
+            s = gl_fail(err, GL_ERR_IO, "%s: cannot create a layer: %s", path,
+                        CPLGetLastErrorMsg());
+        else
+            add_fields(layer, top_k);
         for (int i = 0; s == GL_OK && i < n; i++)
             if (add_feature(layer, gz, &rows[i], top_k))
-                s = gl_fail(err, GL_ERR_IO, "%s: cannot write a feature: %s", path, CPLGetLastErrorMsg());
+                s = gl_fail(err, GL_ERR_IO, "%s: cannot write a feature: %s", path,
+                            CPLGetLastErrorMsg());
         CPLErrorReset();
         GDALClose(ds);
         if (CPLGetLastErrorType() >= CE_Failure && s == GL_OK)
             s = gl_fail(err, GL_ERR_IO, "%s: write failed: %s", path, CPLGetLastErrorMsg());
     }
-    if (s == GL_OK && rename(tmp, path) != 0) s = gl_fail(err, GL_ERR_IO, "%s: cannot rename into place", path);
+    if (s == GL_OK && rename(tmp, path) != 0)
+        s = gl_fail(err, GL_ERR_IO, "%s: cannot rename into place", path);
     if (s != GL_OK) unlink(tmp);
     free(tmp);
     return s;
@@ -169,8 +190,8 @@ static int has_suffix(const char *path, const char *suffix) {
     return n >= m && !strcasecmp(path + n - m, suffix);
 }
 
-gl_status gl_geo_write_located(const char *path, const gl_gazetteer *gz,
-                               const gl_geo_located *rows, int n, int top_k, gl_error *err) {
+gl_status gl_geo_write_located(const char *path, const gl_gazetteer *gz, const gl_geo_located *rows,
+                               int n, int top_k, gl_error *err) {
     if (top_k < 1) return gl_fail(err, GL_ERR_ARG, "%s: top-k must be at least 1", path);
     if (has_suffix(path, ".geojson") || has_suffix(path, ".json"))
         return write_ogr(path, "GeoJSON", gz, rows, n, top_k, err);

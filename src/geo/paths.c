@@ -56,6 +56,7 @@ gl_status gl_geo_cache_dir(char *out, size_t cap, gl_error *err) {
     gl_status s = gl_hub_cache_dir(root, sizeof root, err); /* one root for models and embeddings */
     if (s != GL_OK) return s;
     int n = snprintf(out, cap, "%s/embeddings", root);
-    if (n <= 0 || (size_t)n >= cap) return gl_fail(err, GL_ERR_LIMIT, "%s: cache path is too long", root);
+    if (n <= 0 || (size_t)n >= cap)
+        return gl_fail(err, GL_ERR_LIMIT, "%s: cache path is too long", root);
     return make_dirs(out, err);
 }

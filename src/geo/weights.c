@@ -55,17 +55,23 @@ static gl_status shape_error(const char *path, const char *key, const int64_t *g
 static gl_status read_st(gl_geo_weights *w, const char *key, const int64_t *shape, int ndim,
                          float *out, gl_error *err) {
     const gl_st_tensor *t = NULL;
-    if (key) t = gl_st_find(&w->st, key);
-    else if (w->st.n_tensors == 1) t = &w->st.tensors[0], key = t->name;
+    if (key)
+        t = gl_st_find(&w->st, key);
+    else if (w->st.n_tensors == 1)
+        t = &w->st.tensors[0], key = t->name;
     if (!t)
         return gl_fail(err, GL_ERR_FORMAT, "%s: no tensor '%s'", w->path,
                        key ? key : "(the file should hold exactly one)");
     if (!same_shape(t->shape, t->ndim, shape, ndim))
         return shape_error(w->path, key, t->shape, t->ndim, shape, ndim, err);
-    if (t->dtype == GL_ST_F32) memcpy(out, t->data, t->count * sizeof(float));
-    else if (t->dtype == GL_ST_F16 || t->dtype == GL_ST_BF16) gl_st_widen(t->dtype, t->data, t->count, out);
-    else return gl_fail(err, GL_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, expected a float type",
-                        w->path, key, t->dtype_name);
+    if (t->dtype == GL_ST_F32)
+        memcpy(out, t->data, t->count * sizeof(float));
+    else if (t->dtype == GL_ST_F16 || t->dtype == GL_ST_BF16)
+        gl_st_widen(t->dtype, t->data, t->count, out);
+    else
+        return gl_fail(err, GL_ERR_UNSUPPORTED,
+                       "%s: tensor '%s' has dtype %s, expected a float type", w->path, key,
+                       t->dtype_name);
     return GL_OK;
 }
 

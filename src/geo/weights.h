@@ -7,10 +7,10 @@
 #include "io/torchzip.h"
 
 typedef struct {
-    const char *path;   /* borrowed */
-    gl_pth *pth;        /* a .pth, or NULL */
-    const gl_py *dict;  /* its state dict, or NULL when the root is a bare tensor */
-    gl_safetensors st;  /* a .safetensors when pth is NULL */
+    const char *path;  /* borrowed */
+    gl_pth *pth;       /* a .pth, or NULL */
+    const gl_py *dict; /* its state dict, or NULL when the root is a bare tensor */
+    gl_safetensors st; /* a .safetensors when pth is NULL */
 } gl_geo_weights;
 
 /* Opens path by its extension (.safetensors, else .pth). Close with gl_geo_weights_close. */
