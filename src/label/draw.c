@@ -79,13 +79,45 @@ static double widest_name(const gl_label_eval *e, double font_size) {
     return fmin(w, 320);
 }
 
+/* One matrix cell at (x,y): shaded by its share of the truth row (recall on the diagonal). */
+static void confusion_cell(cairo_t *cr, double x, double y, int cell, long n, long row) {
+    double f = row ? (double)n / row : 0;
+    cairo_set_source_rgb(cr, 1 - 0.8 * f, 1 - 0.6 * f, 1 - 0.2 * f);
+    cairo_rectangle(cr, x, y, cell, cell);
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, 0.7, 0.7, 0.7);
+    cairo_set_line_width(cr, 1);
+    cairo_stroke(cr);
+    char num[32];
+    snprintf(num, sizeof num, "%ld", n);
+    cairo_text_extents_t ex;
+    cairo_text_extents(cr, num, &ex);
+    double ink = f > 0.5 ? 1 : 0;
+    cairo_set_source_rgb(cr, ink, ink, ink);
+    cairo_move_to(cr, x + (cell - ex.width) / 2 - ex.x_bearing, y + (cell - ex.height) / 2 - ex.y_bearing);
+    cairo_show_text(cr, num);
+}
+
+/* Class t's name left of its row and, rising at 60 degrees, above its column. */
+static void confusion_names(cairo_t *cr, const char *name, int t, int margin, int top, int cell) {
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_text_extents_t ex;
+    cairo_text_extents(cr, name, &ex);
+    cairo_move_to(cr, margin - 6 - ex.x_advance, top + t * cell + cell / 2.0 + 4);
+    cairo_show_text(cr, name);
+    cairo_save(cr);
+    cairo_move_to(cr, margin + t * cell + cell / 2.0, top - 6);
+    cairo_rotate(cr, -M_PI / 3);
+    cairo_show_text(cr, name);
+    cairo_restore(cr);
+}
+
 gl_status gl_draw_confusion_png(const gl_label_eval *e, const char *out_png, gl_error *err) {
     int K = e->n_classes;
     if (K <= 0 || K > 200)
         return gl_fail(err, GL_ERR_LIMIT, "%s: cannot draw a %d-class confusion matrix", out_png, K);
     int cell = K <= 10 ? 56 : K <= 30 ? 32 : 16;
     double names = widest_name(e, cell >= 32 ? 12 : 9);
-    /* Row names sit left of the matrix; column names rise at 60 degrees above it. */
     int margin = (int)names + 16, top = (int)(names * 0.87) + 40;
     int w = (int)fmax(margin + K * cell + names * 0.5 + 20, 380), h = top + K * cell + 40;
     cairo_surface_t *s = draw_new_surface(w, h, out_png, err);
@@ -98,36 +130,12 @@ gl_status gl_draw_confusion_png(const gl_label_eval *e, const char *out_png, gl_
     for (int t = 0; t < K; t++) {
         long row = 0;
         for (int p = 0; p < K; p++) row += e->confusion[(size_t)t * K + p];
-        for (int p = 0; p < K; p++) {
-            long n = e->confusion[(size_t)t * K + p];
-            double f = row ? (double)n / row : 0; /* row-normalised: recall on the diagonal */
-            cairo_set_source_rgb(cr, 1 - 0.8 * f, 1 - 0.6 * f, 1 - 0.2 * f);
-            cairo_rectangle(cr, margin + p * cell, top + t * cell, cell, cell);
-            cairo_fill_preserve(cr);
-            cairo_set_source_rgb(cr, 0.7, 0.7, 0.7);
-            cairo_set_line_width(cr, 1);
-            cairo_stroke(cr);
-            char num[32];
-            snprintf(num, sizeof num, "%ld", n);
-            cairo_text_extents_t ex;
-            cairo_text_extents(cr, num, &ex);
-            cairo_set_source_rgb(cr, f > 0.5 ? 1 : 0, f > 0.5 ? 1 : 0, f > 0.5 ? 1 : 0);
-            cairo_move_to(cr, margin + p * cell + (cell - ex.width) / 2 - ex.x_bearing,
-                          top + t * cell + (cell - ex.height) / 2 - ex.y_bearing);
-            cairo_show_text(cr, num);
-        }
-        cairo_set_source_rgb(cr, 0, 0, 0);
-        cairo_text_extents_t ex;
-        cairo_text_extents(cr, e->classes[t], &ex);
-        cairo_move_to(cr, margin - 6 - ex.x_advance, top + t * cell + cell / 2.0 + 4);
-        cairo_show_text(cr, e->classes[t]);
-        cairo_save(cr); /* column labels rise at 60 degrees above their column */
-        cairo_move_to(cr, margin + t * cell + cell / 2.0, top - 6);
-        cairo_rotate(cr, -M_PI / 3);
-        cairo_show_text(cr, e->classes[t]);
-        cairo_restore(cr);
+        for (int p = 0; p < K; p++)
+            confusion_cell(cr, margin + p * cell, top + t * cell, cell, e->confusion[(size_t)t * K + p], row);
+        confusion_names(cr, e->classes[t], t, margin, top, cell);
     }
     cairo_set_font_size(cr, 13);
+    cairo_set_source_rgb(cr, 0, 0, 0);
     cairo_move_to(cr, 10, 20);
     cairo_show_text(cr, "rows: truth, columns: prediction");
     char line[128];
