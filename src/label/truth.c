@@ -283,6 +283,25 @@ static void write_row(FILE *fp, const char *image, const gl_tile *t, const char 
 }
 
 /* Labels every tile of one image and writes its rows. */
+/* Maps img onto the raster mask: a transform between differing CRSs (*ct, may stay NULL), or,
+ * when either lacks georeferencing, the same pixel grid (which needs the same size). */
+static gl_status align_raster_mask(const mask_source *m, grid *img, const char *image,
+                                   OGRCoordinateTransformationH *ct, gl_error *err) {
+    const grid *mg = &m->rm.g;
+    if (!img->has_gt || !mg->has_gt) {
+        if (img->width != mg->width || img->height != mg->height)
+            return gl_fail(err, GL_ERR_SHAPE, "%s: a %dx%d mask without georeferencing cannot cover "
+                           "the %dx%d image %s", m->path, mg->width, mg->height, img->width,
+                           img->height, image);
+        memcpy(img->gt, mg->gt, sizeof img->gt);
+        return GL_OK;
+    }
+    *ct = transform_between(img->srs, mg->srs);
+    if (!*ct && img->srs && mg->srs && !OSRIsSame(img->srs, mg->srs))
+        return gl_fail(err, GL_ERR_FORMAT, "%s: cannot transform %s's CRS to the mask's", m->path, image);
+    return GL_OK;
+}
+
 static gl_status truth_image(mask_source *m, const char *image, const gl_truth_params *p,
                              FILE *fp_out, gl_truth_stats *stats, gl_error *err) {
     GDALDatasetH ds = gl_gdal_open(image, err);
@@ -295,28 +314,15 @@ static gl_status truth_image(mask_source *m, const char *image, const gl_truth_p
     if (st) gl_error_prefix(err, "%s: ", image);
     footprints fp = {0};
     OGRCoordinateTransformationH ct = NULL;
-    if (!st && m->is_raster) {
-        ct = transform_between(img.srs, m->rm.g.srs);
-        if (!img.has_gt || !m->rm.g.has_gt) {
-            if (img.width != m->rm.g.width || img.height != m->rm.g.height)
-                st = gl_fail(err, GL_ERR_SHAPE, "%s: a %dx%d mask without georeferencing cannot "
-                             "cover the %dx%d image %s", m->path, m->rm.g.width, m->rm.g.height,
-                             img.width, img.height, image);
-            memcpy(img.gt, m->rm.g.gt, sizeof img.gt); /* same pixel grid */
-        }
-    } else if (!st) {
-        st = load_footprints(m->vds, m->path, &img, &fp, err);
-    }
+    if (!st) st = m->is_raster ? align_raster_mask(m, &img, image, &ct, err)
+                               : load_footprints(m->vds, m->path, &img, &fp, err);
     for (int i = 0; i < count && !st; i++) {
         gl_tile t;
         gl_tiling_get(&p->tiling, img.width, img.height, i, &t);
         int positive = 0, win[4];
-        if (m->is_raster) {
-            if (mask_window(&img, &m->rm.g, ct, &t, win))
-                st = window_positive(&m->rm, m->path, win[0], win[1], win[2], win[3], &positive, err);
-        } else {
-            positive = footprints_hit(&fp, &img, &t);
-        }
+        if (!m->is_raster) positive = footprints_hit(&fp, &img, &t);
+        else if (mask_window(&img, &m->rm.g, ct, &t, win))
+            st = window_positive(&m->rm, m->path, win[0], win[1], win[2], win[3], &positive, err);
         if (!st) write_row(fp_out, image, &t, positive ? p->positive : p->negative);
         stats->tiles++;
         stats->positive += positive;
