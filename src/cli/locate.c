@@ -49,7 +49,8 @@ static void usage(FILE *fp) {
         "  --level country|city       default city\n"
         "geoclip:\n"
         "  --geoclip-dir DIR          location_encoder_weights, image_encoder_mlp_weights and\n"
-        "                             logit_scale_weights (.pth or .safetensors)\n"
+        "                             logit_scale_weights (.pth or .safetensors; default\n"
+        "                             $GEOLABEL_GEOCLIP_DIR)\n"
         "  --gallery FILE.csv         LAT,LON gallery (default: the shipped "
         "coordinates_100K.csv)\n");
 }
