@@ -308,6 +308,28 @@ out:
     gl_gazetteer_free(&gz);
 }
 
+/* A country without cities (AQ in the shipped data) answers with the country's own point. */
+static void test_locate_country_without_cities(void) {
+    gl_error err = {0};
+    gl_gazetteer gz;
+    gl_clip *clip = tiny_clip(&err);
+    CHECK_OK(gl_gazetteer_load(t_path("data/gazetteer"), &gz, &err), &err);
+    float emb[64];
+    if (clip && kauai_embedding(clip, emb, &err)) {
+        gl_locate_params p = gl_locate_default_params();
+        p.countries = "AQ", p.cache_dir = "";
+        gl_locator *loc = gl_locator_new(clip, &gz, &p, &err);
+        gl_geo_guess q;
+        int n = 0;
+        CHECK(loc && gl_locator_run(loc, emb, 1, &q, &n, &err) == GL_OK, "%s", err.msg);
+        CHECK(n == 1 && q.city == -1 && q.lat == -77.83333 && q.lon == 166.6 && q.score == 1.0f,
+              "AQ point: city %d at %g,%g", q.city, q.lat, q.lon);
+        gl_locator_free(loc);
+    }
+    gl_clip_free(clip);
+    gl_gazetteer_free(&gz);
+}
+
 /* Odd Unicode names tokenize and embed; level country gives the country point. */
 static void test_locate_unicode_names(void) {
     mkdir("gzu", 0755);
@@ -387,5 +409,6 @@ int main(void) {
     RUN(test_locate_restricted_and_cached);
     RUN(test_locate_top_countries_by_hand);
     RUN(test_locate_unicode_names);
+    RUN(test_locate_country_without_cities);
     T_SUMMARY();
 }
