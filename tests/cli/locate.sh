@@ -71,3 +71,15 @@ e = json.load(open("ev.json"))
 assert e["n_matched"] == 1 and abs(e["median_km"] - d) < 1e-6 and e["country_accuracy_pct"] == 0, (e, d)
 assert e["within_km_pct"]["2500"] == 0
 PYEOF
+# The same image given as precomputed features (geolabel embed) gets the same answers.
+"$GEOLABEL" embed --model "$M" -o k.npy "$IMG"
+"$GEOLABEL" locate --model "$M" --countries FR --top-k 3 --image-features k.npy -o feat.csv
+$PY - <<'PYEOF'
+import csv
+a = next(csv.DictReader(open("fr.csv", encoding="utf-8")))
+b = next(csv.DictReader(open("feat.csv", encoding="utf-8")))
+assert b["filename"] == "k.npy#0", b["filename"]
+for k in a:
+    if k != "filename":
+        assert a[k] == b[k] or abs(float(a[k]) - float(b[k])) < 1e-6, (k, a[k], b[k])
+PYEOF
