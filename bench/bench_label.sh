@@ -10,11 +10,13 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 RUNS=${1:-3}
 BUILD=${BUILD:-build}
-GL=$ROOT/$BUILD/geolabel
 export OPENBLAS_CORETYPE=SKYLAKEX
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 make -s -j2 "$BUILD/geolabel" >/dev/null
+# A private copy: a rebuild in the shared tree must not swap the binary mid-run.
+cp "$BUILD/geolabel" "$WORK/geolabel"
+GL=$WORK/geolabel
 
 MODEL=${MODEL_DIR:-$WORK/vit-b-32}
 [ -f "$MODEL/model.safetensors" ] || "$GL" model random --like vit-b-32 -o "$MODEL" >/dev/null

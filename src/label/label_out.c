@@ -3,6 +3,7 @@
 #include "label.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gdal.h>
 #include <math.h>
 #include <ogr_api.h>
@@ -353,6 +354,15 @@ static void free_writer(gl_label_writer *w) {
     free(w);
 }
 
+/* OGR closes its own files; fsync them as gl_atomic_commit does before the rename. */
+static int sync_file(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    int ok = fsync(fd) == 0;
+    close(fd);
+    return ok;
+}
+
 gl_status gl_label_writer_commit(gl_label_writer *w, gl_error *err) {
     gl_status st = GL_OK;
     if (w->fmt == GL_LABEL_CSV) {
@@ -366,6 +376,8 @@ gl_status gl_label_writer_commit(gl_label_writer *w, gl_error *err) {
         w->ds = NULL;
         if (!st && CPLGetLastErrorType() >= CE_Failure)
             st = gl_fail(err, GL_ERR_IO, "%s: %s", w->path, CPLGetLastErrorMsg());
+        if (!st && !sync_file(w->tmp_path))
+            st = gl_fail(err, GL_ERR_IO, "%s: cannot sync: %s", w->tmp_path, strerror(errno));
         if (!st && rename(w->tmp_path, w->path) != 0)
             st = gl_fail(err, GL_ERR_IO, "%s: cannot rename into place: %s", w->path,
                          strerror(errno));
