@@ -27,14 +27,16 @@ if [ ! -f "$MODEL/model.safetensors" ]; then
 fi
 
 cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
-echo "ViT-B/32 (random weights, F32), $cpu, $(nproc) cores, median of $RUNS runs after a warm-up; $(date -u +%F)"
+echo "ViT-B/32 (random weights, F32), $cpu, $(nproc) cores, median of $RUNS runs after a warm-up;"
+echo "$(date -u '+%F %H:%M') UTC, load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "ms = wall milliseconds per image (or text); CPU ms = process CPU time per item (all threads)."
 echo
-echo "| shape | threads | geolabel ms | PyTorch ms | PyTorch / geolabel |"
-echo "|---|---|---|---|---|"
+echo "| shape | threads | geolabel ms | PyTorch ms | PyTorch / geolabel | geolabel CPU ms | PyTorch CPU ms |"
+echo "|---|---|---|---|---|---|---|"
 row() { # label mode batch threads tokens
-  g=$("$WORK/clip_forward" "$MODEL" "$2" "$3" "$4" "$5" "$RUNS")
-  t=$("$PY" bench/torch_clip.py bench "$MODEL" "$2" "$3" "$4" "$5" "$RUNS")
-  echo "| $1 | $4 | $g | $t | $(awk -v a="$t" -v b="$g" 'BEGIN { printf "%.2f", a / b }') |"
+  set -- "$1" $("$WORK/clip_forward" "$MODEL" "$2" "$3" "$4" "$5" "$RUNS") \
+    $("$PY" bench/torch_clip.py bench "$MODEL" "$2" "$3" "$4" "$5" "$RUNS") "$4"
+  echo "| $1 | $6 | $2 | $4 | $(awk -v a="$4" -v b="$2" 'BEGIN { printf "%.2f", a / b }') | $3 | $5 |"
 }
 for threads in 1 2; do
   row "image, batch 1 (ms/image)" image 1 "$threads" 77

@@ -2,7 +2,7 @@
 """torch_clip.py: a plain-PyTorch CLIP forward (no transformers) written from the architecture
 notes in ../shared/fixtures/expected/README.txt, for benchmarks and as an independent reference.
 
-  torch_clip.py bench MODEL image|text BATCH THREADS TOKENS RUNS   median ms per image/text
+  torch_clip.py bench MODEL image|text BATCH THREADS TOKENS RUNS   median wall and CPU ms per item
   torch_clip.py images MODEL pixels.npy out.npy                    image_embeds [N,P]
   torch_clip.py texts MODEL input_ids.npy out.npy                  text_embeds [N,P]
     (several images/texts groups may follow each other in one call)
@@ -140,13 +140,14 @@ def bench(model_dir, mode, batch, threads, tokens, runs):
         ids = torch.randint(320, 1320, (batch, tokens), generator=g)
         ids[:, 0], ids[:, -1] = 49406, 49407
         fn = lambda: text_forward(w, text, ids)
-    times = []
+    times, cpu = [], []
     with torch.inference_mode():
         for r in range(runs + 1):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
             times.append((time.perf_counter() - t0) * 1000 / batch)
-    print("%.2f" % statistics.median(times[1:]))
+            cpu.append((time.process_time() - c0) * 1000 / batch)
+    print("%.2f %.2f" % (statistics.median(times[1:]), statistics.median(cpu[1:])))
 
 
 def random_model(out_dir, geometry, seed=0):
