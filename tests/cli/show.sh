@@ -25,6 +25,18 @@ PYEOF
 "$GEOLABEL" show --labels tree.csv --image scene.tif -o tree.png --alpha 0.5 --stretch none
 "$GEOLABEL" show --labels big.csv --image big.tif -o big.png --max-side 500 --stretch none
 "$GEOLABEL" show --labels flat.csv --image scene.tif -o collage.png --collage --stretch none
+# Stripes 2 pixels black, 2 pixels 200 wide, drawn at a quarter size: box averaging gives 100
+# where a nearest-pixel pick would give 0 or 200. One tile covers the left half only.
+gdal_create -q -of GTiff -outsize 400 200 -bands 3 stripes.tif
+"$PY" -c '
+import numpy as np
+from osgeo import gdal
+ds = gdal.Open("stripes.tif", gdal.GA_Update)
+a = np.where((np.arange(400) % 4) < 2, 0, 200).astype(np.uint8)[None, :].repeat(200, 0)
+for b in (1, 2, 3): ds.GetRasterBand(b).WriteArray(a)
+ds = None
+open("stripes.csv", "w").write("filename,row,col,left,upper,right,lower,classification\nstripes.tif,0,0,0,200,200,0,a\n")'
+"$GEOLABEL" show --labels stripes.csv --image stripes.tif -o stripes.png --max-side 100 --stretch none
 "$PY" - <<'PYEOF'
 import json, subprocess
 from osgeo import gdal
@@ -60,6 +72,9 @@ near(pixel("big.png", 490, 240), blend(tab10[1], (255, 255, 255), 0.35), "big (1
 w, h = info("collage.png"); assert (w, h) == (2 * 256 + 5 + 300, 2 * 256 + 5), (w, h)
 near(pixel("collage.png", 258, 100), (255, 0, 0), "separator")
 near(pixel("collage.png", 200, 200), scene, "tile content")
+w, h = info("stripes.png"); assert (w, h) == (100 + 300, max(50, h)), (w, h)
+near(pixel("stripes.png", 75, 25), (100, 100, 100), "box-averaged stripes")
+near(pixel("stripes.png", 10, 10), blend(tab10[0], (100, 100, 100), 0.35), "stripes under tile a")
 print("show ok")
 PYEOF
 if "$GEOLABEL" show --labels flat.csv --image missing.tif -o x.png 2> err.txt; then exit 1; fi
