@@ -220,9 +220,11 @@ static void run_capsule(const capsule *k, const double *xy, int m, float *ws, fl
     for (int i = 0; i < m; i++) {
         float *row = h0 + (size_t)i * 2 * RFF_FREQS;
         for (int j = 0; j < RFF_FREQS; j++) {
-            double p = 2 * M_PI * (xy[2 * i] * k->b[2 * j] + xy[2 * i + 1] * k->b[2 * j + 1]);
-            row[j] = (float)cos(p);
-            row[RFF_FREQS + j] = (float)sin(p);
+            double p = 2 * M_PI * (xy[2 * i] * k->b[2 * j] + xy[2 * i + 1] * k->b[2 * j + 1]), c,
+                   sn;
+            sincos(p, &sn, &c);
+            row[j] = (float)c;
+            row[RFF_FREQS + j] = (float)sn;
         }
     }
     linear(h0, m, 2 * RFF_FREQS, k->w1, k->b1, CAPSULE_HIDDEN, h1, 1);
