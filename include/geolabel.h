@@ -591,7 +591,8 @@ gl_status gl_cluster_classes(gl_clip *clip, const char *const *classes, int n,
  * mask: a raster or an OGR vector (GeoJSON, GPKG, Shapefile). Georeferenced inputs are matched in
  * map coordinates (vectors reprojected to each image's CRS); without georeferencing a raster mask
  * must share the image's pixel grid and vector coordinates are pixel (col,row). Writes the label
- * CSV columns (classification_mode "truth", score 1) atomically. */
+ * CSV's columns (classification_mode "truth", score 1, geo columns as `label` writes them)
+ * atomically. */
 typedef struct {
     gl_tiling tiling;
     const char *positive, *negative; /* "Buildings", "No Buildings" */
