@@ -267,19 +267,36 @@ static const char *base_name(const char *p) {
     return s ? s + 1 : p;
 }
 
-/* The label CSV's columns: GVL's header, then score and the georeferenced columns (left empty:
- * truth rows are matched by filename,row,col). GVL's `lower` is the top y, `upper` the bottom. */
+/* The label CSV's columns: GVL's header, then score and, for georeferenced images, the CRS, the
+ * tile's bounds in it and its centre's lon/lat. GVL's `lower` is the top y, `upper` the bottom. */
 static const char CSV_HEADER[] = "filename,row,col,left,upper,right,lower,classification_mode,"
                                  "description,classification_tree,classification,score,crs,"
                                  "x_min,y_min,x_max,y_max,lon,lat\n";
 
-static void write_row(FILE *fp, const char *image, const gl_tile *t, const char *label) {
+static gl_status write_row(FILE *fp, gl_raster *r, const char *image, const gl_tile *t,
+                           const char *label, gl_error *err) {
     gl_csv_write_field(fp, base_name(image));
     fprintf(fp, ",%d,%d,%d,%d,%d,%d,truth,,", t->row, t->col, t->x, t->y + t->h, t->x + t->w, t->y);
     gl_csv_write_field(fp, label);
     fputc(',', fp);
     gl_csv_write_field(fp, label);
-    fputs(",1,,,,,,,\n", fp);
+    const gl_raster_info *in = gl_raster_get_info(r);
+    if (!in->has_geotransform || !in->has_crs) {
+        fputs(",1,,,,,,,\n", fp);
+        return GL_OK;
+    }
+    double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY}, X, Y, lon, lat;
+    for (int k = 0; k < 4; k++) {
+        gl_raster_pixel_to_crs(in, t->x + (k & 1 ? t->w : 0), t->y + (k & 2 ? t->h : 0), &X, &Y);
+        lo[0] = fmin(lo[0], X), hi[0] = fmax(hi[0], X), lo[1] = fmin(lo[1], Y), hi[1] = fmax(hi[1], Y);
+    }
+    gl_raster_pixel_to_crs(in, t->x + t->w / 2.0, t->y + t->h / 2.0, &X, &Y);
+    gl_status st = gl_raster_crs_to_lonlat(r, X, Y, &lon, &lat, err);
+    if (st) return st;
+    fputs(",1,", fp);
+    gl_csv_write_field(fp, in->crs_label);
+    fprintf(fp, ",%.15g,%.15g,%.15g,%.15g,%.15g,%.15g\n", lo[0], lo[1], hi[0], hi[1], lon, lat);
+    return GL_OK;
 }
 
 /* Labels every tile of one image and writes its rows. */
@@ -309,6 +326,14 @@ static gl_status truth_image(mask_source *m, const char *image, const gl_truth_p
     grid img = {0};
     grid_of(ds, &img);
     GDALClose(ds);
+    /* The geo columns come from the raster module, so they read exactly as `label` writes them. */
+    gl_raster_params rp = gl_raster_default_params();
+    rp.stretch = GL_STRETCH_NONE;
+    gl_raster *r = gl_raster_open(image, &rp, err);
+    if (!r) {
+        grid_clear(&img);
+        return err->code;
+    }
     int count;
     gl_status st = gl_tiling_count(&p->tiling, img.width, img.height, &count, err);
     if (st) gl_error_prefix(err, "%s: ", image);
@@ -323,13 +348,14 @@ static gl_status truth_image(mask_source *m, const char *image, const gl_truth_p
         if (!m->is_raster) positive = footprints_hit(&fp, &img, &t);
         else if (mask_window(&img, &m->rm.g, ct, &t, win))
             st = window_positive(&m->rm, m->path, win[0], win[1], win[2], win[3], &positive, err);
-        if (!st) write_row(fp_out, image, &t, positive ? p->positive : p->negative);
+        if (!st) st = write_row(fp_out, r, image, &t, positive ? p->positive : p->negative, err);
         stats->tiles++;
         stats->positive += positive;
     }
     if (ct) OCTDestroyCoordinateTransformation(ct);
     footprints_clear(&fp);
     grid_clear(&img);
+    gl_raster_close(r);
     return st;
 }
 

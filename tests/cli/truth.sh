@@ -88,6 +88,19 @@ assert check("touch.csv", expect([(60, 25, 70, 30)])) == 1
 # windows of 40 px: columns at 0, 40, 80 (the last clipped), rows at 0, 40
 grid = [(r, c, 40 * c, 40 * r, min(40, W - 40 * c), min(40, H - 40 * r)) for r in range(2) for c in range(3)]
 check("win.csv", expect([px(45, 5), px(89, 59), px(0, 20)], grid=grid))
+# Geo columns from the scene's -a_ullr (10 m pixels) and osr's UTM 18N -> WGS 84, not our code.
+from osgeo import osr
+utm = osr.SpatialReference(); utm.ImportFromEPSG(32618)
+wgs = osr.SpatialReference(); wgs.ImportFromEPSG(4326)
+for s in (utm, wgs): s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+ct = osr.CoordinateTransformation(utm, wgs)
+for row in csv.DictReader(open("same.csv", newline="")):
+    l, u, r_, lo = (int(row[k]) for k in ("left", "upper", "right", "lower"))
+    exp = (500000 + 10 * l, 4100000 - 10 * u, 500000 + 10 * r_, 4100000 - 10 * lo)
+    got = tuple(float(row[k]) for k in ("x_min", "y_min", "x_max", "y_max"))
+    assert row["crs"] == "EPSG:32618" and all(abs(a - b) < 1e-6 for a, b in zip(got, exp)), (got, exp)
+    lon, lat = ct.TransformPoint((exp[0] + exp[2]) / 2, (exp[1] + exp[3]) / 2)[:2]
+    assert abs(float(row["lon"]) - lon) < 1e-9 and abs(float(row["lat"]) - lat) < 1e-9, row
 # GVL's cut drops the remainder: 22x15 tiles end at x 88, y 60, so pixel (89, 59) is in no tile
 assert check("drop.csv", expect([px(45, 5), px(89, 59), px(0, 20)], grid=list(tiles(4, 4, True)))) == 2
 print("truth ok")
@@ -108,4 +121,13 @@ if "$GEOLABEL" label --help > /dev/null 2>&1; then
     --split 3x3 scene.tif -o pred.csv 2> /dev/null
   "$GEOLABEL" eval --pred pred.csv --truth same.csv --json > eval.json
   "$PY" -c 'import json; j = json.load(open("eval.json")); assert j["n_matched"] == 9 == j["n_truth"], j'
+  # and the georeferenced columns read the same in both files
+  "$PY" - <<'PYEOF'
+import csv
+cols = ("left", "upper", "right", "lower", "crs", "x_min", "y_min", "x_max", "y_max", "lon", "lat")
+key = lambda r: (r["row"], r["col"])
+t = {key(r): [r[c] for c in cols] for r in csv.DictReader(open("same.csv", newline=""))}
+p = {key(r): [r[c] for c in cols] for r in csv.DictReader(open("pred.csv", newline=""))}
+assert t == p, (t, p)
+PYEOF
 fi
