@@ -265,25 +265,28 @@ static void transpose_rgb(const unsigned char *src, size_t src_stride, int rows,
             }
 }
 
-/* Horizontal then vertical pass, as Pillow orders them. The horizontal pass runs on the
- * transposed source so that both passes use the same vectorised line kernel. */
+/* Source rows per horizontal strip: the transposed copy stays a strip, not the whole image. */
+#define STRIP_ROWS 64
+
+/* Horizontal then vertical pass, as Pillow orders them. The horizontal pass runs strip by strip
+ * on the transposed source so that both passes use the same vectorised line kernel. */
 static gl_status two_passes(const unsigned char *src, int src_w, const taps *th, const taps *tv,
                             int ow, int oh, unsigned char *dst, size_t dst_stride) {
     int y0 = tv->start[0], rows = tv->start[oh - 1] + tv->len[oh - 1] - y0;
     int x0 = th->start[0], cols = th->start[ow - 1] + th->len[ow - 1] - x0;
-    size_t line_t = (size_t)rows * 3, line = (size_t)ow * 3;
-    size_t n_acc = line_t > line ? line_t : line;
-    unsigned char *src_t = malloc((size_t)cols * line_t), *tmp_t = malloc((size_t)ow * line_t);
+    size_t strip = STRIP_ROWS * 3, line = (size_t)ow * 3;
+    unsigned char *src_t = malloc((size_t)cols * strip), *tmp_t = malloc((size_t)ow * strip);
     unsigned char *tmp = malloc((size_t)rows * line);
-    int32_t *acc = malloc(n_acc * sizeof *acc);
+    int32_t *acc = malloc((strip > line ? strip : line) * sizeof *acc);
     int ok = src_t && tmp_t && tmp && acc;
-    if (ok) {
-        transpose_rgb(src + ((size_t)y0 * src_w + x0) * 3, (size_t)src_w * 3, rows, cols, src_t,
-                      line_t);
-        convolve_lines(src_t, line_t, x0, th, ow, line_t, acc, tmp_t, line_t);
-        transpose_rgb(tmp_t, line_t, ow, rows, tmp, line);
-        convolve_lines(tmp, line, y0, tv, oh, line, acc, dst, dst_stride);
+    for (int y = 0; ok && y < rows; y += STRIP_ROWS) {
+        int n = rows - y < STRIP_ROWS ? rows - y : STRIP_ROWS;
+        transpose_rgb(src + ((size_t)(y0 + y) * src_w + x0) * 3, (size_t)src_w * 3, n, cols, src_t,
+                      strip);
+        convolve_lines(src_t, strip, x0, th, ow, (size_t)n * 3, acc, tmp_t, strip);
+        transpose_rgb(tmp_t, strip, ow, n, tmp + (size_t)y * line, line);
     }
+    if (ok) convolve_lines(tmp, line, y0, tv, oh, line, acc, dst, dst_stride);
     free(src_t);
     free(tmp_t);
     free(tmp);
