@@ -114,6 +114,7 @@ void gl_sgemm_nn(int M, int N, int K, float alpha, const float *A, int lda, cons
                  float beta, float *C, int ldc);
 /* Threads BLAS may use; 0 keeps the current setting. */
 void gl_blas_set_threads(int n);
+int gl_blas_get_threads(void);
 /* Debian's OpenBLAS 0.3.21 runs generic kernels on CPUs it does not know (Zen 4) unless
  * OPENBLAS_CORETYPE is set before it loads. A program calls this first thing in main(); when the
  * variable is unset and the CPU has AVX-512 it re-executes itself with SKYLAKEX. */
@@ -189,8 +190,9 @@ gl_clip_params gl_clip_default_params(void);
 /* Loads a Hugging Face CLIP folder (config.json, model.safetensors or sharded index,
  * vocab.json, merges.txt, preprocessor_config.json). F32 weights are mmap'ed in place; F16/BF16
  * are widened once. `dir_or_id` may also be ORG/NAME of a model pulled into the cache.
- * A context owns one workspace and one thread pool: it runs one encode call at a time. Loading
- * sets OpenBLAS to one thread per call, since the pool already splits every GEMM. */
+ * A context owns one workspace and one thread pool: it runs one encode call at a time. During
+ * an encode call BLAS runs one thread per call (the pool already splits every GEMM); the
+ * caller's BLAS thread count is restored on return. */
 gl_clip *gl_clip_load(const char *dir_or_id, const gl_clip_params *params, gl_error *err);
 void gl_clip_free(gl_clip *clip);
 

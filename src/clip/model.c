@@ -267,8 +267,6 @@ gl_clip *gl_clip_load(const char *dir_or_id, const gl_clip_params *params, gl_er
     if (!s) s = load_preprocessing(c, err);
     if (!s) s = load_tokenizer(c, err);
     if (!s) {
-        /* Our pool splits every GEMM; BLAS's own threads would only compete with it. */
-        gl_blas_set_threads(1);
         c->pool = gl_pool_create(p.threads ? p.threads : gl_cpu_count(), err);
         s = c->pool ? GL_OK : GL_ERR_INTERNAL;
     }
@@ -339,24 +337,30 @@ void clip_encoder(gl_clip *c, const clip_tower_config *tc, const clip_layer *lay
 
 /* ------------------------------------------------------------------ batching */
 
-gl_status gl_clip_encode_images(gl_clip *c, const float *pixels, int n, float *embeds, gl_error *err) {
-    size_t per = (size_t)3 * c->cfg.vision.image_size * c->cfg.vision.image_size;
-    for (int i = 0; i < n; i += c->max_batch) {
+/* One forward per max_batch chunk. Our pool splits every GEMM, so BLAS's own threads would only
+ * compete with it: BLAS runs single-threaded for the call, and the caller's setting comes back. */
+static gl_status encode_chunks(gl_clip *c, const float *pixels, const int32_t *ids, int n, float *embeds,
+                               gl_error *err) {
+    size_t per_image = (size_t)3 * c->cfg.vision.image_size * c->cfg.vision.image_size;
+    int blas_threads = gl_blas_get_threads();
+    gl_blas_set_threads(1);
+    gl_status s = GL_OK;
+    for (int i = 0; i < n && !s; i += c->max_batch) {
         int b = n - i < c->max_batch ? n - i : c->max_batch;
-        gl_status s = clip_vision_forward(c, pixels + per * i, b, embeds + (size_t)c->cfg.projection_dim * i, err);
-        if (s) return s;
+        float *out = embeds + (size_t)c->cfg.projection_dim * i;
+        s = pixels ? clip_vision_forward(c, pixels + per_image * i, b, out, err)
+                   : clip_text_forward(c, ids + (size_t)GL_CLIP_CONTEXT * i, b, out, err);
     }
-    return GL_OK;
+    gl_blas_set_threads(blas_threads);
+    return s;
+}
+
+gl_status gl_clip_encode_images(gl_clip *c, const float *pixels, int n, float *embeds, gl_error *err) {
+    return encode_chunks(c, pixels, NULL, n, embeds, err);
 }
 
 gl_status gl_clip_encode_tokens(gl_clip *c, const int32_t *ids, int n, float *embeds, gl_error *err) {
-    for (int i = 0; i < n; i += c->max_batch) {
-        int b = n - i < c->max_batch ? n - i : c->max_batch;
-        gl_status s = clip_text_forward(c, ids + (size_t)GL_CLIP_CONTEXT * i, b,
-                                        embeds + (size_t)c->cfg.projection_dim * i, err);
-        if (s) return s;
-    }
-    return GL_OK;
+    return encode_chunks(c, NULL, ids, n, embeds, err);
 }
 
 gl_status gl_clip_encode_texts(gl_clip *c, const char *const *texts, int n, float *embeds, gl_error *err) {
@@ -366,7 +370,7 @@ gl_status gl_clip_encode_texts(gl_clip *c, const char *const *texts, int n, floa
             gl_status s = gl_tokenizer_encode(c->tok, texts[i + j], c->ws.ids + (size_t)GL_CLIP_CONTEXT * j, NULL, err);
             if (s) return s;
         }
-        gl_status s = clip_text_forward(c, c->ws.ids, b, embeds + (size_t)c->cfg.projection_dim * i, err);
+        gl_status s = encode_chunks(c, NULL, c->ws.ids, b, embeds + (size_t)c->cfg.projection_dim * i, err);
         if (s) return s;
     }
     return GL_OK;
