@@ -52,39 +52,48 @@ static char *render(const char *tmpl, const char *slot, const char *name) {
     return out;
 }
 
-/* Embeds rows[0..n) of cache c (names[i] through tmpl) that it lacks; normalises them. */
+/* Encodes k prompts, normalised, into rows which[0..k) of cache c, and frees the prompts. */
+static gl_status encode_batch(gl_locator *loc, gl_geo_embcache *c, char **texts, const int *which,
+                              int k, gl_error *err) {
+    float *emb = malloc((size_t)k * loc->dim * sizeof(float));
+    gl_status s = emb ? gl_clip_encode_texts(loc->clip, (const char *const *)texts, k, emb, err)
+                      : gl_fail(err, GL_ERR_NOMEM, "locate: out of memory");
+    if (s == GL_OK) {
+        gl_l2_normalize_rows(emb, k, loc->dim);
+        for (int j = 0; j < k; j++) {
+            memcpy(c->data + (size_t)which[j] * loc->dim, emb + (size_t)j * loc->dim,
+                   (size_t)loc->dim * sizeof(float));
+            c->present[which[j]] = 1;
+        }
+        loc->stats.encoded += k;
+        c->dirty = 1;
+    }
+    free(emb);
+    for (int j = 0; j < k; j++)
+        free(texts[j]);
+    return s;
+}
+
+/* Makes rows[0..n) of cache c (the prompts tmpl gives names[i]) present, encoding only those the
+ * cache lacks, TEXT_BATCH at a time. */
 static gl_status embed_rows(gl_locator *loc, gl_geo_embcache *c, const char *tmpl, const char *slot,
                             const int *rows, const char *const *names, int n, gl_error *err) {
     char *texts[TEXT_BATCH];
     int which[TEXT_BATCH], k = 0;
     gl_status s = GL_OK;
-    for (int i = 0; i <= n && s == GL_OK; i++) {
-        if (i < n && c->present[rows[i]]) {
+    for (int i = 0; i < n && s == GL_OK; i++) {
+        if (c->present[rows[i]]) {
             loc->stats.cached++;
             continue;
         }
-        if (i < n) {
-            if (!(texts[k] = render(tmpl, slot, names[i])))
-                s = gl_fail(err, GL_ERR_NOMEM, "locate: out of memory");
-            else
-                which[k++] = rows[i];
+        if (!(texts[k] = render(tmpl, slot, names[i]))) {
+            s = gl_fail(err, GL_ERR_NOMEM, "locate: out of memory");
+            break;
         }
-        if (s != GL_OK || !k || (i < n && k < TEXT_BATCH)) continue;
-        float *emb = malloc((size_t)k * loc->dim * sizeof(float));
-        s = emb ? gl_clip_encode_texts(loc->clip, (const char *const *)texts, k, emb, err)
-                : gl_fail(err, GL_ERR_NOMEM, "locate: out of memory");
-        if (s == GL_OK) gl_l2_normalize_rows(emb, k, loc->dim);
-        for (int j = 0; s == GL_OK && j < k; j++) {
-            memcpy(c->data + (size_t)which[j] * loc->dim, emb + (size_t)j * loc->dim,
-                   (size_t)loc->dim * sizeof(float));
-            c->present[which[j]] = 1;
-        }
-        loc->stats.encoded += s == GL_OK ? k : 0;
-        c->dirty |= s == GL_OK;
-        free(emb);
-        while (k)
-            free(texts[--k]);
+        which[k++] = rows[i];
+        if (k == TEXT_BATCH) s = encode_batch(loc, c, texts, which, k, err), k = 0;
     }
+    if (s == GL_OK && k) s = encode_batch(loc, c, texts, which, k, err), k = 0;
     while (k)
         free(texts[--k]);
     return s;
