@@ -187,7 +187,9 @@ static void test_locate_restricted_and_cached(void) {
     if (!clip || !kauai_embedding(clip, emb, &err)) goto out;
     int fr = gl_gazetteer_find_country(&gz, "FR");
     gl_locate_params p = gl_locate_default_params();
-    p.countries = "FR", p.cache_dir = ".", p.top_k = 3;
+    p.countries = "FR", p.cache_dir = "zs-cache", p.top_k = 3;
+    /* A fresh cache folder: the first pass must find nothing. */
+    CHECK(system("rm -rf zs-cache && mkdir zs-cache") == 0, "mkdir");
     for (int pass = 0; pass < 2; pass++) {
         gl_locator *loc = gl_locator_new(clip, &gz, &p, &err);
         CHECK(loc != NULL, "%s", err.msg);
@@ -209,6 +211,7 @@ static void test_locate_restricted_and_cached(void) {
         gl_locator_free(loc);
     }
 out:
+    CHECK(system("rm -rf zs-cache") == 0, "cleanup");
     gl_clip_free(clip);
     gl_gazetteer_free(&gz);
 }

@@ -114,8 +114,9 @@ static void test_gallery_cache(void) {
     CHECK(gal.n == 4 && gal.coords[2] == -33.8688 && gal.coords[3] == 151.2093, "gallery rows");
     gl_npy img;
     int ok = g && gal.n == 4 && read_npy("combo_image_features_in.npy", &img, 4 * 768);
+    CHECK(system("rm -rf gc-cache && mkdir gc-cache") == 0, "a fresh cache folder");
     for (int pass = 0; ok && pass < 2; pass++) {
-        gl_geoclip_index *ix = gl_geoclip_index_new(g, &gal, ".", &err);
+        gl_geoclip_index *ix = gl_geoclip_index_new(g, &gal, "gc-cache", &err);
         CHECK(ix != NULL, "%s", err.msg);
         if (!ix) break;
         gl_geo_cache_stats st = gl_geoclip_index_stats(ix);
@@ -134,6 +135,7 @@ static void test_gallery_cache(void) {
     gl_geo_gallery_free(&gal);
     gl_geoclip_free(g);
     unlink("gal.csv");
+    CHECK(system("rm -rf gc-cache") == 0, "cleanup");
 }
 
 static void test_bad_inputs(void) {
