@@ -420,7 +420,7 @@ typedef struct {
     const char *countries;        /* "FR,DE": restrict the search; NULL: every country */
     gl_geo_level level;
     int top_k;                    /* guesses per image */
-    const char *cache_dir;        /* NULL: gl_geo_cache_dir() */
+    const char *cache_dir;        /* NULL: gl_geo_cache_dir(); "": no cache */
 } gl_locate_params;
 gl_locate_params gl_locate_default_params(void);
 
@@ -766,9 +766,9 @@ typedef struct {
     int threads;
     int resume;            /* continue from "<out>.resume" */
     int keep_bad_rows;
-    /* Called after each epoch (may be NULL). */
+    /* Called after each epoch (may be NULL); train_seconds is the epoch's training time. */
     void (*on_epoch)(void *ctx, int epoch, double train_loss, double val_loss, double micro_f1,
-                     double macro_f1, int improved);
+                     double macro_f1, int improved, double train_seconds);
     void *ctx;
 } gl_train_params;
 gl_train_params gl_train_default_params(void);
