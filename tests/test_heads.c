@@ -261,9 +261,10 @@ typedef struct {
     int epochs;
 } progress;
 
-static void note_epoch(void *ctx, int epoch, double tl, double vl, double micro, double macro, int improved) {
+static void note_epoch(void *ctx, int epoch, double tl, double vl, double micro, double macro, int improved,
+                       double seconds) {
     progress *p = ctx;
-    (void)tl, (void)macro;
+    (void)tl, (void)macro, (void)seconds;
     if (improved) p->best_micro = micro;
     p->last_val = vl;
     p->epochs = epoch;

@@ -19,10 +19,11 @@ static void usage(FILE *fp) {
             "  the best head so far is written to HEAD.safetensors (atomically) whenever val loss improves\n");
 }
 
-static void on_epoch(void *ctx, int epoch, double tl, double vl, double micro, double macro, int improved) {
+static void on_epoch(void *ctx, int epoch, double tl, double vl, double micro, double macro, int improved,
+                     double seconds) {
     (void)ctx;
-    fprintf(stderr, "epoch %3d  train loss %.5f  val loss %.5f  val micro-F1 %.4f  macro-F1 %.4f%s\n", epoch, tl, vl,
-            micro, macro, improved ? "  (best, saved)" : "");
+    fprintf(stderr, "epoch %3d  train loss %.5f  val loss %.5f  val micro-F1 %.4f  macro-F1 %.4f  train %.2f s%s\n",
+            epoch, tl, vl, micro, macro, seconds, improved ? "  (best, saved)" : "");
 }
 
 static int parse_float(const char *opt, const char *v, float lo, float hi, float *out) {

@@ -51,7 +51,46 @@ static void rows_set_bias(float *y, int n, int m, const float *b) {
     for (int i = 0; i < n; i++) memcpy(y + (size_t)i * m, b, (size_t)m * sizeof *y);
 }
 
-static void col_sums(const float *y, int n, int m, float *out) {
+/* GCC vector extensions: -O2's cheap cost model leaves these element loops scalar otherwise. */
+typedef float v8f __attribute__((vector_size(32)));
+typedef int v8i __attribute__((vector_size(32)));
+
+static v8f load8(const float *p) {
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* a1 = max(a1, 0); a1d = a1 * mask (mask NULL: all ones). */
+static void relu_dropout(float *restrict a1, float *restrict a1d, const float *restrict mask, size_t n) {
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        v8f a = load8(a1 + k), zero = {0};
+        a = (v8f)((v8i)a & (a > zero));
+        memcpy(a1 + k, &a, sizeof a);
+        if (mask) a *= load8(mask + k);
+        memcpy(a1d + k, &a, sizeof a);
+    }
+    for (; k < n; k++) {
+        a1[k] = a1[k] > 0 ? a1[k] : 0.0f;
+        a1d[k] = mask ? a1[k] * mask[k] : a1[k];
+    }
+}
+
+/* da = da * mask where the ReLU was active, else 0. */
+static void relu_dropout_backward(const float *restrict a1, float *restrict da, const float *restrict mask,
+                                  size_t n) {
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        v8f d = load8(da + k), zero = {0};
+        if (mask) d *= load8(mask + k);
+        d = (v8f)((v8i)d & (load8(a1 + k) > zero));
+        memcpy(da + k, &d, sizeof d);
+    }
+    for (; k < n; k++) da[k] = a1[k] > 0 ? (mask ? da[k] * mask[k] : da[k]) : 0.0f;
+}
+
+static void col_sums(const float *restrict y, int n, int m, float *restrict out) {
     memset(out, 0, (size_t)m * sizeof *out);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < m; j++) out[j] += y[(size_t)i * m + j];
@@ -80,11 +119,7 @@ double heads_loss_grad(const gl_head *h, heads_work *w, int n, const int *dist, 
     int d = a->clip_dim + a->dist_dim, H = a->hidden, C = a->n_classes, dd = a->dist_dim;
     rows_set_bias(w->a1, n, H, h->b1);
     gl_sgemm_nt(n, H, d, 1.0f, w->x, d, h->w1, d, 1.0f, w->a1, H);
-    for (size_t k = 0; k < (size_t)n * H; k++) {
-        float v = w->a1[k] > 0 ? w->a1[k] : 0;
-        w->a1[k] = v;
-        w->a1d[k] = mask ? v * mask[k] : v;
-    }
+    relu_dropout(w->a1, w->a1d, mask, (size_t)n * H);
     rows_set_bias(w->z2, n, C, h->b2);
     gl_sgemm_nt(n, C, H, 1.0f, w->a1d, H, h->w2, H, 1.0f, w->z2, C);
     double loss = bce_loss(h, w, n, targets, weights);
@@ -94,8 +129,7 @@ double heads_loss_grad(const gl_head *h, heads_work *w, int n, const int *dist, 
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, H, n, 1.0f, w->dz2, C, w->a1d, H, 0.0f, g_w2, H);
     col_sums(w->dz2, n, C, g_b2);
     gl_sgemm_nn(n, H, C, 1.0f, w->dz2, C, h->w2, H, 0.0f, w->da, H);
-    for (size_t k = 0; k < (size_t)n * H; k++)
-        w->da[k] = w->a1[k] > 0 ? (mask ? w->da[k] * mask[k] : w->da[k]) : 0.0f;
+    relu_dropout_backward(w->a1, w->da, mask, (size_t)n * H);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, d, n, 1.0f, w->da, H, w->x, d, 0.0f, g_w1, d);
     col_sums(w->da, n, H, g_b1);
     /* only the distance part of dLoss/dx is needed: the CLIP inputs are data */
@@ -207,14 +241,14 @@ static void adam_step(trainer *t, const float *g, const gl_train_params *p, doub
     double bc1 = 1 - pow(ADAM_B1, (double)t->step), bc2 = 1 - pow(ADAM_B2, (double)t->step);
     float step_size = (float)(lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
     float b1 = (float)ADAM_B1, b2 = (float)ADAM_B2, wd = p->weight_decay, decay = (float)(1 - lr * wd);
-    float *x = t->h->params;
+    float *restrict x = t->h->params, *restrict m = t->m, *restrict v = t->v;
+    float keep = p->adamw ? decay : 1.0f, add = p->adamw ? 0.0f : wd;
     for (size_t i = 0; i < t->h->n_params; i++) {
-        float gi = g[i];
-        if (p->adamw) x[i] *= decay;
-        else gi += wd * x[i];
-        t->m[i] = b1 * t->m[i] + (1 - b1) * gi;
-        t->v[i] = b2 * t->v[i] + (1 - b2) * gi * gi;
-        x[i] -= step_size * t->m[i] / (sqrtf(t->v[i]) * inv_sqrt_bc2 + (float)ADAM_EPS);
+        float gi = g[i] + add * x[i];
+        x[i] *= keep;
+        m[i] = b1 * m[i] + (1 - b1) * gi;
+        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+        x[i] -= step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + (float)ADAM_EPS);
     }
 }
 
@@ -341,9 +375,15 @@ static gl_status bufs_init(batch_bufs *b, const gl_head *h, int batch, long n_tr
     return b->dist && b->targets && b->weights && b->mask && b->order ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "train: out of memory");
 }
 
+/* Two 32-bit draws per generator call: drop when the draw is below p * 2^32. */
 static void fill_dropout(float *mask, size_t n, float p, heads_rng *rng) {
     float keep = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
-    for (size_t i = 0; i < n; i++) mask[i] = p > 0 && heads_rng_uniform(rng) < p ? 0.0f : keep;
+    uint64_t cut = (uint64_t)((double)p * 4294967296.0);
+    for (size_t i = 0; i < n; i += 2) {
+        uint64_t r = heads_rng_next(rng);
+        mask[i] = (r & 0xffffffffu) < cut ? 0.0f : keep;
+        if (i + 1 < n) mask[i + 1] = (r >> 32) < cut ? 0.0f : keep;
+    }
 }
 
 static double train_epoch(trainer *t, const row_store *tra, batch_bufs *b, const gl_train_params *p, long total_steps) {
@@ -417,7 +457,8 @@ gl_status gl_head_train(const char *data_path, const char *out_path, const gl_tr
     if (!s) s = bufs_init(&b, t.h, p->batch, tra.n > val.n ? tra.n : val.n, err);
     long total_steps = (long)p->epochs * ((tra.n + p->batch - 1) / p->batch);
     for (int e = t.next_epoch; !s && e < p->epochs && t.bad_epochs < p->patience; e++) {
-        double tl = train_epoch(&t, &tra, &b, p, total_steps), micro, macro;
+        double t0 = gl_now_seconds(), tl = train_epoch(&t, &tra, &b, p, total_steps), micro, macro;
+        double train_seconds = gl_now_seconds() - t0;
         double vl = val_epoch(&t, &val, &b, p, &micro, &macro);
         int improved = vl < t.best_val;
         if (improved) {
@@ -429,7 +470,7 @@ gl_status gl_head_train(const char *data_path, const char *out_path, const gl_tr
         }
         t.next_epoch = e + 1;
         if (!s) s = save_resume(&t, rpath, err);
-        if (p->on_epoch) p->on_epoch(p->ctx, e + 1, tl, vl, micro, macro, improved);
+        if (p->on_epoch) p->on_epoch(p->ctx, e + 1, tl, vl, micro, macro, improved, train_seconds);
     }
     bufs_free(&b);
     store_free(&tra);
