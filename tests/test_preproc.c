@@ -314,49 +314,158 @@ static void test_other_formats(void) {
     }
 }
 
-/* 16-bit, palette and 2-bit PNGs written by GDAL's Python bindings; the expected RGB is
- * Pillow 9.4's documented rule applied by numpy to the values GDAL wrote. */
+/* Pillow 9.4 (Debian's python3-pil, the version that made the fixtures) as the reference for
+ * what the fixtures do not cover: every picture mode its convert('RGB') handles, and resizes and
+ * preprocessing of random images at many geometries (downscales, upscales, 1x1, slivers). */
+static const char *PIL_SCRIPT =
+    "import numpy as np\n"
+    "from PIL import Image\n"
+    "from osgeo import gdal\n"
+    "rng = np.random.default_rng(7)\n"
+    "a = rng.integers(0, 256, (37, 53, 4), dtype=np.uint8)\n"
+    "rgb = Image.fromarray(a[..., :3], 'RGB')\n"
+    "files = []\n"
+    "def pil(name, im, **kw):\n"
+    "    im.save(name, **kw); files.append(name)\n"
+    "pil('m_L.png', Image.fromarray(a[..., 0], 'L'))\n"
+    "pil('m_LA.png', Image.fromarray(a[..., :2], 'LA'))\n"
+    "pil('m_RGBA.png', Image.fromarray(a, 'RGBA'))\n"
+    "pil('m_P.png', rgb.quantize(64))\n"
+    "pil('m_Ptrns.png', rgb.quantize(16), transparency=3)\n"
+    "pil('m_P4.png', rgb.quantize(8), bits=4)\n"
+    "pil('m_1.png', Image.fromarray(a[..., 0] > 128))\n"
+    "pil('m_I16.png', Image.fromarray(a[..., 0].astype(np.uint16) * 3, 'I;16'))\n"
+    "pil('m_L.jpg', Image.fromarray(a[..., 0], 'L'), quality=90)\n"
+    "pil('m_prog.jpg', rgb, quality=85, progressive=True, subsampling=1)\n"
+    "pil('m_cmyk.jpg', Image.fromarray(a, 'CMYK'), quality=95)\n"
+    "pil('m.webp', rgb, quality=80)\n"
+    "pil('m_rgba.webp', Image.fromarray(a, 'RGBA'), quality=80)\n"
+    "pil('m.gif', rgb.quantize(32))\n"
+    "pil('m.bmp', rgb)\n"
+    "pil('m_lzw.tif', rgb, compression='tiff_lzw')\n"
+    "mem = gdal.GetDriverByName('MEM')\n"
+    "def gd(name, drv, arrs, dtype, opts=[]):\n"
+    "    ds = mem.Create('', arrs[0].shape[1], arrs[0].shape[0], len(arrs), dtype)\n"
+    "    for i, x in enumerate(arrs): ds.GetRasterBand(i + 1).WriteArray(x)\n"
+    "    gdal.GetDriverByName(drv).CreateCopy(name, ds, options=opts); files.append(name)\n"
+    "u = rng.integers(0, 65536, (4, 37, 53))\n"
+    "gd('g_rgb16.png', 'PNG', list(u[:3]), gdal.GDT_UInt16)\n"
+    "gd('g_rgba16.png', 'PNG', list(u), gdal.GDT_UInt16)\n"
+    "gd('g_la16.png', 'PNG', list(u[:2]), gdal.GDT_UInt16)\n"
+    "gd('g_g16.png', 'PNG', [u[0] % 700], gdal.GDT_UInt16)\n"
+    "gd('g_g16.tif', 'GTiff', [u[0] % 700], gdal.GDT_UInt16)\n"
+    "gd('g_g2.png', 'PNG', [u[0] % 4], gdal.GDT_Byte, ['NBITS=2'])\n"
+    "gd('g_g4.png', 'PNG', [u[0] % 16], gdal.GDT_Byte, ['NBITS=4'])\n"
+    "for f in files:\n"
+    "    np.save(f + '.npy', np.asarray(Image.open(f).convert('RGB')))\n"
+    "open('modes.txt', 'w').write('\\n'.join(files) + '\\n')\n"
+    "sizes = [((1, 1), (224, 224)), ((2, 3), (224, 336)), ((10, 3), (746, 224)),\n"
+    "         ((640, 480), (299, 224)), ((1000, 17), (13176, 224)), ((97, 263), (224, 607)),\n"
+    "         ((500, 500), (37, 411)), ((224, 300), (224, 150)), ((300, 224), (150, 224)),\n"
+    "         ((1500, 1200), (30, 24)), ((333, 777), (336, 784)), ((64, 64), (65, 63))]\n"
+    "with open('resize.txt', 'w') as f:\n"
+    "    for i, ((w, h), (W, H)) in enumerate(sizes):\n"
+    "        x = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)\n"
+    "        x[rng.random((h, w)) < 0.05] = 255  # saturated spots exercise the clamping\n"
+    "        np.save('src%d.npy' % i, x)\n"
+    "        y = np.asarray(Image.fromarray(x).resize((W, H), resample=Image.BICUBIC))\n"
+    "        np.save('dst%d.npy' % i, y)\n"
+    "        f.write('%d %d %d\\n' % (i, W, H))\n"
+    "mean = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)\n"
+    "std = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)\n"
+    "with open('pipeline.txt', 'w') as f:\n"
+    "    for i, (w, h, S, C) in enumerate([(800, 600, 224, 224), (31, 700, 256, 224),\n"
+    "                                      (3000, 40, 336, 336), (225, 224, 224, 224)]):\n"
+    "        x = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)\n"
+    "        np.save('psrc%d.npy' % i, x)\n"
+    "        W, H = (S, int(S * h / w)) if w <= h else (int(S * w / h), S)\n"
+    "        r = np.asarray(Image.fromarray(x).resize((W, H), resample=Image.BICUBIC))\n"
+    "        t, l = (H - C) // 2, (W - C) // 2\n"
+    "        r = (r[t:t + C, l:l + C].astype(np.float64) * 0.00392156862745098).astype(np.float32)\n"
+    "        np.save('pv%d.npy' % i, ((r - mean) / std).transpose(2, 0, 1).copy())\n"
+    "        f.write('%d %d %d\\n' % (i, S, C))\n";
+
+static int pil_refs_ready;
+
+static void test_pil_refs(void) {
+    write_bytes("pil_refs.py", PIL_SCRIPT, strlen(PIL_SCRIPT));
+    pil_refs_ready = run("${PY:-/usr/bin/python3} pil_refs.py") == 0;
+    CHECK(pil_refs_ready, "the Pillow reference script failed (python3-pil installed?)");
+}
+
 static void test_pil_modes(void) {
-    const char *py =
-        "import numpy as np\n"
-        "from osgeo import gdal\n"
-        "rng = np.random.default_rng(5)\n"
-        "mem = gdal.GetDriverByName('MEM'); png = gdal.GetDriverByName('PNG')\n"
-        "def save(name, arrs, dtype, ct=None, nbits=None):\n"
-        "    ds = mem.Create('', 9, 6, len(arrs), dtype)\n"
-        "    for i, a in enumerate(arrs): ds.GetRasterBand(i + 1).WriteArray(a)\n"
-        "    if ct: ds.GetRasterBand(1).SetRasterColorTable(ct)\n"
-        "    opts = ['NBITS=%d' % nbits] if nbits else []\n"
-        "    png.CreateCopy(name, ds, options=opts)\n"
-        "g16 = rng.integers(0, 600, (6, 9)); rgb16 = rng.integers(0, 65536, (3, 6, 9))\n"
-        "save('g16.png', [g16], gdal.GDT_UInt16)\n"
-        "np.save('g16.npy', np.repeat(np.clip(g16, 0, 255)[..., None], 3, 2).astype(np.uint8))\n"
-        "save('rgb16.png', list(rgb16), gdal.GDT_UInt16)\n"
-        "np.save('rgb16.npy', np.moveaxis(rgb16 >> 8, 0, 2).astype(np.uint8))\n"
-        "ct = gdal.ColorTable(); lut = rng.integers(0, 256, (4, 3))\n"
-        "[ct.SetColorEntry(i, tuple(int(v) for v in lut[i]) + (255,)) for i in range(4)]\n"
-        "idx = rng.integers(0, 4, (6, 9))\n"
-        "save('pal.png', [idx], gdal.GDT_Byte, ct=ct)\n"
-        "np.save('pal.npy', lut[idx].astype(np.uint8))\n"
-        "g2 = rng.integers(0, 4, (6, 9))\n"
-        "save('g2.png', [g2], gdal.GDT_Byte, nbits=2)\n"
-        "np.save('g2.npy', np.repeat((g2 * 85)[..., None], 3, 2).astype(np.uint8))\n";
-    write_bytes("modes.py", py, strlen(py));
-    CHECK(run("${PY:-/usr/bin/python3} modes.py") == 0, "python GDAL script failed");
-    const char *names[] = {"g16", "rgb16", "pal", "g2"};
-    for (int i = 0; i < 4; i++) {
-        char png[32], npy[32];
-        snprintf(png, sizeof png, "%s.png", names[i]);
-        snprintf(npy, sizeof npy, "%s.npy", names[i]);
+    FILE *f = fopen("modes.txt", "r");
+    char name[128];
+    int n = 0;
+    while (f && fscanf(f, "%127s", name) == 1) {
+        char npy[160];
+        snprintf(npy, sizeof npy, "%s.npy", name);
         gl_image img;
         gl_error err = {0};
-        CHECK_OK(gl_image_load(png, &img, &err), &err);
+        CHECK_OK(gl_image_load(name, &img, &err), &err);
         if (!img.rgb) continue;
         int md;
         long bad = diff_u8(img.rgb, img.width, img.height, npy, &md);
-        CHECK(bad == 0, "%s: %ld bytes differ (max %d)", png, bad, md);
+        CHECK(bad == 0, "%s: %ld bytes differ from Pillow (max %d)", name, bad, md);
         gl_image_free(&img);
+        n++;
     }
+    if (f) fclose(f);
+    CHECK(n >= 20, "only %d picture modes checked", n);
+}
+
+static void test_pil_resize(void) {
+    FILE *f = fopen("resize.txt", "r");
+    int i, W, H, n = 0;
+    while (f && fscanf(f, "%d %d %d", &i, &W, &H) == 3) {
+        char src[32], dst[32];
+        snprintf(src, sizeof src, "src%d.npy", i);
+        snprintf(dst, sizeof dst, "dst%d.npy", i);
+        gl_npy a;
+        gl_error err = {0};
+        CHECK_OK(gl_npy_read(src, &a, &err), &err);
+        if (!a.data) continue;
+        unsigned char *out = malloc((size_t)W * H * 3);
+        CHECK_OK(gl_resize_bicubic(a.data, (int)a.shape[1], (int)a.shape[0], out, W, H, &err),
+                 &err);
+        int md;
+        long bad = diff_u8(out, W, H, dst, &md);
+        CHECK(bad == 0, "%lldx%lld -> %dx%d: %ld bytes differ from Pillow (max %d)",
+              (long long)a.shape[1], (long long)a.shape[0], W, H, bad, md);
+        free(out);
+        gl_npy_free(&a);
+        n++;
+    }
+    if (f) fclose(f);
+    CHECK(n >= 12, "only %d resizes checked", n);
+}
+
+static void test_pil_pipeline(void) {
+    FILE *f = fopen("pipeline.txt", "r");
+    int i, S, C, n = 0;
+    while (f && fscanf(f, "%d %d %d", &i, &S, &C) == 3) {
+        char src[32], pv[32];
+        snprintf(src, sizeof src, "psrc%d.npy", i);
+        snprintf(pv, sizeof pv, "pv%d.npy", i);
+        gl_npy a, e;
+        gl_error err = {0};
+        CHECK_OK(gl_npy_read(src, &a, &err), &err);
+        CHECK_OK(gl_npy_read(pv, &e, &err), &err);
+        if (a.data && e.data && e.count == (size_t)3 * C * C) {
+            gl_image img = {(int)a.shape[1], (int)a.shape[0], a.data};
+            gl_preproc_config c = gl_preproc_default_config(S);
+            c.crop_width = c.crop_height = C;
+            float *out = malloc(sizeof(float) * e.count);
+            CHECK_OK(gl_preprocess(&c, &img, out, &err), &err);
+            CHECK_CLOSE(src, out, e.data, e.count, 1e-6, 0);
+            free(out);
+            n++;
+        }
+        gl_npy_free(&a);
+        gl_npy_free(&e);
+    }
+    if (f) fclose(f);
+    CHECK(n >= 4, "only %d pipelines checked", n);
 }
 
 int main(void) {
@@ -370,6 +479,9 @@ int main(void) {
     RUN(test_one_pixel_preprocess);
     RUN(test_bad_images);
     RUN(test_other_formats);
+    RUN(test_pil_refs);
     RUN(test_pil_modes);
+    RUN(test_pil_resize);
+    RUN(test_pil_pipeline);
     T_SUMMARY();
 }

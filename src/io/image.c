@@ -11,6 +11,9 @@
  *  - 16-bit single band: Pillow 9.4 opens it as mode "I" and I->RGB CLIPS to 0..255 (values
  *    >= 255 become 255); we do the same, surprising as it is. Other single-band types (int32,
  *    float) are clipped and truncated the same way.
+ *  - CMYK: GDAL is asked for the raw inks (GDAL_JPEG_TO_RGB=NO) and Pillow's cmyk2rgb applied:
+ *    nk = 255 - k, channel = nk - c * nk / 255 with its rounding; JPEG inks are inverted first,
+ *    as Pillow always reads CMYK JPEGs with Adobe's inverted convention ("CMYK;I").
  * EXIF orientation and ICC profiles are ignored, as the reference ignores them. */
 #include "geolabel.h"
 #include "io/raster_internal.h"
@@ -21,11 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { CONV_DIRECT, CONV_PALETTE, CONV_HIGH_BYTE, CONV_CLIP } conversion;
+typedef enum { CONV_DIRECT, CONV_PALETTE, CONV_HIGH_BYTE, CONV_CLIP, CONV_CMYK } conversion;
 
 typedef struct {
     int bands[3];     /* 1-based GDAL bands for R, G, B */
     conversion conv;
+    int inverted_inks; /* CMYK JPEG: stored as 255 - ink */
     int gray_bits;    /* 1, 2 or 4: low-bit gray to scale up; 0 otherwise */
     GDALColorTableH palette;
 } decode_plan;
@@ -42,8 +46,17 @@ static int band_nbits(GDALRasterBandH b) {
     return s ? atoi(s) : 0;
 }
 
+static int is_cmyk(GDALDatasetH ds) {
+    static const GDALColorInterp inks[4] = {GCI_CyanBand, GCI_MagentaBand, GCI_YellowBand,
+                                            GCI_BlackBand};
+    if (GDALGetRasterCount(ds) != 4) return 0;
+    for (int b = 0; b < 4; b++)
+        if (GDALGetRasterColorInterpretation(GDALGetRasterBand(ds, b + 1)) != inks[b]) return 0;
+    return 1;
+}
+
 static decode_plan plan_decode(GDALDatasetH ds) {
-    decode_plan p = {{1, 1, 1}, CONV_DIRECT, 0, NULL};
+    decode_plan p = {{1, 1, 1}, CONV_DIRECT, 0, 0, NULL};
     int nb = GDALGetRasterCount(ds);
     GDALRasterBandH b1 = GDALGetRasterBand(ds, 1);
     GDALDataType type = GDALGetRasterDataType(b1);
@@ -51,7 +64,10 @@ static decode_plan plan_decode(GDALDatasetH ds) {
         p.bands[1] = 2;
         p.bands[2] = 3;
     }
-    if (type == GDT_Byte) {
+    if (type == GDT_Byte && is_cmyk(ds)) {
+        p.conv = CONV_CMYK;
+        p.inverted_inks = !strcmp(GDALGetDriverShortName(GDALGetDatasetDriver(ds)), "JPEG");
+    } else if (type == GDT_Byte) {
         if (nb < 3 && GDALGetRasterColorInterpretation(b1) == GCI_PaletteIndex &&
             GDALGetRasterColorTable(b1)) {
             p.conv = CONV_PALETTE;
@@ -126,6 +142,33 @@ static CPLErr read_converted(GDALDatasetH ds, const decode_plan *p, gl_image *im
     return e;
 }
 
+/* Pillow's MULDIV255: a * b / 255 rounded, in integers. */
+static inline int muldiv255(int a, int b) {
+    int t = a * b + 128;
+    return ((t >> 8) + t) >> 8;
+}
+
+static CPLErr read_cmyk(GDALDatasetH ds, const decode_plan *p, gl_image *img) {
+    int w = img->width, h = img->height;
+    int rows = (1 << 20) / w > 0 ? (1 << 20) / w : 1;
+    if (rows > h) rows = h;
+    unsigned char *buf = malloc((size_t)rows * w * 4);
+    if (!buf) return CE_Failure;
+    CPLErr e = CE_None;
+    for (int y = 0; y < h && e == CE_None; y += rows) {
+        int n = h - y < rows ? h - y : rows;
+        e = GDALDatasetRasterIO(ds, GF_Read, 0, y, w, n, buf, w, n, GDT_Byte, 4, NULL, 4,
+                                (GSpacing)4 * w, 1);
+        for (size_t i = 0; e == CE_None && i < (size_t)n * w; i++) {
+            unsigned char *ink = buf + 4 * i, *o = img->rgb + ((size_t)y * w + i) * 3;
+            int inv = p->inverted_inks ? 255 : 0, nk = 255 - (ink[3] ^ inv);
+            for (int c = 0; c < 3; c++) o[c] = (unsigned char)(nk - muldiv255(ink[c] ^ inv, nk));
+        }
+    }
+    free(buf);
+    return e;
+}
+
 static gl_status decode(GDALDatasetH ds, const char *path, gl_image *out, gl_error *err) {
     int w = GDALGetRasterXSize(ds), h = GDALGetRasterYSize(ds);
     if (GDALGetRasterCount(ds) < 1) return gl_fail(err, GL_ERR_FORMAT, "%s: no raster bands", path);
@@ -144,6 +187,8 @@ static gl_status decode(GDALDatasetH ds, const char *path, gl_image *out, gl_err
     if (p.conv == CONV_DIRECT || p.conv == CONV_PALETTE) {
         e = read_direct(ds, &p, out);
         if (e == CE_None && p.bands[0] == p.bands[1]) expand_single_band(&p, out);
+    } else if (p.conv == CONV_CMYK) {
+        e = read_cmyk(ds, &p, out);
     } else {
         e = read_converted(ds, &p, out);
     }
@@ -156,16 +201,42 @@ static gl_status decode(GDALDatasetH ds, const char *path, gl_image *out, gl_err
     return GL_OK;
 }
 
+/* Sets a thread-local GDAL option for the decode; returns the previous value (CPLFree it) for
+ * restore_option. */
+static char *set_option(const char *key, const char *value) {
+    const char *v = CPLGetThreadLocalConfigOption(key, NULL);
+    char *old = v ? CPLStrdup(v) : NULL;
+    CPLSetThreadLocalConfigOption(key, value);
+    return old;
+}
+
+static void restore_option(const char *key, char *old) {
+    CPLSetThreadLocalConfigOption(key, old);
+    CPLFree(old);
+}
+
+/* GDAL converts CMYK and YCCK JPEGs to RGB its own way; Pillow's conversion needs the raw inks,
+ * which GDAL_JPEG_TO_RGB=NO gives (it would also turn YCbCr JPEGs raw, hence the reopening). */
+static GDALDatasetH open_raw_inks_if_cmyk(GDALDatasetH ds, const char *path, gl_error *err) {
+    const char *space = GDALGetMetadataItem(ds, "SOURCE_COLOR_SPACE", "IMAGE_STRUCTURE");
+    if (!space || (strcmp(space, "CMYK") && strcmp(space, "YCCK"))) return ds;
+    GDALClose(ds);
+    char *old = set_option("GDAL_JPEG_TO_RGB", "NO");
+    ds = gl_gdal_open(path, err);
+    restore_option("GDAL_JPEG_TO_RGB", old);
+    return ds;
+}
+
 gl_status gl_image_load(const char *path, gl_image *out, gl_error *err) {
     memset(out, 0, sizeof *out);
     gl_gdal_init();
     CPLPushErrorHandler(CPLQuietErrorHandler);
     /* A truncated JPEG must fail as it does in Pillow, not decode to gray padding. */
-    char *old = CPLStrdup(CPLGetThreadLocalConfigOption("GDAL_ERROR_ON_LIBJPEG_WARNING", ""));
-    CPLSetThreadLocalConfigOption("GDAL_ERROR_ON_LIBJPEG_WARNING", "TRUE");
+    char *old = set_option("GDAL_ERROR_ON_LIBJPEG_WARNING", "TRUE");
     CPLErrorReset();
     gl_status st;
     GDALDatasetH ds = gl_gdal_open(path, err);
+    if (ds) ds = open_raw_inks_if_cmyk(ds, path, err);
     if (!ds) {
         st = err ? err->code : GL_ERR_IO;
         if (st == GL_OK) st = GL_ERR_IO;
@@ -173,8 +244,7 @@ gl_status gl_image_load(const char *path, gl_image *out, gl_error *err) {
         st = decode(ds, path, out, err);
         GDALClose(ds);
     }
-    CPLSetThreadLocalConfigOption("GDAL_ERROR_ON_LIBJPEG_WARNING", *old ? old : NULL);
-    CPLFree(old);
+    restore_option("GDAL_ERROR_ON_LIBJPEG_WARNING", old);
     CPLPopErrorHandler();
     return st;
 }
