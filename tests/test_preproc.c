@@ -414,10 +414,20 @@ static void test_pil_modes(void) {
     CHECK(n >= 20, "only %d picture modes checked", n);
 }
 
+/* Reads up to max lines of three integers; returns how many. */
+static int read_triples(const char *path, int (*rows)[3], int max) {
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    while (f && n < max && fscanf(f, "%d %d %d", &rows[n][0], &rows[n][1], &rows[n][2]) == 3) n++;
+    if (f) fclose(f);
+    return n;
+}
+
 static void test_pil_resize(void) {
-    FILE *f = fopen("resize.txt", "r");
-    int i, W, H, n = 0;
-    while (f && fscanf(f, "%d %d %d", &i, &W, &H) == 3) {
+    int rows[32][3], n = read_triples("resize.txt", rows, 32);
+    CHECK(n >= 12, "only %d resizes listed", n);
+    for (int k = 0; k < n; k++) {
+        int i = rows[k][0], W = rows[k][1], H = rows[k][2];
         char src[32], dst[32];
         snprintf(src, sizeof src, "src%d.npy", i);
         snprintf(dst, sizeof dst, "dst%d.npy", i);
@@ -434,16 +444,14 @@ static void test_pil_resize(void) {
               (long long)a.shape[1], (long long)a.shape[0], W, H, bad, md);
         free(out);
         gl_npy_free(&a);
-        n++;
     }
-    if (f) fclose(f);
-    CHECK(n >= 12, "only %d resizes checked", n);
 }
 
 static void test_pil_pipeline(void) {
-    FILE *f = fopen("pipeline.txt", "r");
-    int i, S, C, n = 0;
-    while (f && fscanf(f, "%d %d %d", &i, &S, &C) == 3) {
+    int rows[8][3], n = read_triples("pipeline.txt", rows, 8);
+    CHECK(n >= 4, "only %d pipelines listed", n);
+    for (int k = 0; k < n; k++) {
+        int i = rows[k][0], S = rows[k][1], C = rows[k][2];
         char src[32], pv[32];
         snprintf(src, sizeof src, "psrc%d.npy", i);
         snprintf(pv, sizeof pv, "pv%d.npy", i);
@@ -459,13 +467,12 @@ static void test_pil_pipeline(void) {
             CHECK_OK(gl_preprocess(&c, &img, out, &err), &err);
             CHECK_CLOSE(src, out, e.data, e.count, 1e-6, 0);
             free(out);
-            n++;
+        } else {
+            CHECK(0, "%s or %s unusable", src, pv);
         }
         gl_npy_free(&a);
         gl_npy_free(&e);
     }
-    if (f) fclose(f);
-    CHECK(n >= 4, "only %d pipelines checked", n);
 }
 
 int main(void) {
