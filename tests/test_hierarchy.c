@@ -73,7 +73,8 @@ static void test_writes_what_pyyaml_writes(void) {
     gl_class_node res[] = {{"dense residential", NULL, 0}, {"sparse residential", NULL, 0}};
     gl_class_node built[] = {{"Transport", transport, 2}, {"Residential", res, 2}};
     gl_class_node water[] = {{"river", NULL, 0}, {"lake", NULL, 0}, {"sea", NULL, 0}};
-    gl_class_node odd[] = {{"1", NULL, 0}, {"null", NULL, 0}, {"S\xc3\xa3o Paulo: centre", NULL, 0}};
+    gl_class_node odd[] = {
+        {"1", NULL, 0}, {"null", NULL, 0}, {"S\xc3\xa3o Paulo: centre", NULL, 0}};
     gl_class_node bare[] = {{"desert", NULL, 0}, {"beach", NULL, 0}};
     gl_class_node top[] = {
         {"Water", water, 3}, {"Built", built, 2}, {"Yes", odd, 3}, {"Bare", bare, 2}};
@@ -144,16 +145,19 @@ static void test_bad_files(void) {
     expect_refused("nothing.yaml", "\n", GL_ERR_FORMAT, "empty file");
     expect_refused("nested.yaml", "A: [[x]]\n", GL_ERR_FORMAT, "list in a list");
     char deep[4096] = "";
-    for (int i = 0; i < 40; i++) strcat(deep, "{a: ");
+    for (int i = 0; i < 40; i++)
+        strcat(deep, "{a: ");
     strcat(deep, "[x]");
-    for (int i = 0; i < 40; i++) strcat(deep, "}");
+    for (int i = 0; i < 40; i++)
+        strcat(deep, "}");
     strcat(deep, "\n");
     expect_refused("deep.yaml", deep, GL_ERR_LIMIT, "too deep");
     /* Aliases multiply: 10 levels of 10 references would be 10^10 classes. */
     char bomb[4096] = "a: &a [x0,x1,x2,x3,x4,x5,x6,x7,x8,x9]\n";
     for (int l = 1; l < 10; l++) {
         char line[256];
-        snprintf(line, sizeof line, "%c: &%c {k0: *%c, k1: *%c, k2: *%c, k3: *%c, k4: *%c, "
+        snprintf(line, sizeof line,
+                 "%c: &%c {k0: *%c, k1: *%c, k2: *%c, k3: *%c, k4: *%c, "
                  "k5: *%c, k6: *%c, k7: *%c, k8: *%c, k9: *%c}\n",
                  'a' + l, 'a' + l, 'a' + l - 1, 'a' + l - 1, 'a' + l - 1, 'a' + l - 1, 'a' + l - 1,
                  'a' + l - 1, 'a' + l - 1, 'a' + l - 1, 'a' + l - 1, 'a' + l - 1);

@@ -34,7 +34,8 @@ static void test_templates_file(void) {
     gl_error err = {0};
     char **t;
     int n;
-    CHECK(write_text("t.txt", "# CLIP's ensemble\na photo of a {}.\n\nsatellite view of {}\n"), "w");
+    CHECK(write_text("t.txt", "# CLIP's ensemble\na photo of a {}.\n\nsatellite view of {}\n"),
+          "w");
     CHECK_OK(gl_zs_templates_load("t.txt", &t, &n, &err), &err);
     CHECK(n == 2 && !strcmp(t[1], "satellite view of {}"), "2 templates");
     if (n > 0) gl_strings_free(t, n);
@@ -58,8 +59,8 @@ static int fixture_open(fixture *f) {
     CHECK(f->clip != NULL, "%s", err.msg);
     CHECK_OK(gl_npy_read(t_path("fixtures/expected/clip-tiny-b32/image_embeds.npy"), &f->img, &err),
              &err);
-    CHECK_OK(gl_npy_read(t_path("fixtures/expected/clip-tiny-b32/logits_per_image.npy"),
-                         &f->logits, &err),
+    CHECK_OK(gl_npy_read(t_path("fixtures/expected/clip-tiny-b32/logits_per_image.npy"), &f->logits,
+                         &err),
              &err);
     return f->clip && f->img.data && f->logits.data;
 }
@@ -75,12 +76,16 @@ static void expected_probs(const fixture *f, const int *images, int n_img, const
                            double *out) {
     const float *L = f->logits.data;
     int width = (int)f->logits.shape[1];
-    for (int k = 0; k < n; k++) out[k] = 0;
+    for (int k = 0; k < n; k++)
+        out[k] = 0;
     for (int i = 0; i < n_img; i++) {
         double mx = -1e30, sum = 0, e[16];
-        for (int k = 0; k < n; k++) mx = fmax(mx, L[images[i] * width + cols[k]]);
-        for (int k = 0; k < n; k++) sum += e[k] = exp(L[images[i] * width + cols[k]] - mx);
-        for (int k = 0; k < n; k++) out[k] += e[k] / sum / n_img;
+        for (int k = 0; k < n; k++)
+            mx = fmax(mx, L[images[i] * width + cols[k]]);
+        for (int k = 0; k < n; k++)
+            sum += e[k] = exp(L[images[i] * width + cols[k]] - mx);
+        for (int k = 0; k < n; k++)
+            out[k] += e[k] / sum / n_img;
     }
 }
 
@@ -100,7 +105,8 @@ static void image_scores(const fixture *f, int i, const float *rows, float scale
     gl_l2_normalize_rows(u, 1, 32);
     s[0] = s[1] = 0;
     for (int k = 0; k < 2; k++)
-        for (int j = 0; j < 32; j++) s[k] += scale * u[j] * rows[k * 32 + j];
+        for (int j = 0; j < 32; j++)
+            s[k] += scale * u[j] * rows[k * 32 + j];
 }
 
 /* Template "{}" makes each class name its own prompt, so fixture texts are the prompts. */
@@ -116,7 +122,8 @@ static const char *fixture_text(int i) {
 static void test_flat_and_tta_match_transformers(void) {
     fixture f;
     if (!fixture_open(&f)) return fixture_close(&f);
-    for (int k = 0; k < 4; k++) leaf_nodes[k] = (gl_class_node){(char *)fixture_text(k), NULL, 0};
+    for (int k = 0; k < 4; k++)
+        leaf_nodes[k] = (gl_class_node){(char *)fixture_text(k), NULL, 0};
     gl_class_node root = {NULL, leaf_nodes, 4};
     char *tmpl[] = {"{}"};
     gl_error err = {0};
@@ -156,7 +163,8 @@ static void test_flat_and_tta_match_transformers(void) {
 static void test_hierarchy_walk(void) {
     fixture f;
     if (!fixture_open(&f)) return fixture_close(&f);
-    for (int k = 0; k < 4; k++) leaf_nodes[k] = (gl_class_node){(char *)fixture_text(k), NULL, 0};
+    for (int k = 0; k < 4; k++)
+        leaf_nodes[k] = (gl_class_node){(char *)fixture_text(k), NULL, 0};
     gl_class_node metas[2] = {{"animals", leaf_nodes, 2}, {"words", leaf_nodes + 2, 2}};
     gl_class_node root = {NULL, metas, 2};
     char *tmpl[] = {"{}"};
@@ -203,14 +211,15 @@ static void test_prompt_ensemble(void) {
     gl_error err = {0};
     gl_zeroshot *zs = gl_zeroshot_new(f.clip, &root, NULL, tmpl, 2, &err);
     CHECK(zs != NULL, "%s", err.msg);
-    const char *prompts[4] = {"a satellite photo of forest.", "an aerial view of a forest, from above",
-                              "a satellite photo of harbour.",
-                              "an aerial view of a harbour, from above"};
+    const char *prompts[4] = {
+        "a satellite photo of forest.", "an aerial view of a forest, from above",
+        "a satellite photo of harbour.", "an aerial view of a harbour, from above"};
     float t[4 * 32], c[2 * 32];
     CHECK_OK(gl_clip_encode_texts(f.clip, prompts, 4, t, &err), &err);
     gl_l2_normalize_rows(t, 4, 32);
     for (int k = 0; k < 2; k++)
-        for (int j = 0; j < 32; j++) c[k * 32 + j] = t[2 * k * 32 + j] + t[(2 * k + 1) * 32 + j];
+        for (int j = 0; j < 32; j++)
+            c[k * 32 + j] = t[2 * k * 32 + j] + t[(2 * k + 1) * 32 + j];
     gl_l2_normalize_rows(c, 2, 32);
     float scale = gl_clip_logit_scale(f.clip);
     for (int i = 0; zs && i < (int)f.img.shape[0]; i++) {
@@ -238,16 +247,30 @@ static void test_tta_parse(void) {
 
 /* A row the way the run fills it, around a 10x10 pixel tile at (20, 30) of a north-up raster. */
 static gl_label_row sample_row(const char *file, int geo) {
-    gl_label_row r = {.filename = file, .row = 1, .col = 2, .left = 20, .right = 30, .lower = 30,
-                      .upper = 40, .mode = "hierarchical", .tree = "Water;sea, \"open\"",
-                      .label = "sea, \"open\"", .score = 0.625, .has_geo = geo,
-                      .crs = "EPSG:32618", .crs_wkt = "EPSG:32618",
-                      .x_min = 500000, .y_min = 4999900, .x_max = 500100, .y_max = 5000000,
-                      .lon = -74.99936, .lat = 45.1377};
-    const double c[4][2] = {{500000, 5000000}, {500100, 5000000}, {500100, 4999900},
-                            {500000, 4999900}};
-    const double ll[4][2] = {{-75, 45.1386}, {-74.9987, 45.1386}, {-74.9987, 45.1377},
-                             {-75, 45.1377}};
+    gl_label_row r = {.filename = file,
+                      .row = 1,
+                      .col = 2,
+                      .left = 20,
+                      .right = 30,
+                      .lower = 30,
+                      .upper = 40,
+                      .mode = "hierarchical",
+                      .tree = "Water;sea, \"open\"",
+                      .label = "sea, \"open\"",
+                      .score = 0.625,
+                      .has_geo = geo,
+                      .crs = "EPSG:32618",
+                      .crs_wkt = "EPSG:32618",
+                      .x_min = 500000,
+                      .y_min = 4999900,
+                      .x_max = 500100,
+                      .y_max = 5000000,
+                      .lon = -74.99936,
+                      .lat = 45.1377};
+    const double c[4][2] = {
+        {500000, 5000000}, {500100, 5000000}, {500100, 4999900}, {500000, 4999900}};
+    const double ll[4][2] = {
+        {-75, 45.1386}, {-74.9987, 45.1386}, {-74.9987, 45.1377}, {-75, 45.1377}};
     memcpy(r.ring_crs, c, sizeof c);
     memcpy(r.ring_lonlat, ll, sizeof ll);
     return r;
@@ -268,22 +291,23 @@ static void write_rows(const char *path) {
 
 static void test_csv_through_python(void) {
     write_rows("l.csv");
-    CHECK(write_text("c.py",
-                     "import csv\n"
-                     "r=list(csv.reader(open('l.csv',newline='')))\n"
-                     "assert r[0][:11]==['filename','row','col','left','upper','right','lower',"
-                     "'classification_mode','description','classification_tree','classification'],"
-                     "r[0]\n"
-                     "assert r[0][11:]==['score','crs','x_min','y_min','x_max','y_max','lon','lat']\n"
-                     "a=dict(zip(r[0],r[1])); b=dict(zip(r[0],r[2]))\n"
-                     "assert a['filename']=='a,b.tif' and a['classification']=='sea, \"open\"'\n"
-                     "assert a['classification_tree']=='Water;sea, \"open\"' and a['description']==''\n"
-                     "assert (a['left'],a['right'],a['lower'],a['upper'])==('20','30','30','40')\n"
-                     "assert float(a['score'])==0.625 and a['crs']=='EPSG:32618'\n"
-                     "assert float(a['y_min'])==4999900 and float(a['lon'])==-74.99936\n"
-                     "assert b['score']=='' and b['crs']=='' and b['lon']=='' and "
-                     "b['classification']=='nodata'\n"
-                     "assert len(r)==3\n"),
+    CHECK(write_text(
+              "c.py",
+              "import csv\n"
+              "r=list(csv.reader(open('l.csv',newline='')))\n"
+              "assert r[0][:11]==['filename','row','col','left','upper','right','lower',"
+              "'classification_mode','description','classification_tree','classification'],"
+              "r[0]\n"
+              "assert r[0][11:]==['score','crs','x_min','y_min','x_max','y_max','lon','lat']\n"
+              "a=dict(zip(r[0],r[1])); b=dict(zip(r[0],r[2]))\n"
+              "assert a['filename']=='a,b.tif' and a['classification']=='sea, \"open\"'\n"
+              "assert a['classification_tree']=='Water;sea, \"open\"' and a['description']==''\n"
+              "assert (a['left'],a['right'],a['lower'],a['upper'])==('20','30','30','40')\n"
+              "assert float(a['score'])==0.625 and a['crs']=='EPSG:32618'\n"
+              "assert float(a['y_min'])==4999900 and float(a['lon'])==-74.99936\n"
+              "assert b['score']=='' and b['crs']=='' and b['lon']=='' and "
+              "b['classification']=='nodata'\n"
+              "assert len(r)==3\n"),
           "w");
     char cmd[256];
     snprintf(cmd, sizeof cmd, "%s c.py", py());

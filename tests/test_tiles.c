@@ -8,8 +8,8 @@ static const char *py(void) {
     return p ? p : "/usr/bin/python3";
 }
 
-static void expect_tile(const gl_tiling *t, int W, int H, int index, int row, int col, int x,
-                        int y, int w, int h) {
+static void expect_tile(const gl_tiling *t, int W, int H, int index, int row, int col, int x, int y,
+                        int w, int h) {
     gl_tile g;
     gl_tiling_get(t, W, H, index, &g);
     CHECK(g.row == row && g.col == col && g.x == x && g.y == y && g.w == w && g.h == h,
@@ -51,11 +51,13 @@ static void test_split_cover_absorbs_remainder(void) {
         gl_tile g;
         gl_tiling_get(&u, 10, 7, i, &g);
         for (int y = g.y; y < g.y + g.h; y++)
-            for (int x = g.x; x < g.x + g.w; x++) hits[y][x]++;
+            for (int x = g.x; x < g.x + g.w; x++)
+                hits[y][x]++;
     }
     int bad = 0;
     for (int y = 0; y < 7; y++)
-        for (int x = 0; x < 10; x++) bad += hits[y][x] != 1;
+        for (int x = 0; x < 10; x++)
+            bad += hits[y][x] != 1;
     CHECK(bad == 0, "%d pixels not covered exactly once", bad);
 }
 
@@ -96,7 +98,8 @@ static void test_impossible_tilings(void) {
 static void test_augmentations_match_numpy(void) {
     const int W = 5, H = 3;
     unsigned char rgb[3 * 5 * 3];
-    for (int i = 0; i < H * W * 3; i++) rgb[i] = (unsigned char)(i * 7 + 1);
+    for (int i = 0; i < H * W * 3; i++)
+        rgb[i] = (unsigned char)(i * 7 + 1);
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "%s -c 'import numpy as np\n"
@@ -123,8 +126,7 @@ static void test_augmentations_match_numpy(void) {
         gl_tile_augment(cases[c].op, rgb, W, H, out, &ow, &oh);
         CHECK(want.ndim == 3 && want.shape[0] == oh && want.shape[1] == ow, "%s shape %dx%d",
               cases[c].file, oh, ow);
-        CHECK(want.data && !memcmp(out, want.data, sizeof out), "%s pixels differ",
-              cases[c].file);
+        CHECK(want.data && !memcmp(out, want.data, sizeof out), "%s pixels differ", cases[c].file);
         gl_npy_free(&want);
     }
     /* The hand-worked corner: rot90 (counter-clockwise) puts the top-right pixel at top-left. */

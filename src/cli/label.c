@@ -7,7 +7,8 @@
 #include <string.h>
 
 static void usage(FILE *fp) {
-    fprintf(fp,
+    fprintf(
+        fp,
         "usage: geolabel label --model M --classes FILE [options] INPUT... -o OUT\n"
         "  INPUT                     image files, directories (their files) or quoted globs\n"
         "  --model M                 CLIP folder or ORG/NAME pulled with 'geolabel model pull'\n"
@@ -21,7 +22,8 @@ static void usage(FILE *fp) {
         "  --remainder cover|drop    cover: the last row/column absorb the remainder (default);\n"
         "                            drop: GVL's W//C x H//R patches exactly\n"
         "  --tile PX [--overlap PX]  fixed PX windows, read one by one (scenes of any size)\n"
-        "  --bands 4,3,2             bands for R,G,B (default: RGB colour bands, else the first 3)\n"
+        "  --bands 4,3,2             bands for R,G,B (default: RGB colour bands, else the first "
+        "3)\n"
         "  --stretch minmax|percentile[:LO,HI]|none   to 8 bits (default minmax, GVL's)\n"
         "classes and prompts:\n"
         "  --mode flat|hierarchical  default: hierarchical for .yaml/.yml classes\n"
@@ -63,13 +65,16 @@ static int parse_bands(const char *v, gl_raster_params *rp) {
         p = *end ? end + 1 : end;
     }
     if (n == 0) return cli_usage_error("label", "--bands is empty");
-    for (int i = 0; i < 3; i++) rp->bands[i] = i < n ? b[i] : b[n - 1];
+    for (int i = 0; i < 3; i++)
+        rp->bands[i] = i < n ? b[i] : b[n - 1];
     return -1;
 }
 
 static int parse_stretch(const char *v, gl_raster_params *rp) {
-    if (!strcmp(v, "minmax")) rp->stretch = GL_STRETCH_MINMAX;
-    else if (!strcmp(v, "none")) rp->stretch = GL_STRETCH_NONE;
+    if (!strcmp(v, "minmax"))
+        rp->stretch = GL_STRETCH_MINMAX;
+    else if (!strcmp(v, "none"))
+        rp->stretch = GL_STRETCH_NONE;
     else if (!strncmp(v, "percentile", 10)) {
         rp->stretch = GL_STRETCH_PERCENTILE;
         double lo = 2, hi = 98;
@@ -84,9 +89,12 @@ static int parse_stretch(const char *v, gl_raster_params *rp) {
 }
 
 static int parse_choice(const char *opt, const char *v, const char *a, const char *b, int *out) {
-    if (!strcmp(v, a)) *out = 0;
-    else if (!strcmp(v, b)) *out = 1;
-    else return cli_usage_error("label", "%s is %s or %s, not '%s'", opt, a, b, v);
+    if (!strcmp(v, a))
+        *out = 0;
+    else if (!strcmp(v, b))
+        *out = 1;
+    else
+        return cli_usage_error("label", "%s is %s or %s, not '%s'", opt, a, b, v);
     return -1;
 }
 
@@ -99,12 +107,21 @@ static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
     int v = 0, rc = -1;
     gl_error err = {0};
     switch (c) {
-    case 'm': o->model = optarg; break;
-    case 'c': p->classes_path = optarg; break;
-    case 'o': o->output = optarg; break;
-    case 's': return parse_split(optarg, &p->tiling);
-    case 'H': return parse_int_opt("--split-height-by", 1, 10000, split_r);
-    case 'W': return parse_int_opt("--split-width-by", 1, 10000, split_c);
+    case 'm':
+        o->model = optarg;
+        break;
+    case 'c':
+        p->classes_path = optarg;
+        break;
+    case 'o':
+        o->output = optarg;
+        break;
+    case 's':
+        return parse_split(optarg, &p->tiling);
+    case 'H':
+        return parse_int_opt("--split-height-by", 1, 10000, split_r);
+    case 'W':
+        return parse_int_opt("--split-width-by", 1, 10000, split_c);
     case 'r':
         rc = parse_choice("--remainder", optarg, "cover", "drop", &v);
         p->tiling.drop_remainder = v;
@@ -112,45 +129,68 @@ static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
     case 't':
         p->tiling.mode = GL_TILING_WINDOW;
         return parse_int_opt("--tile", 16, 1 << 16, &p->tiling.tile);
-    case 'O': return parse_int_opt("--overlap", 0, 1 << 16, &p->tiling.overlap);
-    case 'b': return parse_bands(optarg, &p->raster);
-    case 'S': return parse_stretch(optarg, &p->raster);
+    case 'O':
+        return parse_int_opt("--overlap", 0, 1 << 16, &p->tiling.overlap);
+    case 'b':
+        return parse_bands(optarg, &p->raster);
+    case 'S':
+        return parse_stretch(optarg, &p->raster);
     case 'M':
         rc = parse_choice("--mode", optarg, "flat", "hierarchical", &v);
         p->mode = v ? GL_LABEL_HIERARCHICAL : GL_LABEL_FLAT;
         return rc;
-    case 'x': p->context = optarg; break;
+    case 'x':
+        p->context = optarg;
+        break;
     case 'P':
         if (strcmp(optarg, "gvl"))
             return cli_usage_error("label", "--prompt-style is gvl (or use --templates FILE)");
         break;
-    case 'T': p->templates_path = optarg; break;
+    case 'T':
+        p->templates_path = optarg;
+        break;
     case 'a':
         if (gl_tta_parse(optarg, &p->tta, &err)) return cli_usage_error("label", "%s", err.msg);
         break;
-    case 'R': p->resume = 1; break;
-    case 'j': return parse_int_opt("--threads", 1, 1024, &o->threads);
-    case 'B': return parse_int_opt("--batch", 1, 256, &p->batch);
-    case 'h': usage(stdout); return CLI_OK;
-    default: return cli_usage_error("label", "unknown option");
+    case 'R':
+        p->resume = 1;
+        break;
+    case 'j':
+        return parse_int_opt("--threads", 1, 1024, &o->threads);
+    case 'B':
+        return parse_int_opt("--batch", 1, 256, &p->batch);
+    case 'h':
+        usage(stdout);
+        return CLI_OK;
+    default:
+        return cli_usage_error("label", "unknown option");
     }
     return -1;
 }
 
 /* Returns -1 to continue, else an exit code. */
 static int parse(int argc, char **argv, label_opts *o) {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},      {"classes", required_argument, 0, 'c'},
-        {"output", required_argument, 0, 'o'},     {"split", required_argument, 0, 's'},
-        {"split-height-by", required_argument, 0, 'H'}, {"split-width-by", required_argument, 0, 'W'},
-        {"remainder", required_argument, 0, 'r'},  {"tile", required_argument, 0, 't'},
-        {"overlap", required_argument, 0, 'O'},    {"bands", required_argument, 0, 'b'},
-        {"stretch", required_argument, 0, 'S'},    {"mode", required_argument, 0, 'M'},
-        {"context", required_argument, 0, 'x'},    {"prompt-style", required_argument, 0, 'P'},
-        {"templates", required_argument, 0, 'T'},  {"tta", required_argument, 0, 'a'},
-        {"resume", no_argument, 0, 'R'},           {"threads", required_argument, 0, 'j'},
-        {"batch", required_argument, 0, 'B'},      {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"classes", required_argument, 0, 'c'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"split", required_argument, 0, 's'},
+                                         {"split-height-by", required_argument, 0, 'H'},
+                                         {"split-width-by", required_argument, 0, 'W'},
+                                         {"remainder", required_argument, 0, 'r'},
+                                         {"tile", required_argument, 0, 't'},
+                                         {"overlap", required_argument, 0, 'O'},
+                                         {"bands", required_argument, 0, 'b'},
+                                         {"stretch", required_argument, 0, 'S'},
+                                         {"mode", required_argument, 0, 'M'},
+                                         {"context", required_argument, 0, 'x'},
+                                         {"prompt-style", required_argument, 0, 'P'},
+                                         {"templates", required_argument, 0, 'T'},
+                                         {"tta", required_argument, 0, 'a'},
+                                         {"resume", no_argument, 0, 'R'},
+                                         {"threads", required_argument, 0, 'j'},
+                                         {"batch", required_argument, 0, 'B'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c, split_r = 0, split_c = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
@@ -174,8 +214,10 @@ static void report_input(void *user, const char *input, const gl_error *err) {
     (void)user;
     const char *msg = err->msg[0] ? err->msg : gl_status_name(err->code);
     /* Messages name their file already; add the input only when they do not. */
-    if (strstr(msg, input)) fprintf(stderr, "geolabel: skipped: %s\n", msg);
-    else fprintf(stderr, "geolabel: skipped %s: %s\n", input, msg);
+    if (strstr(msg, input))
+        fprintf(stderr, "geolabel: skipped: %s\n", msg);
+    else
+        fprintf(stderr, "geolabel: skipped %s: %s\n", input, msg);
 }
 
 int cmd_label(int argc, char **argv) {
@@ -190,8 +232,8 @@ int cmd_label(int argc, char **argv) {
     gl_clip *clip = gl_clip_load(o.model, &cp, &err);
     if (!clip) return cli_report(&err);
     gl_label_summary s;
-    gl_status st = gl_label_run(clip, &o.p, (const char *const *)o.inputs, o.n_inputs, o.output,
-                                &s, &err);
+    gl_status st =
+        gl_label_run(clip, &o.p, (const char *const *)o.inputs, o.n_inputs, o.output, &s, &err);
     gl_clip_free(clip);
     if (st && st != GL_ERR_PARTIAL) return cli_report(&err);
     if (gl_log_get_level() > GL_LOG_QUIET)

@@ -89,8 +89,8 @@ static gl_status fill_mapping(loader *L, gl_class_node *parent, yaml_node_t *v, 
         gl_status st = fill(L, c, value, depth + 1);
         if (st) return st;
         if (c->n_children == 0)
-            return gl_fail(L->err, GL_ERR_FORMAT, "%s:%lu: meta-class '%s' has no classes",
-                           L->path, (unsigned long)value->start_mark.line + 1, c->name);
+            return gl_fail(L->err, GL_ERR_FORMAT, "%s:%lu: meta-class '%s' has no classes", L->path,
+                           (unsigned long)value->start_mark.line + 1, c->name);
     }
     return GL_OK;
 }
@@ -161,10 +161,10 @@ static int emit(yaml_emitter_t *em, yaml_event_t *ev, int ok) {
 
 /* Names YAML 1.1 readers (PyYAML, so GVL) would turn into null, a boolean or a number. */
 static int reads_as_non_string(const char *s) {
-    static const char *const words[] = {"null", "Null", "NULL", "~",   "true", "True", "TRUE",
-                                        "false", "False", "FALSE", "yes", "Yes", "YES", "no",
-                                        "No",   "NO",   "on",   "On",  "ON",  "off", "Off", "OFF",
-                                        "y",    "Y",    "n",    "N"};
+    static const char *const words[] = {"null",  "Null",  "NULL",  "~",   "true", "True", "TRUE",
+                                        "false", "False", "FALSE", "yes", "Yes",  "YES",  "no",
+                                        "No",    "NO",    "on",    "On",  "ON",   "off",  "Off",
+                                        "OFF",   "y",     "Y",     "n",   "N"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (!strcmp(s, words[i])) return 1;
     char *end;
@@ -180,9 +180,8 @@ static int emit_scalar_styled(yaml_emitter_t *em, const char *s, yaml_scalar_sty
 }
 
 static int emit_scalar(yaml_emitter_t *em, const char *s) {
-    return emit_scalar_styled(em, s,
-                              reads_as_non_string(s) ? YAML_SINGLE_QUOTED_SCALAR_STYLE
-                                                     : YAML_ANY_SCALAR_STYLE);
+    return emit_scalar_styled(
+        em, s, reads_as_non_string(s) ? YAML_SINGLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
 }
 
 static int cmp_node_name(const void *a, const void *b) {
@@ -201,9 +200,11 @@ static int emit_node(yaml_emitter_t *em, const gl_class_node *n);
 /* Leaves in their own order, as PyYAML keeps list order. */
 static int emit_leaf_list(yaml_emitter_t *em, const gl_class_node *n) {
     yaml_event_t ev;
-    int ok = emit(em, &ev,
-                  yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE));
-    for (int i = 0; ok && i < n->n_children; i++) ok = emit_scalar(em, n->children[i].name);
+    int ok =
+        emit(em, &ev,
+             yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE));
+    for (int i = 0; ok && i < n->n_children; i++)
+        ok = emit_scalar(em, n->children[i].name);
     return emit(em, &ev, ok && yaml_sequence_end_event_initialize(&ev));
 }
 
@@ -211,14 +212,16 @@ static int emit_leaf_list(yaml_emitter_t *em, const gl_class_node *n) {
 static int emit_mapping(yaml_emitter_t *em, const gl_class_node *n) {
     const gl_class_node **sorted = malloc((size_t)n->n_children * sizeof *sorted);
     if (!sorted) return 0;
-    for (int i = 0; i < n->n_children; i++) sorted[i] = &n->children[i];
+    for (int i = 0; i < n->n_children; i++)
+        sorted[i] = &n->children[i];
     qsort(sorted, (size_t)n->n_children, sizeof *sorted, cmp_node_name);
     yaml_event_t ev;
-    int ok = emit(em, &ev,
-                  yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE));
+    int ok = emit(
+        em, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE));
     for (int i = 0; ok && i < n->n_children; i++) {
         ok = emit_scalar(em, sorted[i]->name);
-        if (ok) ok = sorted[i]->n_children ? emit_node(em, sorted[i])
+        if (ok)
+            ok = sorted[i]->n_children ? emit_node(em, sorted[i])
                                        : emit_scalar_styled(em, "null", YAML_PLAIN_SCALAR_STYLE);
     }
     free(sorted);

@@ -61,17 +61,17 @@ typedef struct {
     const char *filename; /* GVL's column: the input's base name */
     int row, col;
     int left, upper, right, lower;
-    const char *mode;     /* "flat" or "hierarchical" */
-    const char *tree;     /* ';'-joined labels, top level to leaf */
+    const char *mode; /* "flat" or "hierarchical" */
+    const char *tree; /* ';'-joined labels, top level to leaf */
     const char *label;
-    double score;         /* NAN for nodata tiles */
-    int has_geo;          /* the rest holds only for georeferenced inputs */
-    const char *crs;      /* "EPSG:32618" */
-    const char *crs_wkt;  /* for GPKG layers; may be NULL */
+    double score;                      /* NAN for nodata tiles */
+    int has_geo;                       /* the rest holds only for georeferenced inputs */
+    const char *crs;                   /* "EPSG:32618" */
+    const char *crs_wkt;               /* for GPKG layers; may be NULL */
     double x_min, y_min, x_max, y_max; /* in the raster's CRS */
-    double lon, lat;      /* tile centre, WGS 84 */
-    double ring_crs[4][2];    /* corners (x, y) in the raster's CRS: TL, TR, BR, BL */
-    double ring_lonlat[4][2]; /* the same corners as (lon, lat) */
+    double lon, lat;                   /* tile centre, WGS 84 */
+    double ring_crs[4][2];             /* corners (x, y) in the raster's CRS: TL, TR, BR, BL */
+    double ring_lonlat[4][2];          /* the same corners as (lon, lat) */
 } gl_label_row;
 
 typedef enum { GL_LABEL_CSV = 0, GL_LABEL_GEOJSON, GL_LABEL_GPKG } gl_label_format;

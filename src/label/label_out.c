@@ -20,11 +20,25 @@ static const struct {
     field_type type;
 } FIELDS[] = {
     /* GVL's header, exactly; then ours. */
-    {"filename", F_STR}, {"row", F_INT}, {"col", F_INT}, {"left", F_INT}, {"upper", F_INT},
-    {"right", F_INT}, {"lower", F_INT}, {"classification_mode", F_STR}, {"description", F_STR},
-    {"classification_tree", F_STR}, {"classification", F_STR}, {"score", F_REAL},
-    {"crs", F_STR}, {"x_min", F_REAL}, {"y_min", F_REAL}, {"x_max", F_REAL}, {"y_max", F_REAL},
-    {"lon", F_REAL}, {"lat", F_REAL}};
+    {"filename", F_STR},
+    {"row", F_INT},
+    {"col", F_INT},
+    {"left", F_INT},
+    {"upper", F_INT},
+    {"right", F_INT},
+    {"lower", F_INT},
+    {"classification_mode", F_STR},
+    {"description", F_STR},
+    {"classification_tree", F_STR},
+    {"classification", F_STR},
+    {"score", F_REAL},
+    {"crs", F_STR},
+    {"x_min", F_REAL},
+    {"y_min", F_REAL},
+    {"x_max", F_REAL},
+    {"y_max", F_REAL},
+    {"lon", F_REAL},
+    {"lat", F_REAL}};
 enum { N_FIELDS = sizeof FIELDS / sizeof FIELDS[0], N_GVL_FIELDS = 11 };
 
 static int ends_with(const char *s, const char *suffix) {
@@ -33,12 +47,14 @@ static int ends_with(const char *s, const char *suffix) {
 }
 
 gl_status gl_label_format_of(const char *path, gl_label_format *fmt, gl_error *err) {
-    if (ends_with(path, ".csv")) *fmt = GL_LABEL_CSV;
-    else if (ends_with(path, ".geojson") || ends_with(path, ".json")) *fmt = GL_LABEL_GEOJSON;
-    else if (ends_with(path, ".gpkg")) *fmt = GL_LABEL_GPKG;
+    if (ends_with(path, ".csv"))
+        *fmt = GL_LABEL_CSV;
+    else if (ends_with(path, ".geojson") || ends_with(path, ".json"))
+        *fmt = GL_LABEL_GEOJSON;
+    else if (ends_with(path, ".gpkg"))
+        *fmt = GL_LABEL_GPKG;
     else
-        return gl_fail(err, GL_ERR_ARG, "%s: the output must end in .csv, .geojson or .gpkg",
-                       path);
+        return gl_fail(err, GL_ERR_ARG, "%s: the output must end in .csv, .geojson or .gpkg", path);
     return GL_OK;
 }
 
@@ -47,17 +63,24 @@ static const char *field_text(const gl_label_row *r, int k, char *buf, size_t ca
     const double reals[] = {r->x_min, r->y_min, r->x_max, r->y_max, r->lon, r->lat};
     const int ints[] = {r->row, r->col, r->left, r->upper, r->right, r->lower};
     switch (k) {
-    case 0: return r->filename;
-    case 7: return r->mode;
-    case 8: return ""; /* description: empty on the CLIP path, as GVL writes it */
-    case 9: return r->tree;
-    case 10: return r->label;
+    case 0:
+        return r->filename;
+    case 7:
+        return r->mode;
+    case 8:
+        return ""; /* description: empty on the CLIP path, as GVL writes it */
+    case 9:
+        return r->tree;
+    case 10:
+        return r->label;
     case 11:
         if (isnan(r->score)) return "";
         snprintf(buf, cap, "%.6f", r->score);
         return buf;
-    case 12: return r->has_geo && r->crs ? r->crs : "";
-    default: break;
+    case 12:
+        return r->has_geo && r->crs ? r->crs : "";
+    default:
+        break;
     }
     if (k >= 1 && k <= 6) {
         snprintf(buf, cap, "%d", ints[k - 1]);
@@ -75,12 +98,12 @@ struct gl_label_writer {
     char *path;
     gl_atomic_file csv; /* CSV */
     double last_checkpoint;
-    char *tmp_path;     /* OGR */
+    char *tmp_path; /* OGR */
     GDALDatasetH ds;
     OGRLayerH layer;
     OGRSpatialReferenceH layer_srs;
-    long mark;          /* CSV: file offset; GPKG: features written, at the current input's start */
-    long n_features;    /* GPKG: features written so far (their FIDs are 1..n_features) */
+    long mark;       /* CSV: file offset; GPKG: features written, at the current input's start */
+    long n_features; /* GPKG: features written so far (their FIDs are 1..n_features) */
 };
 
 static void write_csv_header(FILE *fp) {
@@ -289,10 +312,14 @@ static gl_status add_ogr(gl_label_writer *w, const gl_label_row *r, gl_error *er
     char buf[64];
     for (int k = 0; k < N_FIELDS; k++) {
         const char *v = field_text(r, k, buf, sizeof buf);
-        if (!*v && FIELDS[k].type != F_STR) OGR_F_SetFieldNull(f, k);
-        else if (FIELDS[k].type == F_INT) OGR_F_SetFieldInteger(f, k, atoi(v));
-        else if (FIELDS[k].type == F_REAL) OGR_F_SetFieldDouble(f, k, strtod(v, NULL));
-        else OGR_F_SetFieldString(f, k, v);
+        if (!*v && FIELDS[k].type != F_STR)
+            OGR_F_SetFieldNull(f, k);
+        else if (FIELDS[k].type == F_INT)
+            OGR_F_SetFieldInteger(f, k, atoi(v));
+        else if (FIELDS[k].type == F_REAL)
+            OGR_F_SetFieldDouble(f, k, strtod(v, NULL));
+        else
+            OGR_F_SetFieldString(f, k, v);
     }
     OGRGeometryH g = geometry_for(w, r);
     if (g) OGR_F_SetGeometryDirectly(f, g);
@@ -310,8 +337,10 @@ gl_status gl_label_writer_add(gl_label_writer *w, const gl_label_row *r, gl_erro
 }
 
 void gl_label_writer_mark(gl_label_writer *w) {
-    if (w->fmt == GL_LABEL_CSV) w->mark = ftell(w->csv.fp);
-    else w->mark = w->n_features;
+    if (w->fmt == GL_LABEL_CSV)
+        w->mark = ftell(w->csv.fp);
+    else
+        w->mark = w->n_features;
 }
 
 gl_status gl_label_writer_rollback(gl_label_writer *w, gl_error *err) {
@@ -342,7 +371,8 @@ gl_status gl_label_writer_checkpoint(gl_label_writer *w, gl_error *err) {
     if (!st && !in) st = gl_fail(err, GL_ERR_IO, "%s: cannot reopen: %s", w->path, strerror(errno));
     char buf[1 << 16];
     size_t n;
-    while (in && (n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, w->csv.fp);
+    while (in && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, n, w->csv.fp);
     if (in) fclose(in);
     return st;
 }
@@ -400,8 +430,8 @@ void gl_label_writer_abort(gl_label_writer *w) {
 
 /* ---------------------------------------------------------------- reading back for --resume */
 
-static gl_status done_push(gl_label_done **rows, int *n, int *cap, const char *name,
-                           const int v[6], gl_error *err) {
+static gl_status done_push(gl_label_done **rows, int *n, int *cap, const char *name, const int v[6],
+                           gl_error *err) {
     if (*n == *cap) {
         int c = *cap ? *cap * 2 : 256;
         gl_label_done *g = realloc(*rows, (size_t)c * sizeof *g);
@@ -431,7 +461,8 @@ static gl_status done_load_csv(const char *path, gl_label_done **rows, int *n, g
     int cap = 0, r;
     while (!st && (r = gl_csv_next(c, err)) == 1) {
         int v[6], ok = 1;
-        for (int k = 0; k < 6; k++) ok &= parse_int(gl_csv_field(c, k + 1), &v[k]);
+        for (int k = 0; k < 6; k++)
+            ok &= parse_int(gl_csv_field(c, k + 1), &v[k]);
         if (!ok)
             st = gl_fail(err, GL_ERR_FORMAT, "%s:%ld: bad tile numbers", path, gl_csv_line(c));
         else
@@ -456,7 +487,8 @@ static gl_status done_load_ogr(const char *path, gl_label_done **rows, int *n, g
     OGRFeatureH f;
     while (!st && l && (f = OGR_L_GetNextFeature(l))) {
         int v[6];
-        for (int k = 0; k < 6; k++) v[k] = OGR_F_GetFieldAsInteger(f, idx[k + 1]);
+        for (int k = 0; k < 6; k++)
+            v[k] = OGR_F_GetFieldAsInteger(f, idx[k + 1]);
         st = done_push(rows, n, &cap, OGR_F_GetFieldAsString(f, idx[0]), v, err);
         OGR_F_Destroy(f);
     }
@@ -470,7 +502,8 @@ gl_status gl_label_done_load(const char *path, gl_label_done **rows, int *n, gl_
     gl_label_format fmt;
     gl_status st = gl_label_format_of(path, &fmt, err);
     if (st || access(path, F_OK) != 0) return st;
-    st = fmt == GL_LABEL_CSV ? done_load_csv(path, rows, n, err) : done_load_ogr(path, rows, n, err);
+    st =
+        fmt == GL_LABEL_CSV ? done_load_csv(path, rows, n, err) : done_load_ogr(path, rows, n, err);
     if (st) {
         gl_label_done_free(*rows, *n);
         *rows = NULL;
@@ -480,6 +513,7 @@ gl_status gl_label_done_load(const char *path, gl_label_done **rows, int *n, gl_
 }
 
 void gl_label_done_free(gl_label_done *rows, int n) {
-    for (int i = 0; i < n; i++) free(rows[i].filename);
+    for (int i = 0; i < n; i++)
+        free(rows[i].filename);
     free(rows);
 }

@@ -34,8 +34,8 @@ typedef struct {
 } path_list;
 
 static gl_status list_push(path_list *l, const char *path, gl_error *err) {
-    if (l->n >= MAX_INPUTS) return gl_fail(err, GL_ERR_LIMIT, "%s: more than %d inputs", path,
-                                           MAX_INPUTS);
+    if (l->n >= MAX_INPUTS)
+        return gl_fail(err, GL_ERR_LIMIT, "%s: more than %d inputs", path, MAX_INPUTS);
     if (l->n == l->cap) {
         int c = l->cap ? l->cap * 2 : 32;
         char **g = realloc(l->paths, (size_t)c * sizeof *g);
@@ -43,15 +43,16 @@ static gl_status list_push(path_list *l, const char *path, gl_error *err) {
         l->paths = g;
         l->cap = c;
     }
-    if (!(l->paths[l->n] = strdup(path))) return gl_fail(err, GL_ERR_NOMEM, "inputs: out of memory");
+    if (!(l->paths[l->n] = strdup(path)))
+        return gl_fail(err, GL_ERR_NOMEM, "inputs: out of memory");
     l->n++;
     return GL_OK;
 }
 
 /* GDAL's sidecars sit beside scenes in directories; they are not inputs. */
 static int is_sidecar(const char *name) {
-    static const char *const ext[] = {".aux.xml", ".ovr", ".msk", ".tfw", ".tfwx", ".jgw",
-                                      ".pgw", ".wld", ".prj"};
+    static const char *const ext[] = {".aux.xml", ".ovr", ".msk", ".tfw", ".tfwx",
+                                      ".jgw",     ".pgw", ".wld", ".prj"};
     size_t n = strlen(name);
     for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
         size_t k = strlen(ext[i]);
@@ -102,8 +103,10 @@ static gl_status expand_inputs(const char *const *inputs, int n, path_list *l, g
             for (size_t k = 0; !st && r == 0 && k < g.gl_pathc; k++)
                 if (stat(g.gl_pathv[k], &sb) == 0 && S_ISREG(sb.st_mode))
                     st = list_push(l, g.gl_pathv[k], err);
-            if (r == 0) globfree(&g);
-            else st = list_push(l, inputs[i], err); /* reported as a missing input */
+            if (r == 0)
+                globfree(&g);
+            else
+                st = list_push(l, inputs[i], err); /* reported as a missing input */
         } else {
             st = list_push(l, inputs[i], err);
         }
@@ -176,7 +179,8 @@ static gl_status load_classes(const gl_label_params *p, gl_class_node *tree, int
         gl_strings_free(names, n);
         return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", p->classes_path);
     }
-    for (int i = 0; i < n; i++) tree->children[i].name = names[i]; /* the tree takes the names */
+    for (int i = 0; i < n; i++)
+        tree->children[i].name = names[i]; /* the tree takes the names */
     tree->n_children = n;
     free(names);
     return GL_OK;
@@ -217,8 +221,8 @@ static gl_status fill_geo(scene *s, const gl_tile *t, gl_label_row *row, gl_erro
     if (!row->has_geo) return GL_OK;
     row->crs = in->crs_label;
     row->crs_wkt = in->crs_label;
-    const double px[4][2] = {{t->x, t->y}, {t->x + t->w, t->y}, {t->x + t->w, t->y + t->h},
-                             {t->x, t->y + t->h}};
+    const double px[4][2] = {
+        {t->x, t->y}, {t->x + t->w, t->y}, {t->x + t->w, t->y + t->h}, {t->x, t->y + t->h}};
     row->x_min = row->y_min = INFINITY;
     row->x_max = row->y_max = -INFINITY;
     for (int k = 0; k < 4; k++) {
@@ -236,8 +240,7 @@ static gl_status fill_geo(scene *s, const gl_tile *t, gl_label_row *row, gl_erro
 }
 
 /* Writes the row of tile i of the batch; choice is NULL for a nodata tile. */
-static gl_status emit_row(run_ctx *c, scene *s, int i, const gl_zs_choice *choice,
-                          gl_error *err) {
+static gl_status emit_row(run_ctx *c, scene *s, int i, const gl_zs_choice *choice, gl_error *err) {
     const gl_tile *t = &s->tiles[i];
     char tree[4096] = "nodata";
     const char *label = "nodata";
@@ -248,9 +251,16 @@ static gl_status emit_row(run_ctx *c, scene *s, int i, const gl_zs_choice *choic
                                      "%s%s", d ? ";" : "", choice->path[d]->name);
         label = choice->path[choice->depth - 1]->name;
     }
-    gl_label_row row = {.filename = base_name(s->path), .row = t->row, .col = t->col,
-                        .left = t->x, .right = t->x + t->w, .lower = t->y, .upper = t->y + t->h,
-                        .mode = c->mode_name, .tree = tree, .label = label,
+    gl_label_row row = {.filename = base_name(s->path),
+                        .row = t->row,
+                        .col = t->col,
+                        .left = t->x,
+                        .right = t->x + t->w,
+                        .lower = t->y,
+                        .upper = t->y + t->h,
+                        .mode = c->mode_name,
+                        .tree = tree,
+                        .label = label,
                         .score = choice ? choice->score : NAN};
     gl_status st = fill_geo(s, t, &row, err);
     if (!st && (st = gl_label_writer_add(c->w, &row, err))) c->writer_failed = 1;
@@ -295,7 +305,8 @@ static gl_status read_batch(run_ctx *c, scene *s, int *n_slots, gl_error *err) {
         if (!rgb || !valid) st = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", s->path);
         if (!st) st = gl_raster_read_rgb(s->r, t->x, t->y, t->w, t->h, rgb, valid, err);
         int any = 0;
-        for (size_t k = 0; !st && k < px && !any; k++) any = valid[k] != 0;
+        for (size_t k = 0; !st && k < px && !any; k++)
+            any = valid[k] != 0;
         s->nodata[i] = !st && !any;
         if (!st && any) {
             st = prepare_views(c, rgb, t, *n_slots * c->n_views, err);
@@ -340,8 +351,8 @@ static gl_status label_scene(run_ctx *c, scene *s, int count, gl_error *err) {
             gl_tiling_get(&c->p->tiling, in->width, in->height, first + i, &s->tiles[i]);
             if ((long)s->tiles[i].w * s->tiles[i].h > MAX_TILE_PIXELS)
                 return gl_fail(err, GL_ERR_LIMIT,
-                               "%s: a %dx%d tile is too large to read at once; use --tile",
-                               s->path, s->tiles[i].w, s->tiles[i].h);
+                               "%s: a %dx%d tile is too large to read at once; use --tile", s->path,
+                               s->tiles[i].w, s->tiles[i].h);
         }
         gl_status st = label_batch(c, s, err);
         if (st) return st;
@@ -355,8 +366,10 @@ static gl_status label_input(run_ctx *c, const char *path, gl_error *err) {
     s.info = gl_raster_get_info(s.r);
     int count;
     gl_status st = gl_tiling_count(&c->p->tiling, s.info->width, s.info->height, &count, err);
-    if (st) gl_error_prefix(err, "%s: ", path);
-    else st = label_scene(c, &s, count, err);
+    if (st)
+        gl_error_prefix(err, "%s: ", path);
+    else
+        st = label_scene(c, &s, count, err);
     gl_raster_close(s.r);
     return st;
 }
@@ -379,8 +392,8 @@ static int input_complete(const gl_label_params *p, const char *path, const gl_l
     gl_raster *r = gl_raster_open(path, &p->raster, &e);
     if (!r) return 0;
     const gl_raster_info *in = gl_raster_get_info(r);
-    int count, ok = gl_tiling_count(&p->tiling, in->width, in->height, &count, &e) == GL_OK &&
-                    count == n;
+    int count,
+        ok = gl_tiling_count(&p->tiling, in->width, in->height, &count, &e) == GL_OK && count == n;
     for (int i = 0; ok && i < n; i++) {
         gl_tile t;
         gl_tiling_get(&p->tiling, in->width, in->height, i, &t);
@@ -403,11 +416,14 @@ static gl_status find_complete(const gl_label_params *p, const char *output, pat
     for (int i = 0; i < in->n; i++) {
         const char *name = base_name(in->paths[i]);
         int lo = 0;
-        while (lo < n && strcmp(rows[lo].filename, name) < 0) lo++;
+        while (lo < n && strcmp(rows[lo].filename, name) < 0)
+            lo++;
         int hi = lo;
-        while (hi < n && !strcmp(rows[hi].filename, name)) hi++;
+        while (hi < n && !strcmp(rows[hi].filename, name))
+            hi++;
         int seen = 0; /* a second input of the same name is labelled again */
-        for (int k = 0; k < i && !seen; k++) seen = !strcmp(base_name(in->paths[k]), name);
+        for (int k = 0; k < i && !seen; k++)
+            seen = !strcmp(base_name(in->paths[k]), name);
         done[i] = !seen && hi > lo && input_complete(p, in->paths[i], rows + lo, hi - lo);
         if (!done[i]) redo[(*n_redo)++] = name;
     }
@@ -470,8 +486,7 @@ static gl_status run_inputs(run_ctx *c, path_list *in, const char *done, gl_erro
 }
 
 gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *const *inputs,
-                       int n_inputs, const char *output, gl_label_summary *summary,
-                       gl_error *err) {
+                       int n_inputs, const char *output, gl_label_summary *summary, gl_error *err) {
     run_ctx c = {.p = p, .clip = clip};
     gl_class_node tree = {0};
     path_list in = {0};
@@ -487,8 +502,8 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
     gl_status st = gl_label_format_of(output, &fmt, err);
     if (!st) st = run_setup(&c, &tree, err);
     if (!st) st = expand_inputs(inputs, n_inputs, &in, err);
-    if (!st && (!(done = calloc((size_t)in.n + 1, 1)) ||
-                !(redo = calloc((size_t)in.n + 1, sizeof *redo))))
+    if (!st &&
+        (!(done = calloc((size_t)in.n + 1, 1)) || !(redo = calloc((size_t)in.n + 1, sizeof *redo))))
         st = gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
     if (!st && p->resume) st = find_complete(p, output, &in, done, redo, &n_redo, err);
     if (!st && !(c.w = gl_label_writer_open(output, p->resume ? redo : NULL, n_redo, err)))
@@ -499,14 +514,22 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
         st = run_inputs(&c, &in, done, err);
         gl_progress_end(&c.progress);
     }
-    if (!st) st = gl_label_writer_commit(c.w, err);
-    else gl_label_writer_abort(c.w);
+    /* A run where every input failed must not replace an earlier output with an empty one. */
+    if (!st && c.sum.failed && !c.sum.labelled && !c.sum.resumed)
+        st = gl_fail(err, GL_ERR_IO,
+                     "label: none of the %d inputs could be labelled; %s left as it was",
+                     c.sum.inputs, output);
+    if (!st)
+        st = gl_label_writer_commit(c.w, err);
+    else
+        gl_label_writer_abort(c.w);
     c.sum.seconds = gl_now_seconds() - t0;
     if (summary) *summary = c.sum;
     if (!st && c.sum.failed)
         st = gl_fail(err, GL_ERR_PARTIAL, "label: %d of %d inputs failed; %d labelled, %d kept",
                      c.sum.failed, c.sum.inputs, c.sum.labelled, c.sum.resumed);
-    for (int i = 0; i < in.n; i++) free(in.paths[i]);
+    for (int i = 0; i < in.n; i++)
+        free(in.paths[i]);
     free(in.paths);
     free(done);
     free(redo);

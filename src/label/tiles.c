@@ -78,12 +78,23 @@ void gl_tile_augment(gl_tta_op op, const unsigned char *rgb, int w, int h, unsig
         for (int j = 0; j < ow; j++) {
             int si = i, sj = j;
             switch (op) {
-            case GL_TTA_OP_X: sj = w - 1 - j; break;
-            case GL_TTA_OP_Y: si = h - 1 - i; break;
-            case GL_TTA_OP_XY: si = h - 1 - i, sj = w - 1 - j; break;
-            case GL_TTA_OP_ROT90: si = j, sj = w - 1 - i; break;
-            case GL_TTA_OP_ROT270: si = h - 1 - j, sj = i; break;
-            default: break;
+            case GL_TTA_OP_X:
+                sj = w - 1 - j;
+                break;
+            case GL_TTA_OP_Y:
+                si = h - 1 - i;
+                break;
+            case GL_TTA_OP_XY:
+                si = h - 1 - i, sj = w - 1 - j;
+                break;
+            case GL_TTA_OP_ROT90:
+                si = j, sj = w - 1 - i;
+                break;
+            case GL_TTA_OP_ROT270:
+                si = h - 1 - j, sj = i;
+                break;
+            default:
+                break;
             }
             const unsigned char *s = rgb + ((size_t)si * w + sj) * 3;
             unsigned char *d = out + ((size_t)i * ow + j) * 3;

@@ -27,14 +27,16 @@ struct gl_zeroshot {
 };
 
 static const char *skip_space(const char *s) {
-    while (*s && isspace((unsigned char)*s)) s++;
+    while (*s && isspace((unsigned char)*s))
+        s++;
     return s;
 }
 
 /* Python's str.strip() length over ASCII whitespace, from an already left-stripped s. */
 static size_t stripped_len(const char *s) {
     size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1])) n--;
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
     return n;
 }
 
@@ -50,7 +52,8 @@ char *gl_zs_prompt(const char *tmpl, const char *context, const char *label) {
         return out;
     }
     size_t holes = 0;
-    for (const char *p = strstr(tmpl, "{}"); p; p = strstr(p + 2, "{}")) holes++;
+    for (const char *p = strstr(tmpl, "{}"); p; p = strstr(p + 2, "{}"))
+        holes++;
     char *out = malloc(strlen(tmpl) + holes * ll + 1), *o = out;
     if (!out) return NULL;
     for (const char *p = tmpl; *p;) {
@@ -78,8 +81,8 @@ gl_status gl_zs_templates_load(const char *path, char ***templates, int *count, 
     }
     for (int i = 0; i < n; i++) {
         if (!strstr(lines[i], "{}")) {
-            st = gl_fail(err, GL_ERR_FORMAT, "%s: template '%s' has no {} for the class name",
-                         path, lines[i]);
+            st = gl_fail(err, GL_ERR_FORMAT, "%s: template '%s' has no {} for the class name", path,
+                         lines[i]);
             gl_strings_free(lines, n);
             return st;
         }
@@ -142,7 +145,8 @@ static void average_templates(gl_zeroshot *zs, float *emb, int n_t) {
         memset(dst, 0, (size_t)d * sizeof *dst);
         for (int t = 0; t < n_t; t++) {
             const float *src = emb + ((size_t)r * n_t + t) * d;
-            for (int j = 0; j < d; j++) dst[j] += src[j];
+            for (int j = 0; j < d; j++)
+                dst[j] += src[j];
         }
     }
     gl_l2_normalize_rows(zs->text, zs->n_rows, d);
@@ -156,14 +160,15 @@ static gl_status embed_prompts(gl_zeroshot *zs, const char *context, char *const
     char **texts = calloc(n_texts, sizeof *texts);
     float *emb = malloc(n_texts * zs->dim * sizeof *emb);
     zs->text = malloc((size_t)zs->n_rows * zs->dim * sizeof *zs->text);
-    gl_status st = texts && emb && zs->text ? GL_OK
-                                           : gl_fail(err, GL_ERR_NOMEM, "prompts: out of memory");
+    gl_status st =
+        texts && emb && zs->text ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "prompts: out of memory");
     if (!st) st = build_prompts(zs, context, tmpl, n_t, texts, err);
     if (!st)
         st = gl_clip_encode_texts(zs->clip, (const char *const *)texts, (int)n_texts, emb, err);
     if (!st) average_templates(zs, emb, n_t);
     if (texts)
-        for (size_t i = 0; i < n_texts; i++) free(texts[i]);
+        for (size_t i = 0; i < n_texts; i++)
+            free(texts[i]);
     free(texts);
     free(emb);
     return st;
@@ -182,7 +187,8 @@ gl_zeroshot *gl_zeroshot_new(gl_clip *clip, const gl_class_node *tree, const cha
     if (!context) context = "This is a satellite image.";
     if (n_templates <= 0) templates = NULL, n_templates = 1;
     gl_status st = assign_rows(zs, tree, 0, err);
-    if (!st && !(zs->scratch = malloc((size_t)(GL_TTA_OP_COUNT + 1) * zs->max_children * sizeof(float))))
+    if (!st &&
+        !(zs->scratch = malloc((size_t)(GL_TTA_OP_COUNT + 1) * zs->max_children * sizeof(float))))
         st = gl_fail(err, GL_ERR_NOMEM, "zero-shot: out of memory");
     if (!st) st = embed_prompts(zs, context, templates, n_templates, err);
     if (st) {
@@ -209,7 +215,8 @@ static int choose_child(gl_zeroshot *zs, const zs_group *g, const float *emb, in
     int best = 0;
     for (int c = 0; c < n; c++) {
         double sum = 0;
-        for (int v = 0; v < n_views; v++) sum += p[(size_t)v * n + c];
+        for (int v = 0; v < n_views; v++)
+            sum += p[(size_t)v * n + c];
         probs[c] = (float)(sum / n_views);
         if (probs[c] > probs[best]) best = c;
     }
@@ -246,8 +253,10 @@ gl_status gl_tta_parse(const char *list, unsigned *bits, gl_error *err) {
                (strlen(names[k]) != n || strncmp(names[k], p, n)))
             k++;
         if (k == sizeof names / sizeof names[0])
-            return gl_fail(err, GL_ERR_ARG, "--tta: unknown augmentation '%.*s' (x, y, xy, rot90, "
-                           "rot270)", (int)n, p);
+            return gl_fail(err, GL_ERR_ARG,
+                           "--tta: unknown augmentation '%.*s' (x, y, xy, rot90, "
+                           "rot270)",
+                           (int)n, p);
         *bits |= 1u << k;
         p += n + (p[n] == ',');
     }
