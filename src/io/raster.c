@@ -6,6 +6,8 @@
 #include <cpl_conv.h>
 #include <cpl_error.h>
 #include <gdal.h>
+#include <math.h>
+#include <ogr_srs_api.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,9 +76,6 @@ GDALDatasetH gl_gdal_open(const char *path, gl_error *err) {
  *    the same truncating formula, clamped to 0..255.
  *  - NONE: values clamped to 0..255 and rounded to nearest, GDAL's own conversion to Byte.
  * A single palette band is expanded through its colour table; the stretch does not apply. */
-
-#include <math.h>
-#include <ogr_srs_api.h>
 
 #define RASTER_CHUNK_PIXELS (1 << 20)
 
