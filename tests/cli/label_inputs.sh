@@ -12,6 +12,7 @@ run() { "$GEOLABEL" label --model "$M" --classes classes.txt "$@"; }
 run --bands 4,3,2 --split 2x2 "$D/L7_ETMs.tif" -o l7.csv
 if run --bands 4,3,9 "$D/L7_ETMs.tif" -o bad.csv 2> bad.err; then exit 1; fi
 grep -q "L7_ETMs.tif" bad.err
+[ ! -e bad.csv ] # every input failed: no output written
 run --tile 512 --stretch percentile:2,98 "$D/uint16_cog.tif" -o u16.csv
 run --tile 64 "$D/drone_rgba_nodata.tif" -o drone.csv
 

@@ -25,6 +25,11 @@ cp out.csv changed.csv
 "$GEOLABEL" label --model "$M" --classes classes.txt --split 2x2 --resume a.tif -o changed.csv \
     2> changed.err
 grep -q "1 labelled, 0 already complete" changed.err
+# The same through OGR: a GPKG resumed keeps a's features and adds b's.
+run a.tif -o r.gpkg
+run --resume a.tif b.tif -o r.gpkg 2> gpkg.err
+grep -q "1 labelled, 1 already complete" gpkg.err
+ogrinfo -ro -so r.gpkg labels | grep -q "Feature Count: 18"
 $PY <<'PYEOF'
 import csv
 first = open("first.csv", newline="").read().splitlines()
