@@ -242,7 +242,7 @@ static gl_status fill_geo(scene *s, const gl_tile *t, gl_label_row *row, gl_erro
 /* Writes the row of tile i of the batch; choice is NULL for a nodata tile. */
 static gl_status emit_row(run_ctx *c, scene *s, int i, const gl_zs_choice *choice, gl_error *err) {
     const gl_tile *t = &s->tiles[i];
-    char tree[4096] = "nodata";
+    char tree[4096] = "nodata"; /* a longer path is cut short; names are short in practice */
     const char *label = "nodata";
     if (choice) {
         size_t used = 0;
@@ -299,7 +299,7 @@ static gl_status read_batch(run_ctx *c, scene *s, int *n_slots, gl_error *err) {
     for (int i = 0; i < s->n; i++) {
         const gl_tile *t = &s->tiles[i];
         size_t px = (size_t)t->w * t->h;
-        gl_status st = grow_aug(c, px * 3, err);
+        gl_status st = c->n_views > 1 ? grow_aug(c, px * 3, err) : GL_OK; /* for TTA copies */
         if (st) return st;
         unsigned char *rgb = malloc(px * 3), *valid = malloc(px);
         if (!rgb || !valid) st = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", s->path);
