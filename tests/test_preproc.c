@@ -356,6 +356,11 @@ static const char *PIL_SCRIPT =
     "gd('g_g16.tif', 'GTiff', [u[0] % 700], gdal.GDT_UInt16)\n"
     "gd('g_g2.png', 'PNG', [u[0] % 4], gdal.GDT_Byte, ['NBITS=2'])\n"
     "gd('g_g4.png', 'PNG', [u[0] % 16], gdal.GDT_Byte, ['NBITS=4'])\n"
+    "gd('g_rgb16.tif', 'GTiff', list(u[:3]), gdal.GDT_UInt16, ['PHOTOMETRIC=RGB'])\n"
+    "gd('g_rgba16.tif', 'GTiff', list(u), gdal.GDT_UInt16, ['PHOTOMETRIC=RGB', 'ALPHA=YES'])\n"
+    "gd('g_f32.tif', 'GTiff', [u[0].astype(np.float32) / 100], gdal.GDT_Float32)\n"
+    "gd('g_i32.tif', 'GTiff', [u[0] - 30000], gdal.GDT_Int32)\n"
+    "gd('g_cmyk.tif', 'GTiff', list(u.astype(np.uint8)), gdal.GDT_Byte, ['PHOTOMETRIC=CMYK'])\n"
     "for f in files:\n"
     "    np.save(f + '.npy', np.asarray(Image.open(f).convert('RGB')))\n"
     "open('modes.txt', 'w').write('\\n'.join(files) + '\\n')\n"
@@ -411,7 +416,7 @@ static void test_pil_modes(void) {
         n++;
     }
     if (f) fclose(f);
-    CHECK(n >= 20, "only %d picture modes checked", n);
+    CHECK(n >= 28, "only %d picture modes checked", n);
 }
 
 /* Reads up to max lines of three integers; returns how many. */

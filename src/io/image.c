@@ -13,7 +13,8 @@
  *    float) are clipped and truncated the same way.
  *  - CMYK: GDAL is asked for the raw inks (GDAL_JPEG_TO_RGB=NO) and Pillow's cmyk2rgb applied:
  *    nk = 255 - k, channel = nk - c * nk / 255 with its rounding; JPEG inks are inverted first,
- *    as Pillow always reads CMYK JPEGs with Adobe's inverted convention ("CMYK;I").
+ *    as Pillow always reads CMYK JPEGs with Adobe's inverted convention ("CMYK;I"), TIFF inks
+ *    are taken as stored.
  * EXIF orientation and ICC profiles are ignored, as the reference ignores them. */
 #include "geolabel.h"
 #include "io/raster_internal.h"
@@ -26,10 +27,13 @@
 
 typedef enum { CONV_DIRECT, CONV_PALETTE, CONV_HIGH_BYTE, CONV_CLIP, CONV_CMYK } conversion;
 
+/* How the dataset holds CMYK inks, when it does (see open_inks). */
+typedef enum { INKS_NONE = 0, INKS_RAW, INKS_INVERTED } ink_storage;
+
 typedef struct {
     int bands[3];     /* 1-based GDAL bands for R, G, B */
     conversion conv;
-    int inverted_inks; /* CMYK JPEG: stored as 255 - ink */
+    ink_storage inks;
     int gray_bits;    /* 1, 2 or 4: low-bit gray to scale up; 0 otherwise */
     GDALColorTableH palette;
 } decode_plan;
@@ -46,17 +50,8 @@ static int band_nbits(GDALRasterBandH b) {
     return s ? atoi(s) : 0;
 }
 
-static int is_cmyk(GDALDatasetH ds) {
-    static const GDALColorInterp inks[4] = {GCI_CyanBand, GCI_MagentaBand, GCI_YellowBand,
-                                            GCI_BlackBand};
-    if (GDALGetRasterCount(ds) != 4) return 0;
-    for (int b = 0; b < 4; b++)
-        if (GDALGetRasterColorInterpretation(GDALGetRasterBand(ds, b + 1)) != inks[b]) return 0;
-    return 1;
-}
-
-static decode_plan plan_decode(GDALDatasetH ds) {
-    decode_plan p = {{1, 1, 1}, CONV_DIRECT, 0, 0, NULL};
+static decode_plan plan_decode(GDALDatasetH ds, ink_storage inks) {
+    decode_plan p = {{1, 1, 1}, CONV_DIRECT, inks, 0, NULL};
     int nb = GDALGetRasterCount(ds);
     GDALRasterBandH b1 = GDALGetRasterBand(ds, 1);
     GDALDataType type = GDALGetRasterDataType(b1);
@@ -64,9 +59,8 @@ static decode_plan plan_decode(GDALDatasetH ds) {
         p.bands[1] = 2;
         p.bands[2] = 3;
     }
-    if (type == GDT_Byte && is_cmyk(ds)) {
+    if (type == GDT_Byte && inks && nb == 4) {
         p.conv = CONV_CMYK;
-        p.inverted_inks = !strcmp(GDALGetDriverShortName(GDALGetDatasetDriver(ds)), "JPEG");
     } else if (type == GDT_Byte) {
         if (nb < 3 && GDALGetRasterColorInterpretation(b1) == GCI_PaletteIndex &&
             GDALGetRasterColorTable(b1)) {
@@ -161,7 +155,7 @@ static CPLErr read_cmyk(GDALDatasetH ds, const decode_plan *p, gl_image *img) {
                                 (GSpacing)4 * w, 1);
         for (size_t i = 0; e == CE_None && i < (size_t)n * w; i++) {
             unsigned char *ink = buf + 4 * i, *o = img->rgb + ((size_t)y * w + i) * 3;
-            int inv = p->inverted_inks ? 255 : 0, nk = 255 - (ink[3] ^ inv);
+            int inv = p->inks == INKS_INVERTED ? 255 : 0, nk = 255 - (ink[3] ^ inv);
             for (int c = 0; c < 3; c++) o[c] = (unsigned char)(nk - muldiv255(ink[c] ^ inv, nk));
         }
     }
@@ -169,7 +163,8 @@ static CPLErr read_cmyk(GDALDatasetH ds, const decode_plan *p, gl_image *img) {
     return e;
 }
 
-static gl_status decode(GDALDatasetH ds, const char *path, gl_image *out, gl_error *err) {
+static gl_status decode(GDALDatasetH ds, ink_storage inks, const char *path, gl_image *out,
+                        gl_error *err) {
     int w = GDALGetRasterXSize(ds), h = GDALGetRasterYSize(ds);
     if (GDALGetRasterCount(ds) < 1) return gl_fail(err, GL_ERR_FORMAT, "%s: no raster bands", path);
     if ((long long)w * h > GL_IMAGE_MAX_PIXELS)
@@ -178,7 +173,7 @@ static gl_status decode(GDALDatasetH ds, const char *path, gl_image *out, gl_err
     if (w < GL_IMAGE_MIN_SIDE || h < GL_IMAGE_MIN_SIDE)
         return gl_fail(err, GL_ERR_FORMAT, "%s: image is %dx%d; at least %dx%d pixels are needed",
                        path, w, h, GL_IMAGE_MIN_SIDE, GL_IMAGE_MIN_SIDE);
-    decode_plan p = plan_decode(ds);
+    decode_plan p = plan_decode(ds, inks);
     out->rgb = malloc((size_t)w * h * 3);
     if (!out->rgb) return gl_fail(err, GL_ERR_NOMEM, "%s: no memory for %dx%d pixels", path, w, h);
     out->width = w;
@@ -215,15 +210,32 @@ static void restore_option(const char *key, char *old) {
     CPLFree(old);
 }
 
-/* GDAL converts CMYK and YCCK JPEGs to RGB its own way; Pillow's conversion needs the raw inks,
- * which GDAL_JPEG_TO_RGB=NO gives (it would also turn YCbCr JPEGs raw, hence the reopening). */
-static GDALDatasetH open_raw_inks_if_cmyk(GDALDatasetH ds, const char *path, gl_error *err) {
+/* GDAL converts CMYK and YCCK pictures to RGB its own way; Pillow's conversion needs the raw
+ * inks. JPEGs give them with GDAL_JPEG_TO_RGB=NO (which would also leave YCbCr JPEGs raw, hence
+ * the reopening), TIFFs through the GTIFF_RAW: prefix (path is a checked regular file). */
+static GDALDatasetH open_inks(GDALDatasetH ds, const char *path, ink_storage *inks,
+                              gl_error *err) {
     const char *space = GDALGetMetadataItem(ds, "SOURCE_COLOR_SPACE", "IMAGE_STRUCTURE");
-    if (!space || (strcmp(space, "CMYK") && strcmp(space, "YCCK"))) return ds;
+    const char *driver = GDALGetDriverShortName(GDALGetDatasetDriver(ds));
+    int jpeg = !strcmp(driver, "JPEG"), tiff = !strcmp(driver, "GTiff");
+    *inks = INKS_NONE;
+    if (!space || (strcmp(space, "CMYK") && strcmp(space, "YCCK")) || !(jpeg || tiff)) return ds;
     GDALClose(ds);
-    char *old = set_option("GDAL_JPEG_TO_RGB", "NO");
-    ds = gl_gdal_open(path, err);
-    restore_option("GDAL_JPEG_TO_RGB", old);
+    if (jpeg) {
+        char *old = set_option("GDAL_JPEG_TO_RGB", "NO");
+        ds = gl_gdal_open(path, err);
+        restore_option("GDAL_JPEG_TO_RGB", old);
+        *inks = INKS_INVERTED;
+        return ds;
+    }
+    size_t n = strlen(path) + 11;
+    char *raw = malloc(n);
+    ds = raw ? (snprintf(raw, n, "GTIFF_RAW:%s", path),
+                GDALOpenEx(raw, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL))
+             : NULL;
+    free(raw);
+    if (!ds) gl_fail(err, GL_ERR_FORMAT, "%s: cannot read its CMYK inks", path);
+    *inks = INKS_RAW;
     return ds;
 }
 
@@ -236,12 +248,13 @@ gl_status gl_image_load(const char *path, gl_image *out, gl_error *err) {
     CPLErrorReset();
     gl_status st;
     GDALDatasetH ds = gl_gdal_open(path, err);
-    if (ds) ds = open_raw_inks_if_cmyk(ds, path, err);
+    ink_storage inks = INKS_NONE;
+    if (ds) ds = open_inks(ds, path, &inks, err);
     if (!ds) {
         st = err ? err->code : GL_ERR_IO;
         if (st == GL_OK) st = GL_ERR_IO;
     } else {
-        st = decode(ds, path, out, err);
+        st = decode(ds, inks, path, out, err);
         GDALClose(ds);
     }
     restore_option("GDAL_ERROR_ON_LIBJPEG_WARNING", old);
