@@ -100,29 +100,23 @@ static int split_push(split_buf *b, int c, const float *p, const float *t) {
     return 0;
 }
 
-/* Reads the data set once, keeping probabilities and targets of val and tes rows. */
-static gl_status collect(const gl_head *h, const char *path, int keep_bad, split_buf *val, split_buf *tes,
-                         gl_error *err) {
-    int c = h->a.n_classes, cd = h->a.clip_dim;
-    gl_hreader *r = gl_hreader_open(path, cd, keep_bad, err);
-    if (!r) return err->code;
-    gl_hrow row;
-    int rc, dist;
-    float logits[GL_HEAD_EVAL_MAX], t[GL_HEAD_EVAL_MAX];
-    gl_status s = GL_OK;
-    while (!s && (rc = gl_hreader_next(r, &row, err)) == 1) {
-        if (row.split != GL_SPLIT_VAL && row.split != GL_SPLIT_TES) continue;
-        dist = gl_head_dist_index(h, row.distance);
-        s = gl_head_forward(h, row.embedding, &dist, 1, logits, err);
-        gl_sigmoid_inplace(logits, (size_t)c);
-        heads_row_targets(h, &row, t);
-        if (!s && split_push(row.split == GL_SPLIT_VAL ? val : tes, c, logits, t))
-            s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+typedef struct {
+    split_buf val, tes;
+    int c;
+    const char *path;
+} eval_ctx;
+
+static gl_status keep_rows(void *ctx, int n, const char (*ids)[64], const gl_split *split, const float *probs,
+                           const float *targets, gl_error *err) {
+    eval_ctx *e = ctx;
+    (void)ids;
+    for (int i = 0; i < n; i++) {
+        if (split[i] != GL_SPLIT_VAL && split[i] != GL_SPLIT_TES) continue;
+        if (split_push(split[i] == GL_SPLIT_VAL ? &e->val : &e->tes, e->c, probs + (size_t)i * e->c,
+                       targets + (size_t)i * e->c))
+            return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", e->path);
     }
-    if (!s && rc < 0) s = err->code;
-    gl_hreader_close(r);
-    (void)cd;
-    return s;
+    return GL_OK;
 }
 
 #define TUNE_STEPS 99
@@ -144,8 +138,10 @@ gl_status gl_head_eval_file(const gl_head *h, const char *data_path, int keep_ba
                             gl_head_eval *out, gl_error *err) {
     memset(out, 0, sizeof *out);
     int c = h->a.n_classes;
-    split_buf val = {0}, tes = {0};
-    gl_status s = collect(h, data_path, keep_bad_rows, &val, &tes, err);
+    eval_ctx ctx = {.c = c, .path = data_path};
+    long n_rows, n_bad;
+    gl_status s = heads_run_rows(h, data_path, keep_bad_rows, keep_rows, &ctx, &n_rows, &n_bad, err);
+    split_buf val = ctx.val, tes = ctx.tes;
     if (!s && !tes.n) s = gl_fail(err, GL_ERR_FORMAT, "%s: the 'tes' split is empty: nothing to evaluate", data_path);
     if (!s && !val.n) s = gl_fail(err, GL_ERR_FORMAT, "%s: the 'val' split is empty: no rows to tune thresholds on", data_path);
     if (!s) {

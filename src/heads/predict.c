@@ -38,19 +38,68 @@ void gl_head_write_row(gl_head_writer *w, const char *id, const float *probs) {
     fputc('\n', w->fp);
 }
 
+/* One batch of rows: inputs gathered for the head, and what callers need of each row. */
 typedef struct {
-    float *clip, *logits;
+    float *clip, *probs, *targets; /* [PREDICT_BATCH, clip_dim / n_classes / n_classes] */
     int *dist;
+    gl_split *split;
     char (*ids)[64];
     int n;
 } batch;
 
-static gl_status flush_batch(const gl_head *h, gl_head_writer *w, batch *b, gl_error *err) {
-    gl_status s = gl_head_forward(h, b->clip, b->dist, b->n, b->logits, err);
+static void batch_free(batch *b) {
+    free(b->clip);
+    free(b->probs);
+    free(b->targets);
+    free(b->dist);
+    free(b->split);
+    free(b->ids);
+}
+
+static gl_status flush_batch(const gl_head *h, batch *b, heads_batch_fn fn, void *ctx, gl_error *err) {
+    gl_status s = gl_head_forward(h, b->clip, b->dist, b->n, b->probs, err);
     if (s) return s;
-    gl_sigmoid_inplace(b->logits, (size_t)b->n * h->a.n_classes);
-    for (int i = 0; i < b->n; i++) gl_head_write_row(w, b->ids[i], b->logits + (size_t)i * h->a.n_classes);
+    gl_sigmoid_inplace(b->probs, (size_t)b->n * h->a.n_classes);
+    s = fn(ctx, b->n, (const char(*)[64])b->ids, b->split, b->probs, b->targets, err);
     b->n = 0;
+    return s;
+}
+
+gl_status heads_run_rows(const gl_head *h, const char *data_path, int keep_bad_rows, heads_batch_fn fn,
+                         void *ctx, long *n_rows, long *n_bad, gl_error *err) {
+    *n_rows = *n_bad = 0;
+    int cd = h->a.clip_dim, c = h->a.n_classes;
+    batch b = {malloc((size_t)PREDICT_BATCH * cd * sizeof(float)), malloc((size_t)PREDICT_BATCH * c * sizeof(float)),
+               malloc((size_t)PREDICT_BATCH * c * sizeof(float)), malloc(PREDICT_BATCH * sizeof(int)),
+               malloc(PREDICT_BATCH * sizeof(gl_split)), malloc(PREDICT_BATCH * sizeof *b.ids), 0};
+    gl_hreader *r = gl_hreader_open(data_path, cd, keep_bad_rows, err);
+    gl_status s = !r ? err->code : GL_OK;
+    if (!s && (!b.clip || !b.probs || !b.targets || !b.dist || !b.split || !b.ids))
+        s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", data_path);
+    gl_hrow row;
+    int rc = 0;
+    while (!s && (rc = gl_hreader_next(r, &row, err)) == 1) {
+        memcpy(b.clip + (size_t)b.n * cd, row.embedding, (size_t)cd * sizeof(float));
+        b.dist[b.n] = gl_head_dist_index(h, row.distance);
+        b.split[b.n] = row.split;
+        heads_row_targets(h, &row, b.targets + (size_t)b.n * c);
+        snprintf(b.ids[b.n], sizeof b.ids[0], "%s", row.id);
+        (*n_rows)++;
+        if (++b.n == PREDICT_BATCH) s = flush_batch(h, &b, fn, ctx, err);
+    }
+    if (!s && rc < 0) s = err->code;
+    if (!s && b.n) s = flush_batch(h, &b, fn, ctx, err);
+    if (r) *n_bad = gl_hreader_bad_rows(r);
+    gl_hreader_close(r);
+    batch_free(&b);
+    return s;
+}
+
+static gl_status write_rows(void *ctx, int n, const char (*ids)[64], const gl_split *split, const float *probs,
+                            const float *targets, gl_error *err) {
+    gl_head_writer *w = ctx;
+    (void)split, (void)targets, (void)err;
+    for (int i = 0; i < n; i++) gl_head_write_row(w, ids[i], probs + (size_t)i * w->head->a.n_classes);
     return GL_OK;
 }
 
@@ -58,34 +107,15 @@ gl_status gl_head_predict_file(const gl_head *h, const char *data_path, const ch
                                float threshold, int keep_bad_rows, long *n_rows, long *n_bad,
                                gl_error *err) {
     *n_rows = *n_bad = 0;
-    int cd = h->a.clip_dim;
-    batch b = {malloc((size_t)PREDICT_BATCH * cd * sizeof(float)),
-               malloc((size_t)PREDICT_BATCH * h->a.n_classes * sizeof(float)),
-               malloc(PREDICT_BATCH * sizeof(int)), malloc(PREDICT_BATCH * sizeof *b.ids), 0};
-    gl_hreader *r = gl_hreader_open(data_path, cd, keep_bad_rows, err);
-    gl_atomic_file f = {0};
-    gl_status s = !r ? err->code : GL_OK;
-    if (!s && (!b.clip || !b.logits || !b.dist || !b.ids)) s = gl_fail(err, GL_ERR_NOMEM, "predict: out of memory");
-    if (!s) s = gl_atomic_open(&f, out_csv, err);
+    gl_atomic_file f;
+    gl_status s = gl_atomic_open(&f, out_csv, err);
+    if (s) return s;
     gl_head_writer w = {f.fp, h, threshold};
-    if (!s) s = gl_head_write_header(&w);
-    gl_hrow row;
-    int rc = 0;
-    while (!s && (rc = gl_hreader_next(r, &row, err)) == 1) {
-        memcpy(b.clip + (size_t)b.n * cd, row.embedding, (size_t)cd * sizeof(float));
-        b.dist[b.n] = gl_head_dist_index(h, row.distance);
-        snprintf(b.ids[b.n], sizeof b.ids[0], "%s", row.id);
-        (*n_rows)++;
-        if (++b.n == PREDICT_BATCH) s = flush_batch(h, &w, &b, err);
+    s = gl_head_write_header(&w);
+    if (!s) s = heads_run_rows(h, data_path, keep_bad_rows, write_rows, &w, n_rows, n_bad, err);
+    if (s) {
+        gl_atomic_abort(&f);
+        return s;
     }
-    if (!s && rc < 0) s = err->code;
-    if (!s && b.n) s = flush_batch(h, &w, &b, err);
-    if (r) *n_bad = gl_hreader_bad_rows(r);
-    gl_hreader_close(r);
-    if (f.fp) s = s ? (gl_atomic_abort(&f), s) : gl_atomic_commit(&f, err);
-    free(b.clip);
-    free(b.logits);
-    free(b.dist);
-    free(b.ids);
-    return s;
+    return gl_atomic_commit(&f, err);
 }
