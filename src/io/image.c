@@ -11,11 +11,13 @@
  *  - 16-bit single band: Pillow 9.4 opens it as mode "I" and I->RGB CLIPS to 0..255 (values
  *    >= 255 become 255); we do the same, surprising as it is. Other single-band types (int32,
  *    float) are clipped and truncated the same way.
- *  - CMYK: GDAL is asked for the raw inks (GDAL_JPEG_TO_RGB=NO) and Pillow's cmyk2rgb applied:
+ *  - CMYK: GDAL is asked for the raw inks (GDAL_JPEG_TO_RGB=NO, GTIFF_RAW:) and Pillow's
+ *    cmyk2rgb applied:
  *    nk = 255 - k, channel = nk - c * nk / 255 with its rounding; JPEG inks are inverted first,
  *    as Pillow always reads CMYK JPEGs with Adobe's inverted convention ("CMYK;I"), TIFF inks
  *    are taken as stored.
- * EXIF orientation and ICC profiles are ignored, as the reference ignores them. */
+ * EXIF orientation and ICC profiles are ignored, as the reference ignores them. test_preproc
+ * checks every rule byte for byte against Pillow 9.4 itself. */
 #include "geolabel.h"
 #include "io/raster_internal.h"
 
