@@ -1,5 +1,5 @@
 /* test_tiles.c: tilings against hand-worked arithmetic (GVL's W//n cut, full cover, windows with
- * overlap) and the tile augmentations against numpy's fliplr/flipud/rot90. */
+ * overlap), the tile augmentations against numpy's fliplr/flipud/rot90, GVL's resize against PIL. */
 #include "harness.h"
 #include "label/label.h"
 
@@ -136,11 +136,48 @@ static void test_augmentations_match_numpy(void) {
     CHECK(ow == 3 && oh == 5 && out[0] == rgb[(W - 1) * 3], "rot90 corner");
 }
 
+/* GVL's resize of small scenes is PIL's Image.resize((224, 224), BILINEAR): compare bit for bit,
+ * upscaling both sides and upscaling one while downscaling the other. */
+static void test_gvl_resize_matches_pil(void) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "%s -c 'import numpy as np\nfrom PIL import Image\n"
+             "g=np.random.default_rng(7)\n"
+             "for n,(w,h) in [(\"up\",(150,97)),(\"mixed\",(613,131))]:\n"
+             "  a=g.integers(0,256,(h,w,3),dtype=np.uint8)\n"
+             "  np.save(n+\"_in.npy\",a)\n"
+             "  b=np.asarray(Image.fromarray(a,\"RGB\").resize((224,224),Image.BILINEAR))\n"
+             "  np.save(n+\"_out.npy\",b)'",
+             py());
+    CHECK(system(cmd) == 0, "PIL wrote the references");
+    const char *names[] = {"up", "mixed"};
+    for (int c = 0; c < 2; c++) {
+        char in_path[64], out_path[64];
+        snprintf(in_path, sizeof in_path, "%s_in.npy", names[c]);
+        snprintf(out_path, sizeof out_path, "%s_out.npy", names[c]);
+        gl_error err = {0};
+        gl_npy in = {0}, want = {0};
+        CHECK_OK(gl_npy_read(in_path, &in, &err), &err);
+        CHECK_OK(gl_npy_read(out_path, &want, &err), &err);
+        if (!in.data || !want.data) continue;
+        static unsigned char got[224 * 224 * 3];
+        CHECK_OK(gl_gvl_resize(in.data, (int)in.shape[1], (int)in.shape[0], got, 224, 224, &err),
+                 &err);
+        int bad = 0, first = -1;
+        for (size_t i = 0; i < sizeof got; i++)
+            if (got[i] != ((unsigned char *)want.data)[i] && !bad++) first = (int)i;
+        CHECK(bad == 0, "%s: %d bytes differ from PIL, first at %d", names[c], bad, first);
+        gl_npy_free(&in);
+        gl_npy_free(&want);
+    }
+}
+
 int main(void) {
     RUN(test_split_drop_is_gvl);
     RUN(test_split_cover_absorbs_remainder);
     RUN(test_windows_with_overlap);
     RUN(test_impossible_tilings);
     RUN(test_augmentations_match_numpy);
+    RUN(test_gvl_resize_matches_pil);
     T_SUMMARY();
 }

@@ -24,6 +24,12 @@ typedef enum {
 void gl_tile_augment(gl_tta_op op, const unsigned char *rgb, int w, int h, unsigned char *out,
                      int *out_w, int *out_h);
 
+/* GVL resizes a scene whose shorter side is under GL_GVL_MIN_SIDE to 224 x 224 before cutting it,
+ * with PIL's Image.resize(BILINEAR); this is that resize, bit for bit, on 8-bit RGB. */
+#define GL_GVL_MIN_SIDE 224
+gl_status gl_gvl_resize(const unsigned char *src, int w, int h, unsigned char *dst, int out_w,
+                        int out_h, gl_error *err);
+
 /* ---------------------------------------------------------------- zero-shot (zeroshot.c) */
 
 /* GVL's prompt, "{context.strip()} Label '{label}'." stripped, or with template (non-NULL) every

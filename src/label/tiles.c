@@ -3,6 +3,8 @@
 #include "label.h"
 
 #include <limits.h>
+#include <math.h>
+#include <stdlib.h>
 
 /* Windows of size tile stepping by step cover [0, extent): the last one starts before the end and
  * is clipped, so no window lies wholly inside its predecessor's overlap. */
@@ -103,4 +105,93 @@ void gl_tile_augment(gl_tta_op op, const unsigned char *rgb, int w, int h, unsig
     }
     *out_w = ow;
     *out_h = oh;
+}
+
+/* ---------------------------------------------------------------- GVL's small-scene resize */
+
+/* Pillow's resampling weights for one axis with the triangle (bilinear) filter: support 1 widened
+ * by the downscale factor, taps normalised to sum 1, then fixed point with 22 fraction bits. */
+#define PIL_PRECISION_BITS 22
+typedef struct {
+    int ksize;
+    int *bounds; /* [out][2]: first tap, tap count */
+    int32_t *k;  /* [out][ksize] */
+} pil_taps;
+
+static int pil_taps_make(pil_taps *t, int in_size, int out_size) {
+    double scale = (double)in_size / out_size, filterscale = scale < 1.0 ? 1.0 : scale;
+    double support = 1.0 * filterscale;
+    t->ksize = (int)ceil(support) * 2 + 1;
+    t->bounds = malloc((size_t)out_size * 2 * sizeof *t->bounds);
+    t->k = calloc((size_t)out_size * t->ksize, sizeof *t->k);
+    double *w = malloc((size_t)t->ksize * sizeof *w);
+    if (!t->bounds || !t->k || !w) {
+        free(w);
+        return 0;
+    }
+    for (int xx = 0; xx < out_size; xx++) {
+        double center = (xx + 0.5) * scale, sum = 0;
+        int xmin = (int)(center - support + 0.5), xmax = (int)(center + support + 0.5);
+        if (xmin < 0) xmin = 0;
+        if (xmax > in_size) xmax = in_size;
+        xmax -= xmin;
+        for (int x = 0; x < xmax; x++) {
+            double d = fabs((x + xmin - center + 0.5) / filterscale);
+            sum += w[x] = d < 1.0 ? 1.0 - d : 0.0;
+        }
+        for (int x = 0; x < xmax; x++) {
+            double v = sum != 0.0 ? w[x] / sum : w[x];
+            t->k[(size_t)xx * t->ksize + x] =
+                (int32_t)(v < 0 ? -0.5 + v * (1 << PIL_PRECISION_BITS)
+                                : 0.5 + v * (1 << PIL_PRECISION_BITS));
+        }
+        t->bounds[2 * xx] = xmin;
+        t->bounds[2 * xx + 1] = xmax;
+    }
+    free(w);
+    return 1;
+}
+
+static void pil_taps_free(pil_taps *t) {
+    free(t->bounds);
+    free(t->k);
+}
+
+static unsigned char pil_clip8(int32_t acc) {
+    int32_t v = acc >> PIL_PRECISION_BITS;
+    return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+/* One output pixel from `count` source pixels `stride` bytes apart. */
+static void pil_mac(const unsigned char *src, size_t stride, const int32_t *k, int count,
+                    unsigned char *dst) {
+    for (int c = 0; c < 3; c++) {
+        int32_t acc = 1 << (PIL_PRECISION_BITS - 1);
+        for (int i = 0; i < count; i++) acc += src[(size_t)i * stride + c] * k[i];
+        dst[c] = pil_clip8(acc);
+    }
+}
+
+gl_status gl_gvl_resize(const unsigned char *src, int w, int h, unsigned char *dst, int out_w,
+                        int out_h, gl_error *err) {
+    pil_taps th = {0}, tv = {0};
+    unsigned char *tmp = NULL;
+    int ok = pil_taps_make(&th, w, out_w) && pil_taps_make(&tv, h, out_h);
+    /* Pillow runs the horizontal pass only over the rows the vertical pass reads. */
+    int y0 = ok ? tv.bounds[0] : 0;
+    int y1 = ok ? tv.bounds[2 * out_h - 2] + tv.bounds[2 * out_h - 1] : 0;
+    ok = ok && (tmp = malloc((size_t)out_w * (y1 - y0) * 3));
+    for (int y = y0; ok && y < y1; y++)
+        for (int x = 0; x < out_w; x++)
+            pil_mac(src + ((size_t)y * w + th.bounds[2 * x]) * 3, 3, th.k + (size_t)x * th.ksize,
+                    th.bounds[2 * x + 1], tmp + ((size_t)(y - y0) * out_w + x) * 3);
+    for (int y = 0; ok && y < out_h; y++)
+        for (int x = 0; x < out_w; x++)
+            pil_mac(tmp + ((size_t)(tv.bounds[2 * y] - y0) * out_w + x) * 3, (size_t)out_w * 3,
+                    tv.k + (size_t)y * tv.ksize, tv.bounds[2 * y + 1],
+                    dst + ((size_t)y * out_w + x) * 3);
+    free(tmp);
+    pil_taps_free(&th);
+    pil_taps_free(&tv);
+    return ok ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "resize: out of memory");
 }
