@@ -150,6 +150,8 @@ typedef struct {
     int do_resize, do_center_crop, do_rescale, do_normalize, do_convert_rgb;
 } gl_preproc_config;
 gl_preproc_config gl_preproc_default_config(int image_size);
+/* Applies the file's keys to *cfg; keys the file lacks keep cfg's values (start from
+ * gl_preproc_default_config). Only "resample": 3 (bicubic) is accepted. */
 gl_status gl_preproc_config_load(const char *path, gl_preproc_config *cfg, gl_error *err);
 
 /* PIL-identical Image.resize(BICUBIC) of 8-bit RGB, with antialiasing on downscale. */
@@ -157,7 +159,9 @@ gl_status gl_resize_bicubic(const unsigned char *src, int src_w, int src_h, unsi
                             int dst_w, int dst_h, gl_error *err);
 /* The size shortest-edge resizing gives, rounded as the reference does. */
 void gl_preproc_resized_size(const gl_preproc_config *cfg, int w, int h, int *out_w, int *out_h);
-/* Full pipeline: resize, center crop, rescale, normalise, HWC->CHW. out is [3,crop_h,crop_w]. */
+/* Full pipeline: resize, center crop, rescale, normalise, HWC->CHW. out is [3,crop_h,crop_w]
+ * ([3,resized_h,resized_w] without a crop). Any image of at least 1x1 (tiles too); only the
+ * pixels the crop keeps are resampled. Thread-safe. */
 gl_status gl_preprocess(const gl_preproc_config *cfg, const gl_image *img, float *out,
                         gl_error *err);
 

@@ -373,8 +373,8 @@ gl_status gl_preprocess(const gl_preproc_config *cfg, const gl_image *img, float
     if (rw < 1 || rh < 1 || rw > RESIZE_MAX_SIDE || rh > RESIZE_MAX_SIDE)
         return gl_fail(err, GL_ERR_LIMIT, "preprocess: a %dx%d image would resize to %dx%d",
                        img->width, img->height, rw, rh);
-    int cw = cfg->do_center_crop ? cfg->crop_width : rw;
-    int ch = cfg->do_center_crop ? cfg->crop_height : rh;
+    int crop = cfg->do_center_crop && cfg->crop_width > 0 && cfg->crop_height > 0;
+    int cw = crop ? cfg->crop_width : rw, ch = crop ? cfg->crop_height : rh;
     if (cw < 1 || ch < 1 || (long long)cw * ch > GL_IMAGE_MAX_PIXELS)
         return gl_fail(err, GL_ERR_ARG, "preprocess: bad crop size %dx%d", cw, ch);
     /* HF pads a too-small image with zeros before cropping; the floor keeps its offsets. */
