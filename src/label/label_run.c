@@ -210,10 +210,63 @@ typedef struct {
     const char *path;
     gl_raster *r;
     const gl_raster_info *info;
+    int width, height; /* what is cut: the raster, or GVL's 224 x 224 resize of a small one */
+    unsigned char *small_rgb, *small_valid; /* that resize, when it applies */
+    double sx, sy;                          /* raster pixels per pixel of what is cut */
     gl_tile tiles[256];
     int nodata[256];
     int n;
 } scene;
+
+/* GVL resizes scenes with a side under 224 px to 224 x 224 before splitting; we do too when asked
+ * for GVL's exact cut (--remainder drop). Otherwise tiles come from the raster's own pixels. */
+static int gvl_resizes(const gl_tiling *t, const gl_raster_info *in) {
+    return t->mode == GL_TILING_SPLIT && t->drop_remainder &&
+           (in->width < GL_GVL_MIN_SIDE || in->height < GL_GVL_MIN_SIDE);
+}
+
+static void cut_size(const gl_tiling *t, const gl_raster_info *in, int *w, int *h) {
+    int small = gvl_resizes(t, in);
+    *w = small ? GL_GVL_MIN_SIDE : in->width;
+    *h = small ? GL_GVL_MIN_SIDE : in->height;
+}
+
+/* Reads the whole (small) scene and resizes it as GVL does; a resized pixel is valid when the
+ * raster pixel under its centre is. */
+static gl_status load_small(scene *s, gl_error *err) {
+    const int W = s->info->width, H = s->info->height, S = GL_GVL_MIN_SIDE;
+    if ((long)W * H > MAX_TILE_PIXELS)
+        return gl_fail(err, GL_ERR_LIMIT, "%s: %dx%d is too large to resize whole as GVL does",
+                       s->path, W, H);
+    unsigned char *rgb = malloc((size_t)W * H * 3), *valid = malloc((size_t)W * H);
+    s->small_rgb = malloc((size_t)S * S * 3);
+    s->small_valid = malloc((size_t)S * S);
+    gl_status st = rgb && valid && s->small_rgb && s->small_valid
+                       ? gl_raster_read_rgb(s->r, 0, 0, W, H, rgb, valid, err)
+                       : gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", s->path);
+    if (!st) st = gl_gvl_resize(rgb, W, H, s->small_rgb, S, S, err);
+    for (int y = 0; !st && y < S; y++)
+        for (int x = 0; x < S; x++)
+            s->small_valid[y * S + x] =
+                valid[(size_t)((y + 0.5) * H / S) * W + (size_t)((x + 0.5) * W / S)];
+    s->sx = (double)W / S;
+    s->sy = (double)H / S;
+    free(rgb);
+    free(valid);
+    return st;
+}
+
+/* The tile's pixels and valid mask, from the raster or from the resized scene. */
+static gl_status read_tile(scene *s, const gl_tile *t, unsigned char *rgb, unsigned char *valid,
+                           gl_error *err) {
+    if (!s->small_rgb) return gl_raster_read_rgb(s->r, t->x, t->y, t->w, t->h, rgb, valid, err);
+    for (int y = 0; y < t->h; y++) {
+        size_t from = (size_t)(t->y + y) * s->width + t->x;
+        memcpy(rgb + (size_t)y * t->w * 3, s->small_rgb + from * 3, (size_t)t->w * 3);
+        memcpy(valid + (size_t)y * t->w, s->small_valid + from, (size_t)t->w);
+    }
+    return GL_OK;
+}
 
 static gl_status fill_geo(scene *s, const gl_tile *t, gl_label_row *row, gl_error *err) {
     const gl_raster_info *in = s->info;
@@ -221,8 +274,10 @@ static gl_status fill_geo(scene *s, const gl_tile *t, gl_label_row *row, gl_erro
     if (!row->has_geo) return GL_OK;
     row->crs = in->crs_label;
     row->crs_wkt = in->crs_label;
-    const double px[4][2] = {
-        {t->x, t->y}, {t->x + t->w, t->y}, {t->x + t->w, t->y + t->h}, {t->x, t->y + t->h}};
+    /* Corners in raster pixels: the cut's pixels scaled back when GVL's resize applied. */
+    const double x0 = t->x * s->sx, x1 = (t->x + t->w) * s->sx;
+    const double y0 = t->y * s->sy, y1 = (t->y + t->h) * s->sy;
+    const double px[4][2] = {{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}};
     row->x_min = row->y_min = INFINITY;
     row->x_max = row->y_max = -INFINITY;
     for (int k = 0; k < 4; k++) {
@@ -235,7 +290,7 @@ static gl_status fill_geo(scene *s, const gl_tile *t, gl_label_row *row, gl_erro
         if (st) return st;
     }
     double cx, cy;
-    gl_raster_pixel_to_crs(in, t->x + t->w / 2.0, t->y + t->h / 2.0, &cx, &cy);
+    gl_raster_pixel_to_crs(in, (x0 + x1) / 2, (y0 + y1) / 2, &cx, &cy);
     return gl_raster_crs_to_lonlat(s->r, cx, cy, &row->lon, &row->lat, err);
 }
 
@@ -303,7 +358,7 @@ static gl_status read_batch(run_ctx *c, scene *s, int *n_slots, gl_error *err) {
         if (st) return st;
         unsigned char *rgb = malloc(px * 3), *valid = malloc(px);
         if (!rgb || !valid) st = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", s->path);
-        if (!st) st = gl_raster_read_rgb(s->r, t->x, t->y, t->w, t->h, rgb, valid, err);
+        if (!st) st = read_tile(s, t, rgb, valid, err);
         int any = 0;
         for (size_t k = 0; !st && k < px && !any; k++)
             any = valid[k] != 0;
@@ -343,12 +398,11 @@ static gl_status label_batch(run_ctx *c, scene *s, gl_error *err) {
 }
 
 static gl_status label_scene(run_ctx *c, scene *s, int count, gl_error *err) {
-    const gl_raster_info *in = s->info;
     c->progress.total += count;
     for (int first = 0; first < count; first += c->batch) {
         s->n = count - first < c->batch ? count - first : c->batch;
         for (int i = 0; i < s->n; i++) {
-            gl_tiling_get(&c->p->tiling, in->width, in->height, first + i, &s->tiles[i]);
+            gl_tiling_get(&c->p->tiling, s->width, s->height, first + i, &s->tiles[i]);
             if ((long)s->tiles[i].w * s->tiles[i].h > MAX_TILE_PIXELS)
                 return gl_fail(err, GL_ERR_LIMIT,
                                "%s: a %dx%d tile is too large to read at once; use --tile", s->path,
@@ -361,15 +415,17 @@ static gl_status label_scene(run_ctx *c, scene *s, int count, gl_error *err) {
 }
 
 static gl_status label_input(run_ctx *c, const char *path, gl_error *err) {
-    scene s = {.path = path};
+    scene s = {.path = path, .sx = 1, .sy = 1};
     if (!(s.r = gl_raster_open(path, &c->p->raster, err))) return err->code;
     s.info = gl_raster_get_info(s.r);
+    cut_size(&c->p->tiling, s.info, &s.width, &s.height);
     int count;
-    gl_status st = gl_tiling_count(&c->p->tiling, s.info->width, s.info->height, &count, err);
-    if (st)
-        gl_error_prefix(err, "%s: ", path);
-    else
-        st = label_scene(c, &s, count, err);
+    gl_status st = gl_tiling_count(&c->p->tiling, s.width, s.height, &count, err);
+    if (st) gl_error_prefix(err, "%s: ", path);
+    if (!st && gvl_resizes(&c->p->tiling, s.info)) st = load_small(&s, err);
+    if (!st) st = label_scene(c, &s, count, err);
+    free(s.small_rgb);
+    free(s.small_valid);
     gl_raster_close(s.r);
     return st;
 }
@@ -391,12 +447,12 @@ static int input_complete(const gl_label_params *p, const char *path, const gl_l
     gl_error e = {0};
     gl_raster *r = gl_raster_open(path, &p->raster, &e);
     if (!r) return 0;
-    const gl_raster_info *in = gl_raster_get_info(r);
-    int count,
-        ok = gl_tiling_count(&p->tiling, in->width, in->height, &count, &e) == GL_OK && count == n;
+    int w, h, count;
+    cut_size(&p->tiling, gl_raster_get_info(r), &w, &h);
+    int ok = gl_tiling_count(&p->tiling, w, h, &count, &e) == GL_OK && count == n;
     for (int i = 0; ok && i < n; i++) {
         gl_tile t;
-        gl_tiling_get(&p->tiling, in->width, in->height, i, &t);
+        gl_tiling_get(&p->tiling, w, h, i, &t);
         ok = d[i].row == t.row && d[i].col == t.col && d[i].left == t.x &&
              d[i].right == t.x + t.w && d[i].lower == t.y && d[i].upper == t.y + t.h;
     }

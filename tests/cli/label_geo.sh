@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # label on a georeferenced GeoTIFF: GVL's CSV header and tile numbers (W//C x H//R, remainder
-# covered or dropped), tile bounds against gdalinfo -json and gdal_translate -srcwin, and the
-# tile centres' lon/lat against gdaltransform reading the file itself.
+# covered or dropped; a scene under 224 px resized first in drop mode), tile bounds against
+# gdalinfo -json and gdal_translate -srcwin, and the tile centres' lon/lat against gdaltransform
+# reading the file itself.
 set -eu
 M=$GEOLABEL_SHARED/fixtures/clip-tiny-b32
 IMG=$GEOLABEL_SHARED/data/imagery/RGB.byte.tif
@@ -10,6 +11,13 @@ printf 'forest\nwater\nurban area\nfarmland\n' > classes.txt
 "$GEOLABEL" label --model "$M" --classes classes.txt --split-height-by 3 --split-width-by 3 \
     --remainder drop "$IMG" -o drop.csv
 gdalinfo -json "$IMG" > info.json
+# A scene under 224 px: GVL resizes it to 224 x 224 before cutting, so --remainder drop reports
+# pixels of the resized scene (geo bounds still land on the raster); cover keeps raster pixels.
+gdal_translate -q -srcwin 300 200 200 150 "$IMG" small.tif
+gdalinfo -json small.tif > small.json
+"$GEOLABEL" label --model "$M" --classes classes.txt --split 2x2 --remainder drop small.tif \
+    -o small_drop.csv
+"$GEOLABEL" label --model "$M" --classes classes.txt --split 2x2 small.tif -o small_cover.csv
 # Tile (row 1, col 2) of the cover cut: x 526..791, y 239..478 (791//3 = 263, 718//3 = 239).
 gdal_translate -q -srcwin 526 239 265 239 "$IMG" tile12.tif
 gdalinfo -json tile12.tif > tile12.json
@@ -62,5 +70,19 @@ out = subprocess.run(["gdaltransform", "-t_srs", "OGC:CRS84", "-output_xy", img]
 for c, line in zip(centres, out):
     lon, lat = map(float, line.split()[:2])
     assert abs(lon - c[2]) < 1e-9 and abs(lat - c[3]) < 1e-9, (c, lon, lat)
+sgt = json.load(open("small.json"))["geoTransform"]
+for name, (W, H, scale_x, scale_y) in (("small_drop.csv", (224, 224, 200 / 224, 150 / 224)),
+                                       ("small_cover.csv", (200, 150, 1, 1))):
+    recs = list(csv.DictReader(open(name, newline="")))
+    assert len(recs) == 4
+    for k, r in enumerate(recs):
+        i, j = divmod(k, 2)
+        want = (j * (W // 2), i * (H // 2), (j + 1) * (W // 2), (i + 1) * (H // 2))
+        got = tuple(int(r[c]) for c in ("left", "lower", "right", "upper"))
+        assert got == want, (name, k, got, want)
+        xmin = sgt[0] + want[0] * scale_x * sgt[1]
+        ymax = sgt[3] + want[1] * scale_y * sgt[5]
+        assert abs(float(r["x_min"]) - xmin) <= 1e-6 * sgt[1], (name, k, r["x_min"], xmin)
+        assert abs(float(r["y_max"]) - ymax) <= 1e-6 * sgt[1], (name, k, r["y_max"], ymax)
 print("ok")
 PYEOF
