@@ -770,6 +770,7 @@ typedef struct {
     int threads;
     int resume;            /* continue from "<out>.resume" */
     int keep_bad_rows;
+    int half_rows;         /* hold embeddings as float16 in memory: 1030 instead of 2054 bytes/row */
     /* Called after each epoch (may be NULL); train_seconds is the epoch's training time. */
     void (*on_epoch)(void *ctx, int epoch, double train_loss, double val_loss, double micro_f1,
                      double macro_f1, int improved, double train_seconds);

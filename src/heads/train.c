@@ -144,9 +144,11 @@ double heads_loss_grad(const gl_head *h, heads_work *w, int n, const int *dist, 
 
 /* ------------------------------------------------------------------ the data in memory */
 
-/* Per row: clip_dim float32 + 1 byte distance index + 1 byte target bits + 4 bytes weight. */
+/* Per row: clip_dim float32 (or float16 with half_rows) + 1 byte distance index + 1 byte target
+ * bits + 4 bytes weight: 2054 bytes for 512-d embeddings (1030 with half_rows). */
 typedef struct {
-    float *clip;
+    void *clip; /* [cap, clip_dim] float or _Float16 */
+    int half;
     unsigned char *dist, *bits;
     float *weight;
     long n, cap;
@@ -163,7 +165,7 @@ static int store_push(row_store *s, int cd, const float *clip, int dist, const f
     if (s->n == s->cap) {
         long cap = s->cap ? s->cap * 2 : 4096;
         void *p;
-        if (!(p = realloc(s->clip, (size_t)cap * cd * sizeof(float)))) return -1;
+        if (!(p = realloc(s->clip, (size_t)cap * cd * (s->half ? sizeof(_Float16) : sizeof(float))))) return -1;
         s->clip = p;
         if (!(p = realloc(s->dist, (size_t)cap))) return -1;
         s->dist = p;
@@ -173,7 +175,10 @@ static int store_push(row_store *s, int cd, const float *clip, int dist, const f
         s->weight = p;
         s->cap = cap;
     }
-    memcpy(s->clip + (size_t)s->n * cd, clip, (size_t)cd * sizeof *clip);
+    if (s->half)
+        for (int k = 0; k < cd; k++) ((_Float16 *)s->clip)[(size_t)s->n * cd + k] = (_Float16)clip[k];
+    else
+        memcpy((float *)s->clip + (size_t)s->n * cd, clip, (size_t)cd * sizeof *clip);
     unsigned char bits = 0;
     for (int k = 0; k < c; k++) bits |= (unsigned char)((t[k] > 0.5f) << k);
     s->dist[s->n] = (unsigned char)dist;
@@ -212,7 +217,11 @@ static void gather(const gl_head *h, const row_store *s, const long *idx, int n,
     int cd = h->a.clip_dim, dd = h->a.dist_dim, d = cd + dd, c = h->a.n_classes;
     for (int i = 0; i < n; i++) {
         long j = idx ? idx[i] : i;
-        memcpy(w->x + (size_t)i * d, s->clip + (size_t)j * cd, (size_t)cd * sizeof(float));
+        float *x = w->x + (size_t)i * d;
+        if (s->half)
+            for (int k = 0; k < cd; k++) x[k] = (float)((const _Float16 *)s->clip)[(size_t)j * cd + k];
+        else
+            memcpy(x, (const float *)s->clip + (size_t)j * cd, (size_t)cd * sizeof(float));
         memcpy(w->x + (size_t)i * d + cd, h->emb + (size_t)s->dist[j] * dd, (size_t)dd * sizeof(float));
         dist[i] = s->dist[j];
         for (int k = 0; k < c; k++) targets[(size_t)i * c + k] = (float)((s->bits[j] >> k) & 1);
@@ -448,7 +457,7 @@ gl_status gl_head_train(const char *data_path, const char *out_path, const gl_tr
     if (s) return s;
     if (p->threads) gl_blas_set_threads(p->threads);
     trainer t = {0};
-    row_store tra = {0}, val = {0};
+    row_store tra = {.half = p->half_rows}, val = {.half = p->half_rows};
     batch_bufs b = {0};
     char *rpath = resume_path(out_path);
     if (!rpath) return gl_fail(err, GL_ERR_NOMEM, "train: out of memory");

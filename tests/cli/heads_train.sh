@@ -31,6 +31,8 @@ head -n 1 r.log | grep -q "^epoch   6 "
 cmp a.safetensors r.safetensors
 cmp a.safetensors.resume r.safetensors.resume
 "$GEOLABEL" eval --head a.safetensors --data syn.jsonl --json > eval.json
+"$GEOLABEL" train $T --epochs 12 --half-rows -o half.safetensors 2> /dev/null
+"$GEOLABEL" eval --head half.safetensors --data syn.jsonl --json > eval_half.json
 "$GEOLABEL" predict --head a.safetensors --data syn.jsonl -o p.csv
 "$GEOLABEL" train $T --epochs 2 --hidden 24 --dist-dim 5 --dropout 0.1 --optimizer adamw --weight-decay 0.05 \
   --lr 0.002 --schedule cosine -o small.safetensors 2> /dev/null
@@ -38,6 +40,7 @@ cmp a.safetensors.resume r.safetensors.resume
 import json, struct, csv, base64, numpy as np
 e = json.load(open("eval.json"))
 assert e["micro_f1"] >= 0.95, e["micro_f1"]
+assert json.load(open("eval_half.json"))["micro_f1"] >= 0.95
 def load(path):
     raw = open(path, "rb").read()
     n = struct.unpack("<Q", raw[:8])[0]
