@@ -92,6 +92,53 @@ static void test_parity_batch3_thread2(void) {
     for (int i = 0; i < 2; i++) check_model(models[i], 2, 3);
 }
 
+/* Every layer's output against transformers' hidden_states, so a divergence names its layer.
+ * Text rows exist only up to each text's EOT (the causal mask makes later rows irrelevant). */
+static void check_hidden_states(const char *model) {
+    gl_error err = {0};
+    gl_clip *c = load_model(t_path("fixtures/%s", model), 2, 8, &err);
+    CHECK(c != NULL, "%s", err.msg);
+    if (!c) return;
+    gl_npy px, ids, vh, th;
+    load_npy(t_path("fixtures/expected/%s/pixel_values.npy", model), &px);
+    load_npy(t_path("fixtures/expected/input_ids.npy"), &ids);
+    load_npy(t_path("fixtures/expected/%s/vision_hidden_states.npy", model), &vh);
+    load_npy(t_path("fixtures/expected/%s/text_hidden_states.npy", model), &th);
+    float out[12 * 32];
+    c->debug_hidden = malloc(sizeof(float) * vh.count);
+    CHECK_OK(gl_clip_encode_images(c, px.data, 6, out, &err), &err);
+    for (int l = 0; l < (int)vh.shape[0]; l++) {
+        char what[96];
+        size_t per = vh.count / (size_t)vh.shape[0];
+        snprintf(what, sizeof what, "%s vision hidden state %d", model, l);
+        CHECK_CLOSE(what, c->debug_hidden + per * l, (const float *)vh.data + per * l, per, 1e-4, 1e-4);
+    }
+    free(c->debug_hidden);
+    c->debug_hidden = malloc(sizeof(float) * th.count);
+    CHECK_OK(gl_clip_encode_tokens(c, ids.data, 8, out, &err), &err);
+    int L = (int)th.shape[0], d = (int)th.shape[3], rows = 0;
+    for (int t = 0; t < 8; t++) rows += c->ws.len[t];
+    for (int l = 0; l < L; l++)
+        for (int t = 0; t < 8; t++) {
+            char what[96];
+            snprintf(what, sizeof what, "%s text %d hidden state %d", model, t, l);
+            const float *got = c->debug_hidden + ((size_t)l * rows + c->ws.offset[t]) * d;
+            const float *exp = (const float *)th.data + (((size_t)l * th.shape[1] + t) * 77) * d;
+            CHECK_CLOSE(what, got, exp, (size_t)c->ws.len[t] * d, 1e-4, 1e-4);
+        }
+    free(c->debug_hidden);
+    c->debug_hidden = NULL;
+    gl_npy_free(&px);
+    gl_npy_free(&ids);
+    gl_npy_free(&vh);
+    gl_npy_free(&th);
+    gl_clip_free(c);
+}
+
+static void test_hidden_states(void) {
+    for (int i = 0; i < 2; i++) check_hidden_states(models[i]);
+}
+
 /* ------------------------------------------------------------------ model folder copies */
 
 static void copy_file(const char *from, const char *to) {
@@ -390,6 +437,7 @@ int main(void) {
     RUN(test_parity_batch4_thread2);
     RUN(test_parity_batch8_thread1);
     RUN(test_parity_batch3_thread2);
+    RUN(test_hidden_states);
     RUN(test_text_pooling_rules);
     RUN(test_sharded_model);
     RUN(test_bad_model_folders);

@@ -70,7 +70,7 @@ struct gl_clip {
     clip_config cfg;
     char *dir;
     gl_safetensors st;
-    float *widened;               /* F16/BF16 weights as float, one block */
+    float *widened;               /* F16/BF16 (and misaligned F32) weights as float, one block */
     clip_vision_weights vis;
     clip_text_weights txt;
     float logit_scale;            /* exp(logit_scale) */
@@ -80,6 +80,9 @@ struct gl_clip {
     gl_tokenizer *tok;
     gl_preproc_config preproc;
     char hash[33];                /* lazily filled; "" until asked */
+    /* For tests that localise a divergence: when set, the encoder copies its input and each
+     * layer's output here, [layers+1][rows][d] (caller-owned, sized for the call). */
+    float *debug_hidden;
 };
 
 /* A batch of sequences packed row after row: sequence s has rows [offset[s], offset[s]+len[s]). */

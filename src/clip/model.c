@@ -320,6 +320,8 @@ void clip_encoder(gl_clip *c, const clip_tower_config *tc, const clip_layer *lay
     int max_len = 0;
     for (int s = 0; s < seqs->n; s++) max_len = seqs->len[s] > max_len ? seqs->len[s] : max_len;
     att.scratch_per_thread = (size_t)max_len * max_len;
+    size_t state = (size_t)rows * d;
+    if (c->debug_hidden) memcpy(c->debug_hidden, w->x, sizeof(float) * state);
     for (int i = 0; i < tc->layers; i++) {
         const clip_layer *l = &layers[i];
         gl_layer_norm(c->pool, w->x, w->h, rows, d, l->ln1_w, l->ln1_b, tc->eps);
@@ -332,6 +334,7 @@ void clip_encoder(gl_clip *c, const clip_tower_config *tc, const clip_layer *lay
         gl_layer_norm(c->pool, w->x, w->h, rows, d, l->ln2_w, l->ln2_b, tc->eps);
         gl_linear(c->pool, rows, in, d, w->h, d, l->fc1_w, l->fc1_b, w->mlp, in, 0, tc->act);
         gl_linear(c->pool, rows, d, in, w->mlp, in, l->fc2_w, l->fc2_b, w->x, d, 1, GL_ACT_NONE);
+        if (c->debug_hidden) memcpy(c->debug_hidden + state * (i + 1), w->x, sizeof(float) * state);
     }
 }
 
