@@ -1,5 +1,6 @@
 /* train.c: training a head with the Geograph recipe (weighted BCE, Adam/AdamW, early stopping on
  * the weighted validation loss), forward/backward by GEMMs, resumable from "<out>.resume". */
+#include "core/pool.h"
 #include "heads/heads.h"
 
 #include <cblas.h>
@@ -356,15 +357,21 @@ static void trainer_free(trainer *t) {
 
 /* ------------------------------------------------------------------ epochs */
 
+/* Data parallel: a batch is cut into one contiguous shard per thread, each shard runs forward and
+ * backward with single-threaded BLAS, and the shard gradients are summed in shard order. The cut
+ * depends only on the batch size and thread count, so a run is reproducible for both. */
+#define MAX_SHARDS 64
+
 typedef struct {
-    heads_work w;
+    heads_work w[MAX_SHARDS];
+    int shards;
     int *dist;
     float *targets, *weights, *mask;
     long *order;
 } batch_bufs;
 
 static void bufs_free(batch_bufs *b) {
-    heads_work_free(&b->w);
+    for (int i = 0; i < MAX_SHARDS; i++) heads_work_free(&b->w[i]);
     free(b->dist);
     free(b->targets);
     free(b->weights);
@@ -372,15 +379,18 @@ static void bufs_free(batch_bufs *b) {
     free(b->order);
 }
 
-static gl_status bufs_init(batch_bufs *b, const gl_head *h, int batch, long n_train, gl_error *err) {
+static gl_status bufs_init(batch_bufs *b, const gl_head *h, int batch, int shards, long n_rows, gl_error *err) {
     memset(b, 0, sizeof *b);
-    gl_status s = heads_work_init(&b->w, h, batch, err);
-    if (s) return s;
+    b->shards = shards < 1 ? 1 : shards > MAX_SHARDS ? MAX_SHARDS : shards > batch ? batch : shards;
+    for (int i = 0; i < b->shards; i++) {
+        gl_status s = heads_work_init(&b->w[i], h, batch / b->shards + 1, err);
+        if (s) return s;
+    }
     b->dist = malloc((size_t)batch * sizeof *b->dist);
     b->targets = malloc((size_t)batch * h->a.n_classes * sizeof *b->targets);
     b->weights = malloc((size_t)batch * sizeof *b->weights);
     b->mask = malloc((size_t)batch * h->a.hidden * sizeof *b->mask);
-    b->order = malloc((size_t)n_train * sizeof *b->order);
+    b->order = malloc((size_t)n_rows * sizeof *b->order);
     return b->dist && b->targets && b->weights && b->mask && b->order ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "train: out of memory");
 }
 
@@ -395,7 +405,52 @@ static void fill_dropout(float *mask, size_t n, float p, heads_rng *rng) {
     }
 }
 
-static double train_epoch(trainer *t, const row_store *tra, batch_bufs *b, const gl_train_params *p, long total_steps) {
+typedef struct {
+    const gl_head *h;
+    const row_store *rows;
+    const long *idx;
+    batch_bufs *b;
+    int n, with_dropout, want_grad;
+    double loss[MAX_SHARDS];
+} shard_job;
+
+static int shard_lo(int n, int shards, int i) { return (int)((long)n * i / shards); }
+
+static void run_shard(void *ctx, int i, int thread) {
+    shard_job *j = ctx;
+    batch_bufs *b = j->b;
+    int lo = shard_lo(j->n, b->shards, i), m = shard_lo(j->n, b->shards, i + 1) - lo, C = j->h->a.n_classes;
+    (void)thread;
+    if (m <= 0) {
+        j->loss[i] = 0;
+        return;
+    }
+    gather(j->h, j->rows, j->idx + lo, m, &b->w[i], b->dist + lo, b->targets + (size_t)lo * C, b->weights + lo);
+    const float *mask = j->with_dropout ? b->mask + (size_t)lo * j->h->a.hidden : NULL;
+    j->loss[i] = heads_loss_grad(j->h, &b->w[i], m, b->dist + lo, b->targets + (size_t)lo * C, b->weights + lo,
+                                 mask, j->want_grad);
+}
+
+/* Loss of rows idx[0..n) (and with want_grad the gradient in b->w[0].grad), over all shards. */
+static double run_batch(gl_pool *pool, shard_job *j) {
+    batch_bufs *b = j->b;
+    gl_pool_run(pool, b->shards, run_shard, j);
+    double loss = 0;
+    for (int i = 0; i < b->shards; i++) {
+        double share = (double)(shard_lo(j->n, b->shards, i + 1) - shard_lo(j->n, b->shards, i)) / j->n;
+        loss += j->loss[i] * share;
+        if (!j->want_grad || b->shards == 1) continue;
+        float *g0 = b->w[0].grad, *gi = b->w[i].grad;
+        if (i == 0)
+            for (size_t k = 0; k < j->h->n_params; k++) g0[k] *= (float)share;
+        else
+            for (size_t k = 0; k < j->h->n_params; k++) g0[k] += (float)share * gi[k];
+    }
+    return loss;
+}
+
+static double train_epoch(trainer *t, gl_pool *pool, const row_store *tra, batch_bufs *b, const gl_train_params *p,
+                          long total_steps) {
     long n = tra->n;
     for (long i = 0; i < n; i++) b->order[i] = i;
     for (long i = n - 1; i > 0; i--) { /* Fisher-Yates */
@@ -407,30 +462,33 @@ static double train_epoch(trainer *t, const row_store *tra, batch_bufs *b, const
     long batches = 0;
     for (long i0 = 0; i0 < n; i0 += p->batch, batches++) {
         int m = (int)(n - i0 < p->batch ? n - i0 : p->batch);
-        gather(t->h, tra, b->order + i0, m, &b->w, b->dist, b->targets, b->weights);
         fill_dropout(b->mask, (size_t)m * t->h->a.hidden, t->h->a.dropout, &t->rng);
-        sum += heads_loss_grad(t->h, &b->w, m, b->dist, b->targets, b->weights, b->mask, 1);
+        shard_job j = {.h = t->h, .rows = tra, .idx = b->order + i0, .b = b, .n = m, .with_dropout = 1, .want_grad = 1};
+        sum += run_batch(pool, &j);
         double lr = p->lr;
         if (p->cosine) lr = 0.5 * p->lr * (1 + cos(M_PI * (double)t->step / (double)total_steps));
-        adam_step(t, b->w.grad, p, lr);
+        adam_step(t, b->w[0].grad, p, lr);
     }
     return sum / (double)batches;
 }
 
 /* Weighted validation loss averaged over batches (as the reference does), and F1 at 0.5. */
-static double val_epoch(trainer *t, const row_store *val, batch_bufs *b, const gl_train_params *p,
+static double val_epoch(trainer *t, gl_pool *pool, const row_store *val, batch_bufs *b, const gl_train_params *p,
                         double *micro, double *macro) {
     int c = t->h->a.n_classes;
     double sum = 0, tp[GL_HEAD_EVAL_MAX] = {0}, fp[GL_HEAD_EVAL_MAX] = {0}, fn[GL_HEAD_EVAL_MAX] = {0};
     long batches = 0;
+    for (long i = 0; i < val->n; i++) b->order[i] = i;
     for (long i0 = 0; i0 < val->n; i0 += p->batch, batches++) {
         int m = (int)(val->n - i0 < p->batch ? val->n - i0 : p->batch);
-        for (int i = 0; i < m; i++) b->order[i] = i0 + i;
-        gather(t->h, val, b->order, m, &b->w, b->dist, b->targets, b->weights);
-        sum += heads_loss_grad(t->h, &b->w, m, b->dist, b->targets, b->weights, NULL, 0);
-        for (size_t k = 0; k < (size_t)m * c; k++) {
-            int pred = b->w.z2[k] > 0, truth = b->targets[k] > 0.5f;
-            tp[k % c] += pred && truth, fp[k % c] += pred && !truth, fn[k % c] += !pred && truth;
+        shard_job j = {.h = t->h, .rows = val, .idx = b->order + i0, .b = b, .n = m};
+        sum += run_batch(pool, &j);
+        for (int s = 0; s < b->shards; s++) {
+            int lo = shard_lo(m, b->shards, s), hi = shard_lo(m, b->shards, s + 1);
+            for (size_t k = 0; k < (size_t)(hi - lo) * c; k++) {
+                int pred = b->w[s].z2[k] > 0, truth = b->targets[(size_t)lo * c + k] > 0.5f;
+                tp[k % c] += pred && truth, fp[k % c] += pred && !truth, fn[k % c] += !pred && truth;
+            }
         }
     }
     double TP = 0, FP = 0, FN = 0, f1sum = 0;
@@ -455,20 +513,26 @@ gl_status gl_head_train(const char *data_path, const char *out_path, const gl_tr
                         gl_error *err) {
     gl_status s = check_params(p, err);
     if (s) return s;
-    if (p->threads) gl_blas_set_threads(p->threads);
+    int threads = p->threads ? p->threads : gl_cpu_count(), blas_threads = gl_blas_get_threads();
     trainer t = {0};
     row_store tra = {.half = p->half_rows}, val = {.half = p->half_rows};
     batch_bufs b = {0};
     char *rpath = resume_path(out_path);
-    if (!rpath) return gl_fail(err, GL_ERR_NOMEM, "train: out of memory");
+    gl_pool *pool = gl_pool_create(threads, err);
+    if (!rpath || !pool) {
+        free(rpath);
+        gl_pool_free(pool);
+        return err->code ? err->code : gl_fail(err, GL_ERR_NOMEM, "train: out of memory");
+    }
+    gl_blas_set_threads(1); /* the shards are the parallelism */
     s = p->resume ? load_resume(&t, rpath, err) : trainer_new(&t, p, err);
     if (!s) s = load_rows(t.h, data_path, p->keep_bad_rows, &tra, &val, err);
-    if (!s) s = bufs_init(&b, t.h, p->batch, tra.n > val.n ? tra.n : val.n, err);
+    if (!s) s = bufs_init(&b, t.h, p->batch, threads, tra.n > val.n ? tra.n : val.n, err);
     long total_steps = (long)p->epochs * ((tra.n + p->batch - 1) / p->batch);
     for (int e = t.next_epoch; !s && e < p->epochs && t.bad_epochs < p->patience; e++) {
-        double t0 = gl_now_seconds(), tl = train_epoch(&t, &tra, &b, p, total_steps), micro, macro;
+        double t0 = gl_now_seconds(), tl = train_epoch(&t, pool, &tra, &b, p, total_steps), micro, macro;
         double train_seconds = gl_now_seconds() - t0;
-        double vl = val_epoch(&t, &val, &b, p, &micro, &macro);
+        double vl = val_epoch(&t, pool, &val, &b, p, &micro, &macro);
         int improved = vl < t.best_val;
         if (improved) {
             t.best_val = vl;
@@ -481,6 +545,8 @@ gl_status gl_head_train(const char *data_path, const char *out_path, const gl_tr
         if (!s) s = save_resume(&t, rpath, err);
         if (p->on_epoch) p->on_epoch(p->ctx, e + 1, tl, vl, micro, macro, improved, train_seconds);
     }
+    gl_blas_set_threads(blas_threads);
+    gl_pool_free(pool);
     bufs_free(&b);
     store_free(&tra);
     store_free(&val);

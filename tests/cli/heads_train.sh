@@ -25,6 +25,9 @@ T="--data syn.jsonl --clip-dim 32 --batch 128 --threads 1 --seed 3 --patience 10
 grep -q "epoch  12" a.log
 "$GEOLABEL" train $T --epochs 12 -o b.safetensors 2> /dev/null
 cmp a.safetensors b.safetensors
+"$GEOLABEL" train ${T/--threads 1/--threads 2} --epochs 3 -o t2a.safetensors 2> /dev/null
+"$GEOLABEL" train ${T/--threads 1/--threads 2} --epochs 3 -o t2b.safetensors 2> /dev/null
+cmp t2a.safetensors t2b.safetensors
 "$GEOLABEL" train $T --epochs 5 -o r.safetensors 2> /dev/null
 "$GEOLABEL" train $T --epochs 12 -o r.safetensors --resume 2> r.log
 head -n 1 r.log | grep -q "^epoch   6 "
