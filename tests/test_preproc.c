@@ -284,6 +284,42 @@ static void test_bad_images(void) {
     free(jpg);
     s = gl_image_load("cut.jpg", &img, &err);
     CHECK(check_msg(s, GL_ERR_FORMAT, &err, "cut.jpg"), "truncated: %s", err.msg);
+    char *png;
+    CHECK_OK(gl_read_file(t_path("fixtures/expected/images/01_chelsea.png"), 1 << 20, &png, &n, &err),
+             &err);
+    write_bytes("cut.png", png, n / 2);
+    free(png);
+    s = gl_image_load("cut.png", &img, &err);
+    CHECK(check_msg(s, GL_ERR_FORMAT, &err, "cut.png"), "truncated png: %s", err.msg);
+    gl_image_free(&img);
+}
+
+/* Stray bytes before a JPEG marker only make libjpeg warn; Pillow decodes such files (to the
+ * same pixels), so we must too. */
+static void test_jpeg_stray_bytes(void) {
+    char *jpg;
+    size_t n;
+    gl_error err = {0};
+    CHECK_OK(gl_read_file(t_path("fixtures/expected/images/02_astronaut_q90_420.jpg"), 1 << 20, &jpg,
+                          &n, &err),
+             &err);
+    if (!jpg) return;
+    size_t sos = 0;
+    for (size_t i = 2; i + 1 < n && !sos; i++)
+        if ((unsigned char)jpg[i] == 0xff && (unsigned char)jpg[i + 1] == 0xda) sos = i;
+    FILE *f = fopen("stray.jpg", "wb");
+    fwrite(jpg, 1, sos, f);
+    fwrite("\x12\x34\x56", 1, 3, f);
+    fwrite(jpg + sos, 1, n - sos, f);
+    fclose(f);
+    free(jpg);
+    gl_image img;
+    CHECK_OK(gl_image_load("stray.jpg", &img, &err), &err);
+    if (!img.rgb) return;
+    int md;
+    long bad = diff_u8(img.rgb, img.width, img.height,
+                       t_path("fixtures/expected/decoded_rgb/02_astronaut_q90_420.npy"), &md);
+    CHECK(bad == 0, "%ld bytes differ (max %d)", bad, md);
     gl_image_free(&img);
 }
 
@@ -490,6 +526,7 @@ int main(void) {
     RUN(test_crop_padding);
     RUN(test_one_pixel_preprocess);
     RUN(test_bad_images);
+    RUN(test_jpeg_stray_bytes);
     RUN(test_other_formats);
     RUN(test_pil_refs);
     RUN(test_pil_modes);
