@@ -491,6 +491,19 @@ static void test_bad_inputs(void) {
         CHECK(strstr(err.msg, "cut.tif") != NULL, "cut open: %s", err.msg);
     }
     gl_raster_close(r);
+    /* A JPEG cut short: GDAL would pad it with gray; the read must fail instead. */
+    CHECK_OK(gl_read_file(img("airport.jpg"), 1 << 24, &data, &n, &err), &err);
+    write_bytes("cut.jpg", data, n / 2);
+    free(data);
+    r = gl_raster_open("cut.jpg", &p, &err);
+    CHECK(r != NULL, "cut.jpg open: %s", err.msg);
+    if (r) {
+        unsigned char *px = malloc(224 * 224 * 3);
+        gl_status st = gl_raster_read_rgb(r, 0, 0, 224, 224, px, NULL, &err);
+        CHECK(st == GL_ERR_FORMAT && strstr(err.msg, "cut.jpg"), "cut jpeg read: %s", err.msg);
+        free(px);
+    }
+    gl_raster_close(r);
     p.bands[0] = 7;
     r = gl_raster_open(img("L7_ETMs.tif"), &p, &err);
     CHECK(!r && err.code == GL_ERR_ARG && strstr(err.msg, "band 7"), "band 7: %s", err.msg);

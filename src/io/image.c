@@ -241,21 +241,11 @@ static GDALDatasetH open_inks(GDALDatasetH ds, const char *path, ink_storage *in
     return ds;
 }
 
-/* GDAL's messages are kept off stderr. libjpeg's warnings stay warnings (Pillow decodes JPEGs
- * with stray bytes before a marker), except a premature end of data: Pillow refuses a truncated
- * file ("image file is truncated") where GDAL would pad it with gray, so that one is noted. */
-static void CPL_STDCALL watch_gdal(CPLErr level, CPLErrorNum num, const char *msg) {
-    int *truncated = CPLGetErrorHandlerUserData();
-    if (truncated && msg && strstr(msg, "Premature end of JPEG")) *truncated = 1;
-    (void)level;
-    (void)num;
-}
-
 gl_status gl_image_load(const char *path, gl_image *out, gl_error *err) {
     memset(out, 0, sizeof *out);
     gl_gdal_init();
     int truncated = 0;
-    CPLPushErrorHandlerEx(watch_gdal, &truncated);
+    CPLPushErrorHandlerEx(gl_gdal_watch_truncation, &truncated);
     CPLErrorReset();
     gl_status st;
     GDALDatasetH ds = gl_gdal_open(path, err);

@@ -28,6 +28,13 @@ static void gdal_register(void) {
 }
 void gl_gdal_init(void) { pthread_once(&gdal_once, gdal_register); }
 
+void CPL_STDCALL gl_gdal_watch_truncation(CPLErr level, CPLErrorNum num, const char *msg) {
+    int *truncated = CPLGetErrorHandlerUserData();
+    if (truncated && msg && strstr(msg, "Premature end of JPEG")) *truncated = 1;
+    (void)level;
+    (void)num;
+}
+
 const char *gl_gdal_last_error(char *buf, size_t cap, const char *fallback) {
     const char *m = CPLGetLastErrorMsg();
     snprintf(buf, cap, "%s", m && *m ? m : fallback);
@@ -566,9 +573,13 @@ gl_status gl_raster_read_rgb(gl_raster *r, int x, int y, int w, int h, unsigned 
     if (w < 1 || h < 1 || x < 0 || y < 0 || x > r->info.width - w || y > r->info.height - h)
         return gl_fail(err, GL_ERR_ARG, "%s: window %d,%d size %dx%d lies outside the %dx%d raster",
                        r->path, x, y, w, h, r->info.width, r->info.height);
-    CPLPushErrorHandler(CPLQuietErrorHandler);
+    int truncated = 0;
+    CPLPushErrorHandlerEx(gl_gdal_watch_truncation, &truncated);
     gl_status s = read_window(r, x, y, w, h, rgb, valid, err);
     CPLPopErrorHandler();
+    if (!s && truncated)
+        s = gl_fail(err, GL_ERR_FORMAT, "%s: the JPEG data ends before window %d,%d size %dx%d",
+                    r->path, x, y, w, h);
     return s;
 }
 

@@ -5,6 +5,7 @@
 
 #include "geolabel.h"
 
+#include <cpl_error.h>
 #include <gdal.h>
 
 /* Registers GDAL's drivers once per process (thread-safe). */
@@ -15,6 +16,12 @@ void gl_gdal_init(void);
  * CPLQuietErrorHandler; on failure returns NULL with err naming the file and GDAL's reason.
  * Close the result with GDALClose. */
 GDALDatasetH gl_gdal_open(const char *path, gl_error *err);
+
+/* An error handler that keeps GDAL's messages off stderr and sets *(int *)user_data when
+ * libjpeg reports a premature end of data. libjpeg's other warnings (stray bytes before a
+ * marker) stay harmless, as in Pillow, but Pillow refuses a truncated file that GDAL would pad
+ * with gray. Push with CPLPushErrorHandlerEx(gl_gdal_watch_truncation, &flag). */
+void CPL_STDCALL gl_gdal_watch_truncation(CPLErr level, CPLErrorNum num, const char *msg);
 
 /* GDAL's last error message as one line (newlines folded), or `fallback` when it has none. */
 const char *gl_gdal_last_error(char *buf, size_t cap, const char *fallback);
