@@ -56,20 +56,21 @@ static void rows_set_bias(float *y, int n, int m, const float *b) {
 typedef float v8f __attribute__((vector_size(32)));
 typedef int v8i __attribute__((vector_size(32)));
 
-static v8f load8(const float *p) {
-    v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+/* A macro, not a function: returning a vector by value changes the ABI without AVX. */
+#define LOAD8(v, p) memcpy(&(v), (p), sizeof(v))
 
 /* a1 = max(a1, 0); a1d = a1 * mask (mask NULL: all ones). */
 static void relu_dropout(float *restrict a1, float *restrict a1d, const float *restrict mask, size_t n) {
     size_t k = 0;
     for (; k + 8 <= n; k += 8) {
-        v8f a = load8(a1 + k), zero = {0};
+        v8f a, mk, zero = {0};
+        LOAD8(a, a1 + k);
         a = (v8f)((v8i)a & (a > zero));
         memcpy(a1 + k, &a, sizeof a);
-        if (mask) a *= load8(mask + k);
+        if (mask) {
+            LOAD8(mk, mask + k);
+            a *= mk;
+        }
         memcpy(a1d + k, &a, sizeof a);
     }
     for (; k < n; k++) {
@@ -83,9 +84,14 @@ static void relu_dropout_backward(const float *restrict a1, float *restrict da, 
                                   size_t n) {
     size_t k = 0;
     for (; k + 8 <= n; k += 8) {
-        v8f d = load8(da + k), zero = {0};
-        if (mask) d *= load8(mask + k);
-        d = (v8f)((v8i)d & (load8(a1 + k) > zero));
+        v8f d, mk, a, zero = {0};
+        LOAD8(d, da + k);
+        LOAD8(a, a1 + k);
+        if (mask) {
+            LOAD8(mk, mask + k);
+            d *= mk;
+        }
+        d = (v8f)((v8i)d & (a > zero));
         memcpy(da + k, &d, sizeof d);
     }
     for (; k < n; k++) da[k] = a1[k] > 0 ? (mask ? da[k] * mask[k] : da[k]) : 0.0f;
