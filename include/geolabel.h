@@ -559,7 +559,8 @@ typedef struct {
 
 /* Labels every tile of every input (files, directories, glob patterns) and writes output: .csv
  * (GVL's header, then score, crs, x_min, y_min, x_max, y_max, lon, lat), .geojson (EPSG:4326,
- * RFC 7946) or .gpkg (the rasters' CRS), atomically. Failing inputs go to p->on_error and are
+ * RFC 7946) or .gpkg (the rasters' CRS), atomically. As in GVL, the pixel column `lower` is a
+ * tile's top row and `upper` its bottom row; left/right are its x bounds. Failing inputs go to p->on_error and are
  * skipped; the run then ends with GL_ERR_PARTIAL and summary filled (summary may be NULL). */
 gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *const *inputs,
                        int n_inputs, const char *output, gl_label_summary *summary, gl_error *err);
