@@ -16,6 +16,13 @@ static int write_text(const char *path, const char *text) {
     return fclose(fp) == 0;
 }
 
+/* Writes script to file and runs it with Debian's python, then `then` (a shell command, or ""). */
+static int run_python(const char *file, const char *script, const char *then) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s %s%s", py(), file, then);
+    return write_text(file, script) && system(cmd) == 0;
+}
+
 static void test_gvl_prompt(void) {
     /* GVL: f"{context.strip()} Label '{label}'.".strip() with its default "This is a satellite
      * image. " (trailing space). */
@@ -291,7 +298,7 @@ static void write_rows(const char *path) {
 
 static void test_csv_through_python(void) {
     write_rows("l.csv");
-    CHECK(write_text(
+    CHECK(run_python(
               "c.py",
               "import csv\n"
               "r=list(csv.reader(open('l.csv',newline='')))\n"
@@ -307,11 +314,9 @@ static void test_csv_through_python(void) {
               "assert float(a['y_min'])==4999900 and float(a['lon'])==-74.99936\n"
               "assert b['score']=='' and b['crs']=='' and b['lon']=='' and "
               "b['classification']=='nodata'\n"
-              "assert len(r)==3\n"),
-          "w");
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "%s c.py", py());
-    CHECK(system(cmd) == 0, "python's csv module disagrees");
+              "assert len(r)==3\n",
+              ""),
+          "python's csv module disagrees");
     /* --resume reads it back. */
     gl_error err = {0};
     gl_label_done *d;
@@ -324,7 +329,7 @@ static void test_csv_through_python(void) {
 
 static void test_geojson_is_rfc7946(void) {
     write_rows("l.geojson");
-    CHECK(write_text("g.py",
+    CHECK(run_python("g.py",
                      "import json\n"
                      "g=json.load(open('l.geojson'))\n"
                      "assert 'crs' not in g and g['type']=='FeatureCollection'\n"
@@ -335,11 +340,9 @@ static void test_geojson_is_rfc7946(void) {
                      "assert a>0, 'clockwise exterior ring'\n"
                      "assert min(p[0] for p in ring)==-75 and max(p[1] for p in ring)==45.1386\n"
                      "assert f[1]['geometry'] is None and f[1]['properties']['score'] is None\n"
-                     "assert f[0]['properties']['classification']=='sea, \"open\"'\n"),
-          "w");
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "%s g.py && ogrinfo -ro -so l.geojson >/dev/null", py());
-    CHECK(system(cmd) == 0, "GeoJSON check failed");
+                     "assert f[0]['properties']['classification']=='sea, \"open\"'\n",
+                     " && ogrinfo -ro -so l.geojson >/dev/null"),
+          "GeoJSON check failed");
 }
 
 static void test_gpkg_keeps_crs(void) {
