@@ -522,6 +522,7 @@ static gl_status run_inputs(run_ctx *c, path_list *in, const char *done, gl_erro
             continue;
         }
         gl_error e = {0};
+        long tiles = c->sum.tiles, nodata = c->sum.nodata_tiles;
         gl_label_writer_mark(c->w);
         gl_status st = label_input(c, in->paths[i], &e);
         if (st == GL_ERR_NOMEM || c->writer_failed) {
@@ -531,6 +532,7 @@ static gl_status run_inputs(run_ctx *c, path_list *in, const char *done, gl_erro
         if (st) {
             gl_status rs = gl_label_writer_rollback(c->w, err);
             if (rs) return rs;
+            c->sum.tiles = tiles, c->sum.nodata_tiles = nodata; /* its rows are gone too */
             c->sum.failed++;
             if (c->p->on_error) c->p->on_error(c->p->user, in->paths[i], &e);
         } else {
