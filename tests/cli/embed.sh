@@ -114,4 +114,10 @@ if "$GEOLABEL" embed --model "$F/clip-tiny-b32" -o out.npy 2>/dev/null; then exi
 if "$GEOLABEL" embed --model "$F/clip-tiny-b32" "$E/images/missing.png" -o out.npy 2>err.txt; then exit 1; fi
 grep -q "missing.png" err.txt
 [ ! -e out.npy ]
+# images decode in parallel; the first failure in input order is the one reported
+echo "not an image" > garbage.png
+if "$GEOLABEL" embed --model "$F/clip-tiny-b32" --threads 2 $PNGS garbage.png "$E/images/missing.png" -o out.npy 2>err.txt; then exit 1; fi
+grep -q "garbage.png" err.txt
+[ "$(wc -l < err.txt)" -eq 1 ]
+[ ! -e out.npy ]
 echo ok
