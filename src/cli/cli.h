@@ -15,6 +15,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Parses a positive integer option value; on failure prints a usage error and returns -1. */
 int cli_parse_int(const char *cmd, const char *opt, const char *value, int min, int max);
 
+/* Shared option values (options.c): 0 on success, else a printed usage error and CLI_USAGE. */
+int cli_parse_split(const char *cmd, const char *value, gl_tiling *tiling);     /* RxC */
+int cli_parse_bands(const char *cmd, const char *value, gl_raster_params *rp); /* 4,3,2 */
+int cli_parse_stretch(const char *cmd, const char *value, gl_raster_params *rp);
+
 /* Subcommands: argv[0] is the subcommand name. Declared weak so the table can list a command
  * whose file is still being written; main() reports such a command as not built. */
 #define CLI_COMMANDS(X)                                                                            \

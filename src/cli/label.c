@@ -44,50 +44,6 @@ typedef struct {
     int n_inputs;
 } label_opts;
 
-static int parse_split(const char *v, gl_tiling *t) {
-    int r, c;
-    char x;
-    if (sscanf(v, "%d%c%d", &r, &x, &c) != 3 || (x != 'x' && x != 'X') || r < 1 || c < 1 ||
-        r > 10000 || c > 10000)
-        return cli_usage_error("label", "--split takes RxC, e.g. 3x3, not '%s'", v);
-    t->rows = r, t->cols = c;
-    return -1;
-}
-
-static int parse_bands(const char *v, gl_raster_params *rp) {
-    int b[3] = {0, 0, 0}, n = 0;
-    for (const char *p = v; *p && n < 4; n++) {
-        char *end;
-        long k = strtol(p, &end, 10);
-        if (end == p || k < 1 || k > 65535 || n >= 3 || (*end && *end != ','))
-            return cli_usage_error("label", "--bands takes 1 to 3 band numbers, e.g. 4,3,2");
-        b[n] = (int)k;
-        p = *end ? end + 1 : end;
-    }
-    if (n == 0) return cli_usage_error("label", "--bands is empty");
-    for (int i = 0; i < 3; i++)
-        rp->bands[i] = i < n ? b[i] : b[n - 1];
-    return -1;
-}
-
-static int parse_stretch(const char *v, gl_raster_params *rp) {
-    if (!strcmp(v, "minmax"))
-        rp->stretch = GL_STRETCH_MINMAX;
-    else if (!strcmp(v, "none"))
-        rp->stretch = GL_STRETCH_NONE;
-    else if (!strncmp(v, "percentile", 10)) {
-        rp->stretch = GL_STRETCH_PERCENTILE;
-        double lo = 2, hi = 98;
-        if (v[10] && (v[10] != ':' || sscanf(v + 11, "%lf,%lf", &lo, &hi) != 2))
-            return cli_usage_error("label", "--stretch percentile takes :LO,HI, e.g. :2,98");
-        if (!(lo >= 0 && lo < hi && hi <= 100))
-            return cli_usage_error("label", "--stretch percentiles need 0 <= LO < HI <= 100");
-        rp->percentile_low = lo, rp->percentile_high = hi;
-    } else
-        return cli_usage_error("label", "--stretch is minmax, percentile[:LO,HI] or none");
-    return -1;
-}
-
 static int parse_choice(const char *opt, const char *v, const char *a, const char *b, int *out) {
     if (!strcmp(v, a))
         *out = 0;
@@ -117,7 +73,7 @@ static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
         o->output = optarg;
         break;
     case 's':
-        return parse_split(optarg, &p->tiling);
+        return cli_parse_split("label", optarg, &p->tiling) ? CLI_USAGE : -1;
     case 'H':
         return parse_int_opt("--split-height-by", 1, 10000, split_r);
     case 'W':
@@ -132,9 +88,9 @@ static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
     case 'O':
         return parse_int_opt("--overlap", 0, 1 << 16, &p->tiling.overlap);
     case 'b':
-        return parse_bands(optarg, &p->raster);
+        return cli_parse_bands("label", optarg, &p->raster) ? CLI_USAGE : -1;
     case 'S':
-        return parse_stretch(optarg, &p->raster);
+        return cli_parse_stretch("label", optarg, &p->raster) ? CLI_USAGE : -1;
     case 'M':
         rc = parse_choice("--mode", optarg, "flat", "hierarchical", &v);
         p->mode = v ? GL_LABEL_HIERARCHICAL : GL_LABEL_FLAT;

@@ -19,35 +19,6 @@ static void usage(FILE *fp) {
             "legend's order (grouped by meta-class for hierarchical labels).\n");
 }
 
-static int parse_bands(const char *s, int bands[3]) {
-    int n = 0;
-    char *end;
-    for (const char *p = s; *p && n < 3; p = *end ? end + 1 : end) {
-        long b = strtol(p, &end, 10);
-        if (end == p || b < 1 || b > 65535 || (*end && *end != ',')) return -1;
-        bands[n++] = (int)b;
-    }
-    if (n == 0) return -1;
-    for (int i = n; i < 3; i++) bands[i] = bands[n - 1]; /* one band: drawn as grey */
-    return 0;
-}
-
-static int parse_stretch(const char *s, gl_raster_params *rp) {
-    if (!strcmp(s, "minmax")) rp->stretch = GL_STRETCH_MINMAX;
-    else if (!strcmp(s, "none")) rp->stretch = GL_STRETCH_NONE;
-    else if (!strncmp(s, "percentile", 10)) {
-        rp->stretch = GL_STRETCH_PERCENTILE;
-        rp->percentile_low = 2, rp->percentile_high = 98;
-        if (s[10] == ':' && sscanf(s + 11, "%lf,%lf", &rp->percentile_low, &rp->percentile_high) != 2)
-            return -1;
-        if (s[10] && s[10] != ':') return -1;
-        if (!(rp->percentile_low >= 0 && rp->percentile_low < rp->percentile_high &&
-              rp->percentile_high <= 100))
-            return -1;
-    } else return -1;
-    return 0;
-}
-
 int cmd_show(int argc, char **argv) {
     static const struct option opts[] = {
         {"labels", required_argument, 0, 'l'}, {"image", required_argument, 0, 'i'},
@@ -67,12 +38,10 @@ int cmd_show(int argc, char **argv) {
         case 'i': image = optarg; break;
         case 'o': out = optarg; break;
         case 'b':
-            if (parse_bands(optarg, p.raster.bands))
-                return cli_usage_error("show", "--bands takes band numbers like 4,3,2, not '%s'", optarg);
+            if (cli_parse_bands("show", optarg, &p.raster)) return CLI_USAGE;
             break;
         case 's':
-            if (parse_stretch(optarg, &p.raster))
-                return cli_usage_error("show", "--stretch takes minmax, none or percentile[:LOW,HIGH], not '%s'", optarg);
+            if (cli_parse_stretch("show", optarg, &p.raster)) return CLI_USAGE;
             break;
         case 'm':
             if ((p.max_side = cli_parse_int("show", "--max-side", optarg, 16, 8192)) < 0) return CLI_USAGE;

@@ -23,16 +23,6 @@ static void usage(FILE *fp) {
             "in map coordinates (vectors reprojected to each image's CRS).\n");
 }
 
-static int parse_split(const char *s, gl_tiling *t) {
-    char x;
-    int r, c, n;
-    if (sscanf(s, "%d%c%d%n", &r, &x, &c, &n) != 3 || (x != 'x' && x != 'X') || s[n] || r < 1 ||
-        c < 1 || r > 100000 || c > 100000)
-        return -1;
-    t->rows = r, t->cols = c;
-    return 0;
-}
-
 int cmd_truth(int argc, char **argv) {
     static const struct option opts[] = {
         {"mask", required_argument, 0, 'm'},      {"output", required_argument, 0, 'o'},
@@ -50,8 +40,7 @@ int cmd_truth(int argc, char **argv) {
         case 'm': mask = optarg; break;
         case 'o': out = optarg; break;
         case 's':
-            if (parse_split(optarg, &p.tiling))
-                return cli_usage_error("truth", "--split takes ROWSxCOLS like 3x3, not '%s'", optarg);
+            if (cli_parse_split("truth", optarg, &p.tiling)) return CLI_USAGE;
             break;
         case 'H':
             if ((p.tiling.rows = cli_parse_int("truth", "--split-height-by", optarg, 1, 100000)) < 0) return CLI_USAGE;
