@@ -38,7 +38,8 @@ dat = list(csv.reader(open("data.csv", newline="")))
 meta = list(csv.reader(open("meta_out.csv", newline="")))
 classes = ["Aerial", "Close Look", "Cross Far", "Extra", "Geograph", "Inside", "From Drone"]
 assert img[0] == ["gridimage_id"] + classes + ["labels"] and dat[0] == ["gridimage_id"] + classes
-assert len(img) == 4 and [r[0] for r in img[1:]] == [r[0] for r in dat[1:4]]
+import os  # embed may print the path normalised; compare file names
+assert len(img) == 4 and [os.path.basename(r[0]) for r in img[1:]] == [os.path.basename(r[0]) for r in dat[1:4]]
 for a, b in zip(img[1:], dat[1:4]):
     pa, pb = [float(x) for x in a[1:8]], [float(x) for x in b[1:8]]
     assert all(0 <= x <= 1 for x in pa) and max(abs(x - y) for x, y in zip(pa, pb)) < 1e-6, (pa, pb)
