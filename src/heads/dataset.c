@@ -22,7 +22,7 @@ struct gl_hreader {
     unsigned char *raw;      /* decoded base64 */
     size_t raw_cap;
     cJSON *json;             /* the current row's object */
-    char id[64], distance[64];
+    char id[HEADS_ID_MAX], distance[64];
     char *first_bad;
 };
 
@@ -167,7 +167,10 @@ static const char *fill_row(gl_hreader *r, gl_hrow *row, char *why, size_t cap) 
     const cJSON *j = r->json;
     if (!cJSON_IsObject(j)) return "line is not a JSON object";
     py_str(cJSON_GetObjectItemCaseSensitive(j, "gridimage_id"), r->id, sizeof r->id, "");
-    py_str(cJSON_GetObjectItemCaseSensitive(j, "distance"), r->distance, sizeof r->distance, "Unknown");
+    const cJSON *dv = cJSON_GetObjectItemCaseSensitive(j, "distance");
+    py_str(dv, r->distance, sizeof r->distance, "Unknown");
+    if (cJSON_IsString(dv) && strlen(dv->valuestring) >= sizeof r->distance)
+        snprintf(r->distance, sizeof r->distance, "(too long)"); /* in no bucket: Unknown, as the reference */
     const cJSON *types = cJSON_GetObjectItemCaseSensitive(j, "types");
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "weight");
     row->id = r->id;

@@ -65,9 +65,12 @@ void heads_assemble(const gl_head *h, const float *clip, const int *dist_idx, in
 /* Sets every class's targets in the head's order from a data set row. */
 void heads_row_targets(const gl_head *h, const gl_hrow *row, float *out);
 
+/* Row ids (gridimage_id, or an image path) are kept up to this many bytes, NUL included. */
+#define HEADS_ID_MAX 1024
+
 /* Streams a data set through a head in batches: fn gets each batch's ids, splits, probabilities
  * and mapped targets ([n, n_classes] each). Bad rows are skipped or kept as the reader does. */
-typedef gl_status (*heads_batch_fn)(void *ctx, int n, const char (*ids)[64], const gl_split *split,
+typedef gl_status (*heads_batch_fn)(void *ctx, int n, const char (*ids)[HEADS_ID_MAX], const gl_split *split,
                                     const float *probs, const float *targets, gl_error *err);
 gl_status heads_run_rows(const gl_head *h, const char *data_path, int keep_bad_rows, heads_batch_fn fn,
                          void *ctx, long *n_rows, long *n_bad, gl_error *err);

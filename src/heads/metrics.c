@@ -106,7 +106,7 @@ typedef struct {
     const char *path;
 } eval_ctx;
 
-static gl_status keep_rows(void *ctx, int n, const char (*ids)[64], const gl_split *split, const float *probs,
+static gl_status keep_rows(void *ctx, int n, const char (*ids)[HEADS_ID_MAX], const gl_split *split, const float *probs,
                            const float *targets, gl_error *err) {
     eval_ctx *e = ctx;
     (void)ids;

@@ -43,7 +43,7 @@ typedef struct {
     float *clip, *probs, *targets; /* [PREDICT_BATCH, clip_dim / n_classes / n_classes] */
     int *dist;
     gl_split *split;
-    char (*ids)[64];
+    char (*ids)[HEADS_ID_MAX];
     int n;
 } batch;
 
@@ -60,7 +60,7 @@ static gl_status flush_batch(const gl_head *h, batch *b, heads_batch_fn fn, void
     gl_status s = gl_head_forward(h, b->clip, b->dist, b->n, b->probs, err);
     if (s) return s;
     gl_sigmoid_inplace(b->probs, (size_t)b->n * h->a.n_classes);
-    s = fn(ctx, b->n, (const char(*)[64])b->ids, b->split, b->probs, b->targets, err);
+    s = fn(ctx, b->n, (const char(*)[HEADS_ID_MAX])b->ids, b->split, b->probs, b->targets, err);
     b->n = 0;
     return s;
 }
@@ -95,7 +95,7 @@ gl_status heads_run_rows(const gl_head *h, const char *data_path, int keep_bad_r
     return s;
 }
 
-static gl_status write_rows(void *ctx, int n, const char (*ids)[64], const gl_split *split, const float *probs,
+static gl_status write_rows(void *ctx, int n, const char (*ids)[HEADS_ID_MAX], const gl_split *split, const float *probs,
                             const float *targets, gl_error *err) {
     gl_head_writer *w = ctx;
     (void)split, (void)targets, (void)err;
