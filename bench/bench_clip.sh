@@ -30,12 +30,13 @@ cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 echo "ViT-B/32 (random weights, F32), $cpu, $(nproc) cores, median of $RUNS runs after a warm-up;"
 echo "$(date -u '+%F %H:%M') UTC, load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "ms = wall milliseconds per image (or text); CPU ms = process CPU time per item (all threads)."
+echo "PyTorch runs with torch.set_num_threads(T) and OPENBLAS_NUM_THREADS=T, so both sides use T cores."
 echo
 echo "| shape | threads | geolabel ms | PyTorch ms | PyTorch / geolabel | geolabel CPU ms | PyTorch CPU ms |"
 echo "|---|---|---|---|---|---|---|"
 row() { # label mode batch threads tokens
   set -- "$1" $("$WORK/clip_forward" "$MODEL" "$2" "$3" "$4" "$5" "$RUNS") \
-    $("$PY" bench/torch_clip.py bench "$MODEL" "$2" "$3" "$4" "$5" "$RUNS") "$4"
+    $(OPENBLAS_NUM_THREADS="$4" "$PY" bench/torch_clip.py bench "$MODEL" "$2" "$3" "$4" "$5" "$RUNS") "$4"
   echo "| $1 | $6 | $2 | $4 | $(awk -v a="$4" -v b="$2" 'BEGIN { printf "%.2f", a / b }') | $3 | $5 |"
 }
 for threads in 1 2; do

@@ -40,10 +40,10 @@ for T in 1 2; do
   "$G" train --data "$W/d130k.jsonl" -o "$W/h.safetensors" --epochs 4 --patience 100 --threads $T 2> "$W/train.log"
   S=$(grep -o 'train [0-9.]* s' "$W/train.log" | awk 'NR>1{print $2}' | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
   OURS=$(awk -v n=$NTRA -v s=$S 'BEGIN{printf "%.0f", n/s}')
-  TORCH=$("$PY" bench/torch_heads.py --data "$W/d130k.jsonl" --threads $T --epochs 4 | sed 's/.*samples_per_s=//')
+  TORCH=$(OPENBLAS_NUM_THREADS=$T "$PY" bench/torch_heads.py --data "$W/d130k.jsonl" --threads $T --epochs 4 | sed 's/.*samples_per_s=//')
   echo "train threads=$T geolabel ${OURS} samples/s  torch ${TORCH} samples/s  ratio $(awk -v a=$OURS -v b=$TORCH 'BEGIN{printf "%.2f", a/b}')"
 done
-TREF=$("$PY" bench/torch_heads.py --data "$W/d130k.jsonl" --threads 1 --epochs 2 --mode reference | sed 's/.*samples_per_s=//')
+TREF=$(OPENBLAS_NUM_THREADS=1 "$PY" bench/torch_heads.py --data "$W/d130k.jsonl" --threads 1 --epochs 2 --mode reference | sed 's/.*samples_per_s=//')
 echo "train threads=1 torch reference DataLoader pipeline ${TREF} samples/s"
 for T in 1 2; do
   t0=$(date +%s.%N)

@@ -11,6 +11,7 @@ ROOT=$(pwd)
 RUNS=${1:-3}
 BUILD=${BUILD:-build}
 export OPENBLAS_CORETYPE=SKYLAKEX
+export GEOLABEL_DATA=$ROOT/data # the private copy of the binary cannot find data/ beside itself
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 make -s -j2 "$BUILD/geolabel" >/dev/null

@@ -33,6 +33,20 @@ static inline const char *t_path(const char *fmt, ...) {
     return b;
 }
 
+/* Debian's python3 (numpy, GDAL, PIL), the independent reference many tests consult. */
+static inline const char *t_python(void) {
+    const char *p = getenv("PY");
+    return p && *p ? p : "/usr/bin/python3";
+}
+
+/* Writes a small text file in the test's working directory; returns 1 on success. */
+static inline int t_write_text(const char *path, const char *text) {
+    FILE *fp = fopen(path, "w");
+    if (!fp) return 0;
+    fputs(text, fp);
+    return fclose(fp) == 0;
+}
+
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
         if (!(cond)) {                                                                             \

@@ -243,16 +243,10 @@ static void test_bad_model_folders(void) {
 
 /* ------------------------------------------------------------------ config and pooling */
 
-static void write_text(const char *path, const char *text) {
-    FILE *fp = fopen(path, "w");
-    fputs(text, fp);
-    fclose(fp);
-}
-
 static void test_config_defaults(void) {
     clip_config cfg;
     gl_error err = {0};
-    write_text("c.json", "{}");
+    t_write_text("c.json", "{}");
     CHECK_OK(clip_config_load("c.json", &cfg, &err), &err);
     /* transformers' CLIPTextConfig / CLIPVisionConfig / CLIPConfig defaults */
     CHECK(cfg.text.hidden == 512 && cfg.text.heads == 8 && cfg.text.layers == 12 && cfg.text.intermediate == 2048,
@@ -264,7 +258,7 @@ static void test_config_defaults(void) {
     CHECK(cfg.projection_dim == 512 && cfg.text.act == GL_ACT_QUICK_GELU && cfg.text.eps == 1e-5f, "shared defaults");
 
     /* the *_config_dict form overrides *_config, as transformers' CLIPConfig does */
-    write_text("c.json", "{\"projection_dim\":768,\"text_config\":{\"hidden_size\":256},"
+    t_write_text("c.json", "{\"projection_dim\":768,\"text_config\":{\"hidden_size\":256},"
                          "\"text_config_dict\":{\"hidden_size\":768,\"num_attention_heads\":12,\"eos_token_id\":2},"
                          "\"vision_config\":{\"hidden_size\":1024,\"num_hidden_layers\":24,\"num_attention_heads\":16,"
                          "\"intermediate_size\":4096,\"patch_size\":14,\"image_size\":336,\"hidden_act\":\"gelu\","
@@ -276,12 +270,12 @@ static void test_config_defaults(void) {
           "L/14-336 vision");
     CHECK(cfg.projection_dim == 768, "projection_dim");
 
-    write_text("c.json", "{\"vision_config\":{\"hidden_act\":\"relu6\"}}");
+    t_write_text("c.json", "{\"vision_config\":{\"hidden_act\":\"relu6\"}}");
     CHECK(clip_config_load("c.json", &cfg, &err) == GL_ERR_UNSUPPORTED, "unknown activation: %s", err.msg);
-    write_text("c.json", "{\"vision_config\":{\"hidden_size\":-5}}");
+    t_write_text("c.json", "{\"vision_config\":{\"hidden_size\":-5}}");
     CHECK(clip_config_load("c.json", &cfg, &err) == GL_ERR_FORMAT, "negative size: %s", err.msg);
     CHECK(strstr(err.msg, "c.json") && strstr(err.msg, "hidden_size"), "%s", err.msg);
-    write_text("c.json", "{\"vision_config\":");
+    t_write_text("c.json", "{\"vision_config\":");
     CHECK(clip_config_load("c.json", &cfg, &err) == GL_ERR_FORMAT, "truncated JSON: %s", err.msg);
     unlink("c.json");
 }

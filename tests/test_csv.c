@@ -5,11 +5,6 @@
 #include <cjson/cJSON.h>
 #include <unistd.h>
 
-static const char *py(void) {
-    const char *p = getenv("PY");
-    return p ? p : "/usr/bin/python3";
-}
-
 static void test_csv_matches_python(void) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
@@ -18,7 +13,7 @@ static void test_csv_matches_python(void) {
              "[\"two\\nlines\",\"S\\u00e3o Paulo\",\"\\u014csaka, JP\"],[\"last\",\"1\",\"2\"]]\n"
              "w=csv.writer(open(\"t.csv\",\"w\",newline=\"\"));w.writerows(rows)\n"
              "json.dump(rows[1:],open(\"t.json\",\"w\"))'",
-             py());
+             t_python());
     CHECK(system(cmd) == 0, "python wrote the csv");
     gl_error err = {0};
     gl_csv *c = gl_csv_open("t.csv", 1, &err);
@@ -60,26 +55,20 @@ static void test_csv_unterminated_quote(void) {
     unlink("bad.csv");
 }
 
-static void write_text(const char *path, const char *text) {
-    FILE *fp = fopen(path, "w");
-    fputs(text, fp);
-    fclose(fp);
-}
-
 static void test_class_list(void) {
     gl_error err = {0};
     char **names;
     int n;
-    write_text("c.txt", "# comment\n  Forest \n\nWater\r\nBuilt-up area\n");
+    t_write_text("c.txt", "# comment\n  Forest \n\nWater\r\nBuilt-up area\n");
     CHECK_OK(gl_class_list_load("c.txt", &names, &n, &err), &err);
     CHECK(n == 3, "count %d", n);
     if (n == 3) CHECK(!strcmp(names[0], "Forest") && !strcmp(names[1], "Water") &&
                           !strcmp(names[2], "Built-up area"), "names trimmed");
     gl_strings_free(names, n);
-    write_text("c.txt", "a\nb\na\n");
+    t_write_text("c.txt", "a\nb\na\n");
     CHECK(gl_class_list_load("c.txt", &names, &n, &err) == GL_ERR_FORMAT, "duplicate refused");
     CHECK(strstr(err.msg, "c.txt:3") && strstr(err.msg, "duplicate"), "%s", err.msg);
-    write_text("c.txt", "\n# nothing\n");
+    t_write_text("c.txt", "\n# nothing\n");
     CHECK(gl_class_list_load("c.txt", &names, &n, &err) == GL_ERR_FORMAT, "empty refused");
     CHECK(strstr(err.msg, "c.txt") != NULL, "%s", err.msg);
     CHECK(gl_class_list_load("missing.txt", &names, &n, &err) == GL_ERR_IO, "missing file");

@@ -2,11 +2,6 @@
  * kappa, per-level accuracy) and the refusals: duplicate tiles, missing columns, no overlap. */
 #include "harness.h"
 
-static void write_text(const char *path, const char *text) {
-    FILE *fp = fopen(path, "w");
-    if (fp) fputs(text, fp), fclose(fp);
-}
-
 #define HEADER "filename,row,col,left,upper,right,lower,classification_mode,description,classification_tree,classification\n"
 
 /* Truth A A A B B C, predictions A A B B C C on six shared tiles; one extra tile on each side.
@@ -14,7 +9,7 @@ static void write_text(const char *path, const char *text) {
  * 1, .5, .5, recall 2/3, .5, 1, F1 .8, .5, 2/3, macro-F1 .65556, pe = (3*2+2*2+1*2)/36 = 1/3 so
  * kappa = (2/3-1/3)/(2/3) = .5. Trees X;A X;B Y;C: level 1 agrees on 5 of 6. */
 static void write_example(void) {
-    write_text("truth.csv", HEADER
+    t_write_text("truth.csv", HEADER
                "dir/s.tif,0,0,0,10,10,0,truth,,X;A,A\n"
                "s.tif,0,1,10,10,20,0,truth,,X;A,A\n"
                "s.tif,1,0,0,20,10,10,truth,,X;A,A\n"
@@ -22,7 +17,7 @@ static void write_example(void) {
                "t.tif,0,0,0,10,10,0,truth,,X;B,B\n"
                "t.tif,0,1,10,10,20,0,truth,,\"Y;C, wet\",\"C, wet\"\n"
                "t.tif,5,5,0,0,0,0,truth,,X;A,A\n");
-    write_text("pred.csv", HEADER
+    t_write_text("pred.csv", HEADER
                "t.tif,0,1,10,10,20,0,hierarchical,,\"Y;C, wet\",\"C, wet\"\n"
                "s.tif,0,0,0,10,10,0,hierarchical,,X;A,A\n"
                "/abs/s.tif,0,1,10,10,20,0,hierarchical,,X;A,A\n"
@@ -69,7 +64,7 @@ static void test_hand_example(void) {
 
 /* Everything agrees on one class: chance agreement is 1 and kappa undefined, as scikit-learn. */
 static void test_single_class(void) {
-    write_text("a.csv", "filename,row,col,classification\nx,0,0,A\nx,0,1,A\n");
+    t_write_text("a.csv", "filename,row,col,classification\nx,0,0,A\nx,0,1,A\n");
     gl_error err = {0};
     gl_label_eval e;
     CHECK_OK(gl_label_eval_files("a.csv", "a.csv", NULL, &e, &err), &err);
@@ -80,8 +75,8 @@ static void test_single_class(void) {
 /* A flat truth (no tree) against hierarchical predictions: no level is comparable on its own;
  * the hierarchy gives truth labels their paths. Level 1: X X Y both sides; level 2: 2 of 3. */
 static void test_hierarchy_paths(void) {
-    write_text("flat.csv", "filename,row,col,classification\ns,0,0,A\ns,0,1,A\ns,1,0,\"C, wet\"\n");
-    write_text("tree.csv", "filename,row,col,classification_tree,classification\n"
+    t_write_text("flat.csv", "filename,row,col,classification\ns,0,0,A\ns,0,1,A\ns,1,0,\"C, wet\"\n");
+    t_write_text("tree.csv", "filename,row,col,classification_tree,classification\n"
                            "s,0,0,X;A,A\ns,0,1,X;B,B\ns,1,0,\"Y;C, wet\",\"C, wet\"\n");
     gl_error err = {0};
     gl_label_eval e;
@@ -104,14 +99,14 @@ static void test_hierarchy_paths(void) {
 static void test_refusals(void) {
     gl_error err = {0};
     gl_label_eval e;
-    write_text("dup.csv", "filename,row,col,classification\nx,0,0,A\nx,0,1,A\nx,0,0,B\n");
-    write_text("ok.csv", "filename,row,col,classification\nx,0,0,A\n");
+    t_write_text("dup.csv", "filename,row,col,classification\nx,0,0,A\nx,0,1,A\nx,0,0,B\n");
+    t_write_text("ok.csv", "filename,row,col,classification\nx,0,0,A\n");
     CHECK(gl_label_eval_files("dup.csv", "ok.csv", NULL, &e, &err) == GL_ERR_FORMAT, "duplicate refused");
     CHECK(strstr(err.msg, "dup.csv: lines 2 and 4") != NULL, "message: %s", err.msg);
-    write_text("nocol.csv", "filename,row,col,label\nx,0,0,A\n");
+    t_write_text("nocol.csv", "filename,row,col,label\nx,0,0,A\n");
     CHECK(gl_label_eval_files("nocol.csv", "ok.csv", NULL, &e, &err) == GL_ERR_FORMAT, "missing column");
     CHECK(strstr(err.msg, "'classification'") != NULL, "message: %s", err.msg);
-    write_text("other.csv", "filename,row,col,classification\ny,0,0,A\n");
+    t_write_text("other.csv", "filename,row,col,classification\ny,0,0,A\n");
     CHECK(gl_label_eval_files("other.csv", "ok.csv", NULL, &e, &err) == GL_ERR_FORMAT, "no overlap");
     CHECK(gl_label_eval_files("missing.csv", "ok.csv", NULL, &e, &err) == GL_ERR_IO, "missing file");
 }

@@ -6,12 +6,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void write_text(const char *path, const char *text) {
-    FILE *fp = fopen(path, "w");
-    fputs(text, fp);
-    fclose(fp);
-}
-
 /* Expected values from Python: 2*6371*asin(sqrt(sin(dphi/2)**2 + cos(p1)cos(p2)sin(dl/2)**2)). */
 static void test_haversine(void) {
     CHECK(fabs(gl_haversine_km(48.8566, 2.3522, 51.5074, -0.1278) - 343.55606034104153) < 1e-9,
@@ -58,8 +52,8 @@ static void test_gazetteer_shipped(void) {
 
 static void expect_gazetteer_error(const char *countries, const char *cities, const char *needle) {
     mkdir("gz", 0755);
-    write_text("gz/countries.csv", countries);
-    write_text("gz/cities.csv", cities);
+    t_write_text("gz/countries.csv", countries);
+    t_write_text("gz/cities.csv", cities);
     gl_gazetteer gz;
     gl_error err = {0};
     gl_status s = gl_gazetteer_load("gz", &gz, &err);
@@ -88,7 +82,7 @@ static void test_gazetteer_errors(void) {
 /* A user gazetteer: cities out of order and more than 30 in a country are ranked and cut. */
 static void test_gazetteer_ranks(void) {
     mkdir("gz", 0755);
-    write_text("gz/countries.csv", "iso2,name,lat,lon\nXA,Alpha,1,1\nXB,Beta,2,2\n");
+    t_write_text("gz/countries.csv", "iso2,name,lat,lon\nXA,Alpha,1,1\nXB,Beta,2,2\n");
     FILE *fp = fopen("gz/cities.csv", "w");
     fprintf(fp, "name,iso2,lat,lon,population\n");
     for (int i = 0; i < 40; i++)
@@ -146,14 +140,14 @@ static void test_embcache(void) {
 }
 
 static void test_eval_errors(void) {
-    write_text("pred.csv", "filename,lat,lon\na.jpg,10,20\n");
-    write_text("truth.csv", "filename,lat,lon\na.jpg,10,20\nb.jpg,-12,181\n");
+    t_write_text("pred.csv", "filename,lat,lon\na.jpg,10,20\n");
+    t_write_text("truth.csv", "filename,lat,lon\na.jpg,10,20\nb.jpg,-12,181\n");
     gl_geo_eval r;
     gl_error err = {0};
     gl_status s = gl_geo_eval_files("pred.csv", "truth.csv", &r, &err);
     CHECK(s == GL_ERR_FORMAT && strstr(err.msg, "truth.csv: line 3: longitude '181'"), "%s",
           err.msg);
-    write_text("truth.csv", "filename,lat\na.jpg,10\n");
+    t_write_text("truth.csv", "filename,lat\na.jpg,10\n");
     s = gl_geo_eval_files("pred.csv", "truth.csv", &r, &err);
     CHECK(s == GL_ERR_FORMAT && strstr(err.msg, "missing column 'lon'"), "%s", err.msg);
     unlink("pred.csv");
@@ -336,10 +330,10 @@ static void test_locate_country_without_cities(void) {
 /* Odd Unicode names tokenize and embed; level country gives the country point. */
 static void test_locate_unicode_names(void) {
     mkdir("gzu", 0755);
-    write_text("gzu/countries.csv",
+    t_write_text("gzu/countries.csv",
                "iso2,name,lat,lon\nBR,Brasil,-15.78,-47.93\nCH,Schweiz/Suisse,46.95,7.45\n"
                "JP,日本,35.69,139.69\n");
-    write_text("gzu/cities.csv",
+    t_write_text("gzu/cities.csv",
                "name,iso2,lat,lon,population\nSão Paulo,BR,-23.55,-46.63,10021295\n"
                "Zürich,CH,47.37,8.55,341730\nŌsaka,JP,34.69,135.5,2592413\n"
                "Bộ Ḱ̈ẅ \"quoted\",JP,35,135,1\n");

@@ -98,17 +98,11 @@ static void test_combo_logits(void) {
     gl_geoclip_free(g);
 }
 
-static void write_text(const char *path, const char *text) {
-    FILE *fp = fopen(path, "w");
-    fputs(text, fp);
-    fclose(fp);
-}
-
 /* The gallery cache: the second index reads every location from disk and gives the same top-k. */
 static void test_gallery_cache(void) {
     gl_error err = {0};
     gl_geoclip *g = load_fixture(&err);
-    write_text("gal.csv", "LAT,LON\n48.8566,2.3522\n-33.8688,151.2093\n35.6895,139.6917\n0,0\n");
+    t_write_text("gal.csv", "LAT,LON\n48.8566,2.3522\n-33.8688,151.2093\n35.6895,139.6917\n0,0\n");
     gl_geo_gallery gal;
     CHECK_OK(gl_geo_gallery_load("gal.csv", &gal, &err), &err);
     CHECK(gal.n == 4 && gal.coords[2] == -33.8688 && gal.coords[3] == 151.2093, "gallery rows");
@@ -141,11 +135,11 @@ static void test_gallery_cache(void) {
 static void test_bad_inputs(void) {
     gl_error err = {0};
     gl_geo_gallery gal;
-    write_text("empty.csv", "LAT,LON\n");
+    t_write_text("empty.csv", "LAT,LON\n");
     CHECK(gl_geo_gallery_load("empty.csv", &gal, &err) == GL_ERR_FORMAT &&
               strstr(err.msg, "empty.csv: the gallery has no coordinates"),
           "%s", err.msg);
-    write_text("empty.csv", "LAT,LON\n10,200\n");
+    t_write_text("empty.csv", "LAT,LON\n10,200\n");
     CHECK(gl_geo_gallery_load("empty.csv", &gal, &err) == GL_ERR_FORMAT &&
               strstr(err.msg, "line 2: longitude '200'"),
           "%s", err.msg);

@@ -4,18 +4,6 @@
 
 #include <cjson/cJSON.h>
 
-static const char *py(void) {
-    const char *p = getenv("PY");
-    return p ? p : "/usr/bin/python3";
-}
-
-static int write_text(const char *path, const char *text) {
-    FILE *fp = fopen(path, "w");
-    if (!fp) return 0;
-    fputs(text, fp);
-    return fclose(fp) == 0;
-}
-
 /* Does node n match the PyYAML value v (dict of name -> value, list of names, or None)? */
 static int same_tree(const gl_class_node *n, const cJSON *v) {
     if (cJSON_IsNull(v)) return n->n_children == 0;
@@ -50,8 +38,8 @@ static void test_reads_what_pyyaml_writes(void) {
              "open('h.yaml','w').write(yaml.safe_dump(t,allow_unicode=True))\n"
              "json.dump(t,open('h.json','w'))\n",
              TREE_PY);
-    CHECK(write_text("h.py", script), "write h.py");
-    snprintf(cmd, sizeof cmd, "%s h.py", py());
+    CHECK(t_write_text("h.py", script), "write h.py");
+    snprintf(cmd, sizeof cmd, "%s h.py", t_python());
     CHECK(system(cmd) == 0, "python wrote the yaml");
     gl_error err = {0};
     gl_class_node root;
@@ -88,7 +76,7 @@ static void test_writes_what_pyyaml_writes(void) {
              "json.dump(t,open(\"ours.json\",\"w\"))\n"
              "open(\"py.yaml\",\"w\").write(yaml.safe_dump(t,allow_unicode=True,sort_keys=True,"
              "default_flow_style=False))'",
-             py());
+             t_python());
     CHECK(system(cmd) == 0, "python read our yaml");
     char *json = NULL, *ours = NULL, *theirs = NULL;
     CHECK_OK(gl_read_file("ours.json", 1 << 20, &json, NULL, &err), &err);
@@ -109,7 +97,7 @@ static void test_writes_what_pyyaml_writes(void) {
 }
 
 static void test_mixed_leaves_and_meta_classes(void) {
-    CHECK(write_text("m.yaml", "A:\n  B: [x, y]\n  c:\nd: [e]\n"), "write");
+    CHECK(t_write_text("m.yaml", "A:\n  B: [x, y]\n  c:\nd: [e]\n"), "write");
     gl_error err = {0};
     gl_class_node root;
     CHECK_OK(gl_class_tree_load_yaml("m.yaml", &root, &err), &err);
@@ -129,7 +117,7 @@ static void test_mixed_leaves_and_meta_classes(void) {
 }
 
 static void expect_refused(const char *name, const char *text, gl_status code, const char *what) {
-    CHECK(write_text(name, text), "write %s", name);
+    CHECK(t_write_text(name, text), "write %s", name);
     gl_error err = {0};
     gl_class_node root;
     gl_status st = gl_class_tree_load_yaml(name, &root, &err);

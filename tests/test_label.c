@@ -4,23 +4,11 @@
 #include "harness.h"
 #include "label/label.h"
 
-static const char *py(void) {
-    const char *p = getenv("PY");
-    return p ? p : "/usr/bin/python3";
-}
-
-static int write_text(const char *path, const char *text) {
-    FILE *fp = fopen(path, "w");
-    if (!fp) return 0;
-    fputs(text, fp);
-    return fclose(fp) == 0;
-}
-
 /* Writes script to file and runs it with Debian's python, then `then` (a shell command, or ""). */
 static int run_python(const char *file, const char *script, const char *then) {
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s %s%s", py(), file, then);
-    return write_text(file, script) && system(cmd) == 0;
+    snprintf(cmd, sizeof cmd, "%s %s%s", t_python(), file, then);
+    return t_write_text(file, script) && system(cmd) == 0;
 }
 
 static void test_gvl_prompt(void) {
@@ -41,12 +29,12 @@ static void test_templates_file(void) {
     gl_error err = {0};
     char **t;
     int n;
-    CHECK(write_text("t.txt", "# CLIP's ensemble\na photo of a {}.\n\nsatellite view of {}\n"),
+    CHECK(t_write_text("t.txt", "# CLIP's ensemble\na photo of a {}.\n\nsatellite view of {}\n"),
           "w");
     CHECK_OK(gl_zs_templates_load("t.txt", &t, &n, &err), &err);
     CHECK(n == 2 && !strcmp(t[1], "satellite view of {}"), "2 templates");
     if (n > 0) gl_strings_free(t, n);
-    CHECK(write_text("bad.txt", "a photo of a {}.\nno hole here\n"), "w");
+    CHECK(t_write_text("bad.txt", "a photo of a {}.\nno hole here\n"), "w");
     CHECK(gl_zs_templates_load("bad.txt", &t, &n, &err) == GL_ERR_FORMAT &&
               strstr(err.msg, "bad.txt") && strstr(err.msg, "no hole here"),
           "template without {} refused: %s", err.msg);

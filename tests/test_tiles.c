@@ -3,11 +3,6 @@
 #include "harness.h"
 #include "label/label.h"
 
-static const char *py(void) {
-    const char *p = getenv("PY");
-    return p ? p : "/usr/bin/python3";
-}
-
 static void expect_tile(const gl_tiling *t, int W, int H, int index, int row, int col, int x, int y,
                         int w, int h) {
     gl_tile g;
@@ -107,7 +102,7 @@ static void test_augmentations_match_numpy(void) {
              "for n,b in [(\"x\",np.fliplr(a)),(\"y\",np.flipud(a)),(\"xy\",np.rot90(a,2)),"
              "(\"r90\",np.rot90(a)),(\"r270\",np.rot90(a,-1))]: "
              "np.save(n+\".npy\",np.ascontiguousarray(b))'",
-             py());
+             t_python());
     CHECK(system(cmd) == 0, "numpy wrote the augmentations");
     const struct {
         gl_tta_op op;
@@ -148,7 +143,7 @@ static void test_gvl_resize_matches_pil(void) {
              "  np.save(n+\"_in.npy\",a)\n"
              "  b=np.asarray(Image.fromarray(a,\"RGB\").resize((224,224),Image.BILINEAR))\n"
              "  np.save(n+\"_out.npy\",b)'",
-             py());
+             t_python());
     CHECK(system(cmd) == 0, "PIL wrote the references");
     const char *names[] = {"up", "mixed"};
     for (int c = 0; c < 2; c++) {

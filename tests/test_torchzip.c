@@ -5,11 +5,6 @@
 
 #include <sys/stat.h>
 
-static const char *py(void) {
-    const char *p = getenv("PY");
-    return p && *p ? p : "/usr/bin/python3";
-}
-
 /* Writes the artefacts below into the current directory with Debian's python3 + torch. */
 static const char *make_script =
     "import sys, io, os, pickle, zipfile, collections, numpy as np, torch\n"
@@ -60,7 +55,7 @@ static int setup(void) {
     fputs(make_script, f);
     fclose(f);
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' make_refs.py '%s'", py(), ckpt());
+    snprintf(cmd, sizeof cmd, "'%s' make_refs.py '%s'", t_python(), ckpt());
     setup_done = system(cmd) == 0 ? 1 : -1;
     return setup_done > 0;
 }

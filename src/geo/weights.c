@@ -83,9 +83,5 @@ gl_status gl_geo_weights_read(gl_geo_weights *w, const char *key, const int64_t 
     if (key || !root || root->kind != GL_PY_TENSOR)
         return gl_fail(err, GL_ERR_FORMAT, "%s: expected %s", w->path,
                        key ? "a state dict" : "a single tensor");
-    const gl_pth_tensor *t = root->tensor;
-    if (!same_shape(t->shape, t->ndim, shape, ndim))
-        return shape_error(w->path, "(root)", t->shape, t->ndim, shape, ndim, err);
-    /* Shape already checked; -1 skips torchzip's own check (it memcmp()s a NULL 0-d shape). */
-    return gl_pth_tensor_f32(w->pth, "(root)", t, NULL, -1, out, err);
+    return gl_pth_tensor_f32(w->pth, "(root)", root->tensor, shape, ndim, out, err);
 }

@@ -927,7 +927,9 @@ static void format_shape(char *buf, size_t cap, const int64_t *shape, int ndim) 
 
 gl_status gl_pth_tensor_f32(const gl_pth *p, const char *name, const gl_pth_tensor *t,
                             const int64_t *shape, int ndim, float *out, gl_error *err) {
-    if (ndim >= 0 && (ndim != t->ndim || memcmp(shape, t->shape, (size_t)ndim * sizeof *shape))) {
+    /* ndim 0 (a scalar) has no shape array to compare: memcmp must not see a NULL pointer. */
+    if (ndim >= 0 &&
+        (ndim != t->ndim || (ndim > 0 && memcmp(shape, t->shape, (size_t)ndim * sizeof *shape)))) {
         char got[128], want[128];
         format_shape(got, sizeof got, t->shape, t->ndim);
         format_shape(want, sizeof want, shape, ndim);
