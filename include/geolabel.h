@@ -1,6 +1,7 @@
 /* geolabel.h: the public API of libgeolabel, the CLIP labelling toolkit.
- * Contexts are opaque; whoever calls a _load or _open function owns the result and frees it with the
- * matching *_free, which accepts NULL. Every fallible call returns a gl_status and fills gl_error. */
+ * Contexts are opaque; whoever calls a _load or _open function owns the result and frees it with
+ * the matching *_free, which accepts NULL. Every fallible call returns a gl_status and fills
+ * gl_error. */
 #ifndef GEOLABEL_H
 #define GEOLABEL_H
 
@@ -39,7 +40,8 @@ typedef struct {
 gl_status gl_fail(gl_error *err, gl_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Prefixes an existing message with context ("label: "), keeping the code. */
-gl_status gl_error_prefix(gl_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+gl_status gl_error_prefix(gl_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void gl_error_clear(gl_error *err);
 const char *gl_status_name(gl_status code);
 
@@ -142,10 +144,10 @@ gl_status gl_image_load(const char *path, gl_image *out, gl_error *err);
 
 /* CLIPImageProcessor settings, read from preprocessor_config.json (old and new forms). */
 typedef struct {
-    int resize_shortest_edge; /* 0: no resize */
-    int crop_height, crop_width; /* 0: no crop */
+    int resize_shortest_edge;        /* 0: no resize */
+    int crop_height, crop_width;     /* 0: no crop */
     int resize_height, resize_width; /* size {height,width}: an exact resize instead (0: unused) */
-    double rescale_factor;    /* 1/255 */
+    double rescale_factor;           /* 1/255 */
     float mean[3], std[3];
     int do_resize, do_center_crop, do_rescale, do_normalize, do_convert_rgb;
 } gl_preproc_config;
@@ -223,7 +225,8 @@ gl_status gl_clip_encode_texts(gl_clip *clip, const char *const *texts, int n, f
 gl_status gl_clip_encode_image_files(gl_clip *clip, const char *const *paths, int n, float *embeds,
                                      gl_error *err);
 /* Whole-image zero-shot: probs [n,n_classes] = softmax over classes of exp(logit_scale) *
- * cos(image, text(template with "{}" replaced by the class name)). template NULL: "a photo of {}." */
+ * cos(image, text(template with "{}" replaced by the class name)). template NULL: "a photo of {}."
+ */
 gl_status gl_clip_zeroshot(gl_clip *clip, const float *image_embeds, int n,
                            const char *const *classes, int n_classes, const char *template,
                            float *probs, gl_error *err);
@@ -251,7 +254,7 @@ void gl_csv_close(gl_csv *csv);
 /* Reads the next row: returns 1 for a row, 0 at end of file, or -1 with err set. */
 int gl_csv_next(gl_csv *csv, gl_error *err);
 int gl_csv_field_count(const gl_csv *csv);
-const char *gl_csv_field(const gl_csv *csv, int i); /* "" when i is out of range */
+const char *gl_csv_field(const gl_csv *csv, int i);     /* "" when i is out of range */
 int gl_csv_column(const gl_csv *csv, const char *name); /* header index, or -1 */
 long gl_csv_line(const gl_csv *csv);                    /* 1-based line of the current row */
 const char *gl_csv_path(const gl_csv *csv);
@@ -283,8 +286,8 @@ void gl_class_tree_free(gl_class_node *root); /* frees the children and names, n
 typedef struct gl_raster gl_raster;
 typedef enum { GL_STRETCH_MINMAX = 0, GL_STRETCH_PERCENTILE, GL_STRETCH_NONE } gl_stretch_kind;
 typedef struct {
-    int bands[3];  /* 1-based band numbers; all 0: colour-interpretation RGB, else the first
-                      three (a single band is replicated) */
+    int bands[3]; /* 1-based band numbers; all 0: colour-interpretation RGB, else the first
+                     three (a single band is replicated) */
     gl_stretch_kind stretch; /* how non-8-bit data maps to 0..255; MINMAX is GVL's global min/max */
     double percentile_low, percentile_high; /* for GL_STRETCH_PERCENTILE, e.g. 2 and 98 */
 } gl_raster_params;
@@ -293,12 +296,12 @@ gl_raster_params gl_raster_default_params(void);
 typedef struct {
     int width, height, band_count;
     int has_geotransform;
-    double geotransform[6];  /* GDAL's: x = gt[0] + col*gt[1] + row*gt[2], y = gt[3] + ... */
-    char crs_label[64];      /* "EPSG:32618", or the WKT's authority, or "" */
+    double geotransform[6]; /* GDAL's: x = gt[0] + col*gt[1] + row*gt[2], y = gt[3] + ... */
+    char crs_label[64];     /* "EPSG:32618", or the WKT's authority, or "" */
     int has_crs;
-    int has_nodata;          /* the selected bands' nodata value applies */
+    int has_nodata; /* the selected bands' nodata value applies */
     double nodata;
-    int has_alpha;           /* an alpha band or mask marks invalid pixels */
+    int has_alpha; /* an alpha band or mask marks invalid pixels */
 } gl_raster_info;
 
 gl_raster *gl_raster_open(const char *path, const gl_raster_params *params, gl_error *err);
@@ -382,21 +385,21 @@ gl_status gl_geo_cache_dir(char *out, size_t cap, gl_error *err);
 typedef struct {
     char iso2[3], iso3[4];
     char *name;
-    double lat, lon;              /* the country's point (GeoNames: its capital) */
-    int first_city, n_cities;     /* cities[first_city .. first_city + n_cities) */
+    double lat, lon;          /* the country's point (GeoNames: its capital) */
+    int first_city, n_cities; /* cities[first_city .. first_city + n_cities) */
 } gl_geo_country;
 typedef struct {
     char *name;
-    int country;                  /* index into countries */
+    int country; /* index into countries */
     double lat, lon;
-    long long population;         /* -1 when the file has no population column */
+    long long population; /* -1 when the file has no population column */
 } gl_geo_city;
 typedef struct {
     gl_geo_country *countries;
     int n_countries;
     gl_geo_city *cities;
     int n_cities;
-    char hash[17];                /* hex FNV-1a over both files' bytes: the embedding-cache key */
+    char hash[17]; /* hex FNV-1a over both files' bytes: the embedding-cache key */
 } gl_gazetteer;
 /* dir NULL: the shipped data/gazetteer. Missing columns, bad coordinates, unknown iso2 codes and
  * duplicate countries fail naming the file and line. Free with gl_gazetteer_free. */
@@ -407,11 +410,11 @@ int gl_gazetteer_find_country(const gl_gazetteer *gz, const char *iso2); /* inde
 /* One guess for one image. Fields that do not apply are -1 (indices) or NAN (probabilities). */
 typedef struct {
     double lat, lon;
-    int country, city;            /* gazetteer indices; city -1: the country's point */
-    int gallery_row;              /* GeoCLIP: 0-based data row of the gallery */
-    float country_prob;           /* P(country) */
-    float city_prob;              /* P(city | country) */
-    float score;                  /* the ranking score: product of the above, or GeoCLIP's P */
+    int country, city;  /* gazetteer indices; city -1: the country's point */
+    int gallery_row;    /* GeoCLIP: 0-based data row of the gallery */
+    float country_prob; /* P(country) */
+    float city_prob;    /* P(city | country) */
+    float score;        /* the ranking score: product of the above, or GeoCLIP's P */
 } gl_geo_guess;
 
 /* Zero-shot locate, StreetCLIP's procedure: a softmax over countries, then over the cities of
@@ -423,8 +426,8 @@ typedef struct {
     int top_countries;            /* 1: commit to the best country */
     const char *countries;        /* "FR,DE": restrict the search; NULL: every country */
     gl_geo_level level;
-    int top_k;                    /* guesses per image */
-    const char *cache_dir;        /* NULL: gl_geo_cache_dir(); "": no cache */
+    int top_k;             /* guesses per image */
+    const char *cache_dir; /* NULL: gl_geo_cache_dir(); "": no cache */
 } gl_locate_params;
 gl_locate_params gl_locate_default_params(void);
 
@@ -473,8 +476,8 @@ gl_status gl_geoclip_encode_images(gl_geoclip *g, const float *clip_features, in
 
 /* A GPS gallery: a CSV with LAT,LON columns (header names case-insensitive). */
 typedef struct {
-    float *latlon;                /* [n, 2] as GeoCLIP reads them (float32), for the encoder */
-    double *coords;               /* [n, 2] as written in the file, for reporting */
+    float *latlon;  /* [n, 2] as GeoCLIP reads them (float32), for the encoder */
+    double *coords; /* [n, 2] as written in the file, for reporting */
     int n;
     char hash[17];
 } gl_geo_gallery;
@@ -498,25 +501,26 @@ gl_status gl_geoclip_retrieve(gl_geoclip_index *ix, const float *clip_features, 
  * EPSG:4326 Point per image through OGR with the same properties. gz may be NULL (GeoCLIP). */
 typedef struct {
     const char *filename;
-    const gl_geo_guess *guesses;  /* best first */
+    const gl_geo_guess *guesses; /* best first */
     int n_guesses;
 } gl_geo_located;
-gl_status gl_geo_write_located(const char *path, const gl_gazetteer *gz,
-                               const gl_geo_located *rows, int n, int top_k, gl_error *err);
+gl_status gl_geo_write_located(const char *path, const gl_gazetteer *gz, const gl_geo_located *rows,
+                               int n, int top_k, gl_error *err);
 /* The CSV form to an open stream (e.g. stdout). */
 gl_status gl_geo_write_located_fp(FILE *fp, const gl_gazetteer *gz, const gl_geo_located *rows,
                                   int n, int top_k, gl_error *err);
 
 /* eval --geo: predictions (filename,lat,lon[,country]) against truth (filename,lat,lon[,iso2]). */
 #define GL_GEO_N_THRESHOLDS 5
-#define GL_GEO_THRESHOLDS_KM {1.0, 25.0, 200.0, 750.0, 2500.0}
+#define GL_GEO_THRESHOLDS_KM                                                                       \
+    { 1.0, 25.0, 200.0, 750.0, 2500.0 }
 typedef struct {
-    int n_truth;                  /* truth rows */
-    int n_matched;                /* truth rows with a prediction */
+    int n_truth;                            /* truth rows */
+    int n_matched;                          /* truth rows with a prediction */
     double within_pct[GL_GEO_N_THRESHOLDS]; /* % of truth rows (a missing prediction misses) */
-    double median_km, mean_km;    /* over matched rows; NAN when none */
-    int n_country;                /* truth rows with an iso2 (0: no country accuracy) */
-    double country_acc_pct;       /* % of those whose predicted country agrees; NAN when none */
+    double median_km, mean_km;              /* over matched rows; NAN when none */
+    int n_country;                          /* truth rows with an iso2 (0: no country accuracy) */
+    double country_acc_pct; /* % of those whose predicted country agrees; NAN when none */
 } gl_geo_eval;
 gl_status gl_geo_eval_files(const char *pred_csv, const char *truth_csv, gl_geo_eval *out,
                             gl_error *err);
@@ -538,9 +542,9 @@ typedef struct {
                                    of GVL's prompt; NULL: GVL's "{context} Label '{label}'." */
     gl_tiling tiling;
     gl_raster_params raster;
-    unsigned tta;               /* GL_TTA_* bits */
-    int batch;                  /* tiles per engine call; 0: 16 */
-    int resume;                 /* keep the inputs an existing output already holds in full */
+    unsigned tta; /* GL_TTA_* bits */
+    int batch;    /* tiles per engine call; 0: 16 */
+    int resume;   /* keep the inputs an existing output already holds in full */
     /* Called for each input that fails before it is skipped (the run goes on); may be NULL. */
     void (*on_error)(void *user, const char *input, const gl_error *err);
     void *user;
@@ -548,20 +552,21 @@ typedef struct {
 gl_label_params gl_label_default_params(void);
 
 typedef struct {
-    int inputs;          /* after expanding directories and globs */
-    int labelled;        /* inputs labelled in this run */
-    int resumed;         /* inputs kept from the existing output */
+    int inputs;   /* after expanding directories and globs */
+    int labelled; /* inputs labelled in this run */
+    int resumed;  /* inputs kept from the existing output */
     int failed;
-    long tiles;          /* tiles labelled in this run, nodata tiles included */
-    long nodata_tiles;   /* tiles wholly nodata: labelled "nodata" without a model call */
+    long tiles;        /* tiles labelled in this run, nodata tiles included */
+    long nodata_tiles; /* tiles wholly nodata: labelled "nodata" without a model call */
     double seconds;
 } gl_label_summary;
 
 /* Labels every tile of every input (files, directories, glob patterns) and writes output: .csv
  * (GVL's header, then score, crs, x_min, y_min, x_max, y_max, lon, lat), .geojson (EPSG:4326,
  * RFC 7946) or .gpkg (the rasters' CRS), atomically. As in GVL, the pixel column `lower` is a
- * tile's top row and `upper` its bottom row; left/right are its x bounds. Failing inputs go to p->on_error and are
- * skipped; the run then ends with GL_ERR_PARTIAL and summary filled (summary may be NULL). */
+ * tile's top row and `upper` its bottom row; left/right are its x bounds. Failing inputs go to
+ * p->on_error and are skipped; the run then ends with GL_ERR_PARTIAL and summary filled (summary
+ * may be NULL). */
 gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *const *inputs,
                        int n_inputs, const char *output, gl_label_summary *summary, gl_error *err);
 
@@ -570,8 +575,7 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
 /* Average-linkage agglomerative clustering (UPGMA) of n items given their symmetric distance
  * matrix dist [n][n]: the closest pair of clusters merges (ties to the lowest indices) until k
  * remain. assign [n] gets each item's cluster, numbered 0..k-1 by first appearance. */
-gl_status gl_cluster_average_linkage(const double *dist, int n, int k, int *assign,
-                                     gl_error *err);
+gl_status gl_cluster_average_linkage(const double *dist, int n, int k, int *assign, gl_error *err);
 
 /* GVL's meta-class generation without an LLM. Step s splits every group of the previous step into
  * num_clusters[s] groups by average linkage on cosine distance (1 - cos) of the class
@@ -609,8 +613,8 @@ typedef struct {
     long tiles, positive;
 } gl_truth_stats;
 gl_status gl_truth_write_csv(const char *mask, const char *const *images, int n_images,
-                             const gl_truth_params *p, const char *out_csv,
-                             gl_truth_stats *stats, gl_error *err);
+                             const gl_truth_params *p, const char *out_csv, gl_truth_stats *stats,
+                             gl_error *err);
 
 /* Label evaluation: predictions and truth (both label CSVs) matched by filename (base name),row,
  * col. A class with no predictions has precision 0 (and no truth rows: recall 0), as
@@ -626,9 +630,9 @@ typedef struct {
     double *precision, *recall, *f1; /* [n_classes] */
     long *support;                   /* [n_classes] truth rows per class */
     double accuracy, macro_f1, kappa;
-    int n_levels;                    /* 0 unless some tree has two or more levels */
-    double *level_accuracy;          /* [n_levels] */
-    long *level_n;                   /* [n_levels] rows compared at that level */
+    int n_levels;           /* 0 unless some tree has two or more levels */
+    double *level_accuracy; /* [n_levels] */
+    long *level_n;          /* [n_levels] rows compared at that level */
 } gl_label_eval;
 gl_status gl_label_eval_files(const char *pred_csv, const char *truth_csv,
                               const gl_class_node *hierarchy, gl_label_eval *out, gl_error *err);
@@ -637,9 +641,11 @@ void gl_label_eval_free(gl_label_eval *e);
 /* Drawing (cairo). Class colours: the legend's i-th class gets GL_SHOW_PALETTE[i % 20]
  * (matplotlib's tab10, then tab20's light partners), blended over the scene with alpha. */
 #define GL_SHOW_PALETTE                                                                            \
-    {0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd, 0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22,     \
-     0x17becf, 0xaec7e8, 0xffbb78, 0x98df8a, 0xff9896, 0xc5b0d5, 0xc49c94, 0xf7b6d2, 0xc7c7c7,     \
-     0xdbdb8d, 0x9edae5}
+    {                                                                                              \
+        0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd, 0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22,  \
+            0x17becf, 0xaec7e8, 0xffbb78, 0x98df8a, 0xff9896, 0xc5b0d5, 0xc49c94, 0xf7b6d2,        \
+            0xc7c7c7, 0xdbdb8d, 0x9edae5                                                           \
+    }
 typedef struct {
     gl_raster_params raster;
     int max_side;  /* the scene is drawn with its longest side at most this (px); 0: 1600 */
@@ -672,7 +678,8 @@ int gl_geograph_dist_index(const char *distance);
 void gl_geograph_distance(double e1, double n1, double e2, double n2, char *out, size_t cap);
 /* Multi-hot targets from a "types" tag string after the project's mapping ("Cross Grid" ->
  * "Cross Far" when distance is all digits and > 256, else "Geograph" when it is the only tag,
- * else dropped; "From Above" -> "From Drone"; other tags ignored). out[i] is 0 or 1 for classes[i]. */
+ * else dropped; "From Above" -> "From Drone"; other tags ignored). out[i] is 0 or 1 for classes[i].
+ */
 void gl_geograph_targets(const char *types, const char *distance, const char *const *classes,
                          int n_classes, float *out);
 
@@ -703,17 +710,18 @@ gl_status gl_head_save(const gl_head *h, const char *path, gl_error *err);
  * warning naming file and line, or with keep_bad_rows kept as the reference does (zero vector). */
 typedef enum { GL_SPLIT_TRA = 0, GL_SPLIT_VAL, GL_SPLIT_TES, GL_SPLIT_OTHER } gl_split;
 typedef struct {
-    long line;          /* 1-based line in the file */
-    const char *id;     /* gridimage_id as text; valid until the next call */
-    const char *types;  /* "" when absent */
-    const char *distance; /* str() of the JSON value; "Unknown" when absent */
+    long line;              /* 1-based line in the file */
+    const char *id;         /* gridimage_id as text; valid until the next call */
+    const char *types;      /* "" when absent */
+    const char *distance;   /* str() of the JSON value; "Unknown" when absent */
     const float *embedding; /* [clip_dim] */
     gl_split split;
-    float weight;       /* default 1 */
-    int bad;            /* kept bad row (keep_bad_rows): embedding is zeros */
+    float weight; /* default 1 */
+    int bad;      /* kept bad row (keep_bad_rows): embedding is zeros */
 } gl_hrow;
 typedef struct gl_hreader gl_hreader;
-/* clip_dim 0: embeddings are not decoded (row.embedding NULL), for commands that need only labels. */
+/* clip_dim 0: embeddings are not decoded (row.embedding NULL), for commands that need only labels.
+ */
 gl_hreader *gl_hreader_open(const char *path, int clip_dim, int keep_bad_rows, gl_error *err);
 /* 1: a row; 0: end of file; -1: a read error (err set). */
 int gl_hreader_next(gl_hreader *r, gl_hrow *row, gl_error *err);
@@ -726,9 +734,9 @@ const char *gl_split_name(gl_split s);
 #define GL_HSTATS_MAX_TAGS 64
 typedef struct {
     long rows, bad_rows, split_rows[4];
-    long target_count[GL_GEOGRAPH_N_CLASSES];          /* rows with each mapped target */
-    long dist_hist[GL_GEOGRAPH_DIST_ROWS];             /* rows per distance index */
-    int n_tags;                                        /* raw tags seen (first 64) */
+    long target_count[GL_GEOGRAPH_N_CLASSES]; /* rows with each mapped target */
+    long dist_hist[GL_GEOGRAPH_DIST_ROWS];    /* rows per distance index */
+    int n_tags;                               /* raw tags seen (first 64) */
     char tag_names[GL_HSTATS_MAX_TAGS][32];
     long tag_count[GL_HSTATS_MAX_TAGS];
 } gl_hstats;
@@ -741,8 +749,8 @@ gl_status gl_hdata_write_targets(const char *data_path, const char *out_csv, lon
  * split, weight) with the CLIP model and appends rows in the data set's format to out_jsonl.
  * Ids already in out_jsonl are skipped (resume); a partial last line left by a crash is cut off
  * first; each batch is flushed and fsync'ed, so a crash loses at most the batch in flight. */
-gl_status gl_hdata_build(const char *model, const char *meta_csv, const char *out_jsonl, int threads,
-                         long *n_new, long *n_skipped, gl_error *err);
+gl_status gl_hdata_build(const char *model, const char *meta_csv, const char *out_jsonl,
+                         int threads, long *n_new, long *n_skipped, gl_error *err);
 
 /* predict: rows of a data set (or embeddings) through a head to CSV: gridimage_id, one
  * probability per class; with threshold >= 0 a labels column (classes with p > threshold joined
@@ -760,18 +768,18 @@ gl_status gl_head_predict_file(const gl_head *h, const char *data_path, const ch
 
 /* train */
 typedef struct {
-    int clip_dim;          /* 512: floats per embedding in the data set */
-    int hidden, dist_dim;  /* 256, 16 */
-    float dropout;         /* 0.2 */
-    int adamw;             /* 0: Adam (weight decay added to the gradient), 1: AdamW */
+    int clip_dim;         /* 512: floats per embedding in the data set */
+    int hidden, dist_dim; /* 256, 16 */
+    float dropout;        /* 0.2 */
+    int adamw;            /* 0: Adam (weight decay added to the gradient), 1: AdamW */
     float lr, weight_decay;
-    int cosine;            /* cosine decay of lr over the epochs */
+    int cosine; /* cosine decay of lr over the epochs */
     int batch, epochs, patience;
     uint64_t seed;
     int threads;
-    int resume;            /* continue from "<out>.resume" */
+    int resume; /* continue from "<out>.resume" */
     int keep_bad_rows;
-    int half_rows;         /* hold embeddings as float16 in memory: 1030 instead of 2054 bytes/row */
+    int half_rows; /* hold embeddings as float16 in memory: 1030 instead of 2054 bytes/row */
     /* Called after each epoch (may be NULL); train_seconds is the epoch's training time. */
     void (*on_epoch)(void *ctx, int epoch, double train_loss, double val_loss, double micro_f1,
                      double macro_f1, int improved, double train_seconds);

@@ -22,8 +22,10 @@ static gl_clip *load_model(const char *dir, int threads, int max_batch, gl_error
 }
 
 /* logits[i][j] = scale * cos(image i, text j), the reference's definition. */
-static void logits_of(const float *img, int n, const float *txt, int m, int dim, float scale, float *out) {
-    float *a = malloc(sizeof(float) * (size_t)n * dim), *b = malloc(sizeof(float) * (size_t)m * dim);
+static void logits_of(const float *img, int n, const float *txt, int m, int dim, float scale,
+                      float *out) {
+    float *a = malloc(sizeof(float) * (size_t)n * dim),
+          *b = malloc(sizeof(float) * (size_t)m * dim);
     memcpy(a, img, sizeof(float) * (size_t)n * dim);
     memcpy(b, txt, sizeof(float) * (size_t)m * dim);
     gl_l2_normalize_rows(a, n, dim);
@@ -31,7 +33,8 @@ static void logits_of(const float *img, int n, const float *txt, int m, int dim,
     for (int i = 0; i < n; i++)
         for (int j = 0; j < m; j++) {
             double s = 0;
-            for (int k = 0; k < dim; k++) s += (double)a[i * dim + k] * b[j * dim + k];
+            for (int k = 0; k < dim; k++)
+                s += (double)a[i * dim + k] * b[j * dim + k];
             out[i * m + j] = (float)(scale * s);
         }
     free(a);
@@ -55,7 +58,8 @@ static void check_model(const char *model, int threads, int max_batch) {
     load_npy(t_path("fixtures/expected/%s/logits_per_image.npy", model), &logits);
     int n = (int)px.shape[0], m = (int)ids.shape[0], P = gl_clip_projection_dim(c);
     CHECK(P == 32 && gl_clip_image_size(c) == (int)px.shape[2], "geometry");
-    CHECK(fabsf(gl_clip_logit_scale(c) - expf(2.6592f)) < 2e-2f, "logit scale %g", gl_clip_logit_scale(c));
+    CHECK(fabsf(gl_clip_logit_scale(c) - expf(2.6592f)) < 2e-2f, "logit scale %g",
+          gl_clip_logit_scale(c));
     float *img = calloc((size_t)n * P, sizeof(float)), *txt = calloc((size_t)m * P, sizeof(float));
     float *lg = calloc((size_t)n * m, sizeof(float));
     CHECK_OK(gl_clip_encode_images(c, px.data, n, img, &err), &err);
@@ -75,21 +79,26 @@ static void check_model(const char *model, int threads, int max_batch) {
     free(txt);
     free(lg);
     gl_npy *all[] = {&px, &ids, &img_exp, &txt_exp, &img_n, &txt_n, &logits};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) gl_npy_free(all[i]);
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        gl_npy_free(all[i]);
     gl_clip_free(c);
 }
 
 static void test_parity_batch1_thread1(void) {
-    for (int i = 0; i < 2; i++) check_model(models[i], 1, 1);
+    for (int i = 0; i < 2; i++)
+        check_model(models[i], 1, 1);
 }
 static void test_parity_batch4_thread2(void) {
-    for (int i = 0; i < 2; i++) check_model(models[i], 2, 4);
+    for (int i = 0; i < 2; i++)
+        check_model(models[i], 2, 4);
 }
 static void test_parity_batch8_thread1(void) {
-    for (int i = 0; i < 2; i++) check_model(models[i], 1, 8);
+    for (int i = 0; i < 2; i++)
+        check_model(models[i], 1, 8);
 }
 static void test_parity_batch3_thread2(void) {
-    for (int i = 0; i < 2; i++) check_model(models[i], 2, 3);
+    for (int i = 0; i < 2; i++)
+        check_model(models[i], 2, 3);
 }
 
 /* Every layer's output against transformers' hidden_states, so a divergence names its layer.
@@ -111,13 +120,15 @@ static void check_hidden_states(const char *model) {
         char what[96];
         size_t per = vh.count / (size_t)vh.shape[0];
         snprintf(what, sizeof what, "%s vision hidden state %d", model, l);
-        CHECK_CLOSE(what, c->debug_hidden + per * l, (const float *)vh.data + per * l, per, 1e-4, 1e-4);
+        CHECK_CLOSE(what, c->debug_hidden + per * l, (const float *)vh.data + per * l, per, 1e-4,
+                    1e-4);
     }
     free(c->debug_hidden);
     c->debug_hidden = malloc(sizeof(float) * th.count);
     CHECK_OK(gl_clip_encode_tokens(c, ids.data, 8, out, &err), &err);
     int L = (int)th.shape[0], d = (int)th.shape[3], rows = 0;
-    for (int t = 0; t < 8; t++) rows += c->ws.len[t];
+    for (int t = 0; t < 8; t++)
+        rows += c->ws.len[t];
     for (int l = 0; l < L; l++)
         for (int t = 0; t < 8; t++) {
             char what[96];
@@ -136,7 +147,8 @@ static void check_hidden_states(const char *model) {
 }
 
 static void test_hidden_states(void) {
-    for (int i = 0; i < 2; i++) check_hidden_states(models[i]);
+    for (int i = 0; i < 2; i++)
+        check_hidden_states(models[i]);
 }
 
 /* ------------------------------------------------------------------ model folder copies */
@@ -181,15 +193,16 @@ static void patch_file(const char *path, const char *from, const char *to) {
     free(buf);
 }
 
-static void expect_load_error(const char *dir, gl_status code, const char *file, const char *needle) {
+static void expect_load_error(const char *dir, gl_status code, const char *file,
+                              const char *needle) {
     gl_error err = {0};
     gl_clip *c = load_model(dir, 1, 2, &err);
     CHECK(c == NULL, "%s should not load", dir);
     gl_clip_free(c);
-    CHECK(err.code == code, "%s: code %s, expected %s (%s)", dir, gl_status_name(err.code), gl_status_name(code),
-          err.msg);
-    CHECK(strstr(err.msg, file) && strstr(err.msg, needle), "%s: message '%s' lacks '%s' / '%s'", dir, err.msg,
-          file, needle);
+    CHECK(err.code == code, "%s: code %s, expected %s (%s)", dir, gl_status_name(err.code),
+          gl_status_name(code), err.msg);
+    CHECK(strstr(err.msg, file) && strstr(err.msg, needle), "%s: message '%s' lacks '%s' / '%s'",
+          dir, err.msg, file, needle);
     CHECK(!strchr(err.msg, '\n'), "one line");
 }
 
@@ -208,16 +221,18 @@ static void test_bad_model_folders(void) {
         gl_status code;
         const char *needle;
     } patches[] = {
-        {"badjson", "model.safetensors", "{\"__metadata__\"", "[\"__metadata__\"", GL_ERR_FORMAT, "JSON"},
+        {"badjson", "model.safetensors", "{\"__metadata__\"", "[\"__metadata__\"", GL_ERR_FORMAT,
+         "JSON"},
         /* position_embedding claims logit_scale's bytes */
         {"overlap", "model.safetensors", "[4,19716]", "[0,19712]", GL_ERR_FORMAT, "overlap"},
-        {"lying", "model.safetensors", "[4,19716]", "[4,19720]", GL_ERR_FORMAT, "position_embedding"},
-        {"missing", "model.safetensors", "\"visual_projection.weight\"", "\"visual_projectioX.weight\"",
-         GL_ERR_FORMAT, "'visual_projection.weight' is missing"},
-        {"shape", "config.json", "\"intermediate_size\": 256", "\"intermediate_size\": 128", GL_ERR_SHAPE,
-         "fc1.weight"},
-        {"badcfg", "config.json", "\"num_attention_heads\": 4", "\"num_attention_heads\": 3", GL_ERR_FORMAT,
-         "num_attention_heads"},
+        {"lying", "model.safetensors", "[4,19716]", "[4,19720]", GL_ERR_FORMAT,
+         "position_embedding"},
+        {"missing", "model.safetensors", "\"visual_projection.weight\"",
+         "\"visual_projectioX.weight\"", GL_ERR_FORMAT, "'visual_projection.weight' is missing"},
+        {"shape", "config.json", "\"intermediate_size\": 256", "\"intermediate_size\": 128",
+         GL_ERR_SHAPE, "fc1.weight"},
+        {"badcfg", "config.json", "\"num_attention_heads\": 4", "\"num_attention_heads\": 3",
+         GL_ERR_FORMAT, "num_attention_heads"},
     };
     for (size_t i = 0; i < sizeof patches / sizeof patches[0]; i++) {
         char path[256], weights[256];
@@ -226,8 +241,8 @@ static void test_bad_model_folders(void) {
         patch_file(path, patches[i].from, patches[i].to);
         /* a shape contradicting the config is reported against the weights */
         snprintf(weights, sizeof weights, "%s/model.safetensors", patches[i].dir);
-        expect_load_error(patches[i].dir, patches[i].code, patches[i].code == GL_ERR_SHAPE ? weights : path,
-                          patches[i].needle);
+        expect_load_error(patches[i].dir, patches[i].code,
+                          patches[i].code == GL_ERR_SHAPE ? weights : path, patches[i].needle);
     }
 
     copy_model("clip-tiny-l14-336", "novocab");
@@ -249,29 +264,40 @@ static void test_config_defaults(void) {
     t_write_text("c.json", "{}");
     CHECK_OK(clip_config_load("c.json", &cfg, &err), &err);
     /* transformers' CLIPTextConfig / CLIPVisionConfig / CLIPConfig defaults */
-    CHECK(cfg.text.hidden == 512 && cfg.text.heads == 8 && cfg.text.layers == 12 && cfg.text.intermediate == 2048,
+    CHECK(cfg.text.hidden == 512 && cfg.text.heads == 8 && cfg.text.layers == 12 &&
+              cfg.text.intermediate == 2048,
           "text defaults");
-    CHECK(cfg.text.vocab_size == 49408 && cfg.text.max_positions == 77 && cfg.text.eos_token_id == 49407, "text ids");
+    CHECK(cfg.text.vocab_size == 49408 && cfg.text.max_positions == 77 &&
+              cfg.text.eos_token_id == 49407,
+          "text ids");
     CHECK(cfg.vision.hidden == 768 && cfg.vision.heads == 12 && cfg.vision.layers == 12 &&
-              cfg.vision.intermediate == 3072 && cfg.vision.image_size == 224 && cfg.vision.patch_size == 32,
+              cfg.vision.intermediate == 3072 && cfg.vision.image_size == 224 &&
+              cfg.vision.patch_size == 32,
           "vision defaults");
-    CHECK(cfg.projection_dim == 512 && cfg.text.act == GL_ACT_QUICK_GELU && cfg.text.eps == 1e-5f, "shared defaults");
+    CHECK(cfg.projection_dim == 512 && cfg.text.act == GL_ACT_QUICK_GELU && cfg.text.eps == 1e-5f,
+          "shared defaults");
 
     /* the *_config_dict form overrides *_config, as transformers' CLIPConfig does */
-    t_write_text("c.json", "{\"projection_dim\":768,\"text_config\":{\"hidden_size\":256},"
-                         "\"text_config_dict\":{\"hidden_size\":768,\"num_attention_heads\":12,\"eos_token_id\":2},"
-                         "\"vision_config\":{\"hidden_size\":1024,\"num_hidden_layers\":24,\"num_attention_heads\":16,"
-                         "\"intermediate_size\":4096,\"patch_size\":14,\"image_size\":336,\"hidden_act\":\"gelu\","
-                         "\"layer_norm_eps\":1e-6}}");
+    t_write_text(
+        "c.json",
+        "{\"projection_dim\":768,\"text_config\":{\"hidden_size\":256},"
+        "\"text_config_dict\":{\"hidden_size\":768,\"num_attention_heads\":12,\"eos_token_id\":2},"
+        "\"vision_config\":{\"hidden_size\":1024,\"num_hidden_layers\":24,\"num_attention_heads\":"
+        "16,"
+        "\"intermediate_size\":4096,\"patch_size\":14,\"image_size\":336,\"hidden_act\":\"gelu\","
+        "\"layer_norm_eps\":1e-6}}");
     CHECK_OK(clip_config_load("c.json", &cfg, &err), &err);
-    CHECK(cfg.text.hidden == 768 && cfg.text.heads == 12 && cfg.text.eos_token_id == 2, "text_config_dict wins");
+    CHECK(cfg.text.hidden == 768 && cfg.text.heads == 12 && cfg.text.eos_token_id == 2,
+          "text_config_dict wins");
     CHECK(cfg.vision.hidden == 1024 && cfg.vision.layers == 24 && cfg.vision.patch_size == 14 &&
-              cfg.vision.image_size == 336 && cfg.vision.act == GL_ACT_GELU && cfg.vision.eps == 1e-6f,
+              cfg.vision.image_size == 336 && cfg.vision.act == GL_ACT_GELU &&
+              cfg.vision.eps == 1e-6f,
           "L/14-336 vision");
     CHECK(cfg.projection_dim == 768, "projection_dim");
 
     t_write_text("c.json", "{\"vision_config\":{\"hidden_act\":\"relu6\"}}");
-    CHECK(clip_config_load("c.json", &cfg, &err) == GL_ERR_UNSUPPORTED, "unknown activation: %s", err.msg);
+    CHECK(clip_config_load("c.json", &cfg, &err) == GL_ERR_UNSUPPORTED, "unknown activation: %s",
+          err.msg);
     t_write_text("c.json", "{\"vision_config\":{\"hidden_size\":-5}}");
     CHECK(clip_config_load("c.json", &cfg, &err) == GL_ERR_FORMAT, "negative size: %s", err.msg);
     CHECK(strstr(err.msg, "c.json") && strstr(err.msg, "hidden_size"), "%s", err.msg);
@@ -281,8 +307,8 @@ static void test_config_defaults(void) {
 }
 
 /* Text pooling: config eos_token_id 320 ("a</w>") must pool at the first 320, here position 1 of
- * "a photo of a cat"; the reference row is final_layer_norm's output there, projected. eos 2 pools at
- * the largest id, which for tokenizer output is the EOT position, as the fixture's. */
+ * "a photo of a cat"; the reference row is final_layer_norm's output there, projected. eos 2 pools
+ * at the largest id, which for tokenizer output is the EOT position, as the fixture's. */
 static void test_text_pooling_rules(void) {
     gl_npy ids, last, txt_exp;
     load_npy(t_path("fixtures/expected/input_ids.npy"), &ids);
@@ -301,7 +327,8 @@ static void test_text_pooling_rules(void) {
         const float *h = (const float *)last.data + 1 * 64; /* text 0, position 1 */
         for (int p = 0; p < 32; p++) {
             double s = 0;
-            for (int k = 0; k < 64; k++) s += (double)c->txt.proj[p * 64 + k] * h[k];
+            for (int k = 0; k < 64; k++)
+                s += (double)c->txt.proj[p * 64 + k] * h[k];
             exp[p] = (float)s;
         }
         CHECK_CLOSE("pooled at the first eos_token_id", got, exp, 32, 5e-5, 5e-5);
@@ -316,7 +343,8 @@ static void test_text_pooling_rules(void) {
         CHECK_OK(gl_clip_encode_tokens(c, ids.data, 12, got, &err), &err);
         CHECK_CLOSE("argmax pooling", got, txt_exp.data, 12 * 32, 5e-5, 5e-5);
         int32_t bad[77] = {49406, 49408};
-        CHECK(gl_clip_encode_tokens(c, bad, 1, got, &err) == GL_ERR_ARG, "id beyond the vocabulary");
+        CHECK(gl_clip_encode_tokens(c, bad, 1, got, &err) == GL_ERR_ARG,
+              "id beyond the vocabulary");
     }
     gl_clip_free(c);
     gl_npy_free(&ids);
@@ -335,16 +363,19 @@ static void write_shard(const gl_safetensors *st, const char *path, int text_par
     for (int i = 0; i < st->n_tensors; i++) {
         const gl_st_tensor *t = &st->tensors[i];
         if ((strncmp(t->name, "text_", 5) == 0) != text_part) continue;
-        hl += (size_t)sprintf(hdr + hl, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[", hl > 1 ? "," : "", t->name,
-                              t->dtype_name);
-        for (int d = 0; d < t->ndim; d++) hl += (size_t)sprintf(hdr + hl, "%s%lld", d ? "," : "", (long long)t->shape[d]);
+        hl += (size_t)sprintf(hdr + hl, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[", hl > 1 ? "," : "",
+                              t->name, t->dtype_name);
+        for (int d = 0; d < t->ndim; d++)
+            hl += (size_t)sprintf(hdr + hl, "%s%lld", d ? "," : "", (long long)t->shape[d]);
         hl += (size_t)sprintf(hdr + hl, "],\"data_offsets\":[%zu,%zu]}", off, off + t->nbytes);
         off += t->nbytes;
     }
     hl += (size_t)sprintf(hdr + hl, "}");
-    while (hl % 8) hdr[hl++] = ' ';
+    while (hl % 8)
+        hdr[hl++] = ' ';
     FILE *fp = fopen(path, "wb");
-    for (int i = 0; i < 8; i++) fputc((int)((hl >> (8 * i)) & 0xff), fp);
+    for (int i = 0; i < 8; i++)
+        fputc((int)((hl >> (8 * i)) & 0xff), fp);
     fwrite(hdr, 1, hl, fp);
     for (int i = 0; i < st->n_tensors; i++) {
         const gl_st_tensor *t = &st->tensors[i];
@@ -373,8 +404,8 @@ static void test_sharded_model(void) {
         FILE *fp = fopen(idx, "w");
         fprintf(fp, "{\"metadata\":{},\"weight_map\":{");
         for (int i = 0; i < st.n_tensors; i++)
-            fprintf(fp, "%s\"%s\":\"model-0000%d-of-00002.safetensors\"", i ? "," : "", st.tensors[i].name,
-                    strncmp(st.tensors[i].name, "text_", 5) == 0 ? 1 : 2);
+            fprintf(fp, "%s\"%s\":\"model-0000%d-of-00002.safetensors\"", i ? "," : "",
+                    st.tensors[i].name, strncmp(st.tensors[i].name, "text_", 5) == 0 ? 1 : 2);
         fprintf(fp, "}}");
         fclose(fp);
         gl_st_close(&st);

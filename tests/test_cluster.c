@@ -11,7 +11,8 @@ static void fill_sym(double d[25], const double upper[10]) {
     int k = 0;
     for (int i = 0; i < 5; i++) {
         d[i * 5 + i] = 0;
-        for (int j = i + 1; j < 5; j++) d[i * 5 + j] = d[j * 5 + i] = upper[k++];
+        for (int j = i + 1; j < 5; j++)
+            d[i * 5 + j] = d[j * 5 + i] = upper[k++];
     }
 }
 
@@ -25,18 +26,23 @@ static void test_average_linkage_hand(void) {
     fill_sym(d, m1);
     CHECK_OK(gl_cluster_average_linkage(d, 5, 3, a, &err), &err);
     int e3[5] = {0, 0, 1, 1, 2};
-    for (int i = 0; i < 5; i++) CHECK(a[i] == e3[i], "k=3 item %d in %d, expected %d", i, a[i], e3[i]);
+    for (int i = 0; i < 5; i++)
+        CHECK(a[i] == e3[i], "k=3 item %d in %d, expected %d", i, a[i], e3[i]);
     CHECK_OK(gl_cluster_average_linkage(d, 5, 2, a, &err), &err);
     int e1[5] = {0, 0, 1, 1, 1};
-    for (int i = 0; i < 5; i++) CHECK(a[i] == e1[i], "M1 item %d in %d, expected %d", i, a[i], e1[i]);
+    for (int i = 0; i < 5; i++)
+        CHECK(a[i] == e1[i], "M1 item %d in %d, expected %d", i, a[i], e1[i]);
     fill_sym(d, m2);
     CHECK_OK(gl_cluster_average_linkage(d, 5, 2, a, &err), &err);
     int e2[5] = {0, 0, 1, 1, 0};
-    for (int i = 0; i < 5; i++) CHECK(a[i] == e2[i], "M2 item %d in %d, expected %d", i, a[i], e2[i]);
+    for (int i = 0; i < 5; i++)
+        CHECK(a[i] == e2[i], "M2 item %d in %d, expected %d", i, a[i], e2[i]);
     CHECK_OK(gl_cluster_average_linkage(d, 5, 5, a, &err), &err);
-    for (int i = 0; i < 5; i++) CHECK(a[i] == i, "k=n keeps item %d alone, got %d", i, a[i]);
+    for (int i = 0; i < 5; i++)
+        CHECK(a[i] == i, "k=n keeps item %d alone, got %d", i, a[i]);
     CHECK_OK(gl_cluster_average_linkage(d, 5, 1, a, &err), &err);
-    for (int i = 0; i < 5; i++) CHECK(a[i] == 0, "k=1 puts item %d in 0, got %d", i, a[i]);
+    for (int i = 0; i < 5; i++)
+        CHECK(a[i] == 0, "k=1 puts item %d in 0, got %d", i, a[i]);
     CHECK(gl_cluster_average_linkage(d, 5, 6, a, &err) == GL_ERR_ARG, "k > n refused");
     CHECK(gl_cluster_average_linkage(d, 5, 0, a, &err) == GL_ERR_ARG, "k = 0 refused");
 }
@@ -45,20 +51,20 @@ static void test_average_linkage_hand(void) {
  * direction, with a decoy that is nearest two groups, so uniqueness is exercised. */
 static const char *const classes6[] = {"forest", "river", "meadow", "lake", "houses", "roads"};
 static const float emb6[6 * 4] = {
-    1, 0.1f, 0, 0,    /* forest  -> A */
-    0, 1, 0.1f, 0,    /* river   -> B */
-    1, 0, 0.1f, 0,    /* meadow  -> A */
-    0, 1, 0, 0.1f,    /* lake    -> B */
-    0, 0, 0.1f, 1,    /* houses  -> C */
-    0.1f, 0, 0, 1,    /* roads   -> C */
+    1,    0.1f, 0,    0,    /* forest  -> A */
+    0,    1,    0.1f, 0,    /* river   -> B */
+    1,    0,    0.1f, 0,    /* meadow  -> A */
+    0,    1,    0,    0.1f, /* lake    -> B */
+    0,    0,    0.1f, 1,    /* houses  -> C */
+    0.1f, 0,    0,    1,    /* roads   -> C */
 };
 static const char *const names4[] = {"Vegetation", "Water", "Built-up", "Nature", "forest"};
 static const float name_emb4[5 * 4] = {
-    1, 0, 0, 0,        /* Vegetation: A's direction */
-    0, 1, 0, 0,        /* Water */
-    0, 0, 0, 1,        /* Built-up */
-    0.9f, 0.5f, 0, 0,  /* Nature: cos 0.87 to A; A prefers Vegetation */
-    1, 0.1f, 0, 0,     /* a class name: never used for a meta-class */
+    1,    0,    0, 0, /* Vegetation: A's direction */
+    0,    1,    0, 0, /* Water */
+    0,    0,    0, 1, /* Built-up */
+    0.9f, 0.5f, 0, 0, /* Nature: cos 0.87 to A; A prefers Vegetation */
+    1,    0.1f, 0, 0, /* a class name: never used for a meta-class */
 };
 
 static const gl_class_node *child(const gl_class_node *n, const char *name) {
@@ -100,7 +106,8 @@ static void test_too_few_names(void) {
     gl_error err = {0};
     gl_class_node root;
     int k[1] = {3};
-    gl_status st = gl_cluster_build_tree(classes6, emb6, 6, names4, name_emb4, 2, 4, k, 1, &root, &err);
+    gl_status st =
+        gl_cluster_build_tree(classes6, emb6, 6, names4, name_emb4, 2, 4, k, 1, &root, &err);
     CHECK(st == GL_ERR_ARG, "too few names refused, got %d", st);
     CHECK(strstr(err.msg, "too few") != NULL, "message: %s", err.msg);
     CHECK(root.n_children == 0, "nothing left allocated");
@@ -114,11 +121,11 @@ static void test_tree_two_steps(void) {
     gl_error err = {0};
     gl_class_node root;
     static const char *const cls[] = {"a1", "a2", "b1", "b2", "c1", "c2"};
-    static const float e[6 * 3] = {1, 0.05f, 0, 1, -0.05f, 0, 0.8f, 0.6f, 0,
-                                   0.75f, 0.66f, 0, 0, 0, 1, 0, 0.1f, 1};
+    static const float e[6 * 3] = {1,     0.05f, 0, 1, -0.05f, 0, 0.8f, 0.6f, 0,
+                                   0.75f, 0.66f, 0, 0, 0,      1, 0,    0.1f, 1};
     static const char *const nm[] = {"n1", "n2", "n3", "n4", "n5", "n6"};
     static const float ne[6 * 3] = {0.9f, 0.3f, 0, 1, 0, 0, 0.7f, 0.7f, 0,
-                                    0, 0, 1, 0, 1, 0, 0, -1, 0};
+                                    0,    0,    1, 0, 1, 0, 0,    -1,   0};
     int k[2] = {2, 2};
     CHECK_OK(gl_cluster_build_tree(cls, e, 6, nm, ne, 6, 3, k, 2, &root, &err), &err);
     CHECK(root.n_children == 2, "2 top groups, got %d", root.n_children);
@@ -126,14 +133,17 @@ static void test_tree_two_steps(void) {
      * list, as a group no larger than its step's count. */
     const gl_class_node *ab = NULL, *c = NULL;
     for (int i = 0; i < root.n_children; i++) {
-        if (root.children[i].n_children == 2 && root.children[i].children[0].n_children) ab = &root.children[i];
-        else c = &root.children[i];
+        if (root.children[i].n_children == 2 && root.children[i].children[0].n_children)
+            ab = &root.children[i];
+        else
+            c = &root.children[i];
     }
     CHECK(ab && c, "one split group and one list");
     if (ab && c) {
         CHECK(has_leaves(c, "c1", "c2"), "c group is the list c1, c2");
         CHECK(!strcmp(c->name, "n4"), "c named n4 (its axis), got %s", c->name);
-        CHECK(!strcmp(ab->name, "n1"), "a/b group named n1 (nearest its centroid), got %s", ab->name);
+        CHECK(!strcmp(ab->name, "n1"), "a/b group named n1 (nearest its centroid), got %s",
+              ab->name);
         int found_a = 0, found_b = 0;
         for (int i = 0; i < 2; i++) {
             found_a += has_leaves(&ab->children[i], "a1", "a2");
@@ -141,7 +151,8 @@ static void test_tree_two_steps(void) {
         }
         CHECK(found_a == 1 && found_b == 1, "a/b split into {a1,a2} and {b1,b2}");
         /* Level 2: names unique across the tree: n1 is taken, so {a1,a2} gets n2 (1,0,0). */
-        const gl_class_node *ga = has_leaves(&ab->children[0], "a1", "a2") ? &ab->children[0] : &ab->children[1];
+        const gl_class_node *ga =
+            has_leaves(&ab->children[0], "a1", "a2") ? &ab->children[0] : &ab->children[1];
         const gl_class_node *gb = ga == &ab->children[0] ? &ab->children[1] : &ab->children[0];
         CHECK(!strcmp(ga->name, "n2"), "a pair named n2, got %s", ga->name);
         CHECK(!strcmp(gb->name, "n3"), "b pair named n3, got %s", gb->name);
@@ -154,10 +165,12 @@ static void test_bad_arguments(void) {
     gl_class_node root;
     int k[1] = {6};
     CHECK(gl_cluster_build_tree(classes6, emb6, 6, names4, name_emb4, 5, 4, k, 1, &root, &err) ==
-              GL_ERR_ARG, "6 classes into 6 groups refused");
+              GL_ERR_ARG,
+          "6 classes into 6 groups refused");
     int k0[1] = {0};
     CHECK(gl_cluster_build_tree(classes6, emb6, 6, names4, name_emb4, 5, 4, k0, 1, &root, &err) ==
-              GL_ERR_ARG, "0 groups refused");
+              GL_ERR_ARG,
+          "0 groups refused");
 }
 
 int main(void) {

@@ -62,8 +62,10 @@ static void test_class_list(void) {
     t_write_text("c.txt", "# comment\n  Forest \n\nWater\r\nBuilt-up area\n");
     CHECK_OK(gl_class_list_load("c.txt", &names, &n, &err), &err);
     CHECK(n == 3, "count %d", n);
-    if (n == 3) CHECK(!strcmp(names[0], "Forest") && !strcmp(names[1], "Water") &&
-                          !strcmp(names[2], "Built-up area"), "names trimmed");
+    if (n == 3)
+        CHECK(!strcmp(names[0], "Forest") && !strcmp(names[1], "Water") &&
+                  !strcmp(names[2], "Built-up area"),
+              "names trimmed");
     gl_strings_free(names, n);
     t_write_text("c.txt", "a\nb\na\n");
     CHECK(gl_class_list_load("c.txt", &names, &n, &err) == GL_ERR_FORMAT, "duplicate refused");

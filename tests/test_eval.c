@@ -2,29 +2,29 @@
  * kappa, per-level accuracy) and the refusals: duplicate tiles, missing columns, no overlap. */
 #include "harness.h"
 
-#define HEADER "filename,row,col,left,upper,right,lower,classification_mode,description,classification_tree,classification\n"
+#define HEADER                                                                                     \
+    "filename,row,col,left,upper,right,lower,classification_mode,description,classification_tree," \
+    "classification\n"
 
 /* Truth A A A B B C, predictions A A B B C C on six shared tiles; one extra tile on each side.
  * Hand-worked (rows truth A,B,C): confusion [[2,1,0],[0,1,1],[0,0,1]], accuracy 4/6, precision
  * 1, .5, .5, recall 2/3, .5, 1, F1 .8, .5, 2/3, macro-F1 .65556, pe = (3*2+2*2+1*2)/36 = 1/3 so
  * kappa = (2/3-1/3)/(2/3) = .5. Trees X;A X;B Y;C: level 1 agrees on 5 of 6. */
 static void write_example(void) {
-    t_write_text("truth.csv", HEADER
-               "dir/s.tif,0,0,0,10,10,0,truth,,X;A,A\n"
-               "s.tif,0,1,10,10,20,0,truth,,X;A,A\n"
-               "s.tif,1,0,0,20,10,10,truth,,X;A,A\n"
-               "s.tif,1,1,10,20,20,10,truth,,X;B,B\n"
-               "t.tif,0,0,0,10,10,0,truth,,X;B,B\n"
-               "t.tif,0,1,10,10,20,0,truth,,\"Y;C, wet\",\"C, wet\"\n"
-               "t.tif,5,5,0,0,0,0,truth,,X;A,A\n");
-    t_write_text("pred.csv", HEADER
-               "t.tif,0,1,10,10,20,0,hierarchical,,\"Y;C, wet\",\"C, wet\"\n"
-               "s.tif,0,0,0,10,10,0,hierarchical,,X;A,A\n"
-               "/abs/s.tif,0,1,10,10,20,0,hierarchical,,X;A,A\n"
-               "s.tif,1,0,0,20,10,10,hierarchical,,X;B,B\n"
-               "s.tif,1,1,10,20,20,10,hierarchical,,X;B,B\n"
-               "t.tif,0,0,0,10,10,0,hierarchical,,\"Y;C, wet\",\"C, wet\"\n"
-               "u.tif,0,0,0,10,10,0,hierarchical,,X;A,A\n");
+    t_write_text("truth.csv", HEADER "dir/s.tif,0,0,0,10,10,0,truth,,X;A,A\n"
+                                     "s.tif,0,1,10,10,20,0,truth,,X;A,A\n"
+                                     "s.tif,1,0,0,20,10,10,truth,,X;A,A\n"
+                                     "s.tif,1,1,10,20,20,10,truth,,X;B,B\n"
+                                     "t.tif,0,0,0,10,10,0,truth,,X;B,B\n"
+                                     "t.tif,0,1,10,10,20,0,truth,,\"Y;C, wet\",\"C, wet\"\n"
+                                     "t.tif,5,5,0,0,0,0,truth,,X;A,A\n");
+    t_write_text("pred.csv", HEADER "t.tif,0,1,10,10,20,0,hierarchical,,\"Y;C, wet\",\"C, wet\"\n"
+                                    "s.tif,0,0,0,10,10,0,hierarchical,,X;A,A\n"
+                                    "/abs/s.tif,0,1,10,10,20,0,hierarchical,,X;A,A\n"
+                                    "s.tif,1,0,0,20,10,10,hierarchical,,X;B,B\n"
+                                    "s.tif,1,1,10,20,20,10,hierarchical,,X;B,B\n"
+                                    "t.tif,0,0,0,10,10,0,hierarchical,,\"Y;C, wet\",\"C, wet\"\n"
+                                    "u.tif,0,0,0,10,10,0,hierarchical,,X;A,A\n");
 }
 
 static void test_hand_example(void) {
@@ -32,21 +32,27 @@ static void test_hand_example(void) {
     gl_error err = {0};
     gl_label_eval e;
     CHECK_OK(gl_label_eval_files("pred.csv", "truth.csv", NULL, &e, &err), &err);
-    CHECK(e.n_pred == 7 && e.n_truth == 7 && e.n_matched == 6, "rows %ld %ld %ld", e.n_pred, e.n_truth,
-          e.n_matched);
+    CHECK(e.n_pred == 7 && e.n_truth == 7 && e.n_matched == 6, "rows %ld %ld %ld", e.n_pred,
+          e.n_truth, e.n_matched);
     CHECK(e.n_classes == 3, "3 classes, got %d", e.n_classes);
     if (e.n_classes == 3) {
-        CHECK(!strcmp(e.classes[0], "A") && !strcmp(e.classes[1], "B") && !strcmp(e.classes[2], "C, wet"),
+        CHECK(!strcmp(e.classes[0], "A") && !strcmp(e.classes[1], "B") &&
+                  !strcmp(e.classes[2], "C, wet"),
               "sorted classes");
         const long cm[9] = {2, 1, 0, 0, 1, 1, 0, 0, 1};
-        for (int i = 0; i < 9; i++) CHECK(e.confusion[i] == cm[i], "confusion[%d] %ld != %ld", i, e.confusion[i], cm[i]);
-        const float prec[3] = {1, .5f, .5f}, rec[3] = {2 / 3.f, .5f, 1}, f1[3] = {.8f, .5f, 2 / 3.f};
+        for (int i = 0; i < 9; i++)
+            CHECK(e.confusion[i] == cm[i], "confusion[%d] %ld != %ld", i, e.confusion[i], cm[i]);
+        const float prec[3] = {1, .5f, .5f}, rec[3] = {2 / 3.f, .5f, 1},
+                    f1[3] = {.8f, .5f, 2 / 3.f};
         float got[3];
-        for (int i = 0; i < 3; i++) got[i] = (float)e.precision[i];
+        for (int i = 0; i < 3; i++)
+            got[i] = (float)e.precision[i];
         CHECK_CLOSE("precision", got, prec, 3, 1e-6, 0);
-        for (int i = 0; i < 3; i++) got[i] = (float)e.recall[i];
+        for (int i = 0; i < 3; i++)
+            got[i] = (float)e.recall[i];
         CHECK_CLOSE("recall", got, rec, 3, 1e-6, 0);
-        for (int i = 0; i < 3; i++) got[i] = (float)e.f1[i];
+        for (int i = 0; i < 3; i++)
+            got[i] = (float)e.f1[i];
         CHECK_CLOSE("f1", got, f1, 3, 1e-6, 0);
         CHECK(e.support[0] == 3 && e.support[1] == 2 && e.support[2] == 1, "support");
     }
@@ -68,22 +74,25 @@ static void test_single_class(void) {
     gl_error err = {0};
     gl_label_eval e;
     CHECK_OK(gl_label_eval_files("a.csv", "a.csv", NULL, &e, &err), &err);
-    CHECK(e.accuracy == 1 && isnan(e.kappa) && e.n_levels == 0, "acc %g kappa %g", e.accuracy, e.kappa);
+    CHECK(e.accuracy == 1 && isnan(e.kappa) && e.n_levels == 0, "acc %g kappa %g", e.accuracy,
+          e.kappa);
     gl_label_eval_free(&e);
 }
 
 /* A flat truth (no tree) against hierarchical predictions: no level is comparable on its own;
  * the hierarchy gives truth labels their paths. Level 1: X X Y both sides; level 2: 2 of 3. */
 static void test_hierarchy_paths(void) {
-    t_write_text("flat.csv", "filename,row,col,classification\ns,0,0,A\ns,0,1,A\ns,1,0,\"C, wet\"\n");
+    t_write_text("flat.csv",
+                 "filename,row,col,classification\ns,0,0,A\ns,0,1,A\ns,1,0,\"C, wet\"\n");
     t_write_text("tree.csv", "filename,row,col,classification_tree,classification\n"
-                           "s,0,0,X;A,A\ns,0,1,X;B,B\ns,1,0,\"Y;C, wet\",\"C, wet\"\n");
+                             "s,0,0,X;A,A\ns,0,1,X;B,B\ns,1,0,\"Y;C, wet\",\"C, wet\"\n");
     gl_error err = {0};
     gl_label_eval e;
     CHECK_OK(gl_label_eval_files("tree.csv", "flat.csv", NULL, &e, &err), &err);
     CHECK(e.n_levels == 0, "flat truth: no levels, got %d", e.n_levels);
     gl_label_eval_free(&e);
-    gl_class_node leaves_x[2] = {{"A", NULL, 0}, {"B", NULL, 0}}, leaves_y[1] = {{"C, wet", NULL, 0}};
+    gl_class_node leaves_x[2] = {{"A", NULL, 0}, {"B", NULL, 0}},
+                  leaves_y[1] = {{"C, wet", NULL, 0}};
     gl_class_node metas[2] = {{"X", leaves_x, 2}, {"Y", leaves_y, 1}};
     gl_class_node root = {NULL, metas, 2};
     CHECK_OK(gl_label_eval_files("tree.csv", "flat.csv", &root, &e, &err), &err);
@@ -101,14 +110,18 @@ static void test_refusals(void) {
     gl_label_eval e;
     t_write_text("dup.csv", "filename,row,col,classification\nx,0,0,A\nx,0,1,A\nx,0,0,B\n");
     t_write_text("ok.csv", "filename,row,col,classification\nx,0,0,A\n");
-    CHECK(gl_label_eval_files("dup.csv", "ok.csv", NULL, &e, &err) == GL_ERR_FORMAT, "duplicate refused");
+    CHECK(gl_label_eval_files("dup.csv", "ok.csv", NULL, &e, &err) == GL_ERR_FORMAT,
+          "duplicate refused");
     CHECK(strstr(err.msg, "dup.csv: lines 2 and 4") != NULL, "message: %s", err.msg);
     t_write_text("nocol.csv", "filename,row,col,label\nx,0,0,A\n");
-    CHECK(gl_label_eval_files("nocol.csv", "ok.csv", NULL, &e, &err) == GL_ERR_FORMAT, "missing column");
+    CHECK(gl_label_eval_files("nocol.csv", "ok.csv", NULL, &e, &err) == GL_ERR_FORMAT,
+          "missing column");
     CHECK(strstr(err.msg, "'classification'") != NULL, "message: %s", err.msg);
     t_write_text("other.csv", "filename,row,col,classification\ny,0,0,A\n");
-    CHECK(gl_label_eval_files("other.csv", "ok.csv", NULL, &e, &err) == GL_ERR_FORMAT, "no overlap");
-    CHECK(gl_label_eval_files("missing.csv", "ok.csv", NULL, &e, &err) == GL_ERR_IO, "missing file");
+    CHECK(gl_label_eval_files("other.csv", "ok.csv", NULL, &e, &err) == GL_ERR_FORMAT,
+          "no overlap");
+    CHECK(gl_label_eval_files("missing.csv", "ok.csv", NULL, &e, &err) == GL_ERR_IO,
+          "missing file");
 }
 
 int main(void) {

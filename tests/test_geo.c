@@ -331,12 +331,12 @@ static void test_locate_country_without_cities(void) {
 static void test_locate_unicode_names(void) {
     mkdir("gzu", 0755);
     t_write_text("gzu/countries.csv",
-               "iso2,name,lat,lon\nBR,Brasil,-15.78,-47.93\nCH,Schweiz/Suisse,46.95,7.45\n"
-               "JP,日本,35.69,139.69\n");
+                 "iso2,name,lat,lon\nBR,Brasil,-15.78,-47.93\nCH,Schweiz/Suisse,46.95,7.45\n"
+                 "JP,日本,35.69,139.69\n");
     t_write_text("gzu/cities.csv",
-               "name,iso2,lat,lon,population\nSão Paulo,BR,-23.55,-46.63,10021295\n"
-               "Zürich,CH,47.37,8.55,341730\nŌsaka,JP,34.69,135.5,2592413\n"
-               "Bộ Ḱ̈ẅ \"quoted\",JP,35,135,1\n");
+                 "name,iso2,lat,lon,population\nSão Paulo,BR,-23.55,-46.63,10021295\n"
+                 "Zürich,CH,47.37,8.55,341730\nŌsaka,JP,34.69,135.5,2592413\n"
+                 "Bộ Ḱ̈ẅ \"quoted\",JP,35,135,1\n");
     gl_error err = {0};
     gl_gazetteer gz;
     gl_clip *clip = tiny_clip(&err);

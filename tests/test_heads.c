@@ -11,7 +11,8 @@ static const char *versions[] = {"v1", "v2", "v2.1", "v2.3"};
 /* Reads every row of inputs.jsonl: clip [64,512], dist idx by the head, targets. */
 static int read_inputs(const gl_head *h, float *clip, int *dist, float *targets, int max) {
     gl_error err = {0};
-    gl_hreader *r = gl_hreader_open(t_path("fixtures/geograph/expected/inputs.jsonl"), 512, 0, &err);
+    gl_hreader *r =
+        gl_hreader_open(t_path("fixtures/geograph/expected/inputs.jsonl"), 512, 0, &err);
     CHECK(r, "%s", err.msg);
     if (!r) return 0;
     gl_hrow row;
@@ -42,18 +43,28 @@ static void test_parity(void) {
     int dist[64];
     for (int v = 0; v < 4; v++) {
         gl_error err = {0};
-        gl_head *h = gl_head_load(t_path("fixtures/geograph/best_geograph_model_%s.pth", versions[v]), &err);
+        gl_head *h =
+            gl_head_load(t_path("fixtures/geograph/best_geograph_model_%s.pth", versions[v]), &err);
         CHECK(h, "%s", err.msg);
         if (!h) continue;
         gl_head_arch a = gl_head_get_arch(h);
-        CHECK(a.clip_dim == 512 && a.dist_dim == 16 && a.hidden == 256 && a.n_classes == 7 && a.n_dist == 24, "arch");
-        for (int c = 0; c < 7; c++) CHECK(!strcmp(gl_head_class_name(h, c), gl_geograph_classes[c]), "class %d", c);
+        CHECK(a.clip_dim == 512 && a.dist_dim == 16 && a.hidden == 256 && a.n_classes == 7 &&
+                  a.n_dist == 24,
+              "arch");
+        for (int c = 0; c < 7; c++)
+            CHECK(!strcmp(gl_head_class_name(h, c), gl_geograph_classes[c]), "class %d", c);
         int n = read_inputs(h, clip, dist, targets, 64);
         CHECK(n == 64, "%d rows", n);
         CHECK_OK(gl_head_forward(h, clip, dist, n, logits, &err), &err);
-        check_npy("logits", logits, t_path("fixtures/geograph/expected/best_geograph_model_%s.logits.npy", versions[v]), 64 * 7, 1e-4);
+        check_npy(
+            "logits", logits,
+            t_path("fixtures/geograph/expected/best_geograph_model_%s.logits.npy", versions[v]),
+            64 * 7, 1e-4);
         gl_sigmoid_inplace(logits, 64 * 7);
-        check_npy("probs", logits, t_path("fixtures/geograph/expected/best_geograph_model_%s.probs.npy", versions[v]), 64 * 7, 1e-4);
+        check_npy(
+            "probs", logits,
+            t_path("fixtures/geograph/expected/best_geograph_model_%s.probs.npy", versions[v]),
+            64 * 7, 1e-4);
         gl_head_free(h);
     }
 }
@@ -70,10 +81,11 @@ static void test_distance_rules(void) {
     struct {
         const char *s;
         int idx;
-    } cases[] = {{"", 0},     {"0", 0},     {" 64 ", 7},    {"1", 1},        {"1048576", 21},
-                 {"3", 22},   {"abc", 22},  {"2097152", 22}, {"Unknown", 22}, {"64.0", 22}};
+    } cases[] = {{"", 0},   {"0", 0},    {" 64 ", 7},     {"1", 1},        {"1048576", 21},
+                 {"3", 22}, {"abc", 22}, {"2097152", 22}, {"Unknown", 22}, {"64.0", 22}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        CHECK(gl_geograph_dist_index(cases[i].s) == cases[i].idx, "'%s' -> %d", cases[i].s, gl_geograph_dist_index(cases[i].s));
+        CHECK(gl_geograph_dist_index(cases[i].s) == cases[i].idx, "'%s' -> %d", cases[i].s,
+              gl_geograph_dist_index(cases[i].s));
     char d[32];
     gl_geograph_distance(100, 200, 103, 204, d, sizeof d); /* d = 5 -> 2^2 */
     CHECK(!strcmp(d, "4"), "%s", d);
@@ -111,7 +123,8 @@ static void test_safetensors_roundtrip(void) {
         CHECK_OK(gl_head_forward(h, clip, dist, n, a, &err), &err);
         CHECK_OK(gl_head_forward(g, clip, dist, n, b, &err), &err);
         CHECK(!memcmp(a, b, sizeof a), "forward differs after a round trip");
-        CHECK(gl_head_dist_index(g, "1048576") == 21 && gl_head_dist_index(g, "") == 0, "dist map kept");
+        CHECK(gl_head_dist_index(g, "1048576") == 21 && gl_head_dist_index(g, "") == 0,
+              "dist map kept");
         CHECK(!strcmp(gl_head_class_name(g, 6), "From Drone"), "classes kept");
     }
     gl_head_free(g);
@@ -126,11 +139,15 @@ static void test_metrics(void) {
     const float y[8] = {1, 0, 0, 1, 1, 1, 0, 1};
     double thr[2] = {0.5, 0.5}, P[2], R[2], F[2], micro, macro;
     gl_multilabel_prf(p, y, 4, 2, thr, P, R, F, &micro, &macro);
-    CHECK(fabs(P[0] - 0.5) < 1e-12 && fabs(R[0] - 0.5) < 1e-12 && fabs(F[0] - 0.5) < 1e-12, "class 0");
-    CHECK(fabs(P[1] - 1) < 1e-12 && fabs(R[1] - 2.0 / 3) < 1e-12 && fabs(F[1] - 0.8) < 1e-12, "class 1");
-    CHECK(fabs(micro - 6.0 / 9) < 1e-12 && fabs(macro - 0.65) < 1e-12, "micro %g macro %g", micro, macro);
+    CHECK(fabs(P[0] - 0.5) < 1e-12 && fabs(R[0] - 0.5) < 1e-12 && fabs(F[0] - 0.5) < 1e-12,
+          "class 0");
+    CHECK(fabs(P[1] - 1) < 1e-12 && fabs(R[1] - 2.0 / 3) < 1e-12 && fabs(F[1] - 0.8) < 1e-12,
+          "class 1");
+    CHECK(fabs(micro - 6.0 / 9) < 1e-12 && fabs(macro - 0.65) < 1e-12, "micro %g macro %g", micro,
+          macro);
     /* AP: class 0 = 0.5*1 + 0.5*(2/3); class 1 = 1 */
-    CHECK(fabs(gl_average_precision(p, y, 4, 2) - (0.5 + 1.0 / 3)) < 1e-12, "AP0 %g", gl_average_precision(p, y, 4, 2));
+    CHECK(fabs(gl_average_precision(p, y, 4, 2) - (0.5 + 1.0 / 3)) < 1e-12, "AP0 %g",
+          gl_average_precision(p, y, 4, 2));
     CHECK(fabs(gl_average_precision(p + 1, y + 1, 4, 2) - 1) < 1e-12, "AP1");
     /* tied scores form one step: [.5 .5 .2] y [1 0 1] -> 0.5*0.5 + 0.5*(2/3) */
     const float ts[3] = {0.5f, 0.5f, 0.2f}, ty[3] = {1, 0, 1}, none[3] = {0, 0, 0};
@@ -149,23 +166,28 @@ typedef struct {
 } dims;
 
 /* An independent float64 loss of the same model, written from the math, not from train.c. */
-static double loss64(const gl_head *h, const dims *d, const double *theta, const double *clip, const int *dist,
-                     const float *y, const float *w, const float *mask) {
-    const double *emb = theta, *w1 = emb + d->nd * d->dd, *b1 = w1 + d->H * d->D, *w2 = b1 + d->H, *b2 = w2 + d->C * d->H;
+static double loss64(const gl_head *h, const dims *d, const double *theta, const double *clip,
+                     const int *dist, const float *y, const float *w, const float *mask) {
+    const double *emb = theta, *w1 = emb + d->nd * d->dd, *b1 = w1 + d->H * d->D, *w2 = b1 + d->H,
+                 *b2 = w2 + d->C * d->H;
     (void)h;
     double total = 0;
     for (int i = 0; i < d->n; i++) {
         double x[64], a[64], row = 0;
-        for (int j = 0; j < d->cd; j++) x[j] = clip[i * d->cd + j];
-        for (int j = 0; j < d->dd; j++) x[d->cd + j] = emb[dist[i] * d->dd + j];
+        for (int j = 0; j < d->cd; j++)
+            x[j] = clip[i * d->cd + j];
+        for (int j = 0; j < d->dd; j++)
+            x[d->cd + j] = emb[dist[i] * d->dd + j];
         for (int k = 0; k < d->H; k++) {
             double z = b1[k];
-            for (int j = 0; j < d->D; j++) z += w1[k * d->D + j] * x[j];
+            for (int j = 0; j < d->D; j++)
+                z += w1[k * d->D + j] * x[j];
             a[k] = (z > 0 ? z : 0) * mask[i * d->H + k];
         }
         for (int c = 0; c < d->C; c++) {
             double z = b2[c];
-            for (int k = 0; k < d->H; k++) z += w2[c * d->H + k] * a[k];
+            for (int k = 0; k < d->H; k++)
+                z += w2[c * d->H + k] * a[k];
             double t = y[i * d->C + c], sig = 1 / (1 + exp(-z));
             row += -(t * log(sig) + (1 - t) * log(1 - sig));
         }
@@ -177,7 +199,12 @@ static double loss64(const gl_head *h, const dims *d, const double *theta, const
 static void test_gradient_check(void) {
     dims d = {.n = 6, .C = 3, .cd = 5, .dd = 3, .nd = 4, .H = 7};
     d.D = d.cd + d.dd;
-    gl_head_arch a = {.clip_dim = d.cd, .dist_dim = d.dd, .hidden = d.H, .n_classes = d.C, .n_dist = d.nd, .dropout = 0.3f};
+    gl_head_arch a = {.clip_dim = d.cd,
+                      .dist_dim = d.dd,
+                      .hidden = d.H,
+                      .n_classes = d.C,
+                      .n_dist = d.nd,
+                      .dropout = 0.3f};
     const char *classes[3] = {"a", "b", "c"}, *keys[1] = {"Unknown"};
     int vals[1] = {3};
     gl_error err = {0};
@@ -190,16 +217,21 @@ static void test_gradient_check(void) {
     float clip[6 * 5], y[6 * 3], w[6], mask[6 * 7];
     double clip64[6 * 5];
     int dist[6] = {0, 1, 3, 3, 2, 0};
-    for (int i = 0; i < 30; i++) clip64[i] = clip[i] = (float)heads_rng_normal(&rng);
-    for (int i = 0; i < 18; i++) y[i] = heads_rng_uniform(&rng) < 0.5;
-    for (int i = 0; i < 6; i++) w[i] = (float)(0.2 + heads_rng_uniform(&rng));
-    for (int i = 0; i < 42; i++) mask[i] = heads_rng_uniform(&rng) < 0.3 ? 0.0f : 1.0f / 0.7f;
+    for (int i = 0; i < 30; i++)
+        clip64[i] = clip[i] = (float)heads_rng_normal(&rng);
+    for (int i = 0; i < 18; i++)
+        y[i] = heads_rng_uniform(&rng) < 0.5;
+    for (int i = 0; i < 6; i++)
+        w[i] = (float)(0.2 + heads_rng_uniform(&rng));
+    for (int i = 0; i < 42; i++)
+        mask[i] = heads_rng_uniform(&rng) < 0.3 ? 0.0f : 1.0f / 0.7f;
     heads_work wk;
     CHECK_OK(heads_work_init(&wk, h, 6, &err), &err);
     heads_assemble(h, clip, dist, 6, wk.x);
     double loss = heads_loss_grad(h, &wk, 6, dist, y, w, mask, 1);
     double *theta = calloc(h->n_params, sizeof *theta);
-    for (size_t i = 0; i < h->n_params; i++) theta[i] = h->params[i];
+    for (size_t i = 0; i < h->n_params; i++)
+        theta[i] = h->params[i];
     double l64 = loss64(h, &d, theta, clip64, dist, y, w, mask);
     CHECK(fabs(loss - l64) < 1e-5, "loss %g vs float64 %g", loss, l64);
     int bad = 0;
@@ -214,7 +246,8 @@ static void test_gradient_check(void) {
         double num = (up - down) / (2 * eps), diff = fabs(num - wk.grad[i]);
         if (diff > worst) worst = diff;
         if (diff > 1e-5 + 1e-3 * fabs(num)) {
-            if (bad++ < 5) fprintf(stderr, "  param %zu: analytic %.8g numeric %.8g\n", i, wk.grad[i], num);
+            if (bad++ < 5)
+                fprintf(stderr, "  param %zu: analytic %.8g numeric %.8g\n", i, wk.grad[i], num);
         }
     }
     CHECK(bad == 0, "%d of %zu gradients disagree (worst %g)", bad, h->n_params, worst);
@@ -240,16 +273,23 @@ static void write_synthetic(const char *path, int n, int cd, uint64_t seed) {
     const char *dists[4] = {"16", "Unknown", "1024", "0"};
     float x[64], logit[7];
     for (int i = 0; i < n; i++) {
-        for (int j = 0; j < cd; j++) x[j] = (float)heads_rng_normal(&rng);
+        for (int j = 0; j < cd; j++)
+            x[j] = (float)heads_rng_normal(&rng);
         int di = gl_head_dist_index(teacher, dists[i % 4]);
         gl_head_forward(teacher, x, &di, 1, logit, &err);
         char types[256] = "";
         for (int c = 0; c < 7; c++)
             if (logit[c] > 0 && c != 2) /* Cross Far only comes from Cross Grid */
-                snprintf(types + strlen(types), sizeof types - strlen(types), "%s%s", types[0] ? "," : "", gl_geograph_classes[c]);
+                snprintf(types + strlen(types), sizeof types - strlen(types), "%s%s",
+                         types[0] ? "," : "", gl_geograph_classes[c]);
         char *b64 = gl_base64_encode(x, (size_t)cd * sizeof(float));
-        fprintf(f, "{\"gridimage_id\": %d, \"types\": \"%s\", \"distance\": \"%s\", \"embeddings\": \"%s\", \"split\": \"%s\", \"weight\": 1.0}\n",
-                i, types, dists[i % 4], b64, i % 10 < 8 ? "tra" : i % 10 == 8 ? "val" : "tes");
+        fprintf(f,
+                "{\"gridimage_id\": %d, \"types\": \"%s\", \"distance\": \"%s\", \"embeddings\": "
+                "\"%s\", \"split\": \"%s\", \"weight\": 1.0}\n",
+                i, types, dists[i % 4], b64,
+                i % 10 < 8    ? "tra"
+                : i % 10 == 8 ? "val"
+                              : "tes");
         free(b64);
     }
     fclose(f);
@@ -261,8 +301,8 @@ typedef struct {
     int epochs;
 } progress;
 
-static void note_epoch(void *ctx, int epoch, double tl, double vl, double micro, double macro, int improved,
-                       double seconds) {
+static void note_epoch(void *ctx, int epoch, double tl, double vl, double micro, double macro,
+                       int improved, double seconds) {
     progress *p = ctx;
     (void)tl, (void)macro, (void)seconds;
     if (improved) p->best_micro = micro;
@@ -288,7 +328,9 @@ static void test_train_recovers_teacher(void) {
     CHECK(h, "%s", err.msg);
     gl_head_eval e;
     if (h) CHECK_OK(gl_head_eval_file(h, "syn.jsonl", 0, &e, &err), &err);
-    if (h) CHECK(e.micro_f1 >= 0.95 && e.n_test == 800, "tes micro-F1 %.4f on %ld rows", e.micro_f1, e.n_test);
+    if (h)
+        CHECK(e.micro_f1 >= 0.95 && e.n_test == 800, "tes micro-F1 %.4f on %ld rows", e.micro_f1,
+              e.n_test);
     gl_head_free(h);
 }
 
@@ -315,7 +357,8 @@ static void test_resume_matches(void) {
         size_t na = 0, nb = 0;
         CHECK_OK(gl_read_file(files[k][0], 1 << 24, &a, &na, &err), &err);
         CHECK_OK(gl_read_file(files[k][1], 1 << 24, &b, &nb, &err), &err);
-        CHECK(a && b && na == nb && !memcmp(a, b, na), "%s and %s differ", files[k][0], files[k][1]);
+        CHECK(a && b && na == nb && !memcmp(a, b, na), "%s and %s differ", files[k][0],
+              files[k][1]);
         free(a);
         free(b);
     }
@@ -326,15 +369,29 @@ static void test_resume_matches(void) {
 static void test_bad_rows(void) {
     FILE *f = fopen("bad.jsonl", "w");
     float v[4] = {1, 2, 3, 4}, nanv[4] = {1, NAN, 3, 4};
-    char *good = gl_base64_encode(v, 16), *three = gl_base64_encode(v, 12), *nan = gl_base64_encode(nanv, 16);
-    fprintf(f, "{\"gridimage_id\": 1, \"types\": \"Aerial\", \"distance\": \"16\", \"embeddings\": \"%s\", \"split\": \"tra\"}\n", good);
-    fprintf(f, "{\"gridimage_id\": 2, \"types\": \"Aerial\", \"distance\": \"16\", \"embeddings\": \"%s\"\n", good); /* line 2: JSON */
-    fprintf(f, "{\"gridimage_id\": 3, \"types\": \"Aerial\", \"embeddings\": \"@@@@\"}\n");                         /* 3: base64 */
-    fprintf(f, "{\"gridimage_id\": 4, \"types\": \"Aerial\", \"embeddings\": \"%s\"}\n", three);                     /* 4: length */
-    fprintf(f, "\n{\"gridimage_id\": 5, \"embeddings\": \"%s\"}\n", nan);                                             /* 6: NaN */
-    fprintf(f, "{\"gridimage_id\": 7, \"embeddings\": \"%s\", \"weight\": 0.5, \"distance\": 300}\n", good);
-    fprintf(f, "{\"gridimage_id\": 8, \"embeddings\": \"%s\", \"types\": \"Inside,", good); /* 8: a 300 kB line */
-    for (int i = 0; i < 30000; i++) fputs("Supplement", f);
+    char *good = gl_base64_encode(v, 16), *three = gl_base64_encode(v, 12),
+         *nan = gl_base64_encode(nanv, 16);
+    fprintf(f,
+            "{\"gridimage_id\": 1, \"types\": \"Aerial\", \"distance\": \"16\", \"embeddings\": "
+            "\"%s\", \"split\": \"tra\"}\n",
+            good);
+    fprintf(f,
+            "{\"gridimage_id\": 2, \"types\": \"Aerial\", \"distance\": \"16\", \"embeddings\": "
+            "\"%s\"\n",
+            good); /* line 2: JSON */
+    fprintf(
+        f,
+        "{\"gridimage_id\": 3, \"types\": \"Aerial\", \"embeddings\": \"@@@@\"}\n"); /* 3: base64 */
+    fprintf(f, "{\"gridimage_id\": 4, \"types\": \"Aerial\", \"embeddings\": \"%s\"}\n",
+            three);                                                       /* 4: length */
+    fprintf(f, "\n{\"gridimage_id\": 5, \"embeddings\": \"%s\"}\n", nan); /* 6: NaN */
+    fprintf(f,
+            "{\"gridimage_id\": 7, \"embeddings\": \"%s\", \"weight\": 0.5, \"distance\": 300}\n",
+            good);
+    fprintf(f, "{\"gridimage_id\": 8, \"embeddings\": \"%s\", \"types\": \"Inside,",
+            good); /* 8: a 300 kB line */
+    for (int i = 0; i < 30000; i++)
+        fputs("Supplement", f);
     fprintf(f, "\"}\n");
     fclose(f);
     free(good), free(three), free(nan);
@@ -349,14 +406,21 @@ static void test_bad_rows(void) {
         while (n < 8 && gl_hreader_next(r, &row, &err) == 1) {
             lines[n++] = row.line;
             zeros += row.bad && row.embedding[0] == 0;
-            if (row.line == 7) CHECK(row.weight == 0.5f && !strcmp(row.distance, "300"), "weight, numeric distance");
+            if (row.line == 7)
+                CHECK(row.weight == 0.5f && !strcmp(row.distance, "300"),
+                      "weight, numeric distance");
         }
         CHECK(gl_hreader_bad_rows(r) == 4, "%ld bad rows", gl_hreader_bad_rows(r));
-        CHECK(gl_hreader_first_bad(r) && strstr(gl_hreader_first_bad(r), "bad.jsonl:2: malformed JSON"), "%s",
-              gl_hreader_first_bad(r));
+        CHECK(gl_hreader_first_bad(r) &&
+                  strstr(gl_hreader_first_bad(r), "bad.jsonl:2: malformed JSON"),
+              "%s", gl_hreader_first_bad(r));
         if (!keep)
-            CHECK(n == 3 && lines[0] == 1 && lines[1] == 7 && lines[2] == 8 && strlen(row.types) == 300007, "rows");
-        else CHECK(n == 6 && zeros == 3, "kept %d rows, %d zeroed", n, zeros); /* a JSON error cannot be kept */
+            CHECK(n == 3 && lines[0] == 1 && lines[1] == 7 && lines[2] == 8 &&
+                      strlen(row.types) == 300007,
+                  "rows");
+        else
+            CHECK(n == 6 && zeros == 3, "kept %d rows, %d zeroed", n,
+                  zeros); /* a JSON error cannot be kept */
         gl_hreader_close(r);
     }
     gl_log_set_level(lv);
@@ -383,7 +447,8 @@ static void test_empty_splits(void) {
     heads_geograph_dist_map(keys, vals, &nk);
     gl_head *h = heads_new(&a, gl_geograph_classes, keys, vals, nk, &err);
     gl_head_eval e;
-    CHECK(gl_head_eval_file(h, "onlytra.jsonl", 0, &e, &err) == GL_ERR_FORMAT && strstr(err.msg, "'tes' split is empty"),
+    CHECK(gl_head_eval_file(h, "onlytra.jsonl", 0, &e, &err) == GL_ERR_FORMAT &&
+              strstr(err.msg, "'tes' split is empty"),
           "%s", err.msg);
     gl_head_free(h);
     CHECK(access("x.safetensors", F_OK) != 0, "output written on failure");

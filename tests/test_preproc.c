@@ -5,12 +5,11 @@
 #include <stdint.h>
 #include <zlib.h>
 
-static const char *STEMS[6] = {"00_rocket",          "01_chelsea",
-                               "02_astronaut_q90_420", "03_camera_gray",
-                               "04_tall_rgba_97x263", "05_tiny_5x7"};
-static const char *FILES[6] = {"00_rocket.jpg",          "01_chelsea.png",
-                               "02_astronaut_q90_420.jpg", "03_camera_gray.png",
-                               "04_tall_rgba_97x263.png", "05_tiny_5x7.png"};
+static const char *STEMS[6] = {"00_rocket",      "01_chelsea",          "02_astronaut_q90_420",
+                               "03_camera_gray", "04_tall_rgba_97x263", "05_tiny_5x7"};
+static const char *FILES[6] = {
+    "00_rocket.jpg",      "01_chelsea.png",          "02_astronaut_q90_420.jpg",
+    "03_camera_gray.png", "04_tall_rgba_97x263.png", "05_tiny_5x7.png"};
 static const char *MODELS[2] = {"clip-tiny-b32", "clip-tiny-l14-336"};
 static const int MODEL_SIZE[2] = {224, 336};
 
@@ -85,7 +84,8 @@ static void test_config_forms(void) {
     }
     FILE *f = fopen("pp.json", "w");
     fputs("{\"size\": {\"height\": 20, \"width\": 30}, \"crop_size\": 16, \"do_normalize\": false,"
-          " \"image_mean\": 0.5}", f);
+          " \"image_mean\": 0.5}",
+          f);
     fclose(f);
     gl_preproc_config c = gl_preproc_default_config(224);
     CHECK_OK(gl_preproc_config_load("pp.json", &c, &err), &err);
@@ -94,7 +94,7 @@ static void test_config_forms(void) {
     CHECK(w == 30 && h == 20 && c.crop_width == 16 && !c.do_normalize && c.mean[2] == 0.5f,
           "exact-size form: %dx%d crop %d", w, h, c.crop_width);
     const char *bad[] = {"{\"size\": {\"shortest\": 3}}", "{\"crop_size\": -4}", "[1,2]",
-                         "{\"image_std\": [1, 2]}", "{\"resample\": 2}", "{\"size\": 1e9}"};
+                         "{\"image_std\": [1, 2]}",       "{\"resample\": 2}",   "{\"size\": 1e9}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         f = fopen("pp.json", "w");
         fputs(bad[i], f);
@@ -131,9 +131,8 @@ static void test_resize_exact(void) {
             gl_preproc_resized_size(&c, img.width, img.height, &w, &h);
             unsigned char *out = malloc((size_t)w * h * 3);
             CHECK_OK(gl_resize_bicubic(img.rgb, img.width, img.height, out, w, h, &err), &err);
-            long bad = diff_u8(out, w, h,
-                               t_path("fixtures/expected/%s/resized_%s.npy", MODELS[m], STEMS[i]),
-                               &md);
+            long bad = diff_u8(
+                out, w, h, t_path("fixtures/expected/%s/resized_%s.npy", MODELS[m], STEMS[i]), &md);
             CHECK(bad == 0, "%s %s: %ld bytes differ, max |d| %d", MODELS[m], STEMS[i], bad, md);
             free(out);
             gl_image_free(&img);
@@ -176,13 +175,18 @@ static void check_pixel_values(int from_files) {
         gl_npy_free(&pv);
     }
 }
-static void test_pixel_values_from_decoded(void) { check_pixel_values(0); }
-static void test_pixel_values_from_files(void) { check_pixel_values(1); }
+static void test_pixel_values_from_decoded(void) {
+    check_pixel_values(0);
+}
+static void test_pixel_values_from_files(void) {
+    check_pixel_values(1);
+}
 
 /* Cropping a region larger than the image pads with zeros before normalising, as HF does. */
 static void test_crop_padding(void) {
     unsigned char px[4 * 3 * 3];
-    for (int i = 0; i < 36; i++) px[i] = (unsigned char)(i * 7);
+    for (int i = 0; i < 36; i++)
+        px[i] = (unsigned char)(i * 7);
     gl_image img = {4, 3, px};
     gl_preproc_config c = gl_preproc_default_config(4);
     c.do_resize = 0;
@@ -208,7 +212,8 @@ static void test_one_pixel_preprocess(void) {
     int bad = 0;
     for (int ch = 0; ch < 3; ch++) {
         float want = ((float)(px[ch] * c.rescale_factor) - c.mean[ch]) / c.std[ch];
-        for (int i = 0; i < 224 * 224; i++) bad += out[ch * 224 * 224 + i] != want;
+        for (int i = 0; i < 224 * 224; i++)
+            bad += out[ch * 224 * 224 + i] != want;
     }
     CHECK(bad == 0, "%d values differ from the constant", bad);
     free(out);
@@ -232,19 +237,22 @@ static void write_bytes(const char *path, const void *data, size_t n) {
 
 /* A PNG whose IHDR claims w x h (valid CRC) followed by an empty IDAT and IEND. */
 static void write_png_header(const char *path, uint32_t w, uint32_t h) {
-    unsigned char b[64] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
-                           'I',  'H', 'D', 'R'};
+    unsigned char b[64] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+                           0,    0,   0,   13,  'I',  'H',  'D',  'R'};
     uint32_t v[2] = {w, h};
     for (int i = 0; i < 2; i++)
-        for (int k = 0; k < 4; k++) b[16 + 4 * i + k] = (unsigned char)(v[i] >> (24 - 8 * k));
+        for (int k = 0; k < 4; k++)
+            b[16 + 4 * i + k] = (unsigned char)(v[i] >> (24 - 8 * k));
     b[24] = 8; /* bit depth */
     b[25] = 2; /* RGB */
     uLong crc = crc32(0, b + 12, 17);
-    for (int k = 0; k < 4; k++) b[29 + k] = (unsigned char)(crc >> (24 - 8 * k));
+    for (int k = 0; k < 4; k++)
+        b[29 + k] = (unsigned char)(crc >> (24 - 8 * k));
     /* An empty IDAT (libpng reads the header up to the first IDAT), then IEND. */
     memcpy(b + 33, "\0\0\0\0IDAT", 8);
     crc = crc32(0, b + 37, 4);
-    for (int k = 0; k < 4; k++) b[41 + k] = (unsigned char)(crc >> (24 - 8 * k));
+    for (int k = 0; k < 4; k++)
+        b[41 + k] = (unsigned char)(crc >> (24 - 8 * k));
     static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
     memcpy(b + 45, iend, 12);
     write_bytes(path, b, 57);
@@ -260,7 +268,8 @@ static void test_bad_images(void) {
     CHECK(check_msg(s, GL_ERR_FORMAT, &err, "empty.png"), "empty: %s", err.msg);
     unsigned char junk[4096];
     uint32_t x = 12345;
-    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)((x = x * 1103515245 + 12345) >> 16);
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)((x = x * 1103515245 + 12345) >> 16);
     write_bytes("junk.jpg", junk, sizeof junk);
     s = gl_image_load("junk.jpg", &img, &err);
     CHECK(check_msg(s, GL_ERR_FORMAT, &err, "junk.jpg"), "corrupt: %s", err.msg);
@@ -278,15 +287,17 @@ static void test_bad_images(void) {
     /* A JPEG cut in half: Pillow refuses it ("image file is truncated"), so must we. */
     char *jpg;
     size_t n;
-    CHECK_OK(gl_read_file(t_path("fixtures/expected/images/00_rocket.jpg"), 1 << 20, &jpg, &n, &err),
-             &err);
+    CHECK_OK(
+        gl_read_file(t_path("fixtures/expected/images/00_rocket.jpg"), 1 << 20, &jpg, &n, &err),
+        &err);
     write_bytes("cut.jpg", jpg, n / 2);
     free(jpg);
     s = gl_image_load("cut.jpg", &img, &err);
     CHECK(check_msg(s, GL_ERR_FORMAT, &err, "cut.jpg"), "truncated: %s", err.msg);
     char *png;
-    CHECK_OK(gl_read_file(t_path("fixtures/expected/images/01_chelsea.png"), 1 << 20, &png, &n, &err),
-             &err);
+    CHECK_OK(
+        gl_read_file(t_path("fixtures/expected/images/01_chelsea.png"), 1 << 20, &png, &n, &err),
+        &err);
     write_bytes("cut.png", png, n / 2);
     free(png);
     s = gl_image_load("cut.png", &img, &err);
@@ -300,8 +311,8 @@ static void test_jpeg_stray_bytes(void) {
     char *jpg;
     size_t n;
     gl_error err = {0};
-    CHECK_OK(gl_read_file(t_path("fixtures/expected/images/02_astronaut_q90_420.jpg"), 1 << 20, &jpg,
-                          &n, &err),
+    CHECK_OK(gl_read_file(t_path("fixtures/expected/images/02_astronaut_q90_420.jpg"), 1 << 20,
+                          &jpg, &n, &err),
              &err);
     if (!jpg) return;
     size_t sos = 0;
@@ -422,7 +433,8 @@ static const char *PIL_SCRIPT =
     "        W, H = (S, int(S * h / w)) if w <= h else (int(S * w / h), S)\n"
     "        r = np.asarray(Image.fromarray(x).resize((W, H), resample=Image.BICUBIC))\n"
     "        t, l = (H - C) // 2, (W - C) // 2\n"
-    "        r = (r[t:t + C, l:l + C].astype(np.float64) * 0.00392156862745098).astype(np.float32)\n"
+    "        r = (r[t:t + C, l:l + C].astype(np.float64) * "
+    "0.00392156862745098).astype(np.float32)\n"
     "        np.save('pv%d.npy' % i, ((r - mean) / std).transpose(2, 0, 1).copy())\n"
     "        f.write('%d %d %d\\n' % (i, S, C))\n";
 
@@ -459,7 +471,8 @@ static void test_pil_modes(void) {
 static int read_triples(const char *path, int (*rows)[3], int max) {
     FILE *f = fopen(path, "r");
     int n = 0;
-    while (f && n < max && fscanf(f, "%d %d %d", &rows[n][0], &rows[n][1], &rows[n][2]) == 3) n++;
+    while (f && n < max && fscanf(f, "%d %d %d", &rows[n][0], &rows[n][1], &rows[n][2]) == 3)
+        n++;
     if (f) fclose(f);
     return n;
 }

@@ -5,7 +5,9 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
-static const char *img(const char *name) { return t_path("data/imagery/%s", name); }
+static const char *img(const char *name) {
+    return t_path("data/imagery/%s", name);
+}
 
 static int run(const char *cmd) {
     char full[4200];
@@ -50,7 +52,9 @@ static double jnum(const cJSON *o, const char *k) {
 static unsigned char *translate_window(const char *path, int x, int y, int w, int h,
                                        const char *band_args, int nbands) {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "gdal_translate -q -of ENVI -co INTERLEAVE=BSQ -ot Byte %s -srcwin %d %d %d %d '%s' win.bin",
+    snprintf(cmd, sizeof cmd,
+             "gdal_translate -q -of ENVI -co INTERLEAVE=BSQ -ot Byte %s -srcwin %d %d %d %d '%s' "
+             "win.bin",
              band_args, x, y, w, h, path);
     if (run(cmd) != 0) return NULL;
     size_t n = (size_t)w * h * nbands;
@@ -105,7 +109,8 @@ static void test_info_and_bounds(void) {
             continue;
         }
         const gl_raster_info *in = gl_raster_get_info(r);
-        const cJSON *size = cJSON_GetObjectItem(j, "size"), *gt = cJSON_GetObjectItem(j, "geoTransform");
+        const cJSON *size = cJSON_GetObjectItem(j, "size"),
+                    *gt = cJSON_GetObjectItem(j, "geoTransform");
         CHECK(in->width == cJSON_GetArrayItem(size, 0)->valueint &&
                   in->height == cJSON_GetArrayItem(size, 1)->valueint,
               "%s size %dx%d", files[f], in->width, in->height);
@@ -124,8 +129,8 @@ static void test_info_and_bounds(void) {
         /* Tile corners of a 3x3 split and the far corner, through gdaltransform. */
         char cmd[2048];
         snprintf(cmd, sizeof cmd, "printf '0 0\\n%d %d\\n%d %d\\n%d %d\\n' | gdaltransform '%s'",
-                 in->width / 3, in->height / 3, 2 * (in->width / 3), in->height,
-                 in->width, in->height, path);
+                 in->width / 3, in->height / 3, 2 * (in->width / 3), in->height, in->width,
+                 in->height, path);
         char *out = capture(cmd);
         CHECK(out != NULL, "%s", cmd);
         int pts[4][2] = {{0, 0},
@@ -142,8 +147,9 @@ static void test_info_and_bounds(void) {
             gl_raster_pixel_to_crs(in, pts[k][0], pts[k][1], &x, &y);
             double px = fabs(x - gx) / fabs(in->geotransform[1]);
             double py = fabs(y - gy) / fabs(in->geotransform[5]);
-            CHECK(px <= 1e-6 && py <= 1e-6, "%s corner %d: (%.9f,%.9f) vs gdaltransform (%.9f,%.9f)",
-                  files[f], k, x, y, gx, gy);
+            CHECK(px <= 1e-6 && py <= 1e-6,
+                  "%s corner %d: (%.9f,%.9f) vs gdaltransform (%.9f,%.9f)", files[f], k, x, y, gx,
+                  gy);
         }
         free(out);
         gl_raster_close(r);
@@ -204,8 +210,8 @@ static void test_byte_windows(void) {
                                  cases[i].bands[2]);
         int w = cases[i].w, h = cases[i].h;
         unsigned char *rgb = malloc((size_t)w * h * 3);
-        unsigned char *ref = translate_window(path, cases[i].x, cases[i].y, w, h,
-                                              cases[i].band_args, 3);
+        unsigned char *ref =
+            translate_window(path, cases[i].x, cases[i].y, w, h, cases[i].band_args, 3);
         gl_error err = {0};
         CHECK(ref != NULL, "gdal_translate %s", cases[i].file);
         if (r && ref) {
@@ -223,38 +229,40 @@ static void test_byte_windows(void) {
  * the whole image (its split_image), inverted-CDF percentiles, nodata and alpha masks. */
 static int make_numpy_refs(void) {
     char script[8192];
-    snprintf(script, sizeof script,
-             "import numpy as np\n"
-             "from osgeo import gdal\n"
-             "D = '%s/data/imagery/'\n"
-             "def gvl(a):\n"
-             "    a = np.moveaxis(a, 0, -1)\n"
-             "    return ((a - a.min()) / (a.max() - a.min()) * 255).astype(np.uint8)\n"
-             "u = gdal.Open(D + 'uint16_cog.tif').ReadAsArray()\n"
-             "np.save('u16_gvl.npy', gvl(np.stack([u, u, u]))[1000:1224, 2400:2658])\n"
-             "lo, hi = np.percentile(u, [2, 98], method='inverted_cdf')\n"
-             "np.save('u16_pct.npy', np.array([lo, hi], dtype=np.float64))\n"
-             "l7 = gdal.Open(D + 'L7_ETMs.tif').ReadAsArray()\n"
-             "np.save('l7_gvl.npy', gvl(l7[[3, 2, 1]]))\n"
-             "rgb = gdal.Open(D + 'RGB.byte.tif').ReadAsArray()\n"
-             "np.save('rgb_pct.npy', np.array([np.percentile(b[b != 0], [5, 95], method='inverted_cdf')"
-             " for b in rgb], dtype=np.float64))\n"
-             "np.save('rgb_valid.npy', (rgb != 0).any(0).astype(np.uint8))\n"
-             "dr = gdal.Open(D + 'drone_rgba_nodata.tif').ReadAsArray()\n"
-             "np.save('drone_valid.npy', (dr[3] > 0).astype(np.uint8))\n"
-             "# about 3 values in a million truncate differently in float32 and float64\n"
-             "f = (np.random.default_rng(1).random((3, 1000, 1000)) * 0.8 + 0.1).astype(np.float32)\n"
-             "ds = gdal.GetDriverByName('GTiff').Create('f32.tif', 1000, 1000, 3, gdal.GDT_Float32)\n"
-             "[ds.GetRasterBand(i + 1).WriteArray(f[i]) for i in range(3)]\n"
-             "ds = None\n"
-             "np.save('f32_gvl.npy', gvl(f))\n"
-             "ct = gdal.ColorTable()\n"
-             "[ct.SetColorEntry(i, (i * 7 %% 256, 255 - i, i * 3 %% 256, 255)) for i in range(200)]\n"
-             "ds = gdal.GetDriverByName('GTiff').Create('pal.tif', 64, 48, 1, gdal.GDT_Byte)\n"
-             "ds.GetRasterBand(1).WriteArray((np.arange(64 * 48).reshape(48, 64) %% 230).astype(np.uint8))\n"
-             "ds.GetRasterBand(1).SetRasterColorTable(ct)\n"
-             "ds = None\n",
-             t_shared());
+    snprintf(
+        script, sizeof script,
+        "import numpy as np\n"
+        "from osgeo import gdal\n"
+        "D = '%s/data/imagery/'\n"
+        "def gvl(a):\n"
+        "    a = np.moveaxis(a, 0, -1)\n"
+        "    return ((a - a.min()) / (a.max() - a.min()) * 255).astype(np.uint8)\n"
+        "u = gdal.Open(D + 'uint16_cog.tif').ReadAsArray()\n"
+        "np.save('u16_gvl.npy', gvl(np.stack([u, u, u]))[1000:1224, 2400:2658])\n"
+        "lo, hi = np.percentile(u, [2, 98], method='inverted_cdf')\n"
+        "np.save('u16_pct.npy', np.array([lo, hi], dtype=np.float64))\n"
+        "l7 = gdal.Open(D + 'L7_ETMs.tif').ReadAsArray()\n"
+        "np.save('l7_gvl.npy', gvl(l7[[3, 2, 1]]))\n"
+        "rgb = gdal.Open(D + 'RGB.byte.tif').ReadAsArray()\n"
+        "np.save('rgb_pct.npy', np.array([np.percentile(b[b != 0], [5, 95], method='inverted_cdf')"
+        " for b in rgb], dtype=np.float64))\n"
+        "np.save('rgb_valid.npy', (rgb != 0).any(0).astype(np.uint8))\n"
+        "dr = gdal.Open(D + 'drone_rgba_nodata.tif').ReadAsArray()\n"
+        "np.save('drone_valid.npy', (dr[3] > 0).astype(np.uint8))\n"
+        "# about 3 values in a million truncate differently in float32 and float64\n"
+        "f = (np.random.default_rng(1).random((3, 1000, 1000)) * 0.8 + 0.1).astype(np.float32)\n"
+        "ds = gdal.GetDriverByName('GTiff').Create('f32.tif', 1000, 1000, 3, gdal.GDT_Float32)\n"
+        "[ds.GetRasterBand(i + 1).WriteArray(f[i]) for i in range(3)]\n"
+        "ds = None\n"
+        "np.save('f32_gvl.npy', gvl(f))\n"
+        "ct = gdal.ColorTable()\n"
+        "[ct.SetColorEntry(i, (i * 7 %% 256, 255 - i, i * 3 %% 256, 255)) for i in range(200)]\n"
+        "ds = gdal.GetDriverByName('GTiff').Create('pal.tif', 64, 48, 1, gdal.GDT_Byte)\n"
+        "ds.GetRasterBand(1).WriteArray((np.arange(64 * 48).reshape(48, 64) %% "
+        "230).astype(np.uint8))\n"
+        "ds.GetRasterBand(1).SetRasterColorTable(ct)\n"
+        "ds = None\n",
+        t_shared());
     FILE *f = fopen("refs.py", "w");
     if (!f) return 0;
     fputs(script, f);
@@ -281,7 +289,9 @@ static long npy_diff(const char *path, const unsigned char *got, size_t n, int *
     return bad;
 }
 
-static void test_numpy_refs(void) { CHECK(make_numpy_refs(), "numpy reference script failed"); }
+static void test_numpy_refs(void) {
+    CHECK(make_numpy_refs(), "numpy reference script failed");
+}
 
 static void test_minmax_like_gvl(void) {
     gl_error err = {0};
@@ -325,8 +335,8 @@ static void test_float32_like_gvl(void) {
 
 /* A picture without georeferencing opens as a raster with no CRS; lon/lat is refused. */
 static void test_plain_picture(void) {
-    gl_raster *r = open_with(t_path("fixtures/expected/images/01_chelsea.png"), GL_STRETCH_NONE,
-                             0, 0, 0);
+    gl_raster *r =
+        open_with(t_path("fixtures/expected/images/01_chelsea.png"), GL_STRETCH_NONE, 0, 0, 0);
     if (!r) return;
     const gl_raster_info *in = gl_raster_get_info(r);
     CHECK(!in->has_geotransform && !in->has_crs && !in->crs_label[0], "georeferenced?");
@@ -466,10 +476,12 @@ static void test_bad_inputs(void) {
     unsigned char junk[8192];
     uint32_t s = 99;
     memcpy(junk, "II*\0", 4); /* a TIFF signature, then noise */
-    for (size_t i = 4; i < sizeof junk; i++) junk[i] = (unsigned char)((s = s * 1664525 + 1013904223) >> 24);
+    for (size_t i = 4; i < sizeof junk; i++)
+        junk[i] = (unsigned char)((s = s * 1664525 + 1013904223) >> 24);
     write_bytes("corrupt.tif", junk, sizeof junk);
     gl_raster *r = gl_raster_open("corrupt.tif", NULL, &err);
-    CHECK(!r && err.code == GL_ERR_FORMAT && strstr(err.msg, "corrupt.tif") && !strchr(err.msg, '\n'),
+    CHECK(!r && err.code == GL_ERR_FORMAT && strstr(err.msg, "corrupt.tif") &&
+              !strchr(err.msg, '\n'),
           "corrupt: %s", err.msg);
     gl_raster_close(r);
     r = gl_raster_open("nothere.tif", NULL, &err);
@@ -519,9 +531,11 @@ static void test_bad_inputs(void) {
 /* A 20000 x 20000 sparse GeoTIFF made by gdal_create: windows anywhere are read without
  * touching the rest (the far corner here), and the bounds follow its geotransform. */
 static void test_large_scene_window(void) {
-    CHECK(run("gdal_create -q -of GTiff -outsize 20000 20000 -bands 3 -ot UInt16 -co TILED=YES "
-              "-co SPARSE_OK=YES -a_srs EPSG:32633 -a_ullr 500000 4000000 520000 3980000 big.tif") == 0,
-          "gdal_create failed");
+    CHECK(
+        run("gdal_create -q -of GTiff -outsize 20000 20000 -bands 3 -ot UInt16 -co TILED=YES "
+            "-co SPARSE_OK=YES -a_srs EPSG:32633 -a_ullr 500000 4000000 520000 3980000 big.tif") ==
+            0,
+        "gdal_create failed");
     gl_raster *r = open_with("big.tif", GL_STRETCH_NONE, 0, 0, 0);
     if (!r) return;
     const gl_raster_info *in = gl_raster_get_info(r);
@@ -532,8 +546,10 @@ static void test_large_scene_window(void) {
     gl_error err = {0};
     CHECK_OK(gl_raster_read_rgb(r, 20000 - 224, 20000 - 224, 224, 224, rgb, valid, &err), &err);
     int nonzero = 0, invalid = 0;
-    for (int i = 0; i < 224 * 224 * 3; i++) nonzero += rgb[i] != 0;
-    for (int i = 0; i < 224 * 224; i++) invalid += !valid[i];
+    for (int i = 0; i < 224 * 224 * 3; i++)
+        nonzero += rgb[i] != 0;
+    for (int i = 0; i < 224 * 224; i++)
+        invalid += !valid[i];
     CHECK(!nonzero && !invalid, "%d nonzero, %d invalid", nonzero, invalid);
     double x, y;
     gl_raster_pixel_to_crs(in, 20000, 20000, &x, &y);

@@ -10,10 +10,12 @@ static void write_st(const char *path, const char *header, const void *payload, 
     FILE *fp = fopen(path, "wb");
     size_t h = strlen(header), padded = (h + 7) / 8 * 8;
     unsigned char len[8];
-    for (int i = 0; i < 8; i++) len[i] = (unsigned char)(padded >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        len[i] = (unsigned char)(padded >> (8 * i));
     fwrite(len, 1, 8, fp);
     fwrite(header, 1, h, fp);
-    for (size_t i = h; i < padded; i++) fputc(' ', fp);
+    for (size_t i = h; i < padded; i++)
+        fputc(' ', fp);
     if (n) fwrite(payload, 1, n, fp);
     fclose(fp);
 }
@@ -33,7 +35,8 @@ static void test_reads_fixture_header(void) {
     CHECK_OK(gl_st_open(t_path("fixtures/clip-tiny-b32/model.safetensors"), &st, &err), &err);
     CHECK(st.n_tensors == 78, "78 tensors, got %d", st.n_tensors);
     const gl_st_tensor *t = gl_st_find(&st, "text_model.embeddings.token_embedding.weight");
-    CHECK(t && t->dtype == GL_ST_F32 && t->ndim == 2 && t->shape[0] == 49408 && t->shape[1] == 64, "token_embedding");
+    CHECK(t && t->dtype == GL_ST_F32 && t->ndim == 2 && t->shape[0] == 49408 && t->shape[1] == 64,
+          "token_embedding");
     const gl_st_tensor *ls = gl_st_find(&st, "logit_scale");
     CHECK(ls && ls->ndim == 0 && ls->count == 1, "logit_scale is a scalar");
     if (ls) {
@@ -58,7 +61,8 @@ static void test_reads_fixture_header(void) {
 }
 
 static void test_widen_exact(void) {
-    const unsigned char f16[] = {0x00, 0x3c, 0x00, 0xc0, 0x01, 0x00, 0xff, 0x7b, 0x00, 0x7c, 0x00, 0x80, 0x00, 0x02};
+    const unsigned char f16[] = {0x00, 0x3c, 0x00, 0xc0, 0x01, 0x00, 0xff,
+                                 0x7b, 0x00, 0x7c, 0x00, 0x80, 0x00, 0x02};
     float out[7];
     gl_st_widen(GL_ST_F16, f16, 7, out);
     CHECK(out[0] == 1.0f && out[1] == -2.0f, "1, -2: %g %g", out[0], out[1]);
@@ -69,13 +73,15 @@ static void test_widen_exact(void) {
     CHECK(out[6] == ldexpf(1.0f, -15), "subnormal 0x0200 %g", out[6]);
     const unsigned char bf16[] = {0x80, 0x3f, 0x49, 0x40, 0x80, 0xbf};
     gl_st_widen(GL_ST_BF16, bf16, 3, out);
-    CHECK(out[0] == 1.0f && out[1] == 3.140625f && out[2] == -1.0f, "bf16 %g %g %g", out[0], out[1], out[2]);
+    CHECK(out[0] == 1.0f && out[1] == 3.140625f && out[2] == -1.0f, "bf16 %g %g %g", out[0], out[1],
+          out[2]);
 }
 
 static void test_rejects_lies(void) {
     float data[4] = {1, 2, 3, 4};
     gl_error err = {0};
-    gl_status s = open_one("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", data, 16, &err);
+    gl_status s = open_one("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}",
+                           data, 16, &err);
     CHECK(s == GL_OK, "a good file opens: %s", err.msg);
     struct {
         const char *header, *needle;
@@ -83,11 +89,13 @@ static void test_rejects_lies(void) {
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,20]}}", "exceed"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,16]}}", "needs"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", "overlap"},
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+         "overlap"},
         {"{\"a\":{\"dtype\":\"Q4\",\"shape\":[4],\"data_offsets\":[0,16]}}", "dtype"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[-4],\"data_offsets\":[0,16]}}", "shape"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,4]}}", "data_offsets"},
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,16]}}", "shape"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,16]}}",
+         "shape"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}", "JSON"},
         {"[1,2]", "JSON"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4]}}", "lacks"},
@@ -96,7 +104,8 @@ static void test_rejects_lies(void) {
         gl_error e = {0};
         s = open_one(bad[i].header, data, 16, &e);
         CHECK(s == GL_ERR_FORMAT, "case %zu: code %d (%s)", i, s, e.msg);
-        CHECK(strstr(e.msg, "t.safetensors") && strstr(e.msg, bad[i].needle), "case %zu: %s", i, e.msg);
+        CHECK(strstr(e.msg, "t.safetensors") && strstr(e.msg, bad[i].needle), "case %zu: %s", i,
+              e.msg);
         CHECK(!strchr(e.msg, '\n'), "one line");
     }
 }
@@ -114,7 +123,8 @@ static void test_rejects_bad_lengths(void) {
     fwrite(len, 1, 8, fp);
     fputs("{}      ", fp);
     fclose(fp);
-    CHECK(gl_st_open("huge.safetensors", &st, &err) == GL_ERR_FORMAT, "huge header length: %s", err.msg);
+    CHECK(gl_st_open("huge.safetensors", &st, &err) == GL_ERR_FORMAT, "huge header length: %s",
+          err.msg);
     CHECK(strstr(err.msg, "header length") != NULL, "%s", err.msg);
     CHECK(gl_st_open("absent.safetensors", &st, &err) == GL_ERR_IO, "missing file: %s", err.msg);
     gl_st_close(&st);
@@ -124,13 +134,17 @@ static void test_rejects_bad_lengths(void) {
 
 static void test_sharded_index(void) {
     float a[2] = {1, 2}, b[3] = {3, 4, 5};
-    write_st("model-00001-of-00002.safetensors", "{\"__metadata__\":{\"format\":\"pt\"},"
-             "\"x.a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", a, 8);
+    write_st("model-00001-of-00002.safetensors",
+             "{\"__metadata__\":{\"format\":\"pt\"},"
+             "\"x.a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+             a, 8);
     write_st("model-00002-of-00002.safetensors",
              "{\"x.b\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,12]}}", b, 12);
     FILE *fp = fopen("model.safetensors.index.json", "w");
-    fputs("{\"metadata\":{\"total_size\":20},\"weight_map\":{\"x.a\":\"model-00001-of-00002.safetensors\","
-          "\"x.b\":\"model-00002-of-00002.safetensors\"}}", fp);
+    fputs("{\"metadata\":{\"total_size\":20},\"weight_map\":{\"x.a\":\"model-00001-of-00002."
+          "safetensors\","
+          "\"x.b\":\"model-00002-of-00002.safetensors\"}}",
+          fp);
     fclose(fp);
     gl_safetensors st;
     gl_error err = {0};
@@ -153,14 +167,18 @@ static void test_sharded_index(void) {
     gl_st_close(&st);
 
     fp = fopen("model.safetensors.index.json", "w");
-    fputs("{\"weight_map\":{\"x.a\":\"model-00002-of-00002.safetensors\",\"x.b\":\"model-00002-of-00002.safetensors\"}}", fp);
+    fputs("{\"weight_map\":{\"x.a\":\"model-00002-of-00002.safetensors\",\"x.b\":\"model-00002-of-"
+          "00002.safetensors\"}}",
+          fp);
     fclose(fp);
-    CHECK(gl_st_open("model.safetensors.index.json", &st, &err) == GL_ERR_FORMAT, "x.a is not in shard 2");
+    CHECK(gl_st_open("model.safetensors.index.json", &st, &err) == GL_ERR_FORMAT,
+          "x.a is not in shard 2");
     CHECK(strstr(err.msg, "'x.a'") != NULL, "%s", err.msg);
     fp = fopen("model.safetensors.index.json", "w");
     fputs("{\"weight_map\":{\"x.a\":\"../etc/passwd\"}}", fp);
     fclose(fp);
-    CHECK(gl_st_open("model.safetensors.index.json", &st, &err) == GL_ERR_FORMAT, "path escape refused");
+    CHECK(gl_st_open("model.safetensors.index.json", &st, &err) == GL_ERR_FORMAT,
+          "path escape refused");
     unlink("model-00001-of-00002.safetensors");
     unlink("model-00002-of-00002.safetensors");
     unlink("model.safetensors.index.json");

@@ -1,5 +1,6 @@
 /* test_tiles.c: tilings against hand-worked arithmetic (GVL's W//n cut, full cover, windows with
- * overlap), the tile augmentations against numpy's fliplr/flipud/rot90, GVL's resize against PIL. */
+ * overlap), the tile augmentations against numpy's fliplr/flipud/rot90, GVL's resize against PIL.
+ */
 #include "harness.h"
 #include "label/label.h"
 

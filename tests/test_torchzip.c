@@ -1,5 +1,6 @@
 /* test_torchzip.c: the .pth reader against PyTorch itself (torch.load via $PY writes .npy
- * references) and against hostile files: forbidden globals, truncation, corrupt zips, bad shapes. */
+ * references) and against hostile files: forbidden globals, truncation, corrupt zips, bad shapes.
+ */
 #include "harness.h"
 #include "io/torchzip.h"
 
@@ -21,9 +22,11 @@ static const char *make_script =
     "bf=base.bfloat16(), i=torch.arange(-3, 9, dtype=torch.int64), d=base.double()[2], "
     "s=torch.tensor(2.5), p=torch.nn.Parameter(base[0]))\n"
     "torch.save(odd, 'odd.pth')\n"
-    "for k, v in odd.items(): np.save('odd_' + k + '.npy', np.ascontiguousarray(v.detach().float().numpy()))\n"
+    "for k, v in odd.items(): np.save('odd_' + k + '.npy', "
+    "np.ascontiguousarray(v.detach().float().numpy()))\n"
     /* the same checkpoint with deflated entries */
-    "with zipfile.ZipFile(ck) as zi, zipfile.ZipFile('deflated.pth', 'w', zipfile.ZIP_DEFLATED) as zo:\n"
+    "with zipfile.ZipFile(ck) as zi, zipfile.ZipFile('deflated.pth', 'w', zipfile.ZIP_DEFLATED) as "
+    "zo:\n"
     "    for it in zi.infolist(): zo.writestr(it.filename, zi.read(it.filename))\n"
     /* hostile pickles: os.system through GLOBAL, builtins.eval through STACK_GLOBAL */
     "class Sys:\n"
@@ -46,7 +49,9 @@ static const char *make_script =
     "open('bad_crc.pth', 'wb').write(bytes(bad))\n";
 
 static int setup_done;
-static const char *ckpt(void) { return t_path("fixtures/geograph/best_geograph_model_v2.pth"); }
+static const char *ckpt(void) {
+    return t_path("fixtures/geograph/best_geograph_model_v2.pth");
+}
 
 static int setup(void) {
     if (setup_done) return setup_done > 0;
@@ -60,7 +65,8 @@ static int setup(void) {
     return setup_done > 0;
 }
 
-static void check_against_npy(const gl_pth *p, const gl_py *dict, const char *key, const char *npy) {
+static void check_against_npy(const gl_pth *p, const gl_py *dict, const char *key,
+                              const char *npy) {
     gl_error err = {0};
     gl_npy ref = {0};
     CHECK_OK(gl_npy_read(npy, &ref, &err), &err);
@@ -83,7 +89,8 @@ static void test_real_checkpoint(void) {
     if (!p) return;
     const gl_py *sd = gl_pth_state_dict(p, &err);
     CHECK(sd && sd->ordered && sd->len == 5, "state dict");
-    const char *keys[] = {"dist_emb.weight", "fc.0.weight", "fc.0.bias", "fc.3.weight", "fc.3.bias"};
+    const char *keys[] = {"dist_emb.weight", "fc.0.weight", "fc.0.bias", "fc.3.weight",
+                          "fc.3.bias"};
     char npy[128];
     for (int i = 0; i < 5; i++) {
         snprintf(npy, sizeof npy, "ref_%s.npy", keys[i]);
@@ -91,7 +98,8 @@ static void test_real_checkpoint(void) {
     }
     const gl_py *root = gl_pth_root(p);
     const gl_py *classes = gl_py_get(root, "classes");
-    const char *want[] = {"Aerial", "Close Look", "Cross Far", "Extra", "Geograph", "Inside", "From Drone"};
+    const char *want[] = {"Aerial",   "Close Look", "Cross Far", "Extra",
+                          "Geograph", "Inside",     "From Drone"};
     CHECK(classes && classes->kind == GL_PY_LIST && classes->len == 7, "classes");
     for (size_t i = 0; classes && i < classes->len && i < 7; i++)
         CHECK(!strcmp(classes->items[i]->s, want[i]), "class %zu is %s", i, classes->items[i]->s);
@@ -111,12 +119,14 @@ static void test_real_checkpoint(void) {
     CHECK(f && fscanf(f, "%ld %lf %lf %lf", &epoch, &loss, &lr, &step) == 4, "ref_meta.txt");
     if (f) fclose(f);
     CHECK(gl_py_get(root, "epoch")->i == epoch, "epoch");
-    CHECK(gl_py_get(root, "loss")->kind == GL_PY_FLOAT && gl_py_get(root, "loss")->f == loss, "loss");
+    CHECK(gl_py_get(root, "loss")->kind == GL_PY_FLOAT && gl_py_get(root, "loss")->f == loss,
+          "loss");
     const gl_py *pg = gl_py_get(opt, "param_groups");
     CHECK(pg && pg->kind == GL_PY_LIST && gl_py_get(pg->items[0], "lr")->f == lr, "lr");
     const gl_pth_tensor *stp = gl_pth_find_tensor(p, st0, "step", &err);
     float stepv = -1;
-    CHECK(stp && gl_pth_tensor_f32(p, "step", stp, NULL, -1, &stepv, &err) == GL_OK && stepv == step,
+    CHECK(stp && gl_pth_tensor_f32(p, "step", stp, NULL, -1, &stepv, &err) == GL_OK &&
+              stepv == step,
           "step %g vs %g", stepv, step);
     gl_pth_free(p);
 }
@@ -197,13 +207,15 @@ static void test_wrong_shape(void) {
 
 static void test_geoclip_files(void) {
     gl_error err = {0};
-    const char *names[] = {"image_encoder_mlp_weights.pth", "location_encoder_random.pth", "logit_scale_weights.pth"};
+    const char *names[] = {"image_encoder_mlp_weights.pth", "location_encoder_random.pth",
+                           "logit_scale_weights.pth"};
     for (int i = 0; i < 3; i++) {
         gl_pth *p = gl_pth_open(t_path("fixtures/geoclip/%s", names[i]), &err);
         CHECK(p, "%s", err.msg);
         if (!p) continue;
         const gl_py *root = gl_pth_root(p);
-        CHECK(root->kind == (i == 2 ? GL_PY_TENSOR : GL_PY_DICT), "%s root %s", names[i], gl_py_kind_name(root->kind));
+        CHECK(root->kind == (i == 2 ? GL_PY_TENSOR : GL_PY_DICT), "%s root %s", names[i],
+              gl_py_kind_name(root->kind));
         gl_pth_free(p);
     }
 }

@@ -16,7 +16,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 int cli_parse_int(const char *cmd, const char *opt, const char *value, int min, int max);
 
 /* Shared option values (options.c): 0 on success, else a printed usage error and CLI_USAGE. */
-int cli_parse_split(const char *cmd, const char *value, gl_tiling *tiling);     /* RxC */
+int cli_parse_split(const char *cmd, const char *value, gl_tiling *tiling);    /* RxC */
 int cli_parse_bands(const char *cmd, const char *value, gl_raster_params *rp); /* 4,3,2 */
 int cli_parse_stretch(const char *cmd, const char *value, gl_raster_params *rp);
 
@@ -31,7 +31,7 @@ int cli_parse_stretch(const char *cmd, const char *value, gl_raster_params *rp);
     X(cluster, "cluster class names into a meta-class YAML")                                       \
     X(show, "draw labels over a scene as a PNG")                                                   \
     X(truth, "ground-truth tile labels from a mask or footprints")                                 \
-    X(eval, "evaluate labels (--pred/--truth), heads (--head) or geolocation (--geo)")            \
+    X(eval, "evaluate labels (--pred/--truth), heads (--head) or geolocation (--geo)")             \
     X(predict, "Geograph-style head predictions")                                                  \
     X(dataset, "Geograph data set: targets | stats | build")                                       \
     X(train, "train an MLP head on embeddings")                                                    \

@@ -9,18 +9,20 @@
 #define MAX_STEPS 16
 
 static void usage(FILE *fp) {
-    fprintf(fp,
-            "usage: geolabel cluster --model DIR|ORG/NAME --classes classes.txt --num-clusters K[,K2..]\n"
-            "                        [--steps N] -o meta.yaml [--names FILE] [--template T]\n\n"
-            "Groups the classes into meta-classes as GVL's cluster.py does, without an LLM: step 1\n"
-            "splits all classes into K groups by average-linkage clustering on the cosine distance\n"
-            "of their CLIP text embeddings; each later step splits every group again with its own\n"
-            "count (one --num-clusters value serves every step). A group no larger than its step's\n"
-            "count stays a list. Each meta-class is named by the candidate (--names, default the\n"
-            "shipped data/meta_class_names.txt) nearest its classes' mean embedding, unique in the\n"
-            "tree. Classes and names are embedded as --template (default \"%s\").\n"
-            "The YAML (block style, keys sorted, leaves as lists) feeds `label --mode hierarchical`.\n",
-            GL_CLUSTER_TEMPLATE);
+    fprintf(
+        fp,
+        "usage: geolabel cluster --model DIR|ORG/NAME --classes classes.txt --num-clusters "
+        "K[,K2..]\n"
+        "                        [--steps N] -o meta.yaml [--names FILE] [--template T]\n\n"
+        "Groups the classes into meta-classes as GVL's cluster.py does, without an LLM: step 1\n"
+        "splits all classes into K groups by average-linkage clustering on the cosine distance\n"
+        "of their CLIP text embeddings; each later step splits every group again with its own\n"
+        "count (one --num-clusters value serves every step). A group no larger than its step's\n"
+        "count stays a list. Each meta-class is named by the candidate (--names, default the\n"
+        "shipped data/meta_class_names.txt) nearest its classes' mean embedding, unique in the\n"
+        "tree. Classes and names are embedded as --template (default \"%s\").\n"
+        "The YAML (block style, keys sorted, leaves as lists) feeds `label --mode hierarchical`.\n",
+        GL_CLUSTER_TEMPLATE);
 }
 
 static int parse_counts(const char *s, int *k, int *n) {
@@ -40,9 +42,11 @@ static void print_tree(const gl_class_node *n, int depth) {
         if (!c->n_children) continue;
         printf("%*s%s:", depth * 2, "", c->name);
         int leaves = 1;
-        for (int j = 0; j < c->n_children; j++) leaves &= !c->children[j].n_children;
+        for (int j = 0; j < c->n_children; j++)
+            leaves &= !c->children[j].n_children;
         if (leaves)
-            for (int j = 0; j < c->n_children; j++) printf("%s %s", j ? "," : "", c->children[j].name);
+            for (int j = 0; j < c->n_children; j++)
+                printf("%s %s", j ? "," : "", c->children[j].name);
         printf("\n");
         print_tree(c, depth + 1);
     }
@@ -54,42 +58,64 @@ typedef struct {
 } cluster_opts;
 
 static int parse(int argc, char **argv, cluster_opts *o) {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},   {"classes", required_argument, 0, 'c'},
-        {"num-clusters", required_argument, 0, 'k'}, {"steps", required_argument, 0, 's'},
-        {"output", required_argument, 0, 'o'},  {"names", required_argument, 0, 'n'},
-        {"template", required_argument, 0, 't'}, {"threads", required_argument, 0, 'T'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"classes", required_argument, 0, 'c'},
+                                         {"num-clusters", required_argument, 0, 'k'},
+                                         {"steps", required_argument, 0, 's'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"names", required_argument, 0, 'n'},
+                                         {"template", required_argument, 0, 't'},
+                                         {"threads", required_argument, 0, 'T'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': o->model = optarg; break;
-        case 'c': o->classes = optarg; break;
-        case 'o': o->out = optarg; break;
-        case 'n': o->names = optarg; break;
-        case 't': o->tmpl = optarg; break;
+        case 'm':
+            o->model = optarg;
+            break;
+        case 'c':
+            o->classes = optarg;
+            break;
+        case 'o':
+            o->out = optarg;
+            break;
+        case 'n':
+            o->names = optarg;
+            break;
+        case 't':
+            o->tmpl = optarg;
+            break;
         case 'k':
             if (parse_counts(optarg, o->k, &o->n_k))
-                return cli_usage_error("cluster", "--num-clusters takes counts like 3 or 3,5, not '%s'", optarg);
+                return cli_usage_error(
+                    "cluster", "--num-clusters takes counts like 3 or 3,5, not '%s'", optarg);
             break;
         case 's':
-            if ((o->steps = cli_parse_int("cluster", "--steps", optarg, 1, MAX_STEPS)) < 0) return CLI_USAGE;
+            if ((o->steps = cli_parse_int("cluster", "--steps", optarg, 1, MAX_STEPS)) < 0)
+                return CLI_USAGE;
             break;
         case 'T':
-            if ((o->threads = cli_parse_int("cluster", "--threads", optarg, 1, 1024)) < 0) return CLI_USAGE;
+            if ((o->threads = cli_parse_int("cluster", "--threads", optarg, 1, 1024)) < 0)
+                return CLI_USAGE;
             break;
-        case 'h': usage(stdout); return -1;
-        default: return cli_usage_error("cluster", "unknown option");
+        case 'h':
+            usage(stdout);
+            return -1;
+        default:
+            return cli_usage_error("cluster", "unknown option");
         }
     }
     if (!o->model || !o->classes || !o->out || !o->n_k)
         return cli_usage_error("cluster", "--model, --classes, --num-clusters and -o are required");
     if (optind < argc) return cli_usage_error("cluster", "unexpected argument '%s'", argv[optind]);
     if (o->n_k == 1)
-        for (int s = 1; s < o->steps; s++) o->k[s] = o->k[0];
+        for (int s = 1; s < o->steps; s++)
+            o->k[s] = o->k[0];
     else if (o->n_k != o->steps)
-        return cli_usage_error("cluster", "%d cluster counts given for %d steps (give one, or one per step)",
+        return cli_usage_error("cluster",
+                               "%d cluster counts given for %d steps (give one, or one per step)",
                                o->n_k, o->steps);
     return 0;
 }
@@ -116,12 +142,13 @@ int cmd_cluster(int argc, char **argv) {
     if (!st) st = gl_class_list_load(o.names, &names, &n_names, &err);
     if (!st && !(clip = gl_clip_load(o.model, &cp, &err))) st = err.code;
     if (!st)
-        st = gl_cluster_classes(clip, (const char *const *)classes, n, (const char *const *)names, n_names,
-                                o.tmpl, o.k, o.steps, &root, &err);
+        st = gl_cluster_classes(clip, (const char *const *)classes, n, (const char *const *)names,
+                                n_names, o.tmpl, o.k, o.steps, &root, &err);
     if (!st) st = gl_class_tree_write_yaml(o.out, &root, &err);
     if (!st) {
         print_tree(&root, 0);
-        printf("wrote %s: %d classes in %d meta-classes at the top level\n", o.out, n, root.n_children);
+        printf("wrote %s: %d classes in %d meta-classes at the top level\n", o.out, n,
+               root.n_children);
     }
     gl_class_tree_free(&root);
     gl_clip_free(clip);

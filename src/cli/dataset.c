@@ -7,15 +7,19 @@
 #include <string.h>
 
 static void usage(FILE *fp) {
-    fprintf(fp,
-            "usage: geolabel dataset targets --data F.jsonl[.gz] -o targets.csv\n"
-            "       geolabel dataset stats --data F.jsonl[.gz] [--clip-dim 512] [--json]\n"
-            "       geolabel dataset build --model M --meta meta.csv -o new.jsonl [--split S] [--threads N]\n"
-            "  targets: gridimage_id plus one 0/1 column per class after the project's label mapping\n"
-            "  stats: rows per split, tag prevalence, bad rows, distance-bucket histogram\n"
-            "  build: meta.csv columns id,path,e1,n1,e2,n2 and optional types,split,weight; rows whose id\n"
-            "         is already in the output are skipped, so an interrupted build resumes; rows are\n"
-            "         appended and flushed one batch at a time (a crash loses at most the batch in flight)\n");
+    fprintf(
+        fp,
+        "usage: geolabel dataset targets --data F.jsonl[.gz] -o targets.csv\n"
+        "       geolabel dataset stats --data F.jsonl[.gz] [--clip-dim 512] [--json]\n"
+        "       geolabel dataset build --model M --meta meta.csv -o new.jsonl [--split S] "
+        "[--threads N]\n"
+        "  targets: gridimage_id plus one 0/1 column per class after the project's label mapping\n"
+        "  stats: rows per split, tag prevalence, bad rows, distance-bucket histogram\n"
+        "  build: meta.csv columns id,path,e1,n1,e2,n2 and optional types,split,weight; rows whose "
+        "id\n"
+        "         is already in the output are skipped, so an interrupted build resumes; rows are\n"
+        "         appended and flushed one batch at a time (a crash loses at most the batch in "
+        "flight)\n");
 }
 
 static int run_targets(const char *data, const char *out) {
@@ -29,15 +33,16 @@ static int run_targets(const char *data, const char *out) {
 
 static void print_stats_text(const gl_hstats *s) {
     printf("rows %ld (bad rows skipped: %ld)\n", s->rows, s->bad_rows);
-    for (int k = 0; k < 4; k++) printf("split %-5s %ld\n", gl_split_name((gl_split)k), s->split_rows[k]);
+    for (int k = 0; k < 4; k++)
+        printf("split %-5s %ld\n", gl_split_name((gl_split)k), s->split_rows[k]);
     printf("\ntarget (after mapping)    rows  prevalence\n");
     for (int c = 0; c < GL_GEOGRAPH_N_CLASSES; c++)
         printf("%-22s %8ld  %6.3f%%\n", gl_geograph_classes[c], s->target_count[c],
                s->rows ? 100.0 * s->target_count[c] / s->rows : 0.0);
     printf("\nraw tag                   rows  prevalence\n");
     for (int t = 0; t < s->n_tags; t++)
-        printf("%-22s %8ld  %6.3f%%\n", s->tag_names[t][0] ? s->tag_names[t] : "(empty)", s->tag_count[t],
-               s->rows ? 100.0 * s->tag_count[t] / s->rows : 0.0);
+        printf("%-22s %8ld  %6.3f%%\n", s->tag_names[t][0] ? s->tag_names[t] : "(empty)",
+               s->tag_count[t], s->rows ? 100.0 * s->tag_count[t] / s->rows : 0.0);
     printf("\ndistance index  rows\n");
     for (int d = 0; d < GL_GEOGRAPH_DIST_ROWS; d++)
         if (s->dist_hist[d]) printf("%14d  %ld\n", d, s->dist_hist[d]);
@@ -45,19 +50,24 @@ static void print_stats_text(const gl_hstats *s) {
 
 static void print_stats_json(const gl_hstats *s) {
     printf("{\"rows\": %ld, \"bad_rows\": %ld, \"splits\": {", s->rows, s->bad_rows);
-    for (int k = 0; k < 4; k++) printf("%s\"%s\": %ld", k ? ", " : "", gl_split_name((gl_split)k), s->split_rows[k]);
+    for (int k = 0; k < 4; k++)
+        printf("%s\"%s\": %ld", k ? ", " : "", gl_split_name((gl_split)k), s->split_rows[k]);
     printf("}, \"targets\": {");
-    for (int c = 0; c < GL_GEOGRAPH_N_CLASSES; c++) printf("%s\"%s\": %ld", c ? ", " : "", gl_geograph_classes[c], s->target_count[c]);
+    for (int c = 0; c < GL_GEOGRAPH_N_CLASSES; c++)
+        printf("%s\"%s\": %ld", c ? ", " : "", gl_geograph_classes[c], s->target_count[c]);
     printf("}, \"tags\": {");
     for (int t = 0; t < s->n_tags; t++) {
         printf("%s\"", t ? ", " : "");
         for (const char *p = s->tag_names[t]; *p; p++)
-            if (*p == '"' || *p == '\\') printf("\\%c", *p);
-            else if ((unsigned char)*p >= 32) putchar(*p);
+            if (*p == '"' || *p == '\\')
+                printf("\\%c", *p);
+            else if ((unsigned char)*p >= 32)
+                putchar(*p);
         printf("\": %ld", s->tag_count[t]);
     }
     printf("}, \"distance_index\": [");
-    for (int d = 0; d < GL_GEOGRAPH_DIST_ROWS; d++) printf("%s%ld", d ? ", " : "", s->dist_hist[d]);
+    for (int d = 0; d < GL_GEOGRAPH_DIST_ROWS; d++)
+        printf("%s%ld", d ? ", " : "", s->dist_hist[d]);
     printf("]}\n");
 }
 
@@ -65,8 +75,10 @@ static int run_stats(const char *data, int clip_dim, int json) {
     gl_error err = {0};
     gl_hstats s;
     if (gl_hdata_stats(data, clip_dim, &s, &err)) return cli_report(&err);
-    if (json) print_stats_json(&s);
-    else print_stats_text(&s);
+    if (json)
+        print_stats_json(&s);
+    else
+        print_stats_text(&s);
     return CLI_OK;
 }
 
@@ -74,17 +86,21 @@ static int run_build(const char *model, const char *meta, const char *out, int t
     gl_error err = {0};
     long added, skipped;
     if (gl_hdata_build(model, meta, out, threads, &added, &skipped, &err)) return cli_report(&err);
-    fprintf(stderr, "geolabel dataset build: %ld rows added, %ld already present\n", added, skipped);
+    fprintf(stderr, "geolabel dataset build: %ld rows added, %ld already present\n", added,
+            skipped);
     return CLI_OK;
 }
 
 int cmd_dataset(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"data", required_argument, 0, 'd'},  {"output", required_argument, 0, 'o'},
-        {"clip-dim", required_argument, 0, 'c'}, {"json", no_argument, 0, 'J'},
-        {"model", required_argument, 0, 'm'}, {"meta", required_argument, 0, 'M'},
-        {"threads", required_argument, 0, 'j'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"data", required_argument, 0, 'd'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"clip-dim", required_argument, 0, 'c'},
+                                         {"json", no_argument, 0, 'J'},
+                                         {"model", required_argument, 0, 'm'},
+                                         {"meta", required_argument, 0, 'M'},
+                                         {"threads", required_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
@@ -93,17 +109,28 @@ int cmd_dataset(int argc, char **argv) {
     int c, clip_dim = 512, json = 0, threads = 0;
     optind = 1;
     while ((c = getopt_long(argc - 1, argv + 1, "o:h", opts, NULL)) != -1) {
-        if (c == 'd') data = optarg;
-        else if (c == 'o') out = optarg;
-        else if (c == 'J') json = 1;
-        else if (c == 'm') model = optarg;
-        else if (c == 'M') meta = optarg;
-        else if (c == 'c' && (clip_dim = cli_parse_int("dataset", "--clip-dim", optarg, 1, 65536)) < 0) return CLI_USAGE;
-        else if (c == 'j' && (threads = cli_parse_int("dataset", "--threads", optarg, 1, 1024)) < 0) return CLI_USAGE;
-        else if (c == 'h') return usage(stdout), CLI_OK;
-        else if (c == '?') return cli_usage_error("dataset", "unknown option");
+        if (c == 'd')
+            data = optarg;
+        else if (c == 'o')
+            out = optarg;
+        else if (c == 'J')
+            json = 1;
+        else if (c == 'm')
+            model = optarg;
+        else if (c == 'M')
+            meta = optarg;
+        else if (c == 'c' &&
+                 (clip_dim = cli_parse_int("dataset", "--clip-dim", optarg, 1, 65536)) < 0)
+            return CLI_USAGE;
+        else if (c == 'j' && (threads = cli_parse_int("dataset", "--threads", optarg, 1, 1024)) < 0)
+            return CLI_USAGE;
+        else if (c == 'h')
+            return usage(stdout), CLI_OK;
+        else if (c == '?')
+            return cli_usage_error("dataset", "unknown option");
     }
-    if (optind < argc - 1) return cli_usage_error("dataset", "unexpected argument '%s'", argv[1 + optind]);
+    if (optind < argc - 1)
+        return cli_usage_error("dataset", "unexpected argument '%s'", argv[1 + optind]);
     if (!strcmp(sub, "targets")) {
         if (!data || !out) return cli_usage_error("dataset", "targets needs --data and -o");
         return run_targets(data, out);
@@ -113,7 +140,8 @@ int cmd_dataset(int argc, char **argv) {
         return run_stats(data, clip_dim, json);
     }
     if (!strcmp(sub, "build")) {
-        if (!model || !meta || !out) return cli_usage_error("dataset", "build needs --model, --meta and -o");
+        if (!model || !meta || !out)
+            return cli_usage_error("dataset", "build needs --model, --meta and -o");
         return run_build(model, meta, out, threads);
     }
     return cli_usage_error("dataset", "unknown subcommand '%s' (targets, stats, build)", sub);

@@ -6,33 +6,45 @@
 #include <stdlib.h>
 
 static void usage(FILE *fp) {
-    fprintf(fp, "usage: geolabel embed --model DIR|ORG/NAME [--text] [--normalize] [--batch N] [--threads N]\n"
-                "                      -o OUT.npy|OUT.jsonl INPUT...\n"
-                "  INPUT: image files, or with --text the strings to embed\n"
-                "  OUT.npy: float32 [N, projection_dim] in input order\n"
-                "  OUT.jsonl: {\"id\": input, \"embeddings\": base64 of little-endian float32} per line\n"
-                "  --normalize: L2-normalise each row (default: raw get_*_features output)\n"
-                "  --batch N: inputs per forward pass (default 8); --threads N (default: all cores)\n");
+    fprintf(
+        fp,
+        "usage: geolabel embed --model DIR|ORG/NAME [--text] [--normalize] [--batch N] [--threads "
+        "N]\n"
+        "                      -o OUT.npy|OUT.jsonl INPUT...\n"
+        "  INPUT: image files, or with --text the strings to embed\n"
+        "  OUT.npy: float32 [N, projection_dim] in input order\n"
+        "  OUT.jsonl: {\"id\": input, \"embeddings\": base64 of little-endian float32} per line\n"
+        "  --normalize: L2-normalise each row (default: raw get_*_features output)\n"
+        "  --batch N: inputs per forward pass (default 8); --threads N (default: all cores)\n");
 }
 
 int cmd_embed(int argc, char **argv) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"text", no_argument, 0, 't'},
-                                         {"normalize", no_argument, 0, 'n'},   {"batch", required_argument, 0, 'b'},
-                                         {"threads", required_argument, 0, 'j'}, {"output", required_argument, 0, 'o'},
-                                         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},   {"text", no_argument, 0, 't'},
+        {"normalize", no_argument, 0, 'n'},     {"batch", required_argument, 0, 'b'},
+        {"threads", required_argument, 0, 'j'}, {"output", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     const char *model = NULL, *out = NULL;
     int text = 0, normalize = 0, c;
     gl_clip_params p = gl_clip_default_params();
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:o:h", opts, NULL)) != -1) {
-        if (c == 'm') model = optarg;
-        else if (c == 'o') out = optarg;
-        else if (c == 't') text = 1;
-        else if (c == 'n') normalize = 1;
-        else if (c == 'b' && (p.max_batch = cli_parse_int("embed", "--batch", optarg, 1, 4096)) < 0) return CLI_USAGE;
-        else if (c == 'j' && (p.threads = cli_parse_int("embed", "--threads", optarg, 1, 1024)) < 0) return CLI_USAGE;
-        else if (c == 'h') return usage(stdout), CLI_OK;
-        else if (c == '?') return cli_usage_error("embed", "unknown option");
+        if (c == 'm')
+            model = optarg;
+        else if (c == 'o')
+            out = optarg;
+        else if (c == 't')
+            text = 1;
+        else if (c == 'n')
+            normalize = 1;
+        else if (c == 'b' && (p.max_batch = cli_parse_int("embed", "--batch", optarg, 1, 4096)) < 0)
+            return CLI_USAGE;
+        else if (c == 'j' && (p.threads = cli_parse_int("embed", "--threads", optarg, 1, 1024)) < 0)
+            return CLI_USAGE;
+        else if (c == 'h')
+            return usage(stdout), CLI_OK;
+        else if (c == '?')
+            return cli_usage_error("embed", "unknown option");
     }
     if (!model || !out) return cli_usage_error("embed", "--model and -o are required");
     int n = argc - optind;
@@ -44,8 +56,9 @@ int cmd_embed(int argc, char **argv) {
     int dim = gl_clip_projection_dim(clip);
     float *embeds = malloc(sizeof(float) * (size_t)n * dim);
     gl_status s = embeds ? GL_OK : gl_fail(&err, GL_ERR_NOMEM, "embed: out of memory");
-    if (!s) s = text ? gl_clip_encode_texts(clip, inputs, n, embeds, &err)
-                     : gl_clip_encode_image_files(clip, inputs, n, embeds, &err);
+    if (!s)
+        s = text ? gl_clip_encode_texts(clip, inputs, n, embeds, &err)
+                 : gl_clip_encode_image_files(clip, inputs, n, embeds, &err);
     if (!s && normalize) gl_l2_normalize_rows(embeds, n, dim);
     if (!s) s = gl_embeddings_write(out, inputs, embeds, n, dim, &err);
     free(embeds);

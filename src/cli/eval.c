@@ -8,7 +8,8 @@ int cmd_eval(int argc, char **argv) {
     int (*run)(int, char **) = cli_eval_labels;
     const char *what = "label";
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--geo")) run = cli_eval_geo, what = "geolocation";
+        if (!strcmp(argv[i], "--geo"))
+            run = cli_eval_geo, what = "geolocation";
         else if (!strcmp(argv[i], "--head") || !strncmp(argv[i], "--head=", 7))
             run = cli_eval_head, what = "head";
     }

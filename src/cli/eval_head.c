@@ -7,24 +7,31 @@
 #include <stdlib.h>
 
 static void usage(FILE *fp) {
-    fprintf(fp, "usage: geolabel eval --head CKPT --data F.jsonl[.gz] [--json] [--keep-bad-rows] [--threads N]\n"
-                "  per-class precision/recall/F1 on 'tes' at 0.5 and at thresholds tuned on 'val' (best F1\n"
+    fprintf(fp, "usage: geolabel eval --head CKPT --data F.jsonl[.gz] [--json] [--keep-bad-rows] "
+                "[--threads N]\n"
+                "  per-class precision/recall/F1 on 'tes' at 0.5 and at thresholds tuned on 'val' "
+                "(best F1\n"
                 "  over 0.01..0.99), micro and macro F1, average precision and mAP\n");
 }
 
 static void json_string(const char *s) {
     putchar('"');
     for (; *s; s++) {
-        if (*s == '"' || *s == '\\') printf("\\%c", *s);
-        else if ((unsigned char)*s < 32) printf("\\u%04x", *s);
-        else putchar(*s);
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 32)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
     }
     putchar('"');
 }
 
 static void json_num(const char *key, double v, int comma) {
-    if (isnan(v)) printf("\"%s\": null%s", key, comma ? ", " : "");
-    else printf("\"%s\": %.6f%s", key, v, comma ? ", " : "");
+    if (isnan(v))
+        printf("\"%s\": null%s", key, comma ? ", " : "");
+    else
+        printf("\"%s\": %.6f%s", key, v, comma ? ", " : "");
 }
 
 static void print_json(const gl_head *h, const gl_head_eval *e) {
@@ -54,32 +61,43 @@ static void print_json(const gl_head *h, const gl_head_eval *e) {
 
 static void print_text(const gl_head *h, const gl_head_eval *e) {
     printf("tes rows %ld (thresholds tuned on %ld val rows)\n\n", e->n_test, e->n_val);
-    printf("%-16s %7s | %6s %6s %6s | %5s %6s %6s %6s | %6s\n", "class", "support", "P@.5", "R@.5", "F1@.5", "thr",
-           "P", "R", "F1", "AP");
+    printf("%-16s %7s | %6s %6s %6s | %5s %6s %6s %6s | %6s\n", "class", "support", "P@.5", "R@.5",
+           "F1@.5", "thr", "P", "R", "F1", "AP");
     for (int k = 0; k < e->n_classes; k++)
-        printf("%-16s %7ld | %6.4f %6.4f %6.4f | %5.2f %6.4f %6.4f %6.4f | %6.4f\n", gl_head_class_name(h, k),
-               e->support[k], e->precision[k], e->recall[k], e->f1[k], e->tuned_threshold[k], e->tuned_precision[k],
-               e->tuned_recall[k], e->tuned_f1[k], e->ap[k]);
-    printf("\nmicro-F1 %.4f  macro-F1 %.4f  (tuned: micro %.4f  macro %.4f)  mAP %.4f\n", e->micro_f1, e->macro_f1,
-           e->tuned_micro_f1, e->tuned_macro_f1, e->map);
+        printf("%-16s %7ld | %6.4f %6.4f %6.4f | %5.2f %6.4f %6.4f %6.4f | %6.4f\n",
+               gl_head_class_name(h, k), e->support[k], e->precision[k], e->recall[k], e->f1[k],
+               e->tuned_threshold[k], e->tuned_precision[k], e->tuned_recall[k], e->tuned_f1[k],
+               e->ap[k]);
+    printf("\nmicro-F1 %.4f  macro-F1 %.4f  (tuned: micro %.4f  macro %.4f)  mAP %.4f\n",
+           e->micro_f1, e->macro_f1, e->tuned_micro_f1, e->tuned_macro_f1, e->map);
 }
 
 int cli_eval_head(int argc, char **argv) {
-    static const struct option opts[] = {{"head", required_argument, 0, 'H'}, {"data", required_argument, 0, 'd'},
-                                         {"json", no_argument, 0, 'J'},        {"keep-bad-rows", no_argument, 0, 'k'},
-                                         {"threads", required_argument, 0, 'j'}, {"help", no_argument, 0, 'h'},
+    static const struct option opts[] = {{"head", required_argument, 0, 'H'},
+                                         {"data", required_argument, 0, 'd'},
+                                         {"json", no_argument, 0, 'J'},
+                                         {"keep-bad-rows", no_argument, 0, 'k'},
+                                         {"threads", required_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *head = NULL, *data = NULL;
     int c, json = 0, keep = 0, threads = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'H') head = optarg;
-        else if (c == 'd') data = optarg;
-        else if (c == 'J') json = 1;
-        else if (c == 'k') keep = 1;
-        else if (c == 'j' && (threads = cli_parse_int("eval", "--threads", optarg, 1, 1024)) < 0) return CLI_USAGE;
-        else if (c == 'h') return usage(stdout), CLI_OK;
-        else if (c == '?') return cli_usage_error("eval", "unknown option");
+        if (c == 'H')
+            head = optarg;
+        else if (c == 'd')
+            data = optarg;
+        else if (c == 'J')
+            json = 1;
+        else if (c == 'k')
+            keep = 1;
+        else if (c == 'j' && (threads = cli_parse_int("eval", "--threads", optarg, 1, 1024)) < 0)
+            return CLI_USAGE;
+        else if (c == 'h')
+            return usage(stdout), CLI_OK;
+        else if (c == '?')
+            return cli_usage_error("eval", "unknown option");
     }
     if (!head || !data) return cli_usage_error("eval", "--head needs --data");
     if (optind < argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
@@ -89,8 +107,10 @@ int cli_eval_head(int argc, char **argv) {
     if (!h) return cli_report(&err);
     gl_head_eval e;
     gl_status s = gl_head_eval_file(h, data, keep, &e, &err);
-    if (!s && json) print_json(h, &e);
-    else if (!s) print_text(h, &e);
+    if (!s && json)
+        print_json(h, &e);
+    else if (!s)
+        print_text(h, &e);
     gl_head_free(h);
     return s ? cli_report(&err) : CLI_OK;
 }

@@ -9,17 +9,20 @@
 #include <string.h>
 
 static void usage(FILE *fp) {
-    fprintf(fp,
-            "usage: geolabel eval --pred labels.csv --truth truth.csv [--json] "
-            "[--confusion-png cm.png]\n"
-            "                     [--hierarchy meta.yaml]\n\n"
-            "Matches rows by filename (base name), row and col, and reports overall accuracy,\n"
-            "per-class precision/recall/F1, macro-F1, Cohen's kappa and the confusion matrix\n"
-            "(rows truth, columns prediction); with classification trees, accuracy per level.\n"
-            "--hierarchy gives rows without a tree (e.g. from `geolabel truth`) their label's path.\n");
+    fprintf(
+        fp,
+        "usage: geolabel eval --pred labels.csv --truth truth.csv [--json] "
+        "[--confusion-png cm.png]\n"
+        "                     [--hierarchy meta.yaml]\n\n"
+        "Matches rows by filename (base name), row and col, and reports overall accuracy,\n"
+        "per-class precision/recall/F1, macro-F1, Cohen's kappa and the confusion matrix\n"
+        "(rows truth, columns prediction); with classification trees, accuracy per level.\n"
+        "--hierarchy gives rows without a tree (e.g. from `geolabel truth`) their label's path.\n");
 }
 
-static cJSON *number_or_null(double v) { return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v); }
+static cJSON *number_or_null(double v) {
+    return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
+}
 
 static cJSON *eval_json(const gl_label_eval *e) {
     cJSON *o = cJSON_CreateObject();
@@ -29,7 +32,8 @@ static cJSON *eval_json(const gl_label_eval *e) {
     cJSON_AddItemToObject(o, "accuracy", number_or_null(e->accuracy));
     cJSON_AddItemToObject(o, "macro_f1", number_or_null(e->macro_f1));
     cJSON_AddItemToObject(o, "kappa", number_or_null(e->kappa));
-    cJSON *classes = cJSON_AddArrayToObject(o, "classes"), *per = cJSON_AddObjectToObject(o, "per_class");
+    cJSON *classes = cJSON_AddArrayToObject(o, "classes"),
+          *per = cJSON_AddObjectToObject(o, "per_class");
     cJSON *cm = cJSON_AddArrayToObject(o, "confusion");
     for (int c = 0; c < e->n_classes; c++) {
         cJSON_AddItemToArray(classes, cJSON_CreateString(e->classes[c]));
@@ -40,7 +44,8 @@ static cJSON *eval_json(const gl_label_eval *e) {
         cJSON_AddNumberToObject(k, "support", (double)e->support[c]);
         cJSON *row = cJSON_CreateArray();
         for (int j = 0; j < e->n_classes; j++)
-            cJSON_AddItemToArray(row, cJSON_CreateNumber((double)e->confusion[(size_t)c * e->n_classes + j]));
+            cJSON_AddItemToArray(
+                row, cJSON_CreateNumber((double)e->confusion[(size_t)c * e->n_classes + j]));
         cJSON_AddItemToArray(cm, row);
     }
     cJSON *levels = cJSON_AddArrayToObject(o, "levels");
@@ -56,9 +61,11 @@ static cJSON *eval_json(const gl_label_eval *e) {
 
 static void print_text(const gl_label_eval *e) {
     printf("tiles: %ld predicted, %ld truth, %ld matched\n", e->n_pred, e->n_truth, e->n_matched);
-    printf("accuracy  %.4f\nmacro-F1  %.4f\nkappa     %.4f\n\n", e->accuracy, e->macro_f1, e->kappa);
+    printf("accuracy  %.4f\nmacro-F1  %.4f\nkappa     %.4f\n\n", e->accuracy, e->macro_f1,
+           e->kappa);
     int w = 5;
-    for (int c = 0; c < e->n_classes; c++) w = (int)strlen(e->classes[c]) > w ? (int)strlen(e->classes[c]) : w;
+    for (int c = 0; c < e->n_classes; c++)
+        w = (int)strlen(e->classes[c]) > w ? (int)strlen(e->classes[c]) : w;
     if (w > 40) w = 40;
     printf("%-*s  precision  recall      F1  support\n", w, "class");
     for (int c = 0; c < e->n_classes; c++)
@@ -67,12 +74,13 @@ static void print_text(const gl_label_eval *e) {
     printf("\nconfusion matrix (rows truth, columns prediction, in the order above):\n");
     for (int c = 0; c < e->n_classes; c++) {
         printf("%-*.*s", w, w, e->classes[c]);
-        for (int j = 0; j < e->n_classes; j++) printf(" %6ld", e->confusion[(size_t)c * e->n_classes + j]);
+        for (int j = 0; j < e->n_classes; j++)
+            printf(" %6ld", e->confusion[(size_t)c * e->n_classes + j]);
         printf("\n");
     }
     for (int l = 0; l < e->n_levels; l++)
-        printf("%slevel %d accuracy  %.4f  (%ld tiles)\n", l ? "" : "\n", l + 1, e->level_accuracy[l],
-               e->level_n[l]);
+        printf("%slevel %d accuracy  %.4f  (%ld tiles)\n", l ? "" : "\n", l + 1,
+               e->level_accuracy[l], e->level_n[l]);
 }
 
 int cli_eval_labels(int argc, char **argv) {
@@ -87,15 +95,21 @@ int cli_eval_labels(int argc, char **argv) {
     int json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'p') pred = optarg;
-        else if (c == 't') truth = optarg;
-        else if (c == 'j') json = 1;
-        else if (c == 'c') png = optarg;
-        else if (c == 'y') yaml = optarg;
+        if (c == 'p')
+            pred = optarg;
+        else if (c == 't')
+            truth = optarg;
+        else if (c == 'j')
+            json = 1;
+        else if (c == 'c')
+            png = optarg;
+        else if (c == 'y')
+            yaml = optarg;
         else if (c == 'h') {
             usage(stdout);
             return CLI_OK;
-        } else return cli_usage_error("eval", "unknown option");
+        } else
+            return cli_usage_error("eval", "unknown option");
     }
     if (!pred || !truth) return cli_usage_error("eval", "--pred and --truth are both required");
     if (optind < argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);

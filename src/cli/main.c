@@ -54,9 +54,12 @@ int main(int argc, char **argv) {
     gl_blas_reexec_if_needed(argv);
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
-        if (!strcmp(argv[i], "-v")) gl_log_set_level(GL_LOG_INFO);
-        else if (!strcmp(argv[i], "-vv")) gl_log_set_level(GL_LOG_DEBUG);
-        else if (!strcmp(argv[i], "-q")) gl_log_set_level(GL_LOG_QUIET);
+        if (!strcmp(argv[i], "-v"))
+            gl_log_set_level(GL_LOG_INFO);
+        else if (!strcmp(argv[i], "-vv"))
+            gl_log_set_level(GL_LOG_DEBUG);
+        else if (!strcmp(argv[i], "-q"))
+            gl_log_set_level(GL_LOG_QUIET);
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return CLI_OK;

@@ -29,7 +29,8 @@ int cli_parse_bands(const char *cmd, const char *v, gl_raster_params *rp) {
     }
     if (n == 0) return cli_usage_error(cmd, "--bands is empty");
     /* One band is drawn as grey: it fills all three channels. */
-    for (int i = 0; i < 3; i++) rp->bands[i] = i < n ? b[i] : b[n - 1];
+    for (int i = 0; i < 3; i++)
+        rp->bands[i] = i < n ? b[i] : b[n - 1];
     return 0;
 }
 

@@ -8,13 +8,16 @@
 
 static void usage(FILE *fp) {
     fprintf(fp,
-            "usage: geolabel predict --head CKPT (--data ROWS.jsonl[.gz] | --model M --image IMG... [--distance D]\n"
+            "usage: geolabel predict --head CKPT (--data ROWS.jsonl[.gz] | --model M --image "
+            "IMG... [--distance D]\n"
             "                        | --model M --meta META.csv) -o PROBS.csv [--threshold T]\n"
             "  CKPT: a Geograph .pth checkpoint or a head .safetensors from 'geolabel train'\n"
             "  --data: the data set's JSONL (gridimage_id, distance, embeddings)\n"
-            "  --image: images to embed with the CLIP model --model; --distance applies to all (default Unknown)\n"
+            "  --image: images to embed with the CLIP model --model; --distance applies to all "
+            "(default Unknown)\n"
             "  --meta: CSV with columns id,path,e1,n1,e2,n2 (national-grid subject and camera)\n"
-            "  output: gridimage_id, one probability per class in checkpoint order; --threshold T adds\n"
+            "  output: gridimage_id, one probability per class in checkpoint order; --threshold T "
+            "adds\n"
             "          a labels column: classes with p > T joined by ',' or None\n"
             "  --keep-bad-rows: zero vectors for undecodable rows (the reference's behaviour)\n"
             "  --threads N: BLAS and CLIP threads\n");
@@ -31,23 +34,27 @@ typedef struct {
 #define IMAGE_CHUNK 32
 
 /* Embeds n images, runs the head, writes rows. ids and dists are per image. */
-static gl_status predict_images(gl_clip *clip, const gl_head *h, gl_head_writer *w, const char *const *ids,
-                                const char *const *paths, const int *dists, int n, gl_error *err) {
+static gl_status predict_images(gl_clip *clip, const gl_head *h, gl_head_writer *w,
+                                const char *const *ids, const char *const *paths, const int *dists,
+                                int n, gl_error *err) {
     gl_head_arch a = gl_head_get_arch(h);
-    float *emb = malloc(sizeof(float) * (size_t)n * a.clip_dim), *logits = malloc(sizeof(float) * (size_t)n * a.n_classes);
+    float *emb = malloc(sizeof(float) * (size_t)n * a.clip_dim),
+          *logits = malloc(sizeof(float) * (size_t)n * a.n_classes);
     gl_status s = emb && logits ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "predict: out of memory");
     if (!s) s = gl_clip_encode_image_files(clip, paths, n, emb, err);
     if (!s) s = gl_head_forward(h, emb, dists, n, logits, err);
     if (!s) {
         gl_sigmoid_inplace(logits, (size_t)n * a.n_classes);
-        for (int i = 0; i < n; i++) gl_head_write_row(w, ids[i], logits + (size_t)i * a.n_classes);
+        for (int i = 0; i < n; i++)
+            gl_head_write_row(w, ids[i], logits + (size_t)i * a.n_classes);
     }
     free(emb);
     free(logits);
     return s;
 }
 
-static gl_status run_meta(gl_clip *clip, const gl_head *h, gl_head_writer *w, const char *meta, gl_error *err) {
+static gl_status run_meta(gl_clip *clip, const gl_head *h, gl_head_writer *w, const char *meta,
+                          gl_error *err) {
     gl_csv *csv = gl_csv_open(meta, 1, err);
     if (!csv) return err->code;
     const char *cols[6] = {"id", "path", "e1", "n1", "e2", "n2"};
@@ -55,7 +62,8 @@ static gl_status run_meta(gl_clip *clip, const gl_head *h, gl_head_writer *w, co
     for (int k = 0; k < 6; k++)
         if ((idx[k] = gl_csv_column(csv, cols[k])) < 0) {
             gl_csv_close(csv);
-            return gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' column (need id,path,e1,n1,e2,n2)", meta, cols[k]);
+            return gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' column (need id,path,e1,n1,e2,n2)",
+                           meta, cols[k]);
         }
     char *ids[IMAGE_CHUNK] = {0}, *paths[IMAGE_CHUNK] = {0};
     int dists[IMAGE_CHUNK], n = 0, rc;
@@ -70,7 +78,8 @@ static gl_status run_meta(gl_clip *clip, const gl_head *h, gl_head_writer *w, co
             char *end;
             v[k] = strtod(gl_csv_field(csv, idx[k + 2]), &end);
             if (end == gl_csv_field(csv, idx[k + 2]) || *end)
-                s = gl_fail(err, GL_ERR_FORMAT, "%s:%ld: %s is not a number", meta, gl_csv_line(csv), cols[k + 2]);
+                s = gl_fail(err, GL_ERR_FORMAT, "%s:%ld: %s is not a number", meta,
+                            gl_csv_line(csv), cols[k + 2]);
         }
         if (s) break;
         char dist[32];
@@ -80,13 +89,19 @@ static gl_status run_meta(gl_clip *clip, const gl_head *h, gl_head_writer *w, co
         paths[n] = strdup(gl_csv_field(csv, idx[1]));
         if (!ids[n] || !paths[n]) s = gl_fail(err, GL_ERR_NOMEM, "predict: out of memory");
         if (++n == IMAGE_CHUNK || s) {
-            if (!s) s = predict_images(clip, h, w, (const char *const *)ids, (const char *const *)paths, dists, n, err);
-            for (int i = 0; i < n; i++) free(ids[i]), free(paths[i]), ids[i] = paths[i] = NULL;
+            if (!s)
+                s = predict_images(clip, h, w, (const char *const *)ids, (const char *const *)paths,
+                                   dists, n, err);
+            for (int i = 0; i < n; i++)
+                free(ids[i]), free(paths[i]), ids[i] = paths[i] = NULL;
             n = 0;
         }
     }
-    if (!s && n) s = predict_images(clip, h, w, (const char *const *)ids, (const char *const *)paths, dists, n, err);
-    for (int i = 0; i < n; i++) free(ids[i]), free(paths[i]);
+    if (!s && n)
+        s = predict_images(clip, h, w, (const char *const *)ids, (const char *const *)paths, dists,
+                           n, err);
+    for (int i = 0; i < n; i++)
+        free(ids[i]), free(paths[i]);
     gl_csv_close(csv);
     return s;
 }
@@ -99,8 +114,8 @@ static int run_clip(const predict_args *a, const gl_head *h) {
     if (!clip) return cli_report(&err);
     gl_status s = GL_OK;
     if (gl_clip_projection_dim(clip) != gl_head_get_arch(h).clip_dim)
-        s = gl_fail(&err, GL_ERR_SHAPE, "%s: embeddings have %d dimensions but the head takes %d", a->model,
-                    gl_clip_projection_dim(clip), gl_head_get_arch(h).clip_dim);
+        s = gl_fail(&err, GL_ERR_SHAPE, "%s: embeddings have %d dimensions but the head takes %d",
+                    a->model, gl_clip_projection_dim(clip), gl_head_get_arch(h).clip_dim);
     gl_atomic_file f = {0};
     if (!s) s = gl_atomic_open(&f, a->out, &err);
     gl_head_writer w = {f.fp, h, a->threshold};
@@ -108,7 +123,8 @@ static int run_clip(const predict_args *a, const gl_head *h) {
     if (!s && a->meta) s = run_meta(clip, h, &w, a->meta, &err);
     for (int i0 = 0; !s && !a->meta && i0 < a->n_images; i0 += IMAGE_CHUNK) {
         int n = a->n_images - i0 < IMAGE_CHUNK ? a->n_images - i0 : IMAGE_CHUNK, dists[IMAGE_CHUNK];
-        for (int i = 0; i < n; i++) dists[i] = gl_head_dist_index(h, a->distance);
+        for (int i = 0; i < n; i++)
+            dists[i] = gl_head_dist_index(h, a->distance);
         const char *const *p = (const char *const *)a->images + i0;
         s = predict_images(clip, h, &w, p, p, dists, n, &err);
     }
@@ -119,12 +135,12 @@ static int run_clip(const predict_args *a, const gl_head *h) {
 
 static int parse(int argc, char **argv, predict_args *a) {
     static const struct option opts[] = {
-        {"head", required_argument, 0, 'H'},  {"data", required_argument, 0, 'd'},
-        {"model", required_argument, 0, 'm'}, {"image", no_argument, 0, 'i'},
+        {"head", required_argument, 0, 'H'},     {"data", required_argument, 0, 'd'},
+        {"model", required_argument, 0, 'm'},    {"image", no_argument, 0, 'i'},
         {"distance", required_argument, 0, 'D'}, {"meta", required_argument, 0, 'M'},
-        {"output", required_argument, 0, 'o'}, {"threshold", required_argument, 0, 't'},
-        {"keep-bad-rows", no_argument, 0, 'k'}, {"threads", required_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+        {"output", required_argument, 0, 'o'},   {"threshold", required_argument, 0, 't'},
+        {"keep-bad-rows", no_argument, 0, 'k'},  {"threads", required_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     int c, image = 0;
     memset(a, 0, sizeof *a);
     a->threshold = -1;
@@ -132,25 +148,41 @@ static int parse(int argc, char **argv, predict_args *a) {
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         char *end;
-        if (c == 'H') a->head = optarg;
-        else if (c == 'd') a->data = optarg;
-        else if (c == 'm') a->model = optarg;
-        else if (c == 'i') image = 1;
-        else if (c == 'D') a->distance = optarg;
-        else if (c == 'M') a->meta = optarg;
-        else if (c == 'o') a->out = optarg;
-        else if (c == 'k') a->keep_bad = 1;
-        else if (c == 'j' && (a->threads = cli_parse_int("predict", "--threads", optarg, 1, 1024)) < 0) return CLI_USAGE;
-        else if (c == 't' && (!((a->threshold = strtof(optarg, &end)) >= 0 && a->threshold <= 1) || *end))
-            return cli_usage_error("predict", "--threshold takes a number in [0,1], not '%s'", optarg);
-        else if (c == 'h') return usage(stdout), -1;
-        else if (c == '?') return cli_usage_error("predict", "unknown option");
+        if (c == 'H')
+            a->head = optarg;
+        else if (c == 'd')
+            a->data = optarg;
+        else if (c == 'm')
+            a->model = optarg;
+        else if (c == 'i')
+            image = 1;
+        else if (c == 'D')
+            a->distance = optarg;
+        else if (c == 'M')
+            a->meta = optarg;
+        else if (c == 'o')
+            a->out = optarg;
+        else if (c == 'k')
+            a->keep_bad = 1;
+        else if (c == 'j' &&
+                 (a->threads = cli_parse_int("predict", "--threads", optarg, 1, 1024)) < 0)
+            return CLI_USAGE;
+        else if (c == 't' &&
+                 (!((a->threshold = strtof(optarg, &end)) >= 0 && a->threshold <= 1) || *end))
+            return cli_usage_error("predict", "--threshold takes a number in [0,1], not '%s'",
+                                   optarg);
+        else if (c == 'h')
+            return usage(stdout), -1;
+        else if (c == '?')
+            return cli_usage_error("predict", "unknown option");
     }
     a->images = argv + optind;
     a->n_images = argc - optind;
     if (!a->head || !a->out) return cli_usage_error("predict", "--head and -o are required");
-    if (!!a->data + !!image + !!a->meta != 1) return cli_usage_error("predict", "give exactly one of --data, --image, --meta");
-    if (a->n_images && !image) return cli_usage_error("predict", "unexpected argument '%s'", a->images[0]);
+    if (!!a->data + !!image + !!a->meta != 1)
+        return cli_usage_error("predict", "give exactly one of --data, --image, --meta");
+    if (a->n_images && !image)
+        return cli_usage_error("predict", "unexpected argument '%s'", a->images[0]);
     if (image && !a->n_images) return cli_usage_error("predict", "--image needs image files");
     if (!a->data && !a->model) return cli_usage_error("predict", "--image and --meta need --model");
     return 0;
@@ -170,10 +202,13 @@ int cmd_predict(int argc, char **argv) {
         return rc;
     }
     long rows, bad;
-    gl_status s = gl_head_predict_file(h, a.data, a.out, a.threshold, a.keep_bad, &rows, &bad, &err);
+    gl_status s =
+        gl_head_predict_file(h, a.data, a.out, a.threshold, a.keep_bad, &rows, &bad, &err);
     gl_head_free(h);
     if (s) return cli_report(&err);
     gl_log(GL_LOG_INFO, "predict: %ld rows written to %s", rows, a.out);
-    if (bad) fprintf(stderr, "geolabel predict: %ld bad row%s %s\n", bad, bad == 1 ? "" : "s", a.keep_bad ? "kept as zero vectors" : "skipped");
+    if (bad)
+        fprintf(stderr, "geolabel predict: %ld bad row%s %s\n", bad, bad == 1 ? "" : "s",
+                a.keep_bad ? "kept as zero vectors" : "skipped");
     return CLI_OK;
 }

@@ -7,26 +7,31 @@
 #include <string.h>
 
 static void usage(FILE *fp) {
-    fprintf(fp,
-            "usage: geolabel show --labels labels.csv --image IMG -o out.png [options]\n\n"
-            "  --bands 4,3,2        bands drawn as red, green, blue (default: the RGB bands)\n"
-            "  --stretch S          minmax (default) | percentile[:LOW,HIGH] | none\n"
-            "  --max-side PX        longest side of the drawn scene (default 1600)\n"
-            "  --alpha A            tile fill opacity, 0..1 (default 0.35)\n"
-            "  --collage            GVL's collage: the tiles in a grid, captioned with their labels\n"
-            "  --max-tiles N        collage: at most N tiles, by (row, col) (default 100)\n\n"
-            "Rows are those of the CSV whose filename has IMG's base name. Colours follow the\n"
-            "legend's order (grouped by meta-class for hierarchical labels).\n");
+    fprintf(
+        fp,
+        "usage: geolabel show --labels labels.csv --image IMG -o out.png [options]\n\n"
+        "  --bands 4,3,2        bands drawn as red, green, blue (default: the RGB bands)\n"
+        "  --stretch S          minmax (default) | percentile[:LOW,HIGH] | none\n"
+        "  --max-side PX        longest side of the drawn scene (default 1600)\n"
+        "  --alpha A            tile fill opacity, 0..1 (default 0.35)\n"
+        "  --collage            GVL's collage: the tiles in a grid, captioned with their labels\n"
+        "  --max-tiles N        collage: at most N tiles, by (row, col) (default 100)\n\n"
+        "Rows are those of the CSV whose filename has IMG's base name. Colours follow the\n"
+        "legend's order (grouped by meta-class for hierarchical labels).\n");
 }
 
 int cmd_show(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"labels", required_argument, 0, 'l'}, {"image", required_argument, 0, 'i'},
-        {"output", required_argument, 0, 'o'}, {"bands", required_argument, 0, 'b'},
-        {"stretch", required_argument, 0, 's'}, {"max-side", required_argument, 0, 'm'},
-        {"alpha", required_argument, 0, 'a'},   {"collage", no_argument, 0, 'c'},
-        {"max-tiles", required_argument, 0, 'n'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"labels", required_argument, 0, 'l'},
+                                         {"image", required_argument, 0, 'i'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"bands", required_argument, 0, 'b'},
+                                         {"stretch", required_argument, 0, 's'},
+                                         {"max-side", required_argument, 0, 'm'},
+                                         {"alpha", required_argument, 0, 'a'},
+                                         {"collage", no_argument, 0, 'c'},
+                                         {"max-tiles", required_argument, 0, 'n'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     gl_show_params p = gl_show_default_params();
     const char *labels = NULL, *image = NULL, *out = NULL;
     int c;
@@ -34,9 +39,15 @@ int cmd_show(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         char *end;
         switch (c) {
-        case 'l': labels = optarg; break;
-        case 'i': image = optarg; break;
-        case 'o': out = optarg; break;
+        case 'l':
+            labels = optarg;
+            break;
+        case 'i':
+            image = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
         case 'b':
             if (cli_parse_bands("show", optarg, &p.raster)) return CLI_USAGE;
             break;
@@ -44,22 +55,31 @@ int cmd_show(int argc, char **argv) {
             if (cli_parse_stretch("show", optarg, &p.raster)) return CLI_USAGE;
             break;
         case 'm':
-            if ((p.max_side = cli_parse_int("show", "--max-side", optarg, 16, 8192)) < 0) return CLI_USAGE;
+            if ((p.max_side = cli_parse_int("show", "--max-side", optarg, 16, 8192)) < 0)
+                return CLI_USAGE;
             break;
         case 'n':
-            if ((p.max_tiles = cli_parse_int("show", "--max-tiles", optarg, 1, 10000)) < 0) return CLI_USAGE;
+            if ((p.max_tiles = cli_parse_int("show", "--max-tiles", optarg, 1, 10000)) < 0)
+                return CLI_USAGE;
             break;
         case 'a':
             p.alpha = strtod(optarg, &end);
             if (end == optarg || *end || !(p.alpha > 0 && p.alpha <= 1))
-                return cli_usage_error("show", "--alpha takes a number in (0, 1], not '%s'", optarg);
+                return cli_usage_error("show", "--alpha takes a number in (0, 1], not '%s'",
+                                       optarg);
             break;
-        case 'c': p.collage = 1; break;
-        case 'h': usage(stdout); return CLI_OK;
-        default: return cli_usage_error("show", "unknown option");
+        case 'c':
+            p.collage = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return CLI_OK;
+        default:
+            return cli_usage_error("show", "unknown option");
         }
     }
-    if (!labels || !image || !out) return cli_usage_error("show", "--labels, --image and -o are required");
+    if (!labels || !image || !out)
+        return cli_usage_error("show", "--labels, --image and -o are required");
     if (optind < argc) return cli_usage_error("show", "unexpected argument '%s'", argv[optind]);
     gl_error err = {0};
     if (gl_show_labels(labels, image, &p, out, &err)) return cli_report(&err);

@@ -28,58 +28,58 @@ typedef struct {
 gl_status clip_config_load(const char *path, clip_config *cfg, gl_error *err);
 
 typedef struct {
-    const float *ln1_w, *ln1_b;           /* [d] */
-    const float *q_w, *k_w, *v_w, *o_w;   /* [d,d] (out,in) */
-    const float *q_b, *k_b, *v_b, *o_b;   /* [d] */
-    const float *ln2_w, *ln2_b;           /* [d] */
-    const float *fc1_w, *fc1_b;           /* [i,d], [i] */
-    const float *fc2_w, *fc2_b;           /* [d,i], [d] */
+    const float *ln1_w, *ln1_b;         /* [d] */
+    const float *q_w, *k_w, *v_w, *o_w; /* [d,d] (out,in) */
+    const float *q_b, *k_b, *v_b, *o_b; /* [d] */
+    const float *ln2_w, *ln2_b;         /* [d] */
+    const float *fc1_w, *fc1_b;         /* [i,d], [i] */
+    const float *fc2_w, *fc2_b;         /* [d,i], [d] */
 } clip_layer;
 
 typedef struct {
-    const float *class_emb;       /* [d] */
-    const float *patch_w;         /* [d, c*p*p]: the conv kernel [d,c,p,p] flattened */
-    const float *pos_emb;         /* [tokens, d] */
+    const float *class_emb; /* [d] */
+    const float *patch_w;   /* [d, c*p*p]: the conv kernel [d,c,p,p] flattened */
+    const float *pos_emb;   /* [tokens, d] */
     const float *pre_ln_w, *pre_ln_b, *post_ln_w, *post_ln_b; /* [d] */
-    const float *proj;            /* [projection_dim, d] */
-    clip_layer *layers;           /* [layers], malloc'ed */
+    const float *proj;                                        /* [projection_dim, d] */
+    clip_layer *layers;                                       /* [layers], malloc'ed */
 } clip_vision_weights;
 
 typedef struct {
-    const float *tok_emb;         /* [vocab, d] */
-    const float *pos_emb;         /* [max_positions, d] */
+    const float *tok_emb;                 /* [vocab, d] */
+    const float *pos_emb;                 /* [max_positions, d] */
     const float *final_ln_w, *final_ln_b; /* [d] */
-    const float *proj;            /* [projection_dim, d] */
+    const float *proj;                    /* [projection_dim, d] */
     clip_layer *layers;
 } clip_text_weights;
 
 /* Activations, sized at load for max_batch sequences of the longer tower; shared by both towers
  * (a context runs one forward at a time). */
 typedef struct {
-    size_t rows;                  /* max_batch * max tokens */
+    size_t rows;                     /* max_batch * max tokens */
     float *x, *h, *q, *k, *v, *attn; /* [rows, max d] */
-    float *mlp;                   /* [rows, max intermediate] */
-    float *patches;               /* [max_batch * patches, c*p*p] */
-    float *scores;                /* [threads, max tokens, max tokens] */
-    float *pooled;                /* [max_batch, max d] */
-    int32_t *ids;                 /* [max_batch, 77] tokenizer output */
-    int *offset, *len;            /* [max_batch] packed sequences */
+    float *mlp;                      /* [rows, max intermediate] */
+    float *patches;                  /* [max_batch * patches, c*p*p] */
+    float *scores;                   /* [threads, max tokens, max tokens] */
+    float *pooled;                   /* [max_batch, max d] */
+    int32_t *ids;                    /* [max_batch, 77] tokenizer output */
+    int *offset, *len;               /* [max_batch] packed sequences */
 } clip_workspace;
 
 struct gl_clip {
     clip_config cfg;
     char *dir;
     gl_safetensors st;
-    float *widened;               /* F16/BF16 (and misaligned F32) weights as float, one block */
+    float *widened; /* F16/BF16 (and misaligned F32) weights as float, one block */
     clip_vision_weights vis;
     clip_text_weights txt;
-    float logit_scale;            /* exp(logit_scale) */
+    float logit_scale; /* exp(logit_scale) */
     int max_batch;
     gl_pool *pool;
     clip_workspace ws;
     gl_tokenizer *tok;
     gl_preproc_config preproc;
-    char hash[33];                /* lazily filled; "" until asked */
+    char hash[33]; /* lazily filled; "" until asked */
     /* For tests that localise a divergence: when set, the encoder copies its input and each
      * layer's output here, [layers+1][rows][d] (caller-owned, sized for the call). */
     float *debug_hidden;

@@ -22,7 +22,8 @@ static void decode_task(void *ctx, int j, int thread) {
     const decode_job *d = ctx;
     gl_image img = {0};
     d->status[j] = gl_image_load(d->paths[j], &img, &d->errors[j]);
-    if (!d->status[j]) d->status[j] = gl_preprocess(d->preproc, &img, d->pixels + d->per_image * j, &d->errors[j]);
+    if (!d->status[j])
+        d->status[j] = gl_preprocess(d->preproc, &img, d->pixels + d->per_image * j, &d->errors[j]);
     gl_image_free(&img);
 }
 
@@ -33,7 +34,9 @@ gl_status gl_clip_encode_image_files(gl_clip *c, const char *const *paths, int n
     d.pixels = malloc(d.per_image * (size_t)c->max_batch * sizeof(float));
     d.status = calloc((size_t)c->max_batch, sizeof *d.status);
     d.errors = calloc((size_t)c->max_batch, sizeof *d.errors);
-    gl_status s = d.pixels && d.status && d.errors ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "%s: cannot allocate image batch", c->dir);
+    gl_status s = d.pixels && d.status && d.errors
+                      ? GL_OK
+                      : gl_fail(err, GL_ERR_NOMEM, "%s: cannot allocate image batch", c->dir);
     for (int i = 0; i < n && !s; i += c->max_batch) {
         int b = n - i < c->max_batch ? n - i : c->max_batch;
         d.paths = paths + i;
@@ -51,13 +54,17 @@ gl_status gl_clip_encode_image_files(gl_clip *c, const char *const *paths, int n
 gl_status gl_clip_zeroshot(gl_clip *c, const float *image_embeds, int n, const char *const *classes,
                            int n_classes, const char *template, float *probs, gl_error *err) {
     if (!template) template = "a photo of {}.";
-    if (!strstr(template, "{}")) return gl_fail(err, GL_ERR_ARG, "template '%s' has no {} for the class name", template);
+    if (!strstr(template, "{}"))
+        return gl_fail(err, GL_ERR_ARG, "template '%s' has no {} for the class name", template);
     int P = c->cfg.projection_dim;
     char **prompts = calloc((size_t)n_classes, sizeof *prompts);
-    float *text = malloc(sizeof(float) * (size_t)n_classes * P), *img = malloc(sizeof(float) * (size_t)(n ? n : 1) * P);
-    gl_status s = prompts && text && img ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "zero-shot: out of memory");
+    float *text = malloc(sizeof(float) * (size_t)n_classes * P),
+          *img = malloc(sizeof(float) * (size_t)(n ? n : 1) * P);
+    gl_status s =
+        prompts && text && img ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "zero-shot: out of memory");
     for (int k = 0; k < n_classes && !s; k++)
-        if (!(prompts[k] = gl_zs_prompt(template, NULL, classes[k]))) s = gl_fail(err, GL_ERR_NOMEM, "zero-shot: out of memory");
+        if (!(prompts[k] = gl_zs_prompt(template, NULL, classes[k])))
+            s = gl_fail(err, GL_ERR_NOMEM, "zero-shot: out of memory");
     if (!s) s = gl_clip_encode_texts(c, (const char *const *)prompts, n_classes, text, err);
     if (!s) {
         memcpy(img, image_embeds, sizeof(float) * (size_t)n * P);
@@ -66,7 +73,8 @@ gl_status gl_clip_zeroshot(gl_clip *c, const float *image_embeds, int n, const c
         gl_sgemm_nt(n, n_classes, P, c->logit_scale, img, P, text, P, 0.0f, probs, n_classes);
         gl_softmax_rows(probs, n, n_classes);
     }
-    for (int k = 0; prompts && k < n_classes; k++) free(prompts[k]);
+    for (int k = 0; prompts && k < n_classes; k++)
+        free(prompts[k]);
     free(prompts);
     free(text);
     free(img);
@@ -79,7 +87,8 @@ static void top_indices(const float *row, int n, int k, int *out) {
         int best = -1;
         for (int j = 0; j < n; j++) {
             int taken = 0;
-            for (int t = 0; t < i && !taken; t++) taken = out[t] == j;
+            for (int t = 0; t < i && !taken; t++)
+                taken = out[t] == j;
             if (!taken && (best < 0 || row[j] > row[best])) best = j;
         }
         out[i] = best;
@@ -92,7 +101,8 @@ void gl_zeroshot_write_csv(FILE *fp, const char *const *filenames, const float *
     if (top_k < 1) top_k = 1;
     int *idx = malloc(sizeof(int) * (size_t)top_k);
     size_t cap = 64;
-    for (int k = 0; k < n_classes; k++) cap += strlen(classes[k]) + 16;
+    for (int k = 0; k < n_classes; k++)
+        cap += strlen(classes[k]) + 16;
     char *list = malloc(cap);
     fputs("filename,label,score,top_k\n", fp);
     for (int i = 0; idx && list && i < n; i++) {
@@ -101,7 +111,8 @@ void gl_zeroshot_write_csv(FILE *fp, const char *const *filenames, const float *
         size_t len = 0;
         list[0] = 0;
         for (int t = 0; t < top_k; t++)
-            len += (size_t)snprintf(list + len, cap - len, "%s%s:%.6f", t ? ";" : "", classes[idx[t]], row[idx[t]]);
+            len += (size_t)snprintf(list + len, cap - len, "%s%s:%.6f", t ? ";" : "",
+                                    classes[idx[t]], row[idx[t]]);
         char score[32];
         snprintf(score, sizeof score, "%.6f", row[idx[0]]);
         gl_csv_write_field(fp, filenames[i]);

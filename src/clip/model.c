@@ -8,7 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-gl_clip_params gl_clip_default_params(void) { return (gl_clip_params){.threads = 0, .max_batch = 8}; }
+gl_clip_params gl_clip_default_params(void) {
+    return (gl_clip_params){.threads = 0, .max_batch = 8};
+}
 
 static int file_exists(const char *path) {
     struct stat sb;
@@ -32,29 +34,37 @@ gl_status clip_bind(gl_clip *c, const char *name, float const **out, size_t *wid
     int nd = 0;
     va_list ap;
     va_start(ap, err);
-    for (int v; nd < GL_ST_MAX_DIMS && (v = va_arg(ap, int)) >= 0;) want[nd++] = v;
+    for (int v; nd < GL_ST_MAX_DIMS && (v = va_arg(ap, int)) >= 0;)
+        want[nd++] = v;
     va_end(ap);
     int same = t->ndim == nd;
-    for (int i = 0; same && i < nd; i++) same = t->shape[i] == want[i];
+    for (int i = 0; same && i < nd; i++)
+        same = t->shape[i] == want[i];
     if (!same) {
         char got[96] = "", exp[96] = "";
         for (int i = 0; i < t->ndim; i++)
-            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? "," : "", (long long)t->shape[i]);
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? "," : "",
+                     (long long)t->shape[i]);
         for (int i = 0; i < nd; i++)
-            snprintf(exp + strlen(exp), sizeof exp - strlen(exp), "%s%lld", i ? "," : "", (long long)want[i]);
-        return gl_fail(err, GL_ERR_SHAPE, "%s: tensor '%s' has shape [%s], config.json implies [%s]", file,
-                       name, got, exp);
+            snprintf(exp + strlen(exp), sizeof exp - strlen(exp), "%s%lld", i ? "," : "",
+                     (long long)want[i]);
+        return gl_fail(err, GL_ERR_SHAPE,
+                       "%s: tensor '%s' has shape [%s], config.json implies [%s]", file, name, got,
+                       exp);
     }
     if (t->dtype == GL_ST_OTHER)
-        return gl_fail(err, GL_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s; F32, F16 or BF16 expected", file,
-                       name, t->dtype_name);
+        return gl_fail(err, GL_ERR_UNSUPPORTED,
+                       "%s: tensor '%s' has dtype %s; F32, F16 or BF16 expected", file, name,
+                       t->dtype_name);
     if (!needs_widening(t)) {
         *out = t->data;
         return GL_OK;
     }
     float *dst = c->widened + *widened_used;
-    if (t->dtype == GL_ST_F32) memcpy(dst, t->data, t->nbytes);
-    else gl_st_widen(t->dtype, t->data, t->count, dst);
+    if (t->dtype == GL_ST_F32)
+        memcpy(dst, t->data, t->nbytes);
+    else
+        gl_st_widen(t->dtype, t->data, t->count, dst);
     *widened_used += t->count;
     *out = dst;
     return GL_OK;
@@ -108,7 +118,8 @@ static void bind_layers(binder *bd, const char *tower, const clip_tower_config *
         snprintf(p, sizeof p, "%s.encoder.layers.%d.", tower, i);
         for (size_t k = 0; k < sizeof layer_tensors / sizeof layer_tensors[0]; k++) {
             const float **dst = (const float **)((char *)&L[i] + layer_tensors[k].field);
-            BIND(bd, *dst, p, layer_tensors[k].suffix, size[layer_tensors[k].rows], size[layer_tensors[k].cols]);
+            BIND(bd, *dst, p, layer_tensors[k].suffix, size[layer_tensors[k].rows],
+                 size[layer_tensors[k].cols]);
         }
     }
 }
@@ -125,11 +136,13 @@ static gl_status bind_weights(gl_clip *c, gl_error *err) {
     binder bd = {c, &used, err, GL_OK};
     c->vis.layers = calloc((size_t)v->layers, sizeof(clip_layer));
     c->txt.layers = calloc((size_t)t->layers, sizeof(clip_layer));
-    if (!c->vis.layers || !c->txt.layers) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", c->dir);
+    if (!c->vis.layers || !c->txt.layers)
+        return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", c->dir);
     clip_vision_weights *vw = &c->vis;
     const char *ve = "vision_model.embeddings.";
     BIND(&bd, vw->class_emb, ve, "class_embedding", v->hidden);
-    BIND(&bd, vw->patch_w, ve, "patch_embedding.weight", v->hidden, v->channels, v->patch_size, v->patch_size);
+    BIND(&bd, vw->patch_w, ve, "patch_embedding.weight", v->hidden, v->channels, v->patch_size,
+         v->patch_size);
     BIND(&bd, vw->pos_emb, ve, "position_embedding.weight", vision_tokens(v), v->hidden);
     BIND(&bd, vw->pre_ln_w, "vision_model.", "pre_layrnorm.weight", v->hidden);
     BIND(&bd, vw->pre_ln_b, "vision_model.", "pre_layrnorm.bias", v->hidden);
@@ -147,12 +160,17 @@ static gl_status bind_weights(gl_clip *c, gl_error *err) {
     bind_layers(&bd, "text_model", t, tw->layers);
     if (bd.s) return bd.s;
     const gl_st_tensor *ls = gl_st_find(&c->st, "logit_scale");
-    if (!ls) return gl_fail(err, GL_ERR_FORMAT, "%s: required tensor 'logit_scale' is missing", c->st.paths[0]);
+    if (!ls)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: required tensor 'logit_scale' is missing",
+                       c->st.paths[0]);
     if (ls->count != 1 || ls->ndim > 1 || ls->dtype == GL_ST_OTHER)
-        return gl_fail(err, GL_ERR_SHAPE, "%s: tensor 'logit_scale' must be one float", gl_st_tensor_path(&c->st, ls));
+        return gl_fail(err, GL_ERR_SHAPE, "%s: tensor 'logit_scale' must be one float",
+                       gl_st_tensor_path(&c->st, ls));
     float scale;
-    if (ls->dtype == GL_ST_F32) memcpy(&scale, ls->data, 4);
-    else gl_st_widen(ls->dtype, ls->data, 1, &scale);
+    if (ls->dtype == GL_ST_F32)
+        memcpy(&scale, ls->data, 4);
+    else
+        gl_st_widen(ls->dtype, ls->data, 1, &scale);
     c->logit_scale = expf(scale);
     return GL_OK;
 }
@@ -163,7 +181,8 @@ static gl_status open_weights(gl_clip *c, gl_error *err) {
     if (!file_exists(path)) {
         snprintf(path, sizeof path, "%s/model.safetensors.index.json", c->dir);
         if (!file_exists(path))
-            return gl_fail(err, GL_ERR_IO, "%s: no model.safetensors or model.safetensors.index.json", c->dir);
+            return gl_fail(err, GL_ERR_IO,
+                           "%s: no model.safetensors or model.safetensors.index.json", c->dir);
     }
     gl_status s = gl_st_open(path, &c->st, err);
     if (s) return s;
@@ -172,7 +191,8 @@ static gl_status open_weights(gl_clip *c, gl_error *err) {
         if (needs_widening(&c->st.tensors[i])) total += c->st.tensors[i].count;
     /* total is bounded by the mapped file sizes, which were checked tensor by tensor */
     if (total && !(c->widened = malloc(total * sizeof(float))))
-        return gl_fail(err, GL_ERR_NOMEM, "%s: cannot allocate %zu bytes for widened weights", path, total * 4);
+        return gl_fail(err, GL_ERR_NOMEM, "%s: cannot allocate %zu bytes for widened weights", path,
+                       total * 4);
     return bind_weights(c, err);
 }
 
@@ -184,12 +204,14 @@ static gl_status alloc_workspace(gl_clip *c, gl_error *err) {
     size_t tok = (size_t)(vision_tokens(v) > GL_CLIP_CONTEXT ? vision_tokens(v) : GL_CLIP_CONTEXT);
     size_t d = (size_t)(v->hidden > t->hidden ? v->hidden : t->hidden);
     size_t in = (size_t)(v->intermediate > t->intermediate ? v->intermediate : t->intermediate);
-    size_t side = (size_t)(v->image_size / v->patch_size), pp = (size_t)(v->channels * v->patch_size * v->patch_size);
+    size_t side = (size_t)(v->image_size / v->patch_size),
+           pp = (size_t)(v->channels * v->patch_size * v->patch_size);
     clip_workspace *w = &c->ws;
     w->rows = B * tok;
     size_t nthreads = (size_t)gl_pool_threads(c->pool);
     float **bufs[] = {&w->x, &w->h, &w->q, &w->k, &w->v, &w->attn};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) *bufs[i] = malloc(w->rows * d * sizeof(float));
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        *bufs[i] = malloc(w->rows * d * sizeof(float));
     w->mlp = malloc(w->rows * in * sizeof(float));
     w->patches = malloc(B * side * side * pp * sizeof(float));
     w->scores = malloc(nthreads * tok * tok * sizeof(float));
@@ -198,15 +220,18 @@ static gl_status alloc_workspace(gl_clip *c, gl_error *err) {
     w->offset = malloc(B * sizeof(int));
     w->len = malloc(B * sizeof(int));
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        if (!*bufs[i]) return gl_fail(err, GL_ERR_NOMEM, "%s: cannot allocate the workspace", c->dir);
+        if (!*bufs[i])
+            return gl_fail(err, GL_ERR_NOMEM, "%s: cannot allocate the workspace", c->dir);
     if (!w->mlp || !w->patches || !w->scores || !w->pooled || !w->ids || !w->offset || !w->len)
         return gl_fail(err, GL_ERR_NOMEM, "%s: cannot allocate the workspace", c->dir);
     return GL_OK;
 }
 
 static void free_workspace(clip_workspace *w) {
-    float *bufs[] = {w->x, w->h, w->q, w->k, w->v, w->attn, w->mlp, w->patches, w->scores, w->pooled};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    float *bufs[] = {w->x,    w->h,   w->q,       w->k,      w->v,
+                     w->attn, w->mlp, w->patches, w->scores, w->pooled};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
     free(w->ids);
     free(w->offset);
     free(w->len);
@@ -225,7 +250,8 @@ static gl_status load_preprocessing(gl_clip *c, gl_error *err) {
     }
     const gl_preproc_config *p = &c->preproc;
     if (p->do_center_crop && (p->crop_width != size || p->crop_height != size))
-        return gl_fail(err, GL_ERR_SHAPE, "%s: crop size %dx%d differs from the model's image_size %d", path,
+        return gl_fail(err, GL_ERR_SHAPE,
+                       "%s: crop size %dx%d differs from the model's image_size %d", path,
                        p->crop_width, p->crop_height, size);
     return GL_OK;
 }
@@ -293,18 +319,29 @@ void gl_clip_free(gl_clip *c) {
 
 /* ------------------------------------------------------------------ accessors */
 
-int gl_clip_image_size(const gl_clip *c) { return c->cfg.vision.image_size; }
-int gl_clip_projection_dim(const gl_clip *c) { return c->cfg.projection_dim; }
-float gl_clip_logit_scale(const gl_clip *c) { return c->logit_scale; }
-const gl_preproc_config *gl_clip_preproc_config(const gl_clip *c) { return &c->preproc; }
-gl_tokenizer *gl_clip_tokenizer(gl_clip *c) { return c->tok; }
+int gl_clip_image_size(const gl_clip *c) {
+    return c->cfg.vision.image_size;
+}
+int gl_clip_projection_dim(const gl_clip *c) {
+    return c->cfg.projection_dim;
+}
+float gl_clip_logit_scale(const gl_clip *c) {
+    return c->logit_scale;
+}
+const gl_preproc_config *gl_clip_preproc_config(const gl_clip *c) {
+    return &c->preproc;
+}
+gl_tokenizer *gl_clip_tokenizer(gl_clip *c) {
+    return c->tok;
+}
 
 const char *gl_clip_model_hash(const gl_clip *clip) {
     gl_clip *c = (gl_clip *)clip; /* the digest is computed on first use and kept */
     if (!c->hash[0]) {
         uint64_t d[2];
         gl_st_digest(&c->st, d);
-        snprintf(c->hash, sizeof c->hash, "%016llx%016llx", (unsigned long long)d[0], (unsigned long long)d[1]);
+        snprintf(c->hash, sizeof c->hash, "%016llx%016llx", (unsigned long long)d[0],
+                 (unsigned long long)d[1]);
     }
     return c->hash;
 }
@@ -315,10 +352,22 @@ void clip_encoder(gl_clip *c, const clip_tower_config *tc, const clip_layer *lay
                   const clip_seqs *seqs, int rows) {
     clip_workspace *w = &c->ws;
     int d = tc->hidden, in = tc->intermediate, hd = d / tc->heads;
-    gl_attention_args att = {w->q, w->k, w->v, w->attn, d, tc->heads, seqs->n, seqs->offset, seqs->len,
-                             seqs->causal, 1.0f / sqrtf((float)hd), w->scores, 0};
+    gl_attention_args att = {w->q,
+                             w->k,
+                             w->v,
+                             w->attn,
+                             d,
+                             tc->heads,
+                             seqs->n,
+                             seqs->offset,
+                             seqs->len,
+                             seqs->causal,
+                             1.0f / sqrtf((float)hd),
+                             w->scores,
+                             0};
     int max_len = 0;
-    for (int s = 0; s < seqs->n; s++) max_len = seqs->len[s] > max_len ? seqs->len[s] : max_len;
+    for (int s = 0; s < seqs->n; s++)
+        max_len = seqs->len[s] > max_len ? seqs->len[s] : max_len;
     att.scratch_per_thread = (size_t)max_len * max_len;
     size_t state = (size_t)rows * d;
     if (c->debug_hidden) memcpy(c->debug_hidden, w->x, sizeof(float) * state);
@@ -342,8 +391,8 @@ void clip_encoder(gl_clip *c, const clip_tower_config *tc, const clip_layer *lay
 
 /* One forward per max_batch chunk. Our pool splits every GEMM, so BLAS's own threads would only
  * compete with it: BLAS runs single-threaded for the call, and the caller's setting comes back. */
-static gl_status encode_chunks(gl_clip *c, const float *pixels, const int32_t *ids, int n, float *embeds,
-                               gl_error *err) {
+static gl_status encode_chunks(gl_clip *c, const float *pixels, const int32_t *ids, int n,
+                               float *embeds, gl_error *err) {
     size_t per_image = (size_t)3 * c->cfg.vision.image_size * c->cfg.vision.image_size;
     int blas_threads = gl_blas_get_threads();
     gl_blas_set_threads(1);
@@ -358,22 +407,27 @@ static gl_status encode_chunks(gl_clip *c, const float *pixels, const int32_t *i
     return s;
 }
 
-gl_status gl_clip_encode_images(gl_clip *c, const float *pixels, int n, float *embeds, gl_error *err) {
+gl_status gl_clip_encode_images(gl_clip *c, const float *pixels, int n, float *embeds,
+                                gl_error *err) {
     return encode_chunks(c, pixels, NULL, n, embeds, err);
 }
 
-gl_status gl_clip_encode_tokens(gl_clip *c, const int32_t *ids, int n, float *embeds, gl_error *err) {
+gl_status gl_clip_encode_tokens(gl_clip *c, const int32_t *ids, int n, float *embeds,
+                                gl_error *err) {
     return encode_chunks(c, NULL, ids, n, embeds, err);
 }
 
-gl_status gl_clip_encode_texts(gl_clip *c, const char *const *texts, int n, float *embeds, gl_error *err) {
+gl_status gl_clip_encode_texts(gl_clip *c, const char *const *texts, int n, float *embeds,
+                               gl_error *err) {
     for (int i = 0; i < n; i += c->max_batch) {
         int b = n - i < c->max_batch ? n - i : c->max_batch;
         for (int j = 0; j < b; j++) {
-            gl_status s = gl_tokenizer_encode(c->tok, texts[i + j], c->ws.ids + (size_t)GL_CLIP_CONTEXT * j, NULL, err);
+            gl_status s = gl_tokenizer_encode(c->tok, texts[i + j],
+                                              c->ws.ids + (size_t)GL_CLIP_CONTEXT * j, NULL, err);
             if (s) return s;
         }
-        gl_status s = encode_chunks(c, NULL, c->ws.ids, b, embeds + (size_t)c->cfg.projection_dim * i, err);
+        gl_status s =
+            encode_chunks(c, NULL, c->ws.ids, b, embeds + (size_t)c->cfg.projection_dim * i, err);
         if (s) return s;
     }
     return GL_OK;

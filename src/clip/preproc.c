@@ -224,8 +224,10 @@ static inline void mac_row(int32_t *restrict acc, const unsigned char *restrict 
                            size_t n) {
     size_t i = 0;
     for (; i + 32 <= n; i += 32)
-        for (int j = 0; j < 32; j++) acc[i + j] += row[i + j] * k;
-    for (; i < n; i++) acc[i] += row[i] * k;
+        for (int j = 0; j < 32; j++)
+            acc[i + j] += row[i + j] * k;
+    for (; i < n; i++)
+        acc[i] += row[i] * k;
 }
 
 /* One resampling pass along the slow axis: output line j = clip8(sum of taps_j[y] * input line
@@ -236,14 +238,17 @@ static void convolve_lines(const unsigned char *in, size_t in_stride, int base, 
                            size_t out_stride) {
     for (int j = 0; j < n_out; j++) {
         const int32_t *k = t->k + (size_t)j * t->ksize;
-        for (size_t i = 0; i < n; i++) acc[i] = 1 << (PRECISION_BITS - 1);
+        for (size_t i = 0; i < n; i++)
+            acc[i] = 1 << (PRECISION_BITS - 1);
         for (int y = 0; y < t->len[j]; y++)
             mac_row(acc, in + (size_t)(t->start[j] + y - base) * in_stride, k[y], n);
         unsigned char *restrict o = out + (size_t)j * out_stride;
         size_t i = 0;
         for (; i + 32 <= n; i += 32)
-            for (int q = 0; q < 32; q++) o[i + q] = clip8(acc[i + q]);
-        for (; i < n; i++) o[i] = clip8(acc[i]);
+            for (int q = 0; q < 32; q++)
+                o[i + q] = clip8(acc[i + q]);
+        for (; i < n; i++)
+            o[i] = clip8(acc[i]);
     }
 }
 
@@ -296,8 +301,8 @@ static gl_status two_passes(const unsigned char *src, int src_w, const taps *th,
 
 /* Pixels [ox, ox+ow) x [oy, oy+oh) of the full src -> dst_w x dst_h resize, into dst with rows
  * dst_stride bytes apart. The window must lie inside the resized image. */
-static gl_status resize_window(const unsigned char *src, int src_w, int src_h, int dst_w,
-                               int dst_h, int ox, int oy, int ow, int oh, unsigned char *dst,
+static gl_status resize_window(const unsigned char *src, int src_w, int src_h, int dst_w, int dst_h,
+                               int ox, int oy, int ow, int oh, unsigned char *dst,
                                size_t dst_stride, gl_error *err) {
     if (src_w == dst_w && src_h == dst_h) {
         for (int j = 0; j < oh; j++)
@@ -326,8 +331,8 @@ gl_status gl_resize_bicubic(const unsigned char *src, int src_w, int src_h, unsi
                             int dst_w, int dst_h, gl_error *err) {
     if (src_w < 1 || src_h < 1 || dst_w < 1 || dst_h < 1 || dst_w > RESIZE_MAX_SIDE ||
         dst_h > RESIZE_MAX_SIDE)
-        return gl_fail(err, GL_ERR_ARG, "resize: cannot resize %dx%d to %dx%d", src_w, src_h,
-                       dst_w, dst_h);
+        return gl_fail(err, GL_ERR_ARG, "resize: cannot resize %dx%d to %dx%d", src_w, src_h, dst_w,
+                       dst_h);
     return resize_window(src, src_w, src_h, dst_w, dst_h, 0, 0, dst_w, dst_h, dst,
                          (size_t)dst_w * 3, err);
 }
@@ -355,7 +360,9 @@ void gl_preproc_resized_size(const gl_preproc_config *cfg, int w, int h, int *ou
     }
 }
 
-static int floor_half(int n) { return n >= 0 ? n / 2 : -((1 - n) / 2); }
+static int floor_half(int n) {
+    return n >= 0 ? n / 2 : -((1 - n) / 2);
+}
 
 /* The model input for byte v in channel c: HF's float64 rescale cast to float32, then float32
  * normalisation. Only 3 x 256 values exist, so they are tabulated once per call. */
@@ -393,7 +400,8 @@ gl_status gl_preprocess(const gl_preproc_config *cfg, const gl_image *img, float
     size_t plane = (size_t)cw * ch;
     float lut[3][256];
     for (int c = 0; c < 3; c++)
-        for (int v = 0; v < 256; v++) lut[c][v] = normalised(cfg, (unsigned char)v, c);
+        for (int v = 0; v < 256; v++)
+            lut[c][v] = normalised(cfg, (unsigned char)v, c);
     for (int c = 0; c < 3; c++)
         for (int j = 0; j < ch; j++) {
             float *o = out + c * plane + (size_t)j * cw;

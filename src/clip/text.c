@@ -23,27 +23,31 @@ gl_status clip_text_forward(gl_clip *c, const int32_t *ids, int n, float *out, g
         const int32_t *row = ids + (size_t)b * GL_CLIP_CONTEXT;
         for (int t = 0; t < GL_CLIP_CONTEXT; t++)
             if (row[t] < 0 || row[t] >= tc->vocab_size)
-                return gl_fail(err, GL_ERR_ARG, "text %d: token id %d at position %d is outside the %d-entry vocabulary",
-                               b, row[t], t, tc->vocab_size);
+                return gl_fail(
+                    err, GL_ERR_ARG,
+                    "text %d: token id %d at position %d is outside the %d-entry vocabulary", b,
+                    row[t], t, tc->vocab_size);
         int len = pooled_position(row, tc->eos_token_id) + 1;
         if (len > tc->max_positions)
-            return gl_fail(err, GL_ERR_ARG, "text %d: %d tokens exceed max_position_embeddings %d", b, len,
-                           tc->max_positions);
+            return gl_fail(err, GL_ERR_ARG, "text %d: %d tokens exceed max_position_embeddings %d",
+                           b, len, tc->max_positions);
         ws->offset[b] = rows;
         ws->len[b] = len;
         for (int t = 0; t < len; t++) {
             const float *tok = w->tok_emb + (size_t)row[t] * d, *pos = w->pos_emb + (size_t)t * d;
             float *x = ws->x + (size_t)(rows + t) * d;
-            for (int i = 0; i < d; i++) x[i] = tok[i] + pos[i];
+            for (int i = 0; i < d; i++)
+                x[i] = tok[i] + pos[i];
         }
         rows += len;
     }
     clip_seqs seqs = {n, ws->offset, ws->len, 1};
     clip_encoder(c, tc, w->layers, &seqs, rows);
     for (int b = 0; b < n; b++)
-        memcpy(ws->h + (size_t)b * d, ws->x + (size_t)(ws->offset[b] + ws->len[b] - 1) * d, sizeof(float) * d);
+        memcpy(ws->h + (size_t)b * d, ws->x + (size_t)(ws->offset[b] + ws->len[b] - 1) * d,
+               sizeof(float) * d);
     gl_layer_norm(c->pool, ws->h, ws->pooled, n, d, w->final_ln_w, w->final_ln_b, tc->eps);
-    gl_linear(c->pool, n, c->cfg.projection_dim, d, ws->pooled, d, w->proj, NULL, out, c->cfg.projection_dim, 0,
-              GL_ACT_NONE);
+    gl_linear(c->pool, n, c->cfg.projection_dim, d, ws->pooled, d, w->proj, NULL, out,
+              c->cfg.projection_dim, 0, GL_ACT_NONE);
     return GL_OK;
 }

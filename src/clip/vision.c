@@ -10,7 +10,8 @@ typedef struct {
     int size, patch, side, channels;
 } im2col_job;
 
-/* Rows follow the conv's output order (patch row, patch column); columns the kernel's [c][ky][kx]. */
+/* Rows follow the conv's output order (patch row, patch column); columns the kernel's [c][ky][kx].
+ */
 static void im2col_task(void *ctx, int image, int thread) {
     (void)thread;
     const im2col_job *j = ctx;
@@ -23,7 +24,8 @@ static void im2col_task(void *ctx, int image, int thread) {
             for (int ch = 0; ch < j->channels; ch++)
                 for (int ky = 0; ky < P; ky++)
                     memcpy(row + ((size_t)ch * P + ky) * P,
-                           img + ((size_t)ch * S + (size_t)py * P + ky) * S + (size_t)px * P, sizeof(float) * P);
+                           img + ((size_t)ch * S + (size_t)py * P + ky) * S + (size_t)px * P,
+                           sizeof(float) * P);
         }
 }
 
@@ -39,11 +41,14 @@ gl_status clip_vision_forward(gl_clip *c, const float *pixels, int n, float *out
     gl_linear(c->pool, n * np, d, pp, ws->patches, pp, w->patch_w, NULL, ws->h, d, 0, GL_ACT_NONE);
     for (int b = 0; b < n; b++) {
         float *x = ws->x + (size_t)b * T * d;
-        for (int i = 0; i < d; i++) x[i] = w->class_emb[i] + w->pos_emb[i];
+        for (int i = 0; i < d; i++)
+            x[i] = w->class_emb[i] + w->pos_emb[i];
         for (int t = 1; t < T; t++) {
-            const float *e = ws->h + ((size_t)b * np + t - 1) * d, *pos = w->pos_emb + (size_t)t * d;
+            const float *e = ws->h + ((size_t)b * np + t - 1) * d,
+                        *pos = w->pos_emb + (size_t)t * d;
             float *xr = x + (size_t)t * d;
-            for (int i = 0; i < d; i++) xr[i] = e[i] + pos[i];
+            for (int i = 0; i < d; i++)
+                xr[i] = e[i] + pos[i];
         }
         ws->offset[b] = b * T;
         ws->len[b] = T;
@@ -51,9 +56,10 @@ gl_status clip_vision_forward(gl_clip *c, const float *pixels, int n, float *out
     gl_layer_norm(c->pool, ws->x, ws->x, n * T, d, w->pre_ln_w, w->pre_ln_b, v->eps);
     clip_seqs seqs = {n, ws->offset, ws->len, 0};
     clip_encoder(c, v, w->layers, &seqs, n * T);
-    for (int b = 0; b < n; b++) memcpy(ws->h + (size_t)b * d, ws->x + (size_t)b * T * d, sizeof(float) * d);
+    for (int b = 0; b < n; b++)
+        memcpy(ws->h + (size_t)b * d, ws->x + (size_t)b * T * d, sizeof(float) * d);
     gl_layer_norm(c->pool, ws->h, ws->pooled, n, d, w->post_ln_w, w->post_ln_b, v->eps);
-    gl_linear(c->pool, n, c->cfg.projection_dim, d, ws->pooled, d, w->proj, NULL, out, c->cfg.projection_dim, 0,
-              GL_ACT_NONE);
+    gl_linear(c->pool, n, c->cfg.projection_dim, d, ws->pooled, d, w->proj, NULL, out,
+              c->cfg.projection_dim, 0, GL_ACT_NONE);
     return GL_OK;
 }

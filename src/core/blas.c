@@ -23,7 +23,9 @@ void gl_blas_set_threads(int n) {
     if (n > 0) openblas_set_num_threads(n);
 }
 
-int gl_blas_get_threads(void) { return openblas_get_num_threads(); }
+int gl_blas_get_threads(void) {
+    return openblas_get_num_threads();
+}
 
 void gl_blas_reexec_if_needed(char **argv) {
     if (getenv("OPENBLAS_CORETYPE") || getenv("GEOLABEL_NO_REEXEC")) return;

@@ -46,23 +46,38 @@ void gl_error_clear(gl_error *err) {
 
 const char *gl_status_name(gl_status code) {
     switch (code) {
-    case GL_OK: return "ok";
-    case GL_ERR_ARG: return "bad argument";
-    case GL_ERR_IO: return "i/o error";
-    case GL_ERR_FORMAT: return "bad format";
-    case GL_ERR_SHAPE: return "shape mismatch";
-    case GL_ERR_NOMEM: return "out of memory";
-    case GL_ERR_NET: return "network error";
-    case GL_ERR_UNSUPPORTED: return "unsupported";
-    case GL_ERR_LIMIT: return "size limit exceeded";
-    case GL_ERR_PARTIAL: return "some inputs failed";
-    case GL_ERR_INTERNAL: return "internal error";
+    case GL_OK:
+        return "ok";
+    case GL_ERR_ARG:
+        return "bad argument";
+    case GL_ERR_IO:
+        return "i/o error";
+    case GL_ERR_FORMAT:
+        return "bad format";
+    case GL_ERR_SHAPE:
+        return "shape mismatch";
+    case GL_ERR_NOMEM:
+        return "out of memory";
+    case GL_ERR_NET:
+        return "network error";
+    case GL_ERR_UNSUPPORTED:
+        return "unsupported";
+    case GL_ERR_LIMIT:
+        return "size limit exceeded";
+    case GL_ERR_PARTIAL:
+        return "some inputs failed";
+    case GL_ERR_INTERNAL:
+        return "internal error";
     }
     return "unknown error";
 }
 
-void gl_log_set_level(gl_log_level level) { log_level = level; }
-gl_log_level gl_log_get_level(void) { return log_level; }
+void gl_log_set_level(gl_log_level level) {
+    log_level = level;
+}
+gl_log_level gl_log_get_level(void) {
+    return log_level;
+}
 
 void gl_log(gl_log_level level, const char *fmt, ...) {
     if (level > log_level) return;
@@ -87,7 +102,8 @@ static void progress_draw(gl_progress *p, int final) {
         double eta = rate > 0 ? (p->total - p->done) / rate : 0;
         int width = 30, filled = (int)(width * (double)p->done / (double)p->total);
         char bar[32];
-        for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+        for (int i = 0; i < width; i++)
+            bar[i] = i < filled ? '#' : '.';
         bar[width] = 0;
         fprintf(stderr, "\r[%s] %ld/%ld %s  %.1f/s  ETA %.0fs ", bar, p->done, p->total, p->what,
                 rate, eta);

@@ -36,7 +36,8 @@ static inline __m512 exp512(__m512 x) {
 /* erf by Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7). */
 static inline __m512 erf512(__m512 x) {
     __m512 ax = _mm512_abs_ps(x);
-    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(ax, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
+    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f),
+                             _mm512_fmadd_ps(ax, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
     __m512 p = _mm512_set1_ps(1.061405429f);
     p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
     p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
@@ -58,27 +59,36 @@ static inline __m512 act512(gl_act act, __m512 x) {
     }
     case GL_ACT_GELU: {
         __m512 e = erf512(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
-        return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
+        return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)),
+                             _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
     }
     case GL_ACT_GELU_TANH: { /* tanh(u) = 1 - 2 / (exp(2u) + 1) */
-        __m512 u = _mm512_mul_ps(_mm512_set1_ps(0.79788456080286536f),
-                                 _mm512_fmadd_ps(_mm512_mul_ps(_mm512_mul_ps(x, x), x), _mm512_set1_ps(0.044715f), x));
+        __m512 u = _mm512_mul_ps(
+            _mm512_set1_ps(0.79788456080286536f),
+            _mm512_fmadd_ps(_mm512_mul_ps(_mm512_mul_ps(x, x), x), _mm512_set1_ps(0.044715f), x));
         __m512 e = exp512(_mm512_add_ps(u, u));
-        __m512 th = _mm512_sub_ps(_mm512_set1_ps(1.0f), _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
-        return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(th, _mm512_set1_ps(1.0f)));
+        __m512 th = _mm512_sub_ps(
+            _mm512_set1_ps(1.0f),
+            _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+        return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)),
+                             _mm512_add_ps(th, _mm512_set1_ps(1.0f)));
     }
-    default: return x;
+    default:
+        return x;
     }
 }
 #endif
 
 static float activate(gl_act act, float x) {
     switch (act) {
-    case GL_ACT_QUICK_GELU: return x / (1.0f + expf(-1.702f * x));
-    case GL_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case GL_ACT_QUICK_GELU:
+        return x / (1.0f + expf(-1.702f * x));
+    case GL_ACT_GELU:
+        return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
     case GL_ACT_GELU_TANH:
         return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-    default: return x;
+    default:
+        return x;
     }
 }
 
@@ -99,7 +109,8 @@ static void bias_act_row(float *row, const float *bias, int n, gl_act act) {
         return;
     }
 #endif
-    for (; i < n; i++) row[i] = activate(act, row[i] + (bias ? bias[i] : 0.0f));
+    for (; i < n; i++)
+        row[i] = activate(act, row[i] + (bias ? bias[i] : 0.0f));
 }
 
 /* ------------------------------------------------------------------ linear layers */
@@ -125,14 +136,17 @@ static void linear_task(void *ctx, int task, int thread) {
     const linear_job *j = ctx;
     const gl_linear_op *o = &j->ops[task / j->parts];
     int part = task % j->parts, r0 = 0, r1 = o->M, c0 = 0, c1 = o->N;
-    if (o->N >= o->M) split(o->N, j->parts, part, &c0, &c1);
-    else split(o->M, j->parts, part, &r0, &r1);
+    if (o->N >= o->M)
+        split(o->N, j->parts, part, &c0, &c1);
+    else
+        split(o->M, j->parts, part, &r0, &r1);
     if (r1 <= r0 || c1 <= c0) return;
     float *C = o->C + (size_t)r0 * o->ldc + c0;
-    gl_sgemm_nt(r1 - r0, c1 - c0, o->K, 1.0f, o->A + (size_t)r0 * o->lda, o->lda, o->W + (size_t)c0 * o->K, o->K,
-                o->accumulate ? 1.0f : 0.0f, C, o->ldc);
+    gl_sgemm_nt(r1 - r0, c1 - c0, o->K, 1.0f, o->A + (size_t)r0 * o->lda, o->lda,
+                o->W + (size_t)c0 * o->K, o->K, o->accumulate ? 1.0f : 0.0f, C, o->ldc);
     if (!o->bias && o->act == GL_ACT_NONE) return;
-    for (int r = 0; r < r1 - r0; r++) bias_act_row(C + (size_t)r * o->ldc, o->bias ? o->bias + c0 : NULL, c1 - c0, o->act);
+    for (int r = 0; r < r1 - r0; r++)
+        bias_act_row(C + (size_t)r * o->ldc, o->bias ? o->bias + c0 : NULL, c1 - c0, o->act);
 }
 
 void gl_linear_many(gl_pool *pool, const gl_linear_op *ops, int n_ops) {
@@ -164,11 +178,14 @@ static void ln_task(void *ctx, int task, int thread) {
         const float *x = j->x + (size_t)r * j->d;
         float *y = j->y + (size_t)r * j->d;
         double s = 0, ss = 0;
-        for (int i = 0; i < j->d; i++) s += x[i];
+        for (int i = 0; i < j->d; i++)
+            s += x[i];
         double mean = s / j->d;
-        for (int i = 0; i < j->d; i++) ss += (x[i] - mean) * (x[i] - mean);
+        for (int i = 0; i < j->d; i++)
+            ss += (x[i] - mean) * (x[i] - mean);
         float m = (float)mean, inv = (float)(1.0 / sqrt(ss / j->d + j->eps));
-        for (int i = 0; i < j->d; i++) y[i] = (x[i] - m) * inv * j->w[i] + j->b[i];
+        for (int i = 0; i < j->d; i++)
+            y[i] = (x[i] - m) * inv * j->w[i] + j->b[i];
     }
 }
 
@@ -182,7 +199,8 @@ void gl_layer_norm(gl_pool *pool, const float *x, float *y, int rows, int d, con
 
 static void softmax_row(float *s, int n) {
     float m = s[0];
-    for (int i = 1; i < n; i++) m = s[i] > m ? s[i] : m;
+    for (int i = 1; i < n; i++)
+        m = s[i] > m ? s[i] : m;
     float sum = 0;
     int i = 0;
 #ifdef __AVX512F__
@@ -199,7 +217,8 @@ static void softmax_row(float *s, int n) {
         sum += s[i];
     }
     float inv = 1.0f / sum;
-    for (i = 0; i < n; i++) s[i] *= inv;
+    for (i = 0; i < n; i++)
+        s[i] *= inv;
 }
 
 static void attention_task(void *ctx, int task, int thread) {

@@ -1,5 +1,6 @@
 /* kernels.h: the parallel float kernels of a transformer forward pass: tiled linear layers with a
- * fused bias/activation epilogue, LayerNorm over rows, and multi-head attention over packed rows. */
+ * fused bias/activation epilogue, LayerNorm over rows, and multi-head attention over packed rows.
+ */
 #ifndef GEOLABEL_KERNELS_H
 #define GEOLABEL_KERNELS_H
 

@@ -50,7 +50,8 @@ static int wait_for_job(gl_pool *p, long seen) {
         cpu_relax();
     }
     pthread_mutex_lock(&p->mu);
-    while (!p->stop && atomic_load(&p->generation) == seen) pthread_cond_wait(&p->wake, &p->mu);
+    while (!p->stop && atomic_load(&p->generation) == seen)
+        pthread_cond_wait(&p->wake, &p->mu);
     int go = !p->stop;
     pthread_mutex_unlock(&p->mu);
     return go;
@@ -117,7 +118,8 @@ void gl_pool_free(gl_pool *p) {
     p->stop = 1;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i + 1 < p->n_threads; i++) pthread_join(p->workers[i], NULL);
+    for (int i = 0; i + 1 < p->n_threads; i++)
+        pthread_join(p->workers[i], NULL);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->done);
@@ -125,12 +127,15 @@ void gl_pool_free(gl_pool *p) {
     free(p);
 }
 
-int gl_pool_threads(const gl_pool *p) { return p ? p->n_threads : 1; }
+int gl_pool_threads(const gl_pool *p) {
+    return p ? p->n_threads : 1;
+}
 
 void gl_pool_run(gl_pool *p, int n_tasks, gl_pool_fn fn, void *ctx) {
     if (n_tasks <= 0) return;
     if (!p || p->n_threads == 1 || n_tasks == 1) {
-        for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+        for (int t = 0; t < n_tasks; t++)
+            fn(ctx, t, 0);
         return;
     }
     p->fn = fn;
@@ -143,8 +148,10 @@ void gl_pool_run(gl_pool *p, int n_tasks, gl_pool_fn fn, void *ctx) {
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     drain(p, 0);
-    for (int i = 0; i < SPIN_ROUNDS && atomic_load(&p->busy); i++) cpu_relax();
+    for (int i = 0; i < SPIN_ROUNDS && atomic_load(&p->busy); i++)
+        cpu_relax();
     pthread_mutex_lock(&p->mu);
-    while (atomic_load(&p->busy)) pthread_cond_wait(&p->done, &p->mu);
+    while (atomic_load(&p->busy))
+        pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }

@@ -1,5 +1,6 @@
 /* pool.h: a fixed thread pool that runs parallel-for jobs; the caller's thread takes part.
- * One pool per context; a job's tasks are claimed dynamically, so results never depend on timing. */
+ * One pool per context; a job's tasks are claimed dynamically, so results never depend on timing.
+ */
 #ifndef GEOLABEL_POOL_H
 #define GEOLABEL_POOL_H
 

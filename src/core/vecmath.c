@@ -8,9 +8,11 @@ void gl_l2_normalize_rows(float *x, int n, int dim) {
     for (int i = 0; i < n; i++) {
         float *r = x + (size_t)i * dim;
         double s = 0;
-        for (int j = 0; j < dim; j++) s += (double)r[j] * r[j];
+        for (int j = 0; j < dim; j++)
+            s += (double)r[j] * r[j];
         float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
-        for (int j = 0; j < dim; j++) r[j] *= inv;
+        for (int j = 0; j < dim; j++)
+            r[j] *= inv;
     }
 }
 
@@ -18,9 +20,12 @@ void gl_softmax_rows(float *x, int n, int dim) {
     for (int i = 0; i < n; i++) {
         float *r = x + (size_t)i * dim;
         float m = r[0];
-        for (int j = 1; j < dim; j++) m = r[j] > m ? r[j] : m;
+        for (int j = 1; j < dim; j++)
+            m = r[j] > m ? r[j] : m;
         double s = 0;
-        for (int j = 0; j < dim; j++) s += exp((double)r[j] - m);
-        for (int j = 0; j < dim; j++) r[j] = (float)(exp((double)r[j] - m) / s);
+        for (int j = 0; j < dim; j++)
+            s += exp((double)r[j] - m);
+        for (int j = 0; j < dim; j++)
+            r[j] = (float)(exp((double)r[j] - m) / s);
     }
 }

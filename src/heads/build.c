@@ -15,10 +15,13 @@ typedef struct {
     size_t n, cap;
 } id_set;
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static void id_set_free(id_set *s) {
-    for (size_t i = 0; i < s->n; i++) free(s->ids[i]);
+    for (size_t i = 0; i < s->n; i++)
+        free(s->ids[i]);
     free(s->ids);
 }
 
@@ -42,7 +45,10 @@ static int id_set_has(const id_set *s, const char *id) {
 /* Cuts a partial last line (no newline: the write in flight when a run died). */
 static gl_status cut_torn_tail(const char *path, gl_error *err) {
     FILE *fp = fopen(path, "r+b");
-    if (!fp) return errno == ENOENT ? GL_OK : gl_fail(err, GL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!fp)
+        return errno == ENOENT
+                   ? GL_OK
+                   : gl_fail(err, GL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     long keep = 0;
     if (fstat(fileno(fp), &st) == 0 && st.st_size > 0) {
@@ -54,7 +60,9 @@ static gl_status cut_torn_tail(const char *path, gl_error *err) {
             pos--;
         }
         keep = pos;
-        if (keep != st.st_size) gl_log(GL_LOG_WARN, "%s: cutting a partial last line (%lld bytes)", path, (long long)(st.st_size - keep));
+        if (keep != st.st_size)
+            gl_log(GL_LOG_WARN, "%s: cutting a partial last line (%lld bytes)", path,
+                   (long long)(st.st_size - keep));
     }
     int bad = fstat(fileno(fp), &st) == 0 && keep != st.st_size && ftruncate(fileno(fp), keep) != 0;
     fclose(fp);
@@ -87,7 +95,8 @@ typedef struct {
 } pending;
 
 static void pending_clear(pending *p) {
-    for (int i = 0; i < p->n; i++) free(p->id[i]), free(p->path[i]), free(p->types[i]), free(p->split[i]);
+    for (int i = 0; i < p->n; i++)
+        free(p->id[i]), free(p->path[i]), free(p->types[i]), free(p->split[i]);
     p->n = 0;
 }
 
@@ -98,13 +107,16 @@ static int all_digits(const char *s) {
     return 1;
 }
 
-static gl_status flush(gl_clip *clip, FILE *out, const char *out_path, pending *p, float *emb, gl_error *err) {
+static gl_status flush(gl_clip *clip, FILE *out, const char *out_path, pending *p, float *emb,
+                       gl_error *err) {
     gl_status s = gl_clip_encode_image_files(clip, (const char *const *)p->path, p->n, emb, err);
     int dim = gl_clip_projection_dim(clip);
     for (int i = 0; !s && i < p->n; i++) {
         cJSON *o = cJSON_CreateObject();
-        if (all_digits(p->id[i])) cJSON_AddNumberToObject(o, "gridimage_id", strtod(p->id[i], NULL));
-        else cJSON_AddStringToObject(o, "gridimage_id", p->id[i]);
+        if (all_digits(p->id[i]))
+            cJSON_AddNumberToObject(o, "gridimage_id", strtod(p->id[i], NULL));
+        else
+            cJSON_AddStringToObject(o, "gridimage_id", p->id[i]);
         cJSON_AddStringToObject(o, "types", p->types[i]);
         cJSON_AddStringToObject(o, "distance", p->dist[i]);
         char *b64 = gl_base64_encode(emb + (size_t)i * dim, (size_t)dim * sizeof(float));
@@ -112,12 +124,14 @@ static gl_status flush(gl_clip *clip, FILE *out, const char *out_path, pending *
         cJSON_AddStringToObject(o, "split", p->split[i]);
         cJSON_AddNumberToObject(o, "weight", p->weight[i]);
         char *line = cJSON_PrintUnformatted(o);
-        if (!b64 || !line || fprintf(out, "%s\n", line) < 0) s = gl_fail(err, GL_ERR_IO, "%s: write failed", out_path);
+        if (!b64 || !line || fprintf(out, "%s\n", line) < 0)
+            s = gl_fail(err, GL_ERR_IO, "%s: write failed", out_path);
         free(line);
         free(b64);
         cJSON_Delete(o);
     }
-    if (!s && (fflush(out) != 0 || fsync(fileno(out)) != 0)) s = gl_fail(err, GL_ERR_IO, "%s: write failed: %s", out_path, strerror(errno));
+    if (!s && (fflush(out) != 0 || fsync(fileno(out)) != 0))
+        s = gl_fail(err, GL_ERR_IO, "%s: write failed: %s", out_path, strerror(errno));
     pending_clear(p);
     return s;
 }
@@ -127,13 +141,16 @@ static const char *field_or(const gl_csv *csv, int col, const char *fallback) {
 }
 
 /* Reads one meta row into the pending batch; returns GL_OK or a format error naming the line. */
-static gl_status take_row(const gl_csv *csv, const int *col, const char *meta, pending *p, gl_error *err) {
+static gl_status take_row(const gl_csv *csv, const int *col, const char *meta, pending *p,
+                          gl_error *err) {
     double v[4];
     for (int k = 0; k < 4; k++) {
         const char *f = gl_csv_field(csv, col[2 + k]);
         char *end;
         v[k] = strtod(f, &end);
-        if (end == f || *end) return gl_fail(err, GL_ERR_FORMAT, "%s:%ld: coordinate '%s' is not a number", meta, gl_csv_line(csv), f);
+        if (end == f || *end)
+            return gl_fail(err, GL_ERR_FORMAT, "%s:%ld: coordinate '%s' is not a number", meta,
+                           gl_csv_line(csv), f);
     }
     int i = p->n;
     gl_geograph_distance(v[0], v[1], v[2], v[3], p->dist[i], sizeof p->dist[i]);
@@ -144,7 +161,8 @@ static gl_status take_row(const gl_csv *csv, const int *col, const char *meta, p
     p->types[i] = strdup(field_or(csv, col[6], ""));
     p->split[i] = strdup(field_or(csv, col[7], ""));
     p->n++;
-    if (!p->id[i] || !p->path[i] || !p->types[i] || !p->split[i]) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", meta);
+    if (!p->id[i] || !p->path[i] || !p->types[i] || !p->split[i])
+        return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", meta);
     return GL_OK;
 }
 
@@ -152,13 +170,14 @@ static long count_rows(const char *meta) {
     gl_error e = {0};
     gl_csv *csv = gl_csv_open(meta, 1, &e);
     long n = 0;
-    while (csv && gl_csv_next(csv, &e) == 1) n++;
+    while (csv && gl_csv_next(csv, &e) == 1)
+        n++;
     gl_csv_close(csv);
     return n;
 }
 
-gl_status gl_hdata_build(const char *model, const char *meta_csv, const char *out_jsonl, int threads,
-                         long *n_new, long *n_skipped, gl_error *err) {
+gl_status gl_hdata_build(const char *model, const char *meta_csv, const char *out_jsonl,
+                         int threads, long *n_new, long *n_skipped, gl_error *err) {
     *n_new = *n_skipped = 0;
     id_set ids = {0};
     pending p = {0};
@@ -171,13 +190,15 @@ gl_status gl_hdata_build(const char *model, const char *meta_csv, const char *ou
     int col[9];
     for (int k = 0; !s && k < 9; k++)
         if ((col[k] = gl_csv_column(csv, names[k])) < 0 && k < 6)
-            s = gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' column (need id,path,e1,n1,e2,n2)", meta_csv, names[k]);
+            s = gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' column (need id,path,e1,n1,e2,n2)",
+                        meta_csv, names[k]);
     gl_clip_params cp = gl_clip_default_params();
     if (threads) cp.threads = threads;
     if (!s && !(clip = gl_clip_load(model, &cp, err))) s = err->code;
     if (!s && !(emb = malloc(sizeof(float) * BUILD_BATCH * (size_t)gl_clip_projection_dim(clip))))
         s = gl_fail(err, GL_ERR_NOMEM, "dataset build: out of memory");
-    if (!s && !(out = fopen(out_jsonl, "ab"))) s = gl_fail(err, GL_ERR_IO, "%s: cannot write: %s", out_jsonl, strerror(errno));
+    if (!s && !(out = fopen(out_jsonl, "ab")))
+        s = gl_fail(err, GL_ERR_IO, "%s: cannot write: %s", out_jsonl, strerror(errno));
     gl_progress prog;
     gl_progress_begin(&prog, "images", s ? 0 : count_rows(meta_csv));
     int rc = 1;

@@ -18,10 +18,10 @@ struct gl_hreader {
     char *line;
     size_t cap;
     long line_no, bad_rows;
-    float *emb;              /* [clip_dim] */
-    unsigned char *raw;      /* decoded base64 */
+    float *emb;         /* [clip_dim] */
+    unsigned char *raw; /* decoded base64 */
     size_t raw_cap;
-    cJSON *json;             /* the current row's object */
+    cJSON *json; /* the current row's object */
     char id[HEADS_ID_MAX], distance[64];
     char *first_bad;
 };
@@ -72,8 +72,12 @@ void gl_hreader_close(gl_hreader *r) {
     free(r);
 }
 
-long gl_hreader_bad_rows(const gl_hreader *r) { return r->bad_rows; }
-const char *gl_hreader_first_bad(const gl_hreader *r) { return r->first_bad; }
+long gl_hreader_bad_rows(const gl_hreader *r) {
+    return r->bad_rows;
+}
+const char *gl_hreader_first_bad(const gl_hreader *r) {
+    return r->first_bad;
+}
 
 /* Reads one line of any length into r->line. Returns its length, -1 at end of file, -2 on a read
  * error, -3 for a line over the limit (its remainder is consumed). */
@@ -93,7 +97,8 @@ static long read_line(gl_hreader *r) {
             }
         }
         int code = Z_OK;
-        if (!gzgets(r->gz, r->line + len, (int)(r->cap - len > INT32_MAX ? INT32_MAX : r->cap - len))) {
+        if (!gzgets(r->gz, r->line + len,
+                    (int)(r->cap - len > INT32_MAX ? INT32_MAX : r->cap - len))) {
             gzerror(r->gz, &code); /* Z_BUF_ERROR: the gzip stream ends early (truncated) */
             if (code != Z_OK) return -2;
             if (len == 0 && !too_long) return -1;
@@ -107,21 +112,30 @@ static long read_line(gl_hreader *r) {
         }
     }
     if (too_long) return -3;
-    while (len && (r->line[len - 1] == '\n' || r->line[len - 1] == '\r')) r->line[--len] = 0;
+    while (len && (r->line[len - 1] == '\n' || r->line[len - 1] == '\r'))
+        r->line[--len] = 0;
     return (long)len;
 }
 
 /* str() of a JSON scalar as Python would print the value json.loads made of it. */
 static void py_str(const cJSON *v, char *out, size_t cap, const char *missing) {
-    if (!v) snprintf(out, cap, "%s", missing);
-    else if (cJSON_IsString(v)) snprintf(out, cap, "%s", v->valuestring);
-    else if (cJSON_IsNull(v)) snprintf(out, cap, "None");
-    else if (cJSON_IsTrue(v)) snprintf(out, cap, "True");
-    else if (cJSON_IsFalse(v)) snprintf(out, cap, "False");
-    else if (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 9e15)
+    if (!v)
+        snprintf(out, cap, "%s", missing);
+    else if (cJSON_IsString(v))
+        snprintf(out, cap, "%s", v->valuestring);
+    else if (cJSON_IsNull(v))
+        snprintf(out, cap, "None");
+    else if (cJSON_IsTrue(v))
+        snprintf(out, cap, "True");
+    else if (cJSON_IsFalse(v))
+        snprintf(out, cap, "False");
+    else if (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) &&
+             fabs(v->valuedouble) < 9e15)
         snprintf(out, cap, "%.0f", v->valuedouble);
-    else if (cJSON_IsNumber(v)) snprintf(out, cap, "%.17g", v->valuedouble);
-    else snprintf(out, cap, "?");
+    else if (cJSON_IsNumber(v))
+        snprintf(out, cap, "%.17g", v->valuedouble);
+    else
+        snprintf(out, cap, "?");
 }
 
 static void note_bad(gl_hreader *r, const char *why) {
@@ -140,13 +154,16 @@ static const char *decode_embedding(gl_hreader *r, const cJSON *e, char *why, si
     if (!cJSON_IsString(e)) return "no \"embeddings\" string";
     size_t tlen = strlen(e->valuestring), n = 0, want = (size_t)r->clip_dim * 4;
     if (tlen / 4 * 3 > want + 3) {
-        snprintf(why, cap, "embedding holds about %zu bytes, expected %zu (%d float32)", tlen / 4 * 3, want, r->clip_dim);
+        snprintf(why, cap, "embedding holds about %zu bytes, expected %zu (%d float32)",
+                 tlen / 4 * 3, want, r->clip_dim);
         return why;
     }
     gl_error err = {0};
-    if (gl_base64_decode(e->valuestring, tlen, r->raw, r->raw_cap, &n, &err)) return "bad base64 in \"embeddings\"";
+    if (gl_base64_decode(e->valuestring, tlen, r->raw, r->raw_cap, &n, &err))
+        return "bad base64 in \"embeddings\"";
     if (n != want) {
-        snprintf(why, cap, "embedding has %zu bytes, expected %zu (%d float32)", n, want, r->clip_dim);
+        snprintf(why, cap, "embedding has %zu bytes, expected %zu (%d float32)", n, want,
+                 r->clip_dim);
         return why;
     }
     memcpy(r->emb, r->raw, want); /* little-endian float32, as the data set stores them */
@@ -170,7 +187,8 @@ static const char *fill_row(gl_hreader *r, gl_hrow *row, char *why, size_t cap) 
     const cJSON *dv = cJSON_GetObjectItemCaseSensitive(j, "distance");
     py_str(dv, r->distance, sizeof r->distance, "Unknown");
     if (cJSON_IsString(dv) && strlen(dv->valuestring) >= sizeof r->distance)
-        snprintf(r->distance, sizeof r->distance, "(too long)"); /* in no bucket: Unknown, as the reference */
+        snprintf(r->distance, sizeof r->distance,
+                 "(too long)"); /* in no bucket: Unknown, as the reference */
     const cJSON *types = cJSON_GetObjectItemCaseSensitive(j, "types");
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "weight");
     row->id = r->id;
@@ -182,7 +200,9 @@ static const char *fill_row(gl_hreader *r, gl_hrow *row, char *why, size_t cap) 
     if (w && !cJSON_IsNumber(w)) return "\"weight\" is not a number";
     if (w) row->weight = (float)w->valuedouble;
     if (types && !cJSON_IsString(types)) return "\"types\" is not a string";
-    return r->clip_dim ? decode_embedding(r, cJSON_GetObjectItemCaseSensitive(j, "embeddings"), why, cap) : NULL;
+    return r->clip_dim
+               ? decode_embedding(r, cJSON_GetObjectItemCaseSensitive(j, "embeddings"), why, cap)
+               : NULL;
 }
 
 int gl_hreader_next(gl_hreader *r, gl_hrow *row, gl_error *err) {
@@ -190,7 +210,8 @@ int gl_hreader_next(gl_hreader *r, gl_hrow *row, gl_error *err) {
         long len = read_line(r);
         if (len == -1) return 0;
         if (len == -2) {
-            gl_fail(err, GL_ERR_IO, "%s:%ld: read error (truncated or corrupt gzip?)", r->path, r->line_no + 1);
+            gl_fail(err, GL_ERR_IO, "%s:%ld: read error (truncated or corrupt gzip?)", r->path,
+                    r->line_no + 1);
             return -1;
         }
         r->line_no++;
@@ -225,10 +246,13 @@ static void count_tags(gl_hstats *s, const char *types) {
     for (const char *t = types;;) {
         const char *comma = strchr(t, ',');
         size_t len = comma ? (size_t)(comma - t) : strlen(t);
-        while (len && (*t == ' ' || *t == '\t')) t++, len--;
-        while (len && (t[len - 1] == ' ' || t[len - 1] == '\t')) len--;
+        while (len && (*t == ' ' || *t == '\t'))
+            t++, len--;
+        while (len && (t[len - 1] == ' ' || t[len - 1] == '\t'))
+            len--;
         int k = 0;
-        while (k < s->n_tags && (strlen(s->tag_names[k]) != len || memcmp(s->tag_names[k], t, len))) k++;
+        while (k < s->n_tags && (strlen(s->tag_names[k]) != len || memcmp(s->tag_names[k], t, len)))
+            k++;
         if (k == s->n_tags && k < GL_HSTATS_MAX_TAGS && len < sizeof s->tag_names[0]) {
             snprintf(s->tag_names[k], sizeof s->tag_names[0], "%.*s", (int)len, t);
             s->n_tags++;
@@ -250,7 +274,8 @@ gl_status gl_hdata_stats(const char *path, int clip_dim, gl_hstats *out, gl_erro
         out->rows++;
         out->split_rows[row.split]++;
         gl_geograph_targets(row.types, row.distance, gl_geograph_classes, GL_GEOGRAPH_N_CLASSES, t);
-        for (int c = 0; c < GL_GEOGRAPH_N_CLASSES; c++) out->target_count[c] += t[c] > 0;
+        for (int c = 0; c < GL_GEOGRAPH_N_CLASSES; c++)
+            out->target_count[c] += t[c] > 0;
         out->dist_hist[gl_geograph_dist_index(row.distance)]++;
         count_tags(out, row.types);
     }
@@ -282,7 +307,8 @@ gl_status gl_hdata_write_targets(const char *data_path, const char *out_csv, lon
     while ((rc = gl_hreader_next(r, &row, err)) == 1) {
         gl_geograph_targets(row.types, row.distance, gl_geograph_classes, GL_GEOGRAPH_N_CLASSES, t);
         gl_csv_write_field(f.fp, row.id);
-        for (int c = 0; c < GL_GEOGRAPH_N_CLASSES; c++) fprintf(f.fp, ",%d", t[c] > 0);
+        for (int c = 0; c < GL_GEOGRAPH_N_CLASSES; c++)
+            fprintf(f.fp, ",%d", t[c] > 0);
         fputc('\n', f.fp);
         (*n_rows)++;
     }

@@ -41,19 +41,25 @@ static gl_head *load_pth(const char *path, gl_error *err) {
     const gl_pth_tensor *w1 = emb ? gl_pth_find_tensor(p, sd, tensor_names[1], err) : NULL;
     const gl_pth_tensor *w2 = w1 ? gl_pth_find_tensor(p, sd, tensor_names[3], err) : NULL;
     if (!w2) goto done;
-    if (!classes || classes->kind != GL_PY_LIST || !dm || dm->kind != GL_PY_DICT || emb->ndim != 2 ||
-        w1->ndim != 2 || w2->ndim != 2) {
-        gl_fail(err, GL_ERR_FORMAT, "%s: not a Geograph head checkpoint (needs classes, dist_map and a "
-                "dist_emb/fc state dict)", path);
+    if (!classes || classes->kind != GL_PY_LIST || !dm || dm->kind != GL_PY_DICT ||
+        emb->ndim != 2 || w1->ndim != 2 || w2->ndim != 2) {
+        gl_fail(err, GL_ERR_FORMAT,
+                "%s: not a Geograph head checkpoint (needs classes, dist_map and a "
+                "dist_emb/fc state dict)",
+                path);
         goto done;
     }
-    gl_head_arch a = {.dist_dim = (int)emb->shape[1], .n_dist = (int)emb->shape[0],
-                      .hidden = (int)w1->shape[0], .n_classes = (int)classes->len, .dropout = 0.2f};
+    gl_head_arch a = {.dist_dim = (int)emb->shape[1],
+                      .n_dist = (int)emb->shape[0],
+                      .hidden = (int)w1->shape[0],
+                      .n_classes = (int)classes->len,
+                      .dropout = 0.2f};
     a.clip_dim = py_int(gl_py_get(root, "clip_dim"), (int)w1->shape[1] - a.dist_dim);
     const char *names[GL_HEAD_EVAL_MAX], *keys[4096];
     int vals[4096];
     if (classes->len > GL_HEAD_EVAL_MAX || dm->len > 4096) {
-        gl_fail(err, GL_ERR_LIMIT, "%s: %zu classes, %zu distance keys: too many", path, classes->len, dm->len);
+        gl_fail(err, GL_ERR_LIMIT, "%s: %zu classes, %zu distance keys: too many", path,
+                classes->len, dm->len);
         goto done;
     }
     for (size_t i = 0; i < classes->len; i++) {
@@ -99,11 +105,15 @@ gl_status heads_st_metadata(const char *path, cJSON **out, gl_error *err) {
     uint64_t n = 0;
     char *hdr = NULL;
     gl_status s = GL_OK;
-    if (fread(len8, 1, 8, fp) != 8) s = gl_fail(err, GL_ERR_FORMAT, "%s: too short for safetensors", path);
-    for (int i = 7; !s && i >= 0; i--) n = n << 8 | len8[i];
-    if (!s && (n == 0 || n > 100u << 20)) s = gl_fail(err, GL_ERR_FORMAT, "%s: bad safetensors header length", path);
+    if (fread(len8, 1, 8, fp) != 8)
+        s = gl_fail(err, GL_ERR_FORMAT, "%s: too short for safetensors", path);
+    for (int i = 7; !s && i >= 0; i--)
+        n = n << 8 | len8[i];
+    if (!s && (n == 0 || n > 100u << 20))
+        s = gl_fail(err, GL_ERR_FORMAT, "%s: bad safetensors header length", path);
     if (!s && !(hdr = malloc(n + 1))) s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
-    if (!s && fread(hdr, 1, n, fp) != n) s = gl_fail(err, GL_ERR_FORMAT, "%s: truncated safetensors header", path);
+    if (!s && fread(hdr, 1, n, fp) != n)
+        s = gl_fail(err, GL_ERR_FORMAT, "%s: truncated safetensors header", path);
     fclose(fp);
     if (!s) {
         hdr[n] = 0;
@@ -112,7 +122,8 @@ gl_status heads_st_metadata(const char *path, cJSON **out, gl_error *err) {
         cJSON_Delete(j);
         if (!cJSON_IsObject(m)) {
             cJSON_Delete(m);
-            s = gl_fail(err, GL_ERR_FORMAT, "%s: safetensors file has no __metadata__ (not a geolabel head)", path);
+            s = gl_fail(err, GL_ERR_FORMAT,
+                        "%s: safetensors file has no __metadata__ (not a geolabel head)", path);
         } else {
             *out = m;
         }
@@ -121,7 +132,9 @@ gl_status heads_st_metadata(const char *path, cJSON **out, gl_error *err) {
     return s;
 }
 
-static gl_status write_all(FILE *fp, const void *p, size_t n) { return fwrite(p, 1, n, fp) == n ? GL_OK : GL_ERR_IO; }
+static gl_status write_all(FILE *fp, const void *p, size_t n) {
+    return fwrite(p, 1, n, fp) == n ? GL_OK : GL_ERR_IO;
+}
 
 gl_status heads_st_write(const char *path, const heads_tensor *t, int n, const cJSON *metadata,
                          gl_error *err) {
@@ -147,17 +160,20 @@ gl_status heads_st_write(const char *path, const heads_tensor *t, int n, const c
     if (!json) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
     size_t hlen = strlen(json), padded = (hlen + 7) & ~(size_t)7;
     unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
     gl_atomic_file f;
     gl_status s = gl_atomic_open(&f, path, err);
     if (s) {
         free(json);
         return s;
     }
-    s = write_all(f.fp, len8, 8) || write_all(f.fp, json, hlen) || write_all(f.fp, "        ", padded - hlen);
+    s = write_all(f.fp, len8, 8) || write_all(f.fp, json, hlen) ||
+        write_all(f.fp, "        ", padded - hlen);
     for (int i = 0; i < n && !s; i++) {
         size_t count = 1;
-        for (int d = 0; d < t[i].ndim; d++) count *= (size_t)t[i].shape[d];
+        for (int d = 0; d < t[i].ndim; d++)
+            count *= (size_t)t[i].shape[d];
         s = write_all(f.fp, t[i].data, count * sizeof(float)); /* little-endian hosts only */
     }
     free(json);
@@ -177,18 +193,26 @@ static char *json_string_of(cJSON *item) {
 cJSON *heads_metadata(const gl_head *h) {
     cJSON *m = cJSON_CreateObject();
     cJSON *classes = cJSON_CreateArray(), *dm = cJSON_CreateObject();
-    for (int i = 0; i < h->a.n_classes; i++) cJSON_AddItemToArray(classes, cJSON_CreateString(h->classes[i]));
-    for (int i = 0; i < h->n_dist_keys; i++) cJSON_AddNumberToObject(dm, h->dist_keys[i], h->dist_vals[i]);
+    for (int i = 0; i < h->a.n_classes; i++)
+        cJSON_AddItemToArray(classes, cJSON_CreateString(h->classes[i]));
+    for (int i = 0; i < h->n_dist_keys; i++)
+        cJSON_AddNumberToObject(dm, h->dist_keys[i], h->dist_vals[i]);
     char *cs = json_string_of(classes), *ds = json_string_of(dm), num[32];
     cJSON_AddStringToObject(m, "format", "geolabel-head-v1");
-    cJSON_AddStringToObject(m, "architecture",
-                            "Embedding(n_dist,dist_embed_dim); concat(clip,dist) -> Linear -> ReLU -> "
-                            "Dropout -> Linear; sigmoid");
+    cJSON_AddStringToObject(
+        m, "architecture",
+        "Embedding(n_dist,dist_embed_dim); concat(clip,dist) -> Linear -> ReLU -> "
+        "Dropout -> Linear; sigmoid");
     cJSON_AddStringToObject(m, "classes", cs ? cs : "[]");
     cJSON_AddStringToObject(m, "dist_map", ds ? ds : "{}");
-    const struct { const char *k; double v; } nums[] = {
-        {"clip_dim", h->a.clip_dim}, {"dist_embed_dim", h->a.dist_dim}, {"hidden", h->a.hidden},
-        {"n_dist", h->a.n_dist}, {"dropout", h->a.dropout}};
+    const struct {
+        const char *k;
+        double v;
+    } nums[] = {{"clip_dim", h->a.clip_dim},
+                {"dist_embed_dim", h->a.dist_dim},
+                {"hidden", h->a.hidden},
+                {"n_dist", h->a.n_dist},
+                {"dropout", h->a.dropout}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         snprintf(num, sizeof num, "%.9g", nums[i].v);
         cJSON_AddStringToObject(m, nums[i].k, num);
@@ -227,13 +251,16 @@ static gl_status parse_meta(const char *path, const cJSON *m, gl_head_arch *a, c
     if (!meta_int(m, "clip_dim", &a->clip_dim) || !meta_int(m, "dist_embed_dim", &a->dist_dim) ||
         !meta_int(m, "hidden", &a->hidden) || !meta_int(m, "n_dist", &a->n_dist) ||
         !cJSON_IsString(cs) || !cJSON_IsString(ds))
-        return gl_fail(err, GL_ERR_FORMAT, "%s: head metadata lacks clip_dim, dist_embed_dim, hidden, "
-                       "n_dist, classes or dist_map", path);
+        return gl_fail(err, GL_ERR_FORMAT,
+                       "%s: head metadata lacks clip_dim, dist_embed_dim, hidden, "
+                       "n_dist, classes or dist_map",
+                       path);
     a->dropout = cJSON_IsString(dr) ? strtof(dr->valuestring, NULL) : 0.2f;
     *classes = cJSON_Parse(cs->valuestring);
     *dm = cJSON_Parse(ds->valuestring);
     if (!cJSON_IsArray(*classes) || !cJSON_IsObject(*dm))
-        return gl_fail(err, GL_ERR_FORMAT, "%s: head metadata classes/dist_map are not JSON list/object", path);
+        return gl_fail(err, GL_ERR_FORMAT,
+                       "%s: head metadata classes/dist_map are not JSON list/object", path);
     a->n_classes = cJSON_GetArraySize(*classes);
     return GL_OK;
 }
@@ -278,18 +305,25 @@ gl_head *heads_load_safetensors(const char *path, gl_safetensors *st_out, cJSON 
     for (int i = 0; i < 5; i++) {
         const gl_st_tensor *x = gl_st_find(&st, t[i].name);
         size_t count = 1;
-        for (int d = 0; d < t[i].ndim; d++) count *= (size_t)t[i].shape[d];
+        for (int d = 0; d < t[i].ndim; d++)
+            count *= (size_t)t[i].shape[d];
         if (!x || x->dtype != GL_ST_F32 || x->ndim != t[i].ndim || x->count != count ||
             memcmp(x->shape, t[i].shape, (size_t)t[i].ndim * sizeof(int64_t))) {
-            gl_fail(err, GL_ERR_SHAPE, "%s: tensor '%s' is missing or not F32 of the metadata's shape", path, t[i].name);
+            gl_fail(err, GL_ERR_SHAPE,
+                    "%s: tensor '%s' is missing or not F32 of the metadata's shape", path,
+                    t[i].name);
             goto fail;
         }
         memcpy((float *)t[i].data, x->data, count * sizeof(float));
     }
-    if (st_out) *st_out = st;
-    else gl_st_close(&st);
-    if (meta_out) *meta_out = m;
-    else cJSON_Delete(m);
+    if (st_out)
+        *st_out = st;
+    else
+        gl_st_close(&st);
+    if (meta_out)
+        *meta_out = m;
+    else
+        cJSON_Delete(m);
     return h;
 fail:
     gl_st_close(&st);

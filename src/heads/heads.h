@@ -12,17 +12,17 @@
 struct gl_head {
     char *path;
     gl_head_arch a;
-    char **classes;     /* [n_classes] */
-    char **dist_keys;   /* the distance map: dist_keys[i] -> dist_vals[i] */
+    char **classes;   /* [n_classes] */
+    char **dist_keys; /* the distance map: dist_keys[i] -> dist_vals[i] */
     int *dist_vals;
     int n_dist_keys;
-    float *params;      /* one block: emb, w1, b1, w2, b2 (so optimisers see one vector) */
+    float *params; /* one block: emb, w1, b1, w2, b2 (so optimisers see one vector) */
     size_t n_params;
-    float *emb;         /* [n_dist, dist_dim] */
-    float *w1;          /* [hidden, clip_dim + dist_dim] row-major, y = x W1^T + b1 */
-    float *b1;          /* [hidden] */
-    float *w2;          /* [n_classes, hidden] */
-    float *b2;          /* [n_classes] */
+    float *emb; /* [n_dist, dist_dim] */
+    float *w1;  /* [hidden, clip_dim + dist_dim] row-major, y = x W1^T + b1 */
+    float *b1;  /* [hidden] */
+    float *w2;  /* [n_classes, hidden] */
+    float *b2;  /* [n_classes] */
 };
 
 /* A new head with zeroed parameters; classes and dist map are copied. NULL on bad sizes. */
@@ -70,10 +70,11 @@ void heads_row_targets(const gl_head *h, const gl_hrow *row, float *out);
 
 /* Streams a data set through a head in batches: fn gets each batch's ids, splits, probabilities
  * and mapped targets ([n, n_classes] each). Bad rows are skipped or kept as the reader does. */
-typedef gl_status (*heads_batch_fn)(void *ctx, int n, const char (*ids)[HEADS_ID_MAX], const gl_split *split,
-                                    const float *probs, const float *targets, gl_error *err);
-gl_status heads_run_rows(const gl_head *h, const char *data_path, int keep_bad_rows, heads_batch_fn fn,
-                         void *ctx, long *n_rows, long *n_bad, gl_error *err);
+typedef gl_status (*heads_batch_fn)(void *ctx, int n, const char (*ids)[HEADS_ID_MAX],
+                                    const gl_split *split, const float *probs, const float *targets,
+                                    gl_error *err);
+gl_status heads_run_rows(const gl_head *h, const char *data_path, int keep_bad_rows,
+                         heads_batch_fn fn, void *ctx, long *n_rows, long *n_bad, gl_error *err);
 
 /* Training workspace for up to `cap` rows (caller fills x, then calls heads_loss_grad). */
 typedef struct {
@@ -92,7 +93,8 @@ void heads_work_free(heads_work *w);
 /* The reference loss on w->x [n, D] with dist [n], targets [n, C], weights [n]: mean over rows of
  * weight * mean over classes of BCEWithLogits. mask [n, hidden] holds dropout multipliers (0 or
  * 1/(1-p)), NULL in eval mode. With want_grad, w->grad = dLoss/dparams. Logits stay in w->z2. */
-double heads_loss_grad(const gl_head *h, heads_work *w, int n, const int *dist, const float *targets,
-                       const float *weights, const float *mask, int want_grad);
+double heads_loss_grad(const gl_head *h, heads_work *w, int n, const int *dist,
+                       const float *targets, const float *weights, const float *mask,
+                       int want_grad);
 
 #endif

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
+static double ratio(double a, double b) {
+    return b > 0 ? a / b : 0.0;
+}
 
 /* Predictions are p > threshold, strictly, as in the project's demo. */
 static void class_counts(const float *probs, const float *targets, long n, int c, int k, double thr,
@@ -66,7 +68,8 @@ double gl_average_precision(const float *scores, const float *targets, long n, i
     double ap = 0, tp = 0, prev_recall = 0;
     for (long i = 0; i < n;) {
         long j = i;
-        while (j < n && s[j].score == s[i].score) tp += s[j++].pos;
+        while (j < n && s[j].score == s[i].score)
+            tp += s[j++].pos;
         double recall = tp / positives;
         ap += (recall - prev_recall) * (tp / (double)j);
         prev_recall = recall;
@@ -106,8 +109,8 @@ typedef struct {
     const char *path;
 } eval_ctx;
 
-static gl_status keep_rows(void *ctx, int n, const char (*ids)[HEADS_ID_MAX], const gl_split *split, const float *probs,
-                           const float *targets, gl_error *err) {
+static gl_status keep_rows(void *ctx, int n, const char (*ids)[HEADS_ID_MAX], const gl_split *split,
+                           const float *probs, const float *targets, gl_error *err) {
     eval_ctx *e = ctx;
     (void)ids;
     for (int i = 0; i < n; i++) {
@@ -140,25 +143,33 @@ gl_status gl_head_eval_file(const gl_head *h, const char *data_path, int keep_ba
     int c = h->a.n_classes;
     eval_ctx ctx = {.c = c, .path = data_path};
     long n_rows, n_bad;
-    gl_status s = heads_run_rows(h, data_path, keep_bad_rows, keep_rows, &ctx, &n_rows, &n_bad, err);
+    gl_status s =
+        heads_run_rows(h, data_path, keep_bad_rows, keep_rows, &ctx, &n_rows, &n_bad, err);
     split_buf val = ctx.val, tes = ctx.tes;
-    if (!s && !tes.n) s = gl_fail(err, GL_ERR_FORMAT, "%s: the 'tes' split is empty: nothing to evaluate", data_path);
-    if (!s && !val.n) s = gl_fail(err, GL_ERR_FORMAT, "%s: the 'val' split is empty: no rows to tune thresholds on", data_path);
+    if (!s && !tes.n)
+        s = gl_fail(err, GL_ERR_FORMAT, "%s: the 'tes' split is empty: nothing to evaluate",
+                    data_path);
+    if (!s && !val.n)
+        s = gl_fail(err, GL_ERR_FORMAT,
+                    "%s: the 'val' split is empty: no rows to tune thresholds on", data_path);
     if (!s) {
         out->n_classes = c;
         out->n_val = val.n;
         out->n_test = tes.n;
         double half[GL_HEAD_EVAL_MAX], sum_ap = 0;
         int n_ap = 0;
-        for (int k = 0; k < GL_HEAD_EVAL_MAX; k++) half[k] = 0.5;
-        gl_multilabel_prf(tes.probs, tes.targets, tes.n, c, half, out->precision, out->recall, out->f1,
-                          &out->micro_f1, &out->macro_f1);
+        for (int k = 0; k < GL_HEAD_EVAL_MAX; k++)
+            half[k] = 0.5;
+        gl_multilabel_prf(tes.probs, tes.targets, tes.n, c, half, out->precision, out->recall,
+                          out->f1, &out->micro_f1, &out->macro_f1);
         tune_thresholds(&val, c, out->tuned_threshold);
-        gl_multilabel_prf(tes.probs, tes.targets, tes.n, c, out->tuned_threshold, out->tuned_precision,
-                          out->tuned_recall, out->tuned_f1, &out->tuned_micro_f1, &out->tuned_macro_f1);
+        gl_multilabel_prf(tes.probs, tes.targets, tes.n, c, out->tuned_threshold,
+                          out->tuned_precision, out->tuned_recall, out->tuned_f1,
+                          &out->tuned_micro_f1, &out->tuned_macro_f1);
         for (int k = 0; k < c; k++) {
             out->ap[k] = gl_average_precision(tes.probs + k, tes.targets + k, tes.n, c);
-            for (long i = 0; i < tes.n; i++) out->support[k] += tes.targets[i * c + k] > 0.5f;
+            for (long i = 0; i < tes.n; i++)
+                out->support[k] += tes.targets[i * c + k] > 0.5f;
             if (!isnan(out->ap[k])) sum_ap += out->ap[k], n_ap++;
         }
         out->map = n_ap ? sum_ap / n_ap : NAN;

@@ -13,8 +13,9 @@ const char *const gl_geograph_classes[GL_GEOGRAPH_N_CLASSES] = {
 /* ------------------------------------------------------------------ distance and labels */
 
 static const char *const dist_powers[21] = {
-    "1",    "2",    "4",    "8",     "16",    "32",    "64",     "128",    "256",    "512",    "1024",
-    "2048", "4096", "8192", "16384", "32768", "65536", "131072", "262144", "524288", "1048576"};
+    "1",     "2",     "4",     "8",      "16",     "32",     "64",
+    "128",   "256",   "512",   "1024",   "2048",   "4096",   "8192",
+    "16384", "32768", "65536", "131072", "262144", "524288", "1048576"};
 
 void heads_geograph_dist_map(const char **keys, int *vals, int *n) {
     int k = 0;
@@ -31,8 +32,10 @@ void heads_geograph_dist_map(const char **keys, int *vals, int *n) {
 /* Python's str.strip() for ASCII whitespace: the bounds of the stripped text. */
 static void strip_bounds(const char *s, size_t *b, size_t *e) {
     size_t n = strlen(s), i = 0;
-    while (i < n && isspace((unsigned char)s[i])) i++;
-    while (n > i && isspace((unsigned char)s[n - 1])) n--;
+    while (i < n && isspace((unsigned char)s[i]))
+        i++;
+    while (n > i && isspace((unsigned char)s[n - 1]))
+        n--;
     *b = i;
     *e = n;
 }
@@ -66,8 +69,10 @@ void gl_geograph_distance(double e1, double n1, double e2, double n2, char *out,
         return;
     }
     double d = sqrt((e1 - e2) * (e1 - e2) + (n1 - n2) * (n1 - n2));
-    if (d == 0) snprintf(out, cap, "0");
-    else snprintf(out, cap, "%.0f", ldexp(1.0, (int)floor(log2(d))));
+    if (d == 0)
+        snprintf(out, cap, "0");
+    else
+        snprintf(out, cap, "%.0f", ldexp(1.0, (int)floor(log2(d))));
 }
 
 /* str.isdigit() and int(s) > 256 for ASCII digit strings of any length. */
@@ -76,7 +81,8 @@ static int digits_over_256(const char *s) {
     if (!n) return 0;
     for (size_t i = 0; i < n; i++)
         if (!isdigit((unsigned char)s[i])) return 0;
-    while (n > 1 && *s == '0') s++, n--;
+    while (n > 1 && *s == '0')
+        s++, n--;
     return n > 3 || (n == 3 && strcmp(s, "256") > 0);
 }
 
@@ -84,12 +90,15 @@ void gl_geograph_targets(const char *types, const char *distance, const char *co
                          int n_classes, float *out) {
     memset(out, 0, (size_t)n_classes * sizeof *out);
     int pieces = 1;
-    for (const char *c = types; *c; c++) pieces += *c == ',';
+    for (const char *c = types; *c; c++)
+        pieces += *c == ',';
     for (const char *t = types;;) {
         const char *comma = strchr(t, ',');
         size_t len = comma ? (size_t)(comma - t) : strlen(t), b = 0, e = len;
-        while (b < e && isspace((unsigned char)t[b])) b++;
-        while (e > b && isspace((unsigned char)t[e - 1])) e--;
+        while (b < e && isspace((unsigned char)t[b]))
+            b++;
+        while (e > b && isspace((unsigned char)t[e - 1]))
+            e--;
         char tag[128];
         snprintf(tag, sizeof tag, "%.*s", (int)(e - b), t + b);
         const char *mapped = tag;
@@ -104,8 +113,8 @@ void gl_geograph_targets(const char *types, const char *distance, const char *co
 }
 
 void heads_row_targets(const gl_head *h, const gl_hrow *row, float *out) {
-    gl_geograph_targets(row->types, row->distance, (const char *const *)h->classes,
-                        h->a.n_classes, out);
+    gl_geograph_targets(row->types, row->distance, (const char *const *)h->classes, h->a.n_classes,
+                        out);
 }
 
 /* ------------------------------------------------------------------ the head */
@@ -121,14 +130,16 @@ gl_head *heads_new(const gl_head_arch *a, const char *const *classes, const char
     if (a->clip_dim < 1 || a->clip_dim > 65536 || a->dist_dim < 0 || a->dist_dim > 4096 ||
         a->hidden < 1 || a->hidden > 65536 || a->n_classes < 1 || a->n_classes > GL_HEAD_EVAL_MAX ||
         a->n_dist < 1 || a->n_dist > 4096 || n_dist_keys < 0 || n_dist_keys > 4096) {
-        gl_fail(err, GL_ERR_SHAPE, "head: implausible architecture (clip %d, dist %dx%d, hidden %d, classes %d)",
+        gl_fail(err, GL_ERR_SHAPE,
+                "head: implausible architecture (clip %d, dist %dx%d, hidden %d, classes %d)",
                 a->clip_dim, a->n_dist, a->dist_dim, a->hidden, a->n_classes);
         return NULL;
     }
     for (int i = 0; i < n_dist_keys; i++)
         if (dist_vals[i] < 0 || dist_vals[i] >= a->n_dist) {
-            gl_fail(err, GL_ERR_SHAPE, "head: distance '%s' maps to %d, outside the %d embedding rows",
-                    dist_keys[i], dist_vals[i], a->n_dist);
+            gl_fail(err, GL_ERR_SHAPE,
+                    "head: distance '%s' maps to %d, outside the %d embedding rows", dist_keys[i],
+                    dist_vals[i], a->n_dist);
             return NULL;
         }
     gl_head *h = calloc(1, sizeof *h);
@@ -143,7 +154,8 @@ gl_head *heads_new(const gl_head_arch *a, const char *const *classes, const char
     h->dist_vals = calloc((size_t)n_dist_keys + 1, sizeof *h->dist_vals);
     if (!h->params || !h->classes || !h->dist_keys || !h->dist_vals) goto oom;
     int failed = 0;
-    for (int i = 0; i < a->n_classes; i++) h->classes[i] = dup_or_null(classes[i], &failed);
+    for (int i = 0; i < a->n_classes; i++)
+        h->classes[i] = dup_or_null(classes[i], &failed);
     for (int i = 0; i < n_dist_keys; i++) {
         h->dist_keys[i] = dup_or_null(dist_keys[i], &failed);
         h->dist_vals[i] = dist_vals[i];
@@ -164,8 +176,10 @@ oom:
 
 void gl_head_free(gl_head *h) {
     if (!h) return;
-    for (int i = 0; h->classes && i < h->a.n_classes; i++) free(h->classes[i]);
-    for (int i = 0; h->dist_keys && i < h->n_dist_keys; i++) free(h->dist_keys[i]);
+    for (int i = 0; h->classes && i < h->a.n_classes; i++)
+        free(h->classes[i]);
+    for (int i = 0; h->dist_keys && i < h->n_dist_keys; i++)
+        free(h->dist_keys[i]);
     free(h->classes);
     free(h->dist_keys);
     free(h->dist_vals);
@@ -174,13 +188,16 @@ void gl_head_free(gl_head *h) {
     free(h);
 }
 
-gl_head_arch gl_head_get_arch(const gl_head *h) { return h->a; }
+gl_head_arch gl_head_get_arch(const gl_head *h) {
+    return h->a;
+}
 const char *gl_head_class_name(const gl_head *h, int i) {
     return i >= 0 && i < h->a.n_classes ? h->classes[i] : "";
 }
 
 void gl_sigmoid_inplace(float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = 1.0f / (1.0f + expf(-x[i]));
+    for (size_t i = 0; i < n; i++)
+        x[i] = 1.0f / (1.0f + expf(-x[i]));
 }
 
 void heads_assemble(const gl_head *h, const float *clip, const int *dist_idx, int n, float *x) {
@@ -199,9 +216,11 @@ gl_status gl_head_forward(const gl_head *h, const float *clip, const int *dist_i
     int d = a->clip_dim + a->dist_dim, chunk = n < FORWARD_CHUNK ? n : FORWARD_CHUNK;
     for (int i = 0; i < n; i++)
         if (dist_idx[i] < 0 || dist_idx[i] >= a->n_dist)
-            return gl_fail(err, GL_ERR_ARG, "head: distance index %d outside [0, %d)", dist_idx[i], a->n_dist);
+            return gl_fail(err, GL_ERR_ARG, "head: distance index %d outside [0, %d)", dist_idx[i],
+                           a->n_dist);
     if (n <= 0) return GL_OK;
-    float *x = malloc((size_t)chunk * d * sizeof *x), *hid = malloc((size_t)chunk * a->hidden * sizeof *hid);
+    float *x = malloc((size_t)chunk * d * sizeof *x),
+          *hid = malloc((size_t)chunk * a->hidden * sizeof *hid);
     if (!x || !hid) {
         free(x);
         free(hid);
@@ -210,12 +229,16 @@ gl_status gl_head_forward(const gl_head *h, const float *clip, const int *dist_i
     for (int r0 = 0; r0 < n; r0 += chunk) {
         int m = n - r0 < chunk ? n - r0 : chunk;
         heads_assemble(h, clip + (size_t)r0 * a->clip_dim, dist_idx + r0, m, x);
-        for (int i = 0; i < m; i++) memcpy(hid + (size_t)i * a->hidden, h->b1, a->hidden * sizeof *hid);
+        for (int i = 0; i < m; i++)
+            memcpy(hid + (size_t)i * a->hidden, h->b1, a->hidden * sizeof *hid);
         gl_sgemm_nt(m, a->hidden, d, 1.0f, x, d, h->w1, d, 1.0f, hid, a->hidden);
-        for (size_t k = 0; k < (size_t)m * a->hidden; k++) hid[k] = hid[k] > 0 ? hid[k] : 0;
+        for (size_t k = 0; k < (size_t)m * a->hidden; k++)
+            hid[k] = hid[k] > 0 ? hid[k] : 0;
         float *out = logits + (size_t)r0 * a->n_classes;
-        for (int i = 0; i < m; i++) memcpy(out + (size_t)i * a->n_classes, h->b2, a->n_classes * sizeof *out);
-        gl_sgemm_nt(m, a->n_classes, a->hidden, 1.0f, hid, a->hidden, h->w2, a->hidden, 1.0f, out, a->n_classes);
+        for (int i = 0; i < m; i++)
+            memcpy(out + (size_t)i * a->n_classes, h->b2, a->n_classes * sizeof *out);
+        gl_sgemm_nt(m, a->n_classes, a->hidden, 1.0f, hid, a->hidden, h->w2, a->hidden, 1.0f, out,
+                    a->n_classes);
     }
     free(x);
     free(hid);
@@ -224,7 +247,9 @@ gl_status gl_head_forward(const gl_head *h, const float *clip, const int *dist_i
 
 /* ------------------------------------------------------------------ random numbers */
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
 
 void heads_rng_seed(heads_rng *r, uint64_t seed) {
     for (int i = 0; i < 4; i++) { /* splitmix64 */
@@ -246,7 +271,9 @@ uint64_t heads_rng_next(heads_rng *r) { /* xoshiro256** */
     return result;
 }
 
-double heads_rng_uniform(heads_rng *r) { return (double)(heads_rng_next(r) >> 11) * 0x1.0p-53; }
+double heads_rng_uniform(heads_rng *r) {
+    return (double)(heads_rng_next(r) >> 11) * 0x1.0p-53;
+}
 
 double heads_rng_normal(heads_rng *r) {
     double u1 = heads_rng_uniform(r), u2 = heads_rng_uniform(r);
@@ -254,12 +281,14 @@ double heads_rng_normal(heads_rng *r) {
 }
 
 static void fill_uniform(float *p, size_t n, double bound, heads_rng *r) {
-    for (size_t i = 0; i < n; i++) p[i] = (float)((2.0 * heads_rng_uniform(r) - 1.0) * bound);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (float)((2.0 * heads_rng_uniform(r) - 1.0) * bound);
 }
 
 void heads_init_params(gl_head *h, heads_rng *r) {
     const gl_head_arch *a = &h->a;
-    for (size_t i = 0; i < (size_t)a->n_dist * a->dist_dim; i++) h->emb[i] = (float)heads_rng_normal(r);
+    for (size_t i = 0; i < (size_t)a->n_dist * a->dist_dim; i++)
+        h->emb[i] = (float)heads_rng_normal(r);
     double b1 = 1.0 / sqrt((double)(a->clip_dim + a->dist_dim)), b2 = 1.0 / sqrt((double)a->hidden);
     fill_uniform(h->w1, (size_t)a->hidden * (a->clip_dim + a->dist_dim), b1, r);
     fill_uniform(h->b1, (size_t)a->hidden, b1, r);

@@ -21,7 +21,8 @@ gl_status gl_head_write_header(gl_head_writer *w) {
 void gl_head_write_row(gl_head_writer *w, const char *id, const float *probs) {
     int nc = w->head->a.n_classes;
     gl_csv_write_field(w->fp, id);
-    for (int c = 0; c < nc; c++) fprintf(w->fp, ",%.8g", probs[c]);
+    for (int c = 0; c < nc; c++)
+        fprintf(w->fp, ",%.8g", probs[c]);
     if (w->threshold < 0) {
         fputc('\n', w->fp);
         return;
@@ -32,7 +33,8 @@ void gl_head_write_row(gl_head_writer *w, const char *id, const float *probs) {
     labels[0] = 0;
     for (int c = 0; c < nc; c++)
         if (probs[c] > w->threshold && n < sizeof labels)
-            n += (size_t)snprintf(labels + n, sizeof labels - n, "%s%s", n ? "," : "", w->head->classes[c]);
+            n += (size_t)snprintf(labels + n, sizeof labels - n, "%s%s", n ? "," : "",
+                                  w->head->classes[c]);
     fputc(',', w->fp);
     gl_csv_write_field(w->fp, n ? labels : "None");
     fputc('\n', w->fp);
@@ -56,7 +58,8 @@ static void batch_free(batch *b) {
     free(b->ids);
 }
 
-static gl_status flush_batch(const gl_head *h, batch *b, heads_batch_fn fn, void *ctx, gl_error *err) {
+static gl_status flush_batch(const gl_head *h, batch *b, heads_batch_fn fn, void *ctx,
+                             gl_error *err) {
     gl_status s = gl_head_forward(h, b->clip, b->dist, b->n, b->probs, err);
     if (s) return s;
     gl_sigmoid_inplace(b->probs, (size_t)b->n * h->a.n_classes);
@@ -65,13 +68,17 @@ static gl_status flush_batch(const gl_head *h, batch *b, heads_batch_fn fn, void
     return s;
 }
 
-gl_status heads_run_rows(const gl_head *h, const char *data_path, int keep_bad_rows, heads_batch_fn fn,
-                         void *ctx, long *n_rows, long *n_bad, gl_error *err) {
+gl_status heads_run_rows(const gl_head *h, const char *data_path, int keep_bad_rows,
+                         heads_batch_fn fn, void *ctx, long *n_rows, long *n_bad, gl_error *err) {
     *n_rows = *n_bad = 0;
     int cd = h->a.clip_dim, c = h->a.n_classes;
-    batch b = {malloc((size_t)PREDICT_BATCH * cd * sizeof(float)), malloc((size_t)PREDICT_BATCH * c * sizeof(float)),
-               malloc((size_t)PREDICT_BATCH * c * sizeof(float)), malloc(PREDICT_BATCH * sizeof(int)),
-               malloc(PREDICT_BATCH * sizeof(gl_split)), malloc(PREDICT_BATCH * sizeof *b.ids), 0};
+    batch b = {malloc((size_t)PREDICT_BATCH * cd * sizeof(float)),
+               malloc((size_t)PREDICT_BATCH * c * sizeof(float)),
+               malloc((size_t)PREDICT_BATCH * c * sizeof(float)),
+               malloc(PREDICT_BATCH * sizeof(int)),
+               malloc(PREDICT_BATCH * sizeof(gl_split)),
+               malloc(PREDICT_BATCH * sizeof *b.ids),
+               0};
     gl_hreader *r = gl_hreader_open(data_path, cd, keep_bad_rows, err);
     gl_status s = !r ? err->code : GL_OK;
     if (!s && (!b.clip || !b.probs || !b.targets || !b.dist || !b.split || !b.ids))
@@ -95,11 +102,13 @@ gl_status heads_run_rows(const gl_head *h, const char *data_path, int keep_bad_r
     return s;
 }
 
-static gl_status write_rows(void *ctx, int n, const char (*ids)[HEADS_ID_MAX], const gl_split *split, const float *probs,
-                            const float *targets, gl_error *err) {
+static gl_status write_rows(void *ctx, int n, const char (*ids)[HEADS_ID_MAX],
+                            const gl_split *split, const float *probs, const float *targets,
+                            gl_error *err) {
     gl_head_writer *w = ctx;
     (void)split, (void)targets, (void)err;
-    for (int i = 0; i < n; i++) gl_head_write_row(w, ids[i], probs + (size_t)i * w->head->a.n_classes);
+    for (int i = 0; i < n; i++)
+        gl_head_write_row(w, ids[i], probs + (size_t)i * w->head->a.n_classes);
     return GL_OK;
 }
 

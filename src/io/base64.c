@@ -55,7 +55,8 @@ gl_status gl_base64_decode(const char *text, size_t text_len, unsigned char *out
                 return gl_fail(err, GL_ERR_FORMAT, "bad base64 character at offset %zu", i + k);
             }
         }
-        unsigned w = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
+        unsigned w =
+            (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
         int bytes = 3 - pad;
         if (n + (size_t)bytes > out_cap)
             return gl_fail(err, GL_ERR_SHAPE, "base64 decodes to more than %zu bytes", out_cap);

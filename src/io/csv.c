@@ -129,7 +129,8 @@ gl_csv *gl_csv_open(const char *path, int has_header, gl_error *err) {
     /* Tolerate a UTF-8 byte-order mark before the first header name. */
     if (!strncmp(c->buf, "\xEF\xBB\xBF", 3)) memmove(c->buf, c->buf + 3, c->buf_len - 3);
     c->header = calloc((size_t)c->n_fields, sizeof *c->header);
-    for (int i = 0; c->header && i < c->n_fields; i++) c->header[i] = strdup(gl_csv_field(c, i));
+    for (int i = 0; c->header && i < c->n_fields; i++)
+        c->header[i] = strdup(gl_csv_field(c, i));
     c->n_header = c->header ? c->n_fields : 0;
     return c;
 }
@@ -137,7 +138,8 @@ gl_csv *gl_csv_open(const char *path, int has_header, gl_error *err) {
 void gl_csv_close(gl_csv *c) {
     if (!c) return;
     if (c->fp) fclose(c->fp);
-    for (int i = 0; i < c->n_header; i++) free(c->header[i]);
+    for (int i = 0; i < c->n_header; i++)
+        free(c->header[i]);
     free(c->header);
     free(c->buf);
     free(c->offsets);
@@ -155,7 +157,9 @@ int gl_csv_next(gl_csv *c, gl_error *err) {
     }
 }
 
-int gl_csv_field_count(const gl_csv *c) { return c->n_fields; }
+int gl_csv_field_count(const gl_csv *c) {
+    return c->n_fields;
+}
 
 const char *gl_csv_field(const gl_csv *c, int i) {
     if (i < 0 || i >= c->n_fields) return "";
@@ -168,5 +172,9 @@ int gl_csv_column(const gl_csv *c, const char *name) {
     return -1;
 }
 
-long gl_csv_line(const gl_csv *c) { return c->line; }
-const char *gl_csv_path(const gl_csv *c) { return c->path; }
+long gl_csv_line(const gl_csv *c) {
+    return c->line;
+}
+const char *gl_csv_path(const gl_csv *c) {
+    return c->path;
+}

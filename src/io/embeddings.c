@@ -11,8 +11,8 @@ static int has_suffix(const char *s, const char *suffix) {
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
-static gl_status write_jsonl(const char *path, const char *const *ids, const float *embeds, int n, int dim,
-                             gl_error *err) {
+static gl_status write_jsonl(const char *path, const char *const *ids, const float *embeds, int n,
+                             int dim, gl_error *err) {
     gl_atomic_file f;
     gl_status s = gl_atomic_open(&f, path, err);
     if (s) return s;
@@ -21,10 +21,13 @@ static gl_status write_jsonl(const char *path, const char *const *ids, const flo
         char *b64 = gl_base64_encode(embeds + (size_t)i * dim, sizeof(float) * (size_t)dim);
         cJSON *o = cJSON_CreateObject();
         char *line = NULL;
-        if (b64 && o && cJSON_AddStringToObject(o, "id", ids[i]) && cJSON_AddStringToObject(o, "embeddings", b64))
+        if (b64 && o && cJSON_AddStringToObject(o, "id", ids[i]) &&
+            cJSON_AddStringToObject(o, "embeddings", b64))
             line = cJSON_PrintUnformatted(o);
-        if (line) fprintf(f.fp, "%s\n", line);
-        else s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+        if (line)
+            fprintf(f.fp, "%s\n", line);
+        else
+            s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
         cJSON_free(line);
         cJSON_Delete(o);
         free(b64);

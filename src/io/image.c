@@ -33,10 +33,10 @@ typedef enum { CONV_DIRECT, CONV_PALETTE, CONV_HIGH_BYTE, CONV_CLIP, CONV_CMYK }
 typedef enum { INKS_NONE = 0, INKS_RAW, INKS_INVERTED } ink_storage;
 
 typedef struct {
-    int bands[3];     /* 1-based GDAL bands for R, G, B */
+    int bands[3]; /* 1-based GDAL bands for R, G, B */
     conversion conv;
     ink_storage inks;
-    int gray_bits;    /* 1, 2 or 4: low-bit gray to scale up; 0 otherwise */
+    int gray_bits; /* 1, 2 or 4: low-bit gray to scale up; 0 otherwise */
     GDALColorTableH palette;
 } decode_plan;
 
@@ -101,7 +101,8 @@ static void expand_single_band(const decode_plan *p, gl_image *img) {
         lut[i][0] = lut[i][1] = lut[i][2] = (unsigned char)v;
     }
     size_t n = (size_t)img->width * img->height;
-    for (size_t i = 0; i < n; i++) memcpy(img->rgb + 3 * i, lut[img->rgb[3 * i]], 3);
+    for (size_t i = 0; i < n; i++)
+        memcpy(img->rgb + 3 * i, lut[img->rgb[3 * i]], 3);
 }
 
 static unsigned char convert_value(double v, conversion conv) {
@@ -158,7 +159,8 @@ static CPLErr read_cmyk(GDALDatasetH ds, const decode_plan *p, gl_image *img) {
         for (size_t i = 0; e == CE_None && i < (size_t)n * w; i++) {
             unsigned char *ink = buf + 4 * i, *o = img->rgb + ((size_t)y * w + i) * 3;
             int inv = p->inks == INKS_INVERTED ? 255 : 0, nk = 255 - (ink[3] ^ inv);
-            for (int c = 0; c < 3; c++) o[c] = (unsigned char)(nk - muldiv255(ink[c] ^ inv, nk));
+            for (int c = 0; c < 3; c++)
+                o[c] = (unsigned char)(nk - muldiv255(ink[c] ^ inv, nk));
         }
     }
     free(buf);
@@ -215,8 +217,7 @@ static void restore_option(const char *key, char *old) {
 /* GDAL converts CMYK and YCCK pictures to RGB its own way; Pillow's conversion needs the raw
  * inks. JPEGs give them with GDAL_JPEG_TO_RGB=NO (which would also leave YCbCr JPEGs raw, hence
  * the reopening), TIFFs through the GTIFF_RAW: prefix (path is a checked regular file). */
-static GDALDatasetH open_inks(GDALDatasetH ds, const char *path, ink_storage *inks,
-                              gl_error *err) {
+static GDALDatasetH open_inks(GDALDatasetH ds, const char *path, ink_storage *inks, gl_error *err) {
     const char *space = GDALGetMetadataItem(ds, "SOURCE_COLOR_SPACE", "IMAGE_STRUCTURE");
     const char *driver = GDALGetDriverShortName(GDALGetDatasetDriver(ds));
     int jpeg = !strcmp(driver, "JPEG"), tiff = !strcmp(driver, "GTiff");

@@ -37,7 +37,8 @@ static gl_status parse_header(const char *path, const char *h, gl_npy *a, gl_err
     a->ndim = 0;
     a->count = 1;
     while (*p && *p != ')') {
-        while (*p == ' ' || *p == ',') p++;
+        while (*p == ' ' || *p == ',')
+            p++;
         if (*p == ')') break;
         char *end;
         long long v = strtoll(p, &end, 10);
@@ -86,8 +87,10 @@ gl_status gl_npy_read(const char *path, gl_npy *a, gl_error *err) {
                      payload, a->count * a->item_size);
     if (!st) {
         a->data = malloc(payload ? payload : 1);
-        if (!a->data) st = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
-        else memcpy(a->data, buf + off + hlen, payload);
+        if (!a->data)
+            st = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+        else
+            memcpy(a->data, buf + off + hlen, payload);
     }
     free(buf);
     return st;
@@ -120,7 +123,8 @@ gl_status gl_npy_write_f32(const char *path, const float *data, const int64_t *s
     fputc(hlen & 0xff, f.fp);
     fputc(hlen >> 8, f.fp);
     fwrite(header, 1, (size_t)n, f.fp);
-    for (int i = 0; i < pad; i++) fputc(' ', f.fp);
+    for (int i = 0; i < pad; i++)
+        fputc(' ', f.fp);
     fputc('\n', f.fp);
     fwrite(data, sizeof(float), count, f.fp);
     return gl_atomic_commit(&f, err);

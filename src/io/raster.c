@@ -26,7 +26,9 @@ static void gdal_register(void) {
     GDALAllRegister();
     if (!CPLGetConfigOption("GDAL_CACHEMAX", NULL)) GDALSetCacheMax64(GL_GDAL_CACHE_BYTES);
 }
-void gl_gdal_init(void) { pthread_once(&gdal_once, gdal_register); }
+void gl_gdal_init(void) {
+    pthread_once(&gdal_once, gdal_register);
+}
 
 void CPL_STDCALL gl_gdal_watch_truncation(CPLErr level, CPLErrorNum num, const char *msg) {
     int *truncated = CPLGetErrorHandlerUserData();
@@ -73,8 +75,9 @@ GDALDatasetH gl_gdal_open(const char *path, gl_error *err) {
  *  - MINMAX is GeoVision Labeler's normalisation (src/main.py split_image): one global min and
  *    max over the three selected bands, every pixel included (GVL reads with rasterio without
  *    masking, so nodata and transparent pixels count), then trunc((v - min) / (max - min) * 255)
- *    in float64 (float32 for Float32 bands, as numpy computes it), for 8-bit data too. A constant image (max == min) gives 0, as numpy's NaN ->
- *    uint8 cast does on x86. The min/max pass streams the file block by block on first read.
+ *    in float64 (float32 for Float32 bands, as numpy computes it), for 8-bit data too. A constant
+ * image (max == min) gives 0, as numpy's NaN -> uint8 cast does on x86. The min/max pass streams
+ * the file block by block on first read.
  *  - PERCENTILE: per band, over the pixels that hold data (nodata, NaN and masked pixels are
  *    left out), as numpy's inverted-CDF percentile: exact for integer data (one histogram bucket
  *    per value; one pass for 8- and 16-bit data, a min/max pass first for wider types), 4096
@@ -91,15 +94,15 @@ struct gl_raster {
     GDALDatasetH ds;
     gl_raster_info info;
     gl_raster_params params;
-    int bands[3];                /* 1-based */
-    int is_byte;                 /* every selected band is GDT_Byte */
-    GDALColorTableH palette;     /* single palette band: expand through it */
+    int bands[3];            /* 1-based */
+    int is_byte;             /* every selected band is GDT_Byte */
+    GDALColorTableH palette; /* single palette band: expand through it */
     int has_nodata[3];
     double nodata[3];
-    int use_mask;                /* read GDAL's mask band (alpha or explicit mask) */
+    int use_mask; /* read GDAL's mask band (alpha or explicit mask) */
     int have_range;
-    double lo[3], hi[3];         /* stretch input range per channel */
-    double *scratch;             /* window buffer, grown on demand */
+    double lo[3], hi[3]; /* stretch input range per channel */
+    double *scratch;     /* window buffer, grown on demand */
     size_t scratch_cap;
     OGRCoordinateTransformationH to_lonlat;
 };
@@ -113,8 +116,12 @@ gl_raster_params gl_raster_default_params(void) {
     return p;
 }
 
-const gl_raster_info *gl_raster_get_info(const gl_raster *r) { return &r->info; }
-const char *gl_raster_path(const gl_raster *r) { return r->path; }
+const gl_raster_info *gl_raster_get_info(const gl_raster *r) {
+    return &r->info;
+}
+const char *gl_raster_path(const gl_raster *r) {
+    return r->path;
+}
 
 void gl_raster_pixel_to_crs(const gl_raster_info *info, double col, double row, double *x,
                             double *y) {
@@ -328,7 +335,7 @@ typedef struct {
     int stop_at_byte_range;      /* 0 and 255 seen: a Byte band cannot widen further */
     int skip_nodata, nan_nodata; /* percentiles ignore nodata, NaN and masked pixels */
     double nodata;
-    uint64_t *counts;            /* histogram pass: n buckets from dmin, width 1/scale */
+    uint64_t *counts; /* histogram pass: n buckets from dmin, width 1/scale */
     int n;
     double dmin, scale;
     uint64_t total;
@@ -401,8 +408,8 @@ static double histogram_percentile(const band_stats *b, double p) {
  * rather than GDAL's histogram, which would leave .aux.xml files beside the user's data. */
 static gl_status band_percentiles(gl_raster *r, int c, double *lo, double *hi, gl_error *err) {
     int band = r->bands[c];
-    band_stats b = {.mn = INFINITY, .mx = -INFINITY, .skip_nodata = r->has_nodata[c],
-                    .nodata = r->nodata[c]};
+    band_stats b = {
+        .mn = INFINITY, .mx = -INFINITY, .skip_nodata = r->has_nodata[c], .nodata = r->nodata[c]};
     GDALDataType t = GDALGetRasterDataType(GDALGetRasterBand(r->ds, band));
     gl_status s = GL_OK;
     if (t == GDT_Byte || t == GDT_UInt16 || t == GDT_Int16) {
@@ -525,8 +532,9 @@ static gl_status read_channel(gl_raster *r, int c, int x, int y, int w, int h, u
     int single = GDALGetRasterDataType(GDALGetRasterBand(r->ds, band)) == GDT_Float32;
     double lo = r->lo[c], hi = r->hi[c], nd = r->nodata[c];
     for (size_t i = 0; i < n; i++)
-        rgb[3 * i + c] = r->params.stretch == GL_STRETCH_NONE ? clamp_round(buf[i])
-                                                            : stretch_value(buf[i], lo, hi, single);
+        rgb[3 * i + c] = r->params.stretch == GL_STRETCH_NONE
+                             ? clamp_round(buf[i])
+                             : stretch_value(buf[i], lo, hi, single);
     for (size_t i = 0; hits && r->has_nodata[c] && i < n; i++)
         hits[i] += buf[i] == nd || (isnan(nd) && isnan(buf[i]));
     return GL_OK;
@@ -538,14 +546,17 @@ static gl_status finish_valid(gl_raster *r, int x, int y, int w, int h, unsigned
     size_t n = (size_t)w * h;
     /* A pixel is nodata when every selected band that declares nodata holds it. */
     unsigned char all_hit = 0;
-    for (int c = 0; c < 3; c++) all_hit += r->has_nodata[c];
-    for (size_t i = 0; i < n; i++) valid[i] = !(all_hit > 0 && valid[i] >= all_hit);
+    for (int c = 0; c < 3; c++)
+        all_hit += r->has_nodata[c];
+    for (size_t i = 0; i < n; i++)
+        valid[i] = !(all_hit > 0 && valid[i] >= all_hit);
     if (!r->use_mask) return GL_OK;
     unsigned char *m = (unsigned char *)scratch(r, n / sizeof(double) + 1);
     if (!m) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", r->path);
     gl_status s = read_mask(r, r->bands[0], x, y, w, h, m, err);
     if (s) return s;
-    for (size_t i = 0; i < n; i++) valid[i] &= m[i] != 0;
+    for (size_t i = 0; i < n; i++)
+        valid[i] &= m[i] != 0;
     return GL_OK;
 }
 
@@ -554,16 +565,20 @@ static gl_status read_window(gl_raster *r, int x, int y, int w, int h, unsigned 
     gl_status s = r->have_range ? GL_OK : compute_range(r, err);
     if (valid) memset(valid, 0, (size_t)w * h);
     int single = r->bands[0] == r->bands[1] && r->bands[1] == r->bands[2];
-    for (int c = 0; c < (single ? 1 : 3) && !s; c++) s = read_channel(r, c, x, y, w, h, rgb, valid, err);
+    for (int c = 0; c < (single ? 1 : 3) && !s; c++)
+        s = read_channel(r, c, x, y, w, h, rgb, valid, err);
     if (s) return s;
     size_t n = (size_t)w * h;
     if (r->palette) {
         unsigned char lut[256][3];
         gl_gdal_palette_lut(r->palette, lut);
-        for (size_t i = 0; i < n; i++) memcpy(rgb + 3 * i, lut[rgb[3 * i]], 3);
+        for (size_t i = 0; i < n; i++)
+            memcpy(rgb + 3 * i, lut[rgb[3 * i]], 3);
     } else if (single) {
-        for (size_t i = 0; i < n; i++) rgb[3 * i + 1] = rgb[3 * i + 2] = rgb[3 * i];
-        for (size_t i = 0; valid && r->has_nodata[0] && i < n; i++) valid[i] *= 3;
+        for (size_t i = 0; i < n; i++)
+            rgb[3 * i + 1] = rgb[3 * i + 2] = rgb[3 * i];
+        for (size_t i = 0; valid && r->has_nodata[0] && i < n; i++)
+            valid[i] *= 3;
     }
     return valid ? finish_valid(r, x, y, w, h, valid, err) : GL_OK;
 }

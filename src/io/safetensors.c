@@ -22,10 +22,10 @@ typedef struct {
 } dtype_info;
 
 static const dtype_info dtypes[] = {
-    {"F32", 4, GL_ST_F32},  {"F16", 2, GL_ST_F16},      {"BF16", 2, GL_ST_BF16},
-    {"F64", 8, GL_ST_OTHER}, {"I64", 8, GL_ST_OTHER},    {"I32", 4, GL_ST_OTHER},
-    {"I16", 2, GL_ST_OTHER}, {"I8", 1, GL_ST_OTHER},     {"U8", 1, GL_ST_OTHER},
-    {"U16", 2, GL_ST_OTHER}, {"U32", 4, GL_ST_OTHER},    {"U64", 8, GL_ST_OTHER},
+    {"F32", 4, GL_ST_F32},    {"F16", 2, GL_ST_F16},       {"BF16", 2, GL_ST_BF16},
+    {"F64", 8, GL_ST_OTHER},  {"I64", 8, GL_ST_OTHER},     {"I32", 4, GL_ST_OTHER},
+    {"I16", 2, GL_ST_OTHER},  {"I8", 1, GL_ST_OTHER},      {"U8", 1, GL_ST_OTHER},
+    {"U16", 2, GL_ST_OTHER},  {"U32", 4, GL_ST_OTHER},     {"U64", 8, GL_ST_OTHER},
     {"BOOL", 1, GL_ST_OTHER}, {"F8_E4M3", 1, GL_ST_OTHER}, {"F8_E5M2", 1, GL_ST_OTHER},
 };
 
@@ -41,7 +41,8 @@ void gl_st_close(gl_safetensors *st) {
         if (st->maps && st->maps[i]) munmap(st->maps[i], st->map_sizes[i]);
         if (st->paths) free(st->paths[i]);
     }
-    for (int i = 0; i < st->n_tensors; i++) free(st->tensors[i].name);
+    for (int i = 0; i < st->n_tensors; i++)
+        free(st->tensors[i].name);
     free(st->paths);
     free(st->maps);
     free(st->map_sizes);
@@ -62,18 +63,23 @@ static int json_whole(const cJSON *v, double max, int64_t *out) {
 static gl_status parse_entry(const cJSON *e, const char *path, size_t payload, gl_st_tensor *t,
                              size_t *begin, gl_error *err) {
     const char *nm = t->name;
-    if (!cJSON_IsObject(e)) return gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' is not an object", path, nm);
+    if (!cJSON_IsObject(e))
+        return gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' is not an object", path, nm);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     if (!cJSON_IsString(dt) || !cJSON_IsArray(sh) || !cJSON_IsArray(off))
-        return gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' lacks dtype, shape or data_offsets", path, nm);
+        return gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' lacks dtype, shape or data_offsets",
+                       path, nm);
     const dtype_info *di = dtype_lookup(dt->valuestring);
-    if (!di) return gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' has unknown dtype '%.16s'", path, nm, dt->valuestring);
+    if (!di)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' has unknown dtype '%.16s'", path, nm,
+                       dt->valuestring);
     t->dtype = di->dtype;
     snprintf(t->dtype_name, sizeof t->dtype_name, "%s", di->name);
     int nd = cJSON_GetArraySize(sh);
-    if (nd > GL_ST_MAX_DIMS) return gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' has %d dimensions", path, nm, nd);
+    if (nd > GL_ST_MAX_DIMS)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' has %d dimensions", path, nm, nd);
     t->ndim = nd;
     size_t count = 1;
     for (int i = 0; i < nd; i++) {
@@ -91,11 +97,13 @@ static gl_status parse_entry(const cJSON *e, const char *path, size_t payload, g
         !json_whole(cJSON_GetArrayItem(off, 1), 9e15, &e2) || e2 < b)
         return gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' has bad data_offsets", path, nm);
     if ((uint64_t)e2 > payload)
-        return gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' data_offsets [%lld,%lld) exceed the %zu-byte payload",
-                       path, nm, (long long)b, (long long)e2, payload);
+        return gl_fail(err, GL_ERR_FORMAT,
+                       "%s: tensor '%s' data_offsets [%lld,%lld) exceed the %zu-byte payload", path,
+                       nm, (long long)b, (long long)e2, payload);
     if (count > payload / (size_t)di->size || (size_t)(e2 - b) != count * (size_t)di->size)
-        return gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' holds %lld bytes, its %s shape needs %zu",
-                       path, nm, (long long)(e2 - b), di->name, count * (size_t)di->size);
+        return gl_fail(err, GL_ERR_FORMAT,
+                       "%s: tensor '%s' holds %lld bytes, its %s shape needs %zu", path, nm,
+                       (long long)(e2 - b), di->name, count * (size_t)di->size);
     t->nbytes = (size_t)(e2 - b);
     *begin = (size_t)b;
     return GL_OK;
@@ -119,7 +127,8 @@ static gl_status check_overlaps(gl_safetensors *st, int first, const char *path,
     for (int i = 1; i < n; i++) {
         const char *prev_end = (const char *)t[i - 1].data + t[i - 1].nbytes;
         if ((const char *)t[i].data < prev_end)
-            return gl_fail(err, GL_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap", path, t[i - 1].name, t[i].name);
+            return gl_fail(err, GL_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap", path,
+                           t[i - 1].name, t[i].name);
     }
     return GL_OK;
 }
@@ -170,7 +179,8 @@ static gl_status map_file(const char *path, void **map, size_t *size, gl_error *
     }
     if (sb.st_size < 8) {
         close(fd);
-        return gl_fail(err, GL_ERR_FORMAT, "%s: truncated: %lld bytes, no header", path, (long long)sb.st_size);
+        return gl_fail(err, GL_ERR_FORMAT, "%s: truncated: %lld bytes, no header", path,
+                       (long long)sb.st_size);
     }
     *size = (size_t)sb.st_size;
     *map = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -190,7 +200,8 @@ static gl_status add_file(gl_safetensors *st, const char *path, gl_error *err) {
     if (m) st->maps = m;
     size_t *z = m ? realloc(st->map_sizes, sizeof *z * (size_t)(i + 1)) : NULL;
     if (z) st->map_sizes = z;
-    if (!z || !(st->paths[i] = strdup(path))) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+    if (!z || !(st->paths[i] = strdup(path)))
+        return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
     st->maps[i] = NULL;
     st->map_sizes[i] = 0;
     st->n_files++;
@@ -198,20 +209,22 @@ static gl_status add_file(gl_safetensors *st, const char *path, gl_error *err) {
     if (s) return s;
     const unsigned char *base = st->maps[i];
     uint64_t hlen = 0;
-    for (int k = 7; k >= 0; k--) hlen = hlen << 8 | base[k];
+    for (int k = 7; k >= 0; k--)
+        hlen = hlen << 8 | base[k];
     size_t size = st->map_sizes[i];
     if (hlen > size - 8 || hlen > ST_MAX_HEADER)
         return gl_fail(err, GL_ERR_FORMAT, "%s: header length %llu exceeds the %zu-byte file", path,
                        (unsigned long long)hlen, size);
-    return parse_header(st, i, (const char *)base + 8, (size_t)hlen, base + 8 + hlen, size - 8 - hlen, err);
+    return parse_header(st, i, (const char *)base + 8, (size_t)hlen, base + 8 + hlen,
+                        size - 8 - hlen, err);
 }
 
 static gl_status check_unique(gl_safetensors *st, gl_error *err) {
     qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, cmp_by_name);
     for (int i = 1; i < st->n_tensors; i++)
         if (!strcmp(st->tensors[i].name, st->tensors[i - 1].name))
-            return gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' appears twice", st->paths[st->tensors[i].file],
-                           st->tensors[i].name);
+            return gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' appears twice",
+                           st->paths[st->tensors[i].file], st->tensors[i].name);
     return GL_OK;
 }
 
@@ -233,13 +246,15 @@ static gl_status open_index(gl_safetensors *st, const char *path, gl_error *err)
     int dir_len = slash ? (int)(slash - path + 1) : 0;
     for (const cJSON *e = map->child; e && !s; e = e->next) {
         if (!cJSON_IsString(e) || !is_plain_file_name(e->valuestring)) {
-            s = gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' names a bad shard file", path, e->string);
+            s = gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' names a bad shard file", path,
+                        e->string);
             break;
         }
         char shard[4096];
         snprintf(shard, sizeof shard, "%.*s%s", dir_len, path, e->valuestring);
         int seen = 0;
-        for (int f = 0; f < st->n_files && !seen; f++) seen = !strcmp(st->paths[f], shard);
+        for (int f = 0; f < st->n_files && !seen; f++)
+            seen = !strcmp(st->paths[f], shard);
         if (!seen) s = add_file(st, shard, err);
     }
     if (!s) s = check_unique(st, err);
@@ -248,7 +263,8 @@ static gl_status open_index(gl_safetensors *st, const char *path, gl_error *err)
         const char *file = t ? st->paths[t->file] : "";
         const char *base = strrchr(file, '/');
         if (!t || strcmp(base ? base + 1 : file, e->valuestring))
-            s = gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' is not in %s", path, e->string, e->valuestring);
+            s = gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' is not in %s", path, e->string,
+                        e->valuestring);
     }
     cJSON_Delete(root);
     return s;
@@ -273,8 +289,10 @@ const gl_st_tensor *gl_st_find(const gl_safetensors *st, const char *name) {
         int mid = (lo + hi) / 2;
         int c = strcmp(st->tensors[mid].name, name);
         if (!c) return &st->tensors[mid];
-        if (c < 0) lo = mid + 1;
-        else hi = mid - 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
     }
     return NULL;
 }
@@ -285,9 +303,12 @@ const char *gl_st_tensor_path(const gl_safetensors *st, const gl_st_tensor *t) {
 
 static float half_to_float(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-    if (exp == 0x1f) bits = sign | 0x7f800000u | mant << 13;
-    else if (exp) bits = sign | (exp + 112) << 23 | mant << 13;
-    else if (!mant) bits = sign;
+    if (exp == 0x1f)
+        bits = sign | 0x7f800000u | mant << 13;
+    else if (exp)
+        bits = sign | (exp + 112) << 23 | mant << 13;
+    else if (!mant)
+        bits = sign;
     else { /* subnormal: normalise the mantissa */
         int e = -1;
         do {
@@ -305,7 +326,8 @@ void gl_st_widen(gl_st_dtype dtype, const void *src, size_t n, float *dst) {
     const unsigned char *p = src;
     for (size_t i = 0; i < n; i++) {
         uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
-        if (dtype == GL_ST_F16) dst[i] = half_to_float(h);
+        if (dtype == GL_ST_F16)
+            dst[i] = half_to_float(h);
         else {
             uint32_t bits = (uint32_t)h << 16;
             memcpy(&dst[i], &bits, 4);
@@ -334,13 +356,15 @@ static void digest_bytes(const unsigned char *p, size_t n, uint64_t lane[4]) {
             lane[j] = lane[j] << 31 | lane[j] >> 33;
         }
     }
-    for (; i < n; i++) lane[i & 3] = (lane[i & 3] ^ p[i]) * k;
+    for (; i < n; i++)
+        lane[i & 3] = (lane[i & 3] ^ p[i]) * k;
     lane[0] ^= n;
 }
 
 void gl_st_digest(const gl_safetensors *st, uint64_t out[2]) {
     uint64_t lane[4] = {1, 2, 3, 4};
-    for (int f = 0; f < st->n_files; f++) digest_bytes(st->maps[f], st->map_sizes[f], lane);
+    for (int f = 0; f < st->n_files; f++)
+        digest_bytes(st->maps[f], st->map_sizes[f], lane);
     out[0] = mix64(lane[0] ^ mix64(lane[1] ^ mix64(lane[2] ^ mix64(lane[3]))));
     out[1] = mix64(lane[3] + mix64(lane[2] + mix64(lane[1] + mix64(lane[0] + 7))));
 }

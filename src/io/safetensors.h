@@ -1,5 +1,6 @@
 /* safetensors.h: memory-mapped safetensors files (single or sharded by an index.json), validated
- * before use: header bounds, JSON, dtypes, shapes against byte sizes, in-bounds non-overlapping data. */
+ * before use: header bounds, JSON, dtypes, shapes against byte sizes, in-bounds non-overlapping
+ * data. */
 #ifndef GEOLABEL_SAFETENSORS_H
 #define GEOLABEL_SAFETENSORS_H
 
@@ -10,23 +11,23 @@ typedef enum { GL_ST_F32 = 0, GL_ST_F16, GL_ST_BF16, GL_ST_OTHER } gl_st_dtype;
 #define GL_ST_MAX_DIMS 8
 
 typedef struct {
-    char *name;              /* owned by the gl_safetensors */
+    char *name; /* owned by the gl_safetensors */
     gl_st_dtype dtype;
-    char dtype_name[8];      /* "F32", "I64", ... as written */
+    char dtype_name[8]; /* "F32", "I64", ... as written */
     int ndim;
     int64_t shape[GL_ST_MAX_DIMS];
-    size_t count;            /* product of shape */
+    size_t count; /* product of shape */
     size_t nbytes;
-    const void *data;        /* points into the read-only mapping; may be unaligned for F16 */
-    int file;                /* index into gl_safetensors.paths */
+    const void *data; /* points into the read-only mapping; may be unaligned for F16 */
+    int file;         /* index into gl_safetensors.paths */
 } gl_st_tensor;
 
 typedef struct {
     int n_files;
-    char **paths;            /* each shard's path, for error messages */
-    void **maps;             /* mmap'ed shards */
+    char **paths; /* each shard's path, for error messages */
+    void **maps;  /* mmap'ed shards */
     size_t *map_sizes;
-    gl_st_tensor *tensors;   /* sorted by name */
+    gl_st_tensor *tensors; /* sorted by name */
     int n_tensors;
 } gl_safetensors;
 

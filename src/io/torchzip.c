@@ -54,7 +54,8 @@ struct gl_pth {
 
 static uint64_t rd_le(const unsigned char *p, int n) {
     uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
     return v;
 }
 
@@ -81,17 +82,28 @@ static int node_push_item(py_node *n, gl_py *item) {
 
 const char *gl_py_kind_name(gl_py_kind kind) {
     switch (kind) {
-    case GL_PY_NONE: return "None";
-    case GL_PY_BOOL: return "bool";
-    case GL_PY_INT: return "int";
-    case GL_PY_FLOAT: return "float";
-    case GL_PY_STR: return "str";
-    case GL_PY_BYTES: return "bytes";
-    case GL_PY_TUPLE: return "tuple";
-    case GL_PY_LIST: return "list";
-    case GL_PY_DICT: return "dict";
-    case GL_PY_TENSOR: return "tensor";
-    default: return "object";
+    case GL_PY_NONE:
+        return "None";
+    case GL_PY_BOOL:
+        return "bool";
+    case GL_PY_INT:
+        return "int";
+    case GL_PY_FLOAT:
+        return "float";
+    case GL_PY_STR:
+        return "str";
+    case GL_PY_BYTES:
+        return "bytes";
+    case GL_PY_TUPLE:
+        return "tuple";
+    case GL_PY_LIST:
+        return "list";
+    case GL_PY_DICT:
+        return "dict";
+    case GL_PY_TENSOR:
+        return "tensor";
+    default:
+        return "object";
     }
 }
 
@@ -99,11 +111,16 @@ static const struct {
     const char *storage, *name;
     size_t size;
 } dtype_info[] = {
-    [GL_PTH_F32] = {"FloatStorage", "float32", 4},   [GL_PTH_F64] = {"DoubleStorage", "float64", 8},
-    [GL_PTH_F16] = {"HalfStorage", "float16", 2},    [GL_PTH_BF16] = {"BFloat16Storage", "bfloat16", 2},
-    [GL_PTH_I64] = {"LongStorage", "int64", 8},      [GL_PTH_I32] = {"IntStorage", "int32", 4},
-    [GL_PTH_I16] = {"ShortStorage", "int16", 2},     [GL_PTH_I8] = {"CharStorage", "int8", 1},
-    [GL_PTH_U8] = {"ByteStorage", "uint8", 1},       [GL_PTH_BOOL] = {"BoolStorage", "bool", 1},
+    [GL_PTH_F32] = {"FloatStorage", "float32", 4},
+    [GL_PTH_F64] = {"DoubleStorage", "float64", 8},
+    [GL_PTH_F16] = {"HalfStorage", "float16", 2},
+    [GL_PTH_BF16] = {"BFloat16Storage", "bfloat16", 2},
+    [GL_PTH_I64] = {"LongStorage", "int64", 8},
+    [GL_PTH_I32] = {"IntStorage", "int32", 4},
+    [GL_PTH_I16] = {"ShortStorage", "int16", 2},
+    [GL_PTH_I8] = {"CharStorage", "int8", 1},
+    [GL_PTH_U8] = {"ByteStorage", "uint8", 1},
+    [GL_PTH_BOOL] = {"BoolStorage", "bool", 1},
 };
 #define N_DTYPES ((int)(sizeof dtype_info / sizeof dtype_info[0]))
 
@@ -126,7 +143,9 @@ static gl_status zip_find_eocd(gl_pth *p, uint64_t *cd_off, uint64_t *cd_size, u
                                gl_error *err) {
     const unsigned char *m = p->map;
     size_t n = p->map_size;
-    if (n < 22) return gl_fail(err, GL_ERR_FORMAT, "%s: %zu bytes is too short to be a zip checkpoint", p->path, n);
+    if (n < 22)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: %zu bytes is too short to be a zip checkpoint",
+                       p->path, n);
     size_t lo = n > 22 + 65535 ? n - 22 - 65535 : 0;
     for (size_t at = n - 22 + 1; at-- > lo;) {
         if (rd_le(m + at, 4) != ZIP_EOCD || at + 22 + rd_le(m + at + 20, 2) != n) continue;
@@ -149,8 +168,9 @@ static gl_status zip_find_eocd(gl_pth *p, uint64_t *cd_off, uint64_t *cd_size, u
                            "(truncated?)",
                            p->path, (unsigned long long)*cd_off, (unsigned long long)*cd_size, n);
         if (*count > *cd_size / 46)
-            return gl_fail(err, GL_ERR_FORMAT, "%s: zip claims %llu entries in a %llu-byte directory",
-                           p->path, (unsigned long long)*count, (unsigned long long)*cd_size);
+            return gl_fail(err, GL_ERR_FORMAT,
+                           "%s: zip claims %llu entries in a %llu-byte directory", p->path,
+                           (unsigned long long)*count, (unsigned long long)*cd_size);
         return GL_OK;
     }
     if (n >= 2 && m[0] == 0x80 && m[1] <= 5)
@@ -159,7 +179,8 @@ static gl_status zip_find_eocd(gl_pth *p, uint64_t *cd_off, uint64_t *cd_size, u
                        "it with a current PyTorch",
                        p->path);
     return gl_fail(err, GL_ERR_FORMAT,
-                   "%s: not a zip checkpoint (no end-of-central-directory record; truncated?)", p->path);
+                   "%s: not a zip checkpoint (no end-of-central-directory record; truncated?)",
+                   p->path);
 }
 
 /* Reads the zip64 extended-information extra field for the fields that overflowed. */
@@ -174,7 +195,9 @@ static gl_status zip64_extra(gl_pth *p, const unsigned char *x, size_t xlen, zip
             uint64_t *fields[3] = {&e->size, &e->comp_size, &e->local_off};
             for (int i = 0; i < 3; i++) {
                 if (*fields[i] != 0xFFFFFFFF) continue;
-                if (left < 8) return gl_fail(err, GL_ERR_FORMAT, "%s: entry '%s' has a short zip64 field", p->path, e->name);
+                if (left < 8)
+                    return gl_fail(err, GL_ERR_FORMAT, "%s: entry '%s' has a short zip64 field",
+                                   p->path, e->name);
                 *fields[i] = rd_le(f, 8);
                 f += 8;
                 left -= 8;
@@ -199,8 +222,9 @@ static gl_status zip_read_directory(gl_pth *p, gl_error *err) {
                            p->path, (unsigned long long)i);
         size_t nlen = rd_le(at + 28, 2), xlen = rd_le(at + 30, 2), clen = rd_le(at + 32, 2);
         if ((size_t)(end - at) < 46 + nlen + xlen + clen)
-            return gl_fail(err, GL_ERR_FORMAT, "%s: zip central directory entry %llu overruns the directory",
-                           p->path, (unsigned long long)i);
+            return gl_fail(err, GL_ERR_FORMAT,
+                           "%s: zip central directory entry %llu overruns the directory", p->path,
+                           (unsigned long long)i);
         zip_entry *e = &p->entries[p->n_entries++];
         e->name = strndup((const char *)at + 46, nlen);
         if (!e->name) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", p->path);
@@ -229,26 +253,32 @@ static gl_status zip_entry_data(gl_pth *p, const zip_entry *e, unsigned char **o
     *out = NULL;
     *owned = 0;
     if (e->local_off > n || n - e->local_off < 30 || rd_le(p->map + e->local_off, 4) != ZIP_LOCAL)
-        return gl_fail(err, GL_ERR_FORMAT, "%s: entry '%s': local header at %llu is missing (truncated or corrupt zip)",
+        return gl_fail(err, GL_ERR_FORMAT,
+                       "%s: entry '%s': local header at %llu is missing (truncated or corrupt zip)",
                        p->path, e->name, (unsigned long long)e->local_off);
     const unsigned char *lh = p->map + e->local_off;
     uint64_t start = e->local_off + 30 + rd_le(lh + 26, 2) + rd_le(lh + 28, 2);
     if (start > n || e->comp_size > n - start)
-        return gl_fail(err, GL_ERR_FORMAT, "%s: entry '%s' data [%llu, +%llu) runs past the %zu-byte file (truncated?)",
-                       p->path, e->name, (unsigned long long)start, (unsigned long long)e->comp_size, n);
+        return gl_fail(err, GL_ERR_FORMAT,
+                       "%s: entry '%s' data [%llu, +%llu) runs past the %zu-byte file (truncated?)",
+                       p->path, e->name, (unsigned long long)start,
+                       (unsigned long long)e->comp_size, n);
     const unsigned char *src = p->map + start;
     unsigned char *data;
     if (e->method == 0) {
         if (e->size != e->comp_size)
-            return gl_fail(err, GL_ERR_FORMAT, "%s: stored entry '%s' has differing sizes", p->path, e->name);
+            return gl_fail(err, GL_ERR_FORMAT, "%s: stored entry '%s' has differing sizes", p->path,
+                           e->name);
         data = (unsigned char *)src;
     } else if (e->method == 8) {
         /* Deflate expands at most ~1032:1, so a larger claim is corruption, not a big tensor. */
         if (e->size > e->comp_size * 1032 + 1024)
-            return gl_fail(err, GL_ERR_FORMAT, "%s: entry '%s' claims %llu bytes from %llu compressed",
-                           p->path, e->name, (unsigned long long)e->size, (unsigned long long)e->comp_size);
+            return gl_fail(err, GL_ERR_FORMAT,
+                           "%s: entry '%s' claims %llu bytes from %llu compressed", p->path,
+                           e->name, (unsigned long long)e->size, (unsigned long long)e->comp_size);
         data = malloc(e->size ? e->size : 1);
-        if (!data) return gl_fail(err, GL_ERR_NOMEM, "%s: entry '%s': out of memory", p->path, e->name);
+        if (!data)
+            return gl_fail(err, GL_ERR_NOMEM, "%s: entry '%s': out of memory", p->path, e->name);
         z_stream z = {0};
         int ok = inflateInit2(&z, -15) == Z_OK;
         z.next_in = (unsigned char *)src;
@@ -260,11 +290,13 @@ static gl_status zip_entry_data(gl_pth *p, const zip_entry *e, unsigned char **o
         inflateEnd(&z);
         if (!ok) {
             free(data);
-            return gl_fail(err, GL_ERR_FORMAT, "%s: entry '%s' does not inflate (corrupt)", p->path, e->name);
+            return gl_fail(err, GL_ERR_FORMAT, "%s: entry '%s' does not inflate (corrupt)", p->path,
+                           e->name);
         }
         *owned = 1;
     } else {
-        return gl_fail(err, GL_ERR_UNSUPPORTED, "%s: entry '%s' uses zip method %llu (only stored and deflated are read)",
+        return gl_fail(err, GL_ERR_UNSUPPORTED,
+                       "%s: entry '%s' uses zip method %llu (only stored and deflated are read)",
                        p->path, e->name, (unsigned long long)e->method);
     }
     uLong crc = crc32(0L, Z_NULL, 0);
@@ -276,7 +308,8 @@ static gl_status zip_entry_data(gl_pth *p, const zip_entry *e, unsigned char **o
     if (crc != e->crc) {
         if (*owned) free(data);
         *owned = 0;
-        return gl_fail(err, GL_ERR_FORMAT, "%s: entry '%s' fails its CRC check (corrupt)", p->path, e->name);
+        return gl_fail(err, GL_ERR_FORMAT, "%s: entry '%s' fails its CRC check (corrupt)", p->path,
+                       e->name);
     }
     *out = data;
     return GL_OK;
@@ -295,7 +328,9 @@ static gl_status storage_get(gl_pth *p, const char *key, storage_buf **out, gl_e
     char name[512];
     snprintf(name, sizeof name, "%sdata/%s", p->prefix, key);
     const zip_entry *e = zip_find(p, name);
-    if (!e) return gl_fail(err, GL_ERR_FORMAT, "%s: storage '%s' has no archive entry '%s'", p->path, key, name);
+    if (!e)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: storage '%s' has no archive entry '%s'", p->path,
+                       key, name);
     if (p->n_storages == p->cap_storages) {
         size_t cap = p->cap_storages ? p->cap_storages * 2 : 16;
         storage_buf *s = realloc(p->storages, cap * sizeof *s);
@@ -430,7 +465,8 @@ static gl_status op_tuple_n(unpickler *u, int k) {
     py_node *n = node_new(u->p, GL_PY_TUPLE);
     if (!n) return up_fail(u, GL_ERR_NOMEM, "out of memory");
     size_t floor = u->n_marks ? u->marks[u->n_marks - 1] : 0;
-    if (u->sp < floor + (size_t)k) return up_fail(u, GL_ERR_FORMAT, "stack underflow building a tuple");
+    if (u->sp < floor + (size_t)k)
+        return up_fail(u, GL_ERR_FORMAT, "stack underflow building a tuple");
     for (size_t i = u->sp - (size_t)k; i < u->sp; i++)
         if (node_push_item(n, u->stack[i])) return up_fail(u, GL_ERR_NOMEM, "out of memory");
     u->sp -= (size_t)k;
@@ -446,15 +482,19 @@ static gl_status op_add_items(unpickler *u, int per_item, int from_mark) {
         base = u->marks[--u->n_marks];
     } else {
         size_t floor = u->n_marks ? u->marks[u->n_marks - 1] : 0;
-        if (u->sp < floor + (size_t)per_item + 1) return up_fail(u, GL_ERR_FORMAT, "stack underflow");
+        if (u->sp < floor + (size_t)per_item + 1)
+            return up_fail(u, GL_ERR_FORMAT, "stack underflow");
         base = u->sp - (size_t)per_item;
     }
     size_t floor = u->n_marks ? u->marks[u->n_marks - 1] : 0;
-    if (base == 0 || base - 1 < floor) return up_fail(u, GL_ERR_FORMAT, "no container below the items");
+    if (base == 0 || base - 1 < floor)
+        return up_fail(u, GL_ERR_FORMAT, "no container below the items");
     gl_py *c = u->stack[base - 1];
     gl_py_kind want = per_item == 2 ? GL_PY_DICT : GL_PY_LIST;
     if (c->kind != want || (u->sp - base) % (size_t)per_item)
-        return up_fail(u, GL_ERR_FORMAT, per_item == 2 ? "SETITEM(S) on something not a dict" : "APPEND(S) on something not a list");
+        return up_fail(u, GL_ERR_FORMAT,
+                       per_item == 2 ? "SETITEM(S) on something not a dict"
+                                     : "APPEND(S) on something not a list");
     py_node *n = (py_node *)c;
     if (want == GL_PY_DICT) n->pub.len *= 2;
     for (size_t i = base; i < u->sp; i++)
@@ -471,7 +511,8 @@ static gl_status op_memo_put(unpickler *u, uint64_t idx) {
     if (idx > u->len + 16) return up_fail(u, GL_ERR_FORMAT, "memo index beyond the pickle's size");
     if (idx >= u->memo_cap) {
         size_t cap = u->memo_cap ? u->memo_cap : 64;
-        while (cap <= idx) cap *= 2;
+        while (cap <= idx)
+            cap *= 2;
         gl_py **m = realloc(u->memo, cap * sizeof *m);
         if (!m) return up_fail(u, GL_ERR_NOMEM, "out of memory");
         memset(m + u->memo_cap, 0, (cap - u->memo_cap) * sizeof *m);
@@ -484,18 +525,22 @@ static gl_status op_memo_put(unpickler *u, uint64_t idx) {
 }
 
 static gl_status op_memo_get(unpickler *u, uint64_t idx) {
-    if (idx >= u->memo_cap || !u->memo[idx]) return up_fail(u, GL_ERR_FORMAT, "memo get of an unset index");
+    if (idx >= u->memo_cap || !u->memo[idx])
+        return up_fail(u, GL_ERR_FORMAT, "memo get of an unset index");
     return up_push(u, u->memo[idx]);
 }
 
 static const char *const allowed_globals[] = {
-    "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
+    "collections.OrderedDict",
+    "torch._utils._rebuild_tensor_v2",
+    "torch._utils._rebuild_parameter",
 };
 
 static gl_status op_global(unpickler *u, const char *module, size_t mlen, const char *name,
                            size_t nlen) {
     char full[256];
-    if (mlen + nlen + 2 > sizeof full) return up_fail(u, GL_ERR_UNSUPPORTED, "over-long global name");
+    if (mlen + nlen + 2 > sizeof full)
+        return up_fail(u, GL_ERR_UNSUPPORTED, "over-long global name");
     snprintf(full, sizeof full, "%.*s.%.*s", (int)mlen, module, (int)nlen, name);
     int ok = 0;
     for (size_t i = 0; i < sizeof allowed_globals / sizeof *allowed_globals; i++)
@@ -537,7 +582,8 @@ static gl_status op_persid(unpickler *u) {
     if (!t || t->kind != GL_PY_TUPLE || t->len < 5 || t->items[0]->kind != GL_PY_STR ||
         strcmp(t->items[0]->s, "storage") || t->items[1]->kind != PY_GLOBAL ||
         t->items[2]->kind != GL_PY_STR || t->items[4]->kind != GL_PY_INT || t->items[4]->i < 0)
-        return up_fail(u, GL_ERR_FORMAT, "persistent id is not ('storage', type, key, location, numel)");
+        return up_fail(u, GL_ERR_FORMAT,
+                       "persistent id is not ('storage', type, key, location, numel)");
     const char *type = t->items[1]->s;
     int dtype = -1;
     for (int d = 0; d < N_DTYPES; d++)
@@ -548,8 +594,9 @@ static gl_status op_persid(unpickler *u) {
     if (s) return s;
     uint64_t numel = (uint64_t)t->items[4]->i;
     if (numel > sb->bytes / dtype_info[dtype].size)
-        return gl_fail(u->err, GL_ERR_FORMAT, "%s: storage '%s' holds %zu bytes, fewer than %llu %s values",
-                       u->p->path, sb->key, sb->bytes, (unsigned long long)numel, dtype_info[dtype].name);
+        return gl_fail(u->err, GL_ERR_FORMAT,
+                       "%s: storage '%s' holds %zu bytes, fewer than %llu %s values", u->p->path,
+                       sb->key, sb->bytes, (unsigned long long)numel, dtype_info[dtype].name);
     py_node *n = node_new(u->p, PY_STORAGE);
     if (!n) return up_fail(u, GL_ERR_NOMEM, "out of memory");
     n->tensor.dtype = (gl_pth_dtype)dtype;
@@ -570,7 +617,8 @@ static int is_int_tuple(const gl_py *t, int max_len) {
 static gl_status rebuild_tensor(unpickler *u, const gl_py *args) {
     if (args->len < 4 || args->items[0]->kind != PY_STORAGE || args->items[1]->kind != GL_PY_INT ||
         args->items[1]->i < 0 || !is_int_tuple(args->items[2], GL_PTH_MAX_DIMS) ||
-        !is_int_tuple(args->items[3], GL_PTH_MAX_DIMS) || args->items[2]->len != args->items[3]->len)
+        !is_int_tuple(args->items[3], GL_PTH_MAX_DIMS) ||
+        args->items[2]->len != args->items[3]->len)
         return up_fail(u, GL_ERR_FORMAT, "malformed _rebuild_tensor_v2 arguments");
     const gl_pth_tensor *st = &((const py_node *)args->items[0])->tensor;
     py_node *n = node_new(u->p, GL_PY_TENSOR);
@@ -588,12 +636,15 @@ static gl_status rebuild_tensor(unpickler *u, const gl_py *args) {
         if (t->shape[d] > (int64_t)1 << 40 || t->stride[d] > (int64_t)1 << 40)
             return up_fail(u, GL_ERR_LIMIT, "tensor dimension beyond limits");
         t->numel *= t->shape[d];
-        if (t->numel > (int64_t)1 << 40) return up_fail(u, GL_ERR_LIMIT, "tensor size beyond limits");
+        if (t->numel > (int64_t)1 << 40)
+            return up_fail(u, GL_ERR_LIMIT, "tensor size beyond limits");
         if (t->shape[d]) last += (uint64_t)(t->shape[d] - 1) * (uint64_t)t->stride[d];
     }
     if (t->numel && last >= capacity)
-        return gl_fail(u->err, GL_ERR_FORMAT, "%s: a tensor view reaches element %llu of storage '%s', which holds %llu",
-                       u->p->path, (unsigned long long)last, t->storage_key, (unsigned long long)capacity);
+        return gl_fail(u->err, GL_ERR_FORMAT,
+                       "%s: a tensor view reaches element %llu of storage '%s', which holds %llu",
+                       u->p->path, (unsigned long long)last, t->storage_key,
+                       (unsigned long long)capacity);
     n->pub.tensor = t;
     return up_push(u, &n->pub);
 }
@@ -601,8 +652,10 @@ static gl_status rebuild_tensor(unpickler *u, const gl_py *args) {
 static gl_status op_reduce(unpickler *u) {
     gl_py *args = up_pop(u), *fn = up_pop(u);
     if (!args || !fn) return up_fail(u, GL_ERR_FORMAT, "REDUCE on an empty stack");
-    if (fn->kind != PY_GLOBAL) return up_fail(u, GL_ERR_UNSUPPORTED, "REDUCE on something that is not an allowed global");
-    if (args->kind != GL_PY_TUPLE) return up_fail(u, GL_ERR_FORMAT, "REDUCE arguments are not a tuple");
+    if (fn->kind != PY_GLOBAL)
+        return up_fail(u, GL_ERR_UNSUPPORTED, "REDUCE on something that is not an allowed global");
+    if (args->kind != GL_PY_TUPLE)
+        return up_fail(u, GL_ERR_FORMAT, "REDUCE arguments are not a tuple");
     if (!strcmp(fn->s, "collections.OrderedDict")) {
         if (args->len) return up_fail(u, GL_ERR_UNSUPPORTED, "OrderedDict() with arguments");
         py_node *n = node_new(u->p, GL_PY_DICT);
@@ -639,7 +692,8 @@ static gl_status op_int(unpickler *u, int nbytes, int is_signed) {
     if (!b) return up_fail(u, GL_ERR_FORMAT, "truncated integer");
     uint64_t v = rd_le(b, nbytes);
     int64_t x = (int64_t)v;
-    if (is_signed && nbytes < 8 && (v >> (8 * nbytes - 1)) & 1) x = (int64_t)(v | (~0ULL << (8 * nbytes)));
+    if (is_signed && nbytes < 8 && (v >> (8 * nbytes - 1)) & 1)
+        x = (int64_t)(v | (~0ULL << (8 * nbytes)));
     return up_push(u, new_scalar(u, GL_PY_INT, x, 0));
 }
 
@@ -655,7 +709,8 @@ static gl_status op_binfloat(unpickler *u) {
     const unsigned char *b = up_take(u, 8);
     if (!b) return up_fail(u, GL_ERR_FORMAT, "truncated BINFLOAT");
     uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = v << 8 | b[i]; /* big-endian */
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | b[i]; /* big-endian */
     double d;
     memcpy(&d, &v, 8);
     return up_push(u, new_scalar(u, GL_PY_FLOAT, 0, d));
@@ -670,49 +725,93 @@ static gl_status op_arg_index(unpickler *u, int nbytes, int put) {
 
 static gl_status up_step(unpickler *u, int op, int *stop) {
     switch (op) {
-    case 0x80: return up_take(u, 1) ? GL_OK : up_fail(u, GL_ERR_FORMAT, "truncated PROTO");
-    case 0x95: return up_take(u, 8) ? GL_OK : up_fail(u, GL_ERR_FORMAT, "truncated FRAME");
-    case '}': return push_new(u, GL_PY_DICT);
-    case ']': return push_new(u, GL_PY_LIST);
-    case ')': return push_new(u, GL_PY_TUPLE);
-    case '(': return op_mark(u);
-    case 'X': return op_string(u, GL_PY_STR, 4);
-    case 0x8c: return op_string(u, GL_PY_STR, 1);
-    case 0x8d: return op_string(u, GL_PY_STR, 8);
-    case 'U': return op_string(u, GL_PY_STR, 1);
-    case 'T': return op_string(u, GL_PY_STR, 4);
-    case 'C': return op_string(u, GL_PY_BYTES, 1);
-    case 'B': return op_string(u, GL_PY_BYTES, 4);
-    case 0x8e: return op_string(u, GL_PY_BYTES, 8);
-    case 'q': return op_arg_index(u, 1, 1);
-    case 'r': return op_arg_index(u, 4, 1);
-    case 0x94: return op_memo_put(u, u->memo_count);
-    case 'h': return op_arg_index(u, 1, 0);
-    case 'j': return op_arg_index(u, 4, 0);
-    case 'c': return op_global_text(u);
-    case 0x93: return op_stack_global(u);
-    case 'J': return op_int(u, 4, 1);
-    case 'K': return op_int(u, 1, 0);
-    case 'M': return op_int(u, 2, 0);
-    case 0x8a: return op_long1(u);
-    case 'G': return op_binfloat(u);
-    case 0x88: return up_push(u, new_scalar(u, GL_PY_BOOL, 1, 0));
-    case 0x89: return up_push(u, new_scalar(u, GL_PY_BOOL, 0, 0));
-    case 'N': return up_push(u, new_scalar(u, GL_PY_NONE, 0, 0));
-    case 't': return op_from_mark(u, GL_PY_TUPLE);
-    case 0x85: return op_tuple_n(u, 1);
-    case 0x86: return op_tuple_n(u, 2);
-    case 0x87: return op_tuple_n(u, 3);
-    case 'l': return op_from_mark(u, GL_PY_LIST);
-    case 'd': return op_from_mark(u, GL_PY_DICT);
-    case 'a': return op_add_items(u, 1, 0);
-    case 'e': return op_add_items(u, 1, 1);
-    case 's': return op_add_items(u, 2, 0);
-    case 'u': return op_add_items(u, 2, 1);
-    case 'R': return op_reduce(u);
-    case 'b': return op_build(u);
-    case 'Q': return op_persid(u);
-    case '.': *stop = 1; return GL_OK;
+    case 0x80:
+        return up_take(u, 1) ? GL_OK : up_fail(u, GL_ERR_FORMAT, "truncated PROTO");
+    case 0x95:
+        return up_take(u, 8) ? GL_OK : up_fail(u, GL_ERR_FORMAT, "truncated FRAME");
+    case '}':
+        return push_new(u, GL_PY_DICT);
+    case ']':
+        return push_new(u, GL_PY_LIST);
+    case ')':
+        return push_new(u, GL_PY_TUPLE);
+    case '(':
+        return op_mark(u);
+    case 'X':
+        return op_string(u, GL_PY_STR, 4);
+    case 0x8c:
+        return op_string(u, GL_PY_STR, 1);
+    case 0x8d:
+        return op_string(u, GL_PY_STR, 8);
+    case 'U':
+        return op_string(u, GL_PY_STR, 1);
+    case 'T':
+        return op_string(u, GL_PY_STR, 4);
+    case 'C':
+        return op_string(u, GL_PY_BYTES, 1);
+    case 'B':
+        return op_string(u, GL_PY_BYTES, 4);
+    case 0x8e:
+        return op_string(u, GL_PY_BYTES, 8);
+    case 'q':
+        return op_arg_index(u, 1, 1);
+    case 'r':
+        return op_arg_index(u, 4, 1);
+    case 0x94:
+        return op_memo_put(u, u->memo_count);
+    case 'h':
+        return op_arg_index(u, 1, 0);
+    case 'j':
+        return op_arg_index(u, 4, 0);
+    case 'c':
+        return op_global_text(u);
+    case 0x93:
+        return op_stack_global(u);
+    case 'J':
+        return op_int(u, 4, 1);
+    case 'K':
+        return op_int(u, 1, 0);
+    case 'M':
+        return op_int(u, 2, 0);
+    case 0x8a:
+        return op_long1(u);
+    case 'G':
+        return op_binfloat(u);
+    case 0x88:
+        return up_push(u, new_scalar(u, GL_PY_BOOL, 1, 0));
+    case 0x89:
+        return up_push(u, new_scalar(u, GL_PY_BOOL, 0, 0));
+    case 'N':
+        return up_push(u, new_scalar(u, GL_PY_NONE, 0, 0));
+    case 't':
+        return op_from_mark(u, GL_PY_TUPLE);
+    case 0x85:
+        return op_tuple_n(u, 1);
+    case 0x86:
+        return op_tuple_n(u, 2);
+    case 0x87:
+        return op_tuple_n(u, 3);
+    case 'l':
+        return op_from_mark(u, GL_PY_LIST);
+    case 'd':
+        return op_from_mark(u, GL_PY_DICT);
+    case 'a':
+        return op_add_items(u, 1, 0);
+    case 'e':
+        return op_add_items(u, 1, 1);
+    case 's':
+        return op_add_items(u, 2, 0);
+    case 'u':
+        return op_add_items(u, 2, 1);
+    case 'R':
+        return op_reduce(u);
+    case 'b':
+        return op_build(u);
+    case 'Q':
+        return op_persid(u);
+    case '.':
+        *stop = 1;
+        return GL_OK;
     default: {
         char msg[96];
         snprintf(msg, sizeof msg, "pickle opcode 0x%02x is not allowed", op);
@@ -750,11 +849,14 @@ static gl_status map_file(gl_pth *p, gl_error *err) {
     if (fd < 0) return gl_fail(err, GL_ERR_IO, "%s: cannot open: %s", p->path, strerror(errno));
     struct stat st;
     gl_status s = GL_OK;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) s = gl_fail(err, GL_ERR_IO, "%s: not a regular file", p->path);
-    else if (st.st_size == 0) s = gl_fail(err, GL_ERR_FORMAT, "%s: empty file", p->path);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        s = gl_fail(err, GL_ERR_IO, "%s: not a regular file", p->path);
+    else if (st.st_size == 0)
+        s = gl_fail(err, GL_ERR_FORMAT, "%s: empty file", p->path);
     if (!s) {
         void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) s = gl_fail(err, GL_ERR_IO, "%s: cannot map: %s", p->path, strerror(errno));
+        if (m == MAP_FAILED)
+            s = gl_fail(err, GL_ERR_IO, "%s: cannot map: %s", p->path, strerror(errno));
         else {
             p->map = m;
             p->map_size = (size_t)st.st_size;
@@ -770,9 +872,12 @@ static gl_status find_pickle(gl_pth *p, const zip_entry **pkl, gl_error *err) {
     for (size_t i = 0; i < p->n_entries && !*pkl; i++) {
         const char *nm = p->entries[i].name;
         size_t n = strlen(nm);
-        if (n >= 8 && !strcmp(nm + n - 8, "data.pkl") && (n == 8 || nm[n - 9] == '/')) *pkl = &p->entries[i];
+        if (n >= 8 && !strcmp(nm + n - 8, "data.pkl") && (n == 8 || nm[n - 9] == '/'))
+            *pkl = &p->entries[i];
     }
-    if (!*pkl) return gl_fail(err, GL_ERR_FORMAT, "%s: zip has no data.pkl (not a torch.save checkpoint)", p->path);
+    if (!*pkl)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: zip has no data.pkl (not a torch.save checkpoint)",
+                       p->path);
     size_t plen = strlen((*pkl)->name) - 8;
     p->prefix = strndup((*pkl)->name, plen);
     if (!p->prefix) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", p->path);
@@ -786,7 +891,9 @@ static gl_status find_pickle(gl_pth *p, const zip_entry **pkl, gl_error *err) {
         if (s) return s;
         int little = bo->size == 6 && !memcmp(d, "little", 6);
         if (owned) free(d);
-        if (!little) return gl_fail(err, GL_ERR_UNSUPPORTED, "%s: big-endian checkpoints are not supported", p->path);
+        if (!little)
+            return gl_fail(err, GL_ERR_UNSUPPORTED, "%s: big-endian checkpoints are not supported",
+                           p->path);
     }
     return GL_OK;
 }
@@ -827,7 +934,8 @@ void gl_pth_free(gl_pth *p) {
         free(p->storages[i].key);
     }
     free(p->storages);
-    for (size_t i = 0; i < p->n_entries; i++) free(p->entries[i].name);
+    for (size_t i = 0; i < p->n_entries; i++)
+        free(p->entries[i].name);
     free(p->entries);
     if (p->map) munmap(p->map, p->map_size);
     free(p->prefix);
@@ -835,8 +943,12 @@ void gl_pth_free(gl_pth *p) {
     free(p);
 }
 
-const char *gl_pth_path(const gl_pth *p) { return p->path; }
-const gl_py *gl_pth_root(const gl_pth *p) { return p->root; }
+const char *gl_pth_path(const gl_pth *p) {
+    return p->path;
+}
+const gl_py *gl_pth_root(const gl_pth *p) {
+    return p->root;
+}
 
 /* ------------------------------------------------------------------ lookups */
 
@@ -872,8 +984,10 @@ const gl_py *gl_pth_state_dict(const gl_pth *p, gl_error *err) {
         const gl_py *d = gl_py_get(p->root, keys[i]);
         if (d && d->kind == GL_PY_DICT) return d;
     }
-    gl_fail(err, GL_ERR_FORMAT, "%s: no state dict (the checkpoint holds a %s with no tensors, "
-            "model_state_dict or state_dict)", p->path, gl_py_kind_name(p->root->kind));
+    gl_fail(err, GL_ERR_FORMAT,
+            "%s: no state dict (the checkpoint holds a %s with no tensors, "
+            "model_state_dict or state_dict)",
+            p->path, gl_py_kind_name(p->root->kind));
     return NULL;
 }
 
@@ -885,7 +999,8 @@ const gl_pth_tensor *gl_pth_find_tensor(const gl_pth *p, const gl_py *dict, cons
         return NULL;
     }
     if (v->kind != GL_PY_TENSOR) {
-        gl_fail(err, GL_ERR_FORMAT, "%s: '%s' is a %s, not a tensor", p->path, key, gl_py_kind_name(v->kind));
+        gl_fail(err, GL_ERR_FORMAT, "%s: '%s' is a %s, not a tensor", p->path, key,
+                gl_py_kind_name(v->kind));
         return NULL;
     }
     return v->tensor;
@@ -896,24 +1011,47 @@ const gl_pth_tensor *gl_pth_find_tensor(const gl_pth *p, const gl_py *dict, cons
 static float half_to_float(uint16_t h) {
     int sign = h >> 15, exp = (h >> 10) & 31, mant = h & 1023;
     float v;
-    if (exp == 0) v = ldexpf((float)mant, -24);
-    else if (exp == 31) v = mant ? NAN : INFINITY;
-    else v = ldexpf((float)(mant | 1024), exp - 25);
+    if (exp == 0)
+        v = ldexpf((float)mant, -24);
+    else if (exp == 31)
+        v = mant ? NAN : INFINITY;
+    else
+        v = ldexpf((float)(mant | 1024), exp - 25);
     return sign ? -v : v;
 }
 
 static float element_f32(gl_pth_dtype dt, const unsigned char *b) {
     switch (dt) {
-    case GL_PTH_F32: { float f; memcpy(&f, b, 4); return f; }
-    case GL_PTH_F64: { double d; memcpy(&d, b, 8); return (float)d; }
-    case GL_PTH_F16: return half_to_float((uint16_t)rd_le(b, 2));
-    case GL_PTH_BF16: { uint32_t u = (uint32_t)rd_le(b, 2) << 16; float f; memcpy(&f, &u, 4); return f; }
-    case GL_PTH_I64: return (float)(int64_t)rd_le(b, 8);
-    case GL_PTH_I32: return (float)(int32_t)rd_le(b, 4);
-    case GL_PTH_I16: return (float)(int16_t)rd_le(b, 2);
-    case GL_PTH_I8: return (float)(int8_t)b[0];
-    case GL_PTH_U8: return (float)b[0];
-    case GL_PTH_BOOL: return b[0] ? 1.0f : 0.0f;
+    case GL_PTH_F32: {
+        float f;
+        memcpy(&f, b, 4);
+        return f;
+    }
+    case GL_PTH_F64: {
+        double d;
+        memcpy(&d, b, 8);
+        return (float)d;
+    }
+    case GL_PTH_F16:
+        return half_to_float((uint16_t)rd_le(b, 2));
+    case GL_PTH_BF16: {
+        uint32_t u = (uint32_t)rd_le(b, 2) << 16;
+        float f;
+        memcpy(&f, &u, 4);
+        return f;
+    }
+    case GL_PTH_I64:
+        return (float)(int64_t)rd_le(b, 8);
+    case GL_PTH_I32:
+        return (float)(int32_t)rd_le(b, 4);
+    case GL_PTH_I16:
+        return (float)(int16_t)rd_le(b, 2);
+    case GL_PTH_I8:
+        return (float)(int8_t)b[0];
+    case GL_PTH_U8:
+        return (float)b[0];
+    case GL_PTH_BOOL:
+        return b[0] ? 1.0f : 0.0f;
     }
     return 0;
 }
@@ -933,13 +1071,15 @@ gl_status gl_pth_tensor_f32(const gl_pth *p, const char *name, const gl_pth_tens
         char got[128], want[128];
         format_shape(got, sizeof got, t->shape, t->ndim);
         format_shape(want, sizeof want, shape, ndim);
-        return gl_fail(err, GL_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected %s", p->path, name, got, want);
+        return gl_fail(err, GL_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected %s", p->path,
+                       name, got, want);
     }
     size_t es = dtype_info[t->dtype].size;
     int64_t idx[GL_PTH_MAX_DIMS] = {0};
     for (int64_t i = 0; i < t->numel; i++) {
         int64_t off = t->offset;
-        for (int d = 0; d < t->ndim; d++) off += idx[d] * t->stride[d];
+        for (int d = 0; d < t->ndim; d++)
+            off += idx[d] * t->stride[d];
         out[i] = element_f32(t->dtype, t->storage + (size_t)off * es);
         for (int d = t->ndim - 1; d >= 0; d--) {
             if (++idx[d] < t->shape[d]) break;
@@ -949,8 +1089,8 @@ gl_status gl_pth_tensor_f32(const gl_pth *p, const char *name, const gl_pth_tens
     return GL_OK;
 }
 
-gl_status gl_pth_read_f32(const gl_pth *p, const gl_py *dict, const char *key,
-                          const int64_t *shape, int ndim, float *out, gl_error *err) {
+gl_status gl_pth_read_f32(const gl_pth *p, const gl_py *dict, const char *key, const int64_t *shape,
+                          int ndim, float *out, gl_error *err) {
     const gl_pth_tensor *t = gl_pth_find_tensor(p, dict, key, err);
     if (!t) return err ? err->code : GL_ERR_FORMAT;
     return gl_pth_tensor_f32(p, key, t, shape, ndim, out, err);

@@ -34,15 +34,15 @@ typedef enum {
  * validated at load: offset + sum((shape[i]-1)*stride[i]) lies inside the storage. */
 typedef struct {
     gl_pth_dtype dtype;
-    int ndim;                            /* 0 for a scalar */
+    int ndim; /* 0 for a scalar */
     int64_t shape[GL_PTH_MAX_DIMS];
-    int64_t stride[GL_PTH_MAX_DIMS];     /* in elements, as torch reports them */
-    int64_t offset;                      /* storage offset in elements */
-    int64_t numel;                       /* product of shape (1 for a scalar) */
-    const char *storage_key;             /* "0", "1", ... */
-    const unsigned char *storage;        /* storage bytes, little-endian, maybe unaligned */
+    int64_t stride[GL_PTH_MAX_DIMS]; /* in elements, as torch reports them */
+    int64_t offset;                  /* storage offset in elements */
+    int64_t numel;                   /* product of shape (1 for a scalar) */
+    const char *storage_key;         /* "0", "1", ... */
+    const unsigned char *storage;    /* storage bytes, little-endian, maybe unaligned */
     size_t storage_bytes;
-    int is_parameter;                    /* built through torch._utils._rebuild_parameter */
+    int is_parameter; /* built through torch._utils._rebuild_parameter */
 } gl_pth_tensor;
 
 typedef enum {
@@ -88,10 +88,10 @@ const gl_py *gl_pth_root(const gl_pth *p);
 const gl_py *gl_pth_state_dict(const gl_pth *p, gl_error *err);
 
 /* DICT lookups; NULL when d is not a dict or has no such key. */
-const gl_py *gl_py_get(const gl_py *d, const char *key);     /* string keys */
-const gl_py *gl_py_get_int(const gl_py *d, int64_t key);     /* int keys (optimizer state) */
+const gl_py *gl_py_get(const gl_py *d, const char *key); /* string keys */
+const gl_py *gl_py_get_int(const gl_py *d, int64_t key); /* int keys (optimizer state) */
 const char *gl_py_kind_name(gl_py_kind kind);
-const char *gl_pth_dtype_name(gl_pth_dtype dtype);          /* "float32", ... */
+const char *gl_pth_dtype_name(gl_pth_dtype dtype); /* "float32", ... */
 size_t gl_pth_dtype_size(gl_pth_dtype dtype);
 
 /* Copies a tensor out as contiguous row-major float32 (any dtype above, any strides) into out,
@@ -103,8 +103,8 @@ gl_status gl_pth_tensor_f32(const gl_pth *p, const char *name, const gl_pth_tens
 
 /* Looks key up in dict (typically gl_pth_state_dict's) and copies it as above. A missing key
  * or a non-tensor value fails naming the file and key. */
-gl_status gl_pth_read_f32(const gl_pth *p, const gl_py *dict, const char *key,
-                          const int64_t *shape, int ndim, float *out, gl_error *err);
+gl_status gl_pth_read_f32(const gl_pth *p, const gl_py *dict, const char *key, const int64_t *shape,
+                          int ndim, float *out, gl_error *err);
 
 /* The tensor stored under key in dict, or NULL with err set ("<file>: no tensor 'key'"). */
 const gl_pth_tensor *gl_pth_find_tensor(const gl_pth *p, const gl_py *dict, const char *key,

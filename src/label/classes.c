@@ -8,14 +8,17 @@
 
 void gl_strings_free(char **strings, int count) {
     if (!strings) return;
-    for (int i = 0; i < count; i++) free(strings[i]);
+    for (int i = 0; i < count; i++)
+        free(strings[i]);
     free(strings);
 }
 
 static char *trim(char *s) {
-    while (*s && isspace((unsigned char)*s)) s++;
+    while (*s && isspace((unsigned char)*s))
+        s++;
     char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = 0;
     return s;
 }
 
@@ -36,7 +39,8 @@ gl_status gl_class_list_load(const char *path, char ***names, int *count, gl_err
         if (!*name || *name == '#') continue;
         for (int i = 0; i < n; i++) {
             if (!strcmp(list[i], name)) {
-                st = gl_fail(err, GL_ERR_FORMAT, "%s:%d: duplicate class '%s'", path, line_no, name);
+                st =
+                    gl_fail(err, GL_ERR_FORMAT, "%s:%d: duplicate class '%s'", path, line_no, name);
                 goto done;
             }
         }

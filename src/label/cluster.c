@@ -1,5 +1,6 @@
 /* cluster.c: GVL's meta-class generation without an LLM: average-linkage clustering of class-name
- * embeddings, recursively top-down as GVL's cluster.py, each group named by its nearest candidate. */
+ * embeddings, recursively top-down as GVL's cluster.py, each group named by its nearest candidate.
+ */
 #include "geolabel.h"
 
 #include <ctype.h>
@@ -11,8 +12,7 @@
 /* The class count beyond which the O(n^2) distance matrix stops being a sane thing to build. */
 #define MAX_CLUSTER_ITEMS 4096
 
-gl_status gl_cluster_average_linkage(const double *dist, int n, int k, int *assign,
-                                     gl_error *err) {
+gl_status gl_cluster_average_linkage(const double *dist, int n, int k, int *assign, gl_error *err) {
     if (n <= 0 || k <= 0 || k > n || n > MAX_CLUSTER_ITEMS)
         return gl_fail(err, GL_ERR_ARG, "cluster: cannot make %d clusters of %d items", k, n);
     /* d holds the current clusters' average distances, updated by Lance-Williams; rep[i] is the
@@ -24,14 +24,16 @@ gl_status gl_cluster_average_linkage(const double *dist, int n, int k, int *assi
         return gl_fail(err, GL_ERR_NOMEM, "cluster: out of memory for %d items", n);
     }
     memcpy(d, dist, (size_t)n * n * sizeof *d);
-    for (int i = 0; i < n; i++) size[i] = 1, rep[i] = i;
+    for (int i = 0; i < n; i++)
+        size[i] = 1, rep[i] = i;
     for (int alive = n; alive > k; alive--) {
         int bi = -1, bj = -1;
         double best = INFINITY;
         for (int i = 0; i < n; i++) {
             if (!size[i]) continue;
             for (int j = i + 1; j < n; j++)
-                if (size[j] && d[(size_t)i * n + j] < best) best = d[(size_t)i * n + j], bi = i, bj = j;
+                if (size[j] && d[(size_t)i * n + j] < best)
+                    best = d[(size_t)i * n + j], bi = i, bj = j;
         }
         if (bi < 0) { /* only NaN distances left: nothing comparable to merge */
             free(d), free(size), free(rep);
@@ -50,7 +52,8 @@ gl_status gl_cluster_average_linkage(const double *dist, int n, int k, int *assi
     }
     /* Number clusters by first appearance so the result does not depend on merge bookkeeping. */
     int next = 0;
-    for (int i = 0; i < n; i++) size[i] = -1;
+    for (int i = 0; i < n; i++)
+        size[i] = -1;
     for (int i = 0; i < n; i++) {
         if (size[rep[i]] < 0) size[rep[i]] = next++;
         assign[i] = size[rep[i]];
@@ -61,7 +64,8 @@ gl_status gl_cluster_average_linkage(const double *dist, int n, int k, int *assi
 
 static double dot(const float *a, const float *b, int dim) {
     double s = 0;
-    for (int i = 0; i < dim; i++) s += (double)a[i] * b[i];
+    for (int i = 0; i < dim; i++)
+        s += (double)a[i] * b[i];
     return s;
 }
 
@@ -116,8 +120,8 @@ static gl_status cosine_distances(builder *B, const int *members, int m, double 
         d[(size_t)i * m + i] = 0;
         for (int j = i + 1; j < m; j++)
             d[(size_t)i * m + j] = d[(size_t)j * m + i] =
-                1.0 - dot(B->emb + (size_t)members[i] * B->dim, B->emb + (size_t)members[j] * B->dim,
-                          B->dim);
+                1.0 - dot(B->emb + (size_t)members[i] * B->dim,
+                          B->emb + (size_t)members[j] * B->dim, B->dim);
     }
     *out = d;
     return GL_OK;
@@ -176,7 +180,8 @@ static gl_status name_level(builder *B, pending *groups, int ng, const char *con
     for (int g = 0; g < ng; g++) {
         memset(c, 0, (size_t)B->dim * sizeof *c);
         for (int i = 0; i < groups[g].n_members; i++)
-            for (int t = 0; t < B->dim; t++) c[t] += B->emb[(size_t)groups[g].members[i] * B->dim + t];
+            for (int t = 0; t < B->dim; t++)
+                c[t] += B->emb[(size_t)groups[g].members[i] * B->dim + t];
         gl_l2_normalize_rows(c, 1, B->dim);
         for (int j = 0; j < n_names; j++)
             sim[(size_t)g * n_names + j] = dot(c, name_emb + (size_t)j * B->dim, B->dim);
@@ -194,7 +199,8 @@ static gl_status name_level(builder *B, pending *groups, int ng, const char *con
         if (bg < 0) {
             st = gl_fail(B->err, GL_ERR_ARG,
                          "cluster: %d candidate names are too few to name every meta-class "
-                         "uniquely", n_names);
+                         "uniquely",
+                         n_names);
             break;
         }
         used[bj] = 1;
@@ -214,12 +220,14 @@ static gl_status name_groups(builder *B, int n_classes, const char *const *names
                              const float *name_emb, int n_names) {
     char *used = calloc((size_t)n_names + 1, 1);
     if (!used) return gl_fail(B->err, GL_ERR_NOMEM, "cluster: out of memory");
-    for (int j = 0; j < n_names; j++) used[j] = (char)name_is_class(B, n_classes, names[j]);
+    for (int j = 0; j < n_names; j++)
+        used[j] = (char)name_is_class(B, n_classes, names[j]);
     qsort(B->todo, (size_t)B->n_todo, sizeof *B->todo, cmp_level);
     gl_status st = GL_OK;
     for (int i = 0; i < B->n_todo && !st;) {
         int j = i;
-        while (j < B->n_todo && B->todo[j].level == B->todo[i].level) j++;
+        while (j < B->n_todo && B->todo[j].level == B->todo[i].level)
+            j++;
         st = name_level(B, B->todo + i, j - i, names, name_emb, n_names, used);
         i = j;
     }
@@ -254,11 +262,13 @@ gl_status gl_cluster_build_tree(const char *const *classes, const float *class_e
         memcpy(nemb, name_emb, (size_t)n_names * dim * sizeof *nemb);
         gl_l2_normalize_rows(emb, n, dim);
         gl_l2_normalize_rows(nemb, n_names, dim);
-        for (int i = 0; i < n; i++) all[i] = i;
+        for (int i = 0; i < n; i++)
+            all[i] = i;
         st = split(&B, root, all, n, 0);
     }
     if (!st) st = name_groups(&B, n, names, nemb, n_names);
-    for (int i = 0; i < B.n_todo; i++) free(B.todo[i].members);
+    for (int i = 0; i < B.n_todo; i++)
+        free(B.todo[i].members);
     free(B.todo), free(emb), free(nemb), free(all);
     if (st) gl_class_tree_free(root);
     return st;
@@ -317,8 +327,8 @@ gl_status gl_cluster_classes(gl_clip *clip, const char *const *classes, int n,
     gl_status st = embed_texts(clip, tmpl, classes, n, &ce, err);
     if (!st) st = embed_texts(clip, tmpl, names, n_names, &ne, err);
     if (!st)
-        st = gl_cluster_build_tree(classes, ce, n, names, ne, n_names,
-                                   gl_clip_projection_dim(clip), num_clusters, steps, root, err);
+        st = gl_cluster_build_tree(classes, ce, n, names, ne, n_names, gl_clip_projection_dim(clip),
+                                   num_clusters, steps, root, err);
     free(ce), free(ne);
     return st;
 }

@@ -16,7 +16,7 @@ void draw_set_rgb(cairo_t *cr, unsigned hex, double alpha) {
 
 static cairo_status_t png_to_file(void *closure, const unsigned char *data, unsigned int len) {
     return fwrite(data, 1, len, (FILE *)closure) == len ? CAIRO_STATUS_SUCCESS
-                                                         : CAIRO_STATUS_WRITE_ERROR;
+                                                        : CAIRO_STATUS_WRITE_ERROR;
 }
 
 gl_status draw_write_png(cairo_surface_t *s, const char *path, gl_error *err) {
@@ -30,7 +30,8 @@ gl_status draw_write_png(cairo_surface_t *s, const char *path, gl_error *err) {
     cairo_status_t cs = cairo_surface_write_to_png_stream(s, png_to_file, f.fp);
     if (cs) {
         gl_atomic_abort(&f);
-        return gl_fail(err, GL_ERR_IO, "%s: cannot write the PNG: %s", path, cairo_status_to_string(cs));
+        return gl_fail(err, GL_ERR_IO, "%s: cannot write the PNG: %s", path,
+                       cairo_status_to_string(cs));
     }
     return gl_atomic_commit(&f, err);
 }
@@ -94,7 +95,8 @@ static void confusion_cell(cairo_t *cr, double x, double y, int cell, long n, lo
     cairo_text_extents(cr, num, &ex);
     double ink = f > 0.5 ? 1 : 0;
     cairo_set_source_rgb(cr, ink, ink, ink);
-    cairo_move_to(cr, x + (cell - ex.width) / 2 - ex.x_bearing, y + (cell - ex.height) / 2 - ex.y_bearing);
+    cairo_move_to(cr, x + (cell - ex.width) / 2 - ex.x_bearing,
+                  y + (cell - ex.height) / 2 - ex.y_bearing);
     cairo_show_text(cr, num);
 }
 
@@ -115,7 +117,8 @@ static void confusion_names(cairo_t *cr, const char *name, int t, int margin, in
 gl_status gl_draw_confusion_png(const gl_label_eval *e, const char *out_png, gl_error *err) {
     int K = e->n_classes;
     if (K <= 0 || K > 200)
-        return gl_fail(err, GL_ERR_LIMIT, "%s: cannot draw a %d-class confusion matrix", out_png, K);
+        return gl_fail(err, GL_ERR_LIMIT, "%s: cannot draw a %d-class confusion matrix", out_png,
+                       K);
     int cell = K <= 10 ? 56 : K <= 30 ? 32 : 16;
     double names = widest_name(e, cell >= 32 ? 12 : 9);
     int margin = (int)names + 16, top = (int)(names * 0.87) + 40;
@@ -129,9 +132,11 @@ gl_status gl_draw_confusion_png(const gl_label_eval *e, const char *out_png, gl_
     cairo_set_font_size(cr, cell >= 32 ? 12 : 9);
     for (int t = 0; t < K; t++) {
         long row = 0;
-        for (int p = 0; p < K; p++) row += e->confusion[(size_t)t * K + p];
         for (int p = 0; p < K; p++)
-            confusion_cell(cr, margin + p * cell, top + t * cell, cell, e->confusion[(size_t)t * K + p], row);
+            row += e->confusion[(size_t)t * K + p];
+        for (int p = 0; p < K; p++)
+            confusion_cell(cr, margin + p * cell, top + t * cell, cell,
+                           e->confusion[(size_t)t * K + p], row);
         confusion_names(cr, e->classes[t], t, margin, top, cell);
     }
     cairo_set_font_size(cr, 13);
@@ -139,8 +144,8 @@ gl_status gl_draw_confusion_png(const gl_label_eval *e, const char *out_png, gl_
     cairo_move_to(cr, 10, 20);
     cairo_show_text(cr, "rows: truth, columns: prediction");
     char line[128];
-    snprintf(line, sizeof line, "accuracy %.3f  macro-F1 %.3f  kappa %.3f", e->accuracy, e->macro_f1,
-             e->kappa);
+    snprintf(line, sizeof line, "accuracy %.3f  macro-F1 %.3f  kappa %.3f", e->accuracy,
+             e->macro_f1, e->kappa);
     cairo_move_to(cr, 10, h - 14);
     cairo_show_text(cr, line);
     cairo_destroy(cr);
@@ -148,4 +153,3 @@ gl_status gl_draw_confusion_png(const gl_label_eval *e, const char *out_png, gl_
     cairo_surface_destroy(s);
     return st;
 }
-

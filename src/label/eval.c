@@ -22,7 +22,8 @@ typedef struct {
 } eval_table;
 
 static void table_free(eval_table *t) {
-    for (long i = 0; i < t->n; i++) free(t->rows[i].key), free(t->rows[i].label), free(t->rows[i].tree);
+    for (long i = 0; i < t->n; i++)
+        free(t->rows[i].key), free(t->rows[i].label), free(t->rows[i].tree);
     free(t->rows);
 }
 
@@ -38,14 +39,15 @@ static int cmp_row(const void *a, const void *b) {
 static gl_status table_push(eval_table *t, gl_csv *csv, const int col[5], gl_error *err) {
     if (t->n == t->cap) {
         long cap = t->cap ? t->cap * 2 : 256;
-        eval_row *grown = cap <= MAX_EVAL_ROWS ? realloc(t->rows, (size_t)cap * sizeof *grown) : NULL;
-        if (!grown)
-            return gl_fail(err, GL_ERR_LIMIT, "%s: too many rows", gl_csv_path(csv));
+        eval_row *grown =
+            cap <= MAX_EVAL_ROWS ? realloc(t->rows, (size_t)cap * sizeof *grown) : NULL;
+        if (!grown) return gl_fail(err, GL_ERR_LIMIT, "%s: too many rows", gl_csv_path(csv));
         t->rows = grown;
         t->cap = cap;
     }
     const char *file = base_name(gl_csv_field(csv, col[0]));
-    size_t len = strlen(file) + strlen(gl_csv_field(csv, col[1])) + strlen(gl_csv_field(csv, col[2])) + 3;
+    size_t len =
+        strlen(file) + strlen(gl_csv_field(csv, col[1])) + strlen(gl_csv_field(csv, col[2])) + 3;
     eval_row *r = &t->rows[t->n];
     r->key = malloc(len);
     r->label = strdup(gl_csv_field(csv, col[3]));
@@ -54,7 +56,8 @@ static gl_status table_push(eval_table *t, gl_csv *csv, const int col[5], gl_err
     t->n++;
     if (!r->key || !r->label || !r->tree)
         return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", gl_csv_path(csv));
-    snprintf(r->key, len, "%s\x1f%s\x1f%s", file, gl_csv_field(csv, col[1]), gl_csv_field(csv, col[2]));
+    snprintf(r->key, len, "%s\x1f%s\x1f%s", file, gl_csv_field(csv, col[1]),
+             gl_csv_field(csv, col[2]));
     return GL_OK;
 }
 
@@ -72,16 +75,18 @@ static gl_status table_read(const char *path, eval_table *t, gl_error *err) {
             st = gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' column", path, names[i]);
     col[4] = gl_csv_column(csv, "classification_tree");
     int r;
-    while (!st && (r = gl_csv_next(csv, err)) == 1) st = table_push(t, csv, col, err);
+    while (!st && (r = gl_csv_next(csv, err)) == 1)
+        st = table_push(t, csv, col, err);
     if (!st && r < 0) st = err->code;
     gl_csv_close(csv);
     if (!st) {
         qsort(t->rows, (size_t)t->n, sizeof *t->rows, cmp_row);
         for (long i = 1; i < t->n && !st; i++)
             if (!strcmp(t->rows[i].key, t->rows[i - 1].key))
-                st = gl_fail(err, GL_ERR_FORMAT, "%s: lines %ld and %ld label the same tile", path,
-                             t->rows[i - 1].line < t->rows[i].line ? t->rows[i - 1].line : t->rows[i].line,
-                             t->rows[i - 1].line < t->rows[i].line ? t->rows[i].line : t->rows[i - 1].line);
+                st = gl_fail(
+                    err, GL_ERR_FORMAT, "%s: lines %ld and %ld label the same tile", path,
+                    t->rows[i - 1].line < t->rows[i].line ? t->rows[i - 1].line : t->rows[i].line,
+                    t->rows[i - 1].line < t->rows[i].line ? t->rows[i].line : t->rows[i - 1].line);
     }
     if (st) table_free(t);
     return st;
@@ -96,17 +101,21 @@ static int class_index(const gl_label_eval *e, const char *label) {
     while (lo <= hi) {
         int mid = (lo + hi) / 2, c = strcmp(e->classes[mid], label);
         if (!c) return mid;
-        if (c < 0) lo = mid + 1;
-        else hi = mid - 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
     }
     return -1;
 }
 
 /* Sorted, distinct labels of both sides of the matched pairs. */
-static gl_status make_classes(const eval_row *const *pairs, long n, gl_label_eval *e, gl_error *err) {
+static gl_status make_classes(const eval_row *const *pairs, long n, gl_label_eval *e,
+                              gl_error *err) {
     const char **all = malloc((size_t)(2 * n + 1) * sizeof *all);
     if (!all) return gl_fail(err, GL_ERR_NOMEM, "eval: out of memory");
-    for (long i = 0; i < 2 * n; i++) all[i] = pairs[i]->label;
+    for (long i = 0; i < 2 * n; i++)
+        all[i] = pairs[i]->label;
     qsort(all, (size_t)(2 * n), sizeof *all, cmp_str_ptr);
     long k = 0;
     for (long i = 0; i < 2 * n; i++)
@@ -119,7 +128,8 @@ static gl_status make_classes(const eval_row *const *pairs, long n, gl_label_eva
     e->classes = calloc((size_t)k + 1, sizeof *e->classes);
     gl_status st = e->classes ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "eval: out of memory");
     for (long i = 0; i < k && !st; i++)
-        if (!(e->classes[i] = strdup(all[i]))) st = gl_fail(err, GL_ERR_NOMEM, "eval: out of memory");
+        if (!(e->classes[i] = strdup(all[i])))
+            st = gl_fail(err, GL_ERR_NOMEM, "eval: out of memory");
     free(all);
     return st;
 }
@@ -130,7 +140,8 @@ static void compute_scores(gl_label_eval *e) {
     double pe = 0, f1_sum = 0;
     for (int c = 0; c < K; c++) {
         long tp = e->confusion[(size_t)c * K + c], row = 0, column = 0;
-        for (int j = 0; j < K; j++) row += e->confusion[(size_t)c * K + j], column += e->confusion[(size_t)j * K + c];
+        for (int j = 0; j < K; j++)
+            row += e->confusion[(size_t)c * K + j], column += e->confusion[(size_t)j * K + c];
         diag += tp;
         e->support[c] = row;
         e->precision[c] = column ? (double)tp / column : 0;
@@ -163,7 +174,8 @@ static int tree_part(const char *s, int i, char *out, size_t cap) {
 static int tree_depth(const char *s) {
     if (!*s) return 0;
     int d = 1;
-    for (; *s; s++) d += *s == ';';
+    for (; *s; s++)
+        d += *s == ';';
     return d;
 }
 
@@ -243,9 +255,12 @@ static long match_rows(const eval_table *truth, const eval_table *pred, const ev
     long n = 0;
     for (long i = 0, j = 0; i < truth->n && j < pred->n;) {
         int c = strcmp(truth->rows[i].key, pred->rows[j].key);
-        if (c < 0) i++;
-        else if (c > 0) j++;
-        else pairs[2 * n] = &truth->rows[i++], pairs[2 * n + 1] = &pred->rows[j++], n++;
+        if (c < 0)
+            i++;
+        else if (c > 0)
+            j++;
+        else
+            pairs[2 * n] = &truth->rows[i++], pairs[2 * n + 1] = &pred->rows[j++], n++;
     }
     return n;
 }

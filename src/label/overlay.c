@@ -13,8 +13,11 @@ static const unsigned palette[] = GL_SHOW_PALETTE;
 #define N_PALETTE (int)(sizeof palette / sizeof palette[0])
 
 gl_show_params gl_show_default_params(void) {
-    return (gl_show_params){.raster = gl_raster_default_params(), .max_side = 1600, .alpha = 0.35,
-                            .collage = 0, .max_tiles = 100};
+    return (gl_show_params){.raster = gl_raster_default_params(),
+                            .max_side = 1600,
+                            .alpha = 0.35,
+                            .collage = 0,
+                            .max_tiles = 100};
 }
 
 /* ------------------------------------------------------------------ label rows */
@@ -39,7 +42,8 @@ typedef struct {
 } shown;
 
 static void shown_free(shown *s) {
-    for (int i = 0; i < s->n_legend; i++) free(s->legend[i].label), free(s->legend[i].group);
+    for (int i = 0; i < s->n_legend; i++)
+        free(s->legend[i].label), free(s->legend[i].group);
     free(s->legend), free(s->tiles);
 }
 
@@ -48,15 +52,18 @@ static const char *base_name(const char *p) {
     return s ? s + 1 : p;
 }
 
-/* The tree's part above the leaf, " > "-joined: "Urban;Residential;dense" -> "Urban > Residential". */
+/* The tree's part above the leaf, " > "-joined: "Urban;Residential;dense" -> "Urban > Residential".
+ */
 static char *group_of(const char *tree) {
     const char *last = strrchr(tree, ';');
     size_t n = last ? (size_t)(last - tree) : 0;
     char *g = malloc(3 * n + 1), *o = g;
     if (!g) return NULL;
     for (size_t i = 0; i < n; i++) {
-        if (tree[i] == ';') memcpy(o, " > ", 3), o += 3;
-        else *o++ = tree[i];
+        if (tree[i] == ';')
+            memcpy(o, " > ", 3), o += 3;
+        else
+            *o++ = tree[i];
     }
     *o = 0;
     return g;
@@ -97,14 +104,16 @@ static int parse_int(const char *s, int *out) {
 static gl_status add_row(shown *s, gl_csv *csv, const int *c, gl_error *err) {
     shown_tile t;
     int l, u, r, lo;
-    if (!parse_int(gl_csv_field(csv, c[1]), &t.row) || !parse_int(gl_csv_field(csv, c[2]), &t.col) ||
-        !parse_int(gl_csv_field(csv, c[3]), &l) || !parse_int(gl_csv_field(csv, c[4]), &u) ||
-        !parse_int(gl_csv_field(csv, c[5]), &r) || !parse_int(gl_csv_field(csv, c[6]), &lo))
+    if (!parse_int(gl_csv_field(csv, c[1]), &t.row) ||
+        !parse_int(gl_csv_field(csv, c[2]), &t.col) || !parse_int(gl_csv_field(csv, c[3]), &l) ||
+        !parse_int(gl_csv_field(csv, c[4]), &u) || !parse_int(gl_csv_field(csv, c[5]), &r) ||
+        !parse_int(gl_csv_field(csv, c[6]), &lo))
         return gl_fail(err, GL_ERR_FORMAT, "%s:%ld: row, col or tile bounds are not numbers",
                        gl_csv_path(csv), gl_csv_line(csv));
     t.x0 = l < r ? l : r, t.x1 = l < r ? r : l;
     t.y0 = lo < u ? lo : u, t.y1 = lo < u ? u : lo;
-    if ((t.cls = legend_find(s, gl_csv_field(csv, c[7]), c[8] >= 0 ? gl_csv_field(csv, c[8]) : "", err)) < 0)
+    if ((t.cls = legend_find(s, gl_csv_field(csv, c[7]), c[8] >= 0 ? gl_csv_field(csv, c[8]) : "",
+                             err)) < 0)
         return err->code;
     s->legend[t.cls].count++;
     if (s->n == s->cap) {
@@ -138,7 +147,8 @@ static gl_status sort_legend(shown *s, gl_error *err) {
         for (int j = 0; j < s->n_legend; j++)
             if (copy[j].label == s->legend[i].label) order[j] = i;
     }
-    for (int i = 0; i < s->n; i++) s->tiles[i].cls = order[s->tiles[i].cls];
+    for (int i = 0; i < s->n; i++)
+        s->tiles[i].cls = order[s->tiles[i].cls];
     free(order), free(copy);
     return GL_OK;
 }
@@ -148,8 +158,8 @@ static gl_status read_rows(const char *csv_path, const char *image, shown *s, gl
     memset(s, 0, sizeof *s);
     gl_csv *csv = gl_csv_open(csv_path, 1, err);
     if (!csv) return err->code;
-    static const char *const names[] = {"filename", "row",   "col",           "left",
-                                        "upper",    "right", "lower",         "classification"};
+    static const char *const names[] = {"filename", "row",   "col",   "left",
+                                        "upper",    "right", "lower", "classification"};
     int c[9];
     gl_status st = GL_OK;
     for (int i = 0; i < 8 && !st; i++)
@@ -162,8 +172,7 @@ static gl_status read_rows(const char *csv_path, const char *image, shown *s, gl
         if (!strcmp(base_name(gl_csv_field(csv, c[0])), want)) st = add_row(s, csv, c, err);
     if (!st && r < 0) st = err->code;
     gl_csv_close(csv);
-    if (!st && s->n == 0)
-        st = gl_fail(err, GL_ERR_FORMAT, "%s: no rows for '%s'", csv_path, want);
+    if (!st && s->n == 0) st = gl_fail(err, GL_ERR_FORMAT, "%s: no rows for '%s'", csv_path, want);
     if (!st) st = sort_legend(s, err);
     if (st) shown_free(s);
     return st;
@@ -181,8 +190,8 @@ static gl_status read_scaled(gl_raster *r, int x, int y, int w, int h, cairo_sur
     double *acc = malloc((size_t)out_w * 4 * sizeof *acc);
     if (!strip || !acc) {
         free(strip), free(acc);
-        return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory for a %dx%ld strip", gl_raster_path(r), w,
-                       strip_rows);
+        return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory for a %dx%ld strip", gl_raster_path(r),
+                       w, strip_rows);
     }
     unsigned char *pix = cairo_image_surface_get_data(dst);
     int stride = cairo_image_surface_get_stride(dst);
@@ -199,14 +208,16 @@ static gl_status read_scaled(gl_raster *r, int x, int y, int w, int h, cairo_sur
                 if (sx1 <= sx0) sx1 = sx0 + 1;
                 for (long sx = sx0; sx < sx1; sx++) {
                     const unsigned char *p = strip + ((size_t)sy * w + sx) * 3;
-                    acc[i * 4] += p[0], acc[i * 4 + 1] += p[1], acc[i * 4 + 2] += p[2], acc[i * 4 + 3]++;
+                    acc[i * 4] += p[0], acc[i * 4 + 1] += p[1], acc[i * 4 + 2] += p[2],
+                        acc[i * 4 + 3]++;
                 }
             }
         uint32_t *row = (uint32_t *)(pix + (size_t)(oy + j) * stride) + ox;
         for (int i = 0; i < out_w; i++) {
             double n = acc[i * 4 + 3];
             row[i] = 0xff000000u | (uint32_t)(acc[i * 4] / n + 0.5) << 16 |
-                     (uint32_t)(acc[i * 4 + 1] / n + 0.5) << 8 | (uint32_t)(acc[i * 4 + 2] / n + 0.5);
+                     (uint32_t)(acc[i * 4 + 1] / n + 0.5) << 8 |
+                     (uint32_t)(acc[i * 4 + 2] / n + 0.5);
         }
     }
     cairo_surface_mark_dirty(dst);
@@ -227,15 +238,16 @@ static void draw_tile_label(cairo_t *cr, const char *text, double x, double y, d
         cairo_text_extents(cr, text, &ex);
     }
     if (ex.width > w || ex.height > h) return; /* the legend still names it */
-    draw_halo_text(cr, x + (w - ex.width) / 2 - ex.x_bearing, y + (h - ex.height) / 2 - ex.y_bearing, text,
-              0xffffff);
+    draw_halo_text(cr, x + (w - ex.width) / 2 - ex.x_bearing,
+                   y + (h - ex.height) / 2 - ex.y_bearing, text, 0xffffff);
 }
 
 static void draw_tiles(cairo_t *cr, const shown *s, double scale, double alpha) {
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
     for (int i = 0; i < s->n; i++) {
         const shown_tile *t = &s->tiles[i];
-        double x = t->x0 * scale, y = t->y0 * scale, w = (t->x1 - t->x0) * scale, h = (t->y1 - t->y0) * scale;
+        double x = t->x0 * scale, y = t->y0 * scale, w = (t->x1 - t->x0) * scale,
+               h = (t->y1 - t->y0) * scale;
         draw_set_rgb(cr, s->legend[t->cls].colour, alpha);
         cairo_rectangle(cr, x, y, w, h);
         cairo_fill(cr);
@@ -263,7 +275,8 @@ static void draw_tiles(cairo_t *cr, const shown *s, double scale, double alpha) 
 static int legend_height(const shown *s) {
     int rows = 2;
     for (int i = 0; i < s->n_legend; i++)
-        rows += 1 + (s->legend[i].group[0] && (i == 0 || strcmp(s->legend[i].group, s->legend[i - 1].group)));
+        rows += 1 + (s->legend[i].group[0] &&
+                     (i == 0 || strcmp(s->legend[i].group, s->legend[i - 1].group)));
     return rows * LEGEND_ROW + 10;
 }
 
@@ -279,7 +292,8 @@ static void draw_legend(cairo_t *cr, const shown *s, double x, const char *title
         const legend_entry *e = &s->legend[i];
         int indent = e->group[0] ? 14 : 0;
         if (e->group[0] && (i == 0 || strcmp(e->group, s->legend[i - 1].group))) {
-            cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+            cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
+                                   CAIRO_FONT_WEIGHT_BOLD);
             cairo_set_font_size(cr, 12);
             cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
             cairo_move_to(cr, x + 10, y);
@@ -300,13 +314,16 @@ static void draw_legend(cairo_t *cr, const shown *s, double x, const char *title
     }
 }
 
-static gl_status draw_overlay(gl_raster *r, const shown *s, const gl_show_params *p, const char *out,
-                              gl_error *err) {
+static gl_status draw_overlay(gl_raster *r, const shown *s, const gl_show_params *p,
+                              const char *out, gl_error *err) {
     const gl_raster_info *info = gl_raster_get_info(r);
     int longest = info->width > info->height ? info->width : info->height;
-    int max_side = p->max_side > 0 ? (p->max_side < DRAW_MAX_SIDE / 2 ? p->max_side : DRAW_MAX_SIDE / 2) : 1600;
+    int max_side = p->max_side > 0
+                       ? (p->max_side < DRAW_MAX_SIDE / 2 ? p->max_side : DRAW_MAX_SIDE / 2)
+                       : 1600;
     double scale = longest > max_side ? (double)max_side / longest : 1.0;
-    int sw = (int)fmax(1, floor(info->width * scale + 0.5)), sh = (int)fmax(1, floor(info->height * scale + 0.5));
+    int sw = (int)fmax(1, floor(info->width * scale + 0.5)),
+        sh = (int)fmax(1, floor(info->height * scale + 0.5));
     int lh = legend_height(s);
     cairo_surface_t *surf = draw_new_surface(sw + LEGEND_W, sh > lh ? sh : lh, out, err);
     if (!surf) return err->code;
@@ -343,8 +360,10 @@ static void caption(cairo_t *cr, double x, double y, const char *file, const sho
     snprintf(lines[2], sizeof lines[2], "Label: %s", e->label);
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
     cairo_set_font_size(cr, 12);
-    for (int i = 0; i < 3; i++) draw_halo_text(cr, x + 6, y + 17 + 15 * i, lines[i], 0xffff00);
-    draw_set_rgb(cr, e->colour, 1); /* a class-coloured band at the foot ties the tile to the legend */
+    for (int i = 0; i < 3; i++)
+        draw_halo_text(cr, x + 6, y + 17 + 15 * i, lines[i], 0xffff00);
+    draw_set_rgb(cr, e->colour,
+                 1); /* a class-coloured band at the foot ties the tile to the legend */
     cairo_rectangle(cr, x, y + COLLAGE_CELL - 8, COLLAGE_CELL, 8);
     cairo_fill(cr);
 }
@@ -352,10 +371,14 @@ static void caption(cairo_t *cr, double x, double y, const char *file, const sho
 static gl_status draw_collage(gl_raster *r, shown *s, const gl_show_params *p, const char *image,
                               const char *out, gl_error *err) {
     qsort(s->tiles, (size_t)s->n, sizeof *s->tiles, cmp_tile_pos);
-    int n = s->n < (p->max_tiles > 0 ? p->max_tiles : 100) ? s->n : (p->max_tiles > 0 ? p->max_tiles : 100);
+    int n = s->n < (p->max_tiles > 0 ? p->max_tiles : 100)
+                ? s->n
+                : (p->max_tiles > 0 ? p->max_tiles : 100);
     int cols = (int)ceil(sqrt(n)), rows = (n + cols - 1) / cols;
-    int w = cols * COLLAGE_CELL + (cols - 1) * COLLAGE_LINE, h = rows * COLLAGE_CELL + (rows - 1) * COLLAGE_LINE;
-    cairo_surface_t *surf = draw_new_surface(w + LEGEND_W, h > legend_height(s) ? h : legend_height(s), out, err);
+    int w = cols * COLLAGE_CELL + (cols - 1) * COLLAGE_LINE,
+        h = rows * COLLAGE_CELL + (rows - 1) * COLLAGE_LINE;
+    cairo_surface_t *surf =
+        draw_new_surface(w + LEGEND_W, h > legend_height(s) ? h : legend_height(s), out, err);
     if (!surf) return err->code;
     cairo_t *cr = cairo_create(surf);
     cairo_set_source_rgb(cr, 1, 1, 1);
@@ -369,14 +392,17 @@ static gl_status draw_collage(gl_raster *r, shown *s, const gl_show_params *p, c
     for (int i = 0; i < n && !st; i++) {
         const shown_tile *t = &s->tiles[i];
         int x0 = t->x0 < 0 ? 0 : t->x0, y0 = t->y0 < 0 ? 0 : t->y0;
-        int x1 = t->x1 > info->width ? info->width : t->x1, y1 = t->y1 > info->height ? info->height : t->y1;
+        int x1 = t->x1 > info->width ? info->width : t->x1,
+            y1 = t->y1 > info->height ? info->height : t->y1;
         if (x1 <= x0 || y1 <= y0) {
-            st = gl_fail(err, GL_ERR_FORMAT, "%s: tile (%d, %d) lies outside the %dx%d scene", image,
-                         t->row, t->col, info->width, info->height);
+            st = gl_fail(err, GL_ERR_FORMAT, "%s: tile (%d, %d) lies outside the %dx%d scene",
+                         image, t->row, t->col, info->width, info->height);
             break;
         }
-        int cx = (i % cols) * (COLLAGE_CELL + COLLAGE_LINE), cy = (i / cols) * (COLLAGE_CELL + COLLAGE_LINE);
-        st = read_scaled(r, x0, y0, x1 - x0, y1 - y0, surf, cx, cy, COLLAGE_CELL, COLLAGE_CELL, err);
+        int cx = (i % cols) * (COLLAGE_CELL + COLLAGE_LINE),
+            cy = (i / cols) * (COLLAGE_CELL + COLLAGE_LINE);
+        st =
+            read_scaled(r, x0, y0, x1 - x0, y1 - y0, surf, cx, cy, COLLAGE_CELL, COLLAGE_CELL, err);
         if (!st) caption(cr, cx, cy, base_name(image), t, &s->legend[t->cls]);
     }
     if (!st) {
@@ -400,7 +426,8 @@ gl_status gl_show_labels(const char *labels_csv, const char *image, const gl_sho
         shown_free(&s);
         return err->code;
     }
-    st = p->collage ? draw_collage(r, &s, p, image, out_png, err) : draw_overlay(r, &s, p, out_png, err);
+    st = p->collage ? draw_collage(r, &s, p, image, out_png, err)
+                    : draw_overlay(r, &s, p, out_png, err);
     gl_raster_close(r);
     shown_free(&s);
     return st;

@@ -167,7 +167,8 @@ static void pil_mac(const unsigned char *src, size_t stride, const int32_t *k, i
                     unsigned char *dst) {
     for (int c = 0; c < 3; c++) {
         int32_t acc = 1 << (PIL_PRECISION_BITS - 1);
-        for (int i = 0; i < count; i++) acc += src[(size_t)i * stride + c] * k[i];
+        for (int i = 0; i < count; i++)
+            acc += src[(size_t)i * stride + c] * k[i];
         dst[c] = pil_clip8(acc);
     }
 }

@@ -55,7 +55,8 @@ static void grid_of(GDALDatasetH ds, grid *g) {
     g->srs = g->has_gt ? clone_srs(GDALGetSpatialRef(ds)) : NULL;
 }
 
-/* Transforms from one grid's CRS to another's, or NULL when both are the same or either has none. */
+/* Transforms from one grid's CRS to another's, or NULL when both are the same or either has none.
+ */
 static OGRCoordinateTransformationH transform_between(OGRSpatialReferenceH from,
                                                       OGRSpatialReferenceH to) {
     if (!from || !to || OSRIsSame(from, to)) return NULL;
@@ -81,7 +82,8 @@ static gl_status window_positive(raster_mask *m, const char *path, int x0, int y
     if (rows < 1) rows = 1;
     for (int y = y0; y < y1 && !*positive; y += rows) {
         int h = y + rows > y1 ? y1 - y : rows;
-        if (GDALRasterIO(m->band, GF_Read, x0, y, w, h, m->buf, w, h, GDT_Float64, 0, 0) != CE_None) {
+        if (GDALRasterIO(m->band, GF_Read, x0, y, w, h, m->buf, w, h, GDT_Float64, 0, 0) !=
+            CE_None) {
             char msg[256];
             return gl_fail(err, GL_ERR_FORMAT, "%s: cannot read the mask: %s", path,
                            gl_gdal_last_error(msg, sizeof msg, "read failed"));
@@ -97,7 +99,8 @@ static gl_status window_positive(raster_mask *m, const char *path, int x0, int y
     return GL_OK;
 }
 
-/* Rounds a coordinate that is an integer up to floating-point noise, so aligned grids stay exact. */
+/* Rounds a coordinate that is an integer up to floating-point noise, so aligned grids stay exact.
+ */
 static double snap(double v) {
     double r = floor(v + 0.5);
     return fabs(v - r) < 1e-6 ? r : v;
@@ -135,7 +138,8 @@ typedef struct {
 } footprints;
 
 static void footprints_clear(footprints *fp) {
-    for (long i = 0; i < fp->n; i++) OGR_G_DestroyGeometry(fp->f[i].geom);
+    for (long i = 0; i < fp->n; i++)
+        OGR_G_DestroyGeometry(fp->f[i].geom);
     free(fp->f);
     memset(fp, 0, sizeof *fp);
 }
@@ -157,15 +161,16 @@ static gl_status footprint_push(footprints *fp, OGRGeometryH g, const char *path
 }
 
 /* Every feature of every layer, reprojected into the image's CRS when both have one. */
-static gl_status load_footprints(GDALDatasetH ds, const char *path, const grid *img,
-                                 footprints *fp, gl_error *err) {
+static gl_status load_footprints(GDALDatasetH ds, const char *path, const grid *img, footprints *fp,
+                                 gl_error *err) {
     gl_status st = GL_OK;
     for (int l = 0; l < GDALDatasetGetLayerCount(ds) && !st; l++) {
         OGRLayerH layer = GDALDatasetGetLayer(ds, l);
         OGRSpatialReferenceH lsrs = clone_srs(OGR_L_GetSpatialRef(layer));
         OGRCoordinateTransformationH ct = transform_between(lsrs, img->srs);
         if (lsrs && img->srs && !OSRIsSame(lsrs, img->srs) && !ct)
-            st = gl_fail(err, GL_ERR_FORMAT, "%s: cannot transform layer %d to the image's CRS", path, l);
+            st = gl_fail(err, GL_ERR_FORMAT, "%s: cannot transform layer %d to the image's CRS",
+                         path, l);
         OGR_L_ResetReading(layer);
         OGRFeatureH f;
         while (!st && (f = OGR_L_GetNextFeature(layer))) {
@@ -189,7 +194,8 @@ static gl_status load_footprints(GDALDatasetH ds, const char *path, const grid *
 }
 
 static OGRGeometryH tile_polygon(const grid *img, const gl_tile *t) {
-    OGRGeometryH ring = OGR_G_CreateGeometry(wkbLinearRing), poly = OGR_G_CreateGeometry(wkbPolygon);
+    OGRGeometryH ring = OGR_G_CreateGeometry(wkbLinearRing),
+                 poly = OGR_G_CreateGeometry(wkbPolygon);
     static const int order[5][2] = {{0, 0}, {1, 0}, {1, 1}, {0, 1}, {0, 0}};
     for (int k = 0; k < 5; k++) {
         double px = t->x + order[k][0] * t->w, py = t->y + order[k][1] * t->h;
@@ -209,7 +215,8 @@ static int footprints_hit(const footprints *fp, const grid *img, const gl_tile *
     int hit = 0;
     for (long i = 0; i < fp->n && !hit; i++) {
         const OGREnvelope *e = &fp->f[i].env;
-        if (e->MinX > te.MaxX || e->MaxX < te.MinX || e->MinY > te.MaxY || e->MaxY < te.MinY) continue;
+        if (e->MinX > te.MaxX || e->MaxX < te.MinX || e->MinY > te.MaxY || e->MaxY < te.MinY)
+            continue;
         hit = OGR_G_Intersects(fp->f[i].geom, tile) && !OGR_G_Touches(fp->f[i].geom, tile);
     }
     OGR_G_DestroyGeometry(tile);
@@ -231,7 +238,8 @@ static gl_status open_mask(const char *path, mask_source *m, gl_error *err) {
     struct stat sb;
     if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
         return gl_fail(err, GL_ERR_IO, "%s: no such file", path);
-    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    GDALDatasetH ds =
+        GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!ds) {
         char msg[256];
         return gl_fail(err, GL_ERR_FORMAT, "%s: not a raster mask or vector file: %s", path,
@@ -288,7 +296,8 @@ static gl_status write_row(FILE *fp, gl_raster *r, const char *image, const gl_t
     double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY}, X, Y, lon, lat;
     for (int k = 0; k < 4; k++) {
         gl_raster_pixel_to_crs(in, t->x + (k & 1 ? t->w : 0), t->y + (k & 2 ? t->h : 0), &X, &Y);
-        lo[0] = fmin(lo[0], X), hi[0] = fmax(hi[0], X), lo[1] = fmin(lo[1], Y), hi[1] = fmax(hi[1], Y);
+        lo[0] = fmin(lo[0], X), hi[0] = fmax(hi[0], X), lo[1] = fmin(lo[1], Y),
+        hi[1] = fmax(hi[1], Y);
     }
     gl_raster_pixel_to_crs(in, t->x + t->w / 2.0, t->y + t->h / 2.0, &X, &Y);
     gl_status st = gl_raster_crs_to_lonlat(r, X, Y, &lon, &lat, err);
@@ -307,15 +316,17 @@ static gl_status align_raster_mask(const mask_source *m, grid *img, const char *
     const grid *mg = &m->rm.g;
     if (!img->has_gt || !mg->has_gt) {
         if (img->width != mg->width || img->height != mg->height)
-            return gl_fail(err, GL_ERR_SHAPE, "%s: a %dx%d mask without georeferencing cannot cover "
-                           "the %dx%d image %s", m->path, mg->width, mg->height, img->width,
-                           img->height, image);
+            return gl_fail(err, GL_ERR_SHAPE,
+                           "%s: a %dx%d mask without georeferencing cannot cover "
+                           "the %dx%d image %s",
+                           m->path, mg->width, mg->height, img->width, img->height, image);
         memcpy(img->gt, mg->gt, sizeof img->gt);
         return GL_OK;
     }
     *ct = transform_between(img->srs, mg->srs);
     if (!*ct && img->srs && mg->srs && !OSRIsSame(img->srs, mg->srs))
-        return gl_fail(err, GL_ERR_FORMAT, "%s: cannot transform %s's CRS to the mask's", m->path, image);
+        return gl_fail(err, GL_ERR_FORMAT, "%s: cannot transform %s's CRS to the mask's", m->path,
+                       image);
     return GL_OK;
 }
 
@@ -339,13 +350,15 @@ static gl_status truth_image(mask_source *m, const char *image, const gl_truth_p
     if (st) gl_error_prefix(err, "%s: ", image);
     footprints fp = {0};
     OGRCoordinateTransformationH ct = NULL;
-    if (!st) st = m->is_raster ? align_raster_mask(m, &img, image, &ct, err)
-                               : load_footprints(m->vds, m->path, &img, &fp, err);
+    if (!st)
+        st = m->is_raster ? align_raster_mask(m, &img, image, &ct, err)
+                          : load_footprints(m->vds, m->path, &img, &fp, err);
     for (int i = 0; i < count && !st; i++) {
         gl_tile t;
         gl_tiling_get(&p->tiling, img.width, img.height, i, &t);
         int positive = 0, win[4];
-        if (!m->is_raster) positive = footprints_hit(&fp, &img, &t);
+        if (!m->is_raster)
+            positive = footprints_hit(&fp, &img, &t);
         else if (mask_window(&img, &m->rm.g, ct, &t, win))
             st = window_positive(&m->rm, m->path, win[0], win[1], win[2], win[3], &positive, err);
         if (!st) st = write_row(fp_out, r, image, &t, positive ? p->positive : p->negative, err);
@@ -360,8 +373,8 @@ static gl_status truth_image(mask_source *m, const char *image, const gl_truth_p
 }
 
 gl_status gl_truth_write_csv(const char *mask, const char *const *images, int n_images,
-                             const gl_truth_params *p, const char *out_csv,
-                             gl_truth_stats *stats, gl_error *err) {
+                             const gl_truth_params *p, const char *out_csv, gl_truth_stats *stats,
+                             gl_error *err) {
     gl_truth_stats local = {0};
     if (!stats) stats = &local;
     memset(stats, 0, sizeof *stats);
@@ -373,9 +386,12 @@ gl_status gl_truth_write_csv(const char *mask, const char *const *images, int n_
     gl_atomic_file out = {0};
     if (!st && !(st = gl_atomic_open(&out, out_csv, err))) {
         fputs(CSV_HEADER, out.fp);
-        for (int i = 0; i < n_images && !st; i++) st = truth_image(&m, images[i], p, out.fp, stats, err);
-        if (st) gl_atomic_abort(&out);
-        else st = gl_atomic_commit(&out, err);
+        for (int i = 0; i < n_images && !st; i++)
+            st = truth_image(&m, images[i], p, out.fp, stats, err);
+        if (st)
+            gl_atomic_abort(&out);
+        else
+            st = gl_atomic_commit(&out, err);
     }
     close_mask(&m);
     CPLPopErrorHandler();
