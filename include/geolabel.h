@@ -71,6 +71,9 @@ double gl_now_seconds(void);
  * max_bytes are refused before any allocation. */
 gl_status gl_read_file(const char *path, size_t max_bytes, char **out, size_t *len, gl_error *err);
 
+/* mkdir -p: creates path and every missing parent (mode 0755); an existing folder is fine. */
+gl_status gl_make_dirs(const char *path, gl_error *err);
+
 /* Atomic output: write to "<path>.tmp.<pid>", then rename over path on commit. An aborted or
  * crashed run leaves the previous file untouched. */
 typedef struct {

@@ -82,6 +82,17 @@ static void test_atomic_abort_keeps_old(void) {
     unlink("t_atomic.txt");
 }
 
+static void test_make_dirs(void) {
+    gl_error err = {0};
+    CHECK_OK(gl_make_dirs("t_dirs/a/b/c", &err), &err);
+    CHECK_OK(gl_make_dirs("t_dirs/a/b/c", &err), &err); /* existing: fine */
+    CHECK(t_write_text("t_dirs/a/b/c/f.txt", "x"), "the folder exists and is writable");
+    CHECK(t_write_text("t_dirs/file", "x"), "a plain file");
+    CHECK(gl_make_dirs("t_dirs/file/sub", &err) == GL_ERR_IO, "a file in the way is an error");
+    CHECK(strstr(err.msg, "t_dirs/file") != NULL, "message names the path: %s", err.msg);
+    CHECK(system("rm -rf t_dirs") == 0, "cleanup");
+}
+
 static void test_softmax_and_norm(void) {
     float x[3] = {1, 2, 3};
     gl_softmax_rows(x, 1, 3);
@@ -98,6 +109,7 @@ int main(void) {
     RUN(test_npy_rejects_truncated);
     RUN(test_base64);
     RUN(test_atomic_abort_keeps_old);
+    RUN(test_make_dirs);
     RUN(test_softmax_and_norm);
     T_SUMMARY();
 }

@@ -422,8 +422,8 @@ gl_status gl_clip_random_model(const char *like, const char *out_dir, uint64_t s
     int f16 = dtype && !strcmp(dtype, "f16");
     if (dtype && !f16 && strcmp(dtype, "f32") != 0)
         return gl_fail(err, GL_ERR_ARG, "%s: unknown dtype (f32 or f16)", dtype);
-    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST)
-        return gl_fail(err, GL_ERR_IO, "%s: cannot create folder: %s", out_dir, strerror(errno));
+    gl_status made = gl_make_dirs(out_dir, err);
+    if (made) return made;
     spec_list *l = malloc(sizeof *l);
     if (!l) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", out_dir);
     build_specs(g, l);

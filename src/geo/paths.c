@@ -38,19 +38,6 @@ gl_status gl_geo_data_path(const char *rel, char *out, size_t cap, gl_error *err
                    "%s: shipped data not found (set $GEOLABEL_DATA to the folder holding it)", rel);
 }
 
-/* mkdir -p: every missing parent is created with mode 0755. */
-static gl_status make_dirs(char *path, gl_error *err) {
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p) continue;
-        char saved = *p;
-        *p = 0;
-        int bad = mkdir(path, 0755) != 0 && errno != EEXIST;
-        *p = saved;
-        if (bad) return gl_fail(err, GL_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-        if (!saved) return GL_OK;
-    }
-}
-
 gl_status gl_geo_cache_dir(char *out, size_t cap, gl_error *err) {
     char root[PATH_MAX];
     gl_status s = gl_hub_cache_dir(root, sizeof root, err); /* one root for models and embeddings */
@@ -58,5 +45,5 @@ gl_status gl_geo_cache_dir(char *out, size_t cap, gl_error *err) {
     int n = snprintf(out, cap, "%s/embeddings", root);
     if (n <= 0 || (size_t)n >= cap)
         return gl_fail(err, GL_ERR_LIMIT, "%s: cache path is too long", root);
-    return make_dirs(out, err);
+    return gl_make_dirs(out, err);
 }

@@ -41,6 +41,21 @@ gl_status gl_read_file(const char *path, size_t max_bytes, char **out, size_t *l
     return GL_OK;
 }
 
+gl_status gl_make_dirs(const char *path, gl_error *err) {
+    char buf[4096];
+    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
+        return gl_fail(err, GL_ERR_ARG, "%s: path is too long", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p) continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return gl_fail(err, GL_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
+        if (!c) return GL_OK;
+        *p = c;
+    }
+}
+
 gl_status gl_atomic_open(gl_atomic_file *f, const char *path, gl_error *err) {
     memset(f, 0, sizeof *f);
     size_t n = strlen(path) + 32;

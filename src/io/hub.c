@@ -95,21 +95,6 @@ gl_status gl_model_resolve(const char *dir_or_id, char *out_dir, size_t out_size
     return GL_OK;
 }
 
-static gl_status make_dirs(const char *path, gl_error *err) {
-    char buf[4096];
-    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
-        return gl_fail(err, GL_ERR_ARG, "%s: path is too long", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p) continue;
-        char c = *p;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return gl_fail(err, GL_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
-        if (!c) return GL_OK;
-        *p = c;
-    }
-}
-
 /* ------------------------------------------------------------------ sha256 */
 
 /* Lower-case hex digest of a file into hex (2 * digest size + 1). git_blob: hash as git does a
@@ -491,7 +476,8 @@ gl_status gl_hub_pull(const char *repo_id, const char *revision, gl_error *err) 
     cJSON *tree = NULL;
     if (!h.curl) s = gl_fail(err, GL_ERR_NET, "libcurl failed to start");
     if (!s) s = fetch_tree(&h, &tree, err);
-    if (!s) s = make_dirs(dir, err); /* only now: an empty folder would pass for a pulled model */
+    if (!s)
+        s = gl_make_dirs(dir, err); /* only now: an empty folder would pass for a pulled model */
     if (!s) s = pull_files(&h, tree, dir, err);
     cJSON_Delete(tree);
     curl_easy_cleanup(h.curl);
