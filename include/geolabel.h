@@ -71,6 +71,12 @@ double gl_now_seconds(void);
  * max_bytes are refused before any allocation. */
 gl_status gl_read_file(const char *path, size_t max_bytes, char **out, size_t *len, gl_error *err);
 
+/* Shipped data (gazetteer, gallery, BPE vocabulary, meta-class names): $GEOLABEL_DATA, else the
+ * data/ folder of the source tree the executable was built in (/proc/self/exe's ../data or
+ * ../../data), else ../share/geolabel beside it, else /usr/share/geolabel. Writes DIR/rel to out.
+ */
+gl_status gl_data_path(const char *rel, char *out, size_t cap, gl_error *err);
+
 /* mkdir -p: creates path and every missing parent (mode 0755); an existing folder is fine. */
 gl_status gl_make_dirs(const char *path, gl_error *err);
 
@@ -374,9 +380,6 @@ gl_status gl_clip_random_model(const char *like, const char *out_dir, uint64_t s
 #define GL_EARTH_RADIUS_KM 6371.0
 double gl_haversine_km(double lat1, double lon1, double lat2, double lon2);
 
-/* Shipped data: $GEOLABEL_DATA, else the data/ folder of the source tree the executable was built
- * in (/proc/self/exe's ../data or ../../data), else /usr/share/geolabel. Writes DIR/rel to out. */
-gl_status gl_geo_data_path(const char *rel, char *out, size_t cap, gl_error *err);
 /* Embedding caches: ROOT/embeddings, ROOT being $GEOLABEL_CACHE, else $XDG_CACHE_HOME/geolabel,
  * else ~/.cache/geolabel (the hub's root too); created when missing. */
 gl_status gl_geo_cache_dir(char *out, size_t cap, gl_error *err);

@@ -387,11 +387,11 @@ static void test_paths(void) {
         unsetenv("GEOLABEL_CACHE");
     free(saved);
     setenv("GEOLABEL_DATA", "no-such-folder", 1);
-    gl_status s = gl_geo_data_path("gazetteer", out, sizeof out, &err);
+    gl_status s = gl_data_path("gazetteer", out, sizeof out, &err);
     CHECK(s == GL_ERR_IO && strstr(err.msg, "no-such-folder/gazetteer: not found ($GEOLABEL_DATA)"),
           "%s", err.msg);
     setenv("GEOLABEL_DATA", t_path("data"), 1);
-    CHECK_OK(gl_geo_data_path("gazetteer", out, sizeof out, &err), &err);
+    CHECK_OK(gl_data_path("gazetteer", out, sizeof out, &err), &err);
     unsetenv("GEOLABEL_DATA");
 }
 

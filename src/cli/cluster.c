@@ -127,7 +127,7 @@ int cmd_cluster(int argc, char **argv) {
     gl_error err = {0};
     char names_path[4096];
     if (!o.names) {
-        if (gl_geo_data_path("meta_class_names.txt", names_path, sizeof names_path, &err))
+        if (gl_data_path("meta_class_names.txt", names_path, sizeof names_path, &err))
             return cli_report(&err);
         o.names = names_path;
     }

@@ -332,7 +332,7 @@ static int geoclip(const locate_opts *o) {
     char shipped[PATH_MAX];
     const char *gallery = o->gallery;
     if (!gallery &&
-        gl_geo_data_path("geoclip/coordinates_100K.csv", shipped, sizeof shipped, &err) != GL_OK)
+        gl_data_path("geoclip/coordinates_100K.csv", shipped, sizeof shipped, &err) != GL_OK)
         return cli_report(&err);
     gl_geo_gallery gal;
     if (gl_geo_gallery_load(gallery ? gallery : shipped, &gal, &err) != GL_OK)

@@ -272,38 +272,6 @@ static gl_status write_preprocessor(const char *dir, const geometry *g, gl_error
     return s;
 }
 
-static int is_dir(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* The shipped data folder: $GEOLABEL_DATA, else data/ one or two levels above the executable
- * (build/geolabel or an installed bin/), else /usr/share/geolabel. */
-static gl_status find_bpe_dir(char *out, size_t out_size, gl_error *err) {
-    const char *env = getenv("GEOLABEL_DATA");
-    if (env && *env) {
-        snprintf(out, out_size, "%s/clip-bpe", env);
-        if (is_dir(out)) return GL_OK;
-        return gl_fail(err, GL_ERR_IO, "%s: no such folder (from $GEOLABEL_DATA)", out);
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = 0;
-        static const char *const ups[] = {"..", "../.."};
-        for (int i = 0; i < 2; i++) {
-            snprintf(out, out_size, "%s/%s/data/clip-bpe", exe, ups[i]);
-            if (is_dir(out)) return GL_OK;
-        }
-    }
-    snprintf(out, out_size, "/usr/share/geolabel/clip-bpe");
-    if (is_dir(out)) return GL_OK;
-    return gl_fail(err, GL_ERR_IO,
-                   "data/clip-bpe: not found beside the executable; set GEOLABEL_DATA");
-}
-
 static gl_status copy_file(const char *from, const char *to, gl_error *err) {
     char *text;
     size_t len;
@@ -321,7 +289,7 @@ static gl_status copy_file(const char *from, const char *to, gl_error *err) {
 
 static gl_status copy_bpe(const char *dir, gl_error *err) {
     char src[4200], from[4300], to[4300];
-    gl_status s = find_bpe_dir(src, sizeof src, err);
+    gl_status s = gl_data_path("clip-bpe", src, sizeof src, err);
     static const char *const names[] = {"vocab.json", "merges.txt"};
     for (int i = 0; i < 2 && !s; i++) {
         snprintf(from, sizeof from, "%s/%s", src, names[i]);

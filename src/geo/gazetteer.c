@@ -171,7 +171,7 @@ gl_status gl_gazetteer_load(const char *dir, gl_gazetteer *gz, gl_error *err) {
     memset(gz, 0, sizeof *gz);
     char shipped[PATH_MAX], countries[PATH_MAX + 16], cities[PATH_MAX + 16];
     if (!dir) {
-        gl_status s = gl_geo_data_path("gazetteer", shipped, sizeof shipped, err);
+        gl_status s = gl_data_path("gazetteer", shipped, sizeof shipped, err);
         if (s != GL_OK) return s;
         dir = shipped;
     }
