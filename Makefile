@@ -52,16 +52,32 @@ $(BUILD)/%.o: %.c
 test: all
 	tests/run.sh $(BUILD)
 
-# Everything CI runs: both builds, then one test pass over each, with one closing summary line.
-check:
+# Everything CI runs: the format check, both builds, one test pass over each (one closing summary
+# line), then the README's main job offline (random weights, no Hub) in a throw-away folder.
+FORMAT_SRC = $(wildcard include/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h)
+
+check: format-check
 	$(MAKE) -j2 all
 	$(MAKE) -j2 SAN=1 all
 	tests/run.sh build build-san
+	$(MAKE) demo-check
+
+# The demo as the README runs it, but offline and into a temporary cache and output folder.
+demo-check: all
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	  GEOLABEL_OFFLINE=1 GEOLABEL_CACHE=$$d/cache DEMO_OUT=$$d/out scripts/demo.sh && \
+	  for f in labels.csv labels_hierarchical.csv labels.geojson rs5m_golf_collage.png; do \
+	    [ -s "$$d/out/$$f" ] || { echo "demo: $$f missing or empty"; exit 1; }; done && \
+	  echo "demo: ok"
+
+# Fails, listing the offending lines, when any source differs from `make format`.
+format-check:
+	@clang-format --dry-run -Werror $(FORMAT_SRC) && echo "format: ok"
 
 format:
-	clang-format -i include/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h
+	clang-format -i $(FORMAT_SRC)
 
 clean:
 	rm -rf build build-san
 
-.PHONY: all test check format clean
+.PHONY: all test check demo-check format-check format clean

@@ -2,6 +2,8 @@
 # demo.sh: the README's main job on data/samples: pull openai/clip-vit-base-patch32 from the Hub,
 # label the sample scenes (flat and hierarchical), draw overlays and a collage into ./demo-out/.
 # Where the Hub is unreachable it says so loudly and uses a random-weight model instead.
+# GEOLABEL_OFFLINE=1 skips the Hub altogether and uses the random model (what `make check` runs:
+# the pipeline end to end, with no network).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 GEOLABEL=${GEOLABEL:-$ROOT/build/geolabel}
@@ -17,14 +19,25 @@ die() { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
 [ -d "$SAMPLES" ] || die "$SAMPLES is missing"
 mkdir -p "$OUT" || die "cannot create $OUT"
 
-meaningful=1
-say "pulling $MODEL_ID from the Hugging Face Hub (into $CACHE)"
-if "$GEOLABEL" model pull "$MODEL_ID"; then
-  MODEL=$MODEL_ID
-else
+use_random() {
   meaningful=0
   MODEL=$CACHE/models/random-vit-b-32
-  cat >&2 <<EOF
+  if [ ! -f "$MODEL/model.safetensors" ]; then
+    say "writing a random-weight vit-b-32 model to $MODEL"
+    "$GEOLABEL" model random --like vit-b-32 --seed 1 -o "$MODEL"
+  fi
+}
+
+meaningful=1
+if [ "${GEOLABEL_OFFLINE:-0}" = 1 ]; then
+  say "GEOLABEL_OFFLINE=1: not contacting the Hub; using a RANDOM-WEIGHT vit-b-32 (labels are meaningless)"
+  use_random
+else
+  say "pulling $MODEL_ID from the Hugging Face Hub (into $CACHE)"
+  if "$GEOLABEL" model pull "$MODEL_ID"; then
+    MODEL=$MODEL_ID
+  else
+    cat >&2 <<EOF
 
 ################################################################################
 ##  THE HUGGING FACE HUB IS UNREACHABLE: $MODEL_ID could not be downloaded.
@@ -34,9 +47,7 @@ else
 ################################################################################
 
 EOF
-  if [ ! -f "$MODEL/model.safetensors" ]; then
-    say "writing a random-weight vit-b-32 model to $MODEL"
-    "$GEOLABEL" model random --like vit-b-32 --seed 1 -o "$MODEL"
+    use_random
   fi
 fi
 
@@ -64,5 +75,5 @@ written+=("$OUT/rs5m_golf_collage.png")
 say "wrote:"
 for f in "${written[@]}"; do printf '  %s\n' "$f"; done
 if [ "$meaningful" = 0 ]; then
-  say "REMINDER: these labels come from RANDOM weights (the Hub was unreachable); they are meaningless."
+  say "REMINDER: these labels come from RANDOM weights (offline or Hub unreachable); they are meaningless."
 fi

@@ -4,7 +4,7 @@
 set -eu
 BUILD="build-essential pkg-config libgdal-dev gdal-bin libopenblas-dev libcjson-dev libyaml-dev \
 libutf8proc-dev libcurl4-openssl-dev libssl-dev libcairo2-dev zlib1g-dev"
-TEST="python3 python3-numpy python3-gdal python3-yaml python3-pil python3-torch"
+TEST="python3 python3-numpy python3-gdal python3-yaml python3-pil python3-torch clang-format"
 BENCH="hyperfine time"
 want=""
 for p in $BUILD $TEST ${GEOLABEL_BENCH_DEPS:+$BENCH}; do

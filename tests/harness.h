@@ -1,5 +1,6 @@
 /* harness.h: the tiny test harness every tests/test_*.c includes (header-only, one per binary).
- * A test is a function; it fails if any CHECK in it fails. main() ends with T_SUMMARY(). */
+ * A test is a function; it fails if any CHECK in it fails, or if it ran no check and did not SKIP.
+ * main() ends with T_SUMMARY(), whose line tests/run.sh reads: "N passed, N failed, N skipped". */
 #ifndef GEOLABEL_TEST_HARNESS_H
 #define GEOLABEL_TEST_HARNESS_H
 
@@ -11,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int t_passed, t_failed, t_current_failed;
+static int t_passed, t_failed, t_skipped, t_current_failed, t_current_checks, t_current_skipped;
 static const char *t_current;
 
 /* Fixtures live beside the repository: ../shared/fixtures, or $GEOLABEL_SHARED/fixtures. */
@@ -49,6 +50,7 @@ static inline int t_write_text(const char *path, const char *text) {
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
+        t_current_checks++;                                                                        \
         if (!(cond)) {                                                                             \
             t_current_failed++;                                                                    \
             fprintf(stderr, "  FAIL %s:%d [%s] %s: ", __FILE__, __LINE__, t_current, #cond);       \
@@ -69,6 +71,7 @@ static inline double t_check_close(const char *what, const float *got, const flo
                                    double atol, double rtol, const char *file, int line) {
     double worst = 0, worst_excess = -1;
     size_t at = 0;
+    t_current_checks++;
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)got[i] - exp[i]);
         if (!(d == d) || isnan(got[i])) d = INFINITY;
@@ -89,14 +92,33 @@ static inline double t_check_close(const char *what, const float *got, const flo
 #define CHECK_CLOSE(what, got, exp, n, atol, rtol)                                                 \
     t_check_close(what, got, exp, n, atol, rtol, __FILE__, __LINE__)
 
+/* Ends the current test as skipped, visibly, with the reason: for a dependency that cannot be met
+ * here (a missing tool or service), never for a failure of the code under test. tests/run.sh
+ * counts skips and fails unless GEOLABEL_ALLOW_SKIP=1. Usable only inside a test function. */
+#define SKIP(...)                                                                                  \
+    do {                                                                                           \
+        t_current_skipped = 1;                                                                     \
+        printf("skip %s: ", t_current);                                                            \
+        printf(__VA_ARGS__);                                                                       \
+        putchar('\n');                                                                             \
+        return;                                                                                    \
+    } while (0)
+
+/* A test that neither checked anything nor skipped is a failure: it proved nothing. */
 #define RUN(fn)                                                                                    \
     do {                                                                                           \
         t_current = #fn;                                                                           \
-        t_current_failed = 0;                                                                      \
+        t_current_failed = t_current_checks = t_current_skipped = 0;                               \
         fn();                                                                                      \
+        if (!t_current_failed && !t_current_skipped && !t_current_checks) {                        \
+            fprintf(stderr, "  FAIL [%s] ran no check\n", #fn);                                    \
+            t_current_failed = 1;                                                                  \
+        }                                                                                          \
         if (t_current_failed) {                                                                    \
             t_failed++;                                                                            \
             printf("not ok %s\n", #fn);                                                            \
+        } else if (t_current_skipped) {                                                            \
+            t_skipped++;                                                                           \
         } else {                                                                                   \
             t_passed++;                                                                            \
             printf("ok %s\n", #fn);                                                                \
@@ -104,9 +126,14 @@ static inline double t_check_close(const char *what, const float *got, const flo
         fflush(stdout);                                                                            \
     } while (0)
 
+/* A program that ran no test at all fails too. */
 #define T_SUMMARY()                                                                                \
     do {                                                                                           \
-        printf("%d passed, %d failed\n", t_passed, t_failed);                                      \
+        if (t_passed + t_failed + t_skipped == 0) {                                                \
+            fprintf(stderr, "  FAIL no test ran\n");                                               \
+            t_failed = 1;                                                                          \
+        }                                                                                          \
+        printf("%d passed, %d failed, %d skipped\n", t_passed, t_failed, t_skipped);               \
         return t_failed ? 1 : 0;                                                                   \
     } while (0)
 

@@ -122,6 +122,7 @@ static void test_bad_input(void) {
     CHECK(tok == NULL && err.code == GL_ERR_IO && strstr(err.msg, "no/such/vocab.json"), "%s",
           err.msg);
     tok = load_fixture_tokenizer(&err);
+    CHECK(tok != NULL, "%s", err.msg);
     if (!tok) return;
     int32_t ids[GL_CLIP_CONTEXT];
     CHECK(gl_tokenizer_encode(tok, "bad \xff\xfe utf-8", ids, NULL, &err) == GL_ERR_FORMAT, "%s",
