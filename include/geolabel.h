@@ -327,6 +327,8 @@ void gl_raster_pixel_to_crs(const gl_raster_info *info, double col, double row, 
 gl_status gl_raster_crs_to_lonlat(gl_raster *r, double x, double y, double *lon, double *lat,
                                   gl_error *err);
 const char *gl_raster_path(const gl_raster *r);
+/* 1 for a path GDAL resolves itself (/vsi*, URLs with "://"): gl_raster_open passes it through. */
+int gl_path_is_gdal_virtual(const char *path);
 /* The input range each channel's stretch maps to 0..255 (MINMAX: GVL's global min/max over the
  * selected bands, nodata included; PERCENTILE: per band; NONE: 0..255). Computed by a streaming
  * pass on first use, then kept. */
@@ -567,8 +569,9 @@ typedef struct {
     double seconds;
 } gl_label_summary;
 
-/* Labels every tile of every input (files, directories, glob patterns) and writes output: .csv
- * (GVL's header, then score, crs, x_min, y_min, x_max, y_max, lon, lat), .geojson (EPSG:4326,
+/* Labels every tile of every input (files, directories, glob patterns, GDAL paths such as
+ * /vsizip/ and URLs) and writes output: .csv (GVL's header, then score, crs, x_min, y_min, x_max,
+ * y_max, lon, lat, input: the path as given, which keys the rows), .geojson (EPSG:4326,
  * RFC 7946) or .gpkg (the rasters' CRS), atomically. As in GVL, the pixel column `lower` is a
  * tile's top row and `upper` its bottom row; left/right are its x bounds. Failing inputs go to
  * p->on_error and are skipped; the run then ends with GL_ERR_PARTIAL and summary filled (summary

@@ -277,6 +277,7 @@ static void write_rows(const char *path) {
     CHECK(w != NULL, "%s", err.msg);
     if (!w) return;
     gl_label_row a = sample_row("a,b.tif", 1), b = sample_row("plain.png", 0);
+    a.input = "/vsizip/scenes.zip/x/a,b.tif"; /* b keeps no input: its filename stands in */
     b.score = NAN;
     b.tree = b.label = "nodata";
     CHECK_OK(gl_label_writer_add(w, &a, &err), &err);
@@ -293,7 +294,9 @@ static void test_csv_through_python(void) {
               "assert r[0][:11]==['filename','row','col','left','upper','right','lower',"
               "'classification_mode','description','classification_tree','classification'],"
               "r[0]\n"
-              "assert r[0][11:]==['score','crs','x_min','y_min','x_max','y_max','lon','lat']\n"
+              "assert r[0][11:]==['score','crs','x_min','y_min','x_max','y_max','lon','lat',"
+              "'input']\n"
+              "assert r[1][-1]=='/vsizip/scenes.zip/x/a,b.tif' and r[2][-1]=='plain.png'\n"
               "a=dict(zip(r[0],r[1])); b=dict(zip(r[0],r[2]))\n"
               "assert a['filename']=='a,b.tif' and a['classification']=='sea, \"open\"'\n"
               "assert a['classification_tree']=='Water;sea, \"open\"' and a['description']==''\n"
@@ -310,7 +313,8 @@ static void test_csv_through_python(void) {
     gl_label_done *d;
     int n;
     CHECK_OK(gl_label_done_load("l.csv", &d, &n, &err), &err);
-    CHECK(n == 2 && !strcmp(d[0].filename, "a,b.tif") && d[0].lower == 30 && d[0].upper == 40,
+    CHECK(n == 2 && !strcmp(d[0].input, "/vsizip/scenes.zip/x/a,b.tif") && d[0].lower == 30 &&
+              d[0].upper == 40,
           "done rows");
     gl_label_done_free(d, n);
 }

@@ -10,11 +10,13 @@ static void usage(FILE *fp) {
     fprintf(
         fp,
         "usage: geolabel label --model M --classes FILE [options] INPUT... -o OUT\n"
-        "  INPUT                     image files, directories (their files) or quoted globs\n"
+        "  INPUT                     image files, directories (their files), quoted globs, or\n"
+        "                            GDAL paths (/vsizip/..., /vsicurl/..., https://...)\n"
         "  --model M                 CLIP folder or ORG/NAME pulled with 'geolabel model pull'\n"
         "  --classes FILE            classes.txt (one per line) or a GVL hierarchy .yaml\n"
         "  -o, --output OUT          .csv (GVL's columns, then score, crs, x_min, y_min, x_max,\n"
-        "                            y_max, lon, lat), .geojson (EPSG:4326) or .gpkg; as in GVL,\n"
+        "                            y_max, lon, lat, input: the path as given), .geojson\n"
+        "                            (EPSG:4326) or .gpkg; as in GVL,\n"
         "                            'lower' is the tile's top pixel row, 'upper' its bottom\n"
         "tiles:\n"
         "  --split RxC               R rows by C columns (default 1x1)\n"

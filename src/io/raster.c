@@ -69,6 +69,22 @@ GDALDatasetH gl_gdal_open(const char *path, gl_error *err) {
     return ds;
 }
 
+int gl_path_is_gdal_virtual(const char *path) {
+    return !strncmp(path, "/vsi", 4) || strstr(path, "://") != NULL;
+}
+
+GDALDatasetH gl_gdal_open_scene(const char *path, gl_error *err) {
+    if (!gl_path_is_gdal_virtual(path)) return gl_gdal_open(path, err);
+    CPLErrorReset();
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
+    if (!ds) {
+        char msg[512];
+        gl_fail(err, GL_ERR_IO, "%s: GDAL cannot open it: %s", path,
+                gl_gdal_last_error(msg, sizeof msg, "not found or not a raster"));
+    }
+    return ds;
+}
+
 /* ------------------------------------------------------------------ rasters
  *
  * Stretches (how sample values become bytes):
@@ -216,7 +232,7 @@ static void describe_crs(gl_raster *r) {
 }
 
 static gl_status open_dataset(gl_raster *r, gl_error *err) {
-    r->ds = gl_gdal_open(r->path, err);
+    r->ds = gl_gdal_open_scene(r->path, err);
     if (!r->ds) return err && err->code ? err->code : GL_ERR_FORMAT;
     gl_raster_info *in = &r->info;
     in->width = GDALGetRasterXSize(r->ds);

@@ -16,6 +16,9 @@ void gl_gdal_init(void);
  * CPLQuietErrorHandler; on failure returns NULL with err naming the file and GDAL's reason.
  * Close the result with GDALClose. */
 GDALDatasetH gl_gdal_open(const char *path, gl_error *err);
+/* The same for scenes, which may also be GDAL virtual paths ("/vsizip/a.zip/x.tif", "/vsicurl/",
+ * "https://..."): those go to GDAL unchecked, as gdalinfo takes them. */
+GDALDatasetH gl_gdal_open_scene(const char *path, gl_error *err);
 
 /* An error handler that keeps GDAL's messages off stderr and sets *(int *)user_data when
  * libjpeg reports a premature end of data. libjpeg's other warnings (stray bytes before a

@@ -1,6 +1,6 @@
-/* classes.c: class lists (classes.txt): one name per line, trimmed, with '#' comments.
- * Empty lists and duplicate names are refused here so every command gets the same rule. */
-#include "geolabel.h"
+/* classes.c: class lists (classes.txt): one name per line, trimmed, with '#' comments, refused
+ * when empty or duplicated so every command gets the same rule; and a label run's class tree. */
+#include "label.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -68,5 +68,71 @@ done:
     }
     *names = list;
     *count = n;
+    return GL_OK;
+}
+
+/* ---------------------------------------------------------------- a label run's classes */
+
+static int has_yaml_ext(const char *path) {
+    size_t n = strlen(path);
+    return (n > 5 && !strcasecmp(path + n - 5, ".yaml")) ||
+           (n > 4 && !strcasecmp(path + n - 4, ".yml"));
+}
+
+/* The leaves of a tree, unique, as the children of a new flat root. */
+static gl_status flatten(gl_class_node *flat, const gl_class_node *n, gl_error *err) {
+    for (int i = 0; i < n->n_children; i++) {
+        const gl_class_node *c = &n->children[i];
+        if (c->n_children) {
+            gl_status st = flatten(flat, c, err);
+            if (st) return st;
+            continue;
+        }
+        int seen = 0;
+        for (int k = 0; k < flat->n_children && !seen; k++)
+            seen = !strcmp(flat->children[k].name, c->name);
+        if (seen) continue;
+        gl_class_node *g = realloc(flat->children, (size_t)(flat->n_children + 1) * sizeof *g);
+        if (!g) return gl_fail(err, GL_ERR_NOMEM, "classes: out of memory");
+        flat->children = g;
+        memset(&g[flat->n_children], 0, sizeof *g);
+        if (!(g[flat->n_children].name = strdup(c->name)))
+            return gl_fail(err, GL_ERR_NOMEM, "classes: out of memory");
+        flat->n_children++;
+    }
+    return GL_OK;
+}
+
+/* A class list becomes a one-level tree; a YAML hierarchy is flattened for --mode flat. */
+gl_status gl_label_classes_load(const gl_label_params *p, gl_class_node *tree, int *hierarchical,
+                                gl_error *err) {
+    memset(tree, 0, sizeof *tree);
+    int yaml = has_yaml_ext(p->classes_path);
+    *hierarchical = p->mode == GL_LABEL_HIERARCHICAL || (p->mode == GL_LABEL_AUTO && yaml);
+    if (yaml) {
+        gl_class_node full;
+        gl_status st = gl_class_tree_load_yaml(p->classes_path, &full, err);
+        if (st || *hierarchical) {
+            *tree = full;
+            return st;
+        }
+        st = flatten(tree, &full, err);
+        gl_class_tree_free(&full);
+        if (st) gl_class_tree_free(tree);
+        return st;
+    }
+    char **names;
+    int n;
+    gl_status st = gl_class_list_load(p->classes_path, &names, &n, err);
+    if (st) return st;
+    tree->children = calloc((size_t)n, sizeof *tree->children);
+    if (!tree->children) {
+        gl_strings_free(names, n);
+        return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", p->classes_path);
+    }
+    for (int i = 0; i < n; i++)
+        tree->children[i].name = names[i]; /* the tree takes the names */
+    tree->n_children = n;
+    free(names);
     return GL_OK;
 }

@@ -29,6 +29,31 @@ void gl_tile_augment(gl_tta_op op, const unsigned char *rgb, int w, int h, unsig
 #define GL_GVL_MIN_SIDE 224
 gl_status gl_gvl_resize(const unsigned char *src, int w, int h, unsigned char *dst, int out_w,
                         int out_h, gl_error *err);
+/* GVL resizes scenes with a side under 224 px to 224 x 224 before splitting; we do too when asked
+ * for GVL's exact cut (--remainder drop). Otherwise tiles come from the raster's own pixels.
+ * cut_size is the size that is cut into tiles: the raster's, or 224 x 224. */
+int gl_label_gvl_resizes(const gl_tiling *t, const gl_raster_info *in);
+void gl_label_cut_size(const gl_tiling *t, const gl_raster_info *in, int *w, int *h);
+
+/* ---------------------------------------------------------------- classes (classes.c) */
+
+/* The run's class tree: a class list as a one-level tree, a YAML hierarchy as is, or its unique
+ * leaves for --mode flat. Free with gl_class_tree_free. */
+gl_status gl_label_classes_load(const gl_label_params *p, gl_class_node *tree, int *hierarchical,
+                                gl_error *err);
+
+/* ---------------------------------------------------------------- inputs (inputs.c) */
+
+/* The scenes of a run, each path as the user gave it (directories and globs expanded). */
+typedef struct {
+    char **paths;
+    int n, cap;
+} gl_input_list;
+/* Appends the expansion of inputs to l; free l's contents with gl_inputs_free. */
+gl_status gl_inputs_expand(const char *const *inputs, int n, gl_input_list *l, gl_error *err);
+void gl_inputs_free(gl_input_list *l);
+/* GVL's `filename` column: the part after the last '/' (a pointer into path). */
+const char *gl_input_base_name(const char *path);
 
 /* ---------------------------------------------------------------- zero-shot (zeroshot.c) */
 
@@ -59,11 +84,20 @@ typedef struct {
 gl_status gl_zeroshot_classify(gl_zeroshot *zs, float *emb, int n_views, gl_zs_choice *out,
                                gl_error *err);
 
+/* ---------------------------------------------------------------- --resume (resume.c) */
+
+/* Which inputs an existing output already holds in full (done[i] = 1, n inputs, done zeroed by
+ * the caller); redo[] (room for in->n) gets the input paths of the others, borrowed from in, whose
+ * old rows the writer drops. */
+gl_status gl_resume_plan(const gl_label_params *p, const char *output, const gl_input_list *in,
+                         char *done, const char **redo, int *n_redo, gl_error *err);
+
 /* ---------------------------------------------------------------- outputs (label_out.c) */
 
 /* One labelled tile. Pixel bounds keep GVL's naming: left/right are x; `lower` is the TOP y and
  * `upper` the BOTTOM y (GVL computes lower = row * h, upper = lower + h in image rows). */
 typedef struct {
+    const char *input;    /* the input path as given: what rows are keyed by */
     const char *filename; /* GVL's column: the input's base name */
     int row, col;
     int left, upper, right, lower;
@@ -84,9 +118,9 @@ typedef enum { GL_LABEL_CSV = 0, GL_LABEL_GEOJSON, GL_LABEL_GPKG } gl_label_form
 /* The format an output path's extension asks for; GL_ERR_ARG for an unknown one. */
 gl_status gl_label_format_of(const char *path, gl_label_format *fmt, gl_error *err);
 
-/* Rows an existing output holds, for --resume: per row its file and pixel window. */
+/* Rows an existing output holds, for --resume: per row its input path and pixel window. */
 typedef struct {
-    char *filename;
+    char *input;
     int row, col, left, upper, right, lower;
 } gl_label_done;
 /* Reads path (any of the three formats) if it exists; a missing file gives 0 rows. */
@@ -95,7 +129,7 @@ void gl_label_done_free(gl_label_done *rows, int n);
 
 typedef struct gl_label_writer gl_label_writer;
 /* Starts the output in a temporary file beside path. With redo non-NULL (--resume), an existing
- * output's rows are copied over first, except those of the n_redo inputs (base names) it names;
+ * output's rows are copied over first, except those of the n_redo inputs (paths) it names;
  * with redo NULL the output starts empty. */
 gl_label_writer *gl_label_writer_open(const char *path, const char *const *redo, int n_redo,
                                       gl_error *err);

@@ -38,8 +38,9 @@ static const struct {
     {"x_max", F_REAL},
     {"y_max", F_REAL},
     {"lon", F_REAL},
-    {"lat", F_REAL}};
-enum { N_FIELDS = sizeof FIELDS / sizeof FIELDS[0], N_GVL_FIELDS = 11 };
+    {"lat", F_REAL},
+    {"input", F_STR}};
+enum { N_FIELDS = sizeof FIELDS / sizeof FIELDS[0], N_GVL_FIELDS = 11, F_INPUT = N_FIELDS - 1 };
 
 static int ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
@@ -79,6 +80,8 @@ static const char *field_text(const gl_label_row *r, int k, char *buf, size_t ca
         return buf;
     case 12:
         return r->has_geo && r->crs ? r->crs : "";
+    case F_INPUT:
+        return r->input ? r->input : r->filename;
     default:
         break;
     }
@@ -138,7 +141,7 @@ static gl_status copy_csv_rows(gl_label_writer *w, const char *const *redo, int 
     gl_status st = check_csv_header(c, err);
     int r;
     while (!st && (r = gl_csv_next(c, err)) == 1) {
-        if (is_listed(gl_csv_field(c, 0), redo, n_redo)) continue;
+        if (is_listed(gl_csv_field(c, F_INPUT), redo, n_redo)) continue;
         for (int k = 0; k < N_FIELDS; k++) {
             if (k) fputc(',', w->csv.fp);
             gl_csv_write_field(w->csv.fp, gl_csv_field(c, k));
@@ -191,7 +194,7 @@ static gl_status copy_ogr_rows(gl_label_writer *w, const char *const *redo, int 
     if (!st) st = ensure_layer(w, OGR_L_GetSpatialRef(in), err);
     OGRFeatureH f;
     while (!st && in && (f = OGR_L_GetNextFeature(in))) {
-        int fi = OGR_F_GetFieldIndex(f, "filename");
+        int fi = OGR_F_GetFieldIndex(f, FIELDS[F_INPUT].name);
         if (fi >= 0 && !is_listed(OGR_F_GetFieldAsString(f, fi), redo, n_redo)) {
             OGRFeatureH g = OGR_F_Create(OGR_L_GetLayerDefn(w->layer));
             if (OGR_F_SetFrom(g, f, TRUE) != OGRERR_NONE ||
@@ -440,7 +443,7 @@ static gl_status done_push(gl_label_done **rows, int *n, int *cap, const char *n
         *cap = c;
     }
     gl_label_done *d = &(*rows)[*n];
-    if (!(d->filename = strdup(name))) return gl_fail(err, GL_ERR_NOMEM, "resume: out of memory");
+    if (!(d->input = strdup(name))) return gl_fail(err, GL_ERR_NOMEM, "resume: out of memory");
     d->row = v[0], d->col = v[1], d->left = v[2], d->upper = v[3], d->right = v[4];
     d->lower = v[5];
     (*n)++;
@@ -466,7 +469,7 @@ static gl_status done_load_csv(const char *path, gl_label_done **rows, int *n, g
         if (!ok)
             st = gl_fail(err, GL_ERR_FORMAT, "%s:%ld: bad tile numbers", path, gl_csv_line(c));
         else
-            st = done_push(rows, n, &cap, gl_csv_field(c, 0), v, err);
+            st = done_push(rows, n, &cap, gl_csv_field(c, F_INPUT), v, err);
     }
     if (!st && r < 0) st = err->code;
     gl_csv_close(c);
@@ -480,10 +483,12 @@ static gl_status done_load_ogr(const char *path, gl_label_done **rows, int *n, g
     OGRLayerH l = GDALDatasetGetLayerCount(ds) ? GDALDatasetGetLayer(ds, 0) : NULL;
     gl_status st = GL_OK;
     int cap = 0, idx[7];
-    for (int k = 0; l && k < 7; k++)
-        if ((idx[k] = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(l), FIELDS[k].name)) < 0)
-            st = gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' field; cannot resume into it", path,
-                         FIELDS[k].name);
+    for (int k = 0; l && k < 7; k++) {
+        const char *name = FIELDS[k ? k : F_INPUT].name; /* idx[0]: the input path */
+        if ((idx[k] = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(l), name)) < 0)
+            st =
+                gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' field; cannot resume into it", path, name);
+    }
     OGRFeatureH f;
     while (!st && l && (f = OGR_L_GetNextFeature(l))) {
         int v[6];
@@ -514,6 +519,6 @@ gl_status gl_label_done_load(const char *path, gl_label_done **rows, int *n, gl_
 
 void gl_label_done_free(gl_label_done *rows, int n) {
     for (int i = 0; i < n; i++)
-        free(rows[i].filename);
+        free(rows[i].input);
     free(rows);
 }

@@ -1,17 +1,14 @@
-/* label_run.c: `geolabel label` as a library call: inputs expanded, each scene read window by
- * window, tiles batched through CLIP, rows streamed to the writer; failing inputs skipped. */
+/* label_run.c: `geolabel label`'s run loop: each scene read window by window, tiles batched
+ * through CLIP, rows streamed to the writer; failing inputs skipped (inputs.c and resume.c feed
+ * it). */
 #include "label.h"
 
 #include <cpl_conv.h>
-#include <dirent.h>
 #include <gdal.h>
-#include <glob.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#define MAX_INPUTS 1000000
 #define MAX_TILE_PIXELS (1L << 26) /* one window in memory; larger calls for --tile */
 #define DEFAULT_BATCH 16
 #define GDAL_CACHE_BYTES (64LL << 20)
@@ -24,166 +21,6 @@ gl_label_params gl_label_default_params(void) {
     p.raster = gl_raster_default_params();
     p.batch = DEFAULT_BATCH;
     return p;
-}
-
-/* ---------------------------------------------------------------- inputs */
-
-typedef struct {
-    char **paths;
-    int n, cap;
-} path_list;
-
-static gl_status list_push(path_list *l, const char *path, gl_error *err) {
-    if (l->n >= MAX_INPUTS)
-        return gl_fail(err, GL_ERR_LIMIT, "%s: more than %d inputs", path, MAX_INPUTS);
-    if (l->n == l->cap) {
-        int c = l->cap ? l->cap * 2 : 32;
-        char **g = realloc(l->paths, (size_t)c * sizeof *g);
-        if (!g) return gl_fail(err, GL_ERR_NOMEM, "inputs: out of memory");
-        l->paths = g;
-        l->cap = c;
-    }
-    if (!(l->paths[l->n] = strdup(path)))
-        return gl_fail(err, GL_ERR_NOMEM, "inputs: out of memory");
-    l->n++;
-    return GL_OK;
-}
-
-/* GDAL's sidecars sit beside scenes in directories; they are not inputs. */
-static int is_sidecar(const char *name) {
-    static const char *const ext[] = {".aux.xml", ".ovr", ".msk", ".tfw", ".tfwx",
-                                      ".jgw",     ".pgw", ".wld", ".prj"};
-    size_t n = strlen(name);
-    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
-        size_t k = strlen(ext[i]);
-        if (n > k && !strcasecmp(name + n - k, ext[i])) return 1;
-    }
-    return name[0] == '.';
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* A directory gives its regular files (not recursing), sorted so runs are reproducible. */
-static gl_status expand_dir(path_list *l, const char *dir, gl_error *err) {
-    DIR *d = opendir(dir);
-    if (!d) return gl_fail(err, GL_ERR_IO, "%s: cannot list the directory", dir);
-    int first = l->n;
-    gl_status st = GL_OK;
-    struct dirent *e;
-    while (!st && (e = readdir(d))) {
-        if (is_sidecar(e->d_name)) continue;
-        size_t n = strlen(dir) + strlen(e->d_name) + 2;
-        char *p = malloc(n);
-        if (!p) {
-            st = gl_fail(err, GL_ERR_NOMEM, "inputs: out of memory");
-            break;
-        }
-        snprintf(p, n, "%s/%s", dir, e->d_name);
-        struct stat sb;
-        if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) st = list_push(l, p, err);
-        free(p);
-    }
-    closedir(d);
-    qsort(l->paths + first, (size_t)(l->n - first), sizeof *l->paths, cmp_str);
-    return st;
-}
-
-/* Files stay as given (a missing one fails later, as an input); globs match as the shell does. */
-static gl_status expand_inputs(const char *const *inputs, int n, path_list *l, gl_error *err) {
-    for (int i = 0; i < n; i++) {
-        struct stat sb;
-        gl_status st = GL_OK;
-        if (stat(inputs[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            st = expand_dir(l, inputs[i], err);
-        } else if (stat(inputs[i], &sb) != 0 && strpbrk(inputs[i], "*?[")) {
-            glob_t g;
-            int r = glob(inputs[i], 0, NULL, &g);
-            for (size_t k = 0; !st && r == 0 && k < g.gl_pathc; k++)
-                if (stat(g.gl_pathv[k], &sb) == 0 && S_ISREG(sb.st_mode))
-                    st = list_push(l, g.gl_pathv[k], err);
-            if (r == 0)
-                globfree(&g);
-            else
-                st = list_push(l, inputs[i], err); /* reported as a missing input */
-        } else {
-            st = list_push(l, inputs[i], err);
-        }
-        if (st) return st;
-    }
-    return GL_OK;
-}
-
-static const char *base_name(const char *path) {
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
-/* ---------------------------------------------------------------- classes */
-
-static int has_yaml_ext(const char *path) {
-    size_t n = strlen(path);
-    return (n > 5 && !strcasecmp(path + n - 5, ".yaml")) ||
-           (n > 4 && !strcasecmp(path + n - 4, ".yml"));
-}
-
-/* The leaves of a tree, unique, as the children of a new flat root. */
-static gl_status flatten(gl_class_node *flat, const gl_class_node *n, gl_error *err) {
-    for (int i = 0; i < n->n_children; i++) {
-        const gl_class_node *c = &n->children[i];
-        if (c->n_children) {
-            gl_status st = flatten(flat, c, err);
-            if (st) return st;
-            continue;
-        }
-        int seen = 0;
-        for (int k = 0; k < flat->n_children && !seen; k++)
-            seen = !strcmp(flat->children[k].name, c->name);
-        if (seen) continue;
-        gl_class_node *g = realloc(flat->children, (size_t)(flat->n_children + 1) * sizeof *g);
-        if (!g) return gl_fail(err, GL_ERR_NOMEM, "classes: out of memory");
-        flat->children = g;
-        memset(&g[flat->n_children], 0, sizeof *g);
-        if (!(g[flat->n_children].name = strdup(c->name)))
-            return gl_fail(err, GL_ERR_NOMEM, "classes: out of memory");
-        flat->n_children++;
-    }
-    return GL_OK;
-}
-
-/* A class list becomes a one-level tree; a YAML hierarchy is flattened for --mode flat. */
-static gl_status load_classes(const gl_label_params *p, gl_class_node *tree, int *hierarchical,
-                              gl_error *err) {
-    memset(tree, 0, sizeof *tree);
-    int yaml = has_yaml_ext(p->classes_path);
-    *hierarchical = p->mode == GL_LABEL_HIERARCHICAL || (p->mode == GL_LABEL_AUTO && yaml);
-    if (yaml) {
-        gl_class_node full;
-        gl_status st = gl_class_tree_load_yaml(p->classes_path, &full, err);
-        if (st || *hierarchical) {
-            *tree = full;
-            return st;
-        }
-        st = flatten(tree, &full, err);
-        gl_class_tree_free(&full);
-        if (st) gl_class_tree_free(tree);
-        return st;
-    }
-    char **names;
-    int n;
-    gl_status st = gl_class_list_load(p->classes_path, &names, &n, err);
-    if (st) return st;
-    tree->children = calloc((size_t)n, sizeof *tree->children);
-    if (!tree->children) {
-        gl_strings_free(names, n);
-        return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", p->classes_path);
-    }
-    for (int i = 0; i < n; i++)
-        tree->children[i].name = names[i]; /* the tree takes the names */
-    tree->n_children = n;
-    free(names);
-    return GL_OK;
 }
 
 /* ---------------------------------------------------------------- one run */
@@ -217,19 +54,6 @@ typedef struct {
     int nodata[256];
     int n;
 } scene;
-
-/* GVL resizes scenes with a side under 224 px to 224 x 224 before splitting; we do too when asked
- * for GVL's exact cut (--remainder drop). Otherwise tiles come from the raster's own pixels. */
-static int gvl_resizes(const gl_tiling *t, const gl_raster_info *in) {
-    return t->mode == GL_TILING_SPLIT && t->drop_remainder &&
-           (in->width < GL_GVL_MIN_SIDE || in->height < GL_GVL_MIN_SIDE);
-}
-
-static void cut_size(const gl_tiling *t, const gl_raster_info *in, int *w, int *h) {
-    int small = gvl_resizes(t, in);
-    *w = small ? GL_GVL_MIN_SIDE : in->width;
-    *h = small ? GL_GVL_MIN_SIDE : in->height;
-}
 
 /* Reads the whole (small) scene and resizes it as GVL does; a resized pixel is valid when the
  * raster pixel under its centre is. */
@@ -306,7 +130,8 @@ static gl_status emit_row(run_ctx *c, scene *s, int i, const gl_zs_choice *choic
                                      "%s%s", d ? ";" : "", choice->path[d]->name);
         label = choice->path[choice->depth - 1]->name;
     }
-    gl_label_row row = {.filename = base_name(s->path),
+    gl_label_row row = {.input = s->path,
+                        .filename = gl_input_base_name(s->path),
                         .row = t->row,
                         .col = t->col,
                         .left = t->x,
@@ -418,72 +243,15 @@ static gl_status label_input(run_ctx *c, const char *path, gl_error *err) {
     scene s = {.path = path, .sx = 1, .sy = 1};
     if (!(s.r = gl_raster_open(path, &c->p->raster, err))) return err->code;
     s.info = gl_raster_get_info(s.r);
-    cut_size(&c->p->tiling, s.info, &s.width, &s.height);
+    gl_label_cut_size(&c->p->tiling, s.info, &s.width, &s.height);
     int count;
     gl_status st = gl_tiling_count(&c->p->tiling, s.width, s.height, &count, err);
     if (st) gl_error_prefix(err, "%s: ", path);
-    if (!st && gvl_resizes(&c->p->tiling, s.info)) st = load_small(&s, err);
+    if (!st && gl_label_gvl_resizes(&c->p->tiling, s.info)) st = load_small(&s, err);
     if (!st) st = label_scene(c, &s, count, err);
     free(s.small_rgb);
     free(s.small_valid);
     gl_raster_close(s.r);
-    return st;
-}
-
-/* ---------------------------------------------------------------- --resume */
-
-static int cmp_done(const void *a, const void *b) {
-    const gl_label_done *x = a, *y = b;
-    int c = strcmp(x->filename, y->filename);
-    if (c) return c;
-    return x->row != y->row ? (x->row > y->row) - (x->row < y->row)
-                            : (x->col > y->col) - (x->col < y->col);
-}
-
-/* Complete: exactly the tiles this run would make, each once, with the same pixel windows. d holds
- * the input's n rows of the existing output, sorted by (row, col). */
-static int input_complete(const gl_label_params *p, const char *path, const gl_label_done *d,
-                          int n) {
-    gl_error e = {0};
-    gl_raster *r = gl_raster_open(path, &p->raster, &e);
-    if (!r) return 0;
-    int w, h, count;
-    cut_size(&p->tiling, gl_raster_get_info(r), &w, &h);
-    int ok = gl_tiling_count(&p->tiling, w, h, &count, &e) == GL_OK && count == n;
-    for (int i = 0; ok && i < n; i++) {
-        gl_tile t;
-        gl_tiling_get(&p->tiling, w, h, i, &t);
-        ok = d[i].row == t.row && d[i].col == t.col && d[i].left == t.x &&
-             d[i].right == t.x + t.w && d[i].lower == t.y && d[i].upper == t.y + t.h;
-    }
-    gl_raster_close(r);
-    return ok;
-}
-
-/* Marks done[i] for inputs the existing output holds in full; redo[] gets the base names of the
- * others, whose old rows (if any) the writer drops. */
-static gl_status find_complete(const gl_label_params *p, const char *output, path_list *in,
-                               char *done, const char **redo, int *n_redo, gl_error *err) {
-    gl_label_done *rows;
-    int n;
-    gl_status st = gl_label_done_load(output, &rows, &n, err);
-    if (st) return st;
-    if (n) qsort(rows, (size_t)n, sizeof *rows, cmp_done);
-    for (int i = 0; i < in->n; i++) {
-        const char *name = base_name(in->paths[i]);
-        int lo = 0;
-        while (lo < n && strcmp(rows[lo].filename, name) < 0)
-            lo++;
-        int hi = lo;
-        while (hi < n && !strcmp(rows[hi].filename, name))
-            hi++;
-        int seen = 0; /* a second input of the same name is labelled again */
-        for (int k = 0; k < i && !seen; k++)
-            seen = !strcmp(base_name(in->paths[k]), name);
-        done[i] = !seen && hi > lo && input_complete(p, in->paths[i], rows + lo, hi - lo);
-        if (!done[i]) redo[(*n_redo)++] = name;
-    }
-    gl_label_done_free(rows, n);
     return st;
 }
 
@@ -492,7 +260,7 @@ static gl_status find_complete(const gl_label_params *p, const char *output, pat
 static gl_status run_setup(run_ctx *c, gl_class_node *tree, gl_error *err) {
     const gl_label_params *p = c->p;
     int hier;
-    gl_status st = load_classes(p, tree, &hier, err);
+    gl_status st = gl_label_classes_load(p, tree, &hier, err);
     if (st) return st;
     c->mode_name = hier ? "hierarchical" : "flat";
     char **tmpl = NULL;
@@ -515,7 +283,7 @@ static gl_status run_setup(run_ctx *c, gl_class_node *tree, gl_error *err) {
     return GL_OK;
 }
 
-static gl_status run_inputs(run_ctx *c, path_list *in, const char *done, gl_error *err) {
+static gl_status run_inputs(run_ctx *c, const gl_input_list *in, const char *done, gl_error *err) {
     for (int i = 0; i < in->n; i++) {
         if (done[i]) {
             c->sum.resumed++;
@@ -547,7 +315,7 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
                        int n_inputs, const char *output, gl_label_summary *summary, gl_error *err) {
     run_ctx c = {.p = p, .clip = clip};
     gl_class_node tree = {0};
-    path_list in = {0};
+    gl_input_list in = {0};
     char *done = NULL;
     const char **redo = NULL;
     int n_redo = 0;
@@ -559,11 +327,11 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
     gl_label_format fmt;
     gl_status st = gl_label_format_of(output, &fmt, err);
     if (!st) st = run_setup(&c, &tree, err);
-    if (!st) st = expand_inputs(inputs, n_inputs, &in, err);
+    if (!st) st = gl_inputs_expand(inputs, n_inputs, &in, err);
     if (!st &&
         (!(done = calloc((size_t)in.n + 1, 1)) || !(redo = calloc((size_t)in.n + 1, sizeof *redo))))
         st = gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
-    if (!st && p->resume) st = find_complete(p, output, &in, done, redo, &n_redo, err);
+    if (!st && p->resume) st = gl_resume_plan(p, output, &in, done, redo, &n_redo, err);
     if (!st && !(c.w = gl_label_writer_open(output, p->resume ? redo : NULL, n_redo, err)))
         st = err->code;
     c.sum.inputs = in.n;
@@ -586,9 +354,7 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
     if (!st && c.sum.failed)
         st = gl_fail(err, GL_ERR_PARTIAL, "label: %d of %d inputs failed; %d labelled, %d kept",
                      c.sum.failed, c.sum.inputs, c.sum.labelled, c.sum.resumed);
-    for (int i = 0; i < in.n; i++)
-        free(in.paths[i]);
-    free(in.paths);
+    gl_inputs_free(&in);
     free(done);
     free(redo);
     free(c.pixels);

@@ -153,7 +153,18 @@ static gl_status sort_legend(shown *s, gl_error *err) {
     return GL_OK;
 }
 
-/* Reads the label CSV rows that belong to image (by base name). */
+/* Whether a row's input path names image: the same text, or the same file by another path. */
+static int same_input(const char *input, const char *image, const char *image_real) {
+    if (!strcmp(input, image)) return 1;
+    if (!image_real || gl_path_is_gdal_virtual(input)) return 0;
+    char *r = realpath(input, NULL);
+    int same = r && !strcmp(r, image_real);
+    free(r);
+    return same;
+}
+
+/* Reads the label CSV rows that belong to image: by input path (two scenes may share a base
+ * name), or by base name in a file without the input column (GVL's own CSV). */
 static gl_status read_rows(const char *csv_path, const char *image, shown *s, gl_error *err) {
     memset(s, 0, sizeof *s);
     gl_csv *csv = gl_csv_open(csv_path, 1, err);
@@ -167,9 +178,24 @@ static gl_status read_rows(const char *csv_path, const char *image, shown *s, gl
             st = gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' column", csv_path, names[i]);
     c[8] = gl_csv_column(csv, "classification_tree");
     const char *want = base_name(image);
-    int r = 0;
-    while (!st && (r = gl_csv_next(csv, err)) == 1)
-        if (!strcmp(base_name(gl_csv_field(csv, c[0])), want)) st = add_row(s, csv, c, err);
+    int in_col = gl_csv_column(csv, "input");
+    char *image_real = in_col >= 0 ? realpath(image, NULL) : NULL, *last = NULL;
+    int r = 0, last_same = 0; /* rows come grouped by input: one realpath per group */
+    while (!st && (r = gl_csv_next(csv, err)) == 1) {
+        int same;
+        if (in_col < 0) {
+            same = !strcmp(base_name(gl_csv_field(csv, c[0])), want);
+        } else if (last && !strcmp(last, gl_csv_field(csv, in_col))) {
+            same = last_same;
+        } else {
+            free(last);
+            last = strdup(gl_csv_field(csv, in_col));
+            same = last_same = same_input(gl_csv_field(csv, in_col), image, image_real);
+        }
+        if (same) st = add_row(s, csv, c, err);
+    }
+    free(last);
+    free(image_real);
     if (!st && r < 0) st = err->code;
     gl_csv_close(csv);
     if (!st && s->n == 0) st = gl_fail(err, GL_ERR_FORMAT, "%s: no rows for '%s'", csv_path, want);

@@ -71,6 +71,17 @@ void gl_tiling_get(const gl_tiling *t, int width, int height, int index, gl_tile
     window_axis(height, t->tile, step, out->row, &out->y, &out->h);
 }
 
+int gl_label_gvl_resizes(const gl_tiling *t, const gl_raster_info *in) {
+    return t->mode == GL_TILING_SPLIT && t->drop_remainder &&
+           (in->width < GL_GVL_MIN_SIDE || in->height < GL_GVL_MIN_SIDE);
+}
+
+void gl_label_cut_size(const gl_tiling *t, const gl_raster_info *in, int *w, int *h) {
+    int small = gl_label_gvl_resizes(t, in);
+    *w = small ? GL_GVL_MIN_SIDE : in->width;
+    *h = small ? GL_GVL_MIN_SIDE : in->height;
+}
+
 /* Index arithmetic as numpy's fliplr/flipud/rot90 (k=1 counter-clockwise, as PIL's ROTATE_90). */
 void gl_tile_augment(gl_tta_op op, const unsigned char *rgb, int w, int h, unsigned char *out,
                      int *out_w, int *out_h) {

@@ -1,0 +1,59 @@
+/* resume.c: --resume's plan: which inputs an existing output already holds in full (exactly the
+ * tiles this run would cut, each once) and which must be labelled again. */
+#include "label.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_done(const void *a, const void *b) {
+    const gl_label_done *x = a, *y = b;
+    int c = strcmp(x->input, y->input);
+    if (c) return c;
+    return x->row != y->row ? (x->row > y->row) - (x->row < y->row)
+                            : (x->col > y->col) - (x->col < y->col);
+}
+
+/* Complete: exactly the tiles this run would make, each once, with the same pixel windows. d holds
+ * the input's n rows of the existing output, sorted by (row, col). */
+static int input_complete(const gl_label_params *p, const char *path, const gl_label_done *d,
+                          int n) {
+    gl_error e = {0};
+    gl_raster *r = gl_raster_open(path, &p->raster, &e);
+    if (!r) return 0;
+    int w, h, count;
+    gl_label_cut_size(&p->tiling, gl_raster_get_info(r), &w, &h);
+    int ok = gl_tiling_count(&p->tiling, w, h, &count, &e) == GL_OK && count == n;
+    for (int i = 0; ok && i < n; i++) {
+        gl_tile t;
+        gl_tiling_get(&p->tiling, w, h, i, &t);
+        ok = d[i].row == t.row && d[i].col == t.col && d[i].left == t.x &&
+             d[i].right == t.x + t.w && d[i].lower == t.y && d[i].upper == t.y + t.h;
+    }
+    gl_raster_close(r);
+    return ok;
+}
+
+gl_status gl_resume_plan(const gl_label_params *p, const char *output, const gl_input_list *in,
+                         char *done, const char **redo, int *n_redo, gl_error *err) {
+    gl_label_done *rows;
+    int n;
+    gl_status st = gl_label_done_load(output, &rows, &n, err);
+    if (st) return st;
+    if (n) qsort(rows, (size_t)n, sizeof *rows, cmp_done);
+    for (int i = 0; i < in->n; i++) {
+        const char *name = in->paths[i];
+        int lo = 0;
+        while (lo < n && strcmp(rows[lo].input, name) < 0)
+            lo++;
+        int hi = lo;
+        while (hi < n && !strcmp(rows[hi].input, name))
+            hi++;
+        int seen = 0; /* an input given twice is labelled again the second time */
+        for (int k = 0; k < i && !seen; k++)
+            seen = !strcmp(in->paths[k], name);
+        done[i] = !seen && hi > lo && input_complete(p, in->paths[i], rows + lo, hi - lo);
+        if (!done[i]) redo[(*n_redo)++] = name;
+    }
+    gl_label_done_free(rows, n);
+    return st;
+}
