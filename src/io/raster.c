@@ -45,6 +45,18 @@ const char *gl_gdal_last_error(char *buf, size_t cap, const char *fallback) {
     return buf;
 }
 
+/* GDALOpenEx read-only as a raster; a failure names path, what went wrong and GDAL's reason. */
+static GDALDatasetH open_raster(const char *path, gl_status code, const char *what,
+                                const char *fallback, gl_error *err) {
+    CPLErrorReset();
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
+    if (!ds) {
+        char msg[512];
+        gl_fail(err, code, "%s: %s: %s", path, what, gl_gdal_last_error(msg, sizeof msg, fallback));
+    }
+    return ds;
+}
+
 GDALDatasetH gl_gdal_open(const char *path, gl_error *err) {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -59,14 +71,7 @@ GDALDatasetH gl_gdal_open(const char *path, gl_error *err) {
         gl_fail(err, GL_ERR_FORMAT, "%s: empty file", path);
         return NULL;
     }
-    CPLErrorReset();
-    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
-    if (!ds) {
-        char msg[512];
-        gl_fail(err, GL_ERR_FORMAT, "%s: not a readable image: %s", path,
-                gl_gdal_last_error(msg, sizeof msg, "format not recognised"));
-    }
-    return ds;
+    return open_raster(path, GL_ERR_FORMAT, "not a readable image", "format not recognised", err);
 }
 
 int gl_path_is_gdal_virtual(const char *path) {
@@ -75,14 +80,7 @@ int gl_path_is_gdal_virtual(const char *path) {
 
 GDALDatasetH gl_gdal_open_scene(const char *path, gl_error *err) {
     if (!gl_path_is_gdal_virtual(path)) return gl_gdal_open(path, err);
-    CPLErrorReset();
-    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
-    if (!ds) {
-        char msg[512];
-        gl_fail(err, GL_ERR_IO, "%s: GDAL cannot open it: %s", path,
-                gl_gdal_last_error(msg, sizeof msg, "not found or not a raster"));
-    }
-    return ds;
+    return open_raster(path, GL_ERR_IO, "GDAL cannot open it", "not found or not a raster", err);
 }
 
 /* ------------------------------------------------------------------ rasters
