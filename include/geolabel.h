@@ -1,7 +1,48 @@
-/* geolabel.h: the public API of libgeolabel, the CLIP labelling toolkit.
- * Contexts are opaque; whoever calls a _load or _open function owns the result and frees it with
- * the matching *_free, which accepts NULL. Every fallible call returns a gl_status and fills
- * gl_error. */
+/* geolabel.h: the public API of libgeolabel, the CLIP labelling toolkit, and the only header a
+ * program needs. One section per subsystem; internals live in private headers under src/.
+ *
+ * USAGE
+ *
+ *     #include "geolabel.h"
+ *
+ *     gl_error err = {0};
+ *     gl_clip_params cp = gl_clip_default_params();
+ *     gl_clip *clip = gl_clip_load("openai/clip-vit-base-patch32", &cp, &err);
+ *     if (!clip) { fprintf(stderr, "%s\n", err.msg); return 1; }
+ *
+ *     const char *files[] = {"scene.jpg"};
+ *     const char *classes[] = {"forest", "harbour", "farmland"};
+ *     float *img = malloc(sizeof(float) * gl_clip_projection_dim(clip)), probs[3];
+ *     gl_status s = gl_clip_encode_image_files(clip, files, 1, img, &err);
+ *     if (!s) s = gl_classify_zeroshot(clip, img, 1, classes, 3, NULL, probs, &err);
+ *     if (!s) printf("P(forest) = %.3f\n", probs[0]);  // softmax over the 3 classes
+ *     else fprintf(stderr, "%s\n", err.msg);           // one line naming file and problem
+ *     free(img);
+ *     gl_clip_free(clip);                              // gl_*_free(NULL) is a no-op
+ *
+ * OBJECTS
+ *
+ *     T *gl_T_load(..., gl_error *err)   reads T from files (_open: a stream or dataset kept open
+ *                                        and read incrementally; _new: built from other objects,
+ *                                        which it borrows); NULL on failure, with err filled
+ *     void gl_T_free(T *)                releases T and everything it owns; NULL is a no-op
+ *     gl_T_params gl_T_default_params()  the defaults a params struct starts from
+ *
+ * The caller owns what a _load/_open/_new returns and frees it with the matching _free. Borrowed
+ * arguments are stated ("borrows x": x must outlive the result). Callback data is always `ctx`,
+ * passed back unchanged as the callback's first argument.
+ *
+ * FAILURE
+ *
+ * Every call that can fail returns a gl_status (or NULL for constructors) and fills the caller's
+ * gl_error (err may be NULL) with a code and one line naming the file and the problem, e.g.
+ * "model.safetensors: tensor 'x' data_offsets [0,9) exceed the 8-byte payload". A failed call
+ * leaves no partial result behind: outputs are untouched (files are written atomically) and
+ * nothing needs freeing. Untrusted sizes are checked before any allocation; corrupt, truncated or
+ * hostile input is an error, never a crash. The library never prints (except the progress line
+ * and gl_log, both on stderr) and never exits. Contexts are not thread-safe unless stated: use
+ * one per thread.
+ */
 #ifndef GEOLABEL_H
 #define GEOLABEL_H
 
@@ -42,33 +83,31 @@ gl_status gl_fail(gl_error *err, gl_status code, const char *fmt, ...)
 /* Prefixes an existing message with context ("label: "), keeping the code. */
 gl_status gl_error_prefix(gl_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void gl_error_clear(gl_error *err);
-const char *gl_status_name(gl_status code);
+void gl_error_clear(gl_error *err);         /* code GL_OK, empty message; NULL ok */
+const char *gl_status_name(gl_status code); /* "GL_ERR_IO"...: a static string */
 
 /* ------------------------------------------------------------------ logging */
 
 typedef enum { GL_LOG_QUIET = 0, GL_LOG_WARN = 1, GL_LOG_INFO = 2, GL_LOG_DEBUG = 3 } gl_log_level;
+/* The process-wide log level (GL_LOG_WARN by default); gl_log writes one line to stderr when
+ * level is at most the current level. */
 void gl_log_set_level(gl_log_level level);
 gl_log_level gl_log_get_level(void);
 void gl_log(gl_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A progress line on stderr, drawn only when stderr is a terminal: done/total, rate, ETA. */
-typedef struct {
-    const char *what; /* "tiles", "images", ... */
-    long total;       /* 0 when unknown */
-    long done;
-    double start_s, last_draw_s;
-    int enabled;
-} gl_progress;
-void gl_progress_begin(gl_progress *p, const char *what, long total);
-void gl_progress_add(gl_progress *p, long n);
-void gl_progress_end(gl_progress *p);
-double gl_now_seconds(void);
+typedef struct gl_progress gl_progress;
+/* Starts a line counting `what` (borrowed; "images") up to total (0: unknown). Caller frees with
+ * gl_progress_free; NULL when out of memory, which every progress call accepts. */
+gl_progress *gl_progress_new(const char *what, long total);
+void gl_progress_add(gl_progress *p, long n); /* counts n more done; redraws at most 5 times/s */
+void gl_progress_free(gl_progress *p);        /* draws the final line and frees */
+double gl_now_seconds(void);                  /* a monotonic clock, for durations */
 
 /* ------------------------------------------------------------------ files and arrays */
 
-/* Reads a whole file into a malloc'ed, NUL-terminated buffer (caller frees). Files larger than
- * max_bytes are refused before any allocation. */
+/* Reads a whole file into a malloc'ed, NUL-terminated buffer (caller frees *out). Files larger
+ * than max_bytes are refused (GL_ERR_LIMIT) before any allocation. */
 gl_status gl_read_file(const char *path, size_t max_bytes, char **out, size_t *len, gl_error *err);
 
 /* Shipped data (gazetteer, gallery, BPE vocabulary, meta-class names): $GEOLABEL_DATA, else the
@@ -86,12 +125,12 @@ typedef struct {
     FILE *fp;
     char *path, *tmp_path;
 } gl_atomic_file;
-gl_status gl_atomic_open(gl_atomic_file *f, const char *path, gl_error *err);
+gl_status gl_atomic_open(gl_atomic_file *f, const char *path, gl_error *err); /* f: caller's */
 gl_status gl_atomic_commit(gl_atomic_file *f, gl_error *err); /* fflush+fsync+rename, frees */
 void gl_atomic_abort(gl_atomic_file *f);                      /* removes the temp file, frees */
 
 /* .npy arrays (format 1.0/2.0, C order, little-endian). dtype is numpy's descr: "<f4", "<i4",
- * "|u1", "<i8", "<f8". Data is malloc'ed; gl_npy_free releases it. */
+ * "|u1", "<i8", "<f8". */
 typedef struct {
     char dtype[8];
     int ndim;
@@ -100,45 +139,36 @@ typedef struct {
     size_t item_size; /* bytes per element */
     void *data;
 } gl_npy;
-gl_status gl_npy_read(const char *path, gl_npy *out, gl_error *err);
+/* Reads an array; caller frees with gl_npy_free (which frees data too). NULL on a bad file. */
+gl_npy *gl_npy_load(const char *path, gl_error *err);
 void gl_npy_free(gl_npy *a);
-/* Writes float32 data of the given shape atomically. */
+/* Writes float32 data of the given shape atomically; the previous file survives a failure. */
 gl_status gl_npy_write_f32(const char *path, const float *data, const int64_t *shape, int ndim,
                            gl_error *err);
 
 /* base64 (RFC 4648, with padding) for the Geograph data set's float32 vectors. */
-char *gl_base64_encode(const void *data, size_t len); /* malloc'ed, NUL-terminated */
+char *gl_base64_encode(const void *data, size_t len); /* caller frees; NULL when out of memory */
 /* Decodes into out (capacity out_cap). Returns GL_ERR_FORMAT on bad characters or padding. */
 gl_status gl_base64_decode(const char *text, size_t text_len, unsigned char *out, size_t out_cap,
                            size_t *out_len, gl_error *err);
 
-/* CSV: one field writer that quotes as RFC 4180 (and Python's csv module) expects. */
+/* CSV: one field writer that quotes as RFC 4180 (and Python's csv module) expects. Write errors
+ * show in ferror(fp), checked when the file is committed. */
 void gl_csv_write_field(FILE *fp, const char *s);
 
-/* ------------------------------------------------------------------ BLAS and threads */
+/* ------------------------------------------------------------------ threads */
 
-/* C[M,N] = alpha * A[M,K] * B[N,K]^T + beta * C: the layout of every nn.Linear weight. */
-void gl_sgemm_nt(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
-                 float beta, float *C, int ldc);
-/* C[M,N] = alpha * A[M,K] * B[K,N] + beta * C. */
-void gl_sgemm_nn(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
-                 float beta, float *C, int ldc);
-/* Threads BLAS may use; 0 keeps the current setting. */
+/* Threads BLAS may use outside a CLIP encode call (heads, GeoCLIP); 0 keeps the current setting.
+ * Process-wide, as BLAS's own setting is. */
 void gl_blas_set_threads(int n);
-int gl_blas_get_threads(void);
-/* Debian's OpenBLAS 0.3.21 runs generic kernels on CPUs it does not know (Zen 4) unless
- * OPENBLAS_CORETYPE is set before it loads. A program calls this first thing in main(); when the
- * variable is unset and the CPU has AVX-512 it re-executes itself with SKYLAKEX. */
-void gl_blas_reexec_if_needed(char **argv);
 
 /* ------------------------------------------------------------------ images */
 
 /* An 8-bit RGB image, rows top to bottom, pixels interleaved [height][width][3]. */
 typedef struct {
     int width, height;
-    unsigned char *rgb; /* malloc'ed; gl_image_free releases it */
+    unsigned char *rgb; /* [height][width][3] */
 } gl_image;
-void gl_image_free(gl_image *img);
 
 /* Decodes any GDAL-readable picture (JPEG, PNG gray/RGBA/palette/16-bit, TIFF, WebP) and converts
  * to RGB the way PIL's convert('RGB') does: alpha dropped, gray replicated, palette expanded.
@@ -147,7 +177,10 @@ void gl_image_free(gl_image *img);
  * nothing to label, and HF's processor misreads a height of 1 as a channel axis). */
 #define GL_IMAGE_MAX_PIXELS (1LL << 28)
 #define GL_IMAGE_MIN_SIDE 2
-gl_status gl_image_load(const char *path, gl_image *out, gl_error *err);
+/* Caller frees with gl_image_free (pixels and struct); NULL on failure. A gl_image built by the
+ * caller around its own pixels (a tile) is never passed to gl_image_free. */
+gl_image *gl_image_load(const char *path, gl_error *err);
+void gl_image_free(gl_image *img);
 
 /* ------------------------------------------------------------------ preprocessing */
 
@@ -162,10 +195,12 @@ typedef struct {
 } gl_preproc_config;
 gl_preproc_config gl_preproc_default_config(int image_size);
 /* Applies the file's keys to *cfg; keys the file lacks keep cfg's values (start from
- * gl_preproc_default_config). Only "resample": 3 (bicubic) is accepted. */
-gl_status gl_preproc_config_load(const char *path, gl_preproc_config *cfg, gl_error *err);
+ * gl_preproc_default_config). Only "resample": 3 (bicubic) is accepted. On failure *cfg may hold
+ * some of the file's keys: start again from the defaults. */
+gl_status gl_preproc_config_read(const char *path, gl_preproc_config *cfg, gl_error *err);
 
-/* PIL-identical Image.resize(BICUBIC) of 8-bit RGB, with antialiasing on downscale. */
+/* PIL-identical Image.resize(BICUBIC) of 8-bit RGB, with antialiasing on downscale; dst is the
+ * caller's [dst_h][dst_w][3]. Fails only on impossible sizes or out of memory. */
 gl_status gl_resize_bicubic(const unsigned char *src, int src_w, int src_h, unsigned char *dst,
                             int dst_w, int dst_h, gl_error *err);
 /* The size shortest-edge resizing gives, rounded as the reference does. */
@@ -182,6 +217,7 @@ gl_status gl_preprocess(const gl_preproc_config *cfg, const gl_image *img, float
 #define GL_CLIP_SOT 49406
 #define GL_CLIP_EOT 49407
 typedef struct gl_tokenizer gl_tokenizer;
+/* CLIP's byte-level BPE from vocab.json and merges.txt; caller frees; NULL on a bad file. */
 gl_tokenizer *gl_tokenizer_load(const char *vocab_json_path, const char *merges_txt_path,
                                 gl_error *err);
 void gl_tokenizer_free(gl_tokenizer *tok);
@@ -208,15 +244,18 @@ gl_clip_params gl_clip_default_params(void);
  * A context owns one workspace and one thread pool: it runs one encode call at a time. During
  * an encode call BLAS runs one thread per call (the pool already splits every GEMM); the
  * caller's BLAS thread count is restored on return. */
+/* Caller frees with gl_clip_free; NULL (err filled) for a missing, malformed or inconsistent
+ * folder. params NULL: gl_clip_default_params(). */
 gl_clip *gl_clip_load(const char *dir_or_id, const gl_clip_params *params, gl_error *err);
 void gl_clip_free(gl_clip *clip);
 
 int gl_clip_image_size(const gl_clip *clip);
 int gl_clip_projection_dim(const gl_clip *clip);
-float gl_clip_logit_scale(const gl_clip *clip); /* exp(logit_scale) */
-const gl_preproc_config *gl_clip_preproc_config(const gl_clip *clip);
-gl_tokenizer *gl_clip_tokenizer(gl_clip *clip);
-/* A hex digest that changes when the weights change: a key for on-disk embedding caches. */
+float gl_clip_logit_scale(const gl_clip *clip);                       /* exp(logit_scale) */
+const gl_preproc_config *gl_clip_preproc_config(const gl_clip *clip); /* owned by clip */
+gl_tokenizer *gl_clip_tokenizer(gl_clip *clip);                       /* owned by clip */
+/* A hex digest that changes when the weights change: a key for on-disk embedding caches. Owned
+ * by clip. */
 const char *gl_clip_model_hash(const gl_clip *clip);
 
 /* pixels: [n,3,S,S] from gl_preprocess. embeds: [n,projection_dim], raw (not normalised), as
@@ -236,15 +275,16 @@ gl_status gl_clip_encode_image_files(gl_clip *clip, const char *const *paths, in
 /* Whole-image zero-shot: probs [n,n_classes] = softmax over classes of exp(logit_scale) *
  * cos(image, text(template with "{}" replaced by the class name)). template NULL: "a photo of {}."
  */
-gl_status gl_clip_zeroshot(gl_clip *clip, const float *image_embeds, int n,
-                           const char *const *classes, int n_classes, const char *template,
-                           float *probs, gl_error *err);
+gl_status gl_classify_zeroshot(gl_clip *clip, const float *image_embeds, int n,
+                               const char *const *classes, int n_classes, const char *template,
+                               float *probs, gl_error *err);
 /* CSV "filename,label,score,top_k": the best class and its probability, then the top_k best as
  * "label:prob;label:prob" (probabilities with 6 decimals). */
-void gl_zeroshot_write_csv(FILE *fp, const char *const *filenames, const float *probs, int n,
+void gl_classify_write_csv(FILE *fp, const char *const *filenames, const float *probs, int n,
                            const char *const *classes, int n_classes, int top_k);
 /* Writes n embeddings by path suffix: .npy a float32 [n,dim] array; .jsonl one
- * {"id":..., "embeddings": base64 of little-endian float32} per line. Atomic. */
+ * {"id":..., "embeddings": base64 of little-endian float32} per line. Atomic: on failure the
+ * previous file is untouched. */
 gl_status gl_embeddings_write(const char *path, const char *const *ids, const float *embeds, int n,
                               int dim, gl_error *err);
 
@@ -258,23 +298,25 @@ void gl_softmax_rows(float *x, int n, int dim);
 /* A streaming RFC 4180 reader (quotes, doubled quotes, CRLF, newlines inside quotes). With
  * has_header, the first row is kept as the header and gl_csv_column() looks names up in it. */
 typedef struct gl_csv gl_csv;
+/* Caller frees with gl_csv_free (which closes the file); NULL when the file cannot be opened or
+ * (has_header) its first row cannot be read. */
 gl_csv *gl_csv_open(const char *path, int has_header, gl_error *err);
-void gl_csv_close(gl_csv *csv);
+void gl_csv_free(gl_csv *csv);
 /* Reads the next row: returns 1 for a row, 0 at end of file, or -1 with err set. */
 int gl_csv_next(gl_csv *csv, gl_error *err);
 int gl_csv_field_count(const gl_csv *csv);
 const char *gl_csv_field(const gl_csv *csv, int i);     /* "" when i is out of range */
 int gl_csv_column(const gl_csv *csv, const char *name); /* header index, or -1 */
 long gl_csv_line(const gl_csv *csv);                    /* 1-based line of the current row */
-const char *gl_csv_path(const gl_csv *csv);
+const char *gl_csv_path(const gl_csv *csv);             /* owned by csv */
 
 /* ------------------------------------------------------------------ classes */
 
 /* Reads a class list: one name per line, blank lines and '#' comments skipped, names trimmed.
- * Refuses an empty list and duplicates (naming the file and line). *names is malloc'ed; free
- * with gl_strings_free. */
-gl_status gl_class_list_load(const char *path, char ***names, int *count, gl_error *err);
-void gl_strings_free(char **strings, int count);
+ * Refuses an empty list and duplicates (naming the file and line). The caller frees *names with
+ * gl_strings_free; on failure nothing is allocated. */
+gl_status gl_class_list_read(const char *path, char ***names, int *count, gl_error *err);
+void gl_strings_free(char **strings, int count); /* frees each string and the array; NULL ok */
 
 /* A class hierarchy: inner nodes are meta-classes, leaves are classes. The root has no name. */
 typedef struct gl_class_node {
@@ -282,11 +324,13 @@ typedef struct gl_class_node {
     struct gl_class_node *children; /* n_children nodes; NULL for a leaf */
     int n_children;
 } gl_class_node;
-/* Reads GVL's YAML (top-level keys are meta-classes, nested mappings, leaves are lists). */
-gl_status gl_class_tree_load_yaml(const char *path, gl_class_node *root, gl_error *err);
+/* Reads GVL's YAML (top-level keys are meta-classes, nested mappings, leaves are lists). The
+ * caller frees the root with gl_class_tree_free; NULL on a bad file. */
+gl_class_node *gl_class_tree_load(const char *path, gl_error *err);
 /* Writes GVL's YAML form: block style, keys sorted, leaves as lists; atomically. */
 gl_status gl_class_tree_write_yaml(const char *path, const gl_class_node *root, gl_error *err);
-void gl_class_tree_free(gl_class_node *root); /* frees the children and names, not root itself */
+/* Frees a tree from gl_class_tree_load or gl_cluster_*: every node, every name, and root. */
+void gl_class_tree_free(gl_class_node *root);
 
 /* ------------------------------------------------------------------ rasters (GDAL) */
 
@@ -313,9 +357,11 @@ typedef struct {
     int has_alpha; /* an alpha band or mask marks invalid pixels */
 } gl_raster_info;
 
+/* Caller frees with gl_raster_free (which closes the dataset); NULL when GDAL cannot open it or
+ * the bands asked for do not exist. params NULL: gl_raster_default_params(). */
 gl_raster *gl_raster_open(const char *path, const gl_raster_params *params, gl_error *err);
-void gl_raster_close(gl_raster *r);
-const gl_raster_info *gl_raster_get_info(const gl_raster *r);
+void gl_raster_free(gl_raster *r);
+const gl_raster_info *gl_raster_get_info(const gl_raster *r); /* owned by r */
 /* Reads the window at (x,y) of size w*h as 8-bit RGB [h][w][3] with the stretch applied; valid
  * (optional, [h][w]) gets 1 where a pixel holds data (not nodata, alpha > 0). */
 gl_status gl_raster_read_rgb(gl_raster *r, int x, int y, int w, int h, unsigned char *rgb,
@@ -326,7 +372,7 @@ void gl_raster_pixel_to_crs(const gl_raster_info *info, double col, double row, 
 /* Coordinates in the raster's CRS to WGS 84 longitude/latitude (traditional GIS order). */
 gl_status gl_raster_crs_to_lonlat(gl_raster *r, double x, double y, double *lon, double *lat,
                                   gl_error *err);
-const char *gl_raster_path(const gl_raster *r);
+const char *gl_raster_path(const gl_raster *r); /* owned by r */
 /* 1 for a path GDAL resolves itself (/vsi*, URLs with "://"): gl_raster_open passes it through. */
 int gl_path_is_gdal_virtual(const char *path);
 /* The input range each channel's stretch maps to 0..255 (MINMAX: GVL's global min/max over the
@@ -410,8 +456,9 @@ typedef struct {
     char hash[17]; /* hex FNV-1a over both files' bytes: the embedding-cache key */
 } gl_gazetteer;
 /* dir NULL: the shipped data/gazetteer. Missing columns, bad coordinates, unknown iso2 codes and
- * duplicate countries fail naming the file and line. Free with gl_gazetteer_free. */
-gl_status gl_gazetteer_load(const char *dir, gl_gazetteer *gz, gl_error *err);
+ * duplicate countries fail (NULL) naming the file and line. Caller frees with gl_gazetteer_free.
+ */
+gl_gazetteer *gl_gazetteer_load(const char *dir, gl_error *err);
 void gl_gazetteer_free(gl_gazetteer *gz);
 int gl_gazetteer_find_country(const gl_gazetteer *gz, const char *iso2); /* index or -1 */
 
@@ -489,7 +536,9 @@ typedef struct {
     int n;
     char hash[17];
 } gl_geo_gallery;
-gl_status gl_geo_gallery_load(const char *path, gl_geo_gallery *gal, gl_error *err);
+/* Caller frees with gl_geo_gallery_free; NULL for a missing column, a bad coordinate (naming the
+ * line) or an empty gallery. */
+gl_geo_gallery *gl_geo_gallery_load(const char *path, gl_error *err);
 void gl_geo_gallery_free(gl_geo_gallery *gal);
 
 /* Retrieval over a gallery: normalised location features computed once (or read from the cache
@@ -554,8 +603,8 @@ typedef struct {
     int batch;    /* tiles per engine call; 0: 16 */
     int resume;   /* keep the inputs an existing output already holds in full */
     /* Called for each input that fails before it is skipped (the run goes on); may be NULL. */
-    void (*on_error)(void *user, const char *input, const gl_error *err);
-    void *user;
+    void (*on_error)(void *ctx, const char *input, const gl_error *err);
+    void *ctx;
 } gl_label_params;
 gl_label_params gl_label_default_params(void);
 
@@ -583,7 +632,8 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
 
 /* Average-linkage agglomerative clustering (UPGMA) of n items given their symmetric distance
  * matrix dist [n][n]: the closest pair of clusters merges (ties to the lowest indices) until k
- * remain. assign [n] gets each item's cluster, numbered 0..k-1 by first appearance. */
+ * remain. assign [n] (the caller's) gets each item's cluster, numbered 0..k-1 by first
+ * appearance. GL_ERR_ARG for k outside 1..n. */
 gl_status gl_cluster_average_linkage(const double *dist, int n, int k, int *assign, gl_error *err);
 
 /* GVL's meta-class generation without an LLM. Step s splits every group of the previous step into
@@ -592,19 +642,17 @@ gl_status gl_cluster_average_linkage(const double *dist, int n, int k, int *assi
  * a plain list. Each group is named by the candidate whose embedding is nearest (cosine) the
  * normalised mean of its classes' embeddings: level by level, the best (group, name) pair first,
  * names unique in the whole tree and never equal (case-insensitively) to a class name. Embeddings
- * [n,dim] and [n_names,dim] need not be normalised. root is filled (free with
- * gl_class_tree_free); leaves keep the class list's order. */
-gl_status gl_cluster_build_tree(const char *const *classes, const float *class_emb, int n,
-                                const char *const *names, const float *name_emb, int n_names,
-                                int dim, const int *num_clusters, int steps, gl_class_node *root,
-                                gl_error *err);
+ * [n,dim] and [n_names,dim] need not be normalised. Leaves keep the class list's order. The
+ * caller frees the root with gl_class_tree_free; NULL for impossible steps or too few names. */
+gl_class_node *gl_cluster_build_tree(const char *const *classes, const float *class_emb, int n,
+                                     const char *const *names, const float *name_emb, int n_names,
+                                     int dim, const int *num_clusters, int steps, gl_error *err);
 /* The same with CLIP text embeddings of tmpl ("{}" replaced by the class or name; NULL:
  * GL_CLUSTER_TEMPLATE) for both classes and candidate names. */
 #define GL_CLUSTER_TEMPLATE "a satellite image of {}."
-gl_status gl_cluster_classes(gl_clip *clip, const char *const *classes, int n,
-                             const char *const *names, int n_names, const char *tmpl,
-                             const int *num_clusters, int steps, gl_class_node *root,
-                             gl_error *err);
+gl_class_node *gl_cluster_classes(gl_clip *clip, const char *const *classes, int n,
+                                  const char *const *names, int n_names, const char *tmpl,
+                                  const int *num_clusters, int steps, gl_error *err);
 
 /* Ground truth by GVL's SpaceNet v7 protocol: a tile is `positive` when a nonzero (and not
  * nodata) mask pixel, or any area of a vector feature, lies inside it; otherwise `negative`.
@@ -629,8 +677,8 @@ gl_status gl_truth_write_csv(const char *mask, const char *const *images, int n_
  * col. A class with no predictions has precision 0 (and no truth rows: recall 0), as
  * scikit-learn's zero_division=0; kappa is NAN when chance agreement is 1. Level accuracy
  * compares the classification_tree's i-th label over rows whose trees both have two or more
- * levels and reach level i; hierarchy (may be NULL) gives rows without such a tree (a flat truth)
- * their label's path. Free with gl_label_eval_free. */
+ * levels and reach level i; hierarchy (may be NULL, borrowed) gives rows without such a tree (a
+ * flat truth) their label's path. */
 typedef struct {
     long n_pred, n_truth, n_matched; /* rows read, and truth rows with a prediction */
     int n_classes;
@@ -643,18 +691,14 @@ typedef struct {
     double *level_accuracy; /* [n_levels] */
     long *level_n;          /* [n_levels] rows compared at that level */
 } gl_label_eval;
-gl_status gl_label_eval_files(const char *pred_csv, const char *truth_csv,
-                              const gl_class_node *hierarchy, gl_label_eval *out, gl_error *err);
+/* Caller frees with gl_label_eval_free; NULL when a file is unreadable, lacks a column, repeats a
+ * tile, or shares no tile with the other. */
+gl_label_eval *gl_label_eval_files(const char *pred_csv, const char *truth_csv,
+                                   const gl_class_node *hierarchy, gl_error *err);
 void gl_label_eval_free(gl_label_eval *e);
 
-/* Drawing (cairo). Class colours: the legend's i-th class gets GL_SHOW_PALETTE[i % 20]
- * (matplotlib's tab10, then tab20's light partners), blended over the scene with alpha. */
-#define GL_SHOW_PALETTE                                                                            \
-    {                                                                                              \
-        0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd, 0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22,  \
-            0x17becf, 0xaec7e8, 0xffbb78, 0x98df8a, 0xff9896, 0xc5b0d5, 0xc49c94, 0xf7b6d2,        \
-            0xc7c7c7, 0xdbdb8d, 0x9edae5                                                           \
-    }
+/* Drawing (cairo). Each class gets a colour of matplotlib's tab10 then tab20's light partners,
+ * in legend order, blended over the scene with alpha. */
 typedef struct {
     gl_raster_params raster;
     int max_side;  /* the scene is drawn with its longest side at most this (px); 0: 1600 */
@@ -699,17 +743,18 @@ typedef struct {
     int clip_dim, dist_dim, hidden, n_classes, n_dist;
     float dropout;
 } gl_head_arch;
-/* Loads a PyTorch checkpoint (.pth, the project's format) or our .safetensors. */
+/* Loads a PyTorch checkpoint (.pth, the project's format) or our .safetensors. Caller frees with
+ * gl_head_free; NULL for a missing tensor, a wrong shape or an unsupported pickle. */
 gl_head *gl_head_load(const char *path, gl_error *err);
 void gl_head_free(gl_head *h);
 gl_head_arch gl_head_get_arch(const gl_head *h);
-const char *gl_head_class_name(const gl_head *h, int i);
+const char *gl_head_class_name(const gl_head *h, int i); /* owned by h */
 /* The head's own distance map (from its checkpoint), Unknown for anything not in it. */
 int gl_head_dist_index(const gl_head *h, const char *distance);
 /* logits: [n, n_classes] for clip [n, clip_dim] and dist_idx [n] (eval mode: no dropout). */
 gl_status gl_head_forward(const gl_head *h, const float *clip, const int *dist_idx, int n,
                           float *logits, gl_error *err);
-void gl_sigmoid_inplace(float *x, size_t n);
+void gl_sigmoid_inplace(float *x, size_t n); /* logits to probabilities, in place */
 /* Writes the head as safetensors (tensors named as in PyTorch's state dict; classes, dist map
  * and architecture in __metadata__), atomically. */
 gl_status gl_head_save(const gl_head *h, const char *path, gl_error *err);
@@ -731,13 +776,14 @@ typedef struct {
 typedef struct gl_hreader gl_hreader;
 /* clip_dim 0: embeddings are not decoded (row.embedding NULL), for commands that need only labels.
  */
+/* Caller frees with gl_hreader_free; NULL when the file cannot be opened. */
 gl_hreader *gl_hreader_open(const char *path, int clip_dim, int keep_bad_rows, gl_error *err);
 /* 1: a row; 0: end of file; -1: a read error (err set). */
 int gl_hreader_next(gl_hreader *r, gl_hrow *row, gl_error *err);
 long gl_hreader_bad_rows(const gl_hreader *r);
 const char *gl_hreader_first_bad(const gl_hreader *r); /* message for the first bad row, or NULL */
-void gl_hreader_close(gl_hreader *r);
-const char *gl_split_name(gl_split s);
+void gl_hreader_free(gl_hreader *r);                   /* closes the file */
+const char *gl_split_name(gl_split s); /* "tra", "val", "tes", "other": static strings */
 
 /* dataset stats */
 #define GL_HSTATS_MAX_TAGS 64
@@ -817,11 +863,6 @@ typedef struct {
 } gl_head_eval;
 gl_status gl_head_eval_file(const gl_head *h, const char *data_path, int keep_bad_rows,
                             gl_head_eval *out, gl_error *err);
-/* The metric kernels, on probs/targets [n, c]: counts at per-class thresholds, and AP. */
-void gl_multilabel_prf(const float *probs, const float *targets, long n, int c,
-                       const double *thresholds, double *precision, double *recall, double *f1,
-                       double *micro_f1, double *macro_f1);
-double gl_average_precision(const float *scores, const float *targets, long n, int stride);
 
 /* @@ new public sections go above this line, one per subsystem, each headed like the others @@ */
 

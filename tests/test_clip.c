@@ -9,9 +9,11 @@
 
 static const char *models[] = {"clip-tiny-b32", "clip-tiny-l14-336"};
 
-static void load_npy(const char *path, gl_npy *a) {
+static gl_npy *load_npy(const char *path) {
     gl_error err = {0};
-    CHECK_OK(gl_npy_read(path, a, &err), &err);
+    gl_npy *a = gl_npy_load(path, &err);
+    CHECK(a, "%s", err.msg);
+    return a;
 }
 
 static gl_clip *load_model(const char *dir, int threads, int max_batch, gl_error *err) {
@@ -48,37 +50,38 @@ static void check_model(const char *model, int threads, int max_batch) {
     gl_clip *c = load_model(dir, threads, max_batch, &err);
     CHECK(c != NULL, "%s: %s", model, err.msg);
     if (!c) return;
-    gl_npy px, ids, img_exp, txt_exp, img_n, txt_n, logits;
-    load_npy(t_path("fixtures/expected/%s/pixel_values.npy", model), &px);
-    load_npy(t_path("fixtures/expected/input_ids.npy"), &ids);
-    load_npy(t_path("fixtures/expected/%s/image_embeds.npy", model), &img_exp);
-    load_npy(t_path("fixtures/expected/%s/text_embeds.npy", model), &txt_exp);
-    load_npy(t_path("fixtures/expected/%s/image_embeds_normalized.npy", model), &img_n);
-    load_npy(t_path("fixtures/expected/%s/text_embeds_normalized.npy", model), &txt_n);
-    load_npy(t_path("fixtures/expected/%s/logits_per_image.npy", model), &logits);
-    int n = (int)px.shape[0], m = (int)ids.shape[0], P = gl_clip_projection_dim(c);
-    CHECK(P == 32 && gl_clip_image_size(c) == (int)px.shape[2], "geometry");
+    gl_npy *px = NULL, *ids = NULL, *img_exp = NULL, *txt_exp = NULL, *img_n = NULL, *txt_n = NULL,
+           *logits = NULL;
+    px = load_npy(t_path("fixtures/expected/%s/pixel_values.npy", model));
+    ids = load_npy(t_path("fixtures/expected/input_ids.npy"));
+    img_exp = load_npy(t_path("fixtures/expected/%s/image_embeds.npy", model));
+    txt_exp = load_npy(t_path("fixtures/expected/%s/text_embeds.npy", model));
+    img_n = load_npy(t_path("fixtures/expected/%s/image_embeds_normalized.npy", model));
+    txt_n = load_npy(t_path("fixtures/expected/%s/text_embeds_normalized.npy", model));
+    logits = load_npy(t_path("fixtures/expected/%s/logits_per_image.npy", model));
+    int n = (int)px->shape[0], m = (int)ids->shape[0], P = gl_clip_projection_dim(c);
+    CHECK(P == 32 && gl_clip_image_size(c) == (int)px->shape[2], "geometry");
     CHECK(fabsf(gl_clip_logit_scale(c) - expf(2.6592f)) < 2e-2f, "logit scale %g",
           gl_clip_logit_scale(c));
     float *img = calloc((size_t)n * P, sizeof(float)), *txt = calloc((size_t)m * P, sizeof(float));
     float *lg = calloc((size_t)n * m, sizeof(float));
-    CHECK_OK(gl_clip_encode_images(c, px.data, n, img, &err), &err);
-    CHECK_OK(gl_clip_encode_tokens(c, ids.data, m, txt, &err), &err);
+    CHECK_OK(gl_clip_encode_images(c, px->data, n, img, &err), &err);
+    CHECK_OK(gl_clip_encode_tokens(c, ids->data, m, txt, &err), &err);
     snprintf(what, sizeof what, "%s t%d b%d image_embeds", model, threads, max_batch);
-    CHECK_CLOSE(what, img, img_exp.data, (size_t)n * P, 5e-5, 5e-5);
+    CHECK_CLOSE(what, img, img_exp->data, (size_t)n * P, 5e-5, 5e-5);
     snprintf(what, sizeof what, "%s t%d b%d text_embeds", model, threads, max_batch);
-    CHECK_CLOSE(what, txt, txt_exp.data, (size_t)m * P, 5e-5, 5e-5);
+    CHECK_CLOSE(what, txt, txt_exp->data, (size_t)m * P, 5e-5, 5e-5);
     logits_of(img, n, txt, m, P, gl_clip_logit_scale(c), lg);
     snprintf(what, sizeof what, "%s t%d b%d logits_per_image", model, threads, max_batch);
-    CHECK_CLOSE(what, lg, logits.data, (size_t)n * m, 2e-4, 0);
+    CHECK_CLOSE(what, lg, logits->data, (size_t)n * m, 2e-4, 0);
     gl_l2_normalize_rows(img, n, P);
     gl_l2_normalize_rows(txt, m, P);
-    CHECK_CLOSE("image_embeds_normalized", img, img_n.data, (size_t)n * P, 5e-5, 5e-5);
-    CHECK_CLOSE("text_embeds_normalized", txt, txt_n.data, (size_t)m * P, 5e-5, 5e-5);
+    CHECK_CLOSE("image_embeds_normalized", img, img_n->data, (size_t)n * P, 5e-5, 5e-5);
+    CHECK_CLOSE("text_embeds_normalized", txt, txt_n->data, (size_t)m * P, 5e-5, 5e-5);
     free(img);
     free(txt);
     free(lg);
-    gl_npy *all[] = {&px, &ids, &img_exp, &txt_exp, &img_n, &txt_n, &logits};
+    gl_npy *all[] = {px, ids, img_exp, txt_exp, img_n, txt_n, logits};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         gl_npy_free(all[i]);
     gl_clip_free(c);
@@ -108,25 +111,25 @@ static void check_hidden_states(const char *model) {
     gl_clip *c = load_model(t_path("fixtures/%s", model), 2, 8, &err);
     CHECK(c != NULL, "%s", err.msg);
     if (!c) return;
-    gl_npy px, ids, vh, th;
-    load_npy(t_path("fixtures/expected/%s/pixel_values.npy", model), &px);
-    load_npy(t_path("fixtures/expected/input_ids.npy"), &ids);
-    load_npy(t_path("fixtures/expected/%s/vision_hidden_states.npy", model), &vh);
-    load_npy(t_path("fixtures/expected/%s/text_hidden_states.npy", model), &th);
+    gl_npy *px = NULL, *ids = NULL, *vh = NULL, *th = NULL;
+    px = load_npy(t_path("fixtures/expected/%s/pixel_values.npy", model));
+    ids = load_npy(t_path("fixtures/expected/input_ids.npy"));
+    vh = load_npy(t_path("fixtures/expected/%s/vision_hidden_states.npy", model));
+    th = load_npy(t_path("fixtures/expected/%s/text_hidden_states.npy", model));
     float out[12 * 32];
-    c->debug_hidden = malloc(sizeof(float) * vh.count);
-    CHECK_OK(gl_clip_encode_images(c, px.data, 6, out, &err), &err);
-    for (int l = 0; l < (int)vh.shape[0]; l++) {
+    c->debug_hidden = malloc(sizeof(float) * vh->count);
+    CHECK_OK(gl_clip_encode_images(c, px->data, 6, out, &err), &err);
+    for (int l = 0; l < (int)vh->shape[0]; l++) {
         char what[96];
-        size_t per = vh.count / (size_t)vh.shape[0];
+        size_t per = vh->count / (size_t)vh->shape[0];
         snprintf(what, sizeof what, "%s vision hidden state %d", model, l);
-        CHECK_CLOSE(what, c->debug_hidden + per * l, (const float *)vh.data + per * l, per, 1e-4,
+        CHECK_CLOSE(what, c->debug_hidden + per * l, (const float *)vh->data + per * l, per, 1e-4,
                     1e-4);
     }
     free(c->debug_hidden);
-    c->debug_hidden = malloc(sizeof(float) * th.count);
-    CHECK_OK(gl_clip_encode_tokens(c, ids.data, 8, out, &err), &err);
-    int L = (int)th.shape[0], d = (int)th.shape[3], rows = 0;
+    c->debug_hidden = malloc(sizeof(float) * th->count);
+    CHECK_OK(gl_clip_encode_tokens(c, ids->data, 8, out, &err), &err);
+    int L = (int)th->shape[0], d = (int)th->shape[3], rows = 0;
     for (int t = 0; t < 8; t++)
         rows += c->ws.len[t];
     for (int l = 0; l < L; l++)
@@ -134,15 +137,15 @@ static void check_hidden_states(const char *model) {
             char what[96];
             snprintf(what, sizeof what, "%s text %d hidden state %d", model, t, l);
             const float *got = c->debug_hidden + ((size_t)l * rows + c->ws.offset[t]) * d;
-            const float *exp = (const float *)th.data + (((size_t)l * th.shape[1] + t) * 77) * d;
+            const float *exp = (const float *)th->data + (((size_t)l * th->shape[1] + t) * 77) * d;
             CHECK_CLOSE(what, got, exp, (size_t)c->ws.len[t] * d, 1e-4, 1e-4);
         }
     free(c->debug_hidden);
     c->debug_hidden = NULL;
-    gl_npy_free(&px);
-    gl_npy_free(&ids);
-    gl_npy_free(&vh);
-    gl_npy_free(&th);
+    gl_npy_free(px);
+    gl_npy_free(ids);
+    gl_npy_free(vh);
+    gl_npy_free(th);
     gl_clip_free(c);
 }
 
@@ -310,11 +313,11 @@ static void test_config_defaults(void) {
  * "a photo of a cat"; the reference row is final_layer_norm's output there, projected. eos 2 pools
  * at the largest id, which for tokenizer output is the EOT position, as the fixture's. */
 static void test_text_pooling_rules(void) {
-    gl_npy ids, last, txt_exp;
-    load_npy(t_path("fixtures/expected/input_ids.npy"), &ids);
-    load_npy(t_path("fixtures/expected/clip-tiny-b32/text_last_hidden_state.npy"), &last);
-    load_npy(t_path("fixtures/expected/clip-tiny-b32/text_embeds.npy"), &txt_exp);
-    const int32_t *row0 = ids.data;
+    gl_npy *ids = NULL, *last = NULL, *txt_exp = NULL;
+    ids = load_npy(t_path("fixtures/expected/input_ids.npy"));
+    last = load_npy(t_path("fixtures/expected/clip-tiny-b32/text_last_hidden_state.npy"));
+    txt_exp = load_npy(t_path("fixtures/expected/clip-tiny-b32/text_embeds.npy"));
+    const int32_t *row0 = ids->data;
     CHECK(row0[1] == 320 && row0[4] == 320, "fixture text 0 starts 'a photo of a'");
     copy_model("clip-tiny-b32", "eos320");
     patch_file("eos320/config.json", "\"eos_token_id\": 49407", "\"eos_token_id\": 320  ");
@@ -324,7 +327,7 @@ static void test_text_pooling_rules(void) {
     if (c) {
         float got[32], exp[32];
         CHECK_OK(gl_clip_encode_tokens(c, row0, 1, got, &err), &err);
-        const float *h = (const float *)last.data + 1 * 64; /* text 0, position 1 */
+        const float *h = (const float *)last->data + 1 * 64; /* text 0, position 1 */
         for (int p = 0; p < 32; p++) {
             double s = 0;
             for (int k = 0; k < 64; k++)
@@ -340,16 +343,16 @@ static void test_text_pooling_rules(void) {
     CHECK(c != NULL, "%s", err.msg);
     if (c) {
         float got[12 * 32];
-        CHECK_OK(gl_clip_encode_tokens(c, ids.data, 12, got, &err), &err);
-        CHECK_CLOSE("argmax pooling", got, txt_exp.data, 12 * 32, 5e-5, 5e-5);
+        CHECK_OK(gl_clip_encode_tokens(c, ids->data, 12, got, &err), &err);
+        CHECK_CLOSE("argmax pooling", got, txt_exp->data, 12 * 32, 5e-5, 5e-5);
         int32_t bad[77] = {49406, 49408};
         CHECK(gl_clip_encode_tokens(c, bad, 1, got, &err) == GL_ERR_ARG,
               "id beyond the vocabulary");
     }
     gl_clip_free(c);
-    gl_npy_free(&ids);
-    gl_npy_free(&last);
-    gl_npy_free(&txt_exp);
+    gl_npy_free(ids);
+    gl_npy_free(last);
+    gl_npy_free(txt_exp);
 }
 
 /* ------------------------------------------------------------------ other weight layouts */
@@ -413,20 +416,20 @@ static void test_sharded_model(void) {
         gl_clip *c = load_model(dir, 2, 8, &err);
         CHECK(c != NULL, "%s", err.msg);
         if (!c) continue;
-        gl_npy px, ids, img_exp, txt_exp;
-        load_npy(t_path("fixtures/expected/%s/pixel_values.npy", models[m]), &px);
-        load_npy(t_path("fixtures/expected/input_ids.npy"), &ids);
-        load_npy(t_path("fixtures/expected/%s/image_embeds.npy", models[m]), &img_exp);
-        load_npy(t_path("fixtures/expected/%s/text_embeds.npy", models[m]), &txt_exp);
+        gl_npy *px = NULL, *ids = NULL, *img_exp = NULL, *txt_exp = NULL;
+        px = load_npy(t_path("fixtures/expected/%s/pixel_values.npy", models[m]));
+        ids = load_npy(t_path("fixtures/expected/input_ids.npy"));
+        img_exp = load_npy(t_path("fixtures/expected/%s/image_embeds.npy", models[m]));
+        txt_exp = load_npy(t_path("fixtures/expected/%s/text_embeds.npy", models[m]));
         float img[6 * 32], txt[12 * 32];
-        CHECK_OK(gl_clip_encode_images(c, px.data, 6, img, &err), &err);
-        CHECK_OK(gl_clip_encode_tokens(c, ids.data, 12, txt, &err), &err);
-        CHECK_CLOSE("sharded image_embeds", img, img_exp.data, 6 * 32, 5e-5, 5e-5);
-        CHECK_CLOSE("sharded text_embeds", txt, txt_exp.data, 12 * 32, 5e-5, 5e-5);
-        gl_npy_free(&px);
-        gl_npy_free(&ids);
-        gl_npy_free(&img_exp);
-        gl_npy_free(&txt_exp);
+        CHECK_OK(gl_clip_encode_images(c, px->data, 6, img, &err), &err);
+        CHECK_OK(gl_clip_encode_tokens(c, ids->data, 12, txt, &err), &err);
+        CHECK_CLOSE("sharded image_embeds", img, img_exp->data, 6 * 32, 5e-5, 5e-5);
+        CHECK_CLOSE("sharded text_embeds", txt, txt_exp->data, 12 * 32, 5e-5, 5e-5);
+        gl_npy_free(px);
+        gl_npy_free(ids);
+        gl_npy_free(img_exp);
+        gl_npy_free(txt_exp);
         gl_clip_free(c);
     }
 }

@@ -87,30 +87,31 @@ static void check_one_step(const gl_class_node *root) {
 
 static void test_tree_one_step(void) {
     gl_error err = {0};
-    gl_class_node root;
     int k[1] = {3};
-    CHECK_OK(gl_cluster_build_tree(classes6, emb6, 6, names4, name_emb4, 5, 4, k, 1, &root, &err),
-             &err);
-    check_one_step(&root);
+    gl_class_node *root =
+        gl_cluster_build_tree(classes6, emb6, 6, names4, name_emb4, 5, 4, k, 1, &err);
+    CHECK(root, "%s", err.msg);
+    if (!root) return;
+    check_one_step(root);
     /* Written in GVL's YAML and read back: the same tree. */
-    CHECK_OK(gl_class_tree_write_yaml("meta.yaml", &root, &err), &err);
-    gl_class_node back;
-    CHECK_OK(gl_class_tree_load_yaml("meta.yaml", &back, &err), &err);
-    check_one_step(&back);
-    gl_class_tree_free(&back);
-    gl_class_tree_free(&root);
+    CHECK_OK(gl_class_tree_write_yaml("meta.yaml", root, &err), &err);
+    gl_class_node *back = gl_class_tree_load("meta.yaml", &err);
+    CHECK(back, "%s", err.msg);
+    if (back) check_one_step(back);
+    gl_class_tree_free(back);
+    gl_class_tree_free(root);
 }
 
 /* Two names only for three groups: the uniqueness rule runs out and says so. */
 static void test_too_few_names(void) {
     gl_error err = {0};
-    gl_class_node root;
     int k[1] = {3};
-    gl_status st =
-        gl_cluster_build_tree(classes6, emb6, 6, names4, name_emb4, 2, 4, k, 1, &root, &err);
-    CHECK(st == GL_ERR_ARG, "too few names refused, got %d", st);
+    gl_class_node *root =
+        gl_cluster_build_tree(classes6, emb6, 6, names4, name_emb4, 2, 4, k, 1, &err);
+    CHECK(err.code == GL_ERR_ARG, "too few names refused, got %d", err.code);
     CHECK(strstr(err.msg, "too few") != NULL, "message: %s", err.msg);
-    CHECK(root.n_children == 0, "nothing left allocated");
+    CHECK(root == NULL, "nothing left allocated");
+    gl_class_tree_free(root);
 }
 
 /* GVL's recursion: step 1 makes 2 groups of all classes, step 2 splits each group into 2.
@@ -119,7 +120,6 @@ static void test_too_few_names(void) {
  * (cos 0.9998), the second's ~(0,0.05,1) nearest n4. */
 static void test_tree_two_steps(void) {
     gl_error err = {0};
-    gl_class_node root;
     static const char *const cls[] = {"a1", "a2", "b1", "b2", "c1", "c2"};
     static const float e[6 * 3] = {1,     0.05f, 0, 1, -0.05f, 0, 0.8f, 0.6f, 0,
                                    0.75f, 0.66f, 0, 0, 0,      1, 0,    0.1f, 1};
@@ -127,16 +127,18 @@ static void test_tree_two_steps(void) {
     static const float ne[6 * 3] = {0.9f, 0.3f, 0, 1, 0, 0, 0.7f, 0.7f, 0,
                                     0,    0,    1, 0, 1, 0, 0,    -1,   0};
     int k[2] = {2, 2};
-    CHECK_OK(gl_cluster_build_tree(cls, e, 6, nm, ne, 6, 3, k, 2, &root, &err), &err);
-    CHECK(root.n_children == 2, "2 top groups, got %d", root.n_children);
+    gl_class_node *root = gl_cluster_build_tree(cls, e, 6, nm, ne, 6, 3, k, 2, &err);
+    CHECK(root, "%s", err.msg);
+    if (!root) return;
+    CHECK(root->n_children == 2, "2 top groups, got %d", root->n_children);
     /* The a/b group splits into {a1,a2} and {b1,b2}; the c group has 2 classes <= 2 and stays a
      * list, as a group no larger than its step's count. */
     const gl_class_node *ab = NULL, *c = NULL;
-    for (int i = 0; i < root.n_children; i++) {
-        if (root.children[i].n_children == 2 && root.children[i].children[0].n_children)
-            ab = &root.children[i];
+    for (int i = 0; i < root->n_children; i++) {
+        if (root->children[i].n_children == 2 && root->children[i].children[0].n_children)
+            ab = &root->children[i];
         else
-            c = &root.children[i];
+            c = &root->children[i];
     }
     CHECK(ab && c, "one split group and one list");
     if (ab && c) {
@@ -157,19 +159,19 @@ static void test_tree_two_steps(void) {
         CHECK(!strcmp(ga->name, "n2"), "a pair named n2, got %s", ga->name);
         CHECK(!strcmp(gb->name, "n3"), "b pair named n3, got %s", gb->name);
     }
-    gl_class_tree_free(&root);
+    gl_class_tree_free(root);
 }
 
 static void test_bad_arguments(void) {
     gl_error err = {0};
-    gl_class_node root;
     int k[1] = {6};
-    CHECK(gl_cluster_build_tree(classes6, emb6, 6, names4, name_emb4, 5, 4, k, 1, &root, &err) ==
-              GL_ERR_ARG,
+    CHECK(!gl_cluster_build_tree(classes6, emb6, 6, names4, name_emb4, 5, 4, k, 1, &err) &&
+              err.code == GL_ERR_ARG,
           "6 classes into 6 groups refused");
     int k0[1] = {0};
-    CHECK(gl_cluster_build_tree(classes6, emb6, 6, names4, name_emb4, 5, 4, k0, 1, &root, &err) ==
-              GL_ERR_ARG,
+    gl_error_clear(&err);
+    CHECK(!gl_cluster_build_tree(classes6, emb6, 6, names4, name_emb4, 5, 4, k0, 1, &err) &&
+              err.code == GL_ERR_ARG,
           "0 groups refused");
 }
 

@@ -5,13 +5,14 @@
 #include <unistd.h>
 
 static void test_npy_reads_fixture(void) {
-    gl_npy a;
+    gl_npy *a = NULL;
     gl_error err = {0};
-    CHECK_OK(gl_npy_read(t_path("fixtures/expected/input_ids.npy"), &a, &err), &err);
-    CHECK(!strcmp(a.dtype, "<i4"), "dtype %s", a.dtype);
-    CHECK(a.ndim == 2 && a.shape[0] == 12 && a.shape[1] == 77, "shape");
-    if (a.data) CHECK(((int32_t *)a.data)[0] == GL_CLIP_SOT, "first id %d", ((int32_t *)a.data)[0]);
-    gl_npy_free(&a);
+    a = gl_npy_load(t_path("fixtures/expected/input_ids.npy"), &err);
+    CHECK(a, "%s", err.msg);
+    CHECK(!strcmp(a->dtype, "<i4"), "dtype %s", a->dtype);
+    CHECK(a->ndim == 2 && a->shape[0] == 12 && a->shape[1] == 77, "shape");
+    if (a) CHECK(((int32_t *)a->data)[0] == GL_CLIP_SOT, "first id %d", ((int32_t *)a->data)[0]);
+    gl_npy_free(a);
 }
 
 static void test_npy_roundtrip(void) {
@@ -19,11 +20,12 @@ static void test_npy_roundtrip(void) {
     int64_t shape[2] = {2, 3};
     gl_error err = {0};
     CHECK_OK(gl_npy_write_f32("t_core.npy", v, shape, 2, &err), &err);
-    gl_npy a;
-    CHECK_OK(gl_npy_read("t_core.npy", &a, &err), &err);
-    CHECK(a.ndim == 2 && a.shape[0] == 2 && a.shape[1] == 3, "shape");
-    if (a.data) CHECK(!memcmp(a.data, v, sizeof v), "data");
-    gl_npy_free(&a);
+    gl_npy *a = NULL;
+    a = gl_npy_load("t_core.npy", &err);
+    CHECK(a, "%s", err.msg);
+    CHECK(a->ndim == 2 && a->shape[0] == 2 && a->shape[1] == 3, "shape");
+    if (a) CHECK(!memcmp(a->data, v, sizeof v), "data");
+    gl_npy_free(a);
     unlink("t_core.npy");
 }
 
@@ -31,9 +33,10 @@ static void test_npy_rejects_truncated(void) {
     FILE *fp = fopen("t_bad.npy", "wb");
     fputs("\x93NUMPY\x01", fp);
     fclose(fp);
-    gl_npy a;
     gl_error err = {0};
-    CHECK(gl_npy_read("t_bad.npy", &a, &err) == GL_ERR_FORMAT, "code %d", err.code);
+    gl_npy *a = gl_npy_load("t_bad.npy", &err);
+    CHECK(!a && err.code == GL_ERR_FORMAT, "code %d", err.code);
+    gl_npy_free(a);
     CHECK(strstr(err.msg, "t_bad.npy") != NULL, "message names the file: %s", err.msg);
     unlink("t_bad.npy");
 }

@@ -37,7 +37,7 @@ static void test_csv_matches_python(void) {
     CHECK(gl_csv_line(c) == 5, "line of last row %ld (a quoted newline counts)", gl_csv_line(c));
     cJSON_Delete(rows);
     free(json);
-    gl_csv_close(c);
+    gl_csv_free(c);
     unlink("t.csv");
     unlink("t.json");
 }
@@ -51,7 +51,7 @@ static void test_csv_unterminated_quote(void) {
     CHECK(c != NULL, "%s", err.msg);
     CHECK(gl_csv_next(c, &err) == -1, "error");
     CHECK(strstr(err.msg, "bad.csv:2") != NULL, "message names file and line: %s", err.msg);
-    gl_csv_close(c);
+    gl_csv_free(c);
     unlink("bad.csv");
 }
 
@@ -60,7 +60,7 @@ static void test_class_list(void) {
     char **names;
     int n;
     t_write_text("c.txt", "# comment\n  Forest \n\nWater\r\nBuilt-up area\n");
-    CHECK_OK(gl_class_list_load("c.txt", &names, &n, &err), &err);
+    CHECK_OK(gl_class_list_read("c.txt", &names, &n, &err), &err);
     CHECK(n == 3, "count %d", n);
     if (n == 3)
         CHECK(!strcmp(names[0], "Forest") && !strcmp(names[1], "Water") &&
@@ -68,12 +68,12 @@ static void test_class_list(void) {
               "names trimmed");
     gl_strings_free(names, n);
     t_write_text("c.txt", "a\nb\na\n");
-    CHECK(gl_class_list_load("c.txt", &names, &n, &err) == GL_ERR_FORMAT, "duplicate refused");
+    CHECK(gl_class_list_read("c.txt", &names, &n, &err) == GL_ERR_FORMAT, "duplicate refused");
     CHECK(strstr(err.msg, "c.txt:3") && strstr(err.msg, "duplicate"), "%s", err.msg);
     t_write_text("c.txt", "\n# nothing\n");
-    CHECK(gl_class_list_load("c.txt", &names, &n, &err) == GL_ERR_FORMAT, "empty refused");
+    CHECK(gl_class_list_read("c.txt", &names, &n, &err) == GL_ERR_FORMAT, "empty refused");
     CHECK(strstr(err.msg, "c.txt") != NULL, "%s", err.msg);
-    CHECK(gl_class_list_load("missing.txt", &names, &n, &err) == GL_ERR_IO, "missing file");
+    CHECK(gl_class_list_read("missing.txt", &names, &n, &err) == GL_ERR_IO, "missing file");
     unlink("c.txt");
 }
 

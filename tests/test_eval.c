@@ -30,53 +30,55 @@ static void write_example(void) {
 static void test_hand_example(void) {
     write_example();
     gl_error err = {0};
-    gl_label_eval e;
-    CHECK_OK(gl_label_eval_files("pred.csv", "truth.csv", NULL, &e, &err), &err);
-    CHECK(e.n_pred == 7 && e.n_truth == 7 && e.n_matched == 6, "rows %ld %ld %ld", e.n_pred,
-          e.n_truth, e.n_matched);
-    CHECK(e.n_classes == 3, "3 classes, got %d", e.n_classes);
-    if (e.n_classes == 3) {
-        CHECK(!strcmp(e.classes[0], "A") && !strcmp(e.classes[1], "B") &&
-                  !strcmp(e.classes[2], "C, wet"),
+    gl_label_eval *e = gl_label_eval_files("pred.csv", "truth.csv", NULL, &err);
+    CHECK(e, "%s", err.msg);
+    if (!e) return;
+    CHECK(e->n_pred == 7 && e->n_truth == 7 && e->n_matched == 6, "rows %ld %ld %ld", e->n_pred,
+          e->n_truth, e->n_matched);
+    CHECK(e->n_classes == 3, "3 classes, got %d", e->n_classes);
+    if (e->n_classes == 3) {
+        CHECK(!strcmp(e->classes[0], "A") && !strcmp(e->classes[1], "B") &&
+                  !strcmp(e->classes[2], "C, wet"),
               "sorted classes");
         const long cm[9] = {2, 1, 0, 0, 1, 1, 0, 0, 1};
         for (int i = 0; i < 9; i++)
-            CHECK(e.confusion[i] == cm[i], "confusion[%d] %ld != %ld", i, e.confusion[i], cm[i]);
+            CHECK(e->confusion[i] == cm[i], "confusion[%d] %ld != %ld", i, e->confusion[i], cm[i]);
         const float prec[3] = {1, .5f, .5f}, rec[3] = {2 / 3.f, .5f, 1},
                     f1[3] = {.8f, .5f, 2 / 3.f};
         float got[3];
         for (int i = 0; i < 3; i++)
-            got[i] = (float)e.precision[i];
+            got[i] = (float)e->precision[i];
         CHECK_CLOSE("precision", got, prec, 3, 1e-6, 0);
         for (int i = 0; i < 3; i++)
-            got[i] = (float)e.recall[i];
+            got[i] = (float)e->recall[i];
         CHECK_CLOSE("recall", got, rec, 3, 1e-6, 0);
         for (int i = 0; i < 3; i++)
-            got[i] = (float)e.f1[i];
+            got[i] = (float)e->f1[i];
         CHECK_CLOSE("f1", got, f1, 3, 1e-6, 0);
-        CHECK(e.support[0] == 3 && e.support[1] == 2 && e.support[2] == 1, "support");
+        CHECK(e->support[0] == 3 && e->support[1] == 2 && e->support[2] == 1, "support");
     }
-    CHECK(fabs(e.accuracy - 4.0 / 6) < 1e-12, "accuracy %g", e.accuracy);
-    CHECK(fabs(e.macro_f1 - (0.8 + 0.5 + 2.0 / 3) / 3) < 1e-12, "macro-F1 %g", e.macro_f1);
-    CHECK(fabs(e.kappa - 0.5) < 1e-12, "kappa %g", e.kappa);
-    CHECK(e.n_levels == 2, "2 levels, got %d", e.n_levels);
-    if (e.n_levels == 2) {
-        CHECK(fabs(e.level_accuracy[0] - 5.0 / 6) < 1e-12 && e.level_n[0] == 6, "level 1 %g",
-              e.level_accuracy[0]);
-        CHECK(fabs(e.level_accuracy[1] - 4.0 / 6) < 1e-12, "level 2 %g", e.level_accuracy[1]);
+    CHECK(fabs(e->accuracy - 4.0 / 6) < 1e-12, "accuracy %g", e->accuracy);
+    CHECK(fabs(e->macro_f1 - (0.8 + 0.5 + 2.0 / 3) / 3) < 1e-12, "macro-F1 %g", e->macro_f1);
+    CHECK(fabs(e->kappa - 0.5) < 1e-12, "kappa %g", e->kappa);
+    CHECK(e->n_levels == 2, "2 levels, got %d", e->n_levels);
+    if (e->n_levels == 2) {
+        CHECK(fabs(e->level_accuracy[0] - 5.0 / 6) < 1e-12 && e->level_n[0] == 6, "level 1 %g",
+              e->level_accuracy[0]);
+        CHECK(fabs(e->level_accuracy[1] - 4.0 / 6) < 1e-12, "level 2 %g", e->level_accuracy[1]);
     }
-    gl_label_eval_free(&e);
+    gl_label_eval_free(e);
 }
 
 /* Everything agrees on one class: chance agreement is 1 and kappa undefined, as scikit-learn. */
 static void test_single_class(void) {
     t_write_text("a.csv", "filename,row,col,classification\nx,0,0,A\nx,0,1,A\n");
     gl_error err = {0};
-    gl_label_eval e;
-    CHECK_OK(gl_label_eval_files("a.csv", "a.csv", NULL, &e, &err), &err);
-    CHECK(e.accuracy == 1 && isnan(e.kappa) && e.n_levels == 0, "acc %g kappa %g", e.accuracy,
-          e.kappa);
-    gl_label_eval_free(&e);
+    gl_label_eval *e = gl_label_eval_files("a.csv", "a.csv", NULL, &err);
+    CHECK(e, "%s", err.msg);
+    if (!e) return;
+    CHECK(e->accuracy == 1 && isnan(e->kappa) && e->n_levels == 0, "acc %g kappa %g", e->accuracy,
+          e->kappa);
+    gl_label_eval_free(e);
 }
 
 /* A flat truth (no tree) against hierarchical predictions: no level is comparable on its own;
@@ -87,41 +89,46 @@ static void test_hierarchy_paths(void) {
     t_write_text("tree.csv", "filename,row,col,classification_tree,classification\n"
                              "s,0,0,X;A,A\ns,0,1,X;B,B\ns,1,0,\"Y;C, wet\",\"C, wet\"\n");
     gl_error err = {0};
-    gl_label_eval e;
-    CHECK_OK(gl_label_eval_files("tree.csv", "flat.csv", NULL, &e, &err), &err);
-    CHECK(e.n_levels == 0, "flat truth: no levels, got %d", e.n_levels);
-    gl_label_eval_free(&e);
+    gl_label_eval *e = gl_label_eval_files("tree.csv", "flat.csv", NULL, &err);
+    CHECK(e, "%s", err.msg);
+    if (!e) return;
+    CHECK(e->n_levels == 0, "flat truth: no levels, got %d", e->n_levels);
+    gl_label_eval_free(e);
     gl_class_node leaves_x[2] = {{"A", NULL, 0}, {"B", NULL, 0}},
                   leaves_y[1] = {{"C, wet", NULL, 0}};
     gl_class_node metas[2] = {{"X", leaves_x, 2}, {"Y", leaves_y, 1}};
     gl_class_node root = {NULL, metas, 2};
-    CHECK_OK(gl_label_eval_files("tree.csv", "flat.csv", &root, &e, &err), &err);
-    CHECK(e.n_levels == 2, "2 levels, got %d", e.n_levels);
-    if (e.n_levels == 2) {
-        CHECK(e.level_accuracy[0] == 1 && e.level_n[0] == 3, "level 1 %g", e.level_accuracy[0]);
-        CHECK(fabs(e.level_accuracy[1] - 2.0 / 3) < 1e-12, "level 2 %g", e.level_accuracy[1]);
+    e = gl_label_eval_files("tree.csv", "flat.csv", &root, &err);
+    CHECK(e, "%s", err.msg);
+    if (!e) return;
+    CHECK(e->n_levels == 2, "2 levels, got %d", e->n_levels);
+    if (e->n_levels == 2) {
+        CHECK(e->level_accuracy[0] == 1 && e->level_n[0] == 3, "level 1 %g", e->level_accuracy[0]);
+        CHECK(fabs(e->level_accuracy[1] - 2.0 / 3) < 1e-12, "level 2 %g", e->level_accuracy[1]);
     }
-    CHECK(fabs(e.accuracy - 2.0 / 3) < 1e-12, "accuracy %g", e.accuracy);
-    gl_label_eval_free(&e);
+    CHECK(fabs(e->accuracy - 2.0 / 3) < 1e-12, "accuracy %g", e->accuracy);
+    gl_label_eval_free(e);
+}
+
+/* The status of an evaluation expected to fail (a result, if any, is freed). */
+static gl_status eval_status(const char *pred, const char *truth, gl_error *err) {
+    gl_label_eval *e = gl_label_eval_files(pred, truth, NULL, err);
+    gl_label_eval_free(e);
+    return e ? GL_OK : err->code;
 }
 
 static void test_refusals(void) {
     gl_error err = {0};
-    gl_label_eval e;
     t_write_text("dup.csv", "filename,row,col,classification\nx,0,0,A\nx,0,1,A\nx,0,0,B\n");
     t_write_text("ok.csv", "filename,row,col,classification\nx,0,0,A\n");
-    CHECK(gl_label_eval_files("dup.csv", "ok.csv", NULL, &e, &err) == GL_ERR_FORMAT,
-          "duplicate refused");
+    CHECK(eval_status("dup.csv", "ok.csv", &err) == GL_ERR_FORMAT, "duplicate refused");
     CHECK(strstr(err.msg, "dup.csv: lines 2 and 4") != NULL, "message: %s", err.msg);
     t_write_text("nocol.csv", "filename,row,col,label\nx,0,0,A\n");
-    CHECK(gl_label_eval_files("nocol.csv", "ok.csv", NULL, &e, &err) == GL_ERR_FORMAT,
-          "missing column");
+    CHECK(eval_status("nocol.csv", "ok.csv", &err) == GL_ERR_FORMAT, "missing column");
     CHECK(strstr(err.msg, "'classification'") != NULL, "message: %s", err.msg);
     t_write_text("other.csv", "filename,row,col,classification\ny,0,0,A\n");
-    CHECK(gl_label_eval_files("other.csv", "ok.csv", NULL, &e, &err) == GL_ERR_FORMAT,
-          "no overlap");
-    CHECK(gl_label_eval_files("missing.csv", "ok.csv", NULL, &e, &err) == GL_ERR_IO,
-          "missing file");
+    CHECK(eval_status("other.csv", "ok.csv", &err) == GL_ERR_FORMAT, "no overlap");
+    CHECK(eval_status("missing.csv", "ok.csv", &err) == GL_ERR_IO, "missing file");
 }
 
 int main(void) {

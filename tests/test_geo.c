@@ -21,45 +21,49 @@ static void test_haversine(void) {
 }
 
 static void test_gazetteer_shipped(void) {
-    gl_gazetteer gz;
+    gl_gazetteer *gz = NULL;
     gl_error err = {0};
-    CHECK_OK(gl_gazetteer_load(t_path("data/gazetteer"), &gz, &err), &err);
+    gz = gl_gazetteer_load(t_path("data/gazetteer"), &err);
+    CHECK(gz, "%s", err.msg);
+    if (!gz) return;
     /* Counts from the gazetteer README: 250 countries, 4368 cities, 6 countries without any. */
-    CHECK(gz.n_countries == 250 && gz.n_cities == 4368, "%d countries, %d cities", gz.n_countries,
-          gz.n_cities);
+    CHECK(gz->n_countries == 250 && gz->n_cities == 4368, "%d countries, %d cities",
+          gz->n_countries, gz->n_cities);
     int empty = 0, full = 0;
-    for (int i = 0; i < gz.n_countries; i++) {
-        empty += gz.countries[i].n_cities == 0;
-        full += gz.countries[i].n_cities == 30;
+    for (int i = 0; i < gz->n_countries; i++) {
+        empty += gz->countries[i].n_cities == 0;
+        full += gz->countries[i].n_cities == 30;
     }
     CHECK(empty == 6 && full == 110, "%d without cities, %d with 30", empty, full);
-    int fr = gl_gazetteer_find_country(&gz, "fr");
-    CHECK(fr >= 0 && !strcmp(gz.countries[fr].name, "France"), "FR");
+    int fr = gl_gazetteer_find_country(gz, "fr");
+    CHECK(fr >= 0 && !strcmp(gz->countries[fr].name, "France"), "FR");
     if (fr >= 0) {
-        const gl_geo_city *c = &gz.cities[gz.countries[fr].first_city];
+        const gl_geo_city *c = &gz->cities[gz->countries[fr].first_city];
         CHECK(!strcmp(c->name, "Paris") && fabs(c->lat - 48.85341) < 1e-9, "first FR city %s",
               c->name);
     }
-    int aq = gl_gazetteer_find_country(&gz, "AQ");
-    CHECK(aq >= 0 && fabs(gz.countries[aq].lat - -77.83333) < 1e-9, "AQ point");
-    gl_gazetteer_free(&gz);
+    int aq = gl_gazetteer_find_country(gz, "AQ");
+    CHECK(aq >= 0 && fabs(gz->countries[aq].lat - -77.83333) < 1e-9, "AQ point");
+    gl_gazetteer_free(gz);
     /* The shipped copy is found from the executable's location and is the same data. */
-    gl_gazetteer shipped;
-    CHECK_OK(gl_gazetteer_load(NULL, &shipped, &err), &err);
-    CHECK(shipped.n_cities == 4368, "shipped copy: %d cities", shipped.n_cities);
-    gl_gazetteer_free(&shipped);
+    gl_gazetteer *shipped = NULL;
+    shipped = gl_gazetteer_load(NULL, &err);
+    CHECK(shipped, "%s", err.msg);
+    if (!shipped) return;
+    CHECK(shipped->n_cities == 4368, "shipped copy: %d cities", shipped->n_cities);
+    gl_gazetteer_free(shipped);
 }
 
 static void expect_gazetteer_error(const char *countries, const char *cities, const char *needle) {
     mkdir("gz", 0755);
     t_write_text("gz/countries.csv", countries);
     t_write_text("gz/cities.csv", cities);
-    gl_gazetteer gz;
     gl_error err = {0};
-    gl_status s = gl_gazetteer_load("gz", &gz, &err);
+    gl_gazetteer *gz = gl_gazetteer_load("gz", &err);
+    gl_status s = gz ? GL_OK : err.code;
     CHECK(s == GL_ERR_FORMAT && strstr(err.msg, needle), "expected '%s', got %d '%s'", needle, s,
           err.msg);
-    gl_gazetteer_free(&gz);
+    gl_gazetteer_free(gz);
 }
 
 static void test_gazetteer_errors(void) {
@@ -89,19 +93,21 @@ static void test_gazetteer_ranks(void) {
         fprintf(fp, "\"B%02d, Town\",XB,%d,0,%d\n", i, i, 1000 + i);
     fprintf(fp, "Ōsaka,XA,34.69,135.5,5\nZürich,XA,47.37,8.55,50\n");
     fclose(fp);
-    gl_gazetteer gz;
+    gl_gazetteer *gz = NULL;
     gl_error err = {0};
-    CHECK_OK(gl_gazetteer_load("gz", &gz, &err), &err);
-    CHECK(gz.n_cities == 32, "%d cities kept", gz.n_cities);
-    if (gz.n_cities == 32) {
-        CHECK(gz.countries[0].first_city == 0 && gz.countries[0].n_cities == 2, "XA block");
-        CHECK(!strcmp(gz.cities[0].name, "Zürich") && !strcmp(gz.cities[1].name, "Ōsaka"),
+    gz = gl_gazetteer_load("gz", &err);
+    CHECK(gz, "%s", err.msg);
+    if (!gz) return;
+    CHECK(gz->n_cities == 32, "%d cities kept", gz->n_cities);
+    if (gz->n_cities == 32) {
+        CHECK(gz->countries[0].first_city == 0 && gz->countries[0].n_cities == 2, "XA block");
+        CHECK(!strcmp(gz->cities[0].name, "Zürich") && !strcmp(gz->cities[1].name, "Ōsaka"),
               "XA order");
-        CHECK(gz.countries[1].first_city == 2 && gz.countries[1].n_cities == 30, "XB block");
-        CHECK(!strcmp(gz.cities[2].name, "B39, Town") && !strcmp(gz.cities[31].name, "B10, Town"),
-              "XB ranked by population: %s .. %s", gz.cities[2].name, gz.cities[31].name);
+        CHECK(gz->countries[1].first_city == 2 && gz->countries[1].n_cities == 30, "XB block");
+        CHECK(!strcmp(gz->cities[2].name, "B39, Town") && !strcmp(gz->cities[31].name, "B10, Town"),
+              "XB ranked by population: %s .. %s", gz->cities[2].name, gz->cities[31].name);
     }
-    gl_gazetteer_free(&gz);
+    gl_gazetteer_free(gz);
     unlink("gz/countries.csv");
     unlink("gz/cities.csv");
     rmdir("gz");
@@ -173,29 +179,31 @@ static int kauai_embedding(gl_clip *clip, float *emb, gl_error *err) {
  * same cache encodes no prompt at all. */
 static void test_locate_restricted_and_cached(void) {
     gl_error err = {0};
-    gl_gazetteer gz;
+    gl_gazetteer *gz = NULL;
     gl_clip *clip = tiny_clip(&err);
     CHECK(clip != NULL, "%s", err.msg);
-    CHECK_OK(gl_gazetteer_load(t_path("data/gazetteer"), &gz, &err), &err);
+    gz = gl_gazetteer_load(t_path("data/gazetteer"), &err);
+    CHECK(gz, "%s", err.msg);
+    if (!gz) return;
     float emb[64];
     if (!clip || !kauai_embedding(clip, emb, &err)) goto out;
-    int fr = gl_gazetteer_find_country(&gz, "FR");
+    int fr = gl_gazetteer_find_country(gz, "FR");
     gl_locate_params p = gl_locate_default_params();
     p.countries = "FR", p.cache_dir = "zs-cache", p.top_k = 3;
     /* A fresh cache folder: the first pass must find nothing. */
     CHECK(system("rm -rf zs-cache && mkdir zs-cache") == 0, "mkdir");
     for (int pass = 0; pass < 2; pass++) {
-        gl_locator *loc = gl_locator_new(clip, &gz, &p, &err);
+        gl_locator *loc = gl_locator_new(clip, gz, &p, &err);
         CHECK(loc != NULL, "%s", err.msg);
         if (!loc) break;
         gl_geo_guess q[3];
         int n = 0;
         CHECK_OK(gl_locator_run(loc, emb, 1, q, &n, &err), &err);
         CHECK(n == 3 && q[0].country == fr && fabs(q[0].country_prob - 1) < 1e-6, "FR with P=1");
-        const gl_geo_country *c = &gz.countries[fr];
+        const gl_geo_country *c = &gz->countries[fr];
         for (int i = 0; i < n; i++)
             CHECK(q[i].city >= c->first_city && q[i].city < c->first_city + c->n_cities &&
-                      q[i].lat == gz.cities[q[i].city].lat,
+                      q[i].lat == gz->cities[q[i].city].lat,
                   "guess %d is a French city", i);
         CHECK(n == 3 && q[0].score >= q[1].score && q[1].score >= q[2].score, "ranked");
         gl_geo_cache_stats st = gl_locator_stats(loc);
@@ -207,7 +215,7 @@ static void test_locate_restricted_and_cached(void) {
 out:
     CHECK(system("rm -rf zs-cache") == 0, "cleanup");
     gl_clip_free(clip);
-    gl_gazetteer_free(&gz);
+    gl_gazetteer_free(gz);
 }
 
 static double dot_d(const float *a, const float *b, int n) {
@@ -249,9 +257,11 @@ static int cmp_scored(const void *a, const void *b) {
 /* --top-countries 2 over FR,DE,JP,BR: P(country) * P(city | country) computed by hand. */
 static void test_locate_top_countries_by_hand(void) {
     gl_error err = {0};
-    gl_gazetteer gz;
+    gl_gazetteer *gz = NULL;
     gl_clip *clip = tiny_clip(&err);
-    CHECK_OK(gl_gazetteer_load(t_path("data/gazetteer"), &gz, &err), &err);
+    gz = gl_gazetteer_load(t_path("data/gazetteer"), &err);
+    CHECK(gz, "%s", err.msg);
+    if (!gz) return;
     float emb[64];
     if (!clip || !kauai_embedding(clip, emb, &err)) goto out;
     const char *iso[4] = {"FR", "DE", "JP", "BR"};
@@ -260,7 +270,7 @@ static void test_locate_top_countries_by_hand(void) {
     for (int k = 0; k < 4; k++) {
         texts[k] = malloc(128);
         snprintf(texts[k], 128, "A Street View photo in %s.",
-                 gz.countries[gl_gazetteer_find_country(&gz, iso[k])].name);
+                 gz->countries[gl_gazetteer_find_country(gz, iso[k])].name);
     }
     hand_probs(clip, emb, texts, 4, pc);
     for (int k = 0; k < 4; k++)
@@ -275,11 +285,11 @@ static void test_locate_top_countries_by_hand(void) {
     scored all[2 * GL_GEO_MAX_CITIES];
     int n_all = 0;
     for (int j = 0; j < 2; j++) {
-        const gl_geo_country *c = &gz.countries[gl_gazetteer_find_country(&gz, iso[order[j]])];
+        const gl_geo_country *c = &gz->countries[gl_gazetteer_find_country(gz, iso[order[j]])];
         for (int i = 0; i < c->n_cities; i++) {
             texts[i] = malloc(256);
             snprintf(texts[i], 256, "A Street View photo from %s.",
-                     gz.cities[c->first_city + i].name);
+                     gz->cities[c->first_city + i].name);
         }
         hand_probs(clip, emb, texts, c->n_cities, pcity);
         for (int i = 0; i < c->n_cities; i++) {
@@ -290,7 +300,7 @@ static void test_locate_top_countries_by_hand(void) {
     qsort(all, (size_t)n_all, sizeof *all, cmp_scored);
     gl_locate_params p = gl_locate_default_params();
     p.countries = "FR,DE,JP,BR", p.top_countries = 2, p.top_k = 5, p.cache_dir = "";
-    gl_locator *loc = gl_locator_new(clip, &gz, &p, &err);
+    gl_locator *loc = gl_locator_new(clip, gz, &p, &err);
     gl_geo_guess q[5];
     int n = 0;
     CHECK(loc && gl_locator_run(loc, emb, 1, q, &n, &err) == GL_OK, "%s", err.msg);
@@ -302,20 +312,22 @@ static void test_locate_top_countries_by_hand(void) {
     gl_locator_free(loc);
 out:
     gl_clip_free(clip);
-    gl_gazetteer_free(&gz);
+    gl_gazetteer_free(gz);
 }
 
 /* A country without cities (AQ in the shipped data) answers with the country's own point. */
 static void test_locate_country_without_cities(void) {
     gl_error err = {0};
-    gl_gazetteer gz;
+    gl_gazetteer *gz = NULL;
     gl_clip *clip = tiny_clip(&err);
-    CHECK_OK(gl_gazetteer_load(t_path("data/gazetteer"), &gz, &err), &err);
+    gz = gl_gazetteer_load(t_path("data/gazetteer"), &err);
+    CHECK(gz, "%s", err.msg);
+    if (!gz) return;
     float emb[64];
     if (clip && kauai_embedding(clip, emb, &err)) {
         gl_locate_params p = gl_locate_default_params();
         p.countries = "AQ", p.cache_dir = "";
-        gl_locator *loc = gl_locator_new(clip, &gz, &p, &err);
+        gl_locator *loc = gl_locator_new(clip, gz, &p, &err);
         gl_geo_guess q;
         int n = 0;
         CHECK(loc && gl_locator_run(loc, emb, 1, &q, &n, &err) == GL_OK, "%s", err.msg);
@@ -324,7 +336,7 @@ static void test_locate_country_without_cities(void) {
         gl_locator_free(loc);
     }
     gl_clip_free(clip);
-    gl_gazetteer_free(&gz);
+    gl_gazetteer_free(gz);
 }
 
 /* Odd Unicode names tokenize and embed; level country gives the country point. */
@@ -338,14 +350,16 @@ static void test_locate_unicode_names(void) {
                  "Zürich,CH,47.37,8.55,341730\nŌsaka,JP,34.69,135.5,2592413\n"
                  "Bộ Ḱ̈ẅ \"quoted\",JP,35,135,1\n");
     gl_error err = {0};
-    gl_gazetteer gz;
+    gl_gazetteer *gz = NULL;
     gl_clip *clip = tiny_clip(&err);
-    CHECK_OK(gl_gazetteer_load("gzu", &gz, &err), &err);
+    gz = gl_gazetteer_load("gzu", &err);
+    CHECK(gz, "%s", err.msg);
+    if (!gz) return;
     float emb[64];
     if (clip && kauai_embedding(clip, emb, &err)) {
         gl_locate_params p = gl_locate_default_params();
         p.top_countries = 3, p.top_k = 4, p.cache_dir = "";
-        gl_locator *loc = gl_locator_new(clip, &gz, &p, &err);
+        gl_locator *loc = gl_locator_new(clip, gz, &p, &err);
         gl_geo_guess q[4];
         int n = 0;
         CHECK(loc && gl_locator_run(loc, emb, 1, q, &n, &err) == GL_OK, "%s", err.msg);
@@ -356,14 +370,14 @@ static void test_locate_unicode_names(void) {
         CHECK(loc && gl_locator_stats(loc).encoded == 3 + 4, "3 countries + 4 cities encoded");
         gl_locator_free(loc);
         p.level = GL_GEO_LEVEL_COUNTRY;
-        loc = gl_locator_new(clip, &gz, &p, &err);
+        loc = gl_locator_new(clip, gz, &p, &err);
         CHECK(loc && gl_locator_run(loc, emb, 1, q, &n, &err) == GL_OK, "%s", err.msg);
-        CHECK(n == 3 && q[0].city == -1 && q[0].lat == gz.countries[q[0].country].lat,
+        CHECK(n == 3 && q[0].city == -1 && q[0].lat == gz->countries[q[0].country].lat,
               "country level");
         gl_locator_free(loc);
     }
     gl_clip_free(clip);
-    gl_gazetteer_free(&gz);
+    gl_gazetteer_free(gz);
     unlink("gzu/countries.csv");
     unlink("gzu/cities.csv");
     rmdir("gzu");

@@ -13,44 +13,44 @@ static gl_geoclip *load_fixture(gl_error *err) {
                                  t_path(FIX "logit_scale_weights.pth"), err);
 }
 
-static int read_npy(const char *rel, gl_npy *a, size_t count) {
+static int read_npy(const char *rel, gl_npy **a, size_t count) {
     gl_error err = {0};
-    gl_status s = gl_npy_read(t_path(FIX "%s", rel), a, &err);
-    CHECK(s == GL_OK && a->count == count && !strcmp(a->dtype, "<f4"), "%s: %s", rel, err.msg);
-    return s == GL_OK && a->count == count;
+    *a = gl_npy_load(t_path(FIX "%s", rel), &err);
+    CHECK(*a && (*a)->count == count && !strcmp((*a)->dtype, "<f4"), "%s: %s", rel, err.msg);
+    return *a && (*a)->count == count;
 }
 
 static void test_equal_earth(void) {
-    gl_npy in, ex;
+    gl_npy *in = NULL, *ex = NULL;
     if (read_npy("inputs_latlon.npy", &in, 400) && read_npy("expected_equal_earth.npy", &ex, 400)) {
         double xy[400];
         float xyf[400];
-        gl_geoclip_equal_earth(in.data, 200, xy);
+        gl_geoclip_equal_earth(in->data, 200, xy);
         for (int i = 0; i < 400; i++)
             xyf[i] = (float)xy[i];
-        double worst = CHECK_CLOSE("equal earth", xyf, ex.data, 400, 1e-6, 0);
+        double worst = CHECK_CLOSE("equal earth", xyf, ex->data, 400, 1e-6, 0);
         printf("# equal earth max |d| %.3g\n", worst);
     }
-    gl_npy_free(&in);
-    gl_npy_free(&ex);
+    gl_npy_free(in);
+    gl_npy_free(ex);
 }
 
 static void test_location_features(void) {
     gl_error err = {0};
     gl_geoclip *g = load_fixture(&err);
     CHECK(g != NULL, "%s", err.msg);
-    gl_npy in, ex;
+    gl_npy *in = NULL, *ex = NULL;
     if (g && read_npy("inputs_latlon.npy", &in, 400) &&
         read_npy("expected_location_features.npy", &ex, 200 * 512)) {
         float *f = malloc(200 * 512 * sizeof(float));
-        CHECK_OK(gl_geoclip_encode_locations(g, in.data, 200, f, &err), &err);
-        double worst = CHECK_CLOSE("location features", f, ex.data, 200 * 512, 2e-4, 0);
+        CHECK_OK(gl_geoclip_encode_locations(g, in->data, 200, f, &err), &err);
+        double worst = CHECK_CLOSE("location features", f, ex->data, 200 * 512, 2e-4, 0);
         printf("# location features max |d| %.3g\n", worst);
         free(f);
     }
     CHECK(g && fabs(gl_geoclip_logit_scale(g) - 39.687442) < 1e-4, "exp(logit_scale)");
-    gl_npy_free(&in);
-    gl_npy_free(&ex);
+    gl_npy_free(in);
+    gl_npy_free(ex);
     gl_geoclip_free(g);
 }
 
@@ -58,7 +58,7 @@ static void test_location_features(void) {
 static void test_combo_logits(void) {
     gl_error err = {0};
     gl_geoclip *g = load_fixture(&err);
-    gl_npy in, img, mlp, ex;
+    gl_npy *in = NULL, *img = NULL, *mlp = NULL, *ex = NULL;
     int ok = g && read_npy("inputs_latlon.npy", &in, 400) &&
              read_npy("combo_image_features_in.npy", &img, 4 * 768) &&
              read_npy("combo_mlp_out.npy", &mlp, 4 * 512) &&
@@ -66,20 +66,20 @@ static void test_combo_logits(void) {
     CHECK(ok, "fixtures: %s", err.msg);
     if (ok) {
         float out[4 * 512], logits[4 * 200];
-        CHECK_OK(gl_geoclip_encode_images(g, img.data, 4, out, &err), &err);
+        CHECK_OK(gl_geoclip_encode_images(g, img->data, 4, out, &err), &err);
         printf("# image MLP max |d| %.3g\n",
-               CHECK_CLOSE("image MLP", out, mlp.data, 4 * 512, 1e-5, 0));
-        gl_geo_gallery gal = {.latlon = in.data, .n = 200, .hash = "fixture"};
+               CHECK_CLOSE("image MLP", out, mlp->data, 4 * 512, 1e-5, 0));
+        gl_geo_gallery gal = {.latlon = in->data, .n = 200, .hash = "fixture"};
         double coords[400];
         for (int i = 0; i < 400; i++)
-            coords[i] = ((float *)in.data)[i];
+            coords[i] = ((float *)in->data)[i];
         gal.coords = coords;
         gl_geoclip_index *ix = gl_geoclip_index_new(g, &gal, "", &err);
         CHECK(ix != NULL, "%s", err.msg);
         gl_geo_guess top[4 * 5];
-        if (ix) CHECK_OK(gl_geoclip_retrieve(ix, img.data, 4, 5, top, logits, &err), &err);
+        if (ix) CHECK_OK(gl_geoclip_retrieve(ix, img->data, 4, 5, top, logits, &err), &err);
         printf("# combo logits max |d| %.3g\n",
-               CHECK_CLOSE("logits", logits, ex.data, 800, 2e-3, 0));
+               CHECK_CLOSE("logits", logits, ex->data, 800, 2e-3, 0));
         /* Top-5 rows per image, as listed in the fixture README. */
         static const int want[4][5] = {{124, 136, 153, 130, 173},
                                        {132, 58, 5, 136, 49},
@@ -91,10 +91,10 @@ static void test_combo_logits(void) {
                       i, r, top[i * 5 + r].gallery_row, want[i][r]);
         gl_geoclip_index_free(ix);
     }
-    gl_npy_free(&in);
-    gl_npy_free(&img);
-    gl_npy_free(&mlp);
-    gl_npy_free(&ex);
+    gl_npy_free(in);
+    gl_npy_free(img);
+    gl_npy_free(mlp);
+    gl_npy_free(ex);
     gl_geoclip_free(g);
 }
 
@@ -102,45 +102,45 @@ static void test_combo_logits(void) {
 static void test_gallery_cache(void) {
     gl_error err = {0};
     gl_geoclip *g = load_fixture(&err);
-    t_write_text("gal.csv", "LAT,LON\n48.8566,2.3522\n-33.8688,151.2093\n35.6895,139.6917\n0,0\n");
-    gl_geo_gallery gal;
-    CHECK_OK(gl_geo_gallery_load("gal.csv", &gal, &err), &err);
-    CHECK(gal.n == 4 && gal.coords[2] == -33.8688 && gal.coords[3] == 151.2093, "gallery rows");
-    gl_npy img;
-    int ok = g && gal.n == 4 && read_npy("combo_image_features_in.npy", &img, 4 * 768);
+    t_write_text("gal->csv", "LAT,LON\n48.8566,2.3522\n-33.8688,151.2093\n35.6895,139.6917\n0,0\n");
+    gl_geo_gallery *gal = gl_geo_gallery_load("gal->csv", &err);
+    CHECK(gal, "%s", err.msg);
+    if (!gal) return;
+    CHECK(gal->n == 4 && gal->coords[2] == -33.8688 && gal->coords[3] == 151.2093, "gallery rows");
+    gl_npy *img = NULL;
+    int ok = g && gal->n == 4 && read_npy("combo_image_features_in.npy", &img, 4 * 768);
     CHECK(system("rm -rf gc-cache && mkdir gc-cache") == 0, "a fresh cache folder");
     for (int pass = 0; ok && pass < 2; pass++) {
-        gl_geoclip_index *ix = gl_geoclip_index_new(g, &gal, "gc-cache", &err);
+        gl_geoclip_index *ix = gl_geoclip_index_new(g, gal, "gc-cache", &err);
         CHECK(ix != NULL, "%s", err.msg);
         if (!ix) break;
         gl_geo_cache_stats st = gl_geoclip_index_stats(ix);
         CHECK(st.encoded == (pass ? 0 : 4) && st.cached == (pass ? 4 : 0),
               "pass %d: %ld encoded, %ld cached", pass, st.encoded, st.cached);
         gl_geo_guess q[2];
-        CHECK_OK(gl_geoclip_retrieve(ix, img.data, 1, 2, q, NULL, &err), &err);
+        CHECK_OK(gl_geoclip_retrieve(ix, img->data, 1, 2, q, NULL, &err), &err);
         /* Every answer is a gallery row, reported with the file's own coordinates. */
         CHECK(q[0].gallery_row >= 0 && q[0].gallery_row < 4 &&
-                  q[0].lat == gal.coords[2 * q[0].gallery_row],
+                  q[0].lat == gal->coords[2 * q[0].gallery_row],
               "answer from the gallery");
         CHECK(q[0].score >= q[1].score && q[0].score <= 1, "ranked probabilities");
         gl_geoclip_index_free(ix);
     }
-    if (ok) gl_npy_free(&img);
-    gl_geo_gallery_free(&gal);
+    gl_npy_free(img);
+    gl_geo_gallery_free(gal);
     gl_geoclip_free(g);
-    unlink("gal.csv");
+    unlink("gal->csv");
     CHECK(system("rm -rf gc-cache") == 0, "cleanup");
 }
 
 static void test_bad_inputs(void) {
     gl_error err = {0};
-    gl_geo_gallery gal;
     t_write_text("empty.csv", "LAT,LON\n");
-    CHECK(gl_geo_gallery_load("empty.csv", &gal, &err) == GL_ERR_FORMAT &&
+    CHECK(!gl_geo_gallery_load("empty.csv", &err) && err.code == GL_ERR_FORMAT &&
               strstr(err.msg, "empty.csv: the gallery has no coordinates"),
           "%s", err.msg);
     t_write_text("empty.csv", "LAT,LON\n10,200\n");
-    CHECK(gl_geo_gallery_load("empty.csv", &gal, &err) == GL_ERR_FORMAT &&
+    CHECK(!gl_geo_gallery_load("empty.csv", &err) && err.code == GL_ERR_FORMAT &&
               strstr(err.msg, "line 2: longitude '200'"),
           "%s", err.msg);
     unlink("empty.csv");

@@ -24,18 +24,19 @@ static int read_inputs(const gl_head *h, float *clip, int *dist, float *targets,
         n++;
     }
     CHECK(gl_hreader_bad_rows(r) == 0, "bad rows");
-    gl_hreader_close(r);
+    gl_hreader_free(r);
     return n;
 }
 
 static void check_npy(const char *what, const float *got, const char *path, size_t n, double tol) {
     gl_error err = {0};
-    gl_npy ref = {0};
-    CHECK_OK(gl_npy_read(path, &ref, &err), &err);
+    gl_npy *ref = NULL;
+    ref = gl_npy_load(path, &err);
+    CHECK(ref, "%s", err.msg);
     if (err.code) return;
-    CHECK(ref.count == n, "%s: %zu values, expected %zu", what, ref.count, n);
-    if (ref.count == n) CHECK_CLOSE(what, got, (const float *)ref.data, n, tol, 0);
-    gl_npy_free(&ref);
+    CHECK(ref->count == n, "%s: %zu values, expected %zu", what, ref->count, n);
+    if (ref->count == n) CHECK_CLOSE(what, got, (const float *)ref->data, n, tol, 0);
+    gl_npy_free(ref);
 }
 
 static void test_parity(void) {
@@ -421,7 +422,7 @@ static void test_bad_rows(void) {
         else
             CHECK(n == 6 && zeros == 3, "kept %d rows, %d zeroed", n,
                   zeros); /* a JSON error cannot be kept */
-        gl_hreader_close(r);
+        gl_hreader_free(r);
     }
     gl_log_set_level(lv);
 }

@@ -31,18 +31,18 @@ static void test_templates_file(void) {
     int n;
     CHECK(t_write_text("t.txt", "# CLIP's ensemble\na photo of a {}.\n\nsatellite view of {}\n"),
           "w");
-    CHECK_OK(gl_zs_templates_load("t.txt", &t, &n, &err), &err);
+    CHECK_OK(gl_zs_templates_read("t.txt", &t, &n, &err), &err);
     CHECK(n == 2 && !strcmp(t[1], "satellite view of {}"), "2 templates");
     if (n > 0) gl_strings_free(t, n);
     CHECK(t_write_text("bad.txt", "a photo of a {}.\nno hole here\n"), "w");
-    CHECK(gl_zs_templates_load("bad.txt", &t, &n, &err) == GL_ERR_FORMAT &&
+    CHECK(gl_zs_templates_read("bad.txt", &t, &n, &err) == GL_ERR_FORMAT &&
               strstr(err.msg, "bad.txt") && strstr(err.msg, "no hole here"),
           "template without {} refused: %s", err.msg);
 }
 
 typedef struct {
     gl_clip *clip;
-    gl_npy img, logits; /* fixture image_embeds [n_img, 32], logits_per_image [n_img, 12] */
+    gl_npy *img, *logits; /* fixture image_embeds [n_img, 32], logits_per_image [n_img, 12] */
 } fixture;
 
 static int fixture_open(fixture *f) {
@@ -52,25 +52,24 @@ static int fixture_open(fixture *f) {
     cp.threads = 1;
     f->clip = gl_clip_load(t_path("fixtures/clip-tiny-b32"), &cp, &err);
     CHECK(f->clip != NULL, "%s", err.msg);
-    CHECK_OK(gl_npy_read(t_path("fixtures/expected/clip-tiny-b32/image_embeds.npy"), &f->img, &err),
-             &err);
-    CHECK_OK(gl_npy_read(t_path("fixtures/expected/clip-tiny-b32/logits_per_image.npy"), &f->logits,
-                         &err),
-             &err);
-    return f->clip && f->img.data && f->logits.data;
+    f->img = gl_npy_load(t_path("fixtures/expected/clip-tiny-b32/image_embeds.npy"), &err);
+    CHECK(f->img, "%s", err.msg);
+    f->logits = gl_npy_load(t_path("fixtures/expected/clip-tiny-b32/logits_per_image.npy"), &err);
+    CHECK(f->logits, "%s", err.msg);
+    return f->clip && f->img && f->logits;
 }
 
 static void fixture_close(fixture *f) {
     gl_clip_free(f->clip);
-    gl_npy_free(&f->img);
-    gl_npy_free(&f->logits);
+    gl_npy_free(f->img);
+    gl_npy_free(f->logits);
 }
 
 /* softmax over logits_per_image[image, cols[0..n)] averaged over images[0..n_img). */
 static void expected_probs(const fixture *f, const int *images, int n_img, const int *cols, int n,
                            double *out) {
-    const float *L = f->logits.data;
-    int width = (int)f->logits.shape[1];
+    const float *L = f->logits->data;
+    int width = (int)f->logits->shape[1];
     for (int k = 0; k < n; k++)
         out[k] = 0;
     for (int i = 0; i < n_img; i++) {
@@ -95,7 +94,7 @@ static int argmax(const double *p, int n) {
 static void image_scores(const fixture *f, int i, const float *rows, float scale, float e[32],
                          double s[2]) {
     float u[32];
-    memcpy(e, (float *)f->img.data + i * 32, 32 * sizeof *e);
+    memcpy(e, (float *)f->img->data + i * 32, 32 * sizeof *e);
     memcpy(u, e, sizeof u);
     gl_l2_normalize_rows(u, 1, 32);
     s[0] = s[1] = 0;
@@ -124,10 +123,10 @@ static void test_flat_and_tta_match_transformers(void) {
     gl_error err = {0};
     gl_zeroshot *zs = gl_zeroshot_new(f.clip, &root, NULL, tmpl, 1, &err);
     CHECK(zs != NULL, "%s", err.msg);
-    int n_img = (int)f.img.shape[0], dim = (int)f.img.shape[1];
+    int n_img = (int)f.img->shape[0], dim = (int)f.img->shape[1];
     for (int i = 0; zs && i < n_img; i++) {
         float e[64];
-        memcpy(e, (float *)f.img.data + i * dim, dim * sizeof *e);
+        memcpy(e, (float *)f.img->data + i * dim, dim * sizeof *e);
         gl_zs_choice ch;
         CHECK_OK(gl_zeroshot_classify(zs, e, 1, &ch, &err), &err);
         double want[4];
@@ -140,7 +139,7 @@ static void test_flat_and_tta_match_transformers(void) {
     /* Two views: probabilities averaged, not embeddings. */
     for (int i = 0; zs && i + 1 < n_img; i++) {
         float e[128];
-        memcpy(e, (float *)f.img.data + i * dim, 2 * dim * sizeof *e);
+        memcpy(e, (float *)f.img->data + i * dim, 2 * dim * sizeof *e);
         gl_zs_choice ch;
         CHECK_OK(gl_zeroshot_classify(zs, e, 2, &ch, &err), &err);
         int views[2] = {i, i + 1};
@@ -171,7 +170,7 @@ static void test_hierarchy_walk(void) {
     float meta[64];
     CHECK_OK(gl_clip_encode_texts(f.clip, meta_names, 2, meta, &err), &err);
     gl_l2_normalize_rows(meta, 2, 32);
-    int n_img = (int)f.img.shape[0], chosen_meta[2] = {0, 0};
+    int n_img = (int)f.img->shape[0], chosen_meta[2] = {0, 0};
     for (int i = 0; zs && i < n_img; i++) {
         float e[32];
         double s[2];
@@ -217,7 +216,7 @@ static void test_prompt_ensemble(void) {
             c[k * 32 + j] = t[2 * k * 32 + j] + t[(2 * k + 1) * 32 + j];
     gl_l2_normalize_rows(c, 2, 32);
     float scale = gl_clip_logit_scale(f.clip);
-    for (int i = 0; zs && i < (int)f.img.shape[0]; i++) {
+    for (int i = 0; zs && i < (int)f.img->shape[0]; i++) {
         float e[32];
         double l[2];
         image_scores(&f, i, c, scale, e, l);

@@ -15,53 +15,54 @@ static const int MODEL_SIZE[2] = {224, 336};
 
 /* Counts differing bytes between got and an HWC uint8 npy of the given size; -1 on shape error. */
 static long diff_u8(const unsigned char *got, int w, int h, const char *npy_path, int *max_diff) {
-    gl_npy a;
     gl_error err = {0};
     *max_diff = 0;
-    if (gl_npy_read(npy_path, &a, &err)) {
+    gl_npy *a = gl_npy_load(npy_path, &err);
+    if (!a) {
         fprintf(stderr, "  %s\n", err.msg);
         return -1;
     }
     long bad = -1;
-    if (!strcmp(a.dtype, "|u1") && a.ndim == 3 && a.shape[0] == h && a.shape[1] == w &&
-        a.shape[2] == 3) {
+    if (!strcmp(a->dtype, "|u1") && a->ndim == 3 && a->shape[0] == h && a->shape[1] == w &&
+        a->shape[2] == 3) {
         bad = 0;
-        const unsigned char *e = a.data;
-        for (size_t i = 0; i < a.count; i++) {
+        const unsigned char *e = a->data;
+        for (size_t i = 0; i < a->count; i++) {
             int d = abs((int)got[i] - e[i]);
             if (d) bad++;
             if (d > *max_diff) *max_diff = d;
         }
     } else {
-        fprintf(stderr, "  %s: shape [%lld,%lld,%lld] vs %dx%d\n", npy_path, (long long)a.shape[0],
-                (long long)a.shape[1], (long long)a.shape[2], w, h);
+        fprintf(stderr, "  %s: shape [%lld,%lld,%lld] vs %dx%d\n", npy_path, (long long)a->shape[0],
+                (long long)a->shape[1], (long long)a->shape[2], w, h);
     }
-    gl_npy_free(&a);
+    gl_npy_free(a);
     return bad;
 }
 
-/* The fixture's decoded RGB as a gl_image (caller frees). */
-static int load_decoded(int i, gl_image *img) {
-    gl_npy a;
+/* The fixture's decoded RGB (caller frees with gl_npy_free), and img a view of it. */
+static gl_npy *load_decoded(int i, gl_image *img) {
     gl_error err = {0};
     memset(img, 0, sizeof *img);
-    if (gl_npy_read(t_path("fixtures/expected/decoded_rgb/%s.npy", STEMS[i]), &a, &err)) return 0;
-    img->height = (int)a.shape[0];
-    img->width = (int)a.shape[1];
-    img->rgb = a.data; /* the npy payload is malloc'ed: ownership moves to img */
-    return 1;
+    gl_npy *a = gl_npy_load(t_path("fixtures/expected/decoded_rgb/%s.npy", STEMS[i]), &err);
+    if (!a) return NULL;
+    img->height = (int)a->shape[0];
+    img->width = (int)a->shape[1];
+    img->rgb = a->data;
+    return a;
 }
 
 static void test_decode_fixtures(void) {
     for (int i = 0; i < 6; i++) {
-        gl_image img;
         gl_error err = {0};
-        CHECK_OK(gl_image_load(t_path("fixtures/expected/images/%s", FILES[i]), &img, &err), &err);
+        gl_image *img = gl_image_load(t_path("fixtures/expected/images/%s", FILES[i]), &err);
+        CHECK(img, "%s", err.msg);
+        if (!img) continue;
         int md;
-        long bad = diff_u8(img.rgb, img.width, img.height,
+        long bad = diff_u8(img->rgb, img->width, img->height,
                            t_path("fixtures/expected/decoded_rgb/%s.npy", STEMS[i]), &md);
         CHECK(bad == 0, "%s: %ld bytes differ, max |d| %d", FILES[i], bad, md);
-        gl_image_free(&img);
+        gl_image_free(img);
     }
 }
 
@@ -70,7 +71,7 @@ static void test_config_forms(void) {
     for (int m = 0; m < 2; m++) {
         gl_preproc_config c = gl_preproc_default_config(1);
         c.rescale_factor = 0.5; /* the old form has no rescale_factor: ours must stay */
-        CHECK_OK(gl_preproc_config_load(t_path("fixtures/%s/preprocessor_config.json", MODELS[m]),
+        CHECK_OK(gl_preproc_config_read(t_path("fixtures/%s/preprocessor_config.json", MODELS[m]),
                                         &c, &err),
                  &err);
         CHECK(c.resize_shortest_edge == MODEL_SIZE[m], "%s size %d", MODELS[m],
@@ -88,7 +89,7 @@ static void test_config_forms(void) {
           f);
     fclose(f);
     gl_preproc_config c = gl_preproc_default_config(224);
-    CHECK_OK(gl_preproc_config_load("pp.json", &c, &err), &err);
+    CHECK_OK(gl_preproc_config_read("pp.json", &c, &err), &err);
     int w, h;
     gl_preproc_resized_size(&c, 100, 7, &w, &h);
     CHECK(w == 30 && h == 20 && c.crop_width == 16 && !c.do_normalize && c.mean[2] == 0.5f,
@@ -99,7 +100,7 @@ static void test_config_forms(void) {
         f = fopen("pp.json", "w");
         fputs(bad[i], f);
         fclose(f);
-        gl_status s = gl_preproc_config_load("pp.json", &c, &err);
+        gl_status s = gl_preproc_config_read("pp.json", &c, &err);
         CHECK(s != GL_OK && strstr(err.msg, "pp.json"), "%s accepted (%s)", bad[i], err.msg);
     }
 }
@@ -123,7 +124,8 @@ static void test_resize_exact(void) {
         for (int i = 0; i < 6; i++) {
             gl_image img;
             gl_error err = {0};
-            if (!load_decoded(i, &img)) {
+            gl_npy *dec = load_decoded(i, &img);
+            if (!dec) {
                 CHECK(0, "cannot read decoded %s", STEMS[i]);
                 continue;
             }
@@ -135,7 +137,7 @@ static void test_resize_exact(void) {
                 out, w, h, t_path("fixtures/expected/%s/resized_%s.npy", MODELS[m], STEMS[i]), &md);
             CHECK(bad == 0, "%s %s: %ld bytes differ, max |d| %d", MODELS[m], STEMS[i], bad, md);
             free(out);
-            gl_image_free(&img);
+            gl_npy_free(dec);
         }
     }
 }
@@ -143,36 +145,40 @@ static void test_resize_exact(void) {
 /* pixel_values.npy within 1e-6, from decoded_rgb and end to end from the image files. */
 static void check_pixel_values(int from_files) {
     for (int m = 0; m < 2; m++) {
-        gl_npy pv;
+        gl_npy *pv = NULL;
         gl_error err = {0};
         int s = MODEL_SIZE[m];
-        CHECK_OK(gl_npy_read(t_path("fixtures/expected/%s/pixel_values.npy", MODELS[m]), &pv, &err),
-                 &err);
-        if (!pv.data) continue;
+        pv = gl_npy_load(t_path("fixtures/expected/%s/pixel_values.npy", MODELS[m]), &err);
+        CHECK(pv, "%s", err.msg);
+        if (!pv) continue;
         gl_preproc_config c = gl_preproc_default_config(s);
-        CHECK_OK(gl_preproc_config_load(t_path("fixtures/%s/preprocessor_config.json", MODELS[m]),
+        CHECK_OK(gl_preproc_config_read(t_path("fixtures/%s/preprocessor_config.json", MODELS[m]),
                                         &c, &err),
                  &err);
         float *out = malloc(sizeof(float) * 3 * s * s);
         double worst = 0;
         for (int i = 0; i < 6; i++) {
-            gl_image img = {0};
-            if (from_files)
-                CHECK_OK(gl_image_load(t_path("fixtures/expected/images/%s", FILES[i]), &img, &err),
-                         &err);
-            else
-                CHECK(load_decoded(i, &img), "decoded %s", STEMS[i]);
-            if (!img.rgb) continue;
-            CHECK_OK(gl_preprocess(&c, &img, out, &err), &err);
-            double d = CHECK_CLOSE(STEMS[i], out, (const float *)pv.data + (size_t)i * 3 * s * s,
+            gl_image view = {0}, *img = &view;
+            gl_npy *dec = NULL;
+            if (from_files) {
+                img = gl_image_load(t_path("fixtures/expected/images/%s", FILES[i]), &err);
+                CHECK(img, "%s", err.msg);
+            } else {
+                dec = load_decoded(i, &view);
+                CHECK(dec, "decoded %s", STEMS[i]);
+            }
+            if (!img || !img->rgb) continue;
+            CHECK_OK(gl_preprocess(&c, img, out, &err), &err);
+            double d = CHECK_CLOSE(STEMS[i], out, (const float *)pv->data + (size_t)i * 3 * s * s,
                                    (size_t)3 * s * s, 1e-6, 0);
             if (d > worst) worst = d;
-            gl_image_free(&img);
+            if (from_files) gl_image_free(img);
+            gl_npy_free(dec);
         }
         printf("# %s pixel_values from %s: max |d| %.3g\n", MODELS[m],
                from_files ? "image files" : "decoded_rgb", worst);
         free(out);
-        gl_npy_free(&pv);
+        gl_npy_free(pv);
     }
 }
 static void test_pixel_values_from_decoded(void) {
@@ -258,31 +264,39 @@ static void write_png_header(const char *path, uint32_t w, uint32_t h) {
     write_bytes(path, b, 57);
 }
 
+/* Loads an image expected to fail: its status, and whether pixels were left behind. */
+static gl_status load_status(const char *path, gl_error *err, int *left) {
+    gl_image *img = gl_image_load(path, err);
+    *left = img != NULL;
+    gl_image_free(img);
+    return img ? GL_OK : err->code;
+}
+
 static void test_bad_images(void) {
-    gl_image img;
+    int left = 0;
     gl_error err = {0};
-    gl_status s = gl_image_load("missing.png", &img, &err);
+    gl_status s = load_status("missing.png", &err, &left);
     CHECK(check_msg(s, GL_ERR_IO, &err, "missing.png"), "missing: %s", err.msg);
     write_bytes("empty.png", "", 0);
-    s = gl_image_load("empty.png", &img, &err);
+    s = load_status("empty.png", &err, &left);
     CHECK(check_msg(s, GL_ERR_FORMAT, &err, "empty.png"), "empty: %s", err.msg);
     unsigned char junk[4096];
     uint32_t x = 12345;
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)((x = x * 1103515245 + 12345) >> 16);
     write_bytes("junk.jpg", junk, sizeof junk);
-    s = gl_image_load("junk.jpg", &img, &err);
+    s = load_status("junk.jpg", &err, &left);
     CHECK(check_msg(s, GL_ERR_FORMAT, &err, "junk.jpg"), "corrupt: %s", err.msg);
     write_png_header("huge.png", 100000, 100000);
-    s = gl_image_load("huge.png", &img, &err);
+    s = load_status("huge.png", &err, &left);
     CHECK(check_msg(s, GL_ERR_LIMIT, &err, "huge.png"), "huge: %s", err.msg);
-    CHECK(!img.rgb, "no pixels on failure");
+    CHECK(!left, "no pixels on failure");
     /* A 1x1 picture made by GDAL from a fixture. */
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "gdal_translate -q -of PNG -srcwin 0 0 1 1 %s one.png",
              t_path("fixtures/expected/images/01_chelsea.png"));
     CHECK(run(cmd) == 0, "%s", cmd);
-    s = gl_image_load("one.png", &img, &err);
+    s = load_status("one.png", &err, &left);
     CHECK(check_msg(s, GL_ERR_FORMAT, &err, "one.png"), "1x1: %s", err.msg);
     /* A JPEG cut in half: Pillow refuses it ("image file is truncated"), so must we. */
     char *jpg;
@@ -292,7 +306,7 @@ static void test_bad_images(void) {
         &err);
     write_bytes("cut.jpg", jpg, n / 2);
     free(jpg);
-    s = gl_image_load("cut.jpg", &img, &err);
+    s = load_status("cut.jpg", &err, &left);
     CHECK(check_msg(s, GL_ERR_FORMAT, &err, "cut.jpg"), "truncated: %s", err.msg);
     char *png;
     CHECK_OK(
@@ -300,9 +314,8 @@ static void test_bad_images(void) {
         &err);
     write_bytes("cut.png", png, n / 2);
     free(png);
-    s = gl_image_load("cut.png", &img, &err);
+    s = load_status("cut.png", &err, &left);
     CHECK(check_msg(s, GL_ERR_FORMAT, &err, "cut.png"), "truncated png: %s", err.msg);
-    gl_image_free(&img);
 }
 
 /* Stray bytes before a JPEG marker only make libjpeg warn; Pillow decodes such files (to the
@@ -324,14 +337,14 @@ static void test_jpeg_stray_bytes(void) {
     fwrite(jpg + sos, 1, n - sos, f);
     fclose(f);
     free(jpg);
-    gl_image img;
-    CHECK_OK(gl_image_load("stray.jpg", &img, &err), &err);
-    if (!img.rgb) return;
+    gl_image *img = gl_image_load("stray.jpg", &err);
+    CHECK(img, "%s", err.msg);
+    if (!img) return;
     int md;
-    long bad = diff_u8(img.rgb, img.width, img.height,
+    long bad = diff_u8(img->rgb, img->width, img->height,
                        t_path("fixtures/expected/decoded_rgb/02_astronaut_q90_420.npy"), &md);
     CHECK(bad == 0, "%ld bytes differ (max %d)", bad, md);
-    gl_image_free(&img);
+    gl_image_free(img);
 }
 
 /* Lossless re-encodings made by gdal_translate must decode to the fixture's RGB exactly. */
@@ -349,15 +362,15 @@ static void test_other_formats(void) {
         snprintf(cmd, sizeof cmd, "gdal_translate -q %s %s %s", cases[i].args,
                  t_path("fixtures/expected/images/%s", cases[i].src), cases[i].out);
         CHECK(run(cmd) == 0, "%s", cmd);
-        gl_image img;
         gl_error err = {0};
-        CHECK_OK(gl_image_load(cases[i].out, &img, &err), &err);
-        if (!img.rgb) continue;
+        gl_image *img = gl_image_load(cases[i].out, &err);
+        CHECK(img, "%s", err.msg);
+        if (!img) continue;
         int md;
-        long bad = diff_u8(img.rgb, img.width, img.height,
+        long bad = diff_u8(img->rgb, img->width, img->height,
                            t_path("fixtures/expected/decoded_rgb/%s.npy", cases[i].stem), &md);
         CHECK(bad == 0, "%s: %ld bytes differ (max %d)", cases[i].out, bad, md);
-        gl_image_free(&img);
+        gl_image_free(img);
     }
 }
 
@@ -453,14 +466,14 @@ static void test_pil_modes(void) {
     while (f && fscanf(f, "%127s", name) == 1) {
         char npy[160];
         snprintf(npy, sizeof npy, "%s.npy", name);
-        gl_image img;
         gl_error err = {0};
-        CHECK_OK(gl_image_load(name, &img, &err), &err);
-        if (!img.rgb) continue;
+        gl_image *img = gl_image_load(name, &err);
+        CHECK(img, "%s", err.msg);
+        if (!img) continue;
         int md;
-        long bad = diff_u8(img.rgb, img.width, img.height, npy, &md);
+        long bad = diff_u8(img->rgb, img->width, img->height, npy, &md);
         CHECK(bad == 0, "%s: %ld bytes differ from Pillow (max %d)", name, bad, md);
-        gl_image_free(&img);
+        gl_image_free(img);
         n++;
     }
     if (f) fclose(f);
@@ -485,19 +498,20 @@ static void test_pil_resize(void) {
         char src[32], dst[32];
         snprintf(src, sizeof src, "src%d.npy", i);
         snprintf(dst, sizeof dst, "dst%d.npy", i);
-        gl_npy a;
+        gl_npy *a = NULL;
         gl_error err = {0};
-        CHECK_OK(gl_npy_read(src, &a, &err), &err);
-        if (!a.data) continue;
+        a = gl_npy_load(src, &err);
+        CHECK(a, "%s", err.msg);
+        if (!a) continue;
         unsigned char *out = malloc((size_t)W * H * 3);
-        CHECK_OK(gl_resize_bicubic(a.data, (int)a.shape[1], (int)a.shape[0], out, W, H, &err),
+        CHECK_OK(gl_resize_bicubic(a->data, (int)a->shape[1], (int)a->shape[0], out, W, H, &err),
                  &err);
         int md;
         long bad = diff_u8(out, W, H, dst, &md);
         CHECK(bad == 0, "%lldx%lld -> %dx%d: %ld bytes differ from Pillow (max %d)",
-              (long long)a.shape[1], (long long)a.shape[0], W, H, bad, md);
+              (long long)a->shape[1], (long long)a->shape[0], W, H, bad, md);
         free(out);
-        gl_npy_free(&a);
+        gl_npy_free(a);
     }
 }
 
@@ -509,23 +523,25 @@ static void test_pil_pipeline(void) {
         char src[32], pv[32];
         snprintf(src, sizeof src, "psrc%d.npy", i);
         snprintf(pv, sizeof pv, "pv%d.npy", i);
-        gl_npy a, e;
+        gl_npy *a = NULL, *e = NULL;
         gl_error err = {0};
-        CHECK_OK(gl_npy_read(src, &a, &err), &err);
-        CHECK_OK(gl_npy_read(pv, &e, &err), &err);
-        if (a.data && e.data && e.count == (size_t)3 * C * C) {
-            gl_image img = {(int)a.shape[1], (int)a.shape[0], a.data};
+        a = gl_npy_load(src, &err);
+        CHECK(a, "%s", err.msg);
+        e = gl_npy_load(pv, &err);
+        CHECK(e, "%s", err.msg);
+        if (a && e->data && e->count == (size_t)3 * C * C) {
+            gl_image img = {(int)a->shape[1], (int)a->shape[0], a->data};
             gl_preproc_config c = gl_preproc_default_config(S);
             c.crop_width = c.crop_height = C;
-            float *out = malloc(sizeof(float) * e.count);
+            float *out = malloc(sizeof(float) * e->count);
             CHECK_OK(gl_preprocess(&c, &img, out, &err), &err);
-            CHECK_CLOSE(src, out, e.data, e.count, 1e-6, 0);
+            CHECK_CLOSE(src, out, e->data, e->count, 1e-6, 0);
             free(out);
         } else {
             CHECK(0, "%s or %s unusable", src, pv);
         }
-        gl_npy_free(&a);
-        gl_npy_free(&e);
+        gl_npy_free(a);
+        gl_npy_free(e);
     }
 }
 

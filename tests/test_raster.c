@@ -105,7 +105,7 @@ static void test_info_and_bounds(void) {
         gl_raster *r = open_with(path, GL_STRETCH_NONE, 0, 0, 0);
         if (!j || !r) {
             cJSON_Delete(j);
-            gl_raster_close(r);
+            gl_raster_free(r);
             continue;
         }
         const gl_raster_info *in = gl_raster_get_info(r);
@@ -152,7 +152,7 @@ static void test_info_and_bounds(void) {
                   gy);
         }
         free(out);
-        gl_raster_close(r);
+        gl_raster_free(r);
         cJSON_Delete(j);
     }
 }
@@ -178,7 +178,7 @@ static void test_lonlat(void) {
               "%s: ours (%.12f, %.12f) gdaltransform (%.12f, %.12f)", files[f], lon, lat, glon,
               glat);
         free(out);
-        gl_raster_close(r);
+        gl_raster_free(r);
     }
 }
 
@@ -221,7 +221,7 @@ static void test_byte_windows(void) {
         }
         free(rgb);
         free(ref);
-        gl_raster_close(r);
+        gl_raster_free(r);
     }
 }
 
@@ -272,20 +272,20 @@ static int make_numpy_refs(void) {
 
 /* Compares a [h][w] or [h][w][3] uint8 npy with ours; returns differing bytes (-1: bad file). */
 static long npy_diff(const char *path, const unsigned char *got, size_t n, int *max_diff) {
-    gl_npy a;
     gl_error err = {0};
     *max_diff = 0;
-    if (gl_npy_read(path, &a, &err) || a.count != n || strcmp(a.dtype, "|u1")) {
-        if (a.data) gl_npy_free(&a);
+    gl_npy *a = gl_npy_load(path, &err);
+    if (!a || a->count != n || strcmp(a->dtype, "|u1")) {
+        gl_npy_free(a);
         return -1;
     }
     long bad = 0;
     for (size_t i = 0; i < n; i++) {
-        int d = abs((int)got[i] - ((unsigned char *)a.data)[i]);
+        int d = abs((int)got[i] - ((unsigned char *)a->data)[i]);
         bad += d != 0;
         if (d > *max_diff) *max_diff = d;
     }
-    gl_npy_free(&a);
+    gl_npy_free(a);
     return bad;
 }
 
@@ -304,7 +304,7 @@ static void test_minmax_like_gvl(void) {
         long bad = npy_diff("l7_gvl.npy", rgb, 349 * 352 * 3, &md);
         CHECK(bad == 0, "L7 4,3,2 vs GVL formula: %ld differ, max %d", bad, md);
         free(rgb);
-        gl_raster_close(r);
+        gl_raster_free(r);
     }
     /* uint16: a window of the stretched scene. */
     r = open_with(img("uint16_cog.tif"), GL_STRETCH_MINMAX, 0, 0, 0);
@@ -315,7 +315,7 @@ static void test_minmax_like_gvl(void) {
         long bad = npy_diff("u16_gvl.npy", rgb, (size_t)w * h * 3, &md);
         CHECK(bad == 0, "uint16 window vs GVL formula: %ld differ, max %d", bad, md);
         free(rgb);
-        gl_raster_close(r);
+        gl_raster_free(r);
     }
 }
 
@@ -330,7 +330,7 @@ static void test_float32_like_gvl(void) {
     long bad = npy_diff("f32_gvl.npy", rgb, 1000 * 1000 * 3, &md);
     CHECK(bad == 0, "float32 vs GVL formula: %ld differ, max %d", bad, md);
     free(rgb);
-    gl_raster_close(r);
+    gl_raster_free(r);
 }
 
 /* A picture without georeferencing opens as a raster with no CRS; lon/lat is refused. */
@@ -345,7 +345,7 @@ static void test_plain_picture(void) {
     CHECK(gl_raster_crs_to_lonlat(r, 1, 2, &lon, &lat, &err) == GL_ERR_UNSUPPORTED &&
               strstr(err.msg, "01_chelsea.png"),
           "%s", err.msg);
-    gl_raster_close(r);
+    gl_raster_free(r);
 }
 
 /* uint16 min/max agree with gdalinfo -mm; the stretched window is gdal_translate -scale's within
@@ -357,7 +357,7 @@ static void test_uint16_vs_gdal_translate(void) {
     gl_raster *r = open_with(path, GL_STRETCH_MINMAX, 0, 0, 0);
     if (!j || !r) {
         cJSON_Delete(j);
-        gl_raster_close(r);
+        gl_raster_free(r);
         return;
     }
     const cJSON *b = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "bands"), 0);
@@ -378,7 +378,7 @@ static void test_uint16_vs_gdal_translate(void) {
     }
     free(ref);
     free(rgb);
-    gl_raster_close(r);
+    gl_raster_free(r);
     cJSON_Delete(j);
 }
 
@@ -390,12 +390,13 @@ static void test_percentile(void) {
     gl_error err = {0};
     gl_raster *r = gl_raster_open(img("uint16_cog.tif"), &p, &err);
     CHECK(r != NULL, "%s", err.msg);
-    gl_npy ref;
-    CHECK_OK(gl_npy_read("u16_pct.npy", &ref, &err), &err);
+    gl_npy *ref = NULL;
+    ref = gl_npy_load("u16_pct.npy", &err);
+    CHECK(ref, "%s", err.msg);
     double lo[3], hi[3];
-    if (r && ref.data) {
+    if (r && ref->data) {
         CHECK_OK(gl_raster_stretch_range(r, lo, hi, &err), &err);
-        const double *e = ref.data;
+        const double *e = ref->data;
         CHECK(lo[0] == e[0] && hi[0] == e[1], "percentiles %g,%g vs numpy %g,%g", lo[0], hi[0],
               e[0], e[1]);
         char args[256];
@@ -406,8 +407,8 @@ static void test_percentile(void) {
         CHECK(want && max_channel_diff(px, want, 64, 64) <= 1, "percentile window vs -scale");
         free(want);
     }
-    gl_npy_free(&ref);
-    gl_raster_close(r);
+    gl_npy_free(ref);
+    gl_raster_free(r);
     /* RGB.byte.tif: per band, nodata (0) left out. Run on a copy: no .aux.xml may appear. */
     char *data;
     size_t n;
@@ -419,16 +420,17 @@ static void test_percentile(void) {
     p.percentile_low = 5;
     p.percentile_high = 95;
     r = gl_raster_open("copy.tif", &p, &err);
-    CHECK_OK(gl_npy_read("rgb_pct.npy", &ref, &err), &err);
-    if (r && ref.data) {
+    ref = gl_npy_load("rgb_pct.npy", &err);
+    CHECK(ref, "%s", err.msg);
+    if (r && ref->data) {
         CHECK_OK(gl_raster_stretch_range(r, lo, hi, &err), &err);
-        const double *e = ref.data;
+        const double *e = ref->data;
         for (int c = 0; c < 3; c++)
             CHECK(lo[c] == e[2 * c] && hi[c] == e[2 * c + 1], "band %d: %g,%g vs numpy %g,%g",
                   c + 1, lo[c], hi[c], e[2 * c], e[2 * c + 1]);
     }
-    gl_npy_free(&ref);
-    gl_raster_close(r);
+    gl_npy_free(ref);
+    gl_raster_free(r);
     f = fopen("copy.tif.aux.xml", "rb");
     CHECK(f == NULL, "an .aux.xml was written beside the data");
     if (f) fclose(f);
@@ -436,7 +438,7 @@ static void test_percentile(void) {
     p.percentile_high = 10;
     r = gl_raster_open(img("uint16_cog.tif"), &p, &err);
     CHECK(!r && err.code == GL_ERR_ARG, "bad percentiles accepted");
-    gl_raster_close(r);
+    gl_raster_free(r);
 }
 
 /* valid: nodata 0 on every band (RGB.byte.tif) and the alpha band (drone). */
@@ -461,7 +463,7 @@ static void test_valid_masks(void) {
         CHECK(bad == 0, "%s valid: %ld differ", cases[i].file, bad);
         free(rgb);
         free(valid);
-        gl_raster_close(r);
+        gl_raster_free(r);
     }
 }
 
@@ -483,7 +485,7 @@ static void test_bad_inputs(void) {
     CHECK(!r && err.code == GL_ERR_FORMAT && strstr(err.msg, "corrupt.tif") &&
               !strchr(err.msg, '\n'),
           "corrupt: %s", err.msg);
-    gl_raster_close(r);
+    gl_raster_free(r);
     r = gl_raster_open("nothere.tif", NULL, &err);
     CHECK(!r && err.code == GL_ERR_IO && strstr(err.msg, "nothere.tif"), "missing: %s", err.msg);
     /* A GeoTIFF cut short: opening may work, reading the lost rows must fail cleanly. */
@@ -502,7 +504,7 @@ static void test_bad_inputs(void) {
     } else {
         CHECK(strstr(err.msg, "cut.tif") != NULL, "cut open: %s", err.msg);
     }
-    gl_raster_close(r);
+    gl_raster_free(r);
     /* A JPEG cut short: GDAL would pad it with gray; the read must fail instead. */
     CHECK_OK(gl_read_file(img("airport.jpg"), 1 << 24, &data, &n, &err), &err);
     write_bytes("cut.jpg", data, n / 2);
@@ -515,17 +517,17 @@ static void test_bad_inputs(void) {
         CHECK(st == GL_ERR_FORMAT && strstr(err.msg, "cut.jpg"), "cut jpeg read: %s", err.msg);
         free(px);
     }
-    gl_raster_close(r);
+    gl_raster_free(r);
     p.bands[0] = 7;
     r = gl_raster_open(img("L7_ETMs.tif"), &p, &err);
     CHECK(!r && err.code == GL_ERR_ARG && strstr(err.msg, "band 7"), "band 7: %s", err.msg);
-    gl_raster_close(r);
+    gl_raster_free(r);
     r = open_with(img("world.rgb.tif"), GL_STRETCH_NONE, 0, 0, 0);
     if (r) {
         unsigned char px[3 * 4];
         CHECK(gl_raster_read_rgb(r, 510, 0, 4, 1, px, NULL, &err) == GL_ERR_ARG, "window outside");
     }
-    gl_raster_close(r);
+    gl_raster_free(r);
 }
 
 /* A 20000 x 20000 sparse GeoTIFF made by gdal_create: windows anywhere are read without
@@ -554,7 +556,7 @@ static void test_large_scene_window(void) {
     double x, y;
     gl_raster_pixel_to_crs(in, 20000, 20000, &x, &y);
     CHECK(fabs(x - 520000) < 1e-6 && fabs(y - 3980000) < 1e-6, "corner %.9f %.9f", x, y);
-    gl_raster_close(r);
+    gl_raster_free(r);
 }
 
 int main(void) {

@@ -115,15 +115,17 @@ static void test_augmentations_match_numpy(void) {
                  {GL_TTA_OP_ROT270, "r270.npy"}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         gl_error err = {0};
-        gl_npy want = {0};
-        CHECK_OK(gl_npy_read(cases[c].file, &want, &err), &err);
+        gl_npy *want = NULL;
+        want = gl_npy_load(cases[c].file, &err);
+        CHECK(want, "%s", err.msg);
         unsigned char out[sizeof rgb];
         int ow, oh;
         gl_tile_augment(cases[c].op, rgb, W, H, out, &ow, &oh);
-        CHECK(want.ndim == 3 && want.shape[0] == oh && want.shape[1] == ow, "%s shape %dx%d",
+        CHECK(want->ndim == 3 && want->shape[0] == oh && want->shape[1] == ow, "%s shape %dx%d",
               cases[c].file, oh, ow);
-        CHECK(want.data && !memcmp(out, want.data, sizeof out), "%s pixels differ", cases[c].file);
-        gl_npy_free(&want);
+        CHECK(want->data && !memcmp(out, want->data, sizeof out), "%s pixels differ",
+              cases[c].file);
+        gl_npy_free(want);
     }
     /* The hand-worked corner: rot90 (counter-clockwise) puts the top-right pixel at top-left. */
     unsigned char out[sizeof rgb];
@@ -152,19 +154,21 @@ static void test_gvl_resize_matches_pil(void) {
         snprintf(in_path, sizeof in_path, "%s_in.npy", names[c]);
         snprintf(out_path, sizeof out_path, "%s_out.npy", names[c]);
         gl_error err = {0};
-        gl_npy in = {0}, want = {0};
-        CHECK_OK(gl_npy_read(in_path, &in, &err), &err);
-        CHECK_OK(gl_npy_read(out_path, &want, &err), &err);
-        if (!in.data || !want.data) continue;
+        gl_npy *in = NULL, *want = NULL;
+        in = gl_npy_load(in_path, &err);
+        CHECK(in, "%s", err.msg);
+        want = gl_npy_load(out_path, &err);
+        CHECK(want, "%s", err.msg);
+        if (!in || !want) continue;
         static unsigned char got[224 * 224 * 3];
-        CHECK_OK(gl_gvl_resize(in.data, (int)in.shape[1], (int)in.shape[0], got, 224, 224, &err),
+        CHECK_OK(gl_gvl_resize(in->data, (int)in->shape[1], (int)in->shape[0], got, 224, 224, &err),
                  &err);
         int bad = 0, first = -1;
         for (size_t i = 0; i < sizeof got; i++)
-            if (got[i] != ((unsigned char *)want.data)[i] && !bad++) first = (int)i;
+            if (got[i] != ((unsigned char *)want->data)[i] && !bad++) first = (int)i;
         CHECK(bad == 0, "%s: %d bytes differ from PIL, first at %d", names[c], bad, first);
-        gl_npy_free(&in);
-        gl_npy_free(&want);
+        gl_npy_free(in);
+        gl_npy_free(want);
     }
 }
 

@@ -81,17 +81,18 @@ static int setup(void) {
 static void check_against_npy(const gl_pth *p, const gl_py *dict, const char *key,
                               const char *npy) {
     gl_error err = {0};
-    gl_npy ref = {0};
-    CHECK_OK(gl_npy_read(npy, &ref, &err), &err);
+    gl_npy *ref = NULL;
+    ref = gl_npy_load(npy, &err);
+    CHECK(ref, "%s", err.msg);
     if (err.code) return;
-    float *got = malloc(ref.count * sizeof *got + 4);
+    float *got = malloc(ref->count * sizeof *got + 4);
     /* numpy's reader here reports a 0-d array as [1]; a torch scalar has ndim 0 */
     const gl_pth_tensor *t = gl_pth_find_tensor(p, dict, key, &err);
-    int ndim = t && t->ndim == 0 && ref.count == 1 ? 0 : ref.ndim;
-    CHECK_OK(gl_pth_read_f32(p, dict, key, ref.shape, ndim, got, &err), &err);
-    if (!err.code) CHECK_CLOSE(key, got, (const float *)ref.data, ref.count, 0, 0);
+    int ndim = t && t->ndim == 0 && ref->count == 1 ? 0 : ref->ndim;
+    CHECK_OK(gl_pth_read_f32(p, dict, key, ref->shape, ndim, got, &err), &err);
+    if (!err.code) CHECK_CLOSE(key, got, (const float *)ref->data, ref->count, 0, 0);
     free(got);
-    gl_npy_free(&ref);
+    gl_npy_free(ref);
 }
 
 static void test_real_checkpoint(void) {

@@ -21,7 +21,7 @@ static gl_status run(const char *model, const gl_clip_params *p, const char *cla
                      const char *out, gl_error *err) {
     char **classes = NULL;
     int n_classes = 0;
-    gl_status s = gl_class_list_load(classes_path, &classes, &n_classes, err);
+    gl_status s = gl_class_list_read(classes_path, &classes, &n_classes, err);
     if (s) return s;
     gl_clip *clip = gl_clip_load(model, p, err);
     float *embeds = NULL, *probs = NULL;
@@ -33,12 +33,12 @@ static gl_status run(const char *model, const gl_clip_params *p, const char *cla
     }
     if (!s) s = gl_clip_encode_image_files(clip, images, n, embeds, err);
     if (!s)
-        s = gl_clip_zeroshot(clip, embeds, n, (const char *const *)classes, n_classes, template,
-                             probs, err);
+        s = gl_classify_zeroshot(clip, embeds, n, (const char *const *)classes, n_classes, template,
+                                 probs, err);
     gl_atomic_file f = {0};
     if (!s && out) s = gl_atomic_open(&f, out, err);
     if (!s) {
-        gl_zeroshot_write_csv(out ? f.fp : stdout, images, probs, n, (const char *const *)classes,
+        gl_classify_write_csv(out ? f.fp : stdout, images, probs, n, (const char *const *)classes,
                               n_classes, top_k);
         if (out) s = gl_atomic_commit(&f, err);
     }

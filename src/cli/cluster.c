@@ -134,23 +134,24 @@ int cmd_cluster(int argc, char **argv) {
     char **classes = NULL, **names = NULL;
     int n = 0, n_names = 0;
     gl_clip *clip = NULL;
-    gl_class_node root = {0};
+    gl_class_node *root = NULL;
     gl_clip_params cp = gl_clip_default_params();
     cp.threads = o.threads;
     cp.max_batch = 32;
-    gl_status st = gl_class_list_load(o.classes, &classes, &n, &err);
-    if (!st) st = gl_class_list_load(o.names, &names, &n_names, &err);
+    gl_status st = gl_class_list_read(o.classes, &classes, &n, &err);
+    if (!st) st = gl_class_list_read(o.names, &names, &n_names, &err);
     if (!st && !(clip = gl_clip_load(o.model, &cp, &err))) st = err.code;
-    if (!st)
-        st = gl_cluster_classes(clip, (const char *const *)classes, n, (const char *const *)names,
-                                n_names, o.tmpl, o.k, o.steps, &root, &err);
-    if (!st) st = gl_class_tree_write_yaml(o.out, &root, &err);
+    if (!st && !(root = gl_cluster_classes(clip, (const char *const *)classes, n,
+                                           (const char *const *)names, n_names, o.tmpl, o.k,
+                                           o.steps, &err)))
+        st = err.code;
+    if (!st) st = gl_class_tree_write_yaml(o.out, root, &err);
     if (!st) {
-        print_tree(&root, 0);
+        print_tree(root, 0);
         printf("wrote %s: %d classes in %d meta-classes at the top level\n", o.out, n,
-               root.n_children);
+               root->n_children);
     }
-    gl_class_tree_free(&root);
+    gl_class_tree_free(root);
     gl_clip_free(clip);
     gl_strings_free(classes, n);
     gl_strings_free(names, n_names);

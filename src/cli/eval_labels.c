@@ -114,26 +114,25 @@ int cli_eval_labels(int argc, char **argv) {
     if (!pred || !truth) return cli_usage_error("eval", "--pred and --truth are both required");
     if (optind < argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
     gl_error err = {0};
-    gl_label_eval e;
-    gl_class_node tree = {0};
-    if (yaml && gl_class_tree_load_yaml(yaml, &tree, &err)) return cli_report(&err);
-    gl_status st = gl_label_eval_files(pred, truth, yaml ? &tree : NULL, &e, &err);
-    gl_class_tree_free(&tree);
-    if (st) return cli_report(&err);
-    if (png && gl_draw_confusion_png(&e, png, &err)) {
-        gl_label_eval_free(&e);
+    gl_class_node *tree = NULL;
+    if (yaml && !(tree = gl_class_tree_load(yaml, &err))) return cli_report(&err);
+    gl_label_eval *e = gl_label_eval_files(pred, truth, tree, &err);
+    gl_class_tree_free(tree);
+    if (!e) return cli_report(&err);
+    if (png && gl_draw_confusion_png(e, png, &err)) {
+        gl_label_eval_free(e);
         return cli_report(&err);
     }
     if (json) {
-        cJSON *o = eval_json(&e);
+        cJSON *o = eval_json(e);
         char *s = cJSON_Print(o);
         if (s) printf("%s\n", s);
         free(s);
         cJSON_Delete(o);
     } else {
-        print_text(&e);
+        print_text(e);
         if (png) printf("\nconfusion matrix drawn to %s\n", png);
     }
-    gl_label_eval_free(&e);
+    gl_label_eval_free(e);
     return CLI_OK;
 }

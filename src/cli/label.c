@@ -168,8 +168,8 @@ static int parse(int argc, char **argv, label_opts *o) {
     return -1;
 }
 
-static void report_input(void *user, const char *input, const gl_error *err) {
-    (void)user;
+static void report_input(void *ctx, const char *input, const gl_error *err) {
+    (void)ctx;
     const char *msg = err->msg[0] ? err->msg : gl_status_name(err->code);
     /* Messages name their file already; add the input only when they do not. */
     if (strstr(msg, input))

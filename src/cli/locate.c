@@ -163,16 +163,18 @@ static void inputs_free(locate_inputs *in) {
 
 /* Rows of an [n, dim] float32 .npy, named "FILE#row". */
 static int inputs_from_npy(const char *path, locate_inputs *in) {
-    gl_npy a;
     gl_error err = {0};
-    if (gl_npy_read(path, &a, &err) != GL_OK) return cli_report(&err);
-    if (strcmp(a.dtype, "<f4") || a.ndim != 2 || a.shape[0] < 1 || a.shape[0] > INT_MAX / 2) {
-        gl_npy_free(&a);
+    gl_npy *a = gl_npy_load(path, &err);
+    if (!a) return cli_report(&err);
+    if (strcmp(a->dtype, "<f4") || a->ndim != 2 || a->shape[0] < 1 || a->shape[0] > INT_MAX / 2) {
+        gl_npy_free(a);
         fprintf(stderr, "geolabel: %s: expected a float32 [n, dim] array\n", path);
         return CLI_FAIL;
     }
-    in->n = (int)a.shape[0], in->dim = (int)a.shape[1], in->owned = 1;
-    in->features = a.data;
+    in->n = (int)a->shape[0], in->dim = (int)a->shape[1], in->owned = 1;
+    in->features = a->data; /* taken over from the array */
+    a->data = NULL;
+    gl_npy_free(a);
     in->names = calloc((size_t)in->n, sizeof *in->names);
     in->ok = malloc((size_t)in->n);
     for (int i = 0; in->names && i < in->n; i++) {
@@ -190,9 +192,8 @@ static int inputs_from_images(gl_clip *clip, char **paths, int n, locate_inputs 
     in->features = malloc((size_t)n * in->dim * sizeof(float));
     in->ok = calloc((size_t)n, 1);
     if (!in->features || !in->ok) return fprintf(stderr, "geolabel: out of memory\n"), CLI_FAIL;
-    gl_progress prog;
     double t0 = gl_now_seconds();
-    gl_progress_begin(&prog, "images", n);
+    gl_progress *prog = gl_progress_new("images", n);
     for (int i = 0; i < n; i += 8) {
         int b = n - i < 8 ? n - i : 8;
         gl_error err = {0};
@@ -207,9 +208,9 @@ static int inputs_from_images(gl_clip *clip, char **paths, int n, locate_inputs 
                 else
                     cli_report(&err);
             }
-        gl_progress_add(&prog, b);
+        gl_progress_add(prog, b);
     }
-    gl_progress_end(&prog);
+    gl_progress_free(prog);
     double dt = gl_now_seconds() - t0;
     gl_log(GL_LOG_INFO, "locate: %d images encoded in %.3f s (%.3f images/s)", n, dt,
            n / (dt > 0 ? dt : 1e-9));
@@ -292,13 +293,13 @@ static int run_zeroshot(const locate_opts *o, gl_clip *clip, const gl_gazetteer 
 }
 
 static int zeroshot(const locate_opts *o) {
-    gl_gazetteer gz;
     gl_error err = {0};
-    if (gl_gazetteer_load(o->gazetteer, &gz, &err) != GL_OK) return cli_report(&err);
+    gl_gazetteer *gz = gl_gazetteer_load(o->gazetteer, &err);
+    if (!gz) return cli_report(&err);
     gl_clip *clip = load_clip(o);
-    int rc = clip ? run_zeroshot(o, clip, &gz) : CLI_FAIL;
+    int rc = clip ? run_zeroshot(o, clip, gz) : CLI_FAIL;
     gl_clip_free(clip);
-    gl_gazetteer_free(&gz);
+    gl_gazetteer_free(gz);
     return rc;
 }
 
@@ -334,12 +335,11 @@ static int geoclip(const locate_opts *o) {
     if (!gallery &&
         gl_data_path("geoclip/coordinates_100K.csv", shipped, sizeof shipped, &err) != GL_OK)
         return cli_report(&err);
-    gl_geo_gallery gal;
-    if (gl_geo_gallery_load(gallery ? gallery : shipped, &gal, &err) != GL_OK)
-        return cli_report(&err);
+    gl_geo_gallery *gal = gl_geo_gallery_load(gallery ? gallery : shipped, &err);
+    if (!gal) return cli_report(&err);
     gl_geoclip *g = gl_geoclip_load(o->geoclip_dir, &err);
     double t0 = gl_now_seconds();
-    gl_geoclip_index *ix = g ? gl_geoclip_index_new(g, &gal, o->cache_dir, &err) : NULL;
+    gl_geoclip_index *ix = g ? gl_geoclip_index_new(g, gal, o->cache_dir, &err) : NULL;
     if (ix) gl_log(GL_LOG_INFO, "locate: gallery features ready in %.3f s", gl_now_seconds() - t0);
     int rc = ix ? run_geoclip(o, ix) : cli_report(&err);
     if (ix) {
@@ -349,7 +349,7 @@ static int geoclip(const locate_opts *o) {
     }
     gl_geoclip_index_free(ix);
     gl_geoclip_free(g);
-    gl_geo_gallery_free(&gal);
+    gl_geo_gallery_free(gal);
     return rc;
 }
 

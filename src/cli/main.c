@@ -1,5 +1,6 @@
 /* main.c: the geolabel entry point: global flags, then dispatch to one subcommand file.
  * Nothing here knows about models or images; see cli.h for the conventions. */
+#include "core/blas.h"
 #include "cli.h"
 
 #include <stdarg.h>

@@ -61,7 +61,7 @@ static gl_status run_meta(gl_clip *clip, const gl_head *h, gl_head_writer *w, co
     int idx[6];
     for (int k = 0; k < 6; k++)
         if ((idx[k] = gl_csv_column(csv, cols[k])) < 0) {
-            gl_csv_close(csv);
+            gl_csv_free(csv);
             return gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' column (need id,path,e1,n1,e2,n2)",
                            meta, cols[k]);
         }
@@ -102,7 +102,7 @@ static gl_status run_meta(gl_clip *clip, const gl_head *h, gl_head_writer *w, co
                            n, err);
     for (int i = 0; i < n; i++)
         free(ids[i]), free(paths[i]);
-    gl_csv_close(csv);
+    gl_csv_free(csv);
     return s;
 }
 

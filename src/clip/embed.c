@@ -1,5 +1,6 @@
 /* embed.c: what the embed and classify commands do with a loaded model: image files to
  * embeddings in batches, whole-image zero-shot probabilities, and the classify CSV. */
+#include "core/blas.h"
 #include "clip/clip_internal.h"
 #include "label/label.h"
 
@@ -20,11 +21,11 @@ typedef struct {
 static void decode_task(void *ctx, int j, int thread) {
     (void)thread;
     const decode_job *d = ctx;
-    gl_image img = {0};
-    d->status[j] = gl_image_load(d->paths[j], &img, &d->errors[j]);
+    gl_image *img = gl_image_load(d->paths[j], &d->errors[j]);
+    d->status[j] = img ? GL_OK : d->errors[j].code;
     if (!d->status[j])
-        d->status[j] = gl_preprocess(d->preproc, &img, d->pixels + d->per_image * j, &d->errors[j]);
-    gl_image_free(&img);
+        d->status[j] = gl_preprocess(d->preproc, img, d->pixels + d->per_image * j, &d->errors[j]);
+    gl_image_free(img);
 }
 
 gl_status gl_clip_encode_image_files(gl_clip *c, const char *const *paths, int n, float *embeds,
@@ -51,8 +52,9 @@ gl_status gl_clip_encode_image_files(gl_clip *c, const char *const *paths, int n
     return s;
 }
 
-gl_status gl_clip_zeroshot(gl_clip *c, const float *image_embeds, int n, const char *const *classes,
-                           int n_classes, const char *template, float *probs, gl_error *err) {
+gl_status gl_classify_zeroshot(gl_clip *c, const float *image_embeds, int n,
+                               const char *const *classes, int n_classes, const char *template,
+                               float *probs, gl_error *err) {
     if (!template) template = "a photo of {}.";
     if (!strstr(template, "{}"))
         return gl_fail(err, GL_ERR_ARG, "template '%s' has no {} for the class name", template);
@@ -95,7 +97,7 @@ static void top_indices(const float *row, int n, int k, int *out) {
     }
 }
 
-void gl_zeroshot_write_csv(FILE *fp, const char *const *filenames, const float *probs, int n,
+void gl_classify_write_csv(FILE *fp, const char *const *filenames, const float *probs, int n,
                            const char *const *classes, int n_classes, int top_k) {
     if (top_k > n_classes) top_k = n_classes;
     if (top_k < 1) top_k = 1;

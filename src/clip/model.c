@@ -1,5 +1,6 @@
 /* model.c: gl_clip contexts: load a Hub CLIP folder (config, weights bound and shape-checked,
  * tokenizer, preprocessing), size the workspace, run the shared encoder stack, and batch inputs. */
+#include "core/blas.h"
 #include "clip/clip_internal.h"
 
 #include <math.h>
@@ -245,7 +246,7 @@ static gl_status load_preprocessing(gl_clip *c, gl_error *err) {
     int size = c->cfg.vision.image_size;
     c->preproc = gl_preproc_default_config(size);
     if (file_exists(path)) {
-        gl_status s = gl_preproc_config_load(path, &c->preproc, err);
+        gl_status s = gl_preproc_config_read(path, &c->preproc, err);
         if (s) return s;
     }
     const gl_preproc_config *p = &c->preproc;

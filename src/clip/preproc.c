@@ -139,7 +139,7 @@ static gl_status apply_config(const char *path, const cJSON *root, gl_preproc_co
     return GL_OK;
 }
 
-gl_status gl_preproc_config_load(const char *path, gl_preproc_config *cfg, gl_error *err) {
+gl_status gl_preproc_config_read(const char *path, gl_preproc_config *cfg, gl_error *err) {
     cJSON *root;
     gl_status s = gl_json_load_object(path, 1 << 20, &root, err);
     if (s) return s;

@@ -1,5 +1,6 @@
 /* random_model.c: `model random`: a full-size Hub-layout CLIP folder (config.json, preprocessor
  * config, vocab, merges, model.safetensors) with random weights, for benchmarks on real shapes. */
+#include "core/progress.h"
 #include "geolabel.h"
 
 #include <cjson/cJSON.h>

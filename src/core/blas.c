@@ -1,5 +1,6 @@
 /* blas.c: the GEMM entry points every subsystem uses, and the OpenBLAS core-type fix-up.
  * Keeping BLAS behind two calls lets a measured-faster kernel replace it in one place. */
+#include "core/blas.h"
 #include "geolabel.h"
 
 #include <cblas.h>

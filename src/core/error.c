@@ -1,8 +1,9 @@
 /* error.c: the one error API (gl_error), the log level, and the terminal progress line.
  * The log level is, with errors, the only process-wide state the library keeps. */
-#include "geolabel.h"
+#include "core/progress.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -123,10 +124,23 @@ void gl_progress_begin(gl_progress *p, const char *what, long total) {
 }
 
 void gl_progress_add(gl_progress *p, long n) {
+    if (!p) return;
     p->done += n;
     if (p->enabled && gl_now_seconds() - p->last_draw_s > 0.2) progress_draw(p, 0);
 }
 
 void gl_progress_end(gl_progress *p) {
     if (p->enabled) progress_draw(p, 1);
+}
+
+gl_progress *gl_progress_new(const char *what, long total) {
+    gl_progress *p = malloc(sizeof *p);
+    if (p) gl_progress_begin(p, what, total);
+    return p;
+}
+
+void gl_progress_free(gl_progress *p) {
+    if (!p) return;
+    gl_progress_end(p);
+    free(p);
 }

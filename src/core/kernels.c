@@ -1,5 +1,6 @@
 /* kernels.c: transformer forward kernels on the pool: GEMMs through gl_sgemm_nt split once per
  * thread, bias and activation applied while the tile is hot, LayerNorm rows, per-head attention. */
+#include "core/blas.h"
 #include "core/kernels.h"
 
 #include <math.h>

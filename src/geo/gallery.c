@@ -1,5 +1,6 @@
 /* gallery.c: GeoCLIP retrieval: the GPS gallery CSV, its normalised location features (computed
  * once, then read from the embedding cache), and top-k over one GEMM per batch of images. */
+#include "core/blas.h"
 #include "geo/geo.h"
 
 #include <math.h>
@@ -20,16 +21,21 @@ void gl_geo_gallery_free(gl_geo_gallery *gal) {
     if (!gal) return;
     free(gal->latlon);
     free(gal->coords);
-    memset(gal, 0, sizeof *gal);
+    free(gal);
 }
 
-gl_status gl_geo_gallery_load(const char *path, gl_geo_gallery *gal, gl_error *err) {
+gl_geo_gallery *gl_geo_gallery_load(const char *path, gl_error *err) {
     static const char *const cols[] = {"lat", "lon"};
     static const int req[] = {1, 1};
     int idx[2], cap = 0, r;
-    memset(gal, 0, sizeof *gal);
     gl_csv *csv = gl_geo_csv_open(path, cols, req, 2, idx, err);
-    if (!csv) return err->code;
+    if (!csv) return NULL;
+    gl_geo_gallery *gal = calloc(1, sizeof *gal);
+    if (!gal) {
+        gl_csv_free(csv);
+        gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
+    }
     gl_status s = GL_OK;
     while (s == GL_OK && (r = gl_csv_next(csv, err)) == 1) {
         double lat, lon;
@@ -58,14 +64,14 @@ gl_status gl_geo_gallery_load(const char *path, gl_geo_gallery *gal, gl_error *e
     if (s == GL_OK && r < 0) s = err->code;
     if (s == GL_OK && gal->n == 0)
         s = gl_fail(err, GL_ERR_FORMAT, "%s: the gallery has no coordinates", path);
-    gl_csv_close(csv);
+    gl_csv_free(csv);
     if (s != GL_OK) {
         gl_geo_gallery_free(gal);
-        return s;
+        return NULL;
     }
     gl_geo_hex64(gl_geo_fnv1a(GL_GEO_FNV_INIT, gal->latlon, (size_t)gal->n * 2 * sizeof(float)),
                  gal->hash);
-    return GL_OK;
+    return gal;
 }
 
 /* Encodes the gallery rows the cache lacks, in runs of consecutive missing rows. */

@@ -30,7 +30,7 @@ void gl_gazetteer_free(gl_gazetteer *gz) {
         free(gz->cities[i].name);
     free(gz->countries);
     free(gz->cities);
-    memset(gz, 0, sizeof *gz);
+    free(gz);
 }
 
 static gl_status read_countries(const char *path, gl_gazetteer *gz, int *slots, gl_error *err) {
@@ -69,7 +69,7 @@ static gl_status read_countries(const char *path, gl_gazetteer *gz, int *slots, 
     if (s == GL_OK && r < 0) s = err->code;
     if (s == GL_OK && gz->n_countries == 0)
         s = gl_fail(err, GL_ERR_FORMAT, "%s: no countries", path);
-    gl_csv_close(csv);
+    gl_csv_free(csv);
     return s;
 }
 
@@ -104,7 +104,7 @@ static gl_status read_cities(const char *path, gl_gazetteer *gz, const int *slot
             gz->n_cities++;
     }
     if (s == GL_OK && r < 0) s = err->code;
-    gl_csv_close(csv);
+    gl_csv_free(csv);
     return s;
 }
 
@@ -167,12 +167,10 @@ static gl_status hash_files(const char *a, const char *b, char out[17], gl_error
     return GL_OK;
 }
 
-gl_status gl_gazetteer_load(const char *dir, gl_gazetteer *gz, gl_error *err) {
-    memset(gz, 0, sizeof *gz);
+gl_gazetteer *gl_gazetteer_load(const char *dir, gl_error *err) {
     char shipped[PATH_MAX], countries[PATH_MAX + 16], cities[PATH_MAX + 16];
     if (!dir) {
-        gl_status s = gl_data_path("gazetteer", shipped, sizeof shipped, err);
-        if (s != GL_OK) return s;
+        if (gl_data_path("gazetteer", shipped, sizeof shipped, err) != GL_OK) return NULL;
         dir = shipped;
     }
     snprintf(countries, sizeof countries, "%s/countries.csv", dir);
@@ -180,10 +178,16 @@ gl_status gl_gazetteer_load(const char *dir, gl_gazetteer *gz, gl_error *err) {
     int slots[26 * 26];
     for (int i = 0; i < 26 * 26; i++)
         slots[i] = -1;
+    gl_gazetteer *gz = calloc(1, sizeof *gz);
+    if (!gz) {
+        gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", dir);
+        return NULL;
+    }
     gl_status s = hash_files(countries, cities, gz->hash, err);
     if (s == GL_OK) s = read_countries(countries, gz, slots, err);
     if (s == GL_OK) s = read_cities(cities, gz, slots, err);
     if (s == GL_OK) s = rank_cities(gz, err);
-    if (s != GL_OK) gl_gazetteer_free(gz);
-    return s;
+    if (s == GL_OK) return gz;
+    gl_gazetteer_free(gz);
+    return NULL;
 }

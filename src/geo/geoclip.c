@@ -8,6 +8,7 @@
  *    summed in float32 too, as the reference's float32 model does. The projection and the Fourier
  *    phases (up to ~4,300 rad for sigma 256) are computed in double, which is where float32
  *    rounding would cost accuracy. */
+#include "core/blas.h"
 #include "geo/geo.h"
 #include "geo/weights.h"
 

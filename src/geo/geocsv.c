@@ -28,7 +28,7 @@ gl_csv *gl_geo_csv_open(const char *path, const char *const *cols, const int *re
         idx[i] = find_column(csv, cols[i]);
         if (idx[i] < 0 && required[i]) {
             gl_fail(err, GL_ERR_FORMAT, "%s: line 1: missing column '%s'", path, cols[i]);
-            gl_csv_close(csv);
+            gl_csv_free(csv);
             return NULL;
         }
     }

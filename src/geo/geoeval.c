@@ -63,7 +63,7 @@ static gl_status read_preds(const char *path, pred_set *p, gl_error *err) {
         if (s == GL_OK) s = preds_push(p, csv, idx, lat, lon, err);
     }
     if (s == GL_OK && r < 0) s = err->code;
-    gl_csv_close(csv);
+    gl_csv_free(csv);
     if (s != GL_OK) return s;
     qsort(p->rows, (size_t)p->n, sizeof *p->rows, cmp_name);
     for (int i = 1; i < p->n; i++)
@@ -139,7 +139,7 @@ static gl_status score_truth(const char *path, const pred_set *p, gl_geo_eval *o
     }
     if (s == GL_OK && r < 0) s = err->code;
     if (s == GL_OK && out->n_truth == 0) s = gl_fail(err, GL_ERR_FORMAT, "%s: no truth rows", path);
-    gl_csv_close(csv);
+    gl_csv_free(csv);
     if (s == GL_OK) summarise(out, dist, country_hits);
     free(dist);
     return s;

@@ -1,5 +1,6 @@
 /* build.c: `dataset build`: images embedded with the CLIP engine and appended as data set rows,
  * resumable (ids already written are skipped) and append-safe (a torn last line is cut off). */
+#include "core/progress.h"
 #include "heads/heads.h"
 
 #include <errno.h>
@@ -82,7 +83,7 @@ static gl_status load_existing(const char *path, id_set *ids, gl_error *err) {
             gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
             break;
         }
-    gl_hreader_close(r);
+    gl_hreader_free(r);
     if (ids->n) qsort(ids->ids, ids->n, sizeof *ids->ids, cmp_str);
     return rc < 0 ? err->code : GL_OK;
 }
@@ -172,7 +173,7 @@ static long count_rows(const char *meta) {
     long n = 0;
     while (csv && gl_csv_next(csv, &e) == 1)
         n++;
-    gl_csv_close(csv);
+    gl_csv_free(csv);
     return n;
 }
 
@@ -224,7 +225,7 @@ gl_status gl_hdata_build(const char *model, const char *meta_csv, const char *ou
     if (out && fclose(out) != 0 && !s) s = gl_fail(err, GL_ERR_IO, "%s: write failed", out_jsonl);
     free(emb);
     gl_clip_free(clip);
-    gl_csv_close(csv);
+    gl_csv_free(csv);
     id_set_free(&ids);
     return s;
 }

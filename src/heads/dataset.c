@@ -46,13 +46,13 @@ gl_hreader *gl_hreader_open(const char *path, int clip_dim, int keep_bad_rows, g
     r->emb = calloc((size_t)clip_dim + 1, sizeof *r->emb);
     r->raw = malloc(r->raw_cap);
     if (!r->path || !r->line || !r->emb || !r->raw) {
-        gl_hreader_close(r);
+        gl_hreader_free(r);
         gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
         return NULL;
     }
     r->gz = gzopen(path, "rb"); /* reads plain files as they are, .gz through zlib */
     if (!r->gz) {
-        gl_hreader_close(r);
+        gl_hreader_free(r);
         gl_fail(err, GL_ERR_IO, "%s: cannot open", path);
         return NULL;
     }
@@ -60,7 +60,7 @@ gl_hreader *gl_hreader_open(const char *path, int clip_dim, int keep_bad_rows, g
     return r;
 }
 
-void gl_hreader_close(gl_hreader *r) {
+void gl_hreader_free(gl_hreader *r) {
     if (!r) return;
     if (r->gz) gzclose(r->gz);
     cJSON_Delete(r->json);
@@ -280,7 +280,7 @@ gl_status gl_hdata_stats(const char *path, int clip_dim, gl_hstats *out, gl_erro
         count_tags(out, row.types);
     }
     out->bad_rows = gl_hreader_bad_rows(r);
-    gl_hreader_close(r);
+    gl_hreader_free(r);
     return rc < 0 ? err->code : GL_OK;
 }
 
@@ -292,7 +292,7 @@ gl_status gl_hdata_write_targets(const char *data_path, const char *out_csv, lon
     gl_atomic_file f;
     gl_status s = gl_atomic_open(&f, out_csv, err);
     if (s) {
-        gl_hreader_close(r);
+        gl_hreader_free(r);
         return s;
     }
     fputs("gridimage_id", f.fp);
@@ -313,7 +313,7 @@ gl_status gl_hdata_write_targets(const char *data_path, const char *out_csv, lon
         (*n_rows)++;
     }
     *n_bad = gl_hreader_bad_rows(r);
-    gl_hreader_close(r);
+    gl_hreader_free(r);
     if (rc < 0) {
         gl_atomic_abort(&f);
         return err->code;

@@ -25,6 +25,13 @@ struct gl_head {
     float *b2;  /* [n_classes] */
 };
 
+/* The metric kernels of eval --head (metrics.c), on probs/targets [n, c]: precision, recall and
+ * F1 at per-class thresholds (micro/macro may be NULL), and average precision of one column. */
+void gl_multilabel_prf(const float *probs, const float *targets, long n, int c,
+                       const double *thresholds, double *precision, double *recall, double *f1,
+                       double *micro_f1, double *macro_f1);
+double gl_average_precision(const float *scores, const float *targets, long n, int stride);
+
 /* A new head with zeroed parameters; classes and dist map are copied. NULL on bad sizes. */
 gl_head *heads_new(const gl_head_arch *a, const char *const *classes, const char *const *dist_keys,
                    const int *dist_vals, int n_dist_keys, gl_error *err);

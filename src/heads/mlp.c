@@ -1,5 +1,6 @@
 /* mlp.c: the head in memory: construction, the Geograph distance and label rules, the forward
  * pass (batched GEMMs), PyTorch's default initialisation and a seeded generator. */
+#include "core/blas.h"
 #include "heads/heads.h"
 
 #include <ctype.h>

@@ -97,7 +97,7 @@ gl_status heads_run_rows(const gl_head *h, const char *data_path, int keep_bad_r
     if (!s && rc < 0) s = err->code;
     if (!s && b.n) s = flush_batch(h, &b, fn, ctx, err);
     if (r) *n_bad = gl_hreader_bad_rows(r);
-    gl_hreader_close(r);
+    gl_hreader_free(r);
     batch_free(&b);
     return s;
 }

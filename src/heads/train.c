@@ -1,5 +1,6 @@
 /* train.c: training a head with the Geograph recipe (weighted BCE, Adam/AdamW, early stopping on
  * the weighted validation loss), forward/backward by GEMMs, resumable from "<out>.resume". */
+#include "core/blas.h"
 #include "core/pool.h"
 #include "heads/heads.h"
 
@@ -236,7 +237,7 @@ static gl_status load_rows(const gl_head *h, const char *path, int keep_bad, row
     if (gl_hreader_bad_rows(r))
         gl_log(GL_LOG_WARN, "%s: %ld bad rows %s", path, gl_hreader_bad_rows(r),
                keep_bad ? "kept" : "skipped");
-    gl_hreader_close(r);
+    gl_hreader_free(r);
     if (!s && !tra->n)
         s = gl_fail(err, GL_ERR_FORMAT, "%s: the 'tra' split is empty: nothing to train on", path);
     if (!s && !val->n)

@@ -116,14 +116,14 @@ gl_csv *gl_csv_open(const char *path, int has_header, gl_error *err) {
     c->fp = fopen(path, "rb");
     if (!c->fp) {
         gl_fail(err, GL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        gl_csv_close(c);
+        gl_csv_free(c);
         return NULL;
     }
     if (!has_header) return c;
     int r = read_row(c, err);
     if (r <= 0) {
         if (r == 0) gl_fail(err, GL_ERR_FORMAT, "%s: empty file, expected a header row", path);
-        gl_csv_close(c);
+        gl_csv_free(c);
         return NULL;
     }
     /* Tolerate a UTF-8 byte-order mark before the first header name. */
@@ -135,7 +135,7 @@ gl_csv *gl_csv_open(const char *path, int has_header, gl_error *err) {
     return c;
 }
 
-void gl_csv_close(gl_csv *c) {
+void gl_csv_free(gl_csv *c) {
     if (!c) return;
     if (c->fp) fclose(c->fp);
     for (int i = 0; i < c->n_header; i++)

@@ -1,6 +1,7 @@
 /* hub.c: the model cache and Hugging Face Hub downloads (libcurl): file listing through the
  * tree API, resumable downloads to .part files, size and sha256 checks, atomic rename into place.
  */
+#include "core/progress.h"
 #include "geolabel.h"
 #include "io/json.h"
 
@@ -138,8 +139,8 @@ typedef struct {
     size_t len, cap;
 } membuf;
 
-static size_t membuf_write(char *p, size_t size, size_t nmemb, void *user) {
-    membuf *b = user;
+static size_t membuf_write(char *p, size_t size, size_t nmemb, void *ctx) {
+    membuf *b = ctx;
     size_t n = size * nmemb;
     if (b->len + n + 1 > HUB_LISTING_MAX) return 0;
     if (b->len + n + 1 > b->cap) {
@@ -326,8 +327,8 @@ typedef struct {
 } download;
 
 /* A server that ignores Range answers 200 with the whole file: start the .part over. */
-static size_t download_write(char *p, size_t size, size_t nmemb, void *user) {
-    download *d = user;
+static size_t download_write(char *p, size_t size, size_t nmemb, void *ctx) {
+    download *d = ctx;
     if (!d->checked) {
         long code = 0;
         curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &code);

@@ -40,11 +40,17 @@ typedef struct {
     GDALColorTableH palette;
 } decode_plan;
 
-void gl_image_free(gl_image *img) {
-    if (!img) return;
+/* Releases the pixels of an image held by value (decode's partial output). */
+static void image_clear(gl_image *img) {
     free(img->rgb);
     img->rgb = NULL;
     img->width = img->height = 0;
+}
+
+void gl_image_free(gl_image *img) {
+    if (!img) return;
+    free(img->rgb);
+    free(img);
 }
 
 static int band_nbits(GDALRasterBandH b) {
@@ -193,7 +199,7 @@ static gl_status decode(GDALDatasetH ds, ink_storage inks, const char *path, gl_
     }
     if (e != CE_None || CPLGetLastErrorType() >= CE_Failure) {
         char msg[512];
-        gl_image_free(out);
+        image_clear(out);
         return gl_fail(err, GL_ERR_FORMAT, "%s: cannot decode: %s", path,
                        gl_gdal_last_error(msg, sizeof msg, "read failed"));
     }
@@ -242,8 +248,12 @@ static GDALDatasetH open_inks(GDALDatasetH ds, const char *path, ink_storage *in
     return ds;
 }
 
-gl_status gl_image_load(const char *path, gl_image *out, gl_error *err) {
-    memset(out, 0, sizeof *out);
+gl_image *gl_image_load(const char *path, gl_error *err) {
+    gl_image *out = calloc(1, sizeof *out);
+    if (!out) {
+        gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
+    }
     gl_gdal_init();
     int truncated = 0;
     CPLPushErrorHandlerEx(gl_gdal_watch_truncation, &truncated);
@@ -259,10 +269,10 @@ gl_status gl_image_load(const char *path, gl_image *out, gl_error *err) {
         st = decode(ds, inks, path, out, err);
         GDALClose(ds);
     }
-    if (!st && truncated) {
-        gl_image_free(out);
+    if (!st && truncated)
         st = gl_fail(err, GL_ERR_FORMAT, "%s: cannot decode: the JPEG data ends early", path);
-    }
     CPLPopErrorHandler();
-    return st;
+    if (!st) return out;
+    gl_image_free(out);
+    return NULL;
 }

@@ -51,8 +51,7 @@ static gl_status parse_header(const char *path, const char *h, gl_npy *a, gl_err
     return GL_OK;
 }
 
-gl_status gl_npy_read(const char *path, gl_npy *a, gl_error *err) {
-    memset(a, 0, sizeof *a);
+static gl_status npy_read(const char *path, gl_npy *a, gl_error *err) {
     char *buf;
     size_t len;
     gl_status st = gl_read_file(path, (size_t)1 << 34, &buf, &len, err);
@@ -96,10 +95,21 @@ gl_status gl_npy_read(const char *path, gl_npy *a, gl_error *err) {
     return st;
 }
 
+gl_npy *gl_npy_load(const char *path, gl_error *err) {
+    gl_npy *a = calloc(1, sizeof *a);
+    if (!a) {
+        gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    if (npy_read(path, a, err) == GL_OK) return a;
+    gl_npy_free(a);
+    return NULL;
+}
+
 void gl_npy_free(gl_npy *a) {
     if (!a) return;
     free(a->data);
-    a->data = NULL;
+    free(a);
 }
 
 gl_status gl_npy_write_f32(const char *path, const float *data, const int64_t *shape, int ndim,

@@ -144,7 +144,7 @@ void gl_raster_pixel_to_crs(const gl_raster_info *info, double col, double row, 
     *y = gt[3] + col * gt[4] + row * gt[5];
 }
 
-void gl_raster_close(gl_raster *r) {
+void gl_raster_free(gl_raster *r) {
     if (!r) return;
     CPLPushErrorHandler(CPLQuietErrorHandler);
     if (r->to_lonlat) OCTDestroyCoordinateTransformation(r->to_lonlat);
@@ -259,7 +259,7 @@ gl_raster *gl_raster_open(const char *path, const gl_raster_params *params, gl_e
           r->params.percentile_high <= 100)) {
         gl_fail(err, GL_ERR_ARG, "%s: percentiles %g,%g must satisfy 0 <= low < high <= 100", path,
                 r->params.percentile_low, r->params.percentile_high);
-        gl_raster_close(r);
+        gl_raster_free(r);
         return NULL;
     }
     gl_gdal_init();
@@ -267,7 +267,7 @@ gl_raster *gl_raster_open(const char *path, const gl_raster_params *params, gl_e
     gl_status s = open_dataset(r, err);
     CPLPopErrorHandler();
     if (s) {
-        gl_raster_close(r);
+        gl_raster_free(r);
         return NULL;
     }
     return r;

@@ -22,7 +22,7 @@ static char *trim(char *s) {
     return s;
 }
 
-gl_status gl_class_list_load(const char *path, char ***names, int *count, gl_error *err) {
+gl_status gl_class_list_read(const char *path, char ***names, int *count, gl_error *err) {
     *names = NULL;
     *count = 0;
     char *text;
@@ -104,35 +104,40 @@ static gl_status flatten(gl_class_node *flat, const gl_class_node *n, gl_error *
 }
 
 /* A class list becomes a one-level tree; a YAML hierarchy is flattened for --mode flat. */
-gl_status gl_label_classes_load(const gl_label_params *p, gl_class_node *tree, int *hierarchical,
-                                gl_error *err) {
-    memset(tree, 0, sizeof *tree);
+gl_class_node *gl_label_classes_load(const gl_label_params *p, int *hierarchical, gl_error *err) {
     int yaml = has_yaml_ext(p->classes_path);
     *hierarchical = p->mode == GL_LABEL_HIERARCHICAL || (p->mode == GL_LABEL_AUTO && yaml);
+    gl_class_node *full = yaml ? gl_class_tree_load(p->classes_path, err) : NULL;
+    if (yaml && (!full || *hierarchical)) return full;
+    gl_class_node *tree = calloc(1, sizeof *tree);
+    if (!tree) {
+        gl_class_tree_free(full);
+        gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", p->classes_path);
+        return NULL;
+    }
     if (yaml) {
-        gl_class_node full;
-        gl_status st = gl_class_tree_load_yaml(p->classes_path, &full, err);
-        if (st || *hierarchical) {
-            *tree = full;
-            return st;
-        }
-        st = flatten(tree, &full, err);
-        gl_class_tree_free(&full);
-        if (st) gl_class_tree_free(tree);
-        return st;
+        gl_status st = flatten(tree, full, err);
+        gl_class_tree_free(full);
+        if (!st) return tree;
+        gl_class_tree_free(tree);
+        return NULL;
     }
     char **names;
     int n;
-    gl_status st = gl_class_list_load(p->classes_path, &names, &n, err);
-    if (st) return st;
+    if (gl_class_list_read(p->classes_path, &names, &n, err)) {
+        free(tree);
+        return NULL;
+    }
     tree->children = calloc((size_t)n, sizeof *tree->children);
     if (!tree->children) {
         gl_strings_free(names, n);
-        return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", p->classes_path);
+        free(tree);
+        gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", p->classes_path);
+        return NULL;
     }
     for (int i = 0; i < n; i++)
         tree->children[i].name = names[i]; /* the tree takes the names */
     tree->n_children = n;
     free(names);
-    return GL_OK;
+    return tree;
 }

@@ -235,11 +235,8 @@ static gl_status name_groups(builder *B, int n_classes, const char *const *names
     return st;
 }
 
-gl_status gl_cluster_build_tree(const char *const *classes, const float *class_emb, int n,
-                                const char *const *names, const float *name_emb, int n_names,
-                                int dim, const int *num_clusters, int steps, gl_class_node *root,
-                                gl_error *err) {
-    memset(root, 0, sizeof *root);
+/* Checks the steps and the class count against the first step's groups. */
+static gl_status check_steps(int n, const int *num_clusters, int steps, gl_error *err) {
     if (steps <= 0 || steps > 16)
         return gl_fail(err, GL_ERR_ARG, "cluster: --steps must be 1..16, not %d", steps);
     for (int s = 0; s < steps; s++)
@@ -251,12 +248,20 @@ gl_status gl_cluster_build_tree(const char *const *classes, const float *class_e
                        "cluster: %d classes cannot be grouped into %d meta-classes (need more "
                        "classes than meta-classes, at most %d)",
                        n, num_clusters[0], MAX_CLUSTER_ITEMS);
+    return GL_OK;
+}
+
+gl_class_node *gl_cluster_build_tree(const char *const *classes, const float *class_emb, int n,
+                                     const char *const *names, const float *name_emb, int n_names,
+                                     int dim, const int *num_clusters, int steps, gl_error *err) {
+    if (check_steps(n, num_clusters, steps, err)) return NULL;
+    gl_class_node *root = calloc(1, sizeof *root);
     float *emb = malloc((size_t)n * dim * sizeof *emb);
     float *nemb = malloc(((size_t)n_names * dim + 1) * sizeof *nemb);
     int *all = malloc((size_t)n * sizeof *all);
     builder B = {classes, emb, dim, num_clusters, steps, NULL, 0, 0, err};
     gl_status st = GL_OK;
-    if (!emb || !nemb || !all) st = gl_fail(err, GL_ERR_NOMEM, "cluster: out of memory");
+    if (!root || !emb || !nemb || !all) st = gl_fail(err, GL_ERR_NOMEM, "cluster: out of memory");
     if (!st) {
         memcpy(emb, class_emb, (size_t)n * dim * sizeof *emb);
         memcpy(nemb, name_emb, (size_t)n_names * dim * sizeof *nemb);
@@ -270,8 +275,9 @@ gl_status gl_cluster_build_tree(const char *const *classes, const float *class_e
     for (int i = 0; i < B.n_todo; i++)
         free(B.todo[i].members);
     free(B.todo), free(emb), free(nemb), free(all);
-    if (st) gl_class_tree_free(root);
-    return st;
+    if (!st) return root;
+    gl_class_tree_free(root);
+    return NULL;
 }
 
 /* ------------------------------------------------------------------ with a CLIP model */
@@ -314,21 +320,21 @@ static gl_status embed_texts(gl_clip *clip, const char *tmpl, const char *const 
     return GL_OK;
 }
 
-gl_status gl_cluster_classes(gl_clip *clip, const char *const *classes, int n,
-                             const char *const *names, int n_names, const char *tmpl,
-                             const int *num_clusters, int steps, gl_class_node *root,
-                             gl_error *err) {
-    memset(root, 0, sizeof *root);
+gl_class_node *gl_cluster_classes(gl_clip *clip, const char *const *classes, int n,
+                                  const char *const *names, int n_names, const char *tmpl,
+                                  const int *num_clusters, int steps, gl_error *err) {
     if (!tmpl) tmpl = GL_CLUSTER_TEMPLATE;
-    if (n > MAX_CLUSTER_ITEMS || n_names > 100000)
-        return gl_fail(err, GL_ERR_LIMIT, "cluster: %d classes and %d names are too many", n,
-                       n_names);
+    if (n > MAX_CLUSTER_ITEMS || n_names > 100000) {
+        gl_fail(err, GL_ERR_LIMIT, "cluster: %d classes and %d names are too many", n, n_names);
+        return NULL;
+    }
     float *ce = NULL, *ne = NULL;
+    gl_class_node *root = NULL;
     gl_status st = embed_texts(clip, tmpl, classes, n, &ce, err);
     if (!st) st = embed_texts(clip, tmpl, names, n_names, &ne, err);
     if (!st)
-        st = gl_cluster_build_tree(classes, ce, n, names, ne, n_names, gl_clip_projection_dim(clip),
-                                   num_clusters, steps, root, err);
+        root = gl_cluster_build_tree(classes, ce, n, names, ne, n_names,
+                                     gl_clip_projection_dim(clip), num_clusters, steps, err);
     free(ce), free(ne);
-    return st;
+    return root;
 }

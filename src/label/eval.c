@@ -78,7 +78,7 @@ static gl_status table_read(const char *path, eval_table *t, gl_error *err) {
     while (!st && (r = gl_csv_next(csv, err)) == 1)
         st = table_push(t, csv, col, err);
     if (!st && r < 0) st = err->code;
-    gl_csv_close(csv);
+    gl_csv_free(csv);
     if (!st) {
         qsort(t->rows, (size_t)t->n, sizeof *t->rows, cmp_row);
         for (long i = 1; i < t->n && !st; i++)
@@ -265,15 +265,21 @@ static long match_rows(const eval_table *truth, const eval_table *pred, const ev
     return n;
 }
 
-gl_status gl_label_eval_files(const char *pred_csv, const char *truth_csv,
-                              const gl_class_node *hierarchy, gl_label_eval *out, gl_error *err) {
-    memset(out, 0, sizeof *out);
+gl_label_eval *gl_label_eval_files(const char *pred_csv, const char *truth_csv,
+                                   const gl_class_node *hierarchy, gl_error *err) {
     eval_table pred, truth;
-    gl_status st = table_read(pred_csv, &pred, err);
-    if (st) return st;
-    if ((st = table_read(truth_csv, &truth, err))) {
+    if (table_read(pred_csv, &pred, err)) return NULL;
+    gl_status st = table_read(truth_csv, &truth, err);
+    if (st) {
         table_free(&pred);
-        return st;
+        return NULL;
+    }
+    gl_label_eval *out = calloc(1, sizeof *out);
+    if (!out) {
+        table_free(&pred);
+        table_free(&truth);
+        gl_fail(err, GL_ERR_NOMEM, "eval: out of memory");
+        return NULL;
     }
     if (hierarchy && !(st = trees_from_hierarchy(&pred, hierarchy, err)))
         st = trees_from_hierarchy(&truth, hierarchy, err);
@@ -300,8 +306,9 @@ gl_status gl_label_eval_files(const char *pred_csv, const char *truth_csv,
     free(pairs);
     table_free(&pred);
     table_free(&truth);
-    if (st) gl_label_eval_free(out);
-    return st;
+    if (!st) return out;
+    gl_label_eval_free(out);
+    return NULL;
 }
 
 void gl_label_eval_free(gl_label_eval *e) {
@@ -309,5 +316,5 @@ void gl_label_eval_free(gl_label_eval *e) {
     if (e->classes) gl_strings_free(e->classes, e->n_classes);
     free(e->confusion), free(e->precision), free(e->recall), free(e->f1), free(e->support);
     free(e->level_accuracy), free(e->level_n);
-    memset(e, 0, sizeof *e);
+    free(e);
 }

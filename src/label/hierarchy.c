@@ -28,7 +28,10 @@ static void node_free_children(gl_class_node *n) {
 }
 
 void gl_class_tree_free(gl_class_node *root) {
-    if (root) node_free_children(root);
+    if (!root) return;
+    node_free_children(root);
+    free(root->name);
+    free(root);
 }
 
 static int is_null_scalar(const yaml_node_t *v) {
@@ -118,17 +121,19 @@ static gl_status fill(loader *L, gl_class_node *parent, yaml_node_t *v, int dept
     return GL_OK;
 }
 
-gl_status gl_class_tree_load_yaml(const char *path, gl_class_node *root, gl_error *err) {
-    memset(root, 0, sizeof *root);
+gl_class_node *gl_class_tree_load(const char *path, gl_error *err) {
     char *text;
     size_t len;
-    gl_status st = gl_read_file(path, MAX_YAML_BYTES, &text, &len, err);
-    if (st) return st;
+    if (gl_read_file(path, MAX_YAML_BYTES, &text, &len, err)) return NULL;
+    gl_status st = GL_OK;
+    gl_class_node *root = calloc(1, sizeof *root);
     yaml_parser_t parser;
     yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser)) {
+    if (!root || !yaml_parser_initialize(&parser)) {
         free(text);
-        return gl_fail(err, GL_ERR_NOMEM, "%s: cannot start the YAML parser", path);
+        free(root);
+        gl_fail(err, GL_ERR_NOMEM, "%s: cannot start the YAML parser", path);
+        return NULL;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
@@ -137,7 +142,8 @@ gl_status gl_class_tree_load_yaml(const char *path, gl_class_node *root, gl_erro
                      parser.problem ? parser.problem : "unknown");
         yaml_parser_delete(&parser);
         free(text);
-        return st;
+        free(root);
+        return NULL;
     }
     yaml_node_t *top = yaml_document_get_root_node(&doc);
     loader L = {path, &doc, 0, err};
@@ -149,8 +155,9 @@ gl_status gl_class_tree_load_yaml(const char *path, gl_class_node *root, gl_erro
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     free(text);
-    if (st) gl_class_tree_free(root);
-    return st;
+    if (!st) return root;
+    gl_class_tree_free(root);
+    return NULL;
 }
 
 /* ---------------------------------------------------------------- writing */

@@ -38,9 +38,8 @@ void gl_label_cut_size(const gl_tiling *t, const gl_raster_info *in, int *w, int
 /* ---------------------------------------------------------------- classes (classes.c) */
 
 /* The run's class tree: a class list as a one-level tree, a YAML hierarchy as is, or its unique
- * leaves for --mode flat. Free with gl_class_tree_free. */
-gl_status gl_label_classes_load(const gl_label_params *p, gl_class_node *tree, int *hierarchical,
-                                gl_error *err);
+ * leaves for --mode flat. The caller frees it with gl_class_tree_free; NULL on a bad file. */
+gl_class_node *gl_label_classes_load(const gl_label_params *p, int *hierarchical, gl_error *err);
 
 /* ---------------------------------------------------------------- inputs (inputs.c) */
 
@@ -63,7 +62,7 @@ char *gl_zs_prompt(const char *template_or_null, const char *context, const char
 
 /* Reads a prompt ensemble: one template per line with at least one "{}"; blank lines and '#'
  * comments skipped. Free with gl_strings_free. */
-gl_status gl_zs_templates_load(const char *path, char ***templates, int *count, gl_error *err);
+gl_status gl_zs_templates_read(const char *path, char ***templates, int *count, gl_error *err);
 
 #define GL_ZS_MAX_DEPTH 40
 /* A class tree with every node's text embedding, computed once. */

@@ -149,7 +149,7 @@ static gl_status copy_csv_rows(gl_label_writer *w, const char *const *redo, int 
         fputs("\r\n", w->csv.fp);
     }
     if (!st && r < 0) st = err->code;
-    gl_csv_close(c);
+    gl_csv_free(c);
     return st;
 }
 
@@ -472,7 +472,7 @@ static gl_status done_load_csv(const char *path, gl_label_done **rows, int *n, g
             st = done_push(rows, n, &cap, gl_csv_field(c, F_INPUT), v, err);
     }
     if (!st && r < 0) st = err->code;
-    gl_csv_close(c);
+    gl_csv_free(c);
     return st;
 }
 

@@ -1,6 +1,7 @@
 /* label_run.c: `geolabel label`'s run loop: each scene read window by window, tiles batched
  * through CLIP, rows streamed to the writer; failing inputs skipped (inputs.c and resume.c feed
  * it). */
+#include "core/progress.h"
 #include "label.h"
 
 #include <cpl_conv.h>
@@ -251,23 +252,23 @@ static gl_status label_input(run_ctx *c, const char *path, gl_error *err) {
     if (!st) st = label_scene(c, &s, count, err);
     free(s.small_rgb);
     free(s.small_valid);
-    gl_raster_close(s.r);
+    gl_raster_free(s.r);
     return st;
 }
 
 /* ---------------------------------------------------------------- the call */
 
-static gl_status run_setup(run_ctx *c, gl_class_node *tree, gl_error *err) {
+static gl_status run_setup(run_ctx *c, gl_class_node **tree, gl_error *err) {
     const gl_label_params *p = c->p;
     int hier;
-    gl_status st = gl_label_classes_load(p, tree, &hier, err);
-    if (st) return st;
+    if (!(*tree = gl_label_classes_load(p, &hier, err))) return err->code;
+    gl_status st;
     c->mode_name = hier ? "hierarchical" : "flat";
     char **tmpl = NULL;
     int n_tmpl = 0;
-    if (p->templates_path && (st = gl_zs_templates_load(p->templates_path, &tmpl, &n_tmpl, err)))
+    if (p->templates_path && (st = gl_zs_templates_read(p->templates_path, &tmpl, &n_tmpl, err)))
         return st;
-    c->zs = gl_zeroshot_new(c->clip, tree, p->context, tmpl, n_tmpl, err);
+    c->zs = gl_zeroshot_new(c->clip, *tree, p->context, tmpl, n_tmpl, err);
     gl_strings_free(tmpl, n_tmpl);
     if (!c->zs) return err->code;
     c->views[c->n_views++] = GL_TTA_OP_NONE;
@@ -302,7 +303,7 @@ static gl_status run_inputs(run_ctx *c, const gl_input_list *in, const char *don
             if (rs) return rs;
             c->sum.tiles = tiles, c->sum.nodata_tiles = nodata; /* its rows are gone too */
             c->sum.failed++;
-            if (c->p->on_error) c->p->on_error(c->p->user, in->paths[i], &e);
+            if (c->p->on_error) c->p->on_error(c->p->ctx, in->paths[i], &e);
         } else {
             c->sum.labelled++;
         }
@@ -314,7 +315,7 @@ static gl_status run_inputs(run_ctx *c, const gl_input_list *in, const char *don
 gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *const *inputs,
                        int n_inputs, const char *output, gl_label_summary *summary, gl_error *err) {
     run_ctx c = {.p = p, .clip = clip};
-    gl_class_node tree = {0};
+    gl_class_node *tree = NULL;
     gl_input_list in = {0};
     char *done = NULL;
     const char **redo = NULL;
@@ -361,6 +362,6 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
     free(c.embeds);
     free(c.aug);
     gl_zeroshot_free(c.zs);
-    gl_class_tree_free(&tree);
+    gl_class_tree_free(tree);
     return st;
 }

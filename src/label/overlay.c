@@ -9,7 +9,7 @@
 #define COLLAGE_CELL 256 /* GVL's display_chunks.py resizes each chunk to 256x256 */
 #define COLLAGE_LINE 5   /* and separates them with 5-pixel red lines */
 
-static const unsigned palette[] = GL_SHOW_PALETTE;
+static const unsigned palette[] = DRAW_PALETTE;
 #define N_PALETTE (int)(sizeof palette / sizeof palette[0])
 
 gl_show_params gl_show_default_params(void) {
@@ -197,7 +197,7 @@ static gl_status read_rows(const char *csv_path, const char *image, shown *s, gl
     free(last);
     free(image_real);
     if (!st && r < 0) st = err->code;
-    gl_csv_close(csv);
+    gl_csv_free(csv);
     if (!st && s->n == 0) st = gl_fail(err, GL_ERR_FORMAT, "%s: no rows for '%s'", csv_path, want);
     if (!st) st = sort_legend(s, err);
     if (st) shown_free(s);
@@ -454,7 +454,7 @@ gl_status gl_show_labels(const char *labels_csv, const char *image, const gl_sho
     }
     st = p->collage ? draw_collage(r, &s, p, image, out_png, err)
                     : draw_overlay(r, &s, p, out_png, err);
-    gl_raster_close(r);
+    gl_raster_free(r);
     shown_free(&s);
     return st;
 }

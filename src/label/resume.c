@@ -29,7 +29,7 @@ static int input_complete(const gl_label_params *p, const char *path, const gl_l
         ok = d[i].row == t.row && d[i].col == t.col && d[i].left == t.x &&
              d[i].right == t.x + t.w && d[i].lower == t.y && d[i].upper == t.y + t.h;
     }
-    gl_raster_close(r);
+    gl_raster_free(r);
     return ok;
 }
 

@@ -368,7 +368,7 @@ static gl_status truth_image(mask_source *m, const char *image, const gl_truth_p
     if (ct) OCTDestroyCoordinateTransformation(ct);
     footprints_clear(&fp);
     grid_clear(&img);
-    gl_raster_close(r);
+    gl_raster_free(r);
     return st;
 }
 

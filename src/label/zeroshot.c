@@ -1,5 +1,6 @@
 /* zeroshot.c: CLIP zero-shot classification of tiles: GVL's prompt or a template ensemble, text
  * embeddings computed once per run, the softmax at each level of a class tree, TTA averaging. */
+#include "core/blas.h"
 #include "label.h"
 
 #include <ctype.h>
@@ -69,11 +70,11 @@ char *gl_zs_prompt(const char *tmpl, const char *context, const char *label) {
     return out;
 }
 
-gl_status gl_zs_templates_load(const char *path, char ***templates, int *count, gl_error *err) {
+gl_status gl_zs_templates_read(const char *path, char ***templates, int *count, gl_error *err) {
     char **lines;
     int n;
     /* The class-list reader has the rules we want (trim, comments, no blanks, no duplicates). */
-    gl_status st = gl_class_list_load(path, &lines, &n, err);
+    gl_status st = gl_class_list_read(path, &lines, &n, err);
     if (st) return st;
     if (n > MAX_TEMPLATES) {
         gl_strings_free(lines, n);
