@@ -88,6 +88,9 @@ const char *gl_status_name(gl_status code); /* "GL_ERR_IO"...: a static string *
 
 /* ------------------------------------------------------------------ logging */
 
+/* The library's version, as `geolabel --version` prints it and run manifests record it. */
+#define GL_VERSION "0.4.0"
+
 typedef enum { GL_LOG_QUIET = 0, GL_LOG_WARN = 1, GL_LOG_INFO = 2, GL_LOG_DEBUG = 3 } gl_log_level;
 /* The process-wide log level (GL_LOG_WARN by default); gl_log writes one line to stderr when
  * level is at most the current level. */
@@ -597,6 +600,7 @@ typedef struct {
     const char *context;        /* GVL's prompt context; NULL: "This is a satellite image." */
     const char *templates_path; /* a prompt ensemble, one template with {} per line, used instead
                                    of GVL's prompt; NULL: GVL's "{context} Label '{label}'." */
+    const char *template_text;  /* one template with {} (a one-line ensemble); NULL: none */
     gl_tiling tiling;
     gl_raster_params raster;
     unsigned tta; /* GL_TTA_* bits */

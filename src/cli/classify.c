@@ -2,18 +2,23 @@
  * whole-image zero-shot classification, one CSV row per image (filename,label,score,top_k). */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void usage(FILE *fp) {
-    fprintf(fp,
-            "usage: geolabel classify --model DIR|ORG/NAME --classes CLASSES.txt [--template T]\n"
-            "                         [--top-k K] [--batch N] [--threads N] [-o OUT.csv] IMAGE...\n"
-            "  CLASSES.txt: one class name per line ('#' comments and blank lines skipped)\n"
-            "  --template: prompt with {} for the class name (default 'a photo of {}.')\n"
-            "  --top-k: classes listed in the top_k column (default 5)\n"
-            "Writes CSV filename,label,score,top_k (top_k as 'label:prob;label:prob'), to stdout\n"
-            "without -o.\n");
+    fprintf(fp, "usage: geolabel classify --model M --classes CLASSES.txt [options] IMAGE...\n");
+    cli_help(fp, CLI_O_MODEL);
+    cli_help(fp, CLI_O_CLASSES);
+    fprintf(fp, "  --template T              prompt with {} for the class name (default 'a photo "
+                "of {}.')\n"
+                "  --top-k K                 classes listed in the top_k column (default 5)\n");
+    cli_help(fp, CLI_O_BATCH);
+    cli_help(fp, CLI_O_THREADS);
+    fprintf(fp, "  -o, --output OUT.csv      the CSV (default: stdout)\n"
+                "Writes CSV filename,label,score,top_k (top_k as 'label:prob;label:prob').\n"
+                "A hierarchy (.yaml) is `label`'s: classify takes a flat list only.\n");
 }
 
 static gl_status run(const char *model, const gl_clip_params *p, const char *classes_path,
@@ -40,7 +45,10 @@ static gl_status run(const char *model, const gl_clip_params *p, const char *cla
     if (!s) {
         gl_classify_write_csv(out ? f.fp : stdout, images, probs, n, (const char *const *)classes,
                               n_classes, top_k);
-        if (out) s = gl_atomic_commit(&f, err);
+        if (out)
+            s = gl_atomic_commit(&f, err);
+        else if (fflush(stdout) != 0 || ferror(stdout))
+            s = gl_fail(err, GL_ERR_IO, "stdout: cannot write the results: %s", strerror(errno));
     }
     free(embeds);
     free(probs);
@@ -50,44 +58,49 @@ static gl_status run(const char *model, const gl_clip_params *p, const char *cla
 }
 
 int cmd_classify(int argc, char **argv) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"classes", required_argument, 0, 'c'},
-                                         {"template", required_argument, 0, 't'},
-                                         {"top-k", required_argument, 0, 'k'},
-                                         {"batch", required_argument, 0, 'b'},
-                                         {"threads", required_argument, 0, 'j'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    const struct option opts[] = {
+        CLI_OPT(MODEL), CLI_OPT(CLASSES), CLI_OPT(TEMPLATE), {"top-k", required_argument, 0, 'k'},
+        CLI_OPT(BATCH), CLI_OPT(THREADS), CLI_OPT(OUTPUT),   CLI_OPT(HELP),
+        {0, 0, 0, 0}};
     const char *model = NULL, *classes = NULL, *template = NULL, *out = NULL;
     int top_k = 5, c;
     gl_clip_params p = gl_clip_default_params();
+    p.max_batch = CLI_DEFAULT_BATCH;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:o:h", opts, NULL)) != -1) {
-        if (c == 'm')
+    while ((c = cli_getopt(argc, argv, "m:o:h", opts, NULL)) != -1) {
+        if (c == 'm' || c == CLI_O_MODEL)
             model = optarg;
-        else if (c == 'c')
+        else if (c == CLI_O_CLASSES)
             classes = optarg;
-        else if (c == 't')
+        else if (c == CLI_O_TEMPLATE)
             template = optarg;
-        else if (c == 'o')
+        else if (c == 'o' || c == CLI_O_OUTPUT)
             out = optarg;
         else if (c == 'k' && (top_k = cli_parse_int("classify", "--top-k", optarg, 1, 1000000)) < 0)
             return CLI_USAGE;
-        else if (c == 'b' &&
+        else if (c == CLI_O_BATCH &&
                  (p.max_batch = cli_parse_int("classify", "--batch", optarg, 1, 4096)) < 0)
             return CLI_USAGE;
-        else if (c == 'j' &&
+        else if (c == CLI_O_THREADS &&
                  (p.threads = cli_parse_int("classify", "--threads", optarg, 1, 1024)) < 0)
             return CLI_USAGE;
-        else if (c == 'h')
+        else if (c == 'h' || c == CLI_O_HELP)
             return usage(stdout), CLI_OK;
         else if (c == '?')
-            return cli_usage_error("classify", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
     }
     if (!model || !classes)
         return cli_usage_error("classify", "--model and --classes are required");
     if (optind >= argc) return cli_usage_error("classify", "no images to classify");
+    if (cli_has_suffix(classes, ".yaml") || cli_has_suffix(classes, ".yml"))
+        return cli_usage_error("classify",
+                               "%s is a hierarchy; classify takes a flat class list (use `label` "
+                               "for a hierarchy)",
+                               classes);
+    if (out && !cli_has_suffix(out, ".csv"))
+        return cli_usage_error("classify", "%s: classify writes CSV only; name the output .csv",
+                               out);
+    if (out && cli_check_output("classify", out)) return CLI_FAIL;
     gl_error err = {0};
     gl_status s = run(model, &p, classes, template, top_k, (const char *const *)argv + optind,
                       argc - optind, out, &err);

@@ -5,6 +5,8 @@
 
 #include "geolabel.h"
 
+#include <stdio.h>
+
 /* Exit codes: 0 success, 1 failure, 2 usage error, 3 finished with some inputs failed. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_PARTIAL = 3 };
 
@@ -14,6 +16,76 @@ int cli_report(const gl_error *err);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parses a positive integer option value; on failure prints a usage error and returns -1. */
 int cli_parse_int(const char *cmd, const char *opt, const char *value, int min, int max);
+
+/* ---------------------------------------------------------------- the option parser (options.c)
+ *
+ * Every command parses its argv with cli_getopt, a drop-in for getopt_long (same arguments, same
+ * optind/optarg, options and operands in any order, "--" ends options) with these rules:
+ *  - long names match exactly: no abbreviations ("--prompt" is not "--prompt-style");
+ *  - '_' reads as '-' in long names, so GVL's spellings work ("--split_height_by",
+ *    "--num_clusters", "--top_k"), and CLI_ALIASES below maps GVL's other names;
+ *  - "-v", "-vv" and "-q" are taken anywhere (they set the log level) and "--version" prints the
+ *    version and exits, in every command;
+ *  - an unknown option or a missing value is reported here, naming the command and the option;
+ *    cli_getopt then returns '?' and the command returns CLI_USAGE.
+ *
+ * Adding an option: put a row in your command's struct option table (an id >= CLI_O_LOCAL, or a
+ * letter). An option two commands share is spelled once: add it to CLI_SHARED_OPTIONS (name,
+ * value name, help with its default) and list CLI_OPT(ID) in each command's table; print its help
+ * with cli_help(fp, CLI_O_ID), so names, defaults and help agree across commands. */
+struct option;
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+               int *longindex);
+
+/* X(ID, "name", has_arg, "VALUE", "help, with the default"): options several commands share. */
+#define CLI_SHARED_OPTIONS(X)                                                                      \
+    X(MODEL, "model", 1, "M", "CLIP folder, or ORG/NAME pulled with 'geolabel model pull'")        \
+    X(CLASSES, "classes", 1, "FILE", "classes.txt, one class per line ('#' comments skipped)")     \
+    X(TEMPLATE, "template", 1, "T", "one prompt template with {} for the class name")              \
+    X(TEMPLATES, "templates", 1, "FILE", "a prompt ensemble: one template with {} per line")       \
+    X(CONTEXT, "context", 1, "TEXT", "GVL's context (default 'This is a satellite image.')")       \
+    X(THREADS, "threads", 1, "N", "threads (default: all cores)")                                  \
+    X(BATCH, "batch", 1, "N", "images per model call (default 16)")                                \
+    X(SPLIT, "split", 1, "RxC", "cut each scene into R rows by C columns (default 1x1)")           \
+    X(SPLIT_H, "split-height-by", 1, "R", "rows of the split, as GVL spells it")                   \
+    X(SPLIT_W, "split-width-by", 1, "C", "columns of the split, as GVL spells it")                 \
+    X(BANDS, "bands", 1, "4,3,2", "bands for R,G,B (default: the colour bands, else the first 3)") \
+    X(STRETCH, "stretch", 1, "S", "minmax|percentile[:LO,HI]|none to 8 bits (default minmax)")     \
+    X(CACHE_DIR, "cache-dir", 1, "DIR", "cache folder (default $GEOLABEL_CACHE, ~/.cache/...)")    \
+    X(RESUME, "resume", 0, "", "continue the run the output's journal records")                    \
+    X(FORCE, "force", 0, "", "with --resume: continue even when the run's manifest differs")       \
+    X(OUTPUT, "output", 1, "OUT", "the output file (also -o)")                                     \
+    X(HELP, "help", 0, "", "this help (also -h)")
+
+#define CLI_SHARED_ID(ID, name, arg, value, help) CLI_O_##ID,
+enum { CLI_O_FIRST = 256, CLI_SHARED_OPTIONS(CLI_SHARED_ID) CLI_O_LOCAL = 512 };
+#undef CLI_SHARED_ID
+/* A struct option row for a shared option (in an automatic, not static, table: the name comes from
+ * the one list above). -o and -h stay the short forms of output and help. */
+#define CLI_OPT(ID)                                                                                \
+    { cli_shared_name(CLI_O_##ID), cli_shared_has_arg(CLI_O_##ID), 0, CLI_O_##ID }
+const char *cli_shared_name(int id);
+int cli_shared_has_arg(int id);
+/* Prints the shared option's help line, aligned as the commands' usage texts. */
+void cli_help(FILE *fp, int id);
+
+/* GVL's names that differ by more than '_' for '-': {"gvl name", "our name"}. */
+#define CLI_ALIASES                                                                                \
+    {"classes_file", "classes"}, {"output_file", "output"}, {"input_dir", "input"},                \
+        {"test_time_augmentation", "tta"}, {                                                       \
+        "num_clusters", "num-clusters"                                                             \
+    }
+
+/* --batch's default, the same in every command that takes it. */
+#define CLI_DEFAULT_BATCH 16
+
+/* Checked before any work, so a typo fails in a second, not after the run: the output's folder
+ * exists and is writable (0, else a printed error naming it and 1); a folder to write in (cache
+ * dirs) exists or can be created. */
+int cli_check_output(const char *cmd, const char *path);
+int cli_check_dir(const char *cmd, const char *opt, const char *dir);
+/* 1 when s ends with suffix, case-insensitively. */
+int cli_has_suffix(const char *s, const char *suffix);
 
 /* Shared option values (options.c): 0 on success, else a printed usage error and CLI_USAGE. */
 int cli_parse_split(const char *cmd, const char *value, gl_tiling *tiling);    /* RxC */

@@ -13,7 +13,8 @@ static void usage(FILE *fp) {
         fp,
         "usage: geolabel cluster --model DIR|ORG/NAME --classes classes.txt --num-clusters "
         "K[,K2..]\n"
-        "                        [--steps N] -o meta.yaml [--names FILE] [--template T]\n\n"
+        "                        [--steps N] -o meta.yaml [--names FILE] [--template T]\n"
+        "  (--num_clusters, GVL's spelling, works too)\n\n"
         "Groups the classes into meta-classes as GVL's cluster.py does, without an LLM: step 1\n"
         "splits all classes into K groups by average-linkage clustering on the cosine distance\n"
         "of their CLIP text embeddings; each later step splits every group again with its own\n"
@@ -58,33 +59,34 @@ typedef struct {
 } cluster_opts;
 
 static int parse(int argc, char **argv, cluster_opts *o) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"classes", required_argument, 0, 'c'},
-                                         {"num-clusters", required_argument, 0, 'k'},
-                                         {"steps", required_argument, 0, 's'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"names", required_argument, 0, 'n'},
-                                         {"template", required_argument, 0, 't'},
-                                         {"threads", required_argument, 0, 'T'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    const struct option opts[] = {CLI_OPT(MODEL),
+                                  CLI_OPT(CLASSES),
+                                  {"num-clusters", required_argument, 0, 'k'},
+                                  {"steps", required_argument, 0, 's'},
+                                  CLI_OPT(OUTPUT),
+                                  {"names", required_argument, 0, 'n'},
+                                  CLI_OPT(TEMPLATE),
+                                  CLI_OPT(THREADS),
+                                  CLI_OPT(HELP),
+                                  {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm':
+        case CLI_O_MODEL:
             o->model = optarg;
             break;
-        case 'c':
+        case CLI_O_CLASSES:
             o->classes = optarg;
             break;
         case 'o':
+        case CLI_O_OUTPUT:
             o->out = optarg;
             break;
         case 'n':
             o->names = optarg;
             break;
-        case 't':
+        case CLI_O_TEMPLATE:
             o->tmpl = optarg;
             break;
         case 'k':
@@ -96,20 +98,22 @@ static int parse(int argc, char **argv, cluster_opts *o) {
             if ((o->steps = cli_parse_int("cluster", "--steps", optarg, 1, MAX_STEPS)) < 0)
                 return CLI_USAGE;
             break;
-        case 'T':
+        case CLI_O_THREADS:
             if ((o->threads = cli_parse_int("cluster", "--threads", optarg, 1, 1024)) < 0)
                 return CLI_USAGE;
             break;
         case 'h':
+        case CLI_O_HELP:
             usage(stdout);
             return -1;
         default:
-            return cli_usage_error("cluster", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
         }
     }
     if (!o->model || !o->classes || !o->out || !o->n_k)
         return cli_usage_error("cluster", "--model, --classes, --num-clusters and -o are required");
     if (optind < argc) return cli_usage_error("cluster", "unexpected argument '%s'", argv[optind]);
+    if (cli_check_output("cluster", o->out)) return CLI_FAIL;
     if (o->n_k == 1)
         for (int s = 1; s < o->steps; s++)
             o->k[s] = o->k[0];

@@ -108,7 +108,7 @@ int cmd_dataset(int argc, char **argv) {
     const char *sub = argv[1], *data = NULL, *out = NULL, *model = NULL, *meta = NULL;
     int c, clip_dim = 512, json = 0, threads = 0;
     optind = 1;
-    while ((c = getopt_long(argc - 1, argv + 1, "o:h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc - 1, argv + 1, "o:h", opts, NULL)) != -1) {
         if (c == 'd')
             data = optarg;
         else if (c == 'o')
@@ -127,7 +127,7 @@ int cmd_dataset(int argc, char **argv) {
         else if (c == 'h')
             return usage(stdout), CLI_OK;
         else if (c == '?')
-            return cli_usage_error("dataset", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
     }
     if (optind < argc - 1)
         return cli_usage_error("dataset", "unexpected argument '%s'", argv[1 + optind]);

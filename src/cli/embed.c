@@ -28,7 +28,7 @@ int cmd_embed(int argc, char **argv) {
     int text = 0, normalize = 0, c;
     gl_clip_params p = gl_clip_default_params();
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:o:h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "m:o:h", opts, NULL)) != -1) {
         if (c == 'm')
             model = optarg;
         else if (c == 'o')
@@ -44,7 +44,7 @@ int cmd_embed(int argc, char **argv) {
         else if (c == 'h')
             return usage(stdout), CLI_OK;
         else if (c == '?')
-            return cli_usage_error("embed", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
     }
     if (!model || !out) return cli_usage_error("embed", "--model and -o are required");
     int n = argc - optind;

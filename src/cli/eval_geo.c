@@ -58,7 +58,7 @@ int cli_eval_geo(int argc, char **argv) {
     const char *pred = NULL, *truth = NULL;
     int json = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'p')
             pred = optarg;
         else if (c == 't')
@@ -68,7 +68,7 @@ int cli_eval_geo(int argc, char **argv) {
         else if (c == 'h')
             return usage(stdout), CLI_OK;
         else if (c != 'g')
-            return cli_usage_error("eval", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
     }
     if (!pred || !truth) return cli_usage_error("eval", "--geo needs --pred and --truth");
     if (optind < argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);

@@ -83,7 +83,7 @@ int cli_eval_head(int argc, char **argv) {
     const char *head = NULL, *data = NULL;
     int c, json = 0, keep = 0, threads = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'H')
             head = optarg;
         else if (c == 'd')
@@ -97,7 +97,7 @@ int cli_eval_head(int argc, char **argv) {
         else if (c == 'h')
             return usage(stdout), CLI_OK;
         else if (c == '?')
-            return cli_usage_error("eval", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
     }
     if (!head || !data) return cli_usage_error("eval", "--head needs --data");
     if (optind < argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);

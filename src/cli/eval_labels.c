@@ -94,7 +94,7 @@ int cli_eval_labels(int argc, char **argv) {
     const char *pred = NULL, *truth = NULL, *png = NULL, *yaml = NULL;
     int json = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'p')
             pred = optarg;
         else if (c == 't')
@@ -109,7 +109,7 @@ int cli_eval_labels(int argc, char **argv) {
             usage(stdout);
             return CLI_OK;
         } else
-            return cli_usage_error("eval", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
     }
     if (!pred || !truth) return cli_usage_error("eval", "--pred and --truth are both required");
     if (optind < argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);

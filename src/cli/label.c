@@ -7,35 +7,42 @@
 #include <string.h>
 
 static void usage(FILE *fp) {
+    fprintf(fp,
+            "usage: geolabel label --model M --classes FILE [options] INPUT... -o OUT\n"
+            "  INPUT                     image files, directories (their files), quoted globs, or\n"
+            "                            GDAL paths (/vsizip/..., /vsicurl/..., https://...);\n"
+            "                            also --input PATH (GVL's --input_dir)\n");
+    cli_help(fp, CLI_O_MODEL);
+    fprintf(fp, "  --classes FILE            classes.txt (one per line) or a GVL hierarchy .yaml\n"
+                "  -o, --output OUT          .csv (GVL's columns, then score, crs, x_min, y_min,\n"
+                "                            x_max, y_max, lon, lat, input: the path as given),\n"
+                "                            .geojson (EPSG:4326) or .gpkg; as in GVL, 'lower' is\n"
+                "                            the tile's top pixel row, 'upper' its bottom\n"
+                "tiles:\n");
+    cli_help(fp, CLI_O_SPLIT);
+    cli_help(fp, CLI_O_SPLIT_H);
+    cli_help(fp, CLI_O_SPLIT_W);
     fprintf(
         fp,
-        "usage: geolabel label --model M --classes FILE [options] INPUT... -o OUT\n"
-        "  INPUT                     image files, directories (their files), quoted globs, or\n"
-        "                            GDAL paths (/vsizip/..., /vsicurl/..., https://...)\n"
-        "  --model M                 CLIP folder or ORG/NAME pulled with 'geolabel model pull'\n"
-        "  --classes FILE            classes.txt (one per line) or a GVL hierarchy .yaml\n"
-        "  -o, --output OUT          .csv (GVL's columns, then score, crs, x_min, y_min, x_max,\n"
-        "                            y_max, lon, lat, input: the path as given), .geojson\n"
-        "                            (EPSG:4326) or .gpkg; as in GVL,\n"
-        "                            'lower' is the tile's top pixel row, 'upper' its bottom\n"
-        "tiles:\n"
-        "  --split RxC               R rows by C columns (default 1x1)\n"
-        "  --split-height-by R, --split-width-by C   the same, as GVL spells it\n"
         "  --remainder cover|drop    cover: the last row/column absorb the remainder (default);\n"
         "                            drop: GVL's W//C x H//R patches exactly\n"
-        "  --tile PX [--overlap PX]  fixed PX windows, read one by one (scenes of any size)\n"
-        "  --bands 4,3,2             bands for R,G,B (default: RGB colour bands, else the first "
-        "3)\n"
-        "  --stretch minmax|percentile[:LO,HI]|none   to 8 bits (default minmax, GVL's)\n"
-        "classes and prompts:\n"
-        "  --mode flat|hierarchical  default: hierarchical for .yaml/.yml classes\n"
-        "  --context TEXT            default 'This is a satellite image.'\n"
-        "  --prompt-style gvl        GVL's \"{context} Label '{label}'.\" (default)\n"
-        "  --templates FILE          a prompt ensemble, one template with {} per line\n"
-        "  --tta LIST                average over augmentations: x,y,xy,rot90,rot270\n"
-        "run:\n"
-        "  --resume                  keep inputs the existing OUT already holds in full\n"
-        "  --threads N, --batch N    threads (default all cores); tiles per model call (16)\n");
+        "  --tile PX [--overlap PX]  fixed PX windows, read one by one (scenes of any size)\n");
+    cli_help(fp, CLI_O_BANDS);
+    cli_help(fp, CLI_O_STRETCH);
+    fprintf(fp, "classes and prompts:\n"
+                "  --mode flat|hierarchical  default: hierarchical for .yaml/.yml classes\n");
+    cli_help(fp, CLI_O_CONTEXT);
+    fprintf(fp, "  --prompt-style gvl        GVL's \"{context} Label '{label}'.\" (default)\n");
+    cli_help(fp, CLI_O_TEMPLATE);
+    cli_help(fp, CLI_O_TEMPLATES);
+    fprintf(fp, "  --tta LIST                average over augmentations: x,y,xy,rot90,rot270\n"
+                "                            (GVL's --test_time_augmentation)\n"
+                "run:\n");
+    cli_help(fp, CLI_O_RESUME);
+    cli_help(fp, CLI_O_THREADS);
+    cli_help(fp, CLI_O_BATCH);
+    fprintf(fp,
+            "GVL's spellings work too: --classes_file, --output_file, --split_height_by, ...\n");
 }
 
 typedef struct {
@@ -44,7 +51,17 @@ typedef struct {
     int threads;
     char **inputs;
     int n_inputs;
+    char **named; /* --input (GVL's --input_dir) values, before the operands */
+    int n_named;
 } label_opts;
+
+static int add_input(label_opts *o, const char *path) {
+    char **g = realloc(o->named, (size_t)(o->n_named + 1) * sizeof *g);
+    if (!g) return cli_usage_error("label", "out of memory");
+    o->named = g;
+    o->named[o->n_named++] = (char *)path;
+    return -1;
+}
 
 static int parse_choice(const char *opt, const char *v, const char *a, const char *b, int *out) {
     if (!strcmp(v, a))
@@ -65,20 +82,21 @@ static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
     int v = 0, rc = -1;
     gl_error err = {0};
     switch (c) {
-    case 'm':
+    case CLI_O_MODEL:
         o->model = optarg;
         break;
-    case 'c':
+    case CLI_O_CLASSES:
         p->classes_path = optarg;
         break;
     case 'o':
+    case CLI_O_OUTPUT:
         o->output = optarg;
         break;
-    case 's':
+    case CLI_O_SPLIT:
         return cli_parse_split("label", optarg, &p->tiling) ? CLI_USAGE : -1;
-    case 'H':
+    case CLI_O_SPLIT_H:
         return parse_int_opt("--split-height-by", 1, 10000, split_r);
-    case 'W':
+    case CLI_O_SPLIT_W:
         return parse_int_opt("--split-width-by", 1, 10000, split_c);
     case 'r':
         rc = parse_choice("--remainder", optarg, "cover", "drop", &v);
@@ -89,69 +107,79 @@ static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
         return parse_int_opt("--tile", 16, 1 << 16, &p->tiling.tile);
     case 'O':
         return parse_int_opt("--overlap", 0, 1 << 16, &p->tiling.overlap);
-    case 'b':
+    case CLI_O_BANDS:
         return cli_parse_bands("label", optarg, &p->raster) ? CLI_USAGE : -1;
-    case 'S':
+    case CLI_O_STRETCH:
         return cli_parse_stretch("label", optarg, &p->raster) ? CLI_USAGE : -1;
     case 'M':
         rc = parse_choice("--mode", optarg, "flat", "hierarchical", &v);
         p->mode = v ? GL_LABEL_HIERARCHICAL : GL_LABEL_FLAT;
         return rc;
-    case 'x':
+    case CLI_O_CONTEXT:
         p->context = optarg;
         break;
     case 'P':
         if (strcmp(optarg, "gvl"))
             return cli_usage_error("label", "--prompt-style is gvl (or use --templates FILE)");
         break;
-    case 'T':
+    case CLI_O_TEMPLATES:
         p->templates_path = optarg;
         break;
+    case CLI_O_TEMPLATE:
+        if (!strstr(optarg, "{}"))
+            return cli_usage_error("label", "--template needs {} for the class name");
+        p->template_text = optarg;
+        break;
+    case 'I':
+        return add_input(o, optarg);
     case 'a':
         if (gl_tta_parse(optarg, &p->tta, &err)) return cli_usage_error("label", "%s", err.msg);
         break;
-    case 'R':
+    case CLI_O_RESUME:
         p->resume = 1;
         break;
-    case 'j':
+    case CLI_O_THREADS:
         return parse_int_opt("--threads", 1, 1024, &o->threads);
-    case 'B':
+    case CLI_O_BATCH:
         return parse_int_opt("--batch", 1, 256, &p->batch);
     case 'h':
+    case CLI_O_HELP:
         usage(stdout);
         return CLI_OK;
     default:
-        return cli_usage_error("label", "unknown option");
+        return CLI_USAGE; /* cli_getopt said why */
     }
     return -1;
 }
 
 /* Returns -1 to continue, else an exit code. */
 static int parse(int argc, char **argv, label_opts *o) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"classes", required_argument, 0, 'c'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"split", required_argument, 0, 's'},
-                                         {"split-height-by", required_argument, 0, 'H'},
-                                         {"split-width-by", required_argument, 0, 'W'},
-                                         {"remainder", required_argument, 0, 'r'},
-                                         {"tile", required_argument, 0, 't'},
-                                         {"overlap", required_argument, 0, 'O'},
-                                         {"bands", required_argument, 0, 'b'},
-                                         {"stretch", required_argument, 0, 'S'},
-                                         {"mode", required_argument, 0, 'M'},
-                                         {"context", required_argument, 0, 'x'},
-                                         {"prompt-style", required_argument, 0, 'P'},
-                                         {"templates", required_argument, 0, 'T'},
-                                         {"tta", required_argument, 0, 'a'},
-                                         {"resume", no_argument, 0, 'R'},
-                                         {"threads", required_argument, 0, 'j'},
-                                         {"batch", required_argument, 0, 'B'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    const struct option opts[] = {CLI_OPT(MODEL),
+                                  CLI_OPT(CLASSES),
+                                  CLI_OPT(OUTPUT),
+                                  {"input", required_argument, 0, 'I'},
+                                  CLI_OPT(SPLIT),
+                                  CLI_OPT(SPLIT_H),
+                                  CLI_OPT(SPLIT_W),
+                                  {"remainder", required_argument, 0, 'r'},
+                                  {"tile", required_argument, 0, 't'},
+                                  {"overlap", required_argument, 0, 'O'},
+                                  CLI_OPT(BANDS),
+                                  CLI_OPT(STRETCH),
+                                  {"mode", required_argument, 0, 'M'},
+                                  CLI_OPT(CONTEXT),
+                                  {"prompt-style", required_argument, 0, 'P'},
+                                  CLI_OPT(TEMPLATE),
+                                  CLI_OPT(TEMPLATES),
+                                  {"tta", required_argument, 0, 'a'},
+                                  CLI_OPT(RESUME),
+                                  CLI_OPT(THREADS),
+                                  CLI_OPT(BATCH),
+                                  CLI_OPT(HELP),
+                                  {0, 0, 0, 0}};
     int c, split_r = 0, split_c = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "ho:", opts, NULL)) != -1) {
         int rc = parse_opt(c, o, &split_r, &split_c);
         if (rc >= 0) return rc;
     }
@@ -159,10 +187,18 @@ static int parse(int argc, char **argv, label_opts *o) {
     if (split_c) o->p.tiling.cols = split_c;
     o->inputs = argv + optind;
     o->n_inputs = argc - optind;
+    if (o->n_named) { /* --input values first, then the operands, all in one list */
+        char **all = realloc(o->named, (size_t)(o->n_named + o->n_inputs) * sizeof *all);
+        if (!all) return cli_usage_error("label", "out of memory");
+        memcpy(all + o->n_named, o->inputs, (size_t)o->n_inputs * sizeof *all);
+        o->named = o->inputs = all;
+        o->n_inputs += o->n_named;
+    }
     if (!o->model) return cli_usage_error("label", "--model is required");
     if (!o->p.classes_path) return cli_usage_error("label", "--classes is required");
     if (!o->output) return cli_usage_error("label", "-o OUT is required");
     if (!o->n_inputs) return cli_usage_error("label", "no INPUT given");
+    if (cli_check_output("label", o->output)) return CLI_FAIL;
     if (o->p.tiling.mode == GL_TILING_WINDOW && o->p.tiling.overlap >= o->p.tiling.tile)
         return cli_usage_error("label", "--overlap must be smaller than --tile");
     return -1;
@@ -181,18 +217,25 @@ static void report_input(void *ctx, const char *input, const gl_error *err) {
 int cmd_label(int argc, char **argv) {
     label_opts o = {.p = gl_label_default_params()};
     int rc = parse(argc, argv, &o);
-    if (rc >= 0) return rc;
+    if (rc >= 0) {
+        free(o.named);
+        return rc;
+    }
     o.p.on_error = report_input;
     gl_error err = {0};
     gl_clip_params cp = gl_clip_default_params();
     if (o.threads) cp.threads = o.threads;
     cp.max_batch = o.p.batch;
     gl_clip *clip = gl_clip_load(o.model, &cp, &err);
-    if (!clip) return cli_report(&err);
+    if (!clip) {
+        free(o.named);
+        return cli_report(&err);
+    }
     gl_label_summary s;
     gl_status st =
         gl_label_run(clip, &o.p, (const char *const *)o.inputs, o.n_inputs, o.output, &s, &err);
     gl_clip_free(clip);
+    free(o.named);
     if (st && st != GL_ERR_PARTIAL) return cli_report(&err);
     if (gl_log_get_level() > GL_LOG_QUIET)
         fprintf(stderr,

@@ -76,7 +76,7 @@ static int parse(int argc, char **argv, locate_opts *o) {
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "ho:", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
             o->model = optarg;
@@ -136,7 +136,7 @@ static int parse(int argc, char **argv, locate_opts *o) {
             usage(stdout);
             return CLI_OK;
         default:
-            return cli_usage_error("locate", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
         }
     }
     o->inputs = argv + optind;
@@ -149,6 +149,8 @@ static int parse(int argc, char **argv, locate_opts *o) {
     if (!o->model && (!o->features || !strcmp(o->method, "zeroshot")))
         return cli_usage_error("locate", "--model is required");
     o->p.cache_dir = o->cache_dir;
+    if (o->cache_dir && cli_check_dir("locate", "--cache-dir", o->cache_dir)) return CLI_FAIL;
+    if (o->output && cli_check_output("locate", o->output)) return CLI_FAIL;
     return -1;
 }
 

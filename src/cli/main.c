@@ -45,7 +45,8 @@ int cli_parse_int(const char *cmd, const char *opt, const char *value, int min, 
 }
 
 static void usage(FILE *fp) {
-    fprintf(fp, "usage: geolabel [-v|-q] COMMAND [options]\n\ncommands:\n");
+    fprintf(fp, "usage: geolabel [-v|-vv|-q] COMMAND [options]   (-v/-q also after COMMAND)\n"
+                "       geolabel --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(fp, "\n'geolabel COMMAND --help' describes a command.\n");
@@ -61,7 +62,10 @@ int main(int argc, char **argv) {
             gl_log_set_level(GL_LOG_DEBUG);
         else if (!strcmp(argv[i], "-q"))
             gl_log_set_level(GL_LOG_QUIET);
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+        else if (!strcmp(argv[i], "--version")) {
+            printf("geolabel %s\n", GL_VERSION);
+            return CLI_OK;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return CLI_OK;
         } else {

@@ -25,7 +25,7 @@ static int model_pull(int argc, char **argv) {
     const char *revision = "main";
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "r:c:h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "r:c:h", opts, NULL)) != -1) {
         if (c == 'r')
             revision = optarg;
         else if (c == 'c')
@@ -34,7 +34,7 @@ static int model_pull(int argc, char **argv) {
             fputs(usage_text, stdout);
             return CLI_OK;
         } else
-            return cli_usage_error("model pull", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
     }
     if (optind + 1 != argc) return cli_usage_error("model pull", "give exactly one ORG/NAME");
     gl_error err = {0};
@@ -54,7 +54,7 @@ static int model_random(int argc, char **argv) {
     unsigned long long seed = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "l:o:s:d:h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "l:o:s:d:h", opts, NULL)) != -1) {
         if (c == 'l')
             like = optarg;
         else if (c == 'o')
@@ -70,7 +70,7 @@ static int model_random(int argc, char **argv) {
             fputs(usage_text, stdout);
             return CLI_OK;
         } else
-            return cli_usage_error("model random", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
     }
     if (!like || !out) return cli_usage_error("model random", "--like and -o are required");
     if (optind < argc)

@@ -1,10 +1,12 @@
-/* options.c: option values that several commands share (--split, --bands, --stretch), parsed
- * one way everywhere. Each returns 0, or prints a usage error naming the command and returns
- * CLI_USAGE. */
+/* options.c: the one option parser (exact names, GVL's aliases, -v/-q anywhere, --version), the
+ * table of options several commands share, and their values (--split, --bands, --stretch). */
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int cli_parse_split(const char *cmd, const char *v, gl_tiling *t) {
     char x;
@@ -52,4 +54,189 @@ int cli_parse_stretch(const char *cmd, const char *v, gl_raster_params *rp) {
         return cli_usage_error(cmd, "--stretch is minmax, percentile[:LO,HI] or none, not '%s'", v);
     }
     return 0;
+}
+
+/* ---------------------------------------------------------------- the parser */
+
+#define CLI_SHARED_ROW(ID, name, arg, value, help) {CLI_O_##ID, name, arg, value, help},
+static const struct {
+    int id;
+    const char *name;
+    int has_arg;
+    const char *value, *help;
+} SHARED[] = {CLI_SHARED_OPTIONS(CLI_SHARED_ROW)};
+#undef CLI_SHARED_ROW
+enum { N_SHARED = sizeof SHARED / sizeof SHARED[0] };
+
+const char *cli_shared_name(int id) {
+    return id > CLI_O_FIRST && id - CLI_O_FIRST - 1 < N_SHARED ? SHARED[id - CLI_O_FIRST - 1].name
+                                                               : "?";
+}
+
+int cli_shared_has_arg(int id) {
+    return id > CLI_O_FIRST && id - CLI_O_FIRST - 1 < N_SHARED
+               ? SHARED[id - CLI_O_FIRST - 1].has_arg
+               : 0;
+}
+
+void cli_help(FILE *fp, int id) {
+    if (id <= CLI_O_FIRST || id - CLI_O_FIRST - 1 >= N_SHARED) return;
+    char left[64];
+    const char *v = SHARED[id - CLI_O_FIRST - 1].value;
+    snprintf(left, sizeof left, "--%s%s%s", SHARED[id - CLI_O_FIRST - 1].name, *v ? " " : "", v);
+    fprintf(fp, "  %-26s%s\n", left, SHARED[id - CLI_O_FIRST - 1].help);
+}
+
+/* The long name a token spells, '_' read as '-' and GVL's aliases mapped; into buf. */
+static const char *canonical(const char *tok, size_t len, char *buf, size_t cap) {
+    static const char *const aliases[][2] = {CLI_ALIASES};
+    if (len >= cap) len = cap - 1;
+    for (size_t i = 0; i < len; i++)
+        buf[i] = tok[i] == '_' ? '-' : tok[i];
+    buf[len] = 0;
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
+        if (strlen(aliases[i][0]) != len || strncmp(aliases[i][0], tok, len)) continue;
+        snprintf(buf, cap, "%s", aliases[i][1]);
+        break;
+    }
+    return buf;
+}
+
+static int is_option(const char *a) {
+    return a[0] == '-' && a[1] != 0; /* "-" alone is an operand: stdin */
+}
+
+/* Moves argv[from..from+n) to position to (< from), shifting what lay between up: the GNU
+ * permutation that keeps operands in their order after the options. */
+static void rotate(char **argv, int to, int from, int n) {
+    for (int k = 0; k < n; k++) {
+        char *t = argv[from + k];
+        memmove(argv + to + k + 1, argv + to + k, (size_t)(from - to) * sizeof *argv);
+        argv[to + k] = t;
+    }
+}
+
+static int short_has_arg(const char *shortopts, char c, int *known) {
+    const char *p = c != ':' ? strchr(shortopts, c) : NULL;
+    *known = p != NULL;
+    return p && p[1] == ':';
+}
+
+static int global_flag(const char *a) {
+    if (!strcmp(a, "-v"))
+        gl_log_set_level(GL_LOG_INFO);
+    else if (!strcmp(a, "-vv"))
+        gl_log_set_level(GL_LOG_DEBUG);
+    else if (!strcmp(a, "-q"))
+        gl_log_set_level(GL_LOG_QUIET);
+    else
+        return 0;
+    return 1;
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+               int *longindex) {
+    const char *cmd = argv[0];
+    optarg = NULL;
+    for (;;) {
+        int i = optind < 1 ? (optind = 1) : optind;
+        while (i < argc && !is_option(argv[i]))
+            i++;
+        if (i >= argc) return -1;
+        char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            rotate(argv, optind, i, 1);
+            optind++;
+            return -1;
+        }
+        if (global_flag(a)) {
+            rotate(argv, optind, i, 1);
+            optind++;
+            continue;
+        }
+        if (!strcmp(a, "--version")) {
+            printf("geolabel %s\n", GL_VERSION);
+            exit(CLI_OK);
+        }
+        int id = '?', has_arg = 0, known = 0, idx = -1;
+        const char *inline_val = NULL;
+        char name[128];
+        if (a[1] == '-') {
+            const char *eq = strchr(a + 2, '=');
+            size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            canonical(a + 2, len, name, sizeof name);
+            for (int k = 0; longopts && longopts[k].name && !known; k++)
+                if (!strcmp(longopts[k].name, name)) {
+                    known = 1, idx = k;
+                    has_arg = longopts[k].has_arg == required_argument;
+                    id = longopts[k].flag ? 0 : longopts[k].val;
+                    if (longopts[k].flag) *longopts[k].flag = longopts[k].val;
+                }
+            if (!known) {
+                cli_usage_error(cmd, "unknown option '--%.*s'", (int)len, a + 2);
+                return '?';
+            }
+            if (eq && !has_arg) {
+                cli_usage_error(cmd, "--%s takes no value", name);
+                return '?';
+            }
+            inline_val = eq ? eq + 1 : NULL;
+            snprintf(name, sizeof name, "--%s", longopts[idx].name);
+        } else {
+            has_arg = short_has_arg(shortopts, a[1], &known);
+            if (!known || (a[2] && !has_arg)) {
+                cli_usage_error(cmd, "unknown option '%s'", a);
+                return '?';
+            }
+            id = (unsigned char)a[1];
+            inline_val = a[2] ? a + 2 : NULL;
+            snprintf(name, sizeof name, "-%c", a[1]);
+        }
+        if (has_arg && !inline_val && i + 1 >= argc) {
+            cli_usage_error(cmd, "%s needs a value", name);
+            return '?';
+        }
+        int n = has_arg && !inline_val ? 2 : 1;
+        rotate(argv, optind, i, n);
+        optarg = has_arg ? (inline_val ? (char *)inline_val : argv[optind + 1]) : NULL;
+        optind += n;
+        if (longindex && idx >= 0) *longindex = idx;
+        return id;
+    }
+}
+
+/* ---------------------------------------------------------------- paths checked up front */
+
+int cli_has_suffix(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcasecmp(s + n - k, suffix);
+}
+
+int cli_check_output(const char *cmd, const char *path) {
+    char *copy = strdup(path);
+    if (!copy) return 1;
+    char *slash = strrchr(copy, '/');
+    const char *dir = slash ? (slash == copy ? "/" : (*slash = 0, copy)) : ".";
+    struct stat sb;
+    int bad = 0;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "geolabel %s: %s: the output's folder %s does not exist\n", cmd, path, dir);
+        bad = 1;
+    } else if (access(dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "geolabel %s: %s: cannot write in the folder %s\n", cmd, path, dir);
+        bad = 1;
+    }
+    free(copy);
+    return bad;
+}
+
+int cli_check_dir(const char *cmd, const char *opt, const char *dir) {
+    struct stat sb;
+    if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && access(dir, W_OK | X_OK) == 0) return 0;
+    if (stat(dir, &sb) == 0)
+        fprintf(stderr, "geolabel %s: %s %s: %s\n", cmd, opt, dir,
+                S_ISDIR(sb.st_mode) ? "cannot write in it" : "not a folder");
+    else
+        fprintf(stderr, "geolabel %s: %s %s: no such folder\n", cmd, opt, dir);
+    return 1;
 }

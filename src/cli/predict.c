@@ -146,7 +146,7 @@ static int parse(int argc, char **argv, predict_args *a) {
     a->threshold = -1;
     a->distance = "Unknown";
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "o:h", opts, NULL)) != -1) {
         char *end;
         if (c == 'H')
             a->head = optarg;
@@ -174,7 +174,7 @@ static int parse(int argc, char **argv, predict_args *a) {
         else if (c == 'h')
             return usage(stdout), -1;
         else if (c == '?')
-            return cli_usage_error("predict", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
     }
     a->images = argv + optind;
     a->n_images = argc - optind;

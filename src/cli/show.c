@@ -36,7 +36,7 @@ int cmd_show(int argc, char **argv) {
     const char *labels = NULL, *image = NULL, *out = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "o:h", opts, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'l':
@@ -75,7 +75,7 @@ int cmd_show(int argc, char **argv) {
             usage(stdout);
             return CLI_OK;
         default:
-            return cli_usage_error("show", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
         }
     }
     if (!labels || !image || !out)

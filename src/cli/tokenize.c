@@ -74,7 +74,7 @@ int cmd_tokenize(int argc, char **argv) {
     const char *model = NULL;
     int jsonl = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "m:h", opts, NULL)) != -1) {
         if (c == 'm')
             model = optarg;
         else if (c == 'j')
@@ -83,7 +83,7 @@ int cmd_tokenize(int argc, char **argv) {
             fputs(usage_text, stdout);
             return CLI_OK;
         } else
-            return cli_usage_error("tokenize", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
     }
     if (!model) return cli_usage_error("tokenize", "--model is required");
     if (optind < argc) return cli_usage_error("tokenize", "unexpected argument '%s'", argv[optind]);

@@ -70,7 +70,7 @@ int cmd_train(int argc, char **argv) {
     float wd = -1;
     int c, v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "o:h", opts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
         case 'd':
@@ -138,7 +138,7 @@ int cmd_train(int argc, char **argv) {
         case 'h':
             return usage(stdout), CLI_OK;
         default:
-            return cli_usage_error("train", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
         }
         if (bad) return CLI_USAGE;
     }

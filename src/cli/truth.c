@@ -42,7 +42,7 @@ int cmd_truth(int argc, char **argv) {
     const char *mask = NULL, *out = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
             mask = optarg;
@@ -87,7 +87,7 @@ int cmd_truth(int argc, char **argv) {
             usage(stdout);
             return CLI_OK;
         default:
-            return cli_usage_error("truth", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
         }
     }
     if (!mask || !out) return cli_usage_error("truth", "--mask and -o are required");

@@ -268,6 +268,13 @@ static gl_status run_setup(run_ctx *c, gl_class_node **tree, gl_error *err) {
     int n_tmpl = 0;
     if (p->templates_path && (st = gl_zs_templates_read(p->templates_path, &tmpl, &n_tmpl, err)))
         return st;
+    if (p->template_text && !p->templates_path) {
+        if (!(tmpl = calloc(1, sizeof *tmpl)) || !(tmpl[0] = strdup(p->template_text))) {
+            free(tmpl);
+            return gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
+        }
+        n_tmpl = 1;
+    }
     c->zs = gl_zeroshot_new(c->clip, *tree, p->context, tmpl, n_tmpl, err);
     gl_strings_free(tmpl, n_tmpl);
     if (!c->zs) return err->code;
