@@ -129,6 +129,13 @@ static void test_refusals(void) {
     t_write_text("other.csv", "filename,row,col,classification\ny,0,0,A\n");
     CHECK(eval_status("other.csv", "ok.csv", &err) == GL_ERR_FORMAT, "no overlap");
     CHECK(eval_status("missing.csv", "ok.csv", &err) == GL_ERR_IO, "missing file");
+    /* a header and no rows: refused as no overlap; sorting its empty (NULL) row array used to
+     * call qsort(NULL, 0), undefined behaviour that UBSan reports */
+    t_write_text("header_only.csv", "filename,row,col,classification\n");
+    CHECK(eval_status("header_only.csv", "ok.csv", &err) == GL_ERR_FORMAT,
+          "header-only prediction: %s", err.msg);
+    CHECK(eval_status("ok.csv", "header_only.csv", &err) == GL_ERR_FORMAT, "header-only truth: %s",
+          err.msg);
 }
 
 int main(void) {

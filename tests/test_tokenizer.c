@@ -139,9 +139,33 @@ static void test_bad_input(void) {
     gl_tokenizer_free(NULL);
 }
 
+/* A vocab.json entry whose id is not an integer: refused, naming the entry. The message used to
+ * be formatted from the entry's key after the JSON tree holding it was freed. */
+static void test_bad_vocab_ids(void) {
+    static const char *const cases[][2] = {
+        {"{\"a_rather_long_token_name_to_outlive_free\": \"seven\"}",
+         "'a_rather_long_token_name_to_outlive_free'"},
+        {"{\"frac\": 1.5}", "'frac'"},
+        {"{\"neg\": -3}", "'neg'"},
+        {"{\"big\": 1e300}", "'big'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        gl_error err = {0};
+        CHECK(t_write_text("vocab.json", cases[i][0]), "write");
+        gl_tokenizer *tok =
+            gl_tokenizer_load("vocab.json", t_path("fixtures/clip-tiny-b32/merges.txt"), &err);
+        CHECK(tok == NULL && err.code == GL_ERR_FORMAT, "%s accepted (%s)", cases[i][0], err.msg);
+        CHECK(strstr(err.msg, "vocab.json") && strstr(err.msg, cases[i][1]) &&
+                  strstr(err.msg, "not a token id"),
+              "%s: message '%s'", cases[i][0], err.msg);
+        gl_tokenizer_free(tok);
+    }
+}
+
 int main(void) {
     RUN(test_fixture_cases);
     RUN(test_texts_json);
     RUN(test_bad_input);
+    RUN(test_bad_vocab_ids);
     T_SUMMARY();
 }

@@ -234,6 +234,68 @@ static void test_geoclip_files(void) {
     }
 }
 
+/* A 42-byte file: a zip64 locator whose end-record offset points far past the file, then an
+ * end-of-central-directory record asking for zip64. The bound "off64 > n - 56" underflowed for
+ * files under 56 bytes and the reader dereferenced the wild offset. */
+static void test_tiny_zip64(void) {
+    unsigned char b[42] = {0};
+    const unsigned char loc[] = {0x50, 0x4b, 0x06, 0x07};
+    memcpy(b, loc, 4);
+    for (int i = 0; i < 8; i++)
+        b[8 + i] = (unsigned char)(0x0000010000000000ULL >> (8 * i)); /* 1 TiB */
+    const unsigned char eocd[] = {0x50, 0x4b, 0x05, 0x06};
+    memcpy(b + 20, eocd, 4);
+    b[30] = b[31] = 0xff; /* entry count 0xFFFF: "see the zip64 record" */
+    FILE *f = fopen("tiny.pth", "wb");
+    CHECK(f && fwrite(b, 1, sizeof b, f) == sizeof b && fclose(f) == 0, "write tiny.pth");
+    expect_fail("tiny.pth", GL_ERR_FORMAT, "zip64");
+}
+
+/* Pickles written by Python's own pickle module (no torch needed): modules named torch and
+ * torch._utils are stand-ins that only give the globals their names. */
+static const char *shape_script =
+    "import sys, types, pickle, zipfile, collections\n"
+    "torch = types.ModuleType('torch'); utils = types.ModuleType('torch._utils')\n"
+    "sys.modules['torch'] = torch; sys.modules['torch._utils'] = utils; torch._utils = utils\n"
+    "class FloatStorage: pass\n"
+    "FloatStorage.__module__ = 'torch'; torch.FloatStorage = FloatStorage\n"
+    "def _rebuild_tensor_v2(*a): pass\n"
+    "_rebuild_tensor_v2.__module__ = 'torch._utils'; utils._rebuild_tensor_v2 = "
+    "_rebuild_tensor_v2\n"
+    "class Store: pass\n"
+    "class T:\n"
+    "    def __init__(self, shape, stride): self.a = (Store(), 0, shape, stride, False, "
+    "collections.OrderedDict())\n"
+    "    def __reduce__(self): return (_rebuild_tensor_v2, self.a)\n"
+    "class P(pickle.Pickler):\n"
+    "    def persistent_id(self, o):\n"
+    "        return ('storage', FloatStorage, '0', 'cpu', 4) if isinstance(o, Store) else None\n"
+    "def save(name, shape, stride):\n"
+    "    import io; buf = io.BytesIO(); P(buf, protocol=2).dump({'w': T(shape, stride)})\n"
+    "    with zipfile.ZipFile(name, 'w') as z:\n"
+    "        z.writestr('archive/data.pkl', buf.getvalue())\n"
+    "        z.writestr('archive/data/0', b'\\0' * 16)\n"
+    "        z.writestr('archive/byteorder', 'little')\n"
+    "save('ok_shape.pth', (2, 2), (2, 1))\n"
+    "save('numel_wraps.pth', (2**40, 2**40), (1, 1))\n"
+    "save('extent_wraps.pth', (2**32 + 1,), (2**32,))\n"
+    "save('three_dims_wrap.pth', (2**22, 2**22, 2**22), (0, 0, 0))\n";
+
+/* A shape whose element count overflows 64 bits wrapped to 0 and passed the bounds check; a
+ * view whose last element's offset wraps to 0 passed it too and read far outside the storage. */
+static void test_shape_overflow(void) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' shapes.py", t_python());
+    CHECK(t_write_text("shapes.py", shape_script) && system(cmd) == 0, "%s failed", cmd);
+    gl_error err = {0};
+    gl_pth *p = gl_pth_open("ok_shape.pth", &err);
+    CHECK(p != NULL, "the control file must open: %s", err.msg);
+    gl_pth_free(p);
+    expect_fail("numel_wraps.pth", GL_ERR_LIMIT, "beyond limits");
+    expect_fail("extent_wraps.pth", GL_ERR_FORMAT, "storage '0'");
+    expect_fail("three_dims_wrap.pth", GL_ERR_LIMIT, "beyond limits");
+}
+
 int main(void) {
     RUN(test_real_checkpoint);
     RUN(test_odd_dtypes_and_views);
@@ -241,5 +303,7 @@ int main(void) {
     RUN(test_hostile);
     RUN(test_wrong_shape);
     RUN(test_geoclip_files);
+    RUN(test_tiny_zip64);
+    RUN(test_shape_overflow);
     T_SUMMARY();
 }

@@ -3,6 +3,8 @@
 #include "core/progress.h"
 #include "geolabel.h"
 
+#include "core/half.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
@@ -162,27 +164,6 @@ static float rng_normal(rng *r) {
     return radius * cosf(angle);
 }
 
-/* IEEE half, round to nearest even. */
-static uint16_t float_to_half(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000, mant = x & 0x7fffff;
-    int exp = (int)((x >> 23) & 0xff) - 127 + 15;
-    if (exp >= 31) return (uint16_t)(sign | 0x7c00);
-    if (exp <= 0) {
-        if (exp < -10) return (uint16_t)sign;
-        mant |= 0x800000;
-        int shift = 14 - exp;
-        uint32_t half = mant >> shift, rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
-        if (rem > mid || (rem == mid && (half & 1))) half++;
-        return (uint16_t)(sign | half);
-    }
-    uint32_t half = sign | ((uint32_t)exp << 10) | (mant >> 13), rem = mant & 0x1fff;
-    if (rem > 0x1000 || (rem == 0x1000 && (half & 1)))
-        half++; /* may carry into the exponent: correct */
-    return (uint16_t)half;
-}
-
 /* ------------------------------------------------------------------ files */
 
 static gl_status write_json(const char *path, cJSON *json, gl_error *err) {
@@ -338,7 +319,7 @@ static void write_values(FILE *fp, const tensor_spec *t, size_t elem, rng *r) {
                                               : 0.0f;
         if (elem == 2) {
             for (int i = 0; i < n; i++)
-                halves[i] = float_to_half(vals[i]);
+                halves[i] = gl_float_to_half(vals[i]);
             fwrite(halves, 2, (size_t)n, fp);
         } else {
             fwrite(vals, 4, (size_t)n, fp); /* little-endian hosts only, as the loader */

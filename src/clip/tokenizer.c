@@ -167,10 +167,13 @@ static gl_status load_vocab(gl_tokenizer *t, const char *path, gl_error *err) {
         return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
     }
     for (cJSON *e = root->child; e; e = e->next) {
-        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 1e7 || !e->string) {
+        if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0 && e->valuedouble <= 1e7) ||
+            e->valuedouble != (int32_t)e->valuedouble || !e->string) {
+            /* the message quotes the key, which lives in the tree: format before freeing it */
+            gl_fail(err, GL_ERR_FORMAT, "%s: entry '%.40s' is not a token id", path,
+                    e->string ? e->string : "");
             cJSON_Delete(root);
-            return gl_fail(err, GL_ERR_FORMAT, "%s: entry '%.40s' is not a token id", path,
-                           e->string ? e->string : "");
+            return GL_ERR_FORMAT;
         }
         if (!str_map_put(&t->vocab, e->string, strlen(e->string), (int32_t)e->valuedouble)) {
             cJSON_Delete(root);

@@ -45,7 +45,10 @@ static gl_status parse_header(const char *path, const char *h, gl_npy *a, gl_err
         if (end == p || v < 0 || a->ndim >= 8)
             return gl_fail(err, GL_ERR_FORMAT, "%s: npy shape unreadable", path);
         a->shape[a->ndim++] = v;
-        a->count *= (size_t)v;
+        /* a wrapped product (2^32 x 2^32 -> 0) would match an empty payload */
+        if (__builtin_mul_overflow(a->count, (size_t)v, &a->count) ||
+            __builtin_mul_overflow(a->count, a->item_size, &(size_t){0}))
+            return gl_fail(err, GL_ERR_LIMIT, "%s: npy shape's element count overflows", path);
         p = end;
     }
     return GL_OK;

@@ -1,6 +1,8 @@
 /* safetensors.c: validated, memory-mapped reading of safetensors files and sharded index.json sets.
  * Nothing in a header is trusted: every size is checked against the mapped file before use. */
 #include "io/safetensors.h"
+
+#include "core/half.h"
 #include "io/json.h"
 
 #include <errno.h>
@@ -301,37 +303,11 @@ const char *gl_st_tensor_path(const gl_safetensors *st, const gl_st_tensor *t) {
     return st->paths[t->file];
 }
 
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-    if (exp == 0x1f)
-        bits = sign | 0x7f800000u | mant << 13;
-    else if (exp)
-        bits = sign | (exp + 112) << 23 | mant << 13;
-    else if (!mant)
-        bits = sign;
-    else { /* subnormal: normalise the mantissa */
-        int e = -1;
-        do {
-            mant <<= 1;
-            e++;
-        } while (!(mant & 0x400));
-        bits = sign | (uint32_t)(112 - e) << 23 | (mant & 0x3ff) << 13;
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
 void gl_st_widen(gl_st_dtype dtype, const void *src, size_t n, float *dst) {
     const unsigned char *p = src;
     for (size_t i = 0; i < n; i++) {
         uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
-        if (dtype == GL_ST_F16)
-            dst[i] = half_to_float(h);
-        else {
-            uint32_t bits = (uint32_t)h << 16;
-            memcpy(&dst[i], &bits, 4);
-        }
+        dst[i] = dtype == GL_ST_F16 ? gl_half_to_float(h) : gl_bf16_to_float(h);
     }
 }
 

@@ -1,5 +1,6 @@
 /* torchzip.h: PyTorch .pth checkpoints (torch.save's zip format) read without Python: the zip
- * container, a restricted unpickler that only builds containers and tensors, typed tensor copies.
+ * container (io/zip.h), the restricted unpickler (io/pickle.h) with torch's storages and tensor
+ * rebuilds as its only hooks, and typed tensor copies.
  *
  * Safety: the unpickler knows a fixed allow-list of opcodes and of globals
  * (collections.OrderedDict, torch._utils._rebuild_tensor_v2 / _rebuild_parameter, the
@@ -14,6 +15,7 @@
 #define GEOLABEL_TORCHZIP_H
 
 #include "geolabel.h"
+#include "io/pickle.h"
 
 #define GL_PTH_MAX_DIMS 8
 
@@ -31,8 +33,9 @@ typedef enum {
 } gl_pth_dtype;
 
 /* A tensor view into one storage (an archive entry "<prefix>/data/<storage_key>"). The view is
- * validated at load: offset + sum((shape[i]-1)*stride[i]) lies inside the storage. */
-typedef struct {
+ * validated at load, with overflow-checked arithmetic: numel <= 2^40 and
+ * offset + sum((shape[i]-1)*stride[i]) lies inside the storage. */
+typedef struct gl_pth_tensor {
     gl_pth_dtype dtype;
     int ndim; /* 0 for a scalar */
     int64_t shape[GL_PTH_MAX_DIMS];
@@ -45,32 +48,6 @@ typedef struct {
     int is_parameter; /* built through torch._utils._rebuild_parameter */
 } gl_pth_tensor;
 
-typedef enum {
-    GL_PY_NONE = 0,
-    GL_PY_BOOL,
-    GL_PY_INT,
-    GL_PY_FLOAT,
-    GL_PY_STR,
-    GL_PY_BYTES,
-    GL_PY_TUPLE,
-    GL_PY_LIST,
-    GL_PY_DICT, /* dict or collections.OrderedDict (see `ordered`), insertion order kept */
-    GL_PY_TENSOR
-} gl_py_kind;
-
-typedef struct gl_py gl_py;
-struct gl_py {
-    gl_py_kind kind;
-    int ordered;           /* DICT: built by collections.OrderedDict */
-    int64_t i;             /* BOOL (0 or 1), INT (ints beyond 64 bits are refused) */
-    double f;              /* FLOAT */
-    const char *s;         /* STR: UTF-8, NUL-terminated; BYTES: raw, NUL-terminated too */
-    size_t len;            /* STR/BYTES: bytes; TUPLE/LIST: items; DICT: key/value pairs */
-    gl_py **items;         /* TUPLE/LIST: items[0..len); DICT: key k at items[2k], value at
-                              items[2k+1] */
-    gl_pth_tensor *tensor; /* TENSOR */
-};
-
 typedef struct gl_pth gl_pth;
 
 /* Opens and fully validates a checkpoint: zip structure, data.pkl through the restricted
@@ -78,6 +55,9 @@ typedef struct gl_pth gl_pth;
  * truncated, corrupt, bad pickle), GL_ERR_UNSUPPORTED (forbidden opcode or global, legacy
  * non-zip torch format, big-endian), GL_ERR_LIMIT (absurd sizes). Free with gl_pth_free. */
 gl_pth *gl_pth_open(const char *path, gl_error *err);
+/* The same over size bytes at data, which must outlive the gl_pth (tensors point into it); name
+ * is used in messages. For the fuzz harnesses and in-memory archives. */
+gl_pth *gl_pth_open_memory(const char *name, const unsigned char *data, size_t size, gl_error *err);
 void gl_pth_free(gl_pth *p);
 const char *gl_pth_path(const gl_pth *p);
 /* The object torch.save was given: usually a DICT, or a TENSOR for a bare tensor. */
@@ -87,10 +67,6 @@ const gl_py *gl_pth_root(const gl_pth *p);
  * or root["state_dict"]. NULL (with err set, naming the file) when there is none. */
 const gl_py *gl_pth_state_dict(const gl_pth *p, gl_error *err);
 
-/* DICT lookups; NULL when d is not a dict or has no such key. */
-const gl_py *gl_py_get(const gl_py *d, const char *key); /* string keys */
-const gl_py *gl_py_get_int(const gl_py *d, int64_t key); /* int keys (optimizer state) */
-const char *gl_py_kind_name(gl_py_kind kind);
 const char *gl_pth_dtype_name(gl_pth_dtype dtype); /* "float32", ... */
 size_t gl_pth_dtype_size(gl_pth_dtype dtype);
 

@@ -80,7 +80,8 @@ static gl_status table_read(const char *path, eval_table *t, gl_error *err) {
     if (!st && r < 0) st = err->code;
     gl_csv_free(csv);
     if (!st) {
-        qsort(t->rows, (size_t)t->n, sizeof *t->rows, cmp_row);
+        if (t->n > 1) /* a header-only file has no row array: qsort(NULL, 0) is undefined */
+            qsort(t->rows, (size_t)t->n, sizeof *t->rows, cmp_row);
         for (long i = 1; i < t->n && !st; i++)
             if (!strcmp(t->rows[i].key, t->rows[i - 1].key))
                 st = gl_fail(
