@@ -235,9 +235,25 @@ gl_status gl_tokenizer_encode_len(gl_tokenizer *tok, const char *utf8, size_t le
 /* ------------------------------------------------------------------ CLIP model */
 
 typedef struct gl_clip gl_clip;
+/* What an eval callback sees (as whisper.cpp's and llama.cpp's do): one tower's residual stream
+ * after its embeddings (layer 0: HF's hidden_states[0], after pre_layrnorm for vision) or after
+ * encoder layer `layer` (hidden_states[layer]), for one forward chunk of n_seqs inputs. */
+typedef struct {
+    const char *tower;       /* "vision" or "text" */
+    int layer;               /* 0 .. layers */
+    const float *hidden;     /* [rows, d]; valid only during the callback */
+    int rows, d;             /* rows: the chunk's inputs packed row after row */
+    int n_seqs;              /* inputs in the chunk (<= max_batch) */
+    const int *offset, *len; /* [n_seqs]: input s is rows [offset[s], offset[s] + len[s]); a text
+                                stops at its pooled (EOT) position */
+} gl_clip_layer_state;
 typedef struct {
     int threads;   /* 0: all cores */
     int max_batch; /* images or texts per forward call; sizes the workspace */
+    /* Called during every forward with each layer's output (may be NULL): inspection for tests
+     * and debugging, at no cost when NULL. ctx is passed back unchanged. */
+    void (*on_layer)(void *ctx, const gl_clip_layer_state *state);
+    void *ctx;
 } gl_clip_params;
 gl_clip_params gl_clip_default_params(void);
 
@@ -258,8 +274,8 @@ float gl_clip_logit_scale(const gl_clip *clip);                       /* exp(log
 const gl_preproc_config *gl_clip_preproc_config(const gl_clip *clip); /* owned by clip */
 gl_tokenizer *gl_clip_tokenizer(gl_clip *clip);                       /* owned by clip */
 /* A hex digest that changes when the weights change: a key for on-disk embedding caches. Owned
- * by clip. */
-const char *gl_clip_model_hash(const gl_clip *clip);
+ * by clip; the first call reads every weight byte once. */
+const char *gl_clip_model_hash(gl_clip *clip);
 
 /* pixels: [n,3,S,S] from gl_preprocess. embeds: [n,projection_dim], raw (not normalised), as
  * get_image_features. Any n is accepted; it is cut into max_batch chunks internally. */

@@ -104,44 +104,83 @@ static void test_parity_batch3_thread2(void) {
         check_model(models[i], 2, 3);
 }
 
-/* Every layer's output against transformers' hidden_states, so a divergence names its layer.
- * Text rows exist only up to each text's EOT (the causal mask makes later rows irrelevant). */
+/* What the eval callback collects: each layer's residual stream for one tower, laid out
+ * [layers+1][rows][d], and the packing of the last forward chunk. */
+typedef struct {
+    const char *tower;
+    float *hidden;
+    size_t cap; /* floats in hidden */
+    int rows, n_seqs, offset[16], len[16];
+    int calls, overflow;
+} layer_log;
+
+static void log_layer(void *ctx, const gl_clip_layer_state *st) {
+    layer_log *lg = ctx;
+    if (strcmp(st->tower, lg->tower)) return;
+    size_t per = (size_t)st->rows * st->d, at = per * (size_t)st->layer;
+    lg->calls++;
+    if (at + per > lg->cap || st->n_seqs > 16) {
+        lg->overflow = 1;
+        return;
+    }
+    memcpy(lg->hidden + at, st->hidden, per * sizeof(float));
+    lg->rows = st->rows;
+    lg->n_seqs = st->n_seqs;
+    for (int s = 0; s < st->n_seqs; s++)
+        lg->offset[s] = st->offset[s], lg->len[s] = st->len[s];
+}
+
+/* Every layer's output against transformers' hidden_states, so a divergence names its layer; the
+ * layers come through the eval callback in gl_clip_params. Text rows exist only up to each
+ * text's EOT (the causal mask makes later rows irrelevant). */
 static void check_hidden_states(const char *model) {
     gl_error err = {0};
-    gl_clip *c = load_model(t_path("fixtures/%s", model), 2, 8, &err);
+    layer_log lg = {0};
+    gl_clip_params p = gl_clip_default_params();
+    p.threads = 2;
+    p.max_batch = 8;
+    p.on_layer = log_layer;
+    p.ctx = &lg;
+    gl_clip *c = gl_clip_load(t_path("fixtures/%s", model), &p, &err);
     CHECK(c != NULL, "%s", err.msg);
     if (!c) return;
-    gl_npy *px = NULL, *ids = NULL, *vh = NULL, *th = NULL;
-    px = load_npy(t_path("fixtures/expected/%s/pixel_values.npy", model));
-    ids = load_npy(t_path("fixtures/expected/input_ids.npy"));
-    vh = load_npy(t_path("fixtures/expected/%s/vision_hidden_states.npy", model));
-    th = load_npy(t_path("fixtures/expected/%s/text_hidden_states.npy", model));
+    gl_npy *px = load_npy(t_path("fixtures/expected/%s/pixel_values.npy", model));
+    gl_npy *ids = load_npy(t_path("fixtures/expected/input_ids.npy"));
+    gl_npy *vh = load_npy(t_path("fixtures/expected/%s/vision_hidden_states.npy", model));
+    gl_npy *th = load_npy(t_path("fixtures/expected/%s/text_hidden_states.npy", model));
     float out[12 * 32];
-    c->debug_hidden = malloc(sizeof(float) * vh->count);
-    CHECK_OK(gl_clip_encode_images(c, px->data, 6, out, &err), &err);
-    for (int l = 0; l < (int)vh->shape[0]; l++) {
-        char what[96];
-        size_t per = vh->count / (size_t)vh->shape[0];
-        snprintf(what, sizeof what, "%s vision hidden state %d", model, l);
-        CHECK_CLOSE(what, c->debug_hidden + per * l, (const float *)vh->data + per * l, per, 1e-4,
-                    1e-4);
-    }
-    free(c->debug_hidden);
-    c->debug_hidden = malloc(sizeof(float) * th->count);
-    CHECK_OK(gl_clip_encode_tokens(c, ids->data, 8, out, &err), &err);
-    int L = (int)th->shape[0], d = (int)th->shape[3], rows = 0;
-    for (int t = 0; t < 8; t++)
-        rows += c->ws.len[t];
-    for (int l = 0; l < L; l++)
-        for (int t = 0; t < 8; t++) {
+    if (px && ids && vh && th) {
+        lg.tower = "vision";
+        lg.cap = vh->count;
+        lg.hidden = malloc(sizeof(float) * lg.cap);
+        CHECK_OK(gl_clip_encode_images(c, px->data, 6, out, &err), &err);
+        CHECK(lg.calls == (int)vh->shape[0] && !lg.overflow, "%d vision layer calls for %d states",
+              lg.calls, (int)vh->shape[0]);
+        for (int l = 0; l < (int)vh->shape[0]; l++) {
             char what[96];
-            snprintf(what, sizeof what, "%s text %d hidden state %d", model, t, l);
-            const float *got = c->debug_hidden + ((size_t)l * rows + c->ws.offset[t]) * d;
-            const float *exp = (const float *)th->data + (((size_t)l * th->shape[1] + t) * 77) * d;
-            CHECK_CLOSE(what, got, exp, (size_t)c->ws.len[t] * d, 1e-4, 1e-4);
+            size_t per = vh->count / (size_t)vh->shape[0];
+            snprintf(what, sizeof what, "%s vision hidden state %d", model, l);
+            CHECK_CLOSE(what, lg.hidden + per * l, (const float *)vh->data + per * l, per, 1e-4,
+                        1e-4);
         }
-    free(c->debug_hidden);
-    c->debug_hidden = NULL;
+        free(lg.hidden);
+        lg = (layer_log){.tower = "text", .cap = th->count};
+        lg.hidden = malloc(sizeof(float) * lg.cap);
+        CHECK_OK(gl_clip_encode_tokens(c, ids->data, 8, out, &err), &err);
+        int L = (int)th->shape[0], d = (int)th->shape[3];
+        CHECK(lg.calls == L && !lg.overflow && lg.n_seqs == 8, "%d text layer calls for %d states",
+              lg.calls, L);
+        for (int l = 0; l < L && lg.n_seqs == 8; l++)
+            for (int t = 0; t < 8; t++) {
+                char what[96];
+                snprintf(what, sizeof what, "%s text %d hidden state %d", model, t, l);
+                const float *got = lg.hidden + ((size_t)l * lg.rows + lg.offset[t]) * d;
+                const float *exp =
+                    (const float *)th->data + (((size_t)l * th->shape[1] + t) * 77) * d;
+                CHECK_CLOSE(what, got, exp, (size_t)lg.len[t] * d, 1e-4, 1e-4);
+            }
+        free(lg.hidden);
+    }
     gl_npy_free(px);
     gl_npy_free(ids);
     gl_npy_free(vh);

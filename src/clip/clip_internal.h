@@ -1,5 +1,5 @@
-/* clip_internal.h: what config.c, model.c, vision.c and text.c share: the parsed config, the weight
- * views (shapes in comments, all row-major float), the workspace and the transformer kernels. */
+/* clip_internal.h: what the files of src/clip share: the parsed config, the weight views (shapes
+ * in comments, all row-major float, bound by HF tensor names), the workspace and the context. */
 #ifndef GEOLABEL_CLIP_INTERNAL_H
 #define GEOLABEL_CLIP_INTERNAL_H
 
@@ -80,24 +80,10 @@ struct gl_clip {
     gl_tokenizer *tok;
     gl_preproc_config preproc;
     char hash[33]; /* lazily filled; "" until asked */
-    /* For tests that localise a divergence: when set, the encoder copies its input and each
-     * layer's output here, [layers+1][rows][d] (caller-owned, sized for the call). */
-    float *debug_hidden;
+    /* gl_clip_params' eval callback (may be NULL) and its data, called by forward.c. */
+    void (*on_layer)(void *ctx, const gl_clip_layer_state *state);
+    void *ctx;
 };
-
-/* A batch of sequences packed row after row: sequence s has rows [offset[s], offset[s]+len[s]). */
-typedef struct {
-    int n;
-    const int *offset, *len;
-    int causal;
-} clip_seqs;
-
-/* The encoder stack over packed rows x [rows, d] in place (HF CLIPEncoder). */
-void clip_encoder(gl_clip *c, const clip_tower_config *tc, const clip_layer *layers,
-                  const clip_seqs *seqs, int rows);
-/* Forward passes for up to max_batch inputs; out is [n, projection_dim]. */
-gl_status clip_vision_forward(gl_clip *c, const float *pixels, int n, float *out, gl_error *err);
-gl_status clip_text_forward(gl_clip *c, const int32_t *ids, int n, float *out, gl_error *err);
 
 /* Binds a weight to a tensor, checking its shape (dims terminated by -1). Fills *out with a
  * float view: the mapping itself for F32, else widened space taken from c->widened. */

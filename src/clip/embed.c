@@ -52,6 +52,23 @@ gl_status gl_clip_encode_image_files(gl_clip *c, const char *const *paths, int n
     return s;
 }
 
+/* The tokenizer's output goes to the workspace's id rows, max_batch texts at a time. */
+gl_status gl_clip_encode_texts(gl_clip *c, const char *const *texts, int n, float *embeds,
+                               gl_error *err) {
+    for (int i = 0; i < n; i += c->max_batch) {
+        int b = n - i < c->max_batch ? n - i : c->max_batch;
+        for (int j = 0; j < b; j++) {
+            gl_status s = gl_tokenizer_encode(c->tok, texts[i + j],
+                                              c->ws.ids + (size_t)GL_CLIP_CONTEXT * j, NULL, err);
+            if (s) return s;
+        }
+        gl_status s =
+            gl_clip_encode_tokens(c, c->ws.ids, b, embeds + (size_t)c->cfg.projection_dim * i, err);
+        if (s) return s;
+    }
+    return GL_OK;
+}
+
 gl_status gl_classify_zeroshot(gl_clip *c, const float *image_embeds, int n,
                                const char *const *classes, int n_classes, const char *template,
                                float *probs, gl_error *err) {

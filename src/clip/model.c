@@ -1,6 +1,5 @@
-/* model.c: gl_clip contexts: load a Hub CLIP folder (config, weights bound and shape-checked,
- * tokenizer, preprocessing), size the workspace, run the shared encoder stack, and batch inputs. */
-#include "core/blas.h"
+/* model.c: gl_clip contexts: load a Hub CLIP folder (config, weights bound and shape-checked by
+ * their HF names, tokenizer, preprocessing) and size the workspace; the forward is forward.c's. */
 #include "clip/clip_internal.h"
 
 #include <math.h>
@@ -286,6 +285,8 @@ gl_clip *gl_clip_load(const char *dir_or_id, const gl_clip_params *params, gl_er
         return NULL;
     }
     c->max_batch = p.max_batch;
+    c->on_layer = p.on_layer;
+    c->ctx = p.ctx;
     gl_status s = resolve_model_dir(dir_or_id, &c->dir, err);
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", c->dir ? c->dir : "");
@@ -336,8 +337,8 @@ gl_tokenizer *gl_clip_tokenizer(gl_clip *c) {
     return c->tok;
 }
 
-const char *gl_clip_model_hash(const gl_clip *clip) {
-    gl_clip *c = (gl_clip *)clip; /* the digest is computed on first use and kept */
+/* Digesting every weight byte costs a pass over the files, so it waits for the first caller. */
+const char *gl_clip_model_hash(gl_clip *c) {
     if (!c->hash[0]) {
         uint64_t d[2];
         gl_st_digest(&c->st, d);
@@ -345,91 +346,4 @@ const char *gl_clip_model_hash(const gl_clip *clip) {
                  (unsigned long long)d[1]);
     }
     return c->hash;
-}
-
-/* ------------------------------------------------------------------ encoder stack */
-
-void clip_encoder(gl_clip *c, const clip_tower_config *tc, const clip_layer *layers,
-                  const clip_seqs *seqs, int rows) {
-    clip_workspace *w = &c->ws;
-    int d = tc->hidden, in = tc->intermediate, hd = d / tc->heads;
-    gl_attention_args att = {w->q,
-                             w->k,
-                             w->v,
-                             w->attn,
-                             d,
-                             tc->heads,
-                             seqs->n,
-                             seqs->offset,
-                             seqs->len,
-                             seqs->causal,
-                             1.0f / sqrtf((float)hd),
-                             w->scores,
-                             0};
-    int max_len = 0;
-    for (int s = 0; s < seqs->n; s++)
-        max_len = seqs->len[s] > max_len ? seqs->len[s] : max_len;
-    att.scratch_per_thread = (size_t)max_len * max_len;
-    size_t state = (size_t)rows * d;
-    if (c->debug_hidden) memcpy(c->debug_hidden, w->x, sizeof(float) * state);
-    for (int i = 0; i < tc->layers; i++) {
-        const clip_layer *l = &layers[i];
-        gl_layer_norm(c->pool, w->x, w->h, rows, d, l->ln1_w, l->ln1_b, tc->eps);
-        gl_linear_op qkv[3] = {{rows, d, d, w->h, d, l->q_w, l->q_b, w->q, d, 0, GL_ACT_NONE},
-                               {rows, d, d, w->h, d, l->k_w, l->k_b, w->k, d, 0, GL_ACT_NONE},
-                               {rows, d, d, w->h, d, l->v_w, l->v_b, w->v, d, 0, GL_ACT_NONE}};
-        gl_linear_many(c->pool, qkv, 3);
-        gl_attention(c->pool, &att);
-        gl_linear(c->pool, rows, d, d, w->attn, d, l->o_w, l->o_b, w->x, d, 1, GL_ACT_NONE);
-        gl_layer_norm(c->pool, w->x, w->h, rows, d, l->ln2_w, l->ln2_b, tc->eps);
-        gl_linear(c->pool, rows, in, d, w->h, d, l->fc1_w, l->fc1_b, w->mlp, in, 0, tc->act);
-        gl_linear(c->pool, rows, d, in, w->mlp, in, l->fc2_w, l->fc2_b, w->x, d, 1, GL_ACT_NONE);
-        if (c->debug_hidden) memcpy(c->debug_hidden + state * (i + 1), w->x, sizeof(float) * state);
-    }
-}
-
-/* ------------------------------------------------------------------ batching */
-
-/* One forward per max_batch chunk. Our pool splits every GEMM, so BLAS's own threads would only
- * compete with it: BLAS runs single-threaded for the call, and the caller's setting comes back. */
-static gl_status encode_chunks(gl_clip *c, const float *pixels, const int32_t *ids, int n,
-                               float *embeds, gl_error *err) {
-    size_t per_image = (size_t)3 * c->cfg.vision.image_size * c->cfg.vision.image_size;
-    int blas_threads = gl_blas_get_threads();
-    gl_blas_set_threads(1);
-    gl_status s = GL_OK;
-    for (int i = 0; i < n && !s; i += c->max_batch) {
-        int b = n - i < c->max_batch ? n - i : c->max_batch;
-        float *out = embeds + (size_t)c->cfg.projection_dim * i;
-        s = pixels ? clip_vision_forward(c, pixels + per_image * i, b, out, err)
-                   : clip_text_forward(c, ids + (size_t)GL_CLIP_CONTEXT * i, b, out, err);
-    }
-    gl_blas_set_threads(blas_threads);
-    return s;
-}
-
-gl_status gl_clip_encode_images(gl_clip *c, const float *pixels, int n, float *embeds,
-                                gl_error *err) {
-    return encode_chunks(c, pixels, NULL, n, embeds, err);
-}
-
-gl_status gl_clip_encode_tokens(gl_clip *c, const int32_t *ids, int n, float *embeds,
-                                gl_error *err) {
-    return encode_chunks(c, NULL, ids, n, embeds, err);
-}
-
-gl_status gl_clip_encode_texts(gl_clip *c, const char *const *texts, int n, float *embeds,
-                               gl_error *err) {
-    for (int i = 0; i < n; i += c->max_batch) {
-        int b = n - i < c->max_batch ? n - i : c->max_batch;
-        for (int j = 0; j < b; j++) {
-            gl_status s = gl_tokenizer_encode(c->tok, texts[i + j],
-                                              c->ws.ids + (size_t)GL_CLIP_CONTEXT * j, NULL, err);
-            if (s) return s;
-        }
-        gl_status s =
-            encode_chunks(c, NULL, c->ws.ids, b, embeds + (size_t)c->cfg.projection_dim * i, err);
-        if (s) return s;
-    }
-    return GL_OK;
 }
