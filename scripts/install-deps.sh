@@ -5,9 +5,11 @@ set -eu
 BUILD="build-essential pkg-config libgdal-dev gdal-bin libopenblas-dev libcjson-dev libyaml-dev \
 libutf8proc-dev libcurl4-openssl-dev libssl-dev libcairo2-dev zlib1g-dev"
 TEST="python3 python3-numpy python3-gdal python3-yaml python3-pil python3-torch clang-format"
+# make fuzz-smoke (part of make check): libFuzzer and the sanitizer runtimes come with clang 14
+FUZZ="clang libclang-rt-14-dev"
 BENCH="hyperfine time"
 want=""
-for p in $BUILD $TEST ${GEOLABEL_BENCH_DEPS:+$BENCH}; do
+for p in $BUILD $TEST $FUZZ ${GEOLABEL_BENCH_DEPS:+$BENCH}; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || want="$want $p"
 done
 [ -z "$want" ] && exit 0
