@@ -601,6 +601,35 @@ typedef struct {
 gl_status gl_geo_eval_files(const char *pred_csv, const char *truth_csv, gl_geo_eval *out,
                             gl_error *err);
 
+/* ------------------------------------------------------------------ shards (run/shard.c) */
+
+/* One shard of a run split over many processes (Slurm arrays, Kubernetes indexed jobs, AWS Batch
+ * arrays). Each input (GL_SHARD_BY_INPUT), or each tile (GL_SHARD_BY_TILE, for a few huge scenes),
+ * belongs to exactly one shard, chosen by a stable hash of the input path as given, so re-runs and
+ * retries on other machines agree. count 0 means no sharding: everything is kept. */
+typedef enum { GL_SHARD_BY_INPUT = 0, GL_SHARD_BY_TILE } gl_shard_by;
+typedef struct {
+    int index, count; /* 0 <= index < count; count 0: not sharded */
+    gl_shard_by by;
+} gl_shard;
+#define GL_SHARD_MAX 1000000
+/* Parses "i/n" (0 <= i < n <= GL_SHARD_MAX) into s->index and s->count. */
+gl_status gl_shard_parse(const char *spec, gl_shard *s, gl_error *err);
+/* Fills s from the scheduler's environment when it names an array task: SLURM_ARRAY_TASK_ID with
+ * SLURM_ARRAY_TASK_COUNT (or _MIN/_MAX), JOB_COMPLETION_INDEX with count_hint (Kubernetes indexed
+ * jobs; count_hint 0 there is an error), AWS_BATCH_JOB_ARRAY_INDEX with AWS_BATCH_JOB_ARRAY_SIZE.
+ * *found is 0 and s untouched when none is set. env is getenv-like (NULL: getenv). */
+gl_status gl_shard_from_env(const char *(*env)(const char *name), int count_hint, gl_shard *s,
+                            int *found, gl_error *err);
+/* The 64-bit FNV-1a hash of key's bytes, finished with SplitMix64's mixer; a shard owns the keys
+ * whose hash % count is its index. A tile's key is "PATH#ROW,COL". Fixed forever: every existing
+ * shard output depends on it. */
+uint64_t gl_shard_hash(const char *key);
+/* Whether s owns the input path (every input, when s is NULL, unsharded or split by tile). */
+int gl_shard_owns_input(const gl_shard *s, const char *path);
+/* Whether s owns tile (row, col) of path (every tile, unless split by tile). */
+int gl_shard_owns_tile(const gl_shard *s, const char *path, int row, int col);
+
 /* ------------------------------------------------------------------ zero-shot labelling */
 
 /* Test-time augmentations, as bits: the class probabilities are averaged over the tile and each
@@ -619,9 +648,12 @@ typedef struct {
     const char *template_text;  /* one template with {} (a one-line ensemble); NULL: none */
     gl_tiling tiling;
     gl_raster_params raster;
-    unsigned tta; /* GL_TTA_* bits */
-    int batch;    /* tiles per engine call; 0: 16 */
-    int resume;   /* keep the inputs an existing output already holds in full */
+    unsigned tta;            /* GL_TTA_* bits */
+    int batch;               /* tiles per engine call; 0: 16 */
+    int resume;              /* keep the inputs an existing output already holds in full */
+    gl_shard shard;          /* label only this shard's inputs or tiles (count 0: all) */
+    const char *stac;        /* a STAC Item/ItemCollection file or URL whose items are inputs too */
+    const char *stac_assets; /* its asset: "visual" (NULL), or band assets "red,green,blue" */
     /* Called for each input that fails before it is skipped (the run goes on); may be NULL. */
     void (*on_error)(void *ctx, const char *input, const gl_error *err);
     void *ctx;
@@ -883,6 +915,57 @@ typedef struct {
 } gl_head_eval;
 gl_status gl_head_eval_file(const gl_head *h, const char *data_path, int keep_bad_rows,
                             gl_head_eval *out, gl_error *err);
+
+/* ------------------------------------------------------------------ cloud inputs and STAC */
+
+/* The path GDAL opens for an input as the user spelled it: http://, https:// and ftp:// URLs go
+ * through /vsicurl/ (HTTP range reads; nothing is downloaded whole), s3://BUCKET/KEY through
+ * /vsis3/, gs:// through /vsigs/, az:// through /vsiaz/; anything else (files, /vsi* paths, VRT
+ * XML) is returned as it is. malloc'ed; the caller frees. NULL when out of memory. */
+char *gl_gdal_path_of(const char *input);
+/* Whether input is read over the network (a URL, or a /vsicurl/, /vsis3/, ... path). */
+int gl_input_is_remote(const char *input);
+
+/* One scene from a STAC catalogue: the item's id, and what GDAL opens for the chosen asset(s). */
+typedef struct {
+    char *id;   /* the item's "id" */
+    char *path; /* a GDAL path (a file, a URL as GDAL spells it), or a VRT stacking band assets */
+} gl_stac_scene;
+/* Reads a STAC Item, an ItemCollection or a STAC API search result (a FeatureCollection of
+ * items) from a file or URL, and picks from each item the asset named by assets: one name
+ * ("visual"), or a comma list of 1 or 3 band names ("red,green,blue"), each an asset key or an
+ * eo:bands common_name, stacked in that order into one 3-band VRT. Relative hrefs resolve against
+ * the item's self link, else against src's location. *scenes (free with gl_stac_scenes_free) has
+ * one entry per item, in file order; an item without the asset is an error naming it. */
+gl_status gl_stac_load(const char *src, const char *assets, gl_stac_scene **scenes, int *n,
+                       gl_error *err);
+void gl_stac_scenes_free(gl_stac_scene *scenes, int n);
+
+/* ------------------------------------------------------------------ merging shards (run/merge.c)
+ */
+
+/* The run manifest a shard output carries beside it (see gl_run_manifest_path): merge reads its
+ * "shard" {"index", "count", "by"}, "inputs_total" and "inputs" ([[ordinal, key], ...]: the
+ * shard's inputs with their places in the whole run's input order), and requires every other
+ * member (model, classes, options, version) to agree across shards. */
+typedef struct {
+    int sort; /* rows in the whole run's input order (then tile row, col), as one process writes */
+} gl_merge_params;
+gl_merge_params gl_merge_default_params(void);
+/* "<output>.manifest.json": where a run's manifest sits beside its output. malloc'ed. */
+char *gl_run_manifest_path(const char *output);
+typedef struct {
+    int shards;
+    long rows;
+    long inputs; /* distinct inputs with rows */
+} gl_merge_summary;
+/* Merges the outputs of shards 0..n-1 of one run (.csv, .geojson or .gpkg, the same format as
+ * output) into output, atomically. Refuses: manifests that disagree or are missing, a shard
+ * missing or given twice, inputs lost (the shards' input ordinals must cover the run's inputs
+ * exactly once), different columns or layers, and any tile (input, row, col) present twice.
+ * summary may be NULL. */
+gl_status gl_merge_outputs(const char *output, const char *const *shards, int n,
+                           const gl_merge_params *p, gl_merge_summary *summary, gl_error *err);
 
 /* @@ new public sections go above this line, one per subsystem, each headed like the others @@ */
 

@@ -4,7 +4,8 @@
 set -eu
 BUILD="build-essential pkg-config libgdal-dev gdal-bin libopenblas-dev libcjson-dev libyaml-dev \
 libutf8proc-dev libcurl4-openssl-dev libssl-dev libcairo2-dev zlib1g-dev"
-TEST="python3 python3-numpy python3-gdal python3-yaml python3-pil python3-torch clang-format"
+TEST="python3 python3-numpy python3-gdal python3-yaml python3-pil python3-torch clang-format \
+slurmctld slurmd slurm-client munge nginx-light"
 # make fuzz-smoke (part of make check): libFuzzer and the sanitizer runtimes come with clang 14
 FUZZ="clang libclang-rt-14-dev"
 BENCH="hyperfine time"

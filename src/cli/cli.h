@@ -55,6 +55,11 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
     X(RESUME, "resume", 0, "", "continue the run the output's journal records")                    \
     X(FORCE, "force", 0, "", "with --resume: continue even when the run's manifest differs")       \
     X(OUTPUT, "output", 1, "OUT", "the output file (also -o)")                                     \
+    X(SHARD, "shard", 1, "i/n",                                                                    \
+      "only shard i of n (0-based), chosen by a hash of the input path;")                          \
+    X(SHARD_BY, "shard-by", 1, "input|tile", "split the inputs (default), or every input's tiles") \
+    X(SHARD_COUNT, "shard-count", 1, "N",                                                          \
+      "shards of a Kubernetes indexed job (JOB_COMPLETION_INDEX)")                                 \
     X(HELP, "help", 0, "", "this help (also -h)")
 
 #define CLI_SHARED_ID(ID, name, arg, value, help) CLI_O_##ID,
@@ -92,6 +97,21 @@ int cli_parse_split(const char *cmd, const char *value, gl_tiling *tiling);    /
 int cli_parse_bands(const char *cmd, const char *value, gl_raster_params *rp); /* 4,3,2 */
 int cli_parse_stretch(const char *cmd, const char *value, gl_raster_params *rp);
 
+/* --shard i/n, --shard-by input|tile, --shard-count N (options.c), for every command that can
+ * split its inputs over array tasks. Without --shard, cli_shard_resolve reads the scheduler's
+ * array-task variables (Slurm, Kubernetes indexed jobs with --shard-count, AWS Batch). */
+typedef struct {
+    gl_shard shard;
+    int given, count_hint;
+} cli_shard;
+/* The shard options' rows and help, for every command that splits its inputs. */
+#define CLI_SHARD_OPTS CLI_OPT(SHARD), CLI_OPT(SHARD_BY), CLI_OPT(SHARD_COUNT)
+void cli_shard_help(FILE *fp);
+/* Handles option which (CLI_O_SHARD...) with value v: 0, or a printed usage error's exit code. */
+int cli_shard_option(const char *cmd, int which, const char *v, cli_shard *o);
+/* After parsing: the scheduler's shard when --shard was not given. 0 or CLI_USAGE. */
+int cli_shard_resolve(const char *cmd, cli_shard *o);
+
 /* Subcommands: argv[0] is the subcommand name. Declared weak so the table can list a command
  * whose file is still being written; main() reports such a command as not built. */
 #define CLI_COMMANDS(X)                                                                            \
@@ -107,7 +127,8 @@ int cli_parse_stretch(const char *cmd, const char *value, gl_raster_params *rp);
     X(predict, "Geograph-style head predictions")                                                  \
     X(dataset, "Geograph data set: targets | stats | build")                                       \
     X(train, "train an MLP head on embeddings")                                                    \
-    X(locate, "geolocate photos (zeroshot country->city, or geoclip)")
+    X(locate, "geolocate photos (zeroshot country->city, or geoclip)")                             \
+    X(merge, "merge the outputs of a sharded run (--shard i/n) into one")
 
 #define CLI_DECLARE(name, help) int cmd_##name(int argc, char **argv) __attribute__((weak));
 CLI_COMMANDS(CLI_DECLARE)

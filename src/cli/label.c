@@ -38,6 +38,17 @@ static void usage(FILE *fp) {
     fprintf(fp, "  --tta LIST                average over augmentations: x,y,xy,rot90,rot270\n"
                 "                            (GVL's --test_time_augmentation)\n"
                 "run:\n");
+    fprintf(fp,
+            "  --inputs-from FILE        inputs one per line (- for stdin), before any INPUT\n"
+            "cloud inputs (README: Scaling out):\n"
+            "  INPUT may be https://... or s3://BUCKET/KEY (read by HTTP range requests)\n"
+            "  --stac ITEM|URL           a STAC Item, ItemCollection or search result: its\n"
+            "                            items are inputs too, keyed by item id\n"
+            "  --asset NAME|R,G,B        the asset to read (default visual), or three band\n"
+            "                            assets (red,green,blue: keys or eo:bands common names)\n"
+            "scale-out:\n");
+    cli_shard_help(fp);
+    fprintf(fp, "run:\n");
     cli_help(fp, CLI_O_RESUME);
     cli_help(fp, CLI_O_THREADS);
     cli_help(fp, CLI_O_BATCH);
@@ -53,6 +64,9 @@ typedef struct {
     int n_inputs;
     char **named; /* --input (GVL's --input_dir) values, before the operands */
     int n_named;
+    cli_shard shard;
+    char **listed; /* --inputs-from's lines (owned; also in named) */
+    int n_listed;
 } label_opts;
 
 static int add_input(label_opts *o, const char *path) {
@@ -61,6 +75,42 @@ static int add_input(label_opts *o, const char *path) {
     o->named = g;
     o->named[o->n_named++] = (char *)path;
     return -1;
+}
+
+/* --inputs-from: one input per line (blank lines skipped), as if each were given with --input: a
+ * list of millions of photos does not fit in argv. Returns -1 to continue, else an exit code. */
+static int read_inputs_from(label_opts *o, const char *path) {
+    FILE *fp = strcmp(path, "-") ? fopen(path, "r") : stdin;
+    if (!fp) {
+        fprintf(stderr, "geolabel: %s: cannot open the input list\n", path);
+        return CLI_FAIL;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = -1;
+    while (rc < 0 && (len = getline(&line, &cap, fp)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
+        if (!len) continue;
+        char **g = realloc(o->listed, (size_t)(o->n_listed + 1) * sizeof *g);
+        char *copy = g ? strdup(line) : NULL;
+        if (g) o->listed = g;
+        if (!copy) {
+            fprintf(stderr, "geolabel: %s: out of memory\n", path);
+            rc = CLI_FAIL;
+            break;
+        }
+        o->listed[o->n_listed++] = copy;
+        rc = add_input(o, copy);
+    }
+    if (rc < 0 && ferror(fp)) {
+        fprintf(stderr, "geolabel: %s: read error\n", path);
+        rc = CLI_FAIL;
+    }
+    free(line);
+    if (fp != stdin) fclose(fp);
+    return rc;
 }
 
 static int parse_choice(const char *opt, const char *v, const char *a, const char *b, int *out) {
@@ -132,6 +182,18 @@ static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
         break;
     case 'I':
         return add_input(o, optarg);
+    case 'L':
+        return read_inputs_from(o, optarg);
+    case 'C':
+        p->stac = optarg;
+        break;
+    case 'A':
+        p->stac_assets = optarg;
+        break;
+    case CLI_O_SHARD:
+    case CLI_O_SHARD_BY:
+    case CLI_O_SHARD_COUNT:
+        return cli_shard_option("label", c, optarg, &o->shard) ? CLI_USAGE : -1;
     case 'a':
         if (gl_tta_parse(optarg, &p->tta, &err)) return cli_usage_error("label", "%s", err.msg);
         break;
@@ -158,6 +220,10 @@ static int parse(int argc, char **argv, label_opts *o) {
                                   CLI_OPT(CLASSES),
                                   CLI_OPT(OUTPUT),
                                   {"input", required_argument, 0, 'I'},
+                                  {"inputs-from", required_argument, 0, 'L'},
+                                  {"stac", required_argument, 0, 'C'},
+                                  {"asset", required_argument, 0, 'A'},
+                                  CLI_SHARD_OPTS,
                                   CLI_OPT(SPLIT),
                                   CLI_OPT(SPLIT_H),
                                   CLI_OPT(SPLIT_W),
@@ -197,7 +263,10 @@ static int parse(int argc, char **argv, label_opts *o) {
     if (!o->model) return cli_usage_error("label", "--model is required");
     if (!o->p.classes_path) return cli_usage_error("label", "--classes is required");
     if (!o->output) return cli_usage_error("label", "-o OUT is required");
-    if (!o->n_inputs) return cli_usage_error("label", "no INPUT given");
+    if (!o->n_inputs && !o->p.stac) return cli_usage_error("label", "no INPUT given");
+    if (o->p.stac_assets && !o->p.stac) return cli_usage_error("label", "--asset needs --stac");
+    if (cli_shard_resolve("label", &o->shard)) return CLI_USAGE;
+    o->p.shard = o->shard.shard;
     if (cli_check_output("label", o->output)) return CLI_FAIL;
     if (o->p.tiling.mode == GL_TILING_WINDOW && o->p.tiling.overlap >= o->p.tiling.tile)
         return cli_usage_error("label", "--overlap must be smaller than --tile");
@@ -214,11 +283,18 @@ static void report_input(void *ctx, const char *input, const gl_error *err) {
         fprintf(stderr, "geolabel: skipped %s: %s\n", input, msg);
 }
 
+static void free_opts(label_opts *o) {
+    free(o->named);
+    for (int i = 0; i < o->n_listed; i++)
+        free(o->listed[i]);
+    free(o->listed);
+}
+
 int cmd_label(int argc, char **argv) {
     label_opts o = {.p = gl_label_default_params()};
     int rc = parse(argc, argv, &o);
     if (rc >= 0) {
-        free(o.named);
+        free_opts(&o);
         return rc;
     }
     o.p.on_error = report_input;
@@ -228,14 +304,14 @@ int cmd_label(int argc, char **argv) {
     cp.max_batch = o.p.batch;
     gl_clip *clip = gl_clip_load(o.model, &cp, &err);
     if (!clip) {
-        free(o.named);
+        free_opts(&o);
         return cli_report(&err);
     }
     gl_label_summary s;
     gl_status st =
         gl_label_run(clip, &o.p, (const char *const *)o.inputs, o.n_inputs, o.output, &s, &err);
     gl_clip_free(clip);
-    free(o.named);
+    free_opts(&o);
     if (st && st != GL_ERR_PARTIAL) return cli_report(&err);
     if (gl_log_get_level() > GL_LOG_QUIET)
         fprintf(stderr,

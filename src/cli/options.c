@@ -240,3 +240,50 @@ int cli_check_dir(const char *cmd, const char *opt, const char *dir) {
         fprintf(stderr, "geolabel %s: %s %s: no such folder\n", cmd, opt, dir);
     return 1;
 }
+
+int cli_shard_option(const char *cmd, int which, const char *v, cli_shard *o) {
+    gl_error err = {0};
+    switch (which) {
+    case CLI_O_SHARD:
+        if (gl_shard_parse(v, &o->shard, &err)) return cli_usage_error(cmd, "%s", err.msg);
+        o->given = 1;
+        return 0;
+    case CLI_O_SHARD_BY:
+        if (!strcmp(v, "input"))
+            o->shard.by = GL_SHARD_BY_INPUT;
+        else if (!strcmp(v, "tile"))
+            o->shard.by = GL_SHARD_BY_TILE;
+        else
+            return cli_usage_error(cmd, "--shard-by is input or tile, not '%s'", v);
+        return 0;
+    default:
+        if ((o->count_hint = cli_parse_int(cmd, "--shard-count", v, 1, GL_SHARD_MAX)) < 0)
+            return CLI_USAGE;
+        return 0;
+    }
+}
+
+void cli_shard_help(FILE *fp) {
+    cli_help(fp, CLI_O_SHARD);
+    fprintf(fp,
+            "                            without it: SLURM_ARRAY_TASK_ID/_COUNT, or\n"
+            "                            JOB_COMPLETION_INDEX with --shard-count N, or\n"
+            "                            AWS_BATCH_JOB_ARRAY_INDEX/_SIZE; then 'geolabel merge'\n");
+    cli_help(fp, CLI_O_SHARD_BY);
+    cli_help(fp, CLI_O_SHARD_COUNT);
+}
+
+int cli_shard_resolve(const char *cmd, cli_shard *o) {
+    if (o->given) return 0; /* --shard i/n wins over any scheduler */
+    gl_error err = {0};
+    int found = 0;
+    if (gl_shard_from_env(NULL, o->count_hint, &o->shard, &found, &err))
+        return cli_usage_error(cmd, "%s", err.msg);
+    if (!found && o->count_hint)
+        return cli_usage_error(cmd, "--shard-count needs JOB_COMPLETION_INDEX (a Kubernetes "
+                                    "indexed job); elsewhere use --shard i/n");
+    if (found)
+        gl_log(GL_LOG_INFO, "%s: shard %d/%d from the scheduler's environment", cmd, o->shard.index,
+               o->shard.count);
+    return 0;
+}

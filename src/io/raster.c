@@ -5,6 +5,7 @@
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
+#include <cpl_vsi.h>
 #include <gdal.h>
 #include <math.h>
 #include <ogr_srs_api.h>
@@ -25,6 +26,14 @@ static pthread_once_t gdal_once = PTHREAD_ONCE_INIT;
 static void gdal_register(void) {
     GDALAllRegister();
     if (!CPLGetConfigOption("GDAL_CACHEMAX", NULL)) GDALSetCacheMax64(GL_GDAL_CACHE_BYTES);
+    /* Opening a remote file lists its folder (a GET of an index page, then a HEAD per possible
+     * sidecar) unless told not to: COGs and STAC assets have no sidecars. Only for the network
+     * file systems, so local .ovr/.aux.xml files still count; a user's setting wins. */
+    if (!CPLGetConfigOption("GDAL_DISABLE_READDIR_ON_OPEN", NULL)) {
+        static const char *const remote[] = {"/vsicurl/", "/vsis3/", "/vsigs/", "/vsiaz/"};
+        for (size_t i = 0; i < sizeof remote / sizeof remote[0]; i++)
+            VSISetPathSpecificOption(remote[i], "GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR");
+    }
 }
 void gl_gdal_init(void) {
     pthread_once(&gdal_once, gdal_register);
@@ -75,12 +84,24 @@ GDALDatasetH gl_gdal_open(const char *path, gl_error *err) {
 }
 
 int gl_path_is_gdal_virtual(const char *path) {
-    return !strncmp(path, "/vsi", 4) || strstr(path, "://") != NULL;
+    /* A VRT's XML is a path to GDAL too: STAC band assets stacked into one scene. */
+    return !strncmp(path, "/vsi", 4) || strstr(path, "://") != NULL ||
+           !strncmp(path, "<VRTDataset", 11);
 }
 
 GDALDatasetH gl_gdal_open_scene(const char *path, gl_error *err) {
     if (!gl_path_is_gdal_virtual(path)) return gl_gdal_open(path, err);
-    return open_raster(path, GL_ERR_IO, "GDAL cannot open it", "not found or not a raster", err);
+    /* https:// and s3:// go through /vsicurl/ and /vsis3/ (range reads), never GDAL's HTTP
+     * driver, which would download the whole file first. */
+    char *gdal_path = gl_gdal_path_of(path);
+    if (!gdal_path) {
+        gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    GDALDatasetH ds =
+        open_raster(gdal_path, GL_ERR_IO, "GDAL cannot open it", "not found or not a raster", err);
+    free(gdal_path);
+    return ds;
 }
 
 /* ------------------------------------------------------------------ rasters

@@ -100,9 +100,13 @@ gl_status gl_inputs_expand(const char *const *inputs, int n, gl_input_list *l, g
 
 void gl_inputs_free(gl_input_list *l) {
     if (!l) return;
-    for (int i = 0; i < l->n; i++)
+    for (int i = 0; i < l->n; i++) {
         free(l->paths[i]);
+        if (l->open) free(l->open[i]);
+    }
     free(l->paths);
+    free(l->open);
+    free(l->ordinal);
     memset(l, 0, sizeof *l);
 }
 

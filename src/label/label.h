@@ -45,14 +45,32 @@ gl_class_node *gl_label_classes_load(const gl_label_params *p, int *hierarchical
 
 /* The scenes of a run, each path as the user gave it (directories and globs expanded). */
 typedef struct {
-    char **paths;
+    char **paths; /* the keys rows carry: paths as given, or a STAC item's id */
     int n, cap;
+    char **open;   /* when non-NULL and open[i] non-NULL: what GDAL opens for input i (STAC) */
+    long *ordinal; /* when non-NULL: input i's place in the whole run's list, before sharding */
+    long total;    /* that list's length (set by gl_inputs_shard) */
 } gl_input_list;
 /* Appends the expansion of inputs to l; free l's contents with gl_inputs_free. */
 gl_status gl_inputs_expand(const char *const *inputs, int n, gl_input_list *l, gl_error *err);
 void gl_inputs_free(gl_input_list *l);
 /* GVL's `filename` column: the part after the last '/' (a pointer into path). */
 const char *gl_input_base_name(const char *path);
+
+/* ---------------------------------------------------------------- scale-out (scale.c) */
+
+/* What GDAL opens for input i: its STAC asset (or band VRT), else its path. */
+const char *gl_input_open_path(const gl_input_list *l, int i);
+/* Appends the items of a STAC Item/ItemCollection (file or URL): keyed by item id, opening the
+ * asset(s) named by assets ("visual", or "red,green,blue"). */
+gl_status gl_inputs_add_stac(gl_input_list *l, const char *src, const char *assets, gl_error *err);
+/* Keeps the inputs shard s owns (all of them when s splits by tile or is unsharded), each with
+ * its ordinal in the full list; l->total becomes that list's length. */
+gl_status gl_inputs_shard(gl_input_list *l, const gl_shard *s, gl_error *err);
+/* Writes the shard's run manifest beside output (gl_run_manifest_path): what `geolabel merge`
+ * checks. Only for sharded runs. */
+gl_status gl_label_shard_manifest(const gl_label_params *p, const gl_input_list *in,
+                                  const char *output, gl_error *err);
 
 /* ---------------------------------------------------------------- zero-shot (zeroshot.c) */
 

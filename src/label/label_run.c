@@ -225,24 +225,27 @@ static gl_status label_batch(run_ctx *c, scene *s, gl_error *err) {
 
 static gl_status label_scene(run_ctx *c, scene *s, int count, gl_error *err) {
     c->progress.total += count;
-    for (int first = 0; first < count; first += c->batch) {
-        s->n = count - first < c->batch ? count - first : c->batch;
-        for (int i = 0; i < s->n; i++) {
-            gl_tiling_get(&c->p->tiling, s->width, s->height, first + i, &s->tiles[i]);
-            if ((long)s->tiles[i].w * s->tiles[i].h > MAX_TILE_PIXELS)
+    for (int next = 0; next < count;) {
+        s->n = 0;
+        while (next < count && s->n < c->batch) {
+            gl_tile *t = &s->tiles[s->n];
+            gl_tiling_get(&c->p->tiling, s->width, s->height, next++, t);
+            if (!gl_shard_owns_tile(&c->p->shard, s->path, t->row, t->col)) continue;
+            if ((long)t->w * t->h > MAX_TILE_PIXELS)
                 return gl_fail(err, GL_ERR_LIMIT,
                                "%s: a %dx%d tile is too large to read at once; use --tile", s->path,
-                               s->tiles[i].w, s->tiles[i].h);
+                               t->w, t->h);
+            s->n++;
         }
-        gl_status st = label_batch(c, s, err);
+        gl_status st = s->n ? label_batch(c, s, err) : GL_OK;
         if (st) return st;
     }
     return GL_OK;
 }
 
-static gl_status label_input(run_ctx *c, const char *path, gl_error *err) {
+static gl_status label_input(run_ctx *c, const char *path, const char *open, gl_error *err) {
     scene s = {.path = path, .sx = 1, .sy = 1};
-    if (!(s.r = gl_raster_open(path, &c->p->raster, err))) return err->code;
+    if (!(s.r = gl_raster_open(open, &c->p->raster, err))) return err->code;
     s.info = gl_raster_get_info(s.r);
     gl_label_cut_size(&c->p->tiling, s.info, &s.width, &s.height);
     int count;
@@ -300,7 +303,7 @@ static gl_status run_inputs(run_ctx *c, const gl_input_list *in, const char *don
         gl_error e = {0};
         long tiles = c->sum.tiles, nodata = c->sum.nodata_tiles;
         gl_label_writer_mark(c->w);
-        gl_status st = label_input(c, in->paths[i], &e);
+        gl_status st = label_input(c, in->paths[i], gl_input_open_path(in, i), &e);
         if (st == GL_ERR_NOMEM || c->writer_failed) {
             *err = e;
             return st;
@@ -336,6 +339,8 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
     gl_status st = gl_label_format_of(output, &fmt, err);
     if (!st) st = run_setup(&c, &tree, err);
     if (!st) st = gl_inputs_expand(inputs, n_inputs, &in, err);
+    if (!st && p->stac) st = gl_inputs_add_stac(&in, p->stac, p->stac_assets, err);
+    if (!st) st = gl_inputs_shard(&in, &p->shard, err);
     if (!st &&
         (!(done = calloc((size_t)in.n + 1, 1)) || !(redo = calloc((size_t)in.n + 1, sizeof *redo))))
         st = gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
@@ -353,10 +358,9 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
         st = gl_fail(err, GL_ERR_IO,
                      "label: none of the %d inputs could be labelled; %s left as it was",
                      c.sum.inputs, output);
-    if (!st)
-        st = gl_label_writer_commit(c.w, err);
-    else
-        gl_label_writer_abort(c.w);
+    if (!st) st = gl_label_writer_commit(c.w, err), c.w = NULL;
+    if (!st && p->shard.count > 0) st = gl_label_shard_manifest(p, &in, output, err);
+    if (c.w) gl_label_writer_abort(c.w);
     c.sum.seconds = gl_now_seconds() - t0;
     if (summary) *summary = c.sum;
     if (!st && c.sum.failed)

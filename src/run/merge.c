@@ -1,0 +1,640 @@
+/* merge.c: `geolabel merge`: the outputs of a sharded run (CSV, GeoJSON, GPKG) joined into one,
+ * after checking that the shards' manifests agree and that every shard and every input is there
+ * exactly once; optionally in the order one process would have written. */
+#include "geolabel.h"
+#include "io/json.h"
+#include "io/raster_internal.h"
+#include "run/run.h"
+
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define MANIFEST_MAX_BYTES (1L << 30)
+
+gl_merge_params gl_merge_default_params(void) {
+    gl_merge_params p = {0};
+    return p;
+}
+
+/* ---------------------------------------------------------------- a string -> long table */
+
+typedef struct {
+    char **keys;
+    long *vals;
+    size_t cap, n; /* cap a power of two, kept at most half full */
+} strtab;
+
+static gl_status tab_grow(strtab *t, gl_error *err) {
+    size_t cap = t->cap ? t->cap * 2 : 1024;
+    char **keys = calloc(cap, sizeof *keys);
+    long *vals = calloc(cap, sizeof *vals);
+    if (!keys || !vals) {
+        free(keys), free(vals);
+        return gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
+    }
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->keys[i]) continue;
+        size_t h = gl_shard_hash(t->keys[i]) & (cap - 1);
+        while (keys[h])
+            h = (h + 1) & (cap - 1);
+        keys[h] = t->keys[i], vals[h] = t->vals[i];
+    }
+    free(t->keys), free(t->vals);
+    t->keys = keys, t->vals = vals, t->cap = cap;
+    return GL_OK;
+}
+
+/* Finds key; with add, inserts it with val when absent. Returns the slot's value pointer, or NULL
+ * (absent, or out of memory with err set). *added tells a new key from an old one. */
+static long *tab_get(strtab *t, const char *key, int add, long val, int *added, gl_error *err) {
+    if (added) *added = 0;
+    if (add && (t->n + 1) * 2 > t->cap && tab_grow(t, err)) return NULL;
+    if (!t->cap) return NULL;
+    size_t h = gl_shard_hash(key) & (t->cap - 1);
+    while (t->keys[h]) {
+        if (!strcmp(t->keys[h], key)) return &t->vals[h];
+        h = (h + 1) & (t->cap - 1);
+    }
+    if (!add) return NULL;
+    if (!(t->keys[h] = strdup(key))) {
+        gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
+        return NULL;
+    }
+    t->vals[h] = val;
+    t->n++;
+    if (added) *added = 1;
+    return &t->vals[h];
+}
+
+static void tab_free(strtab *t) {
+    for (size_t i = 0; i < t->cap; i++)
+        free(t->keys[i]);
+    free(t->keys), free(t->vals);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---------------------------------------------------------------- manifests */
+
+typedef struct {
+    const char *path; /* the shard's output */
+    cJSON *manifest;
+    int index, count;
+} shard_in;
+
+/* Members that differ between the shards of one run by design. */
+static int run_specific(const char *key) {
+    static const char *const keys[] = {"shard",    "inputs",  "inputs_total", "started",
+                                       "finished", "host",    "pid",          "seconds",
+                                       "threads",  "summary", "command"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!strcmp(key, keys[i])) return 1;
+    return 0;
+}
+
+static gl_status load_manifest(shard_in *s, gl_error *err) {
+    char *mpath = gl_run_manifest_path(s->path);
+    if (!mpath) return gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
+    gl_status st = access(mpath, R_OK) == 0
+                       ? gl_json_load_object(mpath, MANIFEST_MAX_BYTES, &s->manifest, err)
+                       : gl_fail(err, GL_ERR_IO,
+                                 "%s: no run manifest beside it (%s); was it written by a "
+                                 "sharded run (--shard i/n)?",
+                                 s->path, mpath);
+    free(mpath);
+    if (st) return st;
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(s->manifest, "shard");
+    const cJSON *i = cJSON_GetObjectItemCaseSensitive(sh, "index");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(sh, "count");
+    if (!cJSON_IsNumber(i) || !cJSON_IsNumber(c) || c->valueint < 1 || i->valueint < 0 ||
+        i->valueint >= c->valueint)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: the run manifest names no shard i/n", s->path);
+    s->index = i->valueint;
+    s->count = c->valueint;
+    return GL_OK;
+}
+
+/* The first member in which b differs from a (ignoring run-specific ones), or NULL. */
+static const char *first_difference(const cJSON *a, const cJSON *b) {
+    const cJSON *x;
+    cJSON_ArrayForEach(x, a) {
+        if (run_specific(x->string)) continue;
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
+        if (!y || !cJSON_Compare(x, y, 1)) return x->string;
+    }
+    cJSON_ArrayForEach(x, b) {
+        if (!run_specific(x->string) && !cJSON_GetObjectItemCaseSensitive(a, x->string))
+            return x->string;
+    }
+    return NULL;
+}
+
+/* Every shard 0..n-1 once, manifests alike, and the inputs' ordinals a partition of 0..total-1.
+ * ord maps each input key to its ordinal. */
+static gl_status check_shards(shard_in *sh, int n, strtab *ord, gl_error *err) {
+    for (int k = 0; k < n; k++) {
+        gl_status st = load_manifest(&sh[k], err);
+        if (st) return st;
+    }
+    int count = sh[0].count;
+    for (int k = 0; k < n; k++) {
+        if (sh[k].count != count)
+            return gl_fail(err, GL_ERR_ARG, "%s is shard %d/%d but %s is shard %d/%d", sh[k].path,
+                           sh[k].index, sh[k].count, sh[0].path, sh[0].index, count);
+        for (int j = 0; j < k; j++)
+            if (sh[j].index == sh[k].index)
+                return gl_fail(err, GL_ERR_ARG, "%s and %s are both shard %d/%d", sh[j].path,
+                               sh[k].path, sh[k].index, count);
+        const char *diff = first_difference(sh[0].manifest, sh[k].manifest);
+        if (diff)
+            return gl_fail(err, GL_ERR_ARG,
+                           "%s and %s come from different runs: their manifests differ in '%s'",
+                           sh[0].path, sh[k].path, diff);
+    }
+    if (n != count) {
+        char missing[256] = "";
+        size_t used = 0;
+        for (int i = 0; i < count && used < sizeof missing - 16; i++) {
+            int seen = 0;
+            for (int k = 0; k < n && !seen; k++)
+                seen = sh[k].index == i;
+            if (!seen)
+                used += (size_t)snprintf(missing + used, sizeof missing - used, "%s%d",
+                                         used ? ", " : "", i);
+        }
+        return gl_fail(err, GL_ERR_ARG, "merge: %d of %d shards given; missing shard %s", n, count,
+                       missing);
+    }
+    const cJSON *tot = cJSON_GetObjectItemCaseSensitive(sh[0].manifest, "inputs_total");
+    long total = cJSON_IsNumber(tot) ? (long)tot->valuedouble : -1;
+    char *seen = total >= 0 ? calloc((size_t)total + 1, 1) : NULL;
+    if (!seen)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: the manifest has no inputs_total", sh[0].path);
+    gl_status st = GL_OK;
+    long covered = 0;
+    for (int k = 0; !st && k < n; k++) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(sh[k].manifest, "inputs_total"), *e;
+        if (!cJSON_IsNumber(t) || (long)t->valuedouble != total)
+            st = gl_fail(err, GL_ERR_ARG, "%s and %s were run over different input lists",
+                         sh[0].path, sh[k].path);
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(sh[k].manifest, "inputs")) {
+            if (st) break;
+            const cJSON *o = cJSON_GetArrayItem(e, 0), *key = cJSON_GetArrayItem(e, 1);
+            long v = cJSON_IsNumber(o) ? (long)o->valuedouble : -1;
+            if (v < 0 || v >= total || !cJSON_IsString(key)) {
+                st = gl_fail(err, GL_ERR_FORMAT, "%s: a bad entry in the manifest's inputs",
+                             sh[k].path);
+                break;
+            }
+            int added;
+            long *slot = tab_get(ord, key->valuestring, 1, v, &added, err);
+            if (!slot) {
+                st = err->code;
+            } else if (!added || seen[v]) {
+                /* By tile, every shard lists every input; by input, once is the rule. */
+                const cJSON *by = cJSON_GetObjectItemCaseSensitive(
+                    cJSON_GetObjectItemCaseSensitive(sh[k].manifest, "shard"), "by");
+                if (!(cJSON_IsString(by) && !strcmp(by->valuestring, "tile")) || *slot != v ||
+                    added)
+                    st = gl_fail(err, GL_ERR_ARG,
+                                 "input %s is in two shards (%s among them): not one run's shards",
+                                 key->valuestring, sh[k].path);
+            } else {
+                seen[v] = 1;
+                covered++;
+            }
+        }
+    }
+    if (!st && covered != total)
+        st = gl_fail(err, GL_ERR_ARG,
+                     "merge: the shards cover %ld of the run's %ld inputs; a shard ran over a "
+                     "different input list",
+                     covered, total);
+    free(seen);
+    return st;
+}
+
+/* ---------------------------------------------------------------- rows */
+
+typedef struct {
+    long ord;
+    int row, col;
+    int shard;
+    long id;    /* OGR: feature id in its shard's layer */
+    char *line; /* CSV: the row as written */
+} row_ref;
+
+typedef struct {
+    row_ref *v;
+    long n, cap;
+} row_list;
+
+static gl_status rows_push(row_list *l, row_ref r, gl_error *err) {
+    if (l->n == l->cap) {
+        long c = l->cap ? l->cap * 2 : 4096;
+        row_ref *g = realloc(l->v, (size_t)c * sizeof *g);
+        if (!g) return gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
+        l->v = g, l->cap = c;
+    }
+    l->v[l->n++] = r;
+    return GL_OK;
+}
+
+static int cmp_rows(const void *a, const void *b) {
+    const row_ref *x = a, *y = b;
+    if (x->ord != y->ord) return x->ord < y->ord ? -1 : 1;
+    if (x->row != y->row) return x->row < y->row ? -1 : 1;
+    if (x->col != y->col) return x->col < y->col ? -1 : 1;
+    return 0;
+}
+
+/* Registers tile (input, row, col) of shard k; a second sighting is an error naming both. */
+static gl_status check_tile(strtab *tiles, strtab *ord, const char *input, int row, int col,
+                            const shard_in *sh, int k, long *ordinal, gl_error *err) {
+    long *o = tab_get(ord, input, 0, 0, NULL, err);
+    if (!o)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: rows of input %s, which no shard manifest lists",
+                       sh[k].path, input);
+    *ordinal = *o;
+    size_t n = strlen(input) + 32;
+    char stack[512], *key = n <= sizeof stack ? stack : malloc(n);
+    if (!key) return gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
+    snprintf(key, n, "%s#%d,%d", input, row, col);
+    int added = 0;
+    long *first = tab_get(tiles, key, 1, k, &added, err);
+    gl_status st = !first ? err->code : GL_OK;
+    if (!st && !added)
+        st = gl_fail(err, GL_ERR_ARG, "merge: tile row %d col %d of %s is in %s and in %s", row,
+                     col, input, sh[*first].path, sh[k].path);
+    if (key != stack) free(key);
+    return st;
+}
+
+static int parse_int_field(const char *s, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    *out = (int)v;
+    return end != s && !*end && v >= -1 && v <= 1L << 30;
+}
+
+/* ---------------------------------------------------------------- CSV */
+
+/* The header of a CSV as one line, and the columns the merge keys rows by. */
+static gl_status csv_header(const char *path, char **line, int *c_input, int *c_row, int *c_col,
+                            gl_error *err) {
+    gl_csv *c = gl_csv_open(path, 0, err);
+    if (!c) return err->code;
+    int r = gl_csv_next(c, err);
+    gl_status st = r == 1   ? GL_OK
+                   : r == 0 ? gl_fail(err, GL_ERR_FORMAT, "%s: empty; not a labels file", path)
+                            : err->code;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = st ? NULL : open_memstream(&buf, &len);
+    *c_input = *c_row = *c_col = -1;
+    for (int k = 0; m && k < gl_csv_field_count(c); k++) {
+        const char *f = gl_csv_field(c, k);
+        if (k) fputc(',', m);
+        gl_csv_write_field(m, f);
+        if (!strcmp(f, "input") || (!strcmp(f, "filename") && *c_input < 0)) *c_input = k;
+        if (!strcmp(f, "row")) *c_row = k;
+        if (!strcmp(f, "col")) *c_col = k;
+    }
+    if (m) fclose(m);
+    gl_csv_free(c);
+    if (!st && (*c_input < 0 || *c_row < 0 || *c_col < 0))
+        st = gl_fail(err, GL_ERR_FORMAT, "%s: no input/filename, row and col columns", path);
+    if (st)
+        free(buf);
+    else
+        *line = buf;
+    return st;
+}
+
+static gl_status merge_csv(const char *output, shard_in *sh, int n, const gl_merge_params *p,
+                           strtab *ord, gl_merge_summary *sum, gl_error *err) {
+    char *head = NULL;
+    int ci, cr, cc;
+    gl_status st = csv_header(sh[0].path, &head, &ci, &cr, &cc, err);
+    if (st) return st;
+    gl_atomic_file out = {0};
+    st = gl_atomic_open(&out, output, err);
+    if (!st) fprintf(out.fp, "%s\r\n", head);
+    strtab tiles = {0};
+    row_list rows = {0};
+    for (int k = 0; !st && k < n; k++) {
+        char *h = NULL;
+        int ci2, cr2, cc2;
+        st = csv_header(sh[k].path, &h, &ci2, &cr2, &cc2, err);
+        if (!st && strcmp(h, head))
+            st = gl_fail(err, GL_ERR_FORMAT, "%s and %s have different columns", sh[0].path,
+                         sh[k].path);
+        free(h);
+        gl_csv *c = st ? NULL : gl_csv_open(sh[k].path, 1, err);
+        if (!st && !c) st = err->code;
+        int r = 0;
+        while (!st && (r = gl_csv_next(c, err)) == 1) {
+            row_ref ref = {.shard = k};
+            if (!parse_int_field(gl_csv_field(c, cr), &ref.row) ||
+                !parse_int_field(gl_csv_field(c, cc), &ref.col)) {
+                st = gl_fail(err, GL_ERR_FORMAT, "%s:%ld: bad row/col", sh[k].path, gl_csv_line(c));
+                break;
+            }
+            st = check_tile(&tiles, ord, gl_csv_field(c, ci), ref.row, ref.col, sh, k, &ref.ord,
+                            err);
+            size_t len = 0;
+            FILE *m = NULL;
+            if (!st && p->sort && !(m = open_memstream(&ref.line, &len)))
+                st = gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
+            FILE *to = p->sort ? m : out.fp;
+            for (int f = 0; !st && f < gl_csv_field_count(c); f++) {
+                if (f) fputc(',', to);
+                gl_csv_write_field(to, gl_csv_field(c, f));
+            }
+            if (!st) fputs("\r\n", to);
+            if (m) fclose(m);
+            if (!st && p->sort)
+                st = rows_push(&rows, ref, err);
+            else
+                free(ref.line);
+            if (!st) sum->rows++;
+        }
+        if (!st && r < 0) st = err->code;
+        gl_csv_free(c);
+    }
+    if (!st && p->sort) {
+        qsort(rows.v, (size_t)rows.n, sizeof *rows.v, cmp_rows);
+        for (long i = 0; i < rows.n; i++)
+            fputs(rows.v[i].line, out.fp);
+    }
+    for (long i = 0; i < rows.n; i++)
+        free(rows.v[i].line);
+    free(rows.v);
+    tab_free(&tiles);
+    free(head);
+    if (!st)
+        st = gl_atomic_commit(&out, err);
+    else if (out.fp)
+        gl_atomic_abort(&out);
+    return st;
+}
+
+/* ---------------------------------------------------------------- GeoJSON and GPKG */
+
+typedef struct {
+    GDALDatasetH ds;
+    char *tmp;
+} ogr_out;
+
+static gl_status same_fields(OGRFeatureDefnH a, OGRFeatureDefnH b, const char *pa, const char *pb,
+                             gl_error *err) {
+    int n = OGR_FD_GetFieldCount(a);
+    int same = n == OGR_FD_GetFieldCount(b);
+    for (int k = 0; same && k < n; k++) {
+        OGRFieldDefnH x = OGR_FD_GetFieldDefn(a, k), y = OGR_FD_GetFieldDefn(b, k);
+        same = !strcmp(OGR_Fld_GetNameRef(x), OGR_Fld_GetNameRef(y)) &&
+               OGR_Fld_GetType(x) == OGR_Fld_GetType(y);
+    }
+    return same ? GL_OK
+                : gl_fail(err, GL_ERR_FORMAT, "%s and %s have different fields in layer %s", pa, pb,
+                          OGR_FD_GetName(a));
+}
+
+/* A GeoJSON file has one layer, named after the file: shard files' layers match by position. */
+static OGRLayerH layer_named(GDALDatasetH ds, int geojson, const char *name) {
+    if (geojson) return GDALDatasetGetLayerCount(ds) ? GDALDatasetGetLayer(ds, 0) : NULL;
+    return GDALDatasetGetLayerByName(ds, name);
+}
+
+/* The output layer for src's layer, made from the first shard's fields and CRS; every later
+ * shard's layer (first is the first one seen) must have the same. */
+static gl_status out_layer(ogr_out *o, int geojson, OGRLayerH src, OGRLayerH first,
+                           const char *src_path, const char *first_path, OGRLayerH *dst,
+                           gl_error *err) {
+    const char *name = OGR_L_GetName(src);
+    if (*dst) {
+        OGRSpatialReferenceH a = OGR_L_GetSpatialRef(first), b = OGR_L_GetSpatialRef(src);
+        if ((a == NULL) != (b == NULL) || (a && !OSRIsSame(a, b)))
+            return gl_fail(err, GL_ERR_FORMAT,
+                           "%s: layer %s is in another CRS than in %s (label with --crs)", src_path,
+                           name, first_path);
+        return same_fields(OGR_L_GetLayerDefn(first), OGR_L_GetLayerDefn(src), first_path, src_path,
+                           err);
+    }
+    char *opts[] = {"RFC7946=YES", "WRITE_NAME=NO", NULL};
+    *dst = GDALDatasetCreateLayer(o->ds, name, OGR_L_GetSpatialRef(src), OGR_L_GetGeomType(src),
+                                  geojson ? opts : NULL);
+    if (!*dst)
+        return gl_fail(err, GL_ERR_IO, "%s: cannot create layer %s: %s", o->tmp, name,
+                       CPLGetLastErrorMsg());
+    OGRFeatureDefnH d = OGR_L_GetLayerDefn(src);
+    for (int k = 0; k < OGR_FD_GetFieldCount(d); k++)
+        if (OGR_L_CreateField(*dst, OGR_FD_GetFieldDefn(d, k), TRUE) != OGRERR_NONE)
+            return gl_fail(err, GL_ERR_IO, "%s: cannot add field %s", o->tmp,
+                           OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(d, k)));
+    return GL_OK;
+}
+
+static gl_status copy_feature(OGRLayerH dst, OGRFeatureH f, const char *path, gl_error *err) {
+    OGRFeatureH g = OGR_F_Create(OGR_L_GetLayerDefn(dst));
+    gl_status st = GL_OK;
+    if (!g || OGR_F_SetFrom(g, f, TRUE) != OGRERR_NONE ||
+        OGR_L_CreateFeature(dst, g) != OGRERR_NONE)
+        st = gl_fail(err, GL_ERR_IO, "%s: cannot write a feature: %s", path, CPLGetLastErrorMsg());
+    OGR_F_Destroy(g);
+    return st;
+}
+
+static gl_status feature_key(OGRFeatureH f, const char *path, const char **input, int *row,
+                             int *col, gl_error *err) {
+    int fi = OGR_F_GetFieldIndex(f, "input");
+    if (fi < 0) fi = OGR_F_GetFieldIndex(f, "filename");
+    int fr = OGR_F_GetFieldIndex(f, "row"), fc = OGR_F_GetFieldIndex(f, "col");
+    if (fi < 0 || fr < 0 || fc < 0)
+        return gl_fail(err, GL_ERR_FORMAT, "%s: no input/filename, row and col fields", path);
+    *input = OGR_F_GetFieldAsString(f, fi);
+    *row = OGR_F_GetFieldAsInteger(f, fr);
+    *col = OGR_F_GetFieldAsInteger(f, fc);
+    return GL_OK;
+}
+
+static gl_status merge_layer(ogr_out *o, int geojson, GDALDatasetH *src, shard_in *sh, int n,
+                             const char *name, const gl_merge_params *p, strtab *ord, strtab *tiles,
+                             gl_merge_summary *sum, gl_error *err) {
+    OGRLayerH dst = NULL, first = NULL;
+    int first_k = 0;
+    row_list rows = {0};
+    gl_status st = GL_OK;
+    for (int k = 0; !st && k < n; k++) {
+        OGRLayerH l = layer_named(src[k], geojson, name);
+        if (!l) continue; /* a shard without inputs in this layer's CRS */
+        if (!first) first = l, first_k = k;
+        st = out_layer(o, geojson, l, first, sh[k].path, sh[first_k].path, &dst, err);
+        OGR_L_ResetReading(l);
+        OGRFeatureH f;
+        while (!st && (f = OGR_L_GetNextFeature(l))) {
+            row_ref ref = {.shard = k, .id = (long)OGR_F_GetFID(f)};
+            const char *input = NULL;
+            st = feature_key(f, sh[k].path, &input, &ref.row, &ref.col, err);
+            if (!st) st = check_tile(tiles, ord, input, ref.row, ref.col, sh, k, &ref.ord, err);
+            if (!st) st = p->sort ? rows_push(&rows, ref, err) : copy_feature(dst, f, o->tmp, err);
+            if (!st) sum->rows++;
+            OGR_F_Destroy(f);
+        }
+    }
+    if (!st && p->sort) {
+        qsort(rows.v, (size_t)rows.n, sizeof *rows.v, cmp_rows);
+        for (long i = 0; !st && i < rows.n; i++) {
+            OGRLayerH l = layer_named(src[rows.v[i].shard], geojson, name);
+            OGRFeatureH f = OGR_L_GetFeature(l, rows.v[i].id);
+            st = f ? copy_feature(dst, f, o->tmp, err)
+                   : gl_fail(err, GL_ERR_IO, "%s: cannot read back feature %ld",
+                             sh[rows.v[i].shard].path, rows.v[i].id);
+            OGR_F_Destroy(f);
+        }
+    }
+    free(rows.v);
+    return st;
+}
+
+static gl_status merge_ogr(const char *output, int geojson, shard_in *sh, int n,
+                           const gl_merge_params *p, strtab *ord, gl_merge_summary *sum,
+                           gl_error *err) {
+    gl_gdal_init();
+    GDALDatasetH *src = calloc((size_t)n, sizeof *src);
+    ogr_out o = {0};
+    size_t tl = strlen(output) + 48;
+    gl_status st =
+        src && (o.tmp = malloc(tl)) ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
+    for (int k = 0; !st && k < n; k++)
+        if (!(src[k] = GDALOpenEx(sh[k].path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL)))
+            st = gl_fail(err, GL_ERR_FORMAT, "%s: not a readable %s", sh[k].path,
+                         geojson ? "GeoJSON" : "GeoPackage");
+    GDALDriverH drv = GDALGetDriverByName(geojson ? "GeoJSON" : "GPKG");
+    if (!st) {
+        /* The extension stays last: drivers check it. */
+        snprintf(o.tmp, tl, "%s.tmp%ld%s", output, (long)getpid(), geojson ? ".geojson" : ".gpkg");
+        if (!drv || !(o.ds = GDALCreate(drv, o.tmp, 0, 0, 0, GDT_Unknown, NULL)))
+            st = gl_fail(err, GL_ERR_IO, "%s: cannot create: %s", o.tmp, CPLGetLastErrorMsg());
+    }
+    if (!st && !geojson) GDALDatasetStartTransaction(o.ds, FALSE);
+    strtab tiles = {0};
+    /* Layers in order of first appearance over the shards. */
+    for (int k = 0; !st && k < n; k++)
+        for (int i = 0; !st && i < GDALDatasetGetLayerCount(src[k]); i++) {
+            const char *name = OGR_L_GetName(GDALDatasetGetLayer(src[k], i));
+            if (!layer_named(o.ds, geojson, name))
+                st = merge_layer(&o, geojson, src, sh, n, name, p, ord, &tiles, sum, err);
+        }
+    tab_free(&tiles);
+    if (!st && !geojson && GDALDatasetCommitTransaction(o.ds) != OGRERR_NONE)
+        st = gl_fail(err, GL_ERR_IO, "%s: cannot commit: %s", o.tmp, CPLGetLastErrorMsg());
+    if (o.ds) {
+        CPLErrorReset();
+        GDALClose(o.ds);
+        if (!st && CPLGetLastErrorType() >= CE_Failure)
+            st = gl_fail(err, GL_ERR_IO, "%s: %s", output, CPLGetLastErrorMsg());
+    }
+    for (int k = 0; src && k < n; k++)
+        if (src[k]) GDALClose(src[k]);
+    if (!st && rename(o.tmp, output) != 0)
+        st = gl_fail(err, GL_ERR_IO, "%s: cannot rename into place", output);
+    if (st && o.tmp) unlink(o.tmp);
+    free(o.tmp);
+    free(src);
+    return st;
+}
+
+/* ---------------------------------------------------------------- the call */
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcasecmp(s + n - k, suffix);
+}
+
+gl_status gl_run_manifest_save(const char *output, const cJSON *m, gl_error *err) {
+    char *text = cJSON_Print(m), *path = gl_run_manifest_path(output);
+    gl_status st = text && path ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", output);
+    gl_atomic_file f = {0};
+    if (!st) st = gl_atomic_open(&f, path, err);
+    if (!st) {
+        fputs(text, f.fp);
+        fputc('\n', f.fp);
+        st = gl_atomic_commit(&f, err);
+    }
+    free(text);
+    free(path);
+    return st;
+}
+
+/* The merged run's manifest: shard 0's, with the whole input list and no shard. */
+static gl_status write_manifest(const char *output, shard_in *sh, int n, gl_error *err) {
+    cJSON *m = cJSON_Duplicate(sh[0].manifest, 1);
+    cJSON *all = cJSON_CreateArray();
+    gl_status st = m && all ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
+    for (int k = 0; !st && k < n; k++) {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(sh[k].manifest, "inputs"))
+            cJSON_AddItemToArray(all, cJSON_Duplicate(e, 1));
+    }
+    if (!st) {
+        cJSON_DeleteItemFromObjectCaseSensitive(m, "shard");
+        cJSON_ReplaceItemInObjectCaseSensitive(m, "inputs", all);
+        all = NULL;
+        cJSON_AddNumberToObject(m, "merged_shards", n);
+    }
+    if (!st) st = gl_run_manifest_save(output, m, err);
+    cJSON_Delete(all);
+    cJSON_Delete(m);
+    return st;
+}
+
+gl_status gl_merge_outputs(const char *output, const char *const *shards, int n,
+                           const gl_merge_params *p, gl_merge_summary *summary, gl_error *err) {
+    gl_merge_params dp = gl_merge_default_params();
+    if (!p) p = &dp;
+    gl_merge_summary sum = {.shards = n};
+    if (n < 1) return gl_fail(err, GL_ERR_ARG, "merge: no shard outputs given");
+    int csv = ends_with(output, ".csv"), gpkg = ends_with(output, ".gpkg");
+    int geojson = ends_with(output, ".geojson") || ends_with(output, ".json");
+    if (!csv && !gpkg && !geojson)
+        return gl_fail(err, GL_ERR_ARG, "%s: the merged output must end in .csv, .geojson or .gpkg",
+                       output);
+    for (int k = 0; k < n; k++) {
+        int same = csv    ? ends_with(shards[k], ".csv")
+                   : gpkg ? ends_with(shards[k], ".gpkg")
+                          : ends_with(shards[k], ".geojson") || ends_with(shards[k], ".json");
+        if (!same)
+            return gl_fail(err, GL_ERR_ARG, "%s: not the same format as %s", shards[k], output);
+        if (!strcmp(shards[k], output))
+            return gl_fail(err, GL_ERR_ARG, "%s: the merged output cannot be one of the shards",
+                           output);
+    }
+    shard_in *sh = calloc((size_t)n, sizeof *sh);
+    if (!sh) return gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
+    for (int k = 0; k < n; k++)
+        sh[k].path = shards[k];
+    strtab ord = {0};
+    gl_status st = check_shards(sh, n, &ord, err);
+    /* Shard order, so an unsorted merge is still deterministic whatever order they are given in. */
+    for (int k = 1; !st && k < n; k++)
+        for (int j = k; j > 0 && sh[j - 1].index > sh[j].index; j--) {
+            shard_in t = sh[j];
+            sh[j] = sh[j - 1], sh[j - 1] = t;
+        }
+    if (!st)
+        st = csv ? merge_csv(output, sh, n, p, &ord, &sum, err)
+                 : merge_ogr(output, geojson, sh, n, p, &ord, &sum, err);
+    if (!st) st = write_manifest(output, sh, n, err);
+    sum.inputs = (long)ord.n;
+    tab_free(&ord);
+    for (int k = 0; k < n; k++)
+        cJSON_Delete(sh[k].manifest);
+    free(sh);
+    if (summary) *summary = sum;
+    return st;
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# label --shard i/n and merge: 15 scenes cut from RGB.byte.tif with gdal_translate. For n = 1, 2, 7
+# every input lands in exactly one shard, the one an independent Python FNV-1a + SplitMix64 picks;
+# `merge --sort` equals the single-process CSV row for row, an unsorted merge equals it up to order
+# (Python csv). GeoJSON split by tile and GPKG merge to the single run's features (Python json,
+# sqlite3). The schedulers' variables pick the same shards as --shard. merge refuses a missing
+# shard, a shard given twice, another run's shard and a repeated tile; a shard resumes.
+set -eu
+M=$GEOLABEL_SHARED/fixtures/clip-tiny-b32
+D=$GEOLABEL_SHARED/data/imagery
+printf 'sea\ncity\nfields\n' > classes.txt
+mkdir in
+k=0
+for y in 0 200 400; do for x in 0 150 300 450 600; do
+  gdal_translate -q -srcwin $x $y 190 160 "$D/RGB.byte.tif" in/scene_$k.tif; k=$((k + 1))
+done; done
+run() { "$GEOLABEL" -q label --model "$M" --classes classes.txt --split 2x2 "$@"; }
+run in -o full.csv
+
+cat > check.py <<'PYEOF'
+import csv, sys
+MASK = (1 << 64) - 1
+def shard_of(key, n):
+    # FNV-1a 64 (Noll) then SplitMix64's finaliser (Steele, Lea, Flood), from their published
+    # constants.
+    h = 0xcbf29ce484222325
+    for b in key.encode():
+        h = ((h ^ b) * 0x100000001b3) & MASK
+    h = ((h ^ (h >> 30)) * 0xbf58476d1ce4e5b9) & MASK
+    h = ((h ^ (h >> 27)) * 0x94d049bb133111eb) & MASK
+    return (h ^ (h >> 31)) % n
+def rows(p):
+    return list(csv.reader(open(p, newline="")))
+mode = sys.argv[1]
+if mode == "partition":
+    n = int(sys.argv[2])
+    full = rows("full.csv")
+    col = full[0].index("input")
+    inputs = {r[col] for r in full[1:]}
+    owner = {}
+    for i in range(n):
+        for r in rows(f"s{n}_{i}.csv")[1:]:
+            assert owner.setdefault(r[col], i) == i, f"{r[col]} in shards {owner[r[col]]} and {i}"
+    assert set(owner) == inputs, f"n={n}: {len(owner)} of {len(inputs)} inputs in the shards"
+    for key, i in owner.items():
+        assert shard_of(key, n) == i, f"n={n}: {key} in shard {i}, hash says {shard_of(key, n)}"
+    m, ms = rows(f"m{n}.csv"), rows(f"ms{n}.csv")
+    assert ms == full, f"n={n}: merge --sort differs from the single run"
+    assert m[0] == full[0] and sorted(m[1:]) == sorted(full[1:]), f"n={n}: merge differs"
+    print(f"n={n}: {len(inputs)} inputs, shard sizes",
+          [sum(1 for v in owner.values() if v == i) for i in range(n)])
+elif mode == "same":
+    a, b = rows(sys.argv[2]), rows(sys.argv[3])
+    assert a == b, f"{sys.argv[2]} != {sys.argv[3]}"
+PYEOF
+
+for n in 1 2 7; do
+  shards=""
+  for i in $(seq 0 $((n - 1))); do
+    run --shard $i/$n in -o s${n}_$i.csv
+    shards="$shards s${n}_$i.csv"
+  done
+  # Shards given in reverse order: merge puts them in shard order itself.
+  "$GEOLABEL" -q merge m$n.csv $(echo $shards | tr ' ' '\n' | tac)
+  "$GEOLABEL" -q merge --sort ms$n.csv $shards
+  "$PY" check.py partition $n
+done
+
+# The schedulers' array variables choose the shard --shard would.
+SLURM_ARRAY_TASK_ID=5 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_MAX=7 run in -o slurm.csv
+JOB_COMPLETION_INDEX=4 run --shard-count 7 in -o k8s.csv
+AWS_BATCH_JOB_ARRAY_INDEX=4 AWS_BATCH_JOB_ARRAY_SIZE=7 run in -o aws.csv
+for f in slurm k8s aws; do "$PY" check.py same s7_4.csv $f.csv; done
+if JOB_COMPLETION_INDEX=4 run in -o bad.csv 2> k8s.err; then exit 1; fi
+grep -q "needs --shard-count" k8s.err
+
+# Refusals, each one line naming the problem.
+fails() { if "$GEOLABEL" merge "$@" 2> err.txt; then echo "merge $* succeeded"; exit 1; fi; cat err.txt; }
+fails x.csv s7_0.csv s7_1.csv s7_2.csv s7_3.csv s7_5.csv s7_6.csv
+grep -q "missing shard 4" err.txt
+fails x.csv s2_0.csv s2_0.csv
+grep -q "both shard 0/2" err.txt
+run --split 3x3 --shard 1/2 in -o other.csv
+fails x.csv s2_0.csv other.csv
+grep -q "manifests differ in 'options'" err.txt
+fails x.csv s2_0.csv s7_1.csv
+grep -q "shard 1/7" err.txt
+cp s2_1.csv dup.csv; cp s2_1.csv.manifest.json dup.csv.manifest.json
+sed -n 2p s2_0.csv >> dup.csv
+fails x.csv s2_0.csv dup.csv
+grep -q "is in s2_0.csv and in dup.csv" err.txt
+[ ! -e x.csv ]
+
+# A shard resumes: its complete inputs are kept, the rest labelled again.
+head -n 5 s2_0.csv > r.csv
+"$GEOLABEL" label --model "$M" --classes classes.txt --split 2x2 --shard 0/2 --resume in \
+  -o r.csv 2> r.err
+grep -q "1 already complete" r.err
+"$PY" check.py same s2_0.csv r.csv
+
+# GeoJSON by tile (every input in every shard, its tiles split), and GPKG.
+run --split 3x3 in -o full.geojson
+run --split 3x3 in -o full.gpkg
+for i in 0 1 2; do run --split 3x3 --shard $i/3 --shard-by tile in -o t$i.geojson; done
+"$GEOLABEL" -q merge t.geojson t0.geojson t1.geojson t2.geojson
+for i in 0 1; do run --split 3x3 --shard $i/2 in -o g$i.gpkg; done
+"$GEOLABEL" -q merge --sort g.gpkg g0.gpkg g1.gpkg
+"$PY" - <<'PYEOF'
+import json, sqlite3
+key = lambda f: json.dumps(f, sort_keys=True)
+full, merged = json.load(open("full.geojson")), json.load(open("t.geojson"))
+assert sorted(map(key, full["features"])) == sorted(map(key, merged["features"])), "GeoJSON"
+parts = [json.load(open(f"t{i}.geojson"))["features"] for i in range(3)]
+assert all(parts) and sum(map(len, parts)) == len(full["features"]) == 15 * 9
+def rows(p):
+    c = sqlite3.connect(p)
+    cols = [r[1] for r in c.execute("pragma table_info(labels)") if r[1] != "fid"]
+    return [r for r in c.execute(f"select {', '.join(cols)} from labels order by fid")]
+assert rows("full.gpkg") == rows("g.gpkg") and len(rows("g.gpkg")) == 135, "GPKG"
+print("geojson by tile and gpkg merges ok")
+PYEOF
