@@ -36,11 +36,10 @@ static void usage(FILE *fp) {
     cli_help(fp, CLI_O_TEMPLATE);
     cli_help(fp, CLI_O_TEMPLATES);
     fprintf(fp, "  --tta LIST                average over augmentations: x,y,xy,rot90,rot270\n"
-                "                            (GVL's --test_time_augmentation)\n"
-                "run:\n");
+                "                            (GVL's --test_time_augmentation)\n");
     fprintf(fp,
+            "inputs (README: Scaling out):\n"
             "  --inputs-from FILE        inputs one per line (- for stdin), before any INPUT\n"
-            "cloud inputs (README: Scaling out):\n"
             "  INPUT may be https://... or s3://BUCKET/KEY (read by HTTP range requests)\n"
             "  --stac ITEM|URL           a STAC Item, ItemCollection or search result: its\n"
             "                            items are inputs too, keyed by item id\n"
