@@ -291,26 +291,50 @@ gl_status gl_clip_encode_texts(gl_clip *clip, const char *const *texts, int n, f
  * raw. The first file that fails ends the call with its error (the message names the file). */
 gl_status gl_clip_encode_image_files(gl_clip *clip, const char *const *paths, int n, float *embeds,
                                      gl_error *err);
-/* Whole-image zero-shot: probs [n,n_classes] = softmax over classes of exp(logit_scale) *
- * cos(image, text(template with "{}" replaced by the class name)). template NULL: "a photo of {}."
- */
-gl_status gl_classify_zeroshot(gl_clip *clip, const float *image_embeds, int n,
-                               const char *const *classes, int n_classes, const char *template,
-                               float *probs, gl_error *err);
-/* CSV "filename,label,score,top_k": the best class and its probability, then the top_k best as
- * "label:prob;label:prob" (probabilities with 6 decimals). */
-void gl_classify_write_csv(FILE *fp, const char *const *filenames, const float *probs, int n,
-                           const char *const *classes, int n_classes, int top_k);
 /* Writes n embeddings by path suffix: .npy a float32 [n,dim] array; .jsonl one
  * {"id":..., "embeddings": base64 of little-endian float32} per line. Atomic: on failure the
  * previous file is untouched. */
 gl_status gl_embeddings_write(const char *path, const char *const *ids, const float *embeds, int n,
                               int dim, gl_error *err);
 
-/* In-place L2 normalisation of n rows of length dim. */
+/* ------------------------------------------------------------------ scoring */
+
+/* The one scoring stage (src/label/score.c) every path uses: classify, label, cluster, locate and
+ * GeoCLIP retrieval. */
+
+/* In-place L2 normalisation of n rows of length dim (a zero row stays zero). */
 void gl_l2_normalize_rows(float *x, int n, int dim);
-/* In-place softmax over each row. */
+/* In-place softmax over each row (double sums, so results do not depend on batching). */
 void gl_softmax_rows(float *x, int n, int dim);
+
+/* A prompt: tmpl with every occurrence of slot ("{}", "{country}") replaced by name. The caller
+ * frees the result; NULL when out of memory. */
+char *gl_prompt_fill(const char *tmpl, const char *slot, const char *name);
+
+/* Indices of the k largest of x[0..n) into idx (k of them), best first, ties to the lower index;
+ * returns min(k, n). One pass, O(n k): for small k over long rows. */
+int gl_top_k(const float *x, int n, int k, int *idx);
+
+/* CLIP's logits_per_image and their softmax for unit rows a [n, dim] and b [m, dim]:
+ * logits [n, m] (the caller's scratch) = scale * a_i . b_j, scale being exp(logit_scale).
+ * top_k 0: probs [n, m] = the softmax of each logits row (probs may be logits itself).
+ * top_k k: idx [n, k] each row's k best j, best first, and probs [n, k] their softmax
+ *          probabilities over the whole row, with no softmax of size m written (a GeoCLIP gallery
+ *          of 100K locations). GL_ERR_ARG for sizes out of range or k > m. */
+gl_status gl_scores_from_embeddings(const float *a, int n, const float *b, int m, int dim,
+                                    float scale, int top_k, float *logits, float *probs, int *idx,
+                                    gl_error *err);
+
+/* Whole-image zero-shot (`geolabel classify`): probs [n,n_classes] (the caller's) = softmax over
+ * classes of exp(logit_scale) * cos(image, text(template with "{}" replaced by the class name)).
+ * template NULL: "a photo of {}."; one without "{}" is GL_ERR_ARG. */
+gl_status gl_classify_zeroshot(gl_clip *clip, const float *image_embeds, int n,
+                               const char *const *classes, int n_classes, const char *template,
+                               float *probs, gl_error *err);
+/* CSV "filename,label,score,top_k": the best class and its probability, then the top_k best as
+ * "label:prob;label:prob" (probabilities with 6 decimals). Write errors show in ferror(fp). */
+void gl_classify_write_csv(FILE *fp, const char *const *filenames, const float *probs, int n,
+                           const char *const *classes, int n_classes, int top_k);
 
 /* ------------------------------------------------------------------ CSV reading */
 

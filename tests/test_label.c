@@ -348,8 +348,53 @@ static void test_gpkg_keeps_crs(void) {
     free(info);
 }
 
+/* The scoring stage's two paths on the fixture's image embeddings against themselves as text:
+ * the top-k path ranks like the full softmax and gives its probabilities; ties keep the lower
+ * index, as Python's sorted(..., key=-score) does. */
+static void test_scoring_stage(void) {
+    gl_error err = {0};
+    gl_npy *a = gl_npy_load(t_path("fixtures/expected/clip-tiny-b32/image_embeds.npy"), &err);
+    CHECK(a, "%s", err.msg);
+    if (!a) return;
+    int n = (int)a->shape[0], d = (int)a->shape[1], k = 3;
+    float *u = malloc(a->count * sizeof(float)), *full = malloc((size_t)n * n * sizeof(float));
+    float *logits = malloc((size_t)n * n * sizeof(float)), *top = malloc((size_t)n * k * 4);
+    int *idx = malloc((size_t)n * k * sizeof(int)), *want = malloc((size_t)k * sizeof(int));
+    memcpy(u, a->data, a->count * sizeof(float));
+    gl_l2_normalize_rows(u, n, d);
+    CHECK_OK(gl_scores_from_embeddings(u, n, u, n, d, 10, 0, full, full, NULL, &err), &err);
+    CHECK_OK(gl_scores_from_embeddings(u, n, u, n, d, 10, k, logits, top, idx, &err), &err);
+    for (int i = 0; i < n; i++) {
+        double sum = 0;
+        for (int j = 0; j < n; j++)
+            sum += full[(size_t)i * n + j];
+        CHECK(fabs(sum - 1) < 1e-5, "row %d sums to %g", i, sum);
+        CHECK(idx[(size_t)i * k] == i, "row %d: itself first, got %d", i, idx[(size_t)i * k]);
+        gl_top_k(full + (size_t)i * n, n, k, want);
+        for (int r = 0; r < k; r++)
+            CHECK(idx[(size_t)i * k + r] == want[r] &&
+                      top[(size_t)i * k + r] == full[(size_t)i * n + want[r]],
+                  "row %d rank %d: %d %g vs full softmax %d %g", i, r, idx[(size_t)i * k + r],
+                  top[(size_t)i * k + r], want[r], full[(size_t)i * n + want[r]]);
+    }
+    const float ties[6] = {0.5f, 2, 1, 2, 0.5f, 2};
+    int got[4];
+    CHECK(gl_top_k(ties, 6, 4, got) == 4 && got[0] == 1 && got[1] == 3 && got[2] == 5 &&
+              got[3] == 2,
+          "ties to the lower index: %d %d %d %d", got[0], got[1], got[2], got[3]);
+    CHECK(gl_top_k(ties, 2, 4, got) == 2 && got[0] == 1 && got[1] == 0, "k beyond n");
+    CHECK(gl_scores_from_embeddings(u, n, u, n, d, 10, n + 1, logits, top, idx, &err) == GL_ERR_ARG,
+          "top-k beyond the row refused");
+    char *p = gl_prompt_fill("{country}: a photo in {country}.", "{country}", "Chile");
+    CHECK(p && !strcmp(p, "Chile: a photo in Chile."), "%s", p ? p : "(null)");
+    free(p);
+    free(u), free(full), free(logits), free(top), free(idx), free(want);
+    gl_npy_free(a);
+}
+
 int main(void) {
     RUN(test_gvl_prompt);
+    RUN(test_scoring_stage);
     RUN(test_templates_file);
     RUN(test_tta_parse);
     RUN(test_flat_and_tta_match_transformers);

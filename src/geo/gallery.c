@@ -135,43 +135,6 @@ gl_geo_cache_stats gl_geoclip_index_stats(const gl_geoclip_index *ix) {
     return ix->stats;
 }
 
-/* The k best of row[0..m) by value, best first (k is small: a sorted insertion list). */
-static int top_k(const float *row, int m, int k, int *best) {
-    int n = 0;
-    for (int j = 0; j < m; j++) {
-        if (n == k && row[j] <= row[best[k - 1]]) continue;
-        int at = n < k ? n++ : k - 1;
-        while (at > 0 && row[best[at - 1]] < row[j]) {
-            best[at] = best[at - 1];
-            at--;
-        }
-        best[at] = j;
-    }
-    return n;
-}
-
-/* The top guesses of one row of logits: softmax probabilities are needed only for the k best, so
- * the row is ranked by logit and only its normaliser (one pass of exp) is computed. */
-static int rank_row(const gl_geo_gallery *gal, const float *logits, int m, int k, int *best,
-                    gl_geo_guess *out) {
-    float mx = logits[0];
-    for (int j = 1; j < m; j++)
-        mx = logits[j] > mx ? logits[j] : mx;
-    double sum = 0;
-    for (int j = 0; j < m; j++)
-        sum += exp((double)logits[j] - mx);
-    int n = top_k(logits, m, k, best);
-    for (int i = 0; i < n; i++) {
-        gl_geo_guess *q = &out[i];
-        q->lat = gal->coords[2 * best[i]], q->lon = gal->coords[2 * best[i] + 1];
-        q->country = q->city = -1;
-        q->gallery_row = best[i];
-        q->country_prob = q->city_prob = NAN;
-        q->score = (float)(exp((double)logits[best[i]] - mx) / sum);
-    }
-    return n;
-}
-
 gl_status gl_geoclip_retrieve(gl_geoclip_index *ix, const float *clip_features, int n, int top,
                               gl_geo_guess *out, float *logits, gl_error *err) {
     int m = ix->gal->n, chunk = n < RETRIEVE_CHUNK ? n : RETRIEVE_CHUNK;
@@ -179,10 +142,12 @@ gl_status gl_geoclip_retrieve(gl_geoclip_index *ix, const float *clip_features, 
         return gl_fail(err, GL_ERR_ARG, "GeoCLIP: top-k %d is not in 1..%d", top, m);
     if (n <= 0) return GL_OK;
     float *img = malloc((size_t)chunk * GL_GEOCLIP_DIM * sizeof(float));
-    float *scores = malloc((size_t)chunk * m * sizeof(float));
-    int *best = malloc((size_t)top * sizeof(int));
-    gl_status s =
-        img && scores && best ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "GeoCLIP: out of memory");
+    float *scores = logits ? NULL : malloc((size_t)chunk * m * sizeof(float)); /* [chunk, m] */
+    int *best = malloc((size_t)chunk * top * sizeof(int));                     /* [chunk, top] */
+    float *prob = malloc((size_t)chunk * top * sizeof(float));                 /* [chunk, top] */
+    gl_status s = img && (scores || logits) && best && prob
+                      ? GL_OK
+                      : gl_fail(err, GL_ERR_NOMEM, "GeoCLIP: out of memory");
     float scale = gl_geoclip_logit_scale(ix->g);
     for (int at = 0; s == GL_OK && at < n; at += chunk) {
         int b = n - at < chunk ? n - at : chunk;
@@ -190,14 +155,23 @@ gl_status gl_geoclip_retrieve(gl_geoclip_index *ix, const float *clip_features, 
                                      img, err);
         if (s != GL_OK) break;
         gl_l2_normalize_rows(img, b, GL_GEOCLIP_DIM);
-        gl_sgemm_nt(b, m, GL_GEOCLIP_DIM, scale, img, GL_GEOCLIP_DIM, ix->cache.data,
-                    GL_GEOCLIP_DIM, 0.0f, scores, m);
-        if (logits) memcpy(logits + (size_t)at * m, scores, (size_t)b * m * sizeof(float));
-        for (int i = 0; i < b; i++)
-            rank_row(ix->gal, scores + (size_t)i * m, m, top, best, out + (size_t)(at + i) * top);
+        /* The scoring stage's top-k path: softmax probabilities for the top best rows only, in
+         * float32 as GeoCLIP computes its logits. */
+        s = gl_scores_from_embeddings(img, b, ix->cache.data, m, GL_GEOCLIP_DIM, scale, top,
+                                      logits ? logits + (size_t)at * m : scores, prob, best, err);
+        for (int i = 0; s == GL_OK && i < b * top; i++) {
+            gl_geo_guess *q = &out[(size_t)at * top + i];
+            int row = best[i];
+            q->lat = ix->gal->coords[2 * row], q->lon = ix->gal->coords[2 * row + 1];
+            q->country = q->city = -1;
+            q->gallery_row = row;
+            q->country_prob = q->city_prob = NAN;
+            q->score = prob[i];
+        }
     }
     free(img);
     free(scores);
     free(best);
+    free(prob);
     return s;
 }

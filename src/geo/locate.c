@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define TEXT_BATCH 32
+#define MAX_TOP_COUNTRIES 64 /* --top-countries beyond this adds nothing but time */
 
 struct gl_locator {
     gl_clip *clip;
@@ -21,6 +22,10 @@ struct gl_locator {
     gl_geo_embcache cities;    /* [n_cities, dim] */
     unsigned char *city_ready; /* [n_countries]: its cities are embedded */
     gl_geo_cache_stats stats;
+    /* Scratch for one image's ranking: every candidate guess, its score, and top-k indices. */
+    gl_geo_guess *cand; /* [MAX_TOP_COUNTRIES * GL_GEO_MAX_CITIES] */
+    float *cand_score;  /* [MAX_TOP_COUNTRIES * GL_GEO_MAX_CITIES] */
+    int *idx;           /* [max(top_k, n_countries)] */
 };
 
 gl_locate_params gl_locate_default_params(void) {
@@ -29,27 +34,6 @@ gl_locate_params gl_locate_default_params(void) {
                               .top_countries = 1,
                               .level = GL_GEO_LEVEL_CITY,
                               .top_k = 1};
-}
-
-/* template with every "{slot}" replaced by name; malloc'ed. */
-static char *render(const char *tmpl, const char *slot, const char *name) {
-    size_t sl = strlen(slot), nl = strlen(name), n = 0;
-    for (const char *s = strstr(tmpl, slot); s; s = strstr(s + sl, slot))
-        n++;
-    char *out = malloc(strlen(tmpl) + n * nl + 1), *o = out;
-    if (!out) return NULL;
-    for (const char *s = tmpl;;) {
-        const char *hit = strstr(s, slot);
-        size_t k = hit ? (size_t)(hit - s) : strlen(s);
-        memcpy(o, s, k);
-        o += k;
-        if (!hit) break;
-        memcpy(o, name, nl);
-        o += nl;
-        s = hit + sl;
-    }
-    *o = 0;
-    return out;
 }
 
 /* Encodes k prompts, normalised, into rows which[0..k) of cache c, and frees the prompts. */
@@ -86,7 +70,7 @@ static gl_status embed_rows(gl_locator *loc, gl_geo_embcache *c, const char *tmp
             loc->stats.cached++;
             continue;
         }
-        if (!(texts[k] = render(tmpl, slot, names[i]))) {
+        if (!(texts[k] = gl_prompt_fill(tmpl, slot, names[i]))) {
             s = gl_fail(err, GL_ERR_NOMEM, "locate: out of memory");
             break;
         }
@@ -186,8 +170,16 @@ gl_locator *gl_locator_new(gl_clip *clip, const gl_gazetteer *gz, const gl_locat
     loc->scale = gl_clip_logit_scale(clip);
     gl_status s = check_params(p, err);
     if (s == GL_OK) s = parse_countries(loc, err);
-    if (s == GL_OK && !(loc->city_ready = calloc((size_t)gz->n_countries, 1)))
-        s = gl_fail(err, GL_ERR_NOMEM, "locate: out of memory");
+    size_t n_cand = (size_t)MAX_TOP_COUNTRIES * GL_GEO_MAX_CITIES;
+    if (s == GL_OK) {
+        loc->city_ready = calloc((size_t)gz->n_countries, 1);
+        loc->cand = malloc(n_cand * sizeof *loc->cand);
+        loc->cand_score = malloc(n_cand * sizeof *loc->cand_score);
+        loc->idx = malloc((size_t)(p->top_k > gz->n_countries ? p->top_k : gz->n_countries) *
+                          sizeof *loc->idx);
+        if (!loc->city_ready || !loc->cand || !loc->cand_score || !loc->idx)
+            s = gl_fail(err, GL_ERR_NOMEM, "locate: out of memory");
+    }
     if (s == GL_OK) s = open_caches(loc, err);
     if (s == GL_OK) s = embed_countries(loc, err);
     if (s != GL_OK) {
@@ -206,6 +198,9 @@ void gl_locator_free(gl_locator *loc) {
     free(loc->allowed);
     free(loc->allowed_emb);
     free(loc->city_ready);
+    free(loc->cand);
+    free(loc->cand_score);
+    free(loc->idx);
     free(loc);
 }
 
@@ -229,30 +224,12 @@ static gl_status ensure_cities(gl_locator *loc, int c, gl_error *err) {
     return s;
 }
 
-static double dot(const float *a, const float *b, int n) {
-    double s = 0;
-    for (int i = 0; i < n; i++)
-        s += (double)a[i] * b[i];
-    return s;
-}
-
-/* Softmax of scale * cos over rows[0..n) of emb against img (both normalised), into prob. */
-static void softmax_cos(const float *img, const float *emb, int n, int dim, float scale,
+/* P(row | img) over rows[0..n) of emb: the scoring stage's softmax of scale * cos (img and
+ * emb are unit rows; logits is n floats of scratch). */
+static void softmax_cos(const gl_locator *loc, const float *img, const float *emb, int n,
                         float *prob) {
-    for (int i = 0; i < n; i++)
-        prob[i] = (float)(scale * dot(img, emb + (size_t)i * dim, dim));
-    gl_softmax_rows(prob, 1, n);
-}
-
-/* Keeps out[0..*n) (capacity cap) sorted by score, best first, inserting q if it ranks. */
-static void keep_best(gl_geo_guess *out, int *n, int cap, const gl_geo_guess *q) {
-    if (*n == cap && out[cap - 1].score >= q->score) return;
-    int at = *n < cap ? (*n)++ : cap - 1;
-    while (at > 0 && out[at - 1].score < q->score) {
-        out[at] = out[at - 1];
-        at--;
-    }
-    out[at] = *q;
+    /* One image against at most every country: the sizes are valid, so this cannot fail. */
+    gl_scores_from_embeddings(img, 1, emb, n, loc->dim, loc->scale, 0, prob, prob, NULL, NULL);
 }
 
 static gl_geo_guess country_guess(const gl_gazetteer *gz, int c, float p) {
@@ -266,47 +243,49 @@ static gl_geo_guess country_guess(const gl_gazetteer *gz, int c, float p) {
                           .score = p};
 }
 
-/* The guesses for one image from its country probabilities (over loc->allowed). */
+/* The guesses for one image from its country probabilities (over loc->allowed): the top_k of
+ * the countries, or of the cities of the top_countries best countries scored P(country) *
+ * P(city | country) (a country without cities stands for itself). */
 static gl_status locate_one(gl_locator *loc, const float *img, const float *cprob,
                             gl_geo_guess *out, int *n_out, gl_error *err) {
     const gl_gazetteer *gz = loc->gz;
-    int top = loc->p.top_k, n = 0;
+    int top = loc->p.top_k, *idx = loc->idx, n = 0;
     if (loc->p.level == GL_GEO_LEVEL_COUNTRY) {
-        for (int i = 0; i < loc->n_allowed; i++) {
-            gl_geo_guess q = country_guess(gz, loc->allowed[i], cprob[i]);
-            keep_best(out, &n, top, &q);
-        }
-        *n_out = n;
+        int k = gl_top_k(cprob, loc->n_allowed, top, idx);
+        for (int i = 0; i < k; i++)
+            out[i] = country_guess(gz, loc->allowed[idx[i]], cprob[idx[i]]);
+        *n_out = k;
         return GL_OK;
     }
-    /* The K most probable countries, then every city of each. */
-    int kc = loc->p.top_countries < loc->n_allowed ? loc->p.top_countries : loc->n_allowed, nk = 0;
-    gl_geo_guess best_c[64];
-    if (kc > 64) kc = 64;
-    for (int i = 0; i < loc->n_allowed; i++) {
-        gl_geo_guess q = country_guess(gz, loc->allowed[i], cprob[i]);
-        keep_best(best_c, &nk, kc, &q);
-    }
-    for (int j = 0; j < nk; j++) {
-        const gl_geo_country *k = &gz->countries[best_c[j].country];
+    int kc = loc->p.top_countries < MAX_TOP_COUNTRIES ? loc->p.top_countries : MAX_TOP_COUNTRIES;
+    int best_c[MAX_TOP_COUNTRIES];
+    kc = gl_top_k(cprob, loc->n_allowed, kc, best_c);
+    for (int j = 0; j < kc; j++) {
+        int c = loc->allowed[best_c[j]];
+        const gl_geo_country *k = &gz->countries[c];
+        gl_geo_guess qc = country_guess(gz, c, cprob[best_c[j]]);
         if (k->n_cities == 0) {
-            keep_best(out, &n, top, &best_c[j]);
+            loc->cand_score[n] = qc.score;
+            loc->cand[n++] = qc;
             continue;
         }
-        gl_status s = ensure_cities(loc, best_c[j].country, err);
+        gl_status s = ensure_cities(loc, c, err);
         if (s != GL_OK) return s;
         float p[GL_GEO_MAX_CITIES];
-        softmax_cos(img, loc->cities.data + (size_t)k->first_city * loc->dim, k->n_cities, loc->dim,
-                    loc->scale, p);
+        softmax_cos(loc, img, loc->cities.data + (size_t)k->first_city * loc->dim, k->n_cities, p);
         for (int i = 0; i < k->n_cities; i++) {
             const gl_geo_city *city = &gz->cities[k->first_city + i];
-            gl_geo_guess q = best_c[j];
+            gl_geo_guess q = qc;
             q.city = k->first_city + i, q.lat = city->lat, q.lon = city->lon;
             q.city_prob = p[i], q.score = q.country_prob * p[i];
-            keep_best(out, &n, top, &q);
+            loc->cand_score[n] = q.score;
+            loc->cand[n++] = q;
         }
     }
-    *n_out = n;
+    int k = gl_top_k(loc->cand_score, n, top, idx);
+    for (int i = 0; i < k; i++)
+        out[i] = loc->cand[idx[i]];
+    *n_out = k;
     return GL_OK;
 }
 
@@ -318,7 +297,7 @@ gl_status gl_locator_run(gl_locator *loc, const float *image_embeds, int n, gl_g
     for (int i = 0; s == GL_OK && i < n; i++) {
         memcpy(img, image_embeds + (size_t)i * loc->dim, (size_t)loc->dim * sizeof(float));
         gl_l2_normalize_rows(img, 1, loc->dim);
-        softmax_cos(img, loc->allowed_emb, loc->n_allowed, loc->dim, loc->scale, cprob);
+        softmax_cos(loc, img, loc->allowed_emb, loc->n_allowed, cprob);
         s = locate_one(loc, img, cprob, out + (size_t)i * loc->p.top_k, &n_out[i], err);
     }
     free(img);

@@ -282,21 +282,25 @@ gl_class_node *gl_cluster_build_tree(const char *const *classes, const float *cl
 
 /* ------------------------------------------------------------------ with a CLIP model */
 
-/* Fills template's "{}" with each text (the whole template is a prefix when it has no "{}"). */
+/* Fills template's "{}" with each text (a template without "{}" is a prefix, then a space). */
 static gl_status fill_template(const char *tmpl, const char *const *texts, int n, char ***out,
                                gl_error *err) {
-    const char *hole = strstr(tmpl, "{}");
-    size_t pre = hole ? (size_t)(hole - tmpl) : strlen(tmpl);
-    const char *post = hole ? hole + 2 : "";
+    char *prefix = NULL;
+    if (!strstr(tmpl, "{}")) {
+        size_t len = strlen(tmpl) + 4;
+        if (!(prefix = malloc(len))) return gl_fail(err, GL_ERR_NOMEM, "cluster: out of memory");
+        snprintf(prefix, len, "%s {}", tmpl);
+        tmpl = prefix;
+    }
     char **p = calloc((size_t)n, sizeof *p);
-    if (!p) return gl_fail(err, GL_ERR_NOMEM, "cluster: out of memory");
-    for (int i = 0; i < n; i++) {
-        size_t len = pre + strlen(texts[i]) + strlen(post) + 2;
-        if (!(p[i] = malloc(len))) {
-            gl_strings_free(p, n);
-            return gl_fail(err, GL_ERR_NOMEM, "cluster: out of memory");
-        }
-        snprintf(p[i], len, "%.*s%s%s%s", (int)pre, tmpl, hole ? "" : " ", texts[i], post);
+    gl_status st = p ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "cluster: out of memory");
+    for (int i = 0; i < n && !st; i++)
+        if (!(p[i] = gl_prompt_fill(tmpl, "{}", texts[i])))
+            st = gl_fail(err, GL_ERR_NOMEM, "cluster: out of memory");
+    free(prefix);
+    if (st) {
+        if (p) gl_strings_free(p, n);
+        return st;
     }
     *out = p;
     return GL_OK;

@@ -1,6 +1,5 @@
 /* zeroshot.c: CLIP zero-shot classification of tiles: GVL's prompt or a template ensemble, text
  * embeddings computed once per run, the softmax at each level of a class tree, TTA averaging. */
-#include "core/blas.h"
 #include "label.h"
 
 #include <ctype.h>
@@ -42,8 +41,8 @@ static size_t stripped_len(const char *s) {
 }
 
 char *gl_zs_prompt(const char *tmpl, const char *context, const char *label) {
-    size_t ll = strlen(label);
     if (!tmpl) {
+        size_t ll = strlen(label);
         const char *c = skip_space(context ? context : "");
         size_t cl = stripped_len(c), n = cl + ll + 16;
         char *out = malloc(n);
@@ -52,22 +51,7 @@ char *gl_zs_prompt(const char *tmpl, const char *context, const char *label) {
         snprintf(out, n, "%.*s%sLabel '%s'.", (int)cl, c, cl ? " " : "", label);
         return out;
     }
-    size_t holes = 0;
-    for (const char *p = strstr(tmpl, "{}"); p; p = strstr(p + 2, "{}"))
-        holes++;
-    char *out = malloc(strlen(tmpl) + holes * ll + 1), *o = out;
-    if (!out) return NULL;
-    for (const char *p = tmpl; *p;) {
-        if (p[0] == '{' && p[1] == '}') {
-            memcpy(o, label, ll);
-            o += ll;
-            p += 2;
-        } else {
-            *o++ = *p++;
-        }
-    }
-    *o = 0;
-    return out;
+    return gl_prompt_fill(tmpl, "{}", label);
 }
 
 gl_status gl_zs_templates_read(const char *path, char ***templates, int *count, gl_error *err) {
@@ -211,8 +195,8 @@ static int choose_child(gl_zeroshot *zs, const zs_group *g, const float *emb, in
     int n = g->node->n_children, d = zs->dim;
     float *p = zs->scratch;
     const float *text = zs->text + (size_t)g->row0 * d;
-    gl_sgemm_nt(n_views, n, d, zs->logit_scale, emb, d, text, d, 0.0f, p, n);
-    gl_softmax_rows(p, n_views, n);
+    /* emb and text rows are unit length and the sizes were checked, so this cannot fail. */
+    gl_scores_from_embeddings(emb, n_views, text, n, d, zs->logit_scale, 0, p, p, NULL, NULL);
     int best = 0;
     for (int c = 0; c < n; c++) {
         double sum = 0;
