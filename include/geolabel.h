@@ -604,6 +604,7 @@ typedef struct {
     const gl_geo_guess *guesses; /* best first */
     int n_guesses;
 } gl_geo_located;
+/* Atomic: on failure the previous file is untouched. gz and rows are borrowed. */
 gl_status gl_geo_write_located(const char *path, const gl_gazetteer *gz, const gl_geo_located *rows,
                                int n, int top_k, gl_error *err);
 /* The CSV form to an open stream (e.g. stdout). */
@@ -622,6 +623,7 @@ typedef struct {
     int n_country;                          /* truth rows with an iso2 (0: no country accuracy) */
     double country_acc_pct; /* % of those whose predicted country agrees; NAN when none */
 } gl_geo_eval;
+/* Fills the caller's *out; a missing column or bad value fails naming the file. */
 gl_status gl_geo_eval_files(const char *pred_csv, const char *truth_csv, gl_geo_eval *out,
                             gl_error *err);
 
@@ -726,6 +728,8 @@ gl_class_node *gl_cluster_build_tree(const char *const *classes, const float *cl
 /* The same with CLIP text embeddings of tmpl ("{}" replaced by the class or name; NULL:
  * GL_CLUSTER_TEMPLATE) for both classes and candidate names. */
 #define GL_CLUSTER_TEMPLATE "a satellite image of {}."
+/* The caller frees the root with gl_class_tree_free; NULL as gl_cluster_build_tree, or when the
+ * text tower fails. */
 gl_class_node *gl_cluster_classes(gl_clip *clip, const char *const *classes, int n,
                                   const char *const *names, int n_names, const char *tmpl,
                                   const int *num_clusters, int steps, gl_error *err);
@@ -745,6 +749,7 @@ gl_truth_params gl_truth_default_params(void);
 typedef struct {
     long tiles, positive;
 } gl_truth_stats;
+/* stats (optional) is the caller's; a failure names the file it concerns. */
 gl_status gl_truth_write_csv(const char *mask, const char *const *images, int n_images,
                              const gl_truth_params *p, const char *out_csv, gl_truth_stats *stats,
                              gl_error *err);
@@ -871,6 +876,7 @@ typedef struct {
     char tag_names[GL_HSTATS_MAX_TAGS][32];
     long tag_count[GL_HSTATS_MAX_TAGS];
 } gl_hstats;
+/* Fills the caller's *out in one streaming pass; fails only when the file cannot be read. */
 gl_status gl_hdata_stats(const char *path, int clip_dim, gl_hstats *out, gl_error *err);
 /* targets.csv: gridimage_id plus one 0/1 column per Geograph class. */
 gl_status gl_hdata_write_targets(const char *data_path, const char *out_csv, long *n_rows,
@@ -891,8 +897,10 @@ typedef struct {
     const gl_head *head;
     float threshold; /* < 0: no labels column */
 } gl_head_writer;
+/* The CSV header, then one row per call (probs [n_classes]); fp and head are borrowed. */
 gl_status gl_head_write_header(gl_head_writer *w);
 void gl_head_write_row(gl_head_writer *w, const char *id, const float *probs);
+/* The whole data set to out_csv, atomically; n_rows/n_bad (optional) count what was read. */
 gl_status gl_head_predict_file(const gl_head *h, const char *data_path, const char *out_csv,
                                float threshold, int keep_bad_rows, long *n_rows, long *n_bad,
                                gl_error *err);
@@ -937,6 +945,7 @@ typedef struct {
     long support[GL_HEAD_EVAL_MAX];
     double micro_f1, macro_f1, tuned_micro_f1, tuned_macro_f1, map;
 } gl_head_eval;
+/* Fills the caller's *out; GL_ERR_FORMAT when the data set has no "tes" rows. */
 gl_status gl_head_eval_file(const gl_head *h, const char *data_path, int keep_bad_rows,
                             gl_head_eval *out, gl_error *err);
 
