@@ -1,6 +1,7 @@
 /* clip_forward.c: times the CLIP towers alone (no decoding or preprocessing) for bench_clip.sh:
  * median wall and process-CPU milliseconds per image or text over several runs, after a warm-up.
  * CPU time stays meaningful on a shared, loaded machine; wall time is what a user waits. */
+#include "core/blas.h" /* gl_blas_reexec_if_needed, private since the API cleanup */
 #include "geolabel.h"
 
 #include <stdio.h>
