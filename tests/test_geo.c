@@ -168,6 +168,14 @@ static gl_clip *tiny_clip(gl_error *err) {
     return gl_clip_load(t_path("fixtures/clip-tiny-b32"), &cp, err);
 }
 
+/* The shipped gazetteer, checked (NULL after a failed check). */
+static gl_gazetteer *shipped_gazetteer(void) {
+    gl_error err = {0};
+    gl_gazetteer *gz = gl_gazetteer_load(t_path("data/gazetteer"), &err);
+    CHECK(gz, "%s", err.msg);
+    return gz;
+}
+
 static int kauai_embedding(gl_clip *clip, float *emb, gl_error *err) {
     const char *path = t_path("data/imagery/Kauai.png");
     gl_status s = gl_clip_encode_image_files(clip, &path, 1, emb, err);
@@ -179,14 +187,11 @@ static int kauai_embedding(gl_clip *clip, float *emb, gl_error *err) {
  * same cache encodes no prompt at all. */
 static void test_locate_restricted_and_cached(void) {
     gl_error err = {0};
-    gl_gazetteer *gz = NULL;
     gl_clip *clip = tiny_clip(&err);
     CHECK(clip != NULL, "%s", err.msg);
-    gz = gl_gazetteer_load(t_path("data/gazetteer"), &err);
-    CHECK(gz, "%s", err.msg);
-    if (!gz) return;
+    gl_gazetteer *gz = shipped_gazetteer();
     float emb[64];
-    if (!clip || !kauai_embedding(clip, emb, &err)) goto out;
+    if (!clip || !gz || !kauai_embedding(clip, emb, &err)) goto out;
     int fr = gl_gazetteer_find_country(gz, "FR");
     gl_locate_params p = gl_locate_default_params();
     p.countries = "FR", p.cache_dir = "zs-cache", p.top_k = 3;
@@ -257,13 +262,10 @@ static int cmp_scored(const void *a, const void *b) {
 /* --top-countries 2 over FR,DE,JP,BR: P(country) * P(city | country) computed by hand. */
 static void test_locate_top_countries_by_hand(void) {
     gl_error err = {0};
-    gl_gazetteer *gz = NULL;
     gl_clip *clip = tiny_clip(&err);
-    gz = gl_gazetteer_load(t_path("data/gazetteer"), &err);
-    CHECK(gz, "%s", err.msg);
-    if (!gz) return;
+    gl_gazetteer *gz = shipped_gazetteer();
     float emb[64];
-    if (!clip || !kauai_embedding(clip, emb, &err)) goto out;
+    if (!clip || !gz || !kauai_embedding(clip, emb, &err)) goto out;
     const char *iso[4] = {"FR", "DE", "JP", "BR"};
     char *texts[GL_GEO_MAX_CITIES];
     double pc[4], pcity[GL_GEO_MAX_CITIES];
@@ -318,13 +320,10 @@ out:
 /* A country without cities (AQ in the shipped data) answers with the country's own point. */
 static void test_locate_country_without_cities(void) {
     gl_error err = {0};
-    gl_gazetteer *gz = NULL;
     gl_clip *clip = tiny_clip(&err);
-    gz = gl_gazetteer_load(t_path("data/gazetteer"), &err);
-    CHECK(gz, "%s", err.msg);
-    if (!gz) return;
+    gl_gazetteer *gz = shipped_gazetteer();
     float emb[64];
-    if (clip && kauai_embedding(clip, emb, &err)) {
+    if (clip && gz && kauai_embedding(clip, emb, &err)) {
         gl_locate_params p = gl_locate_default_params();
         p.countries = "AQ", p.cache_dir = "";
         gl_locator *loc = gl_locator_new(clip, gz, &p, &err);
