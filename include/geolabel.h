@@ -970,7 +970,7 @@ typedef struct {
  * eo:bands common_name, stacked in that order into one 3-band VRT. Relative hrefs resolve against
  * the item's self link, else against src's location. *scenes (free with gl_stac_scenes_free) has
  * one entry per item, in file order; an item without the asset is an error naming it. */
-gl_status gl_stac_load(const char *src, const char *assets, gl_stac_scene **scenes, int *n,
+gl_status gl_stac_read(const char *src, const char *assets, gl_stac_scene **scenes, int *n,
                        gl_error *err);
 void gl_stac_scenes_free(gl_stac_scene *scenes, int n);
 

@@ -30,7 +30,7 @@ static gl_status reserve(gl_input_list *l, gl_error *err) {
 gl_status gl_inputs_add_stac(gl_input_list *l, const char *src, const char *assets, gl_error *err) {
     gl_stac_scene *sc;
     int n;
-    gl_status st = gl_stac_load(src, assets ? assets : "visual", &sc, &n, err);
+    gl_status st = gl_stac_read(src, assets ? assets : "visual", &sc, &n, err);
     for (int i = 0; !st && i < n; i++) {
         if ((st = reserve(l, err))) break;
         l->paths[l->n] = sc[i].id; /* the list takes both strings */

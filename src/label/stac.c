@@ -216,7 +216,7 @@ static gl_status split_names(const char *assets, char *buf, size_t cap, char **n
     return GL_OK;
 }
 
-gl_status gl_stac_load(const char *src, const char *assets, gl_stac_scene **scenes, int *n,
+gl_status gl_stac_read(const char *src, const char *assets, gl_stac_scene **scenes, int *n,
                        gl_error *err) {
     *scenes = NULL;
     *n = 0;
