@@ -50,15 +50,15 @@ static void check_model(const char *model, int threads, int max_batch) {
     gl_clip *c = load_model(dir, threads, max_batch, &err);
     CHECK(c != NULL, "%s: %s", model, err.msg);
     if (!c) return;
-    gl_npy *px = NULL, *ids = NULL, *img_exp = NULL, *txt_exp = NULL, *img_n = NULL, *txt_n = NULL,
-           *logits = NULL;
-    px = load_npy(t_path("fixtures/expected/%s/pixel_values.npy", model));
-    ids = load_npy(t_path("fixtures/expected/input_ids.npy"));
-    img_exp = load_npy(t_path("fixtures/expected/%s/image_embeds.npy", model));
-    txt_exp = load_npy(t_path("fixtures/expected/%s/text_embeds.npy", model));
-    img_n = load_npy(t_path("fixtures/expected/%s/image_embeds_normalized.npy", model));
-    txt_n = load_npy(t_path("fixtures/expected/%s/text_embeds_normalized.npy", model));
-    logits = load_npy(t_path("fixtures/expected/%s/logits_per_image.npy", model));
+    gl_npy *px = load_npy(t_path("fixtures/expected/%s/pixel_values.npy", model));
+    gl_npy *ids = load_npy(t_path("fixtures/expected/input_ids.npy"));
+    gl_npy *img_exp = load_npy(t_path("fixtures/expected/%s/image_embeds.npy", model));
+    gl_npy *txt_exp = load_npy(t_path("fixtures/expected/%s/text_embeds.npy", model));
+    gl_npy *img_n = load_npy(t_path("fixtures/expected/%s/image_embeds_normalized.npy", model));
+    gl_npy *txt_n = load_npy(t_path("fixtures/expected/%s/text_embeds_normalized.npy", model));
+    gl_npy *logits = load_npy(t_path("fixtures/expected/%s/logits_per_image.npy", model));
+    gl_npy *all[] = {px, ids, img_exp, txt_exp, img_n, txt_n, logits};
+    if (!px || !ids || !img_exp || !txt_exp || !img_n || !txt_n || !logits) goto done;
     int n = (int)px->shape[0], m = (int)ids->shape[0], P = gl_clip_projection_dim(c);
     CHECK(P == 32 && gl_clip_image_size(c) == (int)px->shape[2], "geometry");
     CHECK(fabsf(gl_clip_logit_scale(c) - expf(2.6592f)) < 2e-2f, "logit scale %g",
@@ -81,7 +81,7 @@ static void check_model(const char *model, int threads, int max_batch) {
     free(img);
     free(txt);
     free(lg);
-    gl_npy *all[] = {px, ids, img_exp, txt_exp, img_n, txt_n, logits};
+done:
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         gl_npy_free(all[i]);
     gl_clip_free(c);
@@ -352,10 +352,13 @@ static void test_config_defaults(void) {
  * "a photo of a cat"; the reference row is final_layer_norm's output there, projected. eos 2 pools
  * at the largest id, which for tokenizer output is the EOT position, as the fixture's. */
 static void test_text_pooling_rules(void) {
-    gl_npy *ids = NULL, *last = NULL, *txt_exp = NULL;
-    ids = load_npy(t_path("fixtures/expected/input_ids.npy"));
-    last = load_npy(t_path("fixtures/expected/clip-tiny-b32/text_last_hidden_state.npy"));
-    txt_exp = load_npy(t_path("fixtures/expected/clip-tiny-b32/text_embeds.npy"));
+    gl_npy *ids = load_npy(t_path("fixtures/expected/input_ids.npy"));
+    gl_npy *last = load_npy(t_path("fixtures/expected/clip-tiny-b32/text_last_hidden_state.npy"));
+    gl_npy *txt_exp = load_npy(t_path("fixtures/expected/clip-tiny-b32/text_embeds.npy"));
+    if (!ids || !last || !txt_exp) {
+        gl_npy_free(ids), gl_npy_free(last), gl_npy_free(txt_exp);
+        return;
+    }
     const int32_t *row0 = ids->data;
     CHECK(row0[1] == 320 && row0[4] == 320, "fixture text 0 starts 'a photo of a'");
     copy_model("clip-tiny-b32", "eos320");
@@ -455,16 +458,17 @@ static void test_sharded_model(void) {
         gl_clip *c = load_model(dir, 2, 8, &err);
         CHECK(c != NULL, "%s", err.msg);
         if (!c) continue;
-        gl_npy *px = NULL, *ids = NULL, *img_exp = NULL, *txt_exp = NULL;
-        px = load_npy(t_path("fixtures/expected/%s/pixel_values.npy", models[m]));
-        ids = load_npy(t_path("fixtures/expected/input_ids.npy"));
-        img_exp = load_npy(t_path("fixtures/expected/%s/image_embeds.npy", models[m]));
-        txt_exp = load_npy(t_path("fixtures/expected/%s/text_embeds.npy", models[m]));
+        gl_npy *px = load_npy(t_path("fixtures/expected/%s/pixel_values.npy", models[m]));
+        gl_npy *ids = load_npy(t_path("fixtures/expected/input_ids.npy"));
+        gl_npy *img_exp = load_npy(t_path("fixtures/expected/%s/image_embeds.npy", models[m]));
+        gl_npy *txt_exp = load_npy(t_path("fixtures/expected/%s/text_embeds.npy", models[m]));
         float img[6 * 32], txt[12 * 32];
-        CHECK_OK(gl_clip_encode_images(c, px->data, 6, img, &err), &err);
-        CHECK_OK(gl_clip_encode_tokens(c, ids->data, 12, txt, &err), &err);
-        CHECK_CLOSE("sharded image_embeds", img, img_exp->data, 6 * 32, 5e-5, 5e-5);
-        CHECK_CLOSE("sharded text_embeds", txt, txt_exp->data, 12 * 32, 5e-5, 5e-5);
+        if (px && ids && img_exp && txt_exp) {
+            CHECK_OK(gl_clip_encode_images(c, px->data, 6, img, &err), &err);
+            CHECK_OK(gl_clip_encode_tokens(c, ids->data, 12, txt, &err), &err);
+            CHECK_CLOSE("sharded image_embeds", img, img_exp->data, 6 * 32, 5e-5, 5e-5);
+            CHECK_CLOSE("sharded text_embeds", txt, txt_exp->data, 12 * 32, 5e-5, 5e-5);
+        }
         gl_npy_free(px);
         gl_npy_free(ids);
         gl_npy_free(img_exp);
