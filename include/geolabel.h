@@ -664,6 +664,31 @@ enum { GL_TTA_X = 1, GL_TTA_Y = 2, GL_TTA_XY = 4, GL_TTA_ROT90 = 8, GL_TTA_ROT27
 /* Parses a comma list of x, y, xy, rot90, rot270 into GL_TTA_* bits. */
 gl_status gl_tta_parse(const char *list, unsigned *bits, gl_error *err);
 
+/* GeoVision Labeler's LLM pipeline: a vision LLM describes each patch, an LLM picks a class from
+ * the description at every level, and CLIP decides wherever the answer is not one of the level's
+ * classes. CLIP: CLIP alone. LLM: the descriptions come from a CSV (filename,row,col,description).
+ * VLM_LLM: GVL's vision step, then its classifier. */
+typedef enum { GL_CLASSIFIER_CLIP = 0, GL_CLASSIFIER_LLM, GL_CLASSIFIER_VLM_LLM } gl_classifier;
+struct gl_llm;
+typedef struct {
+    gl_classifier type;
+    struct gl_llm *llm;    /* borrowed; needed unless type is CLIP */
+    struct gl_llm *vlm;    /* borrowed; the vision step's own server, if another; NULL: llm */
+    const char *vlm_model; /* the vision model (Azure: deployment) */
+    const char *llm_model; /* the classifier model (Azure: deployment) */
+    const char *prompt;    /* NULL: GVL's "Detailed long description of the image: " */
+    int include_filename;  /* GVL's --include_filename, in both prompts */
+    int include_classes;   /* GVL's --include_classes: the top-level classes in the vision prompt */
+    int apply_template;    /* the vision prompt as separate text parts, as GVL's chat template */
+    int vlm_size;          /* the longer side of the patch sent, px (448); 0: as cut */
+    int vlm_max_tokens;    /* 128, GVL's */
+    double vlm_temperature;        /* 0 */
+    int llm_max_tokens;            /* 0: not sent */
+    double llm_temperature;        /* 0, greedy as GVL's pipeline */
+    const char *descriptions_path; /* type LLM: the CSV of descriptions */
+} gl_label_llm;
+gl_label_llm gl_label_llm_default_params(void);
+
 typedef enum { GL_LABEL_AUTO = 0, GL_LABEL_FLAT, GL_LABEL_HIERARCHICAL } gl_label_mode;
 typedef struct {
     const char *classes_path;   /* a class list, or a GVL hierarchy (.yaml/.yml) */
@@ -680,6 +705,7 @@ typedef struct {
     gl_shard shard;          /* label only this shard's inputs or tiles (count 0: all) */
     const char *stac;        /* a STAC Item/ItemCollection file or URL whose items are inputs too */
     const char *stac_assets; /* its asset: "visual" (NULL), or band assets "red,green,blue" */
+    gl_label_llm llm;        /* the LLM pipeline; type CLIP by default */
     /* Called for each input that fails before it is skipped (the run goes on); may be NULL. */
     void (*on_error)(void *ctx, const char *input, const gl_error *err);
     void *ctx;
@@ -733,6 +759,18 @@ gl_class_node *gl_cluster_build_tree(const char *const *classes, const float *cl
 gl_class_node *gl_cluster_classes(gl_clip *clip, const char *const *classes, int n,
                                   const char *const *names, int n_names, const char *tmpl,
                                   const int *num_clusters, int steps, gl_error *err);
+
+/* GVL's cluster.py with an LLM (model: its name, or the Azure deployment): for each group, GVL's
+ * prompt asks for num_clusters[step] named clusters ("Cluster_k: name" lines), then GVL's second
+ * prompt puts each class into one ("Cat: name"; exact, case-insensitive, then either name inside
+ * the other). A class left unplaced is asked once more, then goes to the cluster whose name's CLIP
+ * text embedding (tmpl, as above) is nearest. Empty clusters are dropped; a group no larger than
+ * its step's count stays a list. The caller frees the root with gl_class_tree_free; NULL on
+ * failure. */
+struct gl_llm;
+gl_class_node *gl_cluster_classes_llm(struct gl_llm *llm, const char *model, gl_clip *clip,
+                                      const char *const *classes, int n, const char *tmpl,
+                                      const int *num_clusters, int steps, gl_error *err);
 
 /* Ground truth by GVL's SpaceNet v7 protocol: a tile is `positive` when a nonzero (and not
  * nodata) mask pixel, or any area of a vector feature, lies inside it; otherwise `negative`.
@@ -999,6 +1037,57 @@ typedef struct {
  * summary may be NULL. */
 gl_status gl_merge_outputs(const char *output, const char *const *shards, int n,
                            const gl_merge_params *p, gl_merge_summary *summary, gl_error *err);
+
+/* ------------------------------------------------------------------ LLM client (src/llm) */
+
+/* One client for OpenAI-compatible chat completions (libcurl): OpenAI, Azure OpenAI, or a local
+ * server (vLLM, llama-server, Ollama's /v1, LM Studio). Keys come from the environment only and
+ * are never logged, cached or put in an error message. */
+typedef enum { GL_LLM_OPENAI = 0, GL_LLM_AZURE, GL_LLM_LOCAL } gl_llm_api;
+typedef struct {
+    gl_llm_api api;
+    const char *base_url;  /* LOCAL: the server's OpenAI root, e.g. http://127.0.0.1:8000/v1;
+                              OPENAI: overrides $OPENAI_BASE_URL */
+    const char *cache_dir; /* responses kept here, keyed by the sha256 of the body; NULL: none */
+    int concurrency;       /* requests in flight (4) */
+    int max_retries;       /* per request, on 429, 5xx, timeouts and cut connections (5) */
+    double timeout;        /* seconds for one whole attempt (120) */
+    int max_failures;      /* consecutive failed requests after which the run stops (5) */
+    double backoff;        /* first retry delay, s, doubled per retry, with jitter (1) */
+    double backoff_max;    /* longest computed delay, s (60); a longer Retry-After still wins */
+} gl_llm_params;
+gl_llm_params gl_llm_default_params(void);
+
+typedef struct gl_llm gl_llm;
+/* OPENAI: $OPENAI_API_KEY (required), $OPENAI_BASE_URL (default https://api.openai.com/v1).
+ * AZURE: $AZURE_OPENAI_ENDPOINT, $AZURE_OPENAI_API_KEY (required), $AZURE_OPENAI_API_VERSION
+ * (default 2024-10-21); models name deployments. LOCAL: p->base_url (required) and
+ * $GEOLABEL_LLM_API_KEY when the server wants one. Free with gl_llm_free. */
+gl_llm *gl_llm_load(const gl_llm_params *p, gl_error *err);
+void gl_llm_free(gl_llm *llm);
+
+/* One chat completion. The caller sets model and body (malloc'ed JSON; the call owns it);
+ * gl_llm_run fills content (malloc'ed answer text) or err. gl_llm_call_clear frees both. */
+typedef struct {
+    const char *model; /* the model, or the Azure deployment */
+    char *body;
+    char *content;
+    gl_error err;
+    int cached; /* served from the cache */
+} gl_llm_call;
+void gl_llm_call_clear(gl_llm_call *c);
+/* Runs the n calls, p->concurrency at a time. A call that fails (after its retries) gets its own
+ * err and the run goes on; the return is non-OK only when the circuit opens (max_failures
+ * consecutive failures; every later run fails at once too) or memory runs out. */
+gl_status gl_llm_run(gl_llm *llm, gl_llm_call *calls, int n, gl_error *err);
+
+typedef struct {
+    long requests;   /* HTTP attempts made */
+    long cache_hits; /* calls answered from the cache */
+    long retries, failures;
+    long prompt_tokens, completion_tokens; /* summed from the answers' usage, cache hits excluded */
+} gl_llm_usage;
+gl_llm_usage gl_llm_get_usage(const gl_llm *llm);
 
 /* @@ new public sections go above this line, one per subsystem, each headed like the others @@ */
 

@@ -60,7 +60,17 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
     X(SHARD_BY, "shard-by", 1, "input|tile", "split the inputs (default), or every input's tiles") \
     X(SHARD_COUNT, "shard-count", 1, "N",                                                          \
       "shards of a Kubernetes indexed job (JOB_COMPLETION_INDEX)")                                 \
-    X(HELP, "help", 0, "", "this help (also -h)")
+    X(HELP, "help", 0, "", "this help (also -h)")                                                  \
+    X(LLM_API, "llm-api", 1, "API", "openai|azure|local (default openai; local with a base URL)")  \
+    X(LLM_BASE_URL, "llm-base-url", 1, "URL", "an OpenAI-compatible root, e.g. .../v1")            \
+    X(LLM_MODEL, "llm-model", 1, "M", "the LLM's model name (Azure: its deployment)")              \
+    X(LLM_CONCURRENCY, "llm-concurrency", 1, "N", "LLM requests in flight (default 4)")            \
+    X(LLM_RETRIES, "llm-retries", 1, "N", "retries on 429, 5xx, timeouts (default 5)")             \
+    X(LLM_BACKOFF, "llm-backoff", 1, "S", "first retry delay, doubled, jittered (default 1)")      \
+    X(LLM_TIMEOUT, "llm-timeout", 1, "S", "seconds for one whole LLM request (default 120)")       \
+    X(LLM_MAX_FAILURES, "llm-max-failures", 1, "K", "stop after K failed in a row (default 5)")    \
+    X(LLM_CACHE, "llm-cache", 1, "DIR", "LLM answers cached here (default OUT.llm-cache)")         \
+    X(NO_LLM_CACHE, "no-llm-cache", 0, "", "neither read nor write the LLM answer cache")
 
 #define CLI_SHARED_ID(ID, name, arg, value, help) CLI_O_##ID,
 enum { CLI_O_FIRST = 256, CLI_SHARED_OPTIONS(CLI_SHARED_ID) CLI_O_LOCAL = 512 };
@@ -77,8 +87,9 @@ void cli_help(FILE *fp, int id);
 /* GVL's names that differ by more than '_' for '-': {"gvl name", "our name"}. */
 #define CLI_ALIASES                                                                                \
     {"classes_file", "classes"}, {"output_file", "output"}, {"input_dir", "input"},                \
-        {"test_time_augmentation", "tta"}, {                                                       \
-        "num_clusters", "num-clusters"                                                             \
+        {"test_time_augmentation", "tta"}, {"num_clusters", "num-clusters"},                       \
+        {"vision_model", "vlm-model"}, {"classifier", "llm-model"}, {"model_name", "llm-model"}, { \
+        "openai_variant", "llm-api"                                                                \
     }
 
 /* --batch's default, the same in every command that takes it. */
@@ -111,6 +122,73 @@ void cli_shard_help(FILE *fp);
 int cli_shard_option(const char *cmd, int which, const char *v, cli_shard *o);
 /* After parsing: the scheduler's shard when --shard was not given. 0 or CLI_USAGE. */
 int cli_shard_resolve(const char *cmd, cli_shard *o);
+
+/* The LLM options (llm_opts.c). The client's are shared (CLI_O_LLM_*, rows CLI_LLM_ROWS);
+ * label's pipeline options are label's own (CLI_OPT_*, rows CLI_LLM_LABEL_ROWS). */
+enum {
+    CLI_OPT_CLASSIFIER_TYPE = CLI_O_LOCAL + 100,
+    CLI_OPT_VLM_MODEL,
+    CLI_OPT_PROMPT,
+    CLI_OPT_INCLUDE_FILENAME,
+    CLI_OPT_INCLUDE_CLASSES,
+    CLI_OPT_APPLY_TEMPLATE,
+    CLI_OPT_VLM_SIZE,
+    CLI_OPT_VLM_MAX_TOKENS,
+    CLI_OPT_VLM_TEMPERATURE,
+    CLI_OPT_LLM_MAX_TOKENS,
+    CLI_OPT_LLM_TEMPERATURE,
+    CLI_OPT_DESCRIPTIONS,
+    CLI_OPT_VLM_BASE_URL,
+    CLI_OPT_LLM_LAST = CLI_OPT_VLM_BASE_URL
+};
+/* clang-format off */
+#define CLI_LLM_ROWS                                                            \
+    CLI_OPT(LLM_API), CLI_OPT(LLM_BASE_URL), CLI_OPT(LLM_MODEL),                \
+    CLI_OPT(LLM_CONCURRENCY), CLI_OPT(LLM_RETRIES), CLI_OPT(LLM_BACKOFF),       \
+    CLI_OPT(LLM_TIMEOUT), CLI_OPT(LLM_MAX_FAILURES), CLI_OPT(LLM_CACHE),        \
+    CLI_OPT(NO_LLM_CACHE)
+#define CLI_LLM_LABEL_ROWS                                                      \
+    CLI_LLM_ROWS,                                                               \
+    {"classifier-type", required_argument, 0, CLI_OPT_CLASSIFIER_TYPE},         \
+    {"vlm-model", required_argument, 0, CLI_OPT_VLM_MODEL},                     \
+    {"prompt", required_argument, 0, CLI_OPT_PROMPT},                           \
+    {"include-filename", no_argument, 0, CLI_OPT_INCLUDE_FILENAME},             \
+    {"include-classes", no_argument, 0, CLI_OPT_INCLUDE_CLASSES},               \
+    {"apply-vision-template", no_argument, 0, CLI_OPT_APPLY_TEMPLATE},          \
+    {"vlm-size", required_argument, 0, CLI_OPT_VLM_SIZE},                       \
+    {"vlm-max-tokens", required_argument, 0, CLI_OPT_VLM_MAX_TOKENS},           \
+    {"vlm-temperature", required_argument, 0, CLI_OPT_VLM_TEMPERATURE},         \
+    {"llm-max-tokens", required_argument, 0, CLI_OPT_LLM_MAX_TOKENS},           \
+    {"llm-temperature", required_argument, 0, CLI_OPT_LLM_TEMPERATURE},         \
+    {"descriptions", required_argument, 0, CLI_OPT_DESCRIPTIONS},               \
+    {"vlm-base-url", required_argument, 0, CLI_OPT_VLM_BASE_URL}
+/* clang-format on */
+/* 1 for an option code cli_llm_option or cli_llm_label_option takes. */
+int cli_is_llm_option(int code);
+typedef struct {
+    gl_llm_params p;
+    int api_set, no_cache;
+    const char *model; /* --llm-model */
+    const char *cache;
+    const char *vlm_base_url; /* label: a second, local server for the vision step */
+    char cache_buf[4096];
+} cli_llm_opts;
+cli_llm_opts cli_llm_defaults(void);
+/* A shared CLI_O_LLM_* code: 0, or a printed usage error and CLI_USAGE. */
+int cli_llm_option(const char *cmd, int code, const char *value, cli_llm_opts *o);
+/* Any LLM code, label's included: the client's into o, the pipeline's into *lp. */
+int cli_llm_label_option(const char *cmd, int code, const char *value, cli_llm_opts *o,
+                         gl_label_llm *lp);
+/* The help lines: the client's (with where keys come from), and label's pipeline's. */
+void cli_llm_help(FILE *fp);
+void cli_llm_label_help(FILE *fp);
+/* The client, its cache beside output unless told otherwise (its folder checked first). */
+gl_llm *cli_llm_open(const char *cmd, cli_llm_opts *o, const char *output, gl_error *err);
+/* The vision step's own client when --vlm-base-url names one (a local server, same settings and
+ * cache); NULL with err clear when there is none. */
+gl_llm *cli_vlm_open(const cli_llm_opts *o, gl_error *err);
+/* Prints the requests, cache hits and tokens of the run on stderr; what: "llm" or "vision llm". */
+void cli_llm_report(const gl_llm *llm, const char *what);
 
 /* Subcommands: argv[0] is the subcommand name. Declared weak so the table can list a command
  * whose file is still being written; main() reports such a command as not built. */

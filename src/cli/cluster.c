@@ -22,8 +22,13 @@ static void usage(FILE *fp) {
         "count stays a list. Each meta-class is named by the candidate (--names, default the\n"
         "shipped data/meta_class_names.txt) nearest its classes' mean embedding, unique in the\n"
         "tree. Classes and names are embedded as --template (default \"%s\").\n"
-        "The YAML (block style, keys sorted, leaves as lists) feeds `label --mode hierarchical`.\n",
+        "The YAML (block style, keys sorted, leaves as lists) feeds `label --mode hierarchical`.\n"
+        "\n  --llm                     GVL's LLM clustering instead (--llm-model M, GVL's\n"
+        "                            --model_name): its prompts name the clusters, then place\n"
+        "                            each class; one placed nowhere is asked once more, then\n"
+        "                            goes to the name CLIP (--model) finds nearest\n",
         GL_CLUSTER_TEMPLATE);
+    cli_llm_help(fp);
 }
 
 static int parse_counts(const char *s, int *k, int *n) {
@@ -56,6 +61,8 @@ static void print_tree(const gl_class_node *n, int depth) {
 typedef struct {
     const char *model, *classes, *names, *out, *tmpl;
     int k[MAX_STEPS], n_k, steps, threads;
+    int use_llm;
+    cli_llm_opts llm;
 } cluster_opts;
 
 static int parse(int argc, char **argv, cluster_opts *o) {
@@ -68,6 +75,8 @@ static int parse(int argc, char **argv, cluster_opts *o) {
                                   CLI_OPT(TEMPLATE),
                                   CLI_OPT(THREADS),
                                   CLI_OPT(HELP),
+                                  {"llm", no_argument, 0, 'L'},
+                                  CLI_LLM_ROWS,
                                   {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -106,7 +115,14 @@ static int parse(int argc, char **argv, cluster_opts *o) {
         case CLI_O_HELP:
             usage(stdout);
             return -1;
+        case 'L':
+            o->use_llm = 1;
+            break;
         default:
+            if (cli_is_llm_option(c)) {
+                if (cli_llm_option("cluster", c, optarg, &o->llm)) return CLI_USAGE;
+                break;
+            }
             return CLI_USAGE; /* cli_getopt said why */
         }
     }
@@ -114,6 +130,7 @@ static int parse(int argc, char **argv, cluster_opts *o) {
         return cli_usage_error("cluster", "--model, --classes, --num-clusters and -o are required");
     if (optind < argc) return cli_usage_error("cluster", "unexpected argument '%s'", argv[optind]);
     if (cli_check_output("cluster", o->out)) return CLI_FAIL;
+    if (o->use_llm && !o->llm.model) return cli_usage_error("cluster", "--llm needs --llm-model");
     if (o->n_k == 1)
         for (int s = 1; s < o->steps; s++)
             o->k[s] = o->k[0];
@@ -125,7 +142,7 @@ static int parse(int argc, char **argv, cluster_opts *o) {
 }
 
 int cmd_cluster(int argc, char **argv) {
-    cluster_opts o = {.steps = 1};
+    cluster_opts o = {.steps = 1, .llm = cli_llm_defaults()};
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
     gl_error err = {0};
@@ -139,15 +156,22 @@ int cmd_cluster(int argc, char **argv) {
     int n = 0, n_names = 0;
     gl_clip *clip = NULL;
     gl_class_node *root = NULL;
+    gl_llm *llm = NULL;
     gl_clip_params cp = gl_clip_default_params();
     cp.threads = o.threads;
     cp.max_batch = 32;
     gl_status st = gl_class_list_read(o.classes, &classes, &n, &err);
     if (!st) st = gl_class_list_read(o.names, &names, &n_names, &err);
     if (!st && !(clip = gl_clip_load(o.model, &cp, &err))) st = err.code;
-    if (!st && !(root = gl_cluster_classes(clip, (const char *const *)classes, n,
-                                           (const char *const *)names, n_names, o.tmpl, o.k,
-                                           o.steps, &err)))
+    if (!st && o.use_llm && !(llm = cli_llm_open("cluster", &o.llm, o.out, &err))) st = err.code;
+    if (!st && llm &&
+        !(root = gl_cluster_classes_llm(llm, o.llm.model, clip, (const char *const *)classes, n,
+                                        o.tmpl, o.k, o.steps, &err)))
+        st = err.code;
+    else if (!st && !llm &&
+             !(root = gl_cluster_classes(clip, (const char *const *)classes, n,
+                                         (const char *const *)names, n_names, o.tmpl, o.k, o.steps,
+                                         &err)))
         st = err.code;
     if (!st) st = gl_class_tree_write_yaml(o.out, root, &err);
     if (!st) {
@@ -156,6 +180,8 @@ int cmd_cluster(int argc, char **argv) {
                root->n_children);
     }
     gl_class_tree_free(root);
+    cli_llm_report(llm, "llm");
+    gl_llm_free(llm);
     gl_clip_free(clip);
     gl_strings_free(classes, n);
     gl_strings_free(names, n_names);

@@ -51,6 +51,7 @@ static void usage(FILE *fp) {
     cli_help(fp, CLI_O_RESUME);
     cli_help(fp, CLI_O_THREADS);
     cli_help(fp, CLI_O_BATCH);
+    cli_llm_label_help(fp);
     fprintf(fp,
             "GVL's spellings work too: --classes_file, --output_file, --split_height_by, ...\n");
 }
@@ -66,6 +67,7 @@ typedef struct {
     cli_shard shard;
     char **listed; /* --inputs-from's lines (owned; also in named) */
     int n_listed;
+    cli_llm_opts llm;
 } label_opts;
 
 static int add_input(label_opts *o, const char *path) {
@@ -208,6 +210,8 @@ static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
         usage(stdout);
         return CLI_OK;
     default:
+        if (cli_is_llm_option(c))
+            return cli_llm_label_option("label", c, optarg, &o->llm, &p->llm) ? CLI_USAGE : -1;
         return CLI_USAGE; /* cli_getopt said why */
     }
     return -1;
@@ -241,6 +245,7 @@ static int parse(int argc, char **argv, label_opts *o) {
                                   CLI_OPT(THREADS),
                                   CLI_OPT(BATCH),
                                   CLI_OPT(HELP),
+                                  CLI_LLM_LABEL_ROWS,
                                   {0, 0, 0, 0}};
     int c, split_r = 0, split_c = 0;
     optind = 1;
@@ -269,6 +274,14 @@ static int parse(int argc, char **argv, label_opts *o) {
     if (cli_check_output("label", o->output)) return CLI_FAIL;
     if (o->p.tiling.mode == GL_TILING_WINDOW && o->p.tiling.overlap >= o->p.tiling.tile)
         return cli_usage_error("label", "--overlap must be smaller than --tile");
+    gl_label_llm *l = &o->p.llm;
+    l->llm_model = o->llm.model;
+    if (l->type == GL_CLASSIFIER_VLM_LLM && (!l->vlm_model || !l->llm_model))
+        return cli_usage_error("label", "--classifier-type vlm-llm needs --vlm-model and "
+                                        "--llm-model");
+    if (l->type == GL_CLASSIFIER_LLM && (!l->llm_model || !l->descriptions_path))
+        return cli_usage_error("label", "--classifier-type llm needs --llm-model and "
+                                        "--descriptions CSV");
     return -1;
 }
 
@@ -290,7 +303,7 @@ static void free_opts(label_opts *o) {
 }
 
 int cmd_label(int argc, char **argv) {
-    label_opts o = {.p = gl_label_default_params()};
+    label_opts o = {.p = gl_label_default_params(), .llm = cli_llm_defaults()};
     int rc = parse(argc, argv, &o);
     if (rc >= 0) {
         free_opts(&o);
@@ -298,11 +311,23 @@ int cmd_label(int argc, char **argv) {
     }
     o.p.on_error = report_input;
     gl_error err = {0};
+    gl_llm *llm = NULL, *vlm = NULL;
+    if (o.p.llm.type != GL_CLASSIFIER_CLIP &&
+        (!(llm = cli_llm_open("label", &o.llm, o.output, &err)) ||
+         (!(vlm = cli_vlm_open(&o.llm, &err)) && err.code))) {
+        gl_llm_free(llm);
+        free_opts(&o);
+        return cli_report(&err);
+    }
+    o.p.llm.llm = llm;
+    o.p.llm.vlm = vlm;
     gl_clip_params cp = gl_clip_default_params();
     if (o.threads) cp.threads = o.threads;
     cp.max_batch = o.p.batch;
     gl_clip *clip = gl_clip_load(o.model, &cp, &err);
     if (!clip) {
+        gl_llm_free(llm);
+        gl_llm_free(vlm);
         free_opts(&o);
         return cli_report(&err);
     }
@@ -311,6 +336,10 @@ int cmd_label(int argc, char **argv) {
         gl_label_run(clip, &o.p, (const char *const *)o.inputs, o.n_inputs, o.output, &s, &err);
     gl_clip_free(clip);
     free_opts(&o);
+    cli_llm_report(vlm, "vision llm");
+    cli_llm_report(llm, "llm");
+    gl_llm_free(vlm);
+    gl_llm_free(llm);
     if (st && st != GL_ERR_PARTIAL) return cli_report(&err);
     if (gl_log_get_level() > GL_LOG_QUIET)
         fprintf(stderr,

@@ -1,7 +1,7 @@
 /* cluster.c: GVL's meta-class generation without an LLM: average-linkage clustering of class-name
  * embeddings, recursively top-down as GVL's cluster.py, each group named by its nearest candidate.
  */
-#include "geolabel.h"
+#include "label.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -306,8 +306,8 @@ static gl_status fill_template(const char *tmpl, const char *const *texts, int n
     return GL_OK;
 }
 
-static gl_status embed_texts(gl_clip *clip, const char *tmpl, const char *const *texts, int n,
-                             float **out, gl_error *err) {
+gl_status gl_cluster_embed_texts(gl_clip *clip, const char *tmpl, const char *const *texts, int n,
+                                 float **out, gl_error *err) {
     char **prompts = NULL;
     gl_status st = fill_template(tmpl, texts, n, &prompts, err);
     if (st) return st;
@@ -334,8 +334,8 @@ gl_class_node *gl_cluster_classes(gl_clip *clip, const char *const *classes, int
     }
     float *ce = NULL, *ne = NULL;
     gl_class_node *root = NULL;
-    gl_status st = embed_texts(clip, tmpl, classes, n, &ce, err);
-    if (!st) st = embed_texts(clip, tmpl, names, n_names, &ne, err);
+    gl_status st = gl_cluster_embed_texts(clip, tmpl, classes, n, &ce, err);
+    if (!st) st = gl_cluster_embed_texts(clip, tmpl, names, n_names, &ne, err);
     if (!st)
         root = gl_cluster_build_tree(classes, ce, n, names, ne, n_names,
                                      gl_clip_projection_dim(clip), num_clusters, steps, err);

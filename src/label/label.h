@@ -109,6 +109,39 @@ gl_status gl_zeroshot_classify(gl_zeroshot *zs, float *emb, int n_views, gl_zs_c
 gl_status gl_resume_plan(const gl_label_params *p, const char *output, const gl_input_list *in,
                          char *done, const char **redo, int *n_redo, gl_error *err);
 
+/* One level of the walk: the mean-over-views probabilities among node's children (probs holds
+ * node->n_children) and the best child, for a node of zs's tree. emb as above. */
+gl_status gl_zeroshot_level(gl_zeroshot *zs, const gl_class_node *node, float *emb, int n_views,
+                            float *probs, int *best, gl_error *err);
+
+/* ---------------------------------------------------------------- clustering (cluster.c) */
+
+/* CLIP text embeddings [n, dim] (raw) of tmpl with "{}" replaced by each text (a template without
+ * "{}" is a prefix). *out is malloc'ed. */
+gl_status gl_cluster_embed_texts(gl_clip *clip, const char *tmpl, const char *const *texts, int n,
+                                 float **out, gl_error *err);
+
+/* ---------------------------------------------------------------- the LLM step (llm_step.c) */
+
+/* GVL's LLM pipeline over one batch of tiles at a time: begin, one tile() per tile with pixels
+ * (in slot order), decide() once the slots' CLIP embeddings are in, then result() per slot. */
+typedef struct gl_llm_step gl_llm_step;
+/* p and tree are borrowed and must outlive the step. */
+gl_llm_step *gl_llm_step_new(const gl_label_params *p, const gl_class_node *tree, int max_slots,
+                             gl_error *err);
+void gl_llm_step_free(gl_llm_step *s);
+void gl_llm_step_begin(gl_llm_step *s);
+gl_status gl_llm_step_tile(gl_llm_step *s, const char *input, const gl_tile *tile,
+                           const unsigned char *rgb, gl_error *err);
+/* Fails only when the run must stop (the LLM circuit opened, memory ran out); a tile's own
+ * failure falls back to CLIP and is noted. embeds: [slots, n_views, dim]. */
+gl_status gl_llm_step_decide(gl_llm_step *s, gl_zeroshot *zs, float *embeds, int n_views, int dim,
+                             gl_error *err);
+/* The slot's path, description ("" for none), classification_mode ("llm", "clip-fallback",
+ * "clip") and note ("" or why the LLM did not decide); valid until the next begin. */
+void gl_llm_step_result(const gl_llm_step *s, int slot, const gl_zs_choice **choice,
+                        const char **description, const char **mode, const char **note);
+
 /* ---------------------------------------------------------------- outputs (label_out.c) */
 
 /* One labelled tile. Pixel bounds keep GVL's naming: left/right are x; `lower` is the TOP y and
@@ -118,8 +151,10 @@ typedef struct {
     const char *filename; /* GVL's column: the input's base name */
     int row, col;
     int left, upper, right, lower;
-    const char *mode; /* "flat" or "hierarchical" */
-    const char *tree; /* ';'-joined labels, top level to leaf */
+    const char *mode; /* "flat" or "hierarchical"; with an LLM "llm", "clip-fallback" or "clip" */
+    const char *description; /* the vision LLM's, or NULL */
+    const char *llm_error;   /* why the LLM did not decide, or NULL */
+    const char *tree;        /* ';'-joined labels, top level to leaf */
     const char *label;
     double score;                      /* NAN for nodata tiles */
     int has_geo;                       /* the rest holds only for georeferenced inputs */

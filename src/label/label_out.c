@@ -39,8 +39,14 @@ static const struct {
     {"y_max", F_REAL},
     {"lon", F_REAL},
     {"lat", F_REAL},
-    {"input", F_STR}};
-enum { N_FIELDS = sizeof FIELDS / sizeof FIELDS[0], N_GVL_FIELDS = 11, F_INPUT = N_FIELDS - 1 };
+    {"input", F_STR},
+    {"llm_error", F_STR}};
+enum {
+    N_FIELDS = sizeof FIELDS / sizeof FIELDS[0],
+    N_GVL_FIELDS = 11,
+    F_INPUT = N_FIELDS - 2,
+    F_LLM_ERROR = N_FIELDS - 1
+};
 
 static int ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
@@ -69,7 +75,7 @@ static const char *field_text(const gl_label_row *r, int k, char *buf, size_t ca
     case 7:
         return r->mode;
     case 8:
-        return ""; /* description: empty on the CLIP path, as GVL writes it */
+        return r->description ? r->description : ""; /* empty on the CLIP path, as in GVL */
     case 9:
         return r->tree;
     case 10:
@@ -82,6 +88,8 @@ static const char *field_text(const gl_label_row *r, int k, char *buf, size_t ca
         return r->has_geo && r->crs ? r->crs : "";
     case F_INPUT:
         return r->input ? r->input : r->filename;
+    case F_LLM_ERROR:
+        return r->llm_error ? r->llm_error : "";
     default:
         break;
     }

@@ -21,6 +21,7 @@ gl_label_params gl_label_default_params(void) {
     p.tiling.rows = p.tiling.cols = 1;
     p.raster = gl_raster_default_params();
     p.batch = DEFAULT_BATCH;
+    p.llm = gl_label_llm_default_params();
     return p;
 }
 
@@ -41,6 +42,8 @@ typedef struct {
     gl_progress progress;
     gl_label_summary sum;
     int writer_failed; /* the output, not an input, failed: the run stops */
+    gl_llm_step *llm;  /* GVL's LLM pipeline, when asked for */
+    int llm_failed;    /* the LLM circuit opened: the run stops */
 } run_ctx;
 
 /* One scene being labelled: its raster and the tiles of the batch in flight. */
@@ -119,8 +122,10 @@ static gl_status fill_geo(scene *s, const gl_tile *t, gl_label_row *row, gl_erro
     return gl_raster_crs_to_lonlat(s->r, cx, cy, &row->lon, &row->lat, err);
 }
 
-/* Writes the row of tile i of the batch; choice is NULL for a nodata tile. */
-static gl_status emit_row(run_ctx *c, scene *s, int i, const gl_zs_choice *choice, gl_error *err) {
+/* Writes the row of tile i of the batch; choice is NULL for a nodata tile. llm: the LLM step's
+ * description, classification_mode and note, or NULL. */
+static gl_status emit_row(run_ctx *c, scene *s, int i, const gl_zs_choice *choice,
+                          const char *const *llm, gl_error *err) {
     const gl_tile *t = &s->tiles[i];
     char tree[4096] = "nodata"; /* a longer path is cut short; names are short in practice */
     const char *label = "nodata";
@@ -139,7 +144,9 @@ static gl_status emit_row(run_ctx *c, scene *s, int i, const gl_zs_choice *choic
                         .right = t->x + t->w,
                         .lower = t->y,
                         .upper = t->y + t->h,
-                        .mode = c->mode_name,
+                        .mode = llm ? llm[1] : c->mode_name,
+                        .description = llm ? llm[0] : NULL,
+                        .llm_error = llm ? llm[2] : NULL,
                         .tree = tree,
                         .label = label,
                         .score = choice ? choice->score : NAN};
@@ -177,6 +184,7 @@ static gl_status grow_aug(run_ctx *c, size_t bytes, gl_error *err) {
 /* Reads the batch's windows; wholly-nodata tiles are marked and take no slots. */
 static gl_status read_batch(run_ctx *c, scene *s, int *n_slots, gl_error *err) {
     *n_slots = 0;
+    if (c->llm) gl_llm_step_begin(c->llm);
     for (int i = 0; i < s->n; i++) {
         const gl_tile *t = &s->tiles[i];
         size_t px = (size_t)t->w * t->h;
@@ -191,6 +199,7 @@ static gl_status read_batch(run_ctx *c, scene *s, int *n_slots, gl_error *err) {
         s->nodata[i] = !st && !any;
         if (!st && any) {
             st = prepare_views(c, rgb, t, *n_slots * c->n_views, err);
+            if (!st && c->llm) st = gl_llm_step_tile(c->llm, s->path, t, rgb, err);
             (*n_slots)++;
         }
         free(rgb);
@@ -205,16 +214,26 @@ static gl_status label_batch(run_ctx *c, scene *s, gl_error *err) {
     gl_status st = read_batch(c, s, &n_slots, err);
     if (!st && n_slots)
         st = gl_clip_encode_images(c->clip, c->pixels, n_slots * c->n_views, c->embeds, err);
+    if (!st && c->llm && n_slots &&
+        (st = gl_llm_step_decide(c->llm, c->zs, c->embeds, c->n_views, c->dim, err)))
+        c->llm_failed = 1;
     for (int i = 0, slot = 0; !st && i < s->n; i++) {
         if (s->nodata[i]) {
             c->sum.nodata_tiles++;
-            st = emit_row(c, s, i, NULL, err);
+            st = emit_row(c, s, i, NULL, NULL, err);
+            continue;
+        }
+        if (c->llm) {
+            const gl_zs_choice *ch;
+            const char *llm[3];
+            gl_llm_step_result(c->llm, slot++, &ch, &llm[0], &llm[1], &llm[2]);
+            st = emit_row(c, s, i, ch, llm, err);
             continue;
         }
         gl_zs_choice choice;
         float *e = c->embeds + (size_t)slot++ * c->n_views * c->dim;
         st = gl_zeroshot_classify(c->zs, e, c->n_views, &choice, err);
-        if (!st) st = emit_row(c, s, i, &choice, err);
+        if (!st) st = emit_row(c, s, i, &choice, NULL, err);
     }
     if (!st) {
         c->sum.tiles += s->n;
@@ -291,6 +310,8 @@ static gl_status run_setup(run_ctx *c, gl_class_node **tree, gl_error *err) {
     c->pixels = malloc(imgs * 3 * c->size * c->size * sizeof *c->pixels);
     c->embeds = malloc(imgs * c->dim * sizeof *c->embeds);
     if (!c->pixels || !c->embeds) return gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
+    if (p->llm.type != GL_CLASSIFIER_CLIP && !(c->llm = gl_llm_step_new(p, *tree, c->batch, err)))
+        return err->code;
     return GL_OK;
 }
 
@@ -304,7 +325,7 @@ static gl_status run_inputs(run_ctx *c, const gl_input_list *in, const char *don
         long tiles = c->sum.tiles, nodata = c->sum.nodata_tiles;
         gl_label_writer_mark(c->w);
         gl_status st = label_input(c, in->paths[i], gl_input_open_path(in, i), &e);
-        if (st == GL_ERR_NOMEM || c->writer_failed) {
+        if (st == GL_ERR_NOMEM || c->writer_failed || c->llm_failed) {
             *err = e;
             return st;
         }
@@ -373,6 +394,7 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
     free(c.embeds);
     free(c.aug);
     gl_zeroshot_free(c.zs);
+    gl_llm_step_free(c.llm);
     gl_class_tree_free(tree);
     return st;
 }

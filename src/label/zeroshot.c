@@ -227,6 +227,16 @@ gl_status gl_zeroshot_classify(gl_zeroshot *zs, float *emb, int n_views, gl_zs_c
     return GL_OK;
 }
 
+gl_status gl_zeroshot_level(gl_zeroshot *zs, const gl_class_node *node, float *emb, int n_views,
+                            float *probs, int *best, gl_error *err) {
+    const zs_group *g = find_group(zs, node);
+    if (!g || n_views < 1 || n_views > GL_TTA_OP_COUNT)
+        return gl_fail(err, GL_ERR_ARG, "zero-shot: not a class node of this run");
+    gl_l2_normalize_rows(emb, n_views, zs->dim);
+    *best = choose_child(zs, g, emb, n_views, probs);
+    return GL_OK;
+}
+
 gl_status gl_tta_parse(const char *list, unsigned *bits, gl_error *err) {
     static const char *const names[] = {"x", "y", "xy", "rot90", "rot270"};
     *bits = 0;

@@ -23,9 +23,9 @@ expect_usage() { # expect_usage PATTERN CMD...: exit 2 and PATTERN on stderr
 "$GEOLABEL" label -v --model "$M" --classes_file classes.txt --split_height_by 2 \
     --split_width_by 3 --test_time_augmentation x --input_dir "$D/world.rgb.tif" \
     --output_file gvl.csv
-# No abbreviations: --prompt is not --prompt-style, --templ is not --template(s).
-expect_usage "unknown option '--prompt'" "$GEOLABEL" label --model "$M" --classes classes.txt \
-    --prompt gvl "$D/world.rgb.tif" -o p.csv
+# No abbreviations: --prompt-st is not --prompt-style, --templ is not --template(s).
+expect_usage "unknown option '--prompt-st'" "$GEOLABEL" label --model "$M" --classes classes.txt \
+    --prompt-st gvl "$D/world.rgb.tif" -o p.csv
 expect_usage "unknown option '--templ'" "$GEOLABEL" classify --model "$M" --classes classes.txt \
     --templ "a {}" "$D/airport.jpg"
 expect_usage "needs a value" "$GEOLABEL" label --model "$M" --classes classes.txt -o
