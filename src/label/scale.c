@@ -94,8 +94,8 @@ static cJSON *options_of(const gl_label_params *p) {
         cJSON_AddStringToObject(o, "vlm_model", l->vlm_model ? l->vlm_model : "");
         cJSON_AddStringToObject(o, "llm_model", l->llm_model ? l->llm_model : "");
         cJSON_AddStringToObject(o, "prompt", l->prompt ? l->prompt : "");
-        int flags[] = {l->include_filename, l->include_classes, l->apply_template, l->vlm_size,
-                       l->vlm_max_tokens, l->llm_max_tokens};
+        int flags[] = {l->include_filename, l->include_classes, l->apply_template,
+                       l->vlm_size,         l->vlm_max_tokens,  l->llm_max_tokens};
         cJSON_AddItemToObject(o, "llm_flags", cJSON_CreateIntArray(flags, 6));
         double temps[] = {l->vlm_temperature, l->llm_temperature};
         cJSON_AddItemToObject(o, "llm_temperatures", cJSON_CreateDoubleArray(temps, 2));

@@ -286,7 +286,15 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         with lock:
             count["n"] += 1
-            n = count["n"]
+            count["inflight"] = count.get("inflight", 0) + 1
+            n, inflight = count["n"], count["inflight"]
+        try:
+            self.serve(n, inflight)
+        finally:
+            with lock:
+                count["inflight"] -= 1
+
+    def serve(self, n, inflight):
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length)
         try:
@@ -315,7 +323,7 @@ class Handler(BaseHTTPRequestHandler):
             self.violation(f"request {n}: {e}")
             return
         answer = S.handle(n, kind, info)
-        entry = {"n": n, "kind": kind, "path": self.path, "t": time.time(),
+        entry = {"n": n, "kind": kind, "path": self.path, "t": time.time(), "inflight": inflight,
                  "peer": self.client_address[1]}
         for k in ("stem", "tile", "candidates", "desc", "size", "cluster", "reask"):
             if k in info:
