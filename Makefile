@@ -5,7 +5,10 @@ CC      ?= cc
 SAN     ?= 0
 BUILD   := $(if $(filter 1,$(SAN)),build-san,build)
 PKGS    := gdal cairo libcurl libutf8proc yaml-0.1 libcjson libcrypto
-OPT     ?= -O2 -march=native
+# One binary for every x86-64 CPU with AVX2+FMA: the baseline is x86-64-v3, and only the files
+# named *_avx512.c are built with AVX-512 flags; cpuid (src/core/cpu.c) picks their code at run time.
+OPT     ?= -O2 -march=x86-64-v3 -mtune=generic
+ISA_AVX512 := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512bf16 -mavx512vnni
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -fno-strict-aliasing \
                -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread \
                $(shell pkg-config --cflags $(PKGS))
@@ -40,6 +43,9 @@ $(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libgeolabel.a
 	@mkdir -p $(dir $@)
 	@echo "  LD   $@"
 	@$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libgeolabel.a $(LDLIBS)
+
+$(BUILD)/src/core/gemm_avx512.o: CFLAGS += $(ISA_AVX512) -O3
+$(BUILD)/src/core/gemm_avx2.o: CFLAGS += -mavx2 -mfma -O3
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

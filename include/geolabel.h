@@ -247,6 +247,11 @@ typedef struct {
     const int *offset, *len; /* [n_seqs]: input s is rows [offset[s], offset[s] + len[s]); a text
                                 stops at its pooled (EOT) position */
 } gl_clip_layer_state;
+/* The encoder layers' arithmetic. F32 is exact to the reference; BF16 needs AVX512-BF16 (or AMX),
+ * INT8 (dynamic per-row uint8 activations, per-channel int8 weights) AVX512-VNNI (or AMX); both
+ * keep LayerNorm, softmax, the patch embedding and the projections in float. */
+typedef enum { GL_DTYPE_F32 = 0, GL_DTYPE_BF16, GL_DTYPE_INT8 } gl_dtype;
+const char *gl_dtype_name(gl_dtype dtype); /* "f32", "bf16", "int8" */
 typedef struct {
     int threads;   /* 0: all cores */
     int max_batch; /* images or texts per forward call; sizes the workspace */
@@ -254,6 +259,7 @@ typedef struct {
      * and debugging, at no cost when NULL. ctx is passed back unchanged. */
     void (*on_layer)(void *ctx, const gl_clip_layer_state *state);
     void *ctx;
+    gl_dtype dtype; /* weights packed at load for this dtype */
 } gl_clip_params;
 gl_clip_params gl_clip_default_params(void);
 

@@ -76,6 +76,8 @@ struct gl_clip {
     float logit_scale; /* exp(logit_scale) */
     int max_batch;
     gl_pool *pool;
+    gl_kernels *kernels; /* weights packed at load, kernel scratch (clip/pack.c) */
+    gl_dtype dtype;
     clip_workspace ws;
     gl_tokenizer *tok;
     gl_preproc_config preproc;
@@ -84,6 +86,10 @@ struct gl_clip {
     void (*on_layer)(void *ctx, const gl_clip_layer_state *state);
     void *ctx;
 };
+
+/* Packs every linear layer's weights for the CPU's kernels in dtype (clip/pack.c); after the
+ * workspace exists. */
+gl_status clip_pack(gl_clip *c, gl_dtype dtype, gl_error *err);
 
 /* Binds a weight to a tensor, checking its shape (dims terminated by -1). Fills *out with a
  * float view: the mapping itself for F32, else widened space taken from c->widened. */

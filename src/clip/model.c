@@ -275,8 +275,10 @@ static gl_status resolve_model_dir(const char *dir_or_id, char **dir, gl_error *
 
 gl_clip *gl_clip_load(const char *dir_or_id, const gl_clip_params *params, gl_error *err) {
     gl_clip_params p = params ? *params : gl_clip_default_params();
-    if (p.max_batch < 1 || p.max_batch > 4096 || p.threads < 0 || p.threads > 1024) {
-        gl_fail(err, GL_ERR_ARG, "%s: max_batch must be 1..4096 and threads 0..1024", dir_or_id);
+    if (p.max_batch < 1 || p.max_batch > 4096 || p.threads < 0 || p.threads > 1024 ||
+        p.dtype < GL_DTYPE_F32 || p.dtype > GL_DTYPE_INT8) {
+        gl_fail(err, GL_ERR_ARG, "%s: max_batch must be 1..4096, threads 0..1024, dtype known",
+                dir_or_id);
         return NULL;
     }
     gl_clip *c = calloc(1, sizeof *c);
@@ -299,6 +301,8 @@ gl_clip *gl_clip_load(const char *dir_or_id, const gl_clip_params *params, gl_er
         s = c->pool ? GL_OK : GL_ERR_INTERNAL;
     }
     if (!s) s = alloc_workspace(c, err);
+    if (!s) s = clip_pack(c, p.dtype, err);
+    c->dtype = p.dtype;
     if (s) {
         gl_clip_free(c);
         return NULL;
@@ -310,6 +314,7 @@ void gl_clip_free(gl_clip *c) {
     if (!c) return;
     free_workspace(&c->ws);
     gl_pool_free(c->pool);
+    gl_kernels_free(c->kernels);
     gl_tokenizer_free(c->tok);
     free(c->vis.layers);
     free(c->txt.layers);

@@ -1,84 +1,242 @@
-/* kernels.c: transformer forward kernels on the pool: GEMMs through gl_sgemm_nt split once per
- * thread, bias and activation applied while the tile is hot, LayerNorm rows, per-head attention. */
+/* kernels.c: transformer forward kernels on the pool: the packed-weight registry and dispatch to
+ * the per-ISA GEMMs (BLAS for unpacked weights), LayerNorm rows, per-head attention. */
 #include "core/blas.h"
 #include "core/kernels.h"
 
+#include "core/gemm.h"
+
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-#ifdef __AVX512F__
-#include <immintrin.h>
-#endif
-
 #define LN_ROWS 16
-#define SPLIT_ALIGN 16 /* column/row blocks in multiples of the AVX-512 kernel's width */
+#define SPLIT_ALIGN 16 /* BLAS path: column/row blocks in multiples of a vector width */
+
+struct gl_kernels {
+    gl_cpu cpu;
+    gl_packed **slots; /* open addressing on the weight's address; cap is a power of two */
+    size_t cap, count;
+    void *act;                 /* quantised activations: rows x max_k bytes (bf16: twice) */
+    float *act_scale;          /* [rows] */
+    int32_t *act_zp;           /* [rows] */
+    float *att;                /* per-thread attention scratch */
+    size_t att_per_thread, rows, max_k;
+};
+
+const char *gl_dtype_name(gl_dtype dtype) {
+    return dtype == GL_DTYPE_BF16 ? "bf16" : dtype == GL_DTYPE_INT8 ? "int8" : "f32";
+}
+
+/* ------------------------------------------------------------------ registry */
+
+gl_kernels *gl_kernels_create(gl_error *err) {
+    gl_kernels *k = calloc(1, sizeof *k);
+    if (!k) {
+        gl_fail(err, GL_ERR_NOMEM, "kernels: out of memory");
+        return NULL;
+    }
+    if (gl_cpu_detect(&k->cpu, err)) {
+        free(k);
+        return NULL;
+    }
+    return k;
+}
+
+static void packed_free(gl_packed *p) {
+    if (!p) return;
+    free(p->data);
+    free(p->scale);
+    free(p->colsum);
+    free(p);
+}
+
+void gl_kernels_free(gl_kernels *k) {
+    if (!k) return;
+    for (size_t i = 0; i < k->cap; i++)
+        packed_free(k->slots[i]);
+    free(k->slots);
+    free(k->act);
+    free(k->act_scale);
+    free(k->act_zp);
+    free(k->att);
+    free(k);
+}
+
+const char *gl_kernels_isa(const gl_kernels *k) {
+    return gl_isa_name(k->cpu.isa);
+}
+
+gl_status gl_kernels_supports(const gl_kernels *k, gl_dtype dtype, gl_error *err) {
+    if (dtype == GL_DTYPE_BF16 && !k->cpu.bf16)
+        return gl_fail(err, GL_ERR_UNSUPPORTED,
+                       "dtype bf16: needs AVX512-BF16 or AMX-BF16; the kernels here run at %s "
+                       "without them (use f32)",
+                       gl_isa_name(k->cpu.isa));
+    if (dtype == GL_DTYPE_INT8 && !k->cpu.vnni)
+        return gl_fail(err, GL_ERR_UNSUPPORTED,
+                       "dtype int8: needs AVX512-VNNI or AMX-INT8; the kernels here run at %s "
+                       "without them (use f32)",
+                       gl_isa_name(k->cpu.isa));
+    return GL_OK;
+}
+
+static size_t slot_of(const gl_kernels *k, const float *W) {
+    uintptr_t h = (uintptr_t)W >> 4;
+    h ^= h >> 17;
+    h *= 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 20) & (k->cap - 1);
+}
+
+static const gl_packed *lookup(const gl_kernels *k, const float *W) {
+    if (!k || !k->cap) return NULL;
+    for (size_t i = slot_of(k, W);; i = (i + 1) & (k->cap - 1)) {
+        if (!k->slots[i]) return NULL;
+        if (k->slots[i]->src == W) return k->slots[i];
+    }
+}
+
+static gl_status insert(gl_kernels *k, gl_packed *p, gl_error *err) {
+    if (2 * (k->count + 1) > k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 256;
+        gl_packed **old = k->slots, **slots = calloc(cap, sizeof *slots);
+        if (!slots) return gl_fail(err, GL_ERR_NOMEM, "kernels: out of memory");
+        size_t old_cap = k->cap;
+        k->slots = slots;
+        k->cap = cap;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i]) {
+                size_t j = slot_of(k, old[i]->src);
+                while (k->slots[j])
+                    j = (j + 1) & (cap - 1);
+                k->slots[j] = old[i];
+            }
+        free(old);
+    }
+    size_t j = slot_of(k, p->src);
+    while (k->slots[j])
+        j = (j + 1) & (k->cap - 1);
+    k->slots[j] = p;
+    k->count++;
+    return GL_OK;
+}
+
+static void *alloc64(size_t bytes) {
+    void *p = NULL;
+    return posix_memalign(&p, 64, bytes ? (bytes + 63) & ~(size_t)63 : 64) ? NULL : p;
+}
+
+/* Round to nearest even, as the hardware conversion does. */
+static uint16_t bf16_of(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+static void pack_f32(gl_packed *p, const float *W) {
+    float *d = p->data;
+    for (int pn = 0; pn < p->panels; pn++)
+        for (int kk = 0; kk < p->Kp; kk++)
+            for (int j = 0; j < GL_NR; j++) {
+                int n = pn * GL_NR + j;
+                *d++ = n < p->N && kk < p->K ? W[(size_t)n * p->K + kk] : 0.0f;
+            }
+}
+
+static void pack_bf16(gl_packed *p, const float *W) {
+    uint16_t *d = p->data;
+    for (int pn = 0; pn < p->panels; pn++)
+        for (int kk = 0; kk < p->Kp; kk += 2)
+            for (int j = 0; j < GL_NR; j++)
+                for (int t = 0; t < 2; t++) {
+                    int n = pn * GL_NR + j, kx = kk + t;
+                    *d++ = n < p->N && kx < p->K ? bf16_of(W[(size_t)n * p->K + kx]) : 0;
+                }
+}
+
+/* Symmetric per output channel: q = round(w / scale), scale = max|w| / 127. */
+static void pack_int8(gl_packed *p, const float *W) {
+    int8_t *d = p->data;
+    for (int n = 0; n < p->panels * GL_NR; n++) {
+        float mx = 0;
+        for (int kk = 0; n < p->N && kk < p->K; kk++)
+            mx = fmaxf(mx, fabsf(W[(size_t)n * p->K + kk]));
+        p->scale[n] = mx > 0 ? mx / 127.0f : 1.0f;
+    }
+    for (int pn = 0; pn < p->panels; pn++)
+        for (int kk = 0; kk < p->Kp; kk += 4)
+            for (int j = 0; j < GL_NR; j++)
+                for (int t = 0; t < 4; t++) {
+                    int n = pn * GL_NR + j, kx = kk + t;
+                    int q = n < p->N && kx < p->K
+                                ? (int)lrintf(W[(size_t)n * p->K + kx] / p->scale[n])
+                                : 0;
+                    q = q > 127 ? 127 : q < -127 ? -127 : q;
+                    *d++ = (int8_t)q;
+                    p->colsum[n] += q;
+                }
+}
+
+gl_status gl_kernels_pack(gl_kernels *k, const float *W, int N, int K, gl_dtype dtype,
+                          gl_error *err) {
+    if (lookup(k, W)) return GL_OK;
+    gl_status s = gl_kernels_supports(k, dtype, err);
+    if (s) return s;
+    gl_packed *p = calloc(1, sizeof *p);
+    if (!p) return gl_fail(err, GL_ERR_NOMEM, "kernels: out of memory");
+    p->src = W;
+    p->N = N;
+    p->K = K;
+    p->dtype = dtype;
+    p->isa = k->cpu.isa;
+    p->panels = (N + GL_NR - 1) / GL_NR;
+    p->Kp = dtype == GL_DTYPE_INT8 ? (K + 3) & ~3 : dtype == GL_DTYPE_BF16 ? (K + 1) & ~1 : K;
+    size_t elems = (size_t)p->panels * GL_NR * p->Kp;
+    size_t esize = dtype == GL_DTYPE_F32 ? 4 : dtype == GL_DTYPE_BF16 ? 2 : 1;
+    p->data = alloc64(elems * esize);
+    if (dtype == GL_DTYPE_INT8) {
+        p->scale = alloc64(sizeof(float) * p->panels * GL_NR);
+        p->colsum = alloc64(sizeof(int32_t) * p->panels * GL_NR);
+    }
+    if (!p->data || (dtype == GL_DTYPE_INT8 && (!p->scale || !p->colsum))) {
+        packed_free(p);
+        return gl_fail(err, GL_ERR_NOMEM, "kernels: cannot allocate %zu bytes of packed weights",
+                       elems * esize);
+    }
+    if (dtype == GL_DTYPE_INT8) {
+        memset(p->colsum, 0, sizeof(int32_t) * p->panels * GL_NR);
+        pack_int8(p, W);
+    } else if (dtype == GL_DTYPE_BF16)
+        pack_bf16(p, W);
+    else
+        pack_f32(p, W);
+    s = insert(k, p, err);
+    if (s) packed_free(p);
+    return s;
+}
+
+gl_status gl_kernels_reserve(gl_kernels *k, size_t rows, int max_k, int max_tokens,
+                             int max_head_dim, int threads, gl_error *err) {
+    size_t kp = ((size_t)max_k + 3) & ~(size_t)3, np = ((size_t)max_tokens + 15) & ~(size_t)15;
+    free(k->act);
+    free(k->act_scale);
+    free(k->act_zp);
+    free(k->att);
+    k->rows = rows;
+    k->max_k = kp;
+    k->act = alloc64(rows * kp * 2);
+    k->act_scale = alloc64(rows * sizeof(float));
+    k->act_zp = alloc64(rows * sizeof(int32_t));
+    k->att_per_thread = ((size_t)max_head_dim * np + 4 * np + 15) & ~(size_t)15;
+    k->att = alloc64(k->att_per_thread * (size_t)(threads > 0 ? threads : 1) * sizeof(float));
+    if (!k->act || !k->act_scale || !k->act_zp || !k->att)
+        return gl_fail(err, GL_ERR_NOMEM, "kernels: cannot allocate %zu bytes of scratch",
+                       rows * kp * 2);
+    return GL_OK;
+}
 
 /* ------------------------------------------------------------------ activations */
-
-#ifdef __AVX512F__
-/* exp(x) by 2^n * P(r), r = x - n ln2 in [-ln2/2, ln2/2], P the degree-6 Taylor polynomial:
- * relative error about 1.2e-7, near float rounding; inputs clamped to [-87, 88]. */
-static inline __m512 exp512(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
-
-/* erf by Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7). */
-static inline __m512 erf512(__m512 x) {
-    __m512 ax = _mm512_abs_ps(x);
-    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f),
-                             _mm512_fmadd_ps(ax, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
-    __m512 p = _mm512_set1_ps(1.061405429f);
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
-    p = _mm512_mul_ps(p, t);
-    __m512 e = exp512(_mm512_mul_ps(_mm512_mul_ps(ax, ax), _mm512_set1_ps(-1.0f)));
-    __m512 y = _mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.0f));
-    /* copy x's sign onto y */
-    __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u));
-    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(y), sign));
-}
-
-static inline __m512 act512(gl_act act, __m512 x) {
-    switch (act) {
-    case GL_ACT_QUICK_GELU: {
-        __m512 e = exp512(_mm512_mul_ps(x, _mm512_set1_ps(-1.702f)));
-        return _mm512_div_ps(x, _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
-    }
-    case GL_ACT_GELU: {
-        __m512 e = erf512(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
-        return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)),
-                             _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
-    }
-    case GL_ACT_GELU_TANH: { /* tanh(u) = 1 - 2 / (exp(2u) + 1) */
-        __m512 u = _mm512_mul_ps(
-            _mm512_set1_ps(0.79788456080286536f),
-            _mm512_fmadd_ps(_mm512_mul_ps(_mm512_mul_ps(x, x), x), _mm512_set1_ps(0.044715f), x));
-        __m512 e = exp512(_mm512_add_ps(u, u));
-        __m512 th = _mm512_sub_ps(
-            _mm512_set1_ps(1.0f),
-            _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
-        return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)),
-                             _mm512_add_ps(th, _mm512_set1_ps(1.0f)));
-    }
-    default:
-        return x;
-    }
-}
-#endif
 
 static float activate(gl_act act, float x) {
     switch (act) {
@@ -94,64 +252,134 @@ static float activate(gl_act act, float x) {
 }
 
 /* row[i] = act(row[i] + bias[i]) for i < n; bias may be NULL. */
-static void bias_act_row(float *row, const float *bias, int n, gl_act act) {
-    int i = 0;
-#ifdef __AVX512F__
-    for (; i + 16 <= n; i += 16) {
-        __m512 v = _mm512_loadu_ps(row + i);
-        if (bias) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + i));
-        _mm512_storeu_ps(row + i, act512(act, v));
-    }
-    if (i < n) {
-        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        __m512 v = _mm512_maskz_loadu_ps(m, row + i);
-        if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + i));
-        _mm512_mask_storeu_ps(row + i, m, act512(act, v));
+static void bias_act_row(const gl_kernels *k, float *row, const float *bias, int n, gl_act act) {
+    if (k && k->cpu.isa >= GL_ISA_AVX512) {
+        gl_bias_act_avx512(row, bias, n, act);
         return;
     }
-#endif
-    for (; i < n; i++)
+    for (int i = 0; i < n; i++)
         row[i] = activate(act, row[i] + (bias ? bias[i] : 0.0f));
 }
 
 /* ------------------------------------------------------------------ linear layers */
 
-/* Splits n into parts blocks of whole multiples of SPLIT_ALIGN (the last takes the rest). */
-static void split(int n, int parts, int i, int *lo, int *hi) {
-    int blocks = (n + SPLIT_ALIGN - 1) / SPLIT_ALIGN;
-    *lo = (int)((long)blocks * i / parts) * SPLIT_ALIGN;
-    *hi = (int)((long)blocks * (i + 1) / parts) * SPLIT_ALIGN;
+/* Splits n into parts blocks of whole multiples of align (the last takes the rest). */
+static void split(int n, int parts, int i, int align, int *lo, int *hi) {
+    int blocks = (n + align - 1) / align;
+    *lo = (int)((long)blocks * i / parts) * align;
+    *hi = (int)((long)blocks * (i + 1) / parts) * align;
     if (*lo > n) *lo = n;
     if (*hi > n || i == parts - 1) *hi = n;
 }
 
 typedef struct {
     const gl_linear_op *ops;
+    const gl_packed **packed; /* per op, NULL for BLAS */
+    gl_qact qa;               /* the shared quantised A (all quantised ops share one A) */
+    const gl_kernels *k;
     int n_ops, parts;
 } linear_job;
 
-/* One GEMM call per thread and op: BLAS packs each operand once per call, so fewer, larger calls
- * beat fine tiles. The larger operand is the one split, so only the smaller is packed twice. */
-static void linear_task(void *ctx, int task, int thread) {
-    (void)thread;
-    const linear_job *j = ctx;
-    const gl_linear_op *o = &j->ops[task / j->parts];
-    int part = task % j->parts, r0 = 0, r1 = o->M, c0 = 0, c1 = o->N;
-    if (o->N >= o->M)
-        split(o->N, j->parts, part, &c0, &c1);
+static void packed_gemm(const linear_job *j, const gl_linear_op *o, const gl_packed *w, int part) {
+    int p0, p1;
+    split(w->panels, j->parts, part, 1, &p0, &p1);
+    if (p1 <= p0) return;
+    gl_gemm_args g = {w,       o->M, o->A,      o->lda,        &j->qa, o->bias,
+                      o->C,    o->ldc, o->accumulate, o->act};
+    if (w->dtype == GL_DTYPE_INT8)
+        gl_gemm_avx512_int8(&g, p0, p1);
+    else if (w->dtype == GL_DTYPE_BF16)
+        gl_gemm_avx512_bf16(&g, p0, p1);
+    else if (w->isa >= GL_ISA_AVX512)
+        gl_gemm_avx512_f32(&g, p0, p1);
     else
-        split(o->M, j->parts, part, &r0, &r1);
+        gl_gemm_avx2_f32(&g, p0, p1);
+}
+
+/* BLAS path: one GEMM call per thread and op, the larger operand split, since BLAS packs each
+ * operand once per call. */
+static void blas_gemm(const linear_job *j, const gl_linear_op *o, int part) {
+    int r0 = 0, r1 = o->M, c0 = 0, c1 = o->N;
+    if (o->N >= o->M)
+        split(o->N, j->parts, part, SPLIT_ALIGN, &c0, &c1);
+    else
+        split(o->M, j->parts, part, SPLIT_ALIGN, &r0, &r1);
     if (r1 <= r0 || c1 <= c0) return;
     float *C = o->C + (size_t)r0 * o->ldc + c0;
     gl_sgemm_nt(r1 - r0, c1 - c0, o->K, 1.0f, o->A + (size_t)r0 * o->lda, o->lda,
                 o->W + (size_t)c0 * o->K, o->K, o->accumulate ? 1.0f : 0.0f, C, o->ldc);
     if (!o->bias && o->act == GL_ACT_NONE) return;
     for (int r = 0; r < r1 - r0; r++)
-        bias_act_row(C + (size_t)r * o->ldc, o->bias ? o->bias + c0 : NULL, c1 - c0, o->act);
+        bias_act_row(j->k, C + (size_t)r * o->ldc, o->bias ? o->bias + c0 : NULL, c1 - c0, o->act);
 }
 
+static void linear_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const linear_job *j = ctx;
+    int op = task / j->parts, part = task % j->parts;
+    if (j->packed[op])
+        packed_gemm(j, &j->ops[op], j->packed[op], part);
+    else
+        blas_gemm(j, &j->ops[op], part);
+}
+
+typedef struct {
+    const gl_linear_op *op;
+    const gl_packed *w;
+    gl_qact *qa;
+    int parts;
+} quant_job;
+
+static void quant_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const quant_job *q = ctx;
+    int r0, r1;
+    split(q->op->M, q->parts, task, 1, &r0, &r1);
+    if (r1 <= r0) return;
+    if (q->w->dtype == GL_DTYPE_BF16)
+        gl_quant_avx512_bf16(q->op->A, q->op->lda, q->w->K, q->w->Kp, r0, r1,
+                             (uint16_t *)q->qa->data);
+    else
+        gl_quant_avx512_int8(q->op->A, q->op->lda, q->w->K, q->w->Kp, r0, r1,
+                             (uint8_t *)q->qa->data, (float *)q->qa->scale, (int32_t *)q->qa->zp);
+}
+
+#define MAX_OPS 8
+
 void gl_linear_many(gl_pool *pool, const gl_linear_op *ops, int n_ops) {
-    linear_job j = {ops, n_ops, gl_pool_threads(pool)};
+    gl_kernels *k = gl_pool_kernels(pool);
+    /* Quantised ops must share one A (q, k, v do); otherwise they run one by one. */
+    const gl_linear_op *qop = NULL;
+    const gl_packed *packed[MAX_OPS];
+    if (n_ops > MAX_OPS) {
+        gl_linear_many(pool, ops, MAX_OPS);
+        gl_linear_many(pool, ops + MAX_OPS, n_ops - MAX_OPS);
+        return;
+    }
+    for (int i = 0; i < n_ops; i++) {
+        const gl_packed *w = lookup(k, ops[i].W);
+        /* a packed weight must match the call's shape and the scratch; else BLAS */
+        if (w && (w->N != ops[i].N || w->K != ops[i].K ||
+                  (w->dtype != GL_DTYPE_F32 && ((size_t)ops[i].M > k->rows || (size_t)w->Kp > k->max_k))))
+            w = NULL;
+        packed[i] = w;
+        if (w && w->dtype != GL_DTYPE_F32) {
+            if (qop && (qop->A != ops[i].A || qop->lda != ops[i].lda || qop->M != ops[i].M ||
+                        qop->K != ops[i].K || lookup(k, qop->W)->dtype != w->dtype)) {
+                for (int t = 0; t < n_ops; t++)
+                    gl_linear_many(pool, &ops[t], 1);
+                return;
+            }
+            qop = &ops[i];
+        }
+    }
+    linear_job j = {ops, packed, {0}, k, n_ops, gl_pool_threads(pool)};
+    if (qop) {
+        const gl_packed *w = lookup(k, qop->W);
+        j.qa = (gl_qact){k->act, w->Kp, k->act_scale, k->act_zp};
+        quant_job q = {qop, w, &j.qa, j.parts};
+        gl_pool_run(pool, j.parts, quant_task, &q);
+    }
     gl_pool_run(pool, n_ops * j.parts, linear_task, &j);
 }
 
@@ -171,21 +399,35 @@ typedef struct {
     float eps;
 } ln_job;
 
+/* Sums in 8 float lanes (vectorised by the compiler), two passes: mean, then centred squares. */
 static void ln_task(void *ctx, int task, int thread) {
     (void)thread;
     const ln_job *j = ctx;
-    int end = (task + 1) * LN_ROWS < j->rows ? (task + 1) * LN_ROWS : j->rows;
+    int end = (task + 1) * LN_ROWS < j->rows ? (task + 1) * LN_ROWS : j->rows, d = j->d;
     for (int r = task * LN_ROWS; r < end; r++) {
-        const float *x = j->x + (size_t)r * j->d;
-        float *y = j->y + (size_t)r * j->d;
-        double s = 0, ss = 0;
-        for (int i = 0; i < j->d; i++)
+        const float *x = j->x + (size_t)r * d;
+        float *y = j->y + (size_t)r * d;
+        float s8[8] = {0}, q8[8] = {0};
+        int i = 0;
+        for (; i + 8 <= d; i += 8)
+            for (int l = 0; l < 8; l++)
+                s8[l] += x[i + l];
+        double s = 0;
+        for (int l = 0; l < 8; l++)
+            s += s8[l];
+        for (; i < d; i++)
             s += x[i];
-        double mean = s / j->d;
-        for (int i = 0; i < j->d; i++)
-            ss += (x[i] - mean) * (x[i] - mean);
-        float m = (float)mean, inv = (float)(1.0 / sqrt(ss / j->d + j->eps));
-        for (int i = 0; i < j->d; i++)
+        float m = (float)(s / d);
+        for (i = 0; i + 8 <= d; i += 8)
+            for (int l = 0; l < 8; l++)
+                q8[l] += (x[i + l] - m) * (x[i + l] - m);
+        double ss = 0;
+        for (int l = 0; l < 8; l++)
+            ss += q8[l];
+        for (; i < d; i++)
+            ss += (double)(x[i] - m) * (x[i] - m);
+        float inv = (float)(1.0 / sqrt(ss / d + j->eps));
+        for (i = 0; i < d; i++)
             y[i] = (x[i] - m) * inv * j->w[i] + j->b[i];
     }
 }
@@ -203,29 +445,30 @@ static void softmax_row(float *s, int n) {
     for (int i = 1; i < n; i++)
         m = s[i] > m ? s[i] : m;
     float sum = 0;
-    int i = 0;
-#ifdef __AVX512F__
-    __m512 acc = _mm512_setzero_ps(), mv = _mm512_set1_ps(m);
-    for (; i + 16 <= n; i += 16) {
-        __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(s + i), mv));
-        _mm512_storeu_ps(s + i, e);
-        acc = _mm512_add_ps(acc, e);
-    }
-    sum = _mm512_reduce_add_ps(acc);
-#endif
-    for (; i < n; i++) {
+    for (int i = 0; i < n; i++) {
         s[i] = expf(s[i] - m);
         sum += s[i];
     }
     float inv = 1.0f / sum;
-    for (i = 0; i < n; i++)
+    for (int i = 0; i < n; i++)
         s[i] *= inv;
 }
 
+typedef struct {
+    const gl_attention_args *a;
+    const gl_kernels *k;
+} attention_job;
+
 static void attention_task(void *ctx, int task, int thread) {
-    const gl_attention_args *a = ctx;
+    const attention_job *j = ctx;
+    const gl_attention_args *a = j->a;
     int seq = task / a->heads, head = task % a->heads;
     int hd = a->d / a->heads, n = a->len[seq];
+    if (j->k && j->k->cpu.isa >= GL_ISA_AVX512 && j->k->att &&
+        (size_t)hd * ((n + 15) & ~15) + 4 * (size_t)((n + 15) & ~15) <= j->k->att_per_thread) {
+        gl_attention_avx512(a, seq, head, j->k->att + j->k->att_per_thread * thread);
+        return;
+    }
     size_t base = (size_t)a->offset[seq] * a->d + (size_t)head * hd;
     float *S = a->scratch + a->scratch_per_thread * thread;
     gl_sgemm_nt(n, n, hd, a->scale, a->q + base, a->d, a->k + base, a->d, 0.0f, S, n);
@@ -239,5 +482,6 @@ static void attention_task(void *ctx, int task, int thread) {
 }
 
 void gl_attention(gl_pool *pool, const gl_attention_args *a) {
-    gl_pool_run(pool, a->n_seqs * a->heads, attention_task, (void *)a);
+    attention_job j = {a, gl_pool_kernels(pool)};
+    gl_pool_run(pool, a->n_seqs * a->heads, attention_task, &j);
 }

@@ -1,5 +1,5 @@
-/* kernels.h: the parallel float kernels of a transformer forward pass: tiled linear layers with a
- * fused bias/activation epilogue, LayerNorm over rows, and multi-head attention over packed rows.
+/* kernels.h: the parallel kernels of a transformer forward pass: linear layers over weights packed
+ * at load (fused bias/activation/residual), LayerNorm over rows, one-pass multi-head attention.
  */
 #ifndef GEOLABEL_KERNELS_H
 #define GEOLABEL_KERNELS_H
@@ -8,10 +8,28 @@
 
 typedef enum { GL_ACT_NONE = 0, GL_ACT_QUICK_GELU, GL_ACT_GELU, GL_ACT_GELU_TANH } gl_act;
 
+/* A context's kernel state: the CPU level chosen at run time, the weights packed for it (looked
+ * up by the float weight's address, so callers keep passing float views), and the scratch the
+ * kernels use (quantised activations, attention tiles), sized once so a forward never allocates.
+ * Attached to the context's pool; gl_kernels_free releases everything packed. */
+typedef struct gl_kernels gl_kernels;
+gl_kernels *gl_kernels_create(gl_error *err);
+void gl_kernels_free(gl_kernels *k);
+/* Whether this CPU level runs dtype's kernels; else an error naming what is missing. */
+gl_status gl_kernels_supports(const gl_kernels *k, gl_dtype dtype, gl_error *err);
+const char *gl_kernels_isa(const gl_kernels *k); /* "avx2", "avx512", "amx" */
+/* Packs W [N,K] (out,in) once for dtype. W must stay valid while k lives (it is the key). */
+gl_status gl_kernels_pack(gl_kernels *k, const float *W, int N, int K, gl_dtype dtype,
+                          gl_error *err);
+/* Scratch for up to rows x max_k activations and attention over max_tokens x max_head_dim with
+ * threads threads. */
+gl_status gl_kernels_reserve(gl_kernels *k, size_t rows, int max_k, int max_tokens,
+                             int max_head_dim, int threads, gl_error *err);
+
 /* C[M,N] (row stride ldc) = act(A[M,K] W[N,K]^T + bias[N]), or with accumulate
- * C += A W^T + bias (act must then be NONE). bias may be NULL. Each GEMM is cut into one block
- * per thread along its larger side; every C element still sums K in BLAS's own order, so the
- * thread count changes no more than float rounding. */
+ * C += A W^T + bias (act must then be NONE). bias may be NULL. When W was packed into the pool's
+ * kernels, the packed kernel runs (panels split across threads; each C element sums K in one
+ * order whatever the thread count); otherwise BLAS, cut into one block per thread. */
 void gl_linear(gl_pool *pool, int M, int N, int K, const float *A, int lda, const float *W,
                const float *bias, float *C, int ldc, int accumulate, gl_act act);
 

@@ -20,6 +20,7 @@ struct gl_pool {
     void *ctx;
     int n_tasks;
     atomic_int next;
+    struct gl_kernels *kernels;
 };
 
 typedef struct {
@@ -125,6 +126,14 @@ void gl_pool_free(gl_pool *p) {
     pthread_cond_destroy(&p->done);
     free(p->workers);
     free(p);
+}
+
+void gl_pool_set_kernels(gl_pool *p, struct gl_kernels *k) {
+    if (p) p->kernels = k;
+}
+
+struct gl_kernels *gl_pool_kernels(const gl_pool *p) {
+    return p ? p->kernels : NULL;
 }
 
 int gl_pool_threads(const gl_pool *p) {

@@ -18,6 +18,10 @@ void gl_pool_free(gl_pool *pool);
 int gl_pool_threads(const gl_pool *pool);
 /* Runs fn for every task and returns when all are done. Not reentrant. */
 void gl_pool_run(gl_pool *pool, int n_tasks, gl_pool_fn fn, void *ctx);
+/* The kernels' state (packed weights, scratch) of the context owning the pool; not owned. */
+struct gl_kernels;
+void gl_pool_set_kernels(gl_pool *pool, struct gl_kernels *k);
+struct gl_kernels *gl_pool_kernels(const gl_pool *pool);
 /* The online core count (at least 1). */
 int gl_cpu_count(void);
 
