@@ -248,8 +248,9 @@ typedef struct {
                                 stops at its pooled (EOT) position */
 } gl_clip_layer_state;
 /* The encoder layers' arithmetic. F32 is exact to the reference; BF16 needs AVX512-BF16 (or AMX),
- * INT8 (dynamic per-row uint8 activations, per-channel int8 weights) AVX512-VNNI (or AMX); both
- * keep LayerNorm, softmax, the patch embedding and the projections in float. */
+ * INT8 (dynamic per-row uint8 activations, per-channel int8 weights; image tower only, text stays
+ * F32) AVX512-VNNI (or AMX); both keep LayerNorm, softmax, the patch embedding and the
+ * projections in float. */
 typedef enum { GL_DTYPE_F32 = 0, GL_DTYPE_BF16, GL_DTYPE_INT8 } gl_dtype;
 const char *gl_dtype_name(gl_dtype dtype); /* "f32", "bf16", "int8" */
 typedef struct {
@@ -279,6 +280,17 @@ int gl_clip_projection_dim(const gl_clip *clip);
 float gl_clip_logit_scale(const gl_clip *clip);                       /* exp(logit_scale) */
 const gl_preproc_config *gl_clip_preproc_config(const gl_clip *clip); /* owned by clip */
 gl_tokenizer *gl_clip_tokenizer(gl_clip *clip);                       /* owned by clip */
+/* The CPU level the context's kernels run at ("avx2", "avx512", "amx"), and the dtype one tower's
+ * encoder layers run in (INT8 contexts keep the text tower in F32). */
+const char *gl_clip_isa(const gl_clip *clip);
+gl_dtype gl_clip_dtype(const gl_clip *clip, int image_tower);
+int gl_clip_threads(const gl_clip *clip); /* the pool's thread count */
+/* Times one tower alone, as llama-bench does: a warm-up forward, then runs timed forwards of
+ * batch fixed synthetic inputs (images of noise; texts of tokens ids, SOT .. EOT) with no
+ * decoding or preprocessing. ms_per_item[runs] (caller-owned) gets each run's wall milliseconds
+ * per image or text. batch must be <= the context's max_batch; tokens 2..77. */
+gl_status gl_clip_bench(gl_clip *clip, int image_tower, int batch, int tokens, int runs,
+                        double *ms_per_item, gl_error *err);
 /* A hex digest that changes when the weights change: a key for on-disk embedding caches. Owned
  * by clip; the first call reads every weight byte once. */
 const char *gl_clip_model_hash(gl_clip *clip);

@@ -107,6 +107,7 @@ int cli_has_suffix(const char *s, const char *suffix);
 int cli_parse_split(const char *cmd, const char *value, gl_tiling *tiling);    /* RxC */
 int cli_parse_bands(const char *cmd, const char *value, gl_raster_params *rp); /* 4,3,2 */
 int cli_parse_stretch(const char *cmd, const char *value, gl_raster_params *rp);
+int cli_parse_dtype(const char *cmd, const char *value, gl_dtype *dtype); /* f32|bf16|int8 */
 
 /* --shard i/n, --shard-by input|tile, --shard-count N (options.c), for every command that can
  * split its inputs over array tasks. Without --shard, cli_shard_resolve reads the scheduler's
@@ -206,7 +207,8 @@ void cli_llm_report(const gl_llm *llm, const char *what);
     X(dataset, "Geograph data set: targets | stats | build")                                       \
     X(train, "train an MLP head on embeddings")                                                    \
     X(locate, "geolocate photos (zeroshot country->city, or geoclip)")                             \
-    X(merge, "merge the outputs of a sharded run (--shard i/n) into one")
+    X(merge, "merge the outputs of a sharded run (--shard i/n) into one")                          \
+    X(bench, "time the CLIP towers alone on synthetic inputs (like llama-bench)")
 
 #define CLI_DECLARE(name, help) int cmd_##name(int argc, char **argv) __attribute__((weak));
 CLI_COMMANDS(CLI_DECLARE)

@@ -239,6 +239,16 @@ int cli_check_dir(const char *cmd, const char *opt, const char *dir) {
     else
         fprintf(stderr, "geolabel %s: %s %s: no such folder\n", cmd, opt, dir);
     return 1;
+int cli_parse_dtype(const char *cmd, const char *v, gl_dtype *dtype) {
+    if (!strcmp(v, "f32") || !strcmp(v, "fp32"))
+        *dtype = GL_DTYPE_F32;
+    else if (!strcmp(v, "bf16"))
+        *dtype = GL_DTYPE_BF16;
+    else if (!strcmp(v, "int8"))
+        *dtype = GL_DTYPE_INT8;
+    else
+        return cli_usage_error(cmd, "--dtype is f32, bf16 or int8, not '%s'", v);
+    return 0;
 }
 
 int cli_shard_option(const char *cmd, int which, const char *v, cli_shard *o) {

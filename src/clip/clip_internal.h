@@ -90,6 +90,8 @@ struct gl_clip {
 /* Packs every linear layer's weights for the CPU's kernels in dtype (clip/pack.c); after the
  * workspace exists. */
 gl_status clip_pack(gl_clip *c, gl_dtype dtype, gl_error *err);
+/* The dtype a tower's encoder layers run in for a context's dtype (int8 keeps text in f32). */
+gl_dtype clip_tower_dtype(gl_dtype dtype, int image_tower);
 
 /* Binds a weight to a tensor, checking its shape (dims terminated by -1). Fills *out with a
  * float view: the mapping itself for F32, else widened space taken from c->widened. */

@@ -17,25 +17,33 @@ static gl_status pack_tower(gl_kernels *k, const clip_tower_config *tc, const cl
     return s;
 }
 
+gl_dtype clip_tower_dtype(gl_dtype dtype, int image_tower) {
+    return dtype == GL_DTYPE_INT8 && !image_tower ? GL_DTYPE_F32 : dtype;
+}
+
 static int imax(int a, int b) {
     return a > b ? a : b;
 }
 
 gl_status clip_pack(gl_clip *c, gl_dtype dtype, gl_error *err) {
     const clip_tower_config *v = &c->cfg.vision, *t = &c->cfg.text;
-    if (!(c->kernels = gl_kernels_create(err))) return err && err->code ? err->code : GL_ERR_INTERNAL;
+    if (!(c->kernels = gl_kernels_create(err)))
+        return err && err->code ? err->code : GL_ERR_INTERNAL;
     gl_status s = gl_kernels_supports(c->kernels, dtype, err);
     if (s) return gl_error_prefix(err, "%s: ", c->dir);
     int pp = v->channels * v->patch_size * v->patch_size;
     if (!s) s = pack_tower(c->kernels, v, c->vis.layers, dtype, err);
-    if (!s) s = pack_tower(c->kernels, t, c->txt.layers, dtype, err);
+    /* int8 is for the image tower: text embeddings are computed once per class list and cached,
+     * and the small text widths lose most to 8-bit rounding (a fixture's text fell to cosine
+     * 0.9987), so the text tower stays f32 there. */
+    if (!s) s = pack_tower(c->kernels, t, c->txt.layers, clip_tower_dtype(dtype, 0), err);
     if (!s) s = gl_kernels_pack(c->kernels, c->vis.patch_w, v->hidden, pp, GL_DTYPE_F32, err);
     if (!s)
-        s = gl_kernels_pack(c->kernels, c->vis.proj, c->cfg.projection_dim, v->hidden,
-                            GL_DTYPE_F32, err);
+        s = gl_kernels_pack(c->kernels, c->vis.proj, c->cfg.projection_dim, v->hidden, GL_DTYPE_F32,
+                            err);
     if (!s)
-        s = gl_kernels_pack(c->kernels, c->txt.proj, c->cfg.projection_dim, t->hidden,
-                            GL_DTYPE_F32, err);
+        s = gl_kernels_pack(c->kernels, c->txt.proj, c->cfg.projection_dim, t->hidden, GL_DTYPE_F32,
+                            err);
     int side = v->image_size / v->patch_size;
     int max_k = imax(imax(v->intermediate, t->intermediate), imax(imax(v->hidden, t->hidden), pp));
     int max_tokens = imax(side * side + 1, GL_CLIP_CONTEXT);

@@ -32,7 +32,8 @@ gl_status gl_cpu_detect(gl_cpu *cpu, gl_error *err) {
         return gl_fail(err, GL_ERR_UNSUPPORTED, "cpu: cpuid leaf 7 is missing; AVX2 is required");
     int osxsave = (c >> 27) & 1, fma = (c >> 12) & 1;
     unsigned long long xcr0 = osxsave ? xgetbv0() : 0;
-    int ymm_os = (xcr0 & 6) == 6, zmm_os = (xcr0 & 0xe6) == 0xe6, amx_os = (xcr0 & 0x60000) == 0x60000;
+    int ymm_os = (xcr0 & 6) == 6, zmm_os = (xcr0 & 0xe6) == 0xe6,
+        amx_os = (xcr0 & 0x60000) == 0x60000;
     __cpuid_count(7, 0, a, b, c, d);
     int avx2 = (b >> 5) & 1, f = (b >> 16) & 1, dq = (b >> 17) & 1, bw = (b >> 30) & 1,
         vl = (b >> 31) & 1, vnni = (c >> 11) & 1;
@@ -45,8 +46,9 @@ gl_status gl_cpu_detect(gl_cpu *cpu, gl_error *err) {
     if (cpu->native == GL_ISA_AVX512 && amx_tile && amx_bf16 && amx_int8 && amx_os)
         cpu->native = GL_ISA_AMX;
     if (!cpu->native)
-        return gl_fail(err, GL_ERR_UNSUPPORTED, "cpu: this CPU lacks AVX2 and FMA, which the "
-                                                "kernels require");
+        return gl_fail(err, GL_ERR_UNSUPPORTED,
+                       "cpu: this CPU lacks AVX2 and FMA, which the "
+                       "kernels require");
     cpu->isa = cpu->native;
     const char *want = getenv("GEOLABEL_ISA");
     if (want && *want) {

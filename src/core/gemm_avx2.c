@@ -20,9 +20,8 @@ static float act1(gl_act act, float x) {
     }
 }
 
-static inline __attribute__((always_inline)) void tile2(const int mr, const gl_gemm_args *g,
-                                                        const float *A, const float *B, int m,
-                                                        int n0, int nc) {
+static inline __attribute__((always_inline)) void
+tile2(const int mr, const gl_gemm_args *g, const float *A, const float *B, int m, int n0, int nc) {
     __m256 c0[MR2], c1[MR2];
     const size_t lda = (size_t)g->lda;
     const int K = g->w->K;
@@ -30,7 +29,8 @@ static inline __attribute__((always_inline)) void tile2(const int mr, const gl_g
     for (int r = 0; r < MR2; r++)
         if (r < mr) c0[r] = c1[r] = _mm256_setzero_ps();
     for (int k = 0; k < K; k++) {
-        __m256 b0 = _mm256_load_ps(B + (size_t)k * GL_NR), b1 = _mm256_load_ps(B + (size_t)k * GL_NR + 8);
+        __m256 b0 = _mm256_load_ps(B + (size_t)k * GL_NR),
+               b1 = _mm256_load_ps(B + (size_t)k * GL_NR + 8);
 #pragma GCC unroll 6
         for (int r = 0; r < MR2; r++)
             if (r < mr) {
@@ -61,12 +61,24 @@ void gl_gemm_avx2_f32(const gl_gemm_args *g, int p0, int p1) {
             for (int m = 0; m < g->M; m += MR2) {
                 const float *A = g->A + (size_t)m * g->lda;
                 switch (g->M - m < MR2 ? g->M - m : MR2) {
-                case 6: tile2(6, g, A, B, m, n0, nc); break;
-                case 5: tile2(5, g, A, B, m, n0, nc); break;
-                case 4: tile2(4, g, A, B, m, n0, nc); break;
-                case 3: tile2(3, g, A, B, m, n0, nc); break;
-                case 2: tile2(2, g, A, B, m, n0, nc); break;
-                default: tile2(1, g, A, B, m, n0, nc); break;
+                case 6:
+                    tile2(6, g, A, B, m, n0, nc);
+                    break;
+                case 5:
+                    tile2(5, g, A, B, m, n0, nc);
+                    break;
+                case 4:
+                    tile2(4, g, A, B, m, n0, nc);
+                    break;
+                case 3:
+                    tile2(3, g, A, B, m, n0, nc);
+                    break;
+                case 2:
+                    tile2(2, g, A, B, m, n0, nc);
+                    break;
+                default:
+                    tile2(1, g, A, B, m, n0, nc);
+                    break;
                 }
             }
         }

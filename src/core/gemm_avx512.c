@@ -151,23 +151,48 @@ static inline __attribute__((always_inline)) void tile_f32(const int mr, const g
 
 #define TILE_SWITCH(fn, mr, ...)                                                                   \
     switch (mr) {                                                                                  \
-    case 12: fn(12, __VA_ARGS__); break;                                                           \
-    case 11: fn(11, __VA_ARGS__); break;                                                           \
-    case 10: fn(10, __VA_ARGS__); break;                                                           \
-    case 9: fn(9, __VA_ARGS__); break;                                                             \
-    case 8: fn(8, __VA_ARGS__); break;                                                             \
-    case 7: fn(7, __VA_ARGS__); break;                                                             \
-    case 6: fn(6, __VA_ARGS__); break;                                                             \
-    case 5: fn(5, __VA_ARGS__); break;                                                             \
-    case 4: fn(4, __VA_ARGS__); break;                                                             \
-    case 3: fn(3, __VA_ARGS__); break;                                                             \
-    case 2: fn(2, __VA_ARGS__); break;                                                             \
-    default: fn(1, __VA_ARGS__); break;                                                            \
+    case 12:                                                                                       \
+        fn(12, __VA_ARGS__);                                                                       \
+        break;                                                                                     \
+    case 11:                                                                                       \
+        fn(11, __VA_ARGS__);                                                                       \
+        break;                                                                                     \
+    case 10:                                                                                       \
+        fn(10, __VA_ARGS__);                                                                       \
+        break;                                                                                     \
+    case 9:                                                                                        \
+        fn(9, __VA_ARGS__);                                                                        \
+        break;                                                                                     \
+    case 8:                                                                                        \
+        fn(8, __VA_ARGS__);                                                                        \
+        break;                                                                                     \
+    case 7:                                                                                        \
+        fn(7, __VA_ARGS__);                                                                        \
+        break;                                                                                     \
+    case 6:                                                                                        \
+        fn(6, __VA_ARGS__);                                                                        \
+        break;                                                                                     \
+    case 5:                                                                                        \
+        fn(5, __VA_ARGS__);                                                                        \
+        break;                                                                                     \
+    case 4:                                                                                        \
+        fn(4, __VA_ARGS__);                                                                        \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        fn(3, __VA_ARGS__);                                                                        \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        fn(2, __VA_ARGS__);                                                                        \
+        break;                                                                                     \
+    default:                                                                                       \
+        fn(1, __VA_ARGS__);                                                                        \
+        break;                                                                                     \
     }
 
 /* Rows are taken in blocks of 96 so a block of A mostly stays in L2 while the thread's panels
  * stream past it; each panel (K x 32) is read once per block. 96 measured as well as 192 or no
- * blocking at K = 768 and 3072, and better than blocks sized to 320 KB of A (bench/gemm_shapes.c). */
+ * blocking at K = 768 and 3072, and better than blocks sized to 320 KB of A (bench/gemm_shapes.c).
+ */
 #define MB 96
 
 void gl_gemm_avx512_f32(const gl_gemm_args *g, int p0, int p1) {
@@ -341,10 +366,10 @@ void gl_quant_avx512_int8(const float *A, int lda, int K, int Kp, int r0, int r1
         for (; k < K; k += 16) {
             __mmask16 m = tail_mask(K - k);
             __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + k), inv, zf);
-            v = _mm512_min_ps(_mm512_max_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT |
-                                                                        _MM_FROUND_NO_EXC),
-                                            c0),
-                              c255);
+            v = _mm512_min_ps(
+                _mm512_max_ps(
+                    _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), c0),
+                c255);
             _mm512_mask_cvtepi32_storeu_epi8(o + k, m, _mm512_cvtps_epi32(v));
         }
         for (k = K; k < Kp; k++)
@@ -357,8 +382,8 @@ void gl_quant_avx512_int8(const float *A, int lda, int K, int Kp, int r0, int r1
 static float hsum_row_max(const float *s, int n) {
     __m512 m = _mm512_set1_ps(-INFINITY);
     for (int j = 0; j < n; j += 16)
-        m = _mm512_max_ps(m, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail_mask(n - j),
-                                                  s + j));
+        m = _mm512_max_ps(m,
+                          _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail_mask(n - j), s + j));
     return _mm512_reduce_max_ps(m);
 }
 
@@ -367,7 +392,8 @@ static void softmax512(float *s, int n, int np) {
     __m512 mv = _mm512_set1_ps(hsum_row_max(s, n)), acc = _mm512_setzero_ps();
     for (int j = 0; j < n; j += 16) {
         __mmask16 m = tail_mask(n - j);
-        __m512 e = _mm512_maskz_mov_ps(m, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), mv)));
+        __m512 e =
+            _mm512_maskz_mov_ps(m, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), mv)));
         _mm512_storeu_ps(s + j, e);
         acc = _mm512_add_ps(acc, e);
     }

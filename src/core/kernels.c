@@ -16,10 +16,10 @@ struct gl_kernels {
     gl_cpu cpu;
     gl_packed **slots; /* open addressing on the weight's address; cap is a power of two */
     size_t cap, count;
-    void *act;                 /* quantised activations: rows x max_k bytes (bf16: twice) */
-    float *act_scale;          /* [rows] */
-    int32_t *act_zp;           /* [rows] */
-    float *att;                /* per-thread attention scratch */
+    void *act;        /* quantised activations: rows x max_k bytes (bf16: twice) */
+    float *act_scale; /* [rows] */
+    int32_t *act_zp;  /* [rows] */
+    float *att;       /* per-thread attention scratch */
     size_t att_per_thread, rows, max_k;
 };
 
@@ -284,8 +284,7 @@ static void packed_gemm(const linear_job *j, const gl_linear_op *o, const gl_pac
     int p0, p1;
     split(w->panels, j->parts, part, 1, &p0, &p1);
     if (p1 <= p0) return;
-    gl_gemm_args g = {w,       o->M, o->A,      o->lda,        &j->qa, o->bias,
-                      o->C,    o->ldc, o->accumulate, o->act};
+    gl_gemm_args g = {w, o->M, o->A, o->lda, &j->qa, o->bias, o->C, o->ldc, o->accumulate, o->act};
     if (w->dtype == GL_DTYPE_INT8)
         gl_gemm_avx512_int8(&g, p0, p1);
     else if (w->dtype == GL_DTYPE_BF16)
@@ -360,7 +359,8 @@ void gl_linear_many(gl_pool *pool, const gl_linear_op *ops, int n_ops) {
         const gl_packed *w = lookup(k, ops[i].W);
         /* a packed weight must match the call's shape and the scratch; else BLAS */
         if (w && (w->N != ops[i].N || w->K != ops[i].K ||
-                  (w->dtype != GL_DTYPE_F32 && ((size_t)ops[i].M > k->rows || (size_t)w->Kp > k->max_k))))
+                  (w->dtype != GL_DTYPE_F32 &&
+                   ((size_t)ops[i].M > k->rows || (size_t)w->Kp > k->max_k))))
             w = NULL;
         packed[i] = w;
         if (w && w->dtype != GL_DTYPE_F32) {

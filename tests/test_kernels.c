@@ -1,0 +1,364 @@
+/* test_kernels.c: the packed GEMMs on every ISA path this CPU has (GEOLABEL_ISA) against a
+ * double-precision reference, one-pass attention, the fixtures' parity per ISA path, and the
+ * bf16/int8 accuracy gates (cosine to f32, zero-shot agreement) on the fixture models. */
+#include "clip/clip_internal.h"
+#include "core/gemm.h"
+#include "harness.h"
+
+static const char *models[] = {"clip-tiny-b32", "clip-tiny-l14-336"};
+static const char *isas[] = {"avx2", "avx512"};
+
+static float frand(unsigned *s) {
+    *s = *s * 1103515245u + 12345u;
+    return (float)((*s >> 8) & 0xffff) / 65536.0f - 0.5f;
+}
+
+static double act_ref(gl_act act, double x) {
+    switch (act) {
+    case GL_ACT_QUICK_GELU:
+        return x / (1.0 + exp(-1.702 * x));
+    case GL_ACT_GELU:
+        return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    default:
+        return x;
+    }
+}
+
+/* The ISA levels this machine offers, lowest first; returns how many. */
+static int available_isas(void) {
+    gl_cpu cpu;
+    gl_error err = {0};
+    unsetenv("GEOLABEL_ISA");
+    if (gl_cpu_detect(&cpu, &err)) return 0;
+    return cpu.native >= GL_ISA_AVX512 ? 2 : 1;
+}
+
+/* C = act(A W^T + bias) (+ C0) for one shape, on a pool of `threads`, against doubles. */
+static void check_gemm(gl_dtype dt, int M, int N, int K, gl_act act, int accumulate, int threads,
+                       double tol) {
+    unsigned seed = (unsigned)(M * 131 + N * 7 + K);
+    float *A = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * N * K),
+          *bias = malloc(sizeof(float) * N), *C = malloc(sizeof(float) * M * N),
+          *ref = malloc(sizeof(float) * M * N);
+    for (int i = 0; i < M * K; i++)
+        A[i] = frand(&seed) * 2;
+    for (int i = 0; i < N * K; i++)
+        W[i] = frand(&seed);
+    for (int i = 0; i < N; i++)
+        bias[i] = frand(&seed);
+    double scale = 0;
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double s = bias[n];
+            for (int k = 0; k < K; k++)
+                s += (double)A[m * K + k] * W[n * K + k];
+            C[m * N + n] = accumulate ? (float)(m - n) * 0.25f : 7.0f;
+            ref[m * N + n] = (float)(accumulate ? C[m * N + n] + s : act_ref(act, s));
+            scale = fmax(scale, fabs(ref[m * N + n]));
+        }
+    gl_error err = {0};
+    gl_kernels *k = gl_kernels_create(&err);
+    gl_pool *pool = gl_pool_create(threads, &err);
+    CHECK(k && pool, "%s", err.msg);
+    if (k && pool) {
+        CHECK_OK(gl_kernels_pack(k, W, N, K, dt, &err), &err);
+        CHECK_OK(gl_kernels_reserve(k, (size_t)M, K, 8, 8, threads, &err), &err);
+        gl_pool_set_kernels(pool, k);
+        gl_linear(pool, M, N, K, A, K, W, bias, C, N, accumulate, act);
+        char what[128];
+        snprintf(what, sizeof what, "%s %s M%d N%d K%d act%d acc%d t%d", gl_kernels_isa(k),
+                 gl_dtype_name(dt), M, N, K, (int)act, accumulate, threads);
+        CHECK_CLOSE(what, C, ref, (size_t)M * N, tol * (scale > 1 ? scale : 1), 0);
+    }
+    gl_pool_free(pool);
+    gl_kernels_free(k);
+    free(A), free(W), free(bias), free(C), free(ref);
+}
+
+static const int shapes[][3] = {{1, 1, 1},      {13, 33, 7},   {50, 70, 64},
+                                {97, 100, 129}, {12, 32, 768}, {25, 64, 3}};
+
+static void test_gemm_f32_every_isa(void) {
+    int n = available_isas();
+    CHECK(n >= 1, "no usable ISA");
+    for (int i = 0; i < n; i++) {
+        setenv("GEOLABEL_ISA", isas[i], 1);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int t = 1; t <= 2; t++) {
+                check_gemm(GL_DTYPE_F32, shapes[s][0], shapes[s][1], shapes[s][2], GL_ACT_NONE, 0,
+                           t, 2e-6);
+                check_gemm(GL_DTYPE_F32, shapes[s][0], shapes[s][1], shapes[s][2],
+                           GL_ACT_QUICK_GELU, 0, t, 2e-6);
+                check_gemm(GL_DTYPE_F32, shapes[s][0], shapes[s][1], shapes[s][2], GL_ACT_GELU, 0,
+                           t, 2e-6);
+                check_gemm(GL_DTYPE_F32, shapes[s][0], shapes[s][1], shapes[s][2], GL_ACT_NONE, 1,
+                           t, 2e-6);
+            }
+    }
+    if (n < 2) printf("note: this CPU has no AVX-512; only the avx2 path was tested\n");
+    unsetenv("GEOLABEL_ISA");
+}
+
+static int supported(gl_dtype dt) {
+    gl_error err = {0};
+    gl_kernels *k = gl_kernels_create(&err);
+    int ok = k && gl_kernels_supports(k, dt, &err) == GL_OK;
+    gl_kernels_free(k);
+    return ok;
+}
+
+static void test_gemm_bf16_int8(void) {
+    unsetenv("GEOLABEL_ISA");
+    if (!supported(GL_DTYPE_BF16) || !supported(GL_DTYPE_INT8))
+        SKIP("this CPU lacks AVX512-BF16 or AVX512-VNNI");
+    /* bf16 keeps 8 bits of mantissa, int8 about 7: errors of a few 1e-3 of the output scale */
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 1; t <= 2; t++) {
+            check_gemm(GL_DTYPE_BF16, shapes[s][0], shapes[s][1], shapes[s][2], GL_ACT_NONE, 0, t,
+                       1.5e-2);
+            check_gemm(GL_DTYPE_BF16, shapes[s][0], shapes[s][1], shapes[s][2], GL_ACT_NONE, 1, t,
+                       1.5e-2);
+            check_gemm(GL_DTYPE_INT8, shapes[s][0], shapes[s][1], shapes[s][2], GL_ACT_NONE, 0, t,
+                       2.5e-2);
+            check_gemm(GL_DTYPE_INT8, shapes[s][0], shapes[s][1], shapes[s][2], GL_ACT_QUICK_GELU,
+                       0, t, 2.5e-2);
+        }
+    /* a bf16 GEMM on an exactly representable input is exact */
+    float A[4] = {1.0f, 2.0f, -0.5f, 0.25f}, W[8] = {1, 1, 1, 1, 2, 0, 0, -4}, C[2],
+          ref[2] = {2.75f, 1.0f};
+    gl_error err = {0};
+    gl_kernels *k = gl_kernels_create(&err);
+    gl_pool *pool = gl_pool_create(1, &err);
+    CHECK_OK(gl_kernels_pack(k, W, 2, 4, GL_DTYPE_BF16, &err), &err);
+    CHECK_OK(gl_kernels_reserve(k, 1, 4, 8, 8, 1, &err), &err);
+    gl_pool_set_kernels(pool, k);
+    gl_linear(pool, 1, 2, 4, A, 4, W, NULL, C, 2, 0, GL_ACT_NONE);
+    CHECK_CLOSE("bf16 exact", C, ref, 2, 0, 0);
+    gl_pool_free(pool);
+    gl_kernels_free(k);
+}
+
+/* Attention against doubles: causal and not, several lengths, head widths 16 and 64. */
+static void test_attention_paths(void) {
+    int n_isa = available_isas();
+    for (int i = 0; i < n_isa; i++) {
+        setenv("GEOLABEL_ISA", isas[i], 1);
+        for (int causal = 0; causal < 2; causal++)
+            for (int hd = 16; hd <= 64; hd += 48) {
+                int heads = 3, d = heads * hd, lens[3] = {1, 19, 50}, offs[3] = {0, 1, 20};
+                int rows = 70;
+                unsigned seed = 99;
+                float *q = malloc(sizeof(float) * rows * d), *kk = malloc(sizeof(float) * rows * d),
+                      *v = malloc(sizeof(float) * rows * d),
+                      *out = malloc(sizeof(float) * rows * d),
+                      *ref = malloc(sizeof(float) * rows * d),
+                      *scratch = malloc(sizeof(float) * 2 * 50 * 50);
+                for (int j = 0; j < rows * d; j++)
+                    q[j] = frand(&seed) * 4, kk[j] = frand(&seed) * 4, v[j] = frand(&seed);
+                float scale = 1.0f / sqrtf((float)hd);
+                for (int s = 0; s < 3; s++)
+                    for (int h = 0; h < heads; h++)
+                        for (int r = 0; r < lens[s]; r++) {
+                            int seen = causal ? r + 1 : lens[s];
+                            double p[50], mx = -1e30, sum = 0;
+                            for (int c = 0; c < seen; c++) {
+                                double dot = 0;
+                                for (int e = 0; e < hd; e++)
+                                    dot += (double)q[(offs[s] + r) * d + h * hd + e] *
+                                           kk[(offs[s] + c) * d + h * hd + e];
+                                p[c] = dot * scale;
+                                mx = fmax(mx, p[c]);
+                            }
+                            for (int c = 0; c < seen; c++)
+                                sum += p[c] = exp(p[c] - mx);
+                            for (int e = 0; e < hd; e++) {
+                                double o = 0;
+                                for (int c = 0; c < seen; c++)
+                                    o += p[c] / sum * v[(offs[s] + c) * d + h * hd + e];
+                                ref[(offs[s] + r) * d + h * hd + e] = (float)o;
+                            }
+                        }
+                gl_error err = {0};
+                gl_kernels *k = gl_kernels_create(&err);
+                gl_pool *pool = gl_pool_create(2, &err);
+                CHECK_OK(gl_kernels_reserve(k, 8, 8, 50, hd, 2, &err), &err);
+                gl_pool_set_kernels(pool, k);
+                gl_attention_args a = {q,    kk,   v,      out,   d,       heads,  3,
+                                       offs, lens, causal, scale, scratch, 50 * 50};
+                gl_attention(pool, &a);
+                char what[96];
+                snprintf(what, sizeof what, "%s attention causal %d hd %d", isas[i], causal, hd);
+                CHECK_CLOSE(what, out, ref, (size_t)rows * d, 2e-6, 1e-5);
+                gl_pool_free(pool);
+                gl_kernels_free(k);
+                free(q), free(kk), free(v), free(out), free(ref), free(scratch);
+            }
+    }
+    unsetenv("GEOLABEL_ISA");
+}
+
+static void test_isa_variable(void) {
+    gl_cpu cpu;
+    gl_error err = {0};
+    setenv("GEOLABEL_ISA", "sse9", 1);
+    CHECK(gl_cpu_detect(&cpu, &err) == GL_ERR_ARG && strstr(err.msg, "GEOLABEL_ISA"), "%s",
+          err.msg);
+    unsetenv("GEOLABEL_ISA");
+    CHECK_OK(gl_cpu_detect(&cpu, &err), &err);
+    if (cpu.native < GL_ISA_AMX) {
+        setenv("GEOLABEL_ISA", "amx", 1);
+        CHECK(gl_cpu_detect(&cpu, &err) == GL_ERR_UNSUPPORTED && strstr(err.msg, "at most"), "%s",
+              err.msg);
+    }
+    setenv("GEOLABEL_ISA", "avx2", 1);
+    CHECK_OK(gl_cpu_detect(&cpu, &err), &err);
+    CHECK(cpu.isa == GL_ISA_AVX2 && !cpu.bf16 && !cpu.vnni, "avx2 cap");
+    /* at avx2, low-precision dtypes are refused with a message, not emulated inexactly */
+    gl_clip_params p = gl_clip_default_params();
+    p.dtype = GL_DTYPE_INT8;
+    gl_clip *c = gl_clip_load(t_path("fixtures/clip-tiny-b32"), &p, &err);
+    CHECK(!c && err.code == GL_ERR_UNSUPPORTED && strstr(err.msg, "int8"), "%s", err.msg);
+    gl_clip_free(c);
+    unsetenv("GEOLABEL_ISA");
+}
+
+static gl_clip *load(const char *model, int threads, int batch, gl_dtype dt, gl_error *err) {
+    gl_clip_params p = gl_clip_default_params();
+    p.threads = threads;
+    p.max_batch = batch;
+    p.dtype = dt;
+    return gl_clip_load(t_path("fixtures/%s", model), &p, err);
+}
+
+/* Embeddings of the fixture images and texts; caller frees *img, *txt. */
+static int embed_all(gl_clip *c, float **img, int *n, float **txt, int *m, gl_error *err) {
+    gl_npy px, ids;
+    if (gl_npy_read(t_path("fixtures/expected/%s/pixel_values.npy",
+                           c->cfg.vision.image_size == 336 ? "clip-tiny-l14-336" : "clip-tiny-b32"),
+                    &px, err) ||
+        gl_npy_read(t_path("fixtures/expected/input_ids.npy"), &ids, err))
+        return 0;
+    int P = gl_clip_projection_dim(c);
+    *n = (int)px.shape[0];
+    *m = (int)ids.shape[0];
+    *img = calloc((size_t)*n * P, sizeof(float));
+    *txt = calloc((size_t)*m * P, sizeof(float));
+    int ok = !gl_clip_encode_images(c, px.data, *n, *img, err) &&
+             !gl_clip_encode_tokens(c, ids.data, *m, *txt, err);
+    gl_npy_free(&px);
+    gl_npy_free(&ids);
+    return ok;
+}
+
+/* Every ISA path, several batch sizes and thread counts, against transformers' embeddings. */
+static void test_fixture_parity_every_isa(void) {
+    int n_isa = available_isas();
+    static const int runs[][2] = {{1, 1}, {2, 3}, {2, 8}, {1, 4}};
+    for (int i = 0; i < n_isa; i++) {
+        setenv("GEOLABEL_ISA", isas[i], 1);
+        for (int mi = 0; mi < 2; mi++)
+            for (int r = 0; r < 4; r++) {
+                gl_error err = {0};
+                gl_clip *c = load(models[mi], runs[r][0], runs[r][1], GL_DTYPE_F32, &err);
+                CHECK(c != NULL, "%s", err.msg);
+                if (!c) continue;
+                CHECK(!strcmp(gl_clip_isa(c), isas[i]), "isa %s", gl_clip_isa(c));
+                float *img = NULL, *txt = NULL;
+                int n = 0, m = 0;
+                CHECK(embed_all(c, &img, &n, &txt, &m, &err), "%s", err.msg);
+                gl_npy ie, te;
+                CHECK_OK(gl_npy_read(t_path("fixtures/expected/%s/image_embeds.npy", models[mi]),
+                                     &ie, &err),
+                         &err);
+                CHECK_OK(gl_npy_read(t_path("fixtures/expected/%s/text_embeds.npy", models[mi]),
+                                     &te, &err),
+                         &err);
+                char what[128];
+                snprintf(what, sizeof what, "%s %s t%d b%d image", isas[i], models[mi], runs[r][0],
+                         runs[r][1]);
+                CHECK_CLOSE(what, img, ie.data, ie.count, 5e-5, 5e-5);
+                snprintf(what, sizeof what, "%s %s t%d b%d text", isas[i], models[mi], runs[r][0],
+                         runs[r][1]);
+                CHECK_CLOSE(what, txt, te.data, te.count, 5e-5, 5e-5);
+                gl_npy_free(&ie);
+                gl_npy_free(&te);
+                free(img);
+                free(txt);
+                gl_clip_free(c);
+            }
+    }
+    unsetenv("GEOLABEL_ISA");
+}
+
+static double cosine(const float *a, const float *b, int n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; i++)
+        ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
+    return ab / sqrt(aa * bb);
+}
+
+static int argmax_text(const float *img, const float *txt, int m, int P) {
+    int best = 0;
+    double bs = -2;
+    for (int j = 0; j < m; j++) {
+        double s = cosine(img, txt + (size_t)j * P, P);
+        if (s > bs) bs = s, best = j;
+    }
+    return best;
+}
+
+/* The issue's gates: cosine >= 0.999 to f32 on every image and text embedding, and zero-shot
+ * top-1 (each image's best text) agreeing with f32 on >= 99% of the images. */
+static void test_low_precision_gates(void) {
+    unsetenv("GEOLABEL_ISA");
+    if (!supported(GL_DTYPE_BF16) || !supported(GL_DTYPE_INT8))
+        SKIP("this CPU lacks AVX512-BF16 or AVX512-VNNI");
+    for (int mi = 0; mi < 2; mi++) {
+        gl_error err = {0};
+        gl_clip *ref = load(models[mi], 2, 4, GL_DTYPE_F32, &err);
+        float *ri = NULL, *rt = NULL;
+        int n = 0, m = 0;
+        CHECK(ref && embed_all(ref, &ri, &n, &rt, &m, &err), "%s", err.msg);
+        int P = ref ? gl_clip_projection_dim(ref) : 0;
+        for (gl_dtype dt = GL_DTYPE_BF16; ref && dt <= GL_DTYPE_INT8; dt++) {
+            gl_clip *c = load(models[mi], 2, 4, dt, &err);
+            float *ci = NULL, *ct = NULL;
+            int n2 = 0, m2 = 0;
+            CHECK(c && embed_all(c, &ci, &n2, &ct, &m2, &err), "%s", err.msg);
+            if (!c) continue;
+            CHECK(gl_clip_dtype(c, 1) == dt, "dtype");
+            double worst = 1, worst_img = 1;
+            int agree = 0;
+            for (int i = 0; i < n; i++) {
+                worst = fmin(worst, cosine(ci + (size_t)i * P, ri + (size_t)i * P, P));
+                worst_img = worst;
+                agree += argmax_text(ci + (size_t)i * P, ct, m, P) ==
+                         argmax_text(ri + (size_t)i * P, rt, m, P);
+            }
+            for (int j = 0; j < m; j++)
+                worst = fmin(worst, cosine(ct + (size_t)j * P, rt + (size_t)j * P, P));
+            printf("  %s %s: worst cosine to f32 %.6f (images %.6f), zero-shot top-1 agreement "
+                   "%d/%d\n",
+                   models[mi], gl_dtype_name(dt), worst, worst_img, agree, n);
+            CHECK(worst >= 0.999, "%s %s worst cosine %.6f", models[mi], gl_dtype_name(dt), worst);
+            CHECK(agree >= 0.99 * n, "%s %s top-1 agreement %d/%d", models[mi], gl_dtype_name(dt),
+                  agree, n);
+            free(ci);
+            free(ct);
+            gl_clip_free(c);
+        }
+        free(ri);
+        free(rt);
+        gl_clip_free(ref);
+    }
+}
+
+int main(void) {
+    RUN(test_gemm_f32_every_isa);
+    RUN(test_gemm_bf16_int8);
+    RUN(test_attention_paths);
+    RUN(test_isa_variable);
+    RUN(test_fixture_parity_every_isa);
+    RUN(test_low_precision_gates);
+    T_SUMMARY();
+}
