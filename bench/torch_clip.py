@@ -75,7 +75,8 @@ def act(name, x):
 
 def encoder(w, prefix, c, x, causal):
     heads, eps = c["num_attention_heads"], c["layer_norm_eps"]
-    n, t, d = x.shape
+    n, t, _ = x.shape
+    d = c["hidden_size"]  # a constant, so LayerNorm traces into ONNX
     hd = d // heads
     mask = None
     if causal:
