@@ -232,10 +232,10 @@ static gl_clip *load(const char *model, int threads, int batch, gl_dtype dt, gl_
 
 /* Embeddings of the fixture images and texts; caller frees *img, *txt. */
 static int embed_all(gl_clip *c, float **img, int *n, float **txt, int *m, gl_error *err) {
-    gl_npy *px = gl_npy_load(
-        t_path("fixtures/expected/%s/pixel_values.npy",
-               c->cfg.vision.image_size == 336 ? "clip-tiny-l14-336" : "clip-tiny-b32"),
-        err);
+    gl_npy *px =
+        gl_npy_load(t_path("fixtures/expected/%s/pixel_values.npy",
+                           c->cfg.vision.image_size == 336 ? "clip-tiny-l14-336" : "clip-tiny-b32"),
+                    err);
     gl_npy *ids = px ? gl_npy_load(t_path("fixtures/expected/input_ids.npy"), err) : NULL;
     int ok = px && ids;
     if (ok) {
@@ -268,10 +268,10 @@ static void test_fixture_parity_every_isa(void) {
                 float *img = NULL, *txt = NULL;
                 int n = 0, m = 0;
                 CHECK(embed_all(c, &img, &n, &txt, &m, &err), "%s", err.msg);
-                gl_npy *ie = gl_npy_load(
-                    t_path("fixtures/expected/%s/image_embeds.npy", models[mi]), &err);
-                gl_npy *te = gl_npy_load(
-                    t_path("fixtures/expected/%s/text_embeds.npy", models[mi]), &err);
+                gl_npy *ie =
+                    gl_npy_load(t_path("fixtures/expected/%s/image_embeds.npy", models[mi]), &err);
+                gl_npy *te =
+                    gl_npy_load(t_path("fixtures/expected/%s/text_embeds.npy", models[mi]), &err);
                 CHECK(ie && te, "%s", err.msg);
                 char what[128];
                 snprintf(what, sizeof what, "%s %s t%d b%d image", isas[i], models[mi], runs[r][0],

@@ -6,6 +6,9 @@
 #include "core/cpu.h"
 #include "core/kernels.h"
 
+#include <math.h>
+#include <string.h>
+
 #define GL_NR 32 /* columns per panel: two AVX-512 registers, four AVX2 ones */
 
 /* W [N,K] (out,in) in panels of GL_NR columns, zero-padded to a whole panel:
@@ -44,6 +47,29 @@ typedef struct {
     int ldc, accumulate;
     gl_act act;
 } gl_gemm_args;
+
+/* One activation in scalar code (BLAS epilogues, the AVX2 kernel's store). */
+static inline float gl_act_scalar(gl_act act, float x) {
+    switch (act) {
+    case GL_ACT_QUICK_GELU:
+        return x / (1.0f + expf(-1.702f * x));
+    case GL_ACT_GELU:
+        return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case GL_ACT_GELU_TANH:
+        return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    default:
+        return x;
+    }
+}
+
+/* float -> bf16 rounding to nearest even, as VCVTNEPS2BF16 does (NaN kept quiet). */
+static inline uint16_t gl_bf16_of(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
 
 void gl_gemm_avx2_f32(const gl_gemm_args *g, int p0, int p1);
 void gl_gemm_avx512_f32(const gl_gemm_args *g, int p0, int p1);

@@ -7,19 +7,6 @@
 
 #define MR2 6 /* 6 rows x 16 columns: 12 accumulators + 2 weight vectors + 1 broadcast */
 
-static float act1(gl_act act, float x) {
-    switch (act) {
-    case GL_ACT_QUICK_GELU:
-        return x / (1.0f + expf(-1.702f * x));
-    case GL_ACT_GELU:
-        return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    case GL_ACT_GELU_TANH:
-        return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-    default:
-        return x;
-    }
-}
-
 static inline __attribute__((always_inline)) void
 tile2(const int mr, const gl_gemm_args *g, const float *A, const float *B, int m, int n0, int nc) {
     __m256 c0[MR2], c1[MR2];
@@ -46,7 +33,7 @@ tile2(const int mr, const gl_gemm_args *g, const float *A, const float *B, int m
         float *c = g->C + (size_t)(m + r) * g->ldc + n0;
         for (int j = 0; j < nc; j++) {
             float v = t[j] + (g->bias ? g->bias[n0 + j] : 0.0f);
-            c[j] = g->accumulate ? c[j] + v : act1(g->act, v);
+            c[j] = g->accumulate ? c[j] + v : gl_act_scalar(g->act, v);
         }
     }
 }

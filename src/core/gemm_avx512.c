@@ -257,15 +257,6 @@ void gl_gemm_avx512_bf16(const gl_gemm_args *g, int p0, int p1) {
     }
 }
 
-/* Round to nearest even, as VCVTNEPS2BF16 does (NaN kept quiet). */
-static uint16_t to_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-    u += 0x7fffu + ((u >> 16) & 1);
-    return (uint16_t)(u >> 16);
-}
-
 void gl_quant_avx512_bf16(const float *A, int lda, int K, int Kp, int r0, int r1, uint16_t *out) {
     for (int r = r0; r < r1; r++) {
         const float *a = A + (size_t)r * lda;
@@ -276,7 +267,7 @@ void gl_quant_avx512_bf16(const float *A, int lda, int K, int Kp, int r0, int r1
             _mm512_storeu_si512(o + k, (__m512i)v);
         }
         for (; k < K; k++)
-            o[k] = to_bf16(a[k]);
+            o[k] = gl_bf16_of(a[k]);
         for (; k < Kp; k++)
             o[k] = 0;
     }

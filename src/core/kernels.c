@@ -125,15 +125,6 @@ static void *alloc64(size_t bytes) {
     return posix_memalign(&p, 64, bytes ? (bytes + 63) & ~(size_t)63 : 64) ? NULL : p;
 }
 
-/* Round to nearest even, as the hardware conversion does. */
-static uint16_t bf16_of(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-    u += 0x7fffu + ((u >> 16) & 1);
-    return (uint16_t)(u >> 16);
-}
-
 static void pack_f32(gl_packed *p, const float *W) {
     float *d = p->data;
     for (int pn = 0; pn < p->panels; pn++)
@@ -151,7 +142,7 @@ static void pack_bf16(gl_packed *p, const float *W) {
             for (int j = 0; j < GL_NR; j++)
                 for (int t = 0; t < 2; t++) {
                     int n = pn * GL_NR + j, kx = kk + t;
-                    *d++ = n < p->N && kx < p->K ? bf16_of(W[(size_t)n * p->K + kx]) : 0;
+                    *d++ = n < p->N && kx < p->K ? gl_bf16_of(W[(size_t)n * p->K + kx]) : 0;
                 }
 }
 
@@ -238,19 +229,6 @@ gl_status gl_kernels_reserve(gl_kernels *k, size_t rows, int max_k, int max_toke
 
 /* ------------------------------------------------------------------ activations */
 
-static float activate(gl_act act, float x) {
-    switch (act) {
-    case GL_ACT_QUICK_GELU:
-        return x / (1.0f + expf(-1.702f * x));
-    case GL_ACT_GELU:
-        return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    case GL_ACT_GELU_TANH:
-        return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-    default:
-        return x;
-    }
-}
-
 /* row[i] = act(row[i] + bias[i]) for i < n; bias may be NULL. */
 static void bias_act_row(const gl_kernels *k, float *row, const float *bias, int n, gl_act act) {
     if (k && k->cpu.isa >= GL_ISA_AVX512) {
@@ -258,7 +236,7 @@ static void bias_act_row(const gl_kernels *k, float *row, const float *bias, int
         return;
     }
     for (int i = 0; i < n; i++)
-        row[i] = activate(act, row[i] + (bias ? bias[i] : 0.0f));
+        row[i] = gl_act_scalar(act, row[i] + (bias ? bias[i] : 0.0f));
 }
 
 /* ------------------------------------------------------------------ linear layers */
