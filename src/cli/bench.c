@@ -34,7 +34,7 @@ int cmd_bench(int argc, char **argv) {
     int image = 1, batch = 1, tokens = GL_CLIP_CONTEXT, runs = 10, json = 0, c;
     gl_clip_params p = gl_clip_default_params();
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "m:h", opts, NULL)) != -1) {
         if (c == 'm')
             model = optarg;
         else if (c == 'w') {
@@ -57,7 +57,7 @@ int cmd_bench(int argc, char **argv) {
         else if (c == 'h')
             return usage(stdout), CLI_OK;
         else if (c == '?')
-            return cli_usage_error("bench", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
     }
     if (!model) return cli_usage_error("bench", "--model is required");
     if (optind < argc) return cli_usage_error("bench", "unexpected argument '%s'", argv[optind]);

@@ -239,6 +239,8 @@ int cli_check_dir(const char *cmd, const char *opt, const char *dir) {
     else
         fprintf(stderr, "geolabel %s: %s %s: no such folder\n", cmd, opt, dir);
     return 1;
+}
+
 int cli_parse_dtype(const char *cmd, const char *v, gl_dtype *dtype) {
     if (!strcmp(v, "f32") || !strcmp(v, "fp32"))
         *dtype = GL_DTYPE_F32;
