@@ -87,13 +87,14 @@ typedef struct {
     gl_error *err;
 } builder;
 
-static gl_status add_leaves(builder *B, gl_class_node *node, const int *members, int m) {
+gl_status gl_cluster_add_leaves(gl_class_node *node, const char *const *classes, const int *members,
+                                int m, gl_error *err) {
     node->children = calloc((size_t)m, sizeof *node->children);
-    if (!node->children) return gl_fail(B->err, GL_ERR_NOMEM, "cluster: out of memory");
+    if (!node->children) return gl_fail(err, GL_ERR_NOMEM, "cluster: out of memory");
     node->n_children = m;
     for (int i = 0; i < m; i++)
-        if (!(node->children[i].name = strdup(B->classes[members[i]])))
-            return gl_fail(B->err, GL_ERR_NOMEM, "cluster: out of memory");
+        if (!(node->children[i].name = strdup(classes[members[i]])))
+            return gl_fail(err, GL_ERR_NOMEM, "cluster: out of memory");
     return GL_OK;
 }
 
@@ -131,7 +132,8 @@ static gl_status cosine_distances(builder *B, const int *members, int m, double 
  * step's count, until the steps run out. A group no larger than its step's count stays a list. */
 static gl_status split(builder *B, gl_class_node *node, const int *members, int m, int level) {
     int k = level < B->steps ? B->k[level] : 0;
-    if (level >= B->steps || m <= k) return add_leaves(B, node, members, m);
+    if (level >= B->steps || m <= k)
+        return gl_cluster_add_leaves(node, B->classes, members, m, B->err);
     double *d = NULL;
     int *assign = malloc((size_t)m * sizeof *assign);
     if (!assign) return gl_fail(B->err, GL_ERR_NOMEM, "cluster: out of memory");

@@ -121,16 +121,6 @@ static gl_status assign_classes(ctx *C, const int *members, int m, char **names,
     return st;
 }
 
-static gl_status leaves(ctx *C, gl_class_node *node, const int *members, int m) {
-    node->children = calloc((size_t)m, sizeof *node->children);
-    if (!node->children) return gl_fail(C->err, GL_ERR_NOMEM, "cluster: out of memory");
-    node->n_children = m;
-    for (int i = 0; i < m; i++)
-        if (!(node->children[i].name = strdup(C->classes[members[i]])))
-            return gl_fail(C->err, GL_ERR_NOMEM, "cluster: out of memory");
-    return GL_OK;
-}
-
 /* The LLM's cluster names for these classes: asked once, re-asked once when it gave none. */
 static gl_status ask_names(ctx *C, const int *members, int m, int k, char ***names, int *n_names) {
     const char **list = malloc((size_t)m * sizeof *list);
@@ -173,7 +163,8 @@ static gl_status ask_names(ctx *C, const int *members, int m, int k, char ***nam
  * group no larger than its step's count stays a list, as in the CLIP clustering. */
 static gl_status split(ctx *C, gl_class_node *node, const int *members, int m, int level) {
     int k = level < C->steps ? C->k[level] : 0;
-    if (level >= C->steps || m <= k) return leaves(C, node, members, m);
+    if (level >= C->steps || m <= k)
+        return gl_cluster_add_leaves(node, C->classes, members, m, C->err);
     char **names = NULL;
     int n_names = 0;
     gl_status st = ask_names(C, members, m, k, &names, &n_names);

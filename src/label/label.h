@@ -116,6 +116,9 @@ gl_status gl_zeroshot_level(gl_zeroshot *zs, const gl_class_node *node, float *e
 
 /* ---------------------------------------------------------------- clustering (cluster.c) */
 
+/* node's children become leaves named classes[members[i]] (copies), i < m; node has none yet. */
+gl_status gl_cluster_add_leaves(gl_class_node *node, const char *const *classes, const int *members,
+                                int m, gl_error *err);
 /* CLIP text embeddings [n, dim] (raw) of tmpl with "{}" replaced by each text (a template without
  * "{}" is a prefix). *out is malloc'ed. */
 gl_status gl_cluster_embed_texts(gl_clip *clip, const char *tmpl, const char *const *texts, int n,
