@@ -170,7 +170,8 @@ void gl_blas_set_threads(int n);
 /* An 8-bit RGB image, rows top to bottom, pixels interleaved [height][width][3]. */
 typedef struct {
     int width, height;
-    unsigned char *rgb; /* [height][width][3] */
+    unsigned char *rgb;   /* [height][width][3] */
+    unsigned char *alpha; /* [height][width] for RGBA/LA pictures, else NULL; freed with rgb */
 } gl_image;
 
 /* Decodes any GDAL-readable picture (JPEG, PNG gray/RGBA/palette/16-bit, TIFF, WebP) and converts
@@ -187,6 +188,16 @@ void gl_image_free(gl_image *img);
 
 /* ------------------------------------------------------------------ preprocessing */
 
+/* Whose image transform a model was trained with. They differ in two places:
+ *  - the centre crop's offset: HF's CLIPImageProcessor floors (h-S)//2; open_clip's torchvision
+ *    CenterCrop takes int(round((h-S)/2.0)), Python's round half to even (55.5 -> 56, 54.5 -> 54);
+ *  - the order: HF converts to RGB first; open_clip resizes and crops the picture in its own mode
+ *    and converts after, so RGBA and LA pictures are resampled premultiplied (Pillow's RGBa) and
+ *    their alpha dropped only then.
+ * A converted open_clip model keeps its family as "geolabel_family": "open_clip" in
+ * preprocessor_config.json, which gl_preproc_config_read reads back ("hf" is the default). */
+typedef enum { GL_PREPROC_HF = 0, GL_PREPROC_OPEN_CLIP } gl_preproc_family;
+
 /* CLIPImageProcessor settings, read from preprocessor_config.json (old and new forms). */
 typedef struct {
     int resize_shortest_edge;        /* 0: no resize */
@@ -195,6 +206,7 @@ typedef struct {
     double rescale_factor;           /* 1/255 */
     float mean[3], std[3];
     int do_resize, do_center_crop, do_rescale, do_normalize, do_convert_rgb;
+    gl_preproc_family family;
 } gl_preproc_config;
 gl_preproc_config gl_preproc_default_config(int image_size);
 /* Applies the file's keys to *cfg; keys the file lacks keep cfg's values (start from
@@ -256,6 +268,7 @@ const char *gl_dtype_name(gl_dtype dtype); /* "f32", "bf16", "int8" */
 typedef struct {
     int threads;   /* 0: all cores */
     int max_batch; /* images or texts per forward call; sizes the workspace */
+    const char *arch; /* --arch: open_clip architecture NAME or CONFIG.json; NULL: the model's own */
     /* Called during every forward with each layer's output (may be NULL): inspection for tests
      * and debugging, at no cost when NULL. ctx is passed back unchanged. */
     void (*on_layer)(void *ctx, const gl_clip_layer_state *state);
@@ -264,9 +277,14 @@ typedef struct {
 } gl_clip_params;
 gl_clip_params gl_clip_default_params(void);
 
-/* Loads a Hugging Face CLIP folder (config.json, model.safetensors or sharded index,
- * vocab.json, merges.txt, preprocessor_config.json). F32 weights are mmap'ed in place; F16/BF16
- * are widened once. `dir_or_id` may also be ORG/NAME of a model pulled into the cache.
+/* Loads a CLIP from any source (clip/sources.c): a Hugging Face CLIP folder (config.json,
+ * model.safetensors, pytorch_model.bin or a sharded index of either, vocab.json, merges.txt,
+ * preprocessor_config.json), an open_clip folder (open_clip_config.json + open_clip_model.safetensors
+ * or open_clip_pytorch_model.bin), a single checkpoint file (.pt/.pth/.bin/.safetensors: a bare
+ * state dict or an open_clip training checkpoint) with params->arch, ORG/NAME of a model pulled
+ * into the cache, or ORG/NAME/FILE pulled with --file. Weights whose layout allows are mmap'ed in
+ * place; F16/BF16 are widened once. Preprocessing, activation and text pooling follow the model's
+ * family (see gl_preproc_family).
  * A context owns one workspace and one thread pool: it runs one encode call at a time. During
  * an encode call BLAS runs one thread per call (the pool already splits every GEMM); the
  * caller's BLAS thread count is restored on return. */

@@ -193,7 +193,7 @@ static void test_crop_padding(void) {
     unsigned char px[4 * 3 * 3];
     for (int i = 0; i < 36; i++)
         px[i] = (unsigned char)(i * 7);
-    gl_image img = {4, 3, px};
+    gl_image img = {4, 3, px, NULL};
     gl_preproc_config c = gl_preproc_default_config(4);
     c.do_resize = 0;
     c.crop_width = 6;
@@ -210,7 +210,7 @@ static void test_crop_padding(void) {
 /* A 1x1 tile (a raster's last column can be that thin) upscales to a constant crop. */
 static void test_one_pixel_preprocess(void) {
     unsigned char px[3] = {10, 200, 77};
-    gl_image img = {1, 1, px};
+    gl_image img = {1, 1, px, NULL};
     gl_preproc_config c = gl_preproc_default_config(224);
     float *out = malloc(sizeof(float) * 3 * 224 * 224);
     gl_error err = {0};
@@ -530,7 +530,7 @@ static void test_pil_pipeline(void) {
         e = gl_npy_load(pv, &err);
         CHECK(e, "%s", err.msg);
         if (a && e->data && e->count == (size_t)3 * C * C) {
-            gl_image img = {(int)a->shape[1], (int)a->shape[0], a->data};
+            gl_image img = {(int)a->shape[1], (int)a->shape[0], a->data, NULL};
             gl_preproc_config c = gl_preproc_default_config(S);
             c.crop_width = c.crop_height = C;
             float *out = malloc(sizeof(float) * e->count);

@@ -23,7 +23,8 @@ int cmd_embed(int argc, char **argv) {
         {"model", required_argument, 0, 'm'},   {"text", no_argument, 0, 't'},
         {"normalize", no_argument, 0, 'n'},     {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 'j'}, {"output", required_argument, 0, 'o'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"arch", required_argument, 0, 'a'},    {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     const char *model = NULL, *out = NULL;
     int text = 0, normalize = 0, c;
     gl_clip_params p = gl_clip_default_params();
@@ -33,6 +34,8 @@ int cmd_embed(int argc, char **argv) {
             model = optarg;
         else if (c == 'o')
             out = optarg;
+        else if (c == 'a')
+            p.arch = optarg;
         else if (c == 't')
             text = 1;
         else if (c == 'n')

@@ -69,7 +69,7 @@ typedef struct {
 struct gl_clip {
     clip_config cfg;
     char *dir;
-    gl_safetensors st;
+    struct clip_source *src; /* the weights under HF names (sources.h) */
     float *widened; /* F16/BF16 (and misaligned F32) weights as float, one block */
     clip_vision_weights vis;
     clip_text_weights txt;

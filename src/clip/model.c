@@ -1,6 +1,8 @@
-/* model.c: gl_clip contexts: load a Hub CLIP folder (config, weights bound and shape-checked by
- * their HF names, tokenizer, preprocessing) and size the workspace; the forward is forward.c's. */
+/* model.c: gl_clip contexts: load any model source (clip/sources.c: weights bound and
+ * shape-checked by their HF names, tokenizer, preprocessing) and size the workspace; the forward
+ * is forward.c's. */
 #include "clip/clip_internal.h"
+#include "clip/sources.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -9,12 +11,7 @@
 #include <sys/stat.h>
 
 gl_clip_params gl_clip_default_params(void) {
-    return (gl_clip_params){.threads = 0, .max_batch = 8};
-}
-
-static int file_exists(const char *path) {
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+    return (gl_clip_params){.threads = 0, .max_batch = 8, .arch = NULL};
 }
 
 /* ------------------------------------------------------------------ weights */
@@ -26,10 +23,10 @@ static int needs_widening(const gl_st_tensor *t) {
 
 gl_status clip_bind(gl_clip *c, const char *name, float const **out, size_t *widened_used,
                     gl_error *err, ...) {
-    const gl_st_tensor *t = gl_st_find(&c->st, name);
-    const char *file = c->st.paths[0];
+    const gl_st_tensor *t = clip_source_find(c->src, name);
+    const char *file = c->src->weights;
     if (!t) return gl_fail(err, GL_ERR_FORMAT, "%s: required tensor '%s' is missing", file, name);
-    file = gl_st_tensor_path(&c->st, t);
+    file = clip_source_tensor_file(c->src, t);
     int64_t want[GL_ST_MAX_DIMS];
     int nd = 0;
     va_list ap;
@@ -159,13 +156,13 @@ static gl_status bind_weights(gl_clip *c, gl_error *err) {
     BIND(&bd, tw->proj, "", "text_projection.weight", cfg->projection_dim, t->hidden);
     bind_layers(&bd, "text_model", t, tw->layers);
     if (bd.s) return bd.s;
-    const gl_st_tensor *ls = gl_st_find(&c->st, "logit_scale");
+    const gl_st_tensor *ls = clip_source_find(c->src, "logit_scale");
     if (!ls)
         return gl_fail(err, GL_ERR_FORMAT, "%s: required tensor 'logit_scale' is missing",
-                       c->st.paths[0]);
+                       c->src->weights);
     if (ls->count != 1 || ls->ndim > 1 || ls->dtype == GL_ST_OTHER)
         return gl_fail(err, GL_ERR_SHAPE, "%s: tensor 'logit_scale' must be one float",
-                       gl_st_tensor_path(&c->st, ls));
+                       clip_source_tensor_file(c->src, ls));
     float scale;
     if (ls->dtype == GL_ST_F32)
         memcpy(&scale, ls->data, 4);
@@ -176,23 +173,13 @@ static gl_status bind_weights(gl_clip *c, gl_error *err) {
 }
 
 static gl_status open_weights(gl_clip *c, gl_error *err) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/model.safetensors", c->dir);
-    if (!file_exists(path)) {
-        snprintf(path, sizeof path, "%s/model.safetensors.index.json", c->dir);
-        if (!file_exists(path))
-            return gl_fail(err, GL_ERR_IO,
-                           "%s: no model.safetensors or model.safetensors.index.json", c->dir);
-    }
-    gl_status s = gl_st_open(path, &c->st, err);
-    if (s) return s;
     size_t total = 0;
-    for (int i = 0; i < c->st.n_tensors; i++)
-        if (needs_widening(&c->st.tensors[i])) total += c->st.tensors[i].count;
+    for (int i = 0; i < c->src->n_tensors; i++)
+        if (needs_widening(&c->src->tensors[i])) total += c->src->tensors[i].count;
     /* total is bounded by the mapped file sizes, which were checked tensor by tensor */
     if (total && !(c->widened = malloc(total * sizeof(float))))
-        return gl_fail(err, GL_ERR_NOMEM, "%s: cannot allocate %zu bytes for widened weights", path,
-                       total * 4);
+        return gl_fail(err, GL_ERR_NOMEM, "%s: cannot allocate %zu bytes for widened weights",
+                       c->src->weights, total * 4);
     return bind_weights(c, err);
 }
 
@@ -240,37 +227,20 @@ static void free_workspace(clip_workspace *w) {
 /* ------------------------------------------------------------------ load and free */
 
 static gl_status load_preprocessing(gl_clip *c, gl_error *err) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/preprocessor_config.json", c->dir);
     int size = c->cfg.vision.image_size;
-    c->preproc = gl_preproc_default_config(size);
-    if (file_exists(path)) {
-        gl_status s = gl_preproc_config_read(path, &c->preproc, err);
-        if (s) return s;
-    }
+    c->preproc = c->src->preproc;
     const gl_preproc_config *p = &c->preproc;
     if (p->do_center_crop && (p->crop_width != size || p->crop_height != size))
         return gl_fail(err, GL_ERR_SHAPE,
-                       "%s: crop size %dx%d differs from the model's image_size %d", path,
-                       p->crop_width, p->crop_height, size);
+                       "%s/preprocessor_config.json: crop size %dx%d differs from the model's "
+                       "image_size %d",
+                       c->dir, p->crop_width, p->crop_height, size);
     return GL_OK;
 }
 
 static gl_status load_tokenizer(gl_clip *c, gl_error *err) {
-    char vocab[4096], merges[4096];
-    snprintf(vocab, sizeof vocab, "%s/vocab.json", c->dir);
-    snprintf(merges, sizeof merges, "%s/merges.txt", c->dir);
-    c->tok = gl_tokenizer_load(vocab, merges, err);
+    c->tok = gl_tokenizer_load(c->src->vocab, c->src->merges, err);
     return c->tok ? GL_OK : (err && err->code ? err->code : GL_ERR_IO);
-}
-
-/* A folder path, or ORG/NAME of a model pulled into the hub cache. */
-static gl_status resolve_model_dir(const char *dir_or_id, char **dir, gl_error *err) {
-    char buf[4096];
-    gl_status s = gl_model_resolve(dir_or_id, buf, sizeof buf, err);
-    if (s) return s;
-    *dir = strdup(buf);
-    return *dir ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", dir_or_id);
 }
 
 gl_clip *gl_clip_load(const char *dir_or_id, const gl_clip_params *params, gl_error *err) {
@@ -289,10 +259,12 @@ gl_clip *gl_clip_load(const char *dir_or_id, const gl_clip_params *params, gl_er
     c->max_batch = p.max_batch;
     c->on_layer = p.on_layer;
     c->ctx = p.ctx;
-    gl_status s = resolve_model_dir(dir_or_id, &c->dir, err);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", c->dir ? c->dir : "");
-    if (!s) s = clip_config_load(path, &c->cfg, err);
+    gl_status s = (c->src = calloc(1, sizeof *c->src)) ? GL_OK
+                  : gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", dir_or_id);
+    if (!s) s = clip_source_open(dir_or_id, p.arch, 1, c->src, err);
+    if (!s && !(c->dir = strdup(c->src->dir)))
+        s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", dir_or_id);
+    if (!s) c->cfg = c->src->cfg;
     if (!s) s = open_weights(c, err);
     if (!s) s = load_preprocessing(c, err);
     if (!s) s = load_tokenizer(c, err);
@@ -319,7 +291,8 @@ void gl_clip_free(gl_clip *c) {
     free(c->vis.layers);
     free(c->txt.layers);
     free(c->widened);
-    gl_st_close(&c->st);
+    clip_source_close(c->src);
+    free(c->src);
     free(c->dir);
     free(c);
 }
@@ -346,7 +319,7 @@ gl_tokenizer *gl_clip_tokenizer(gl_clip *c) {
 const char *gl_clip_model_hash(gl_clip *c) {
     if (!c->hash[0]) {
         uint64_t d[2];
-        gl_st_digest(&c->st, d);
+        clip_source_digest(c->src, d);
         snprintf(c->hash, sizeof c->hash, "%016llx%016llx", (unsigned long long)d[0],
                  (unsigned long long)d[1]);
     }

@@ -1,5 +1,6 @@
 /* preproc.c: CLIPImageProcessor's PIL path in C: preprocessor_config.json, Pillow-identical
- * bicubic resize, floor-rounded center crop, rescale, normalise and HWC->CHW.
+ * bicubic resize, center crop (floor-rounded as HF, or half-even as open_clip's torchvision),
+ * rescale, normalise and HWC->CHW.
  *
  * The resampler reproduces Pillow 9.4's src/libImaging/Resample.c bit for bit (facts taken from
  * it: bicubic a = -0.5 with support 2 widened by the downscale factor, taps normalised to sum 1
@@ -128,6 +129,13 @@ static gl_status apply_config(const char *path, const cJSON *root, gl_preproc_co
             return gl_fail(err, GL_ERR_FORMAT, "%s: 'rescale_factor' must be a positive number",
                            path);
         c->rescale_factor = v->valuedouble;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "geolabel_family"))) {
+        const char *f = cJSON_IsString(v) ? v->valuestring : "";
+        if (strcmp(f, "hf") && strcmp(f, "open_clip"))
+            return gl_fail(err, GL_ERR_FORMAT,
+                           "%s: 'geolabel_family' must be \"hf\" or \"open_clip\"", path);
+        c->family = strcmp(f, "hf") ? GL_PREPROC_OPEN_CLIP : GL_PREPROC_HF;
     }
     v = cJSON_GetObjectItemCaseSensitive(root, "resample");
     if (v && !(cJSON_IsNumber(v) && v->valuedouble == 3))
@@ -360,8 +368,14 @@ void gl_preproc_resized_size(const gl_preproc_config *cfg, int w, int h, int *ou
     }
 }
 
-static int floor_half(int n) {
-    return n >= 0 ? n / 2 : -((1 - n) / 2);
+/* The crop's first row (or column) for n = resized - crop. HF floors n/2, padding with zeros
+ * when n < 0. torchvision rounds n/2.0 half to even; when n < 0 it first pads (-n)//2 on the
+ * top/left, then crops at 0. */
+static int crop_offset(const gl_preproc_config *cfg, int n) {
+    if (cfg->family != GL_PREPROC_OPEN_CLIP) return n >= 0 ? n / 2 : -((1 - n) / 2);
+    if (n < 0) return -((-n) / 2);
+    int k = n / 2;
+    return (n & 1) && (k & 1) ? k + 1 : k;
 }
 
 /* The model input for byte v in channel c: HF's float64 rescale cast to float32, then float32
@@ -369,6 +383,47 @@ static int floor_half(int n) {
 static float normalised(const gl_preproc_config *cfg, unsigned char v, int c) {
     float x = cfg->do_rescale ? (float)(v * cfg->rescale_factor) : (float)v;
     return cfg->do_normalize ? (x - cfg->mean[c]) / cfg->std[c] : x;
+}
+
+static inline int muldiv255(int a, int b) { /* Pillow's MULDIV255: a * b / 255, rounded */
+    int t = a * b + 128;
+    return ((t >> 8) + t) >> 8;
+}
+
+/* open_clip resizes an RGBA or LA picture in Pillow's premultiplied RGBa and drops the alpha only
+ * after the crop: colour times alpha and the alpha itself go through the same resampler (Pillow
+ * filters each band alike), then colour is divided back (rgba2rgbA: 255 * c / a, kept as is
+ * where a is 0 or 255). */
+static gl_status resize_window_premultiplied(const gl_image *img, int rw, int rh, int x0, int y0,
+                                             int ow, int oh, unsigned char *win, gl_error *err) {
+    size_t n = (size_t)img->width * img->height, m = (size_t)ow * oh;
+    unsigned char *pre = malloc(n * 3), *a3 = malloc(n * 3), *awin = malloc(m * 3);
+    gl_status s = pre && a3 && awin ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "preprocess: no memory");
+    for (size_t i = 0; !s && i < n; i++) {
+        int a = img->alpha[i];
+        for (int c = 0; c < 3; c++) {
+            pre[3 * i + c] = (unsigned char)muldiv255(img->rgb[3 * i + c], a);
+            a3[3 * i + c] = (unsigned char)a;
+        }
+    }
+    if (!s)
+        s = resize_window(pre, img->width, img->height, rw, rh, x0, y0, ow, oh, win,
+                          (size_t)ow * 3, err);
+    if (!s)
+        s = resize_window(a3, img->width, img->height, rw, rh, x0, y0, ow, oh, awin,
+                          (size_t)ow * 3, err);
+    for (size_t i = 0; !s && i < m; i++) {
+        int a = awin[3 * i];
+        if (a == 0 || a == 255) continue;
+        for (int c = 0; c < 3; c++) {
+            int v = 255 * win[3 * i + c] / a;
+            win[3 * i + c] = (unsigned char)(v > 255 ? 255 : v);
+        }
+    }
+    free(pre);
+    free(a3);
+    free(awin);
+    return s;
 }
 
 gl_status gl_preprocess(const gl_preproc_config *cfg, const gl_image *img, float *out,
@@ -384,15 +439,19 @@ gl_status gl_preprocess(const gl_preproc_config *cfg, const gl_image *img, float
     int cw = crop ? cfg->crop_width : rw, ch = crop ? cfg->crop_height : rh;
     if (cw < 1 || ch < 1 || (long long)cw * ch > GL_IMAGE_MAX_PIXELS)
         return gl_fail(err, GL_ERR_ARG, "preprocess: bad crop size %dx%d", cw, ch);
-    /* HF pads a too-small image with zeros before cropping; the floor keeps its offsets. */
-    int top = floor_half(rh - ch), left = floor_half(rw - cw);
+    /* A too-small image is padded with zeros before cropping, as both references do. */
+    int top = crop_offset(cfg, rh - ch), left = crop_offset(cfg, rw - cw);
     int x0 = left > 0 ? left : 0, y0 = top > 0 ? top : 0;
     int x1 = left + cw < rw ? left + cw : rw, y1 = top + ch < rh ? top + ch : rh;
     int ow = x1 - x0, oh = y1 - y0;
     unsigned char *win = malloc((size_t)ow * oh * 3);
     if (!win) return gl_fail(err, GL_ERR_NOMEM, "preprocess: no memory");
-    gl_status s = resize_window(img->rgb, img->width, img->height, rw, rh, x0, y0, ow, oh, win,
-                                (size_t)ow * 3, err);
+    /* Pillow returns an unresized copy as it is, alpha untouched */
+    int premultiply = cfg->family == GL_PREPROC_OPEN_CLIP && img->alpha &&
+                      (rw != img->width || rh != img->height);
+    gl_status s = premultiply ? resize_window_premultiplied(img, rw, rh, x0, y0, ow, oh, win, err)
+                              : resize_window(img->rgb, img->width, img->height, rw, rh, x0, y0,
+                                              ow, oh, win, (size_t)ow * 3, err);
     if (s) {
         free(win);
         return s;

@@ -2,7 +2,8 @@
  * as Pillow 9.4's Image.open(...).convert('RGB') does, the reference's first preprocessing step.
  *
  * Conversion rules, from Pillow's PngImagePlugin/TiffImagePlugin modes and Convert.c:
- *  - RGBA, LA: alpha is dropped (not composited); gray (L) is replicated into R, G and B.
+ *  - RGBA, LA: alpha is dropped (not composited); gray (L) is replicated into R, G and B. The
+ *    alpha is kept beside the RGB (gl_image.alpha) for open_clip's transform.
  *  - P (palette): each index goes through the colour table; an index past the table's end gets
  *    (i, i, i), the gray ramp Pillow's palettes start from.
  *  - 1/2/4-bit gray: scaled to 0..255 (v * 255 / (2^bits - 1)), as Pillow's "1", "L;2", "L;4"
@@ -43,13 +44,15 @@ typedef struct {
 /* Releases the pixels of an image held by value (decode's partial output). */
 static void image_clear(gl_image *img) {
     free(img->rgb);
-    img->rgb = NULL;
+    free(img->alpha);
+    img->rgb = img->alpha = NULL;
     img->width = img->height = 0;
 }
 
 void gl_image_free(gl_image *img) {
     if (!img) return;
     free(img->rgb);
+    free(img->alpha);
     free(img);
 }
 
@@ -173,6 +176,32 @@ static CPLErr read_cmyk(GDALDatasetH ds, const decode_plan *p, gl_image *img) {
     return e;
 }
 
+/* The alpha of RGBA and LA pictures (the last band, when GDAL calls it alpha), as Pillow keeps it
+ * for a transform that resamples before converting to RGB (open_clip's): 8-bit as stored, the
+ * high byte of 16-bit samples. */
+static CPLErr read_alpha(GDALDatasetH ds, const decode_plan *p, gl_image *img) {
+    int nb = GDALGetRasterCount(ds);
+    if ((nb != 2 && nb != 4) || p->conv == CONV_CMYK) return CE_None;
+    GDALRasterBandH b = GDALGetRasterBand(ds, nb);
+    GDALDataType type = GDALGetRasterDataType(b);
+    if (GDALGetRasterColorInterpretation(b) != GCI_AlphaBand ||
+        (type != GDT_Byte && type != GDT_UInt16))
+        return CE_None;
+    size_t n = (size_t)img->width * img->height;
+    if (!(img->alpha = malloc(n))) return CE_Failure;
+    if (type == GDT_Byte)
+        return GDALRasterIO(b, GF_Read, 0, 0, img->width, img->height, img->alpha, img->width,
+                            img->height, GDT_Byte, 0, 0);
+    uint16_t *wide = malloc(n * sizeof *wide);
+    if (!wide) return CE_Failure;
+    CPLErr e = GDALRasterIO(b, GF_Read, 0, 0, img->width, img->height, wide, img->width,
+                            img->height, GDT_UInt16, 0, 0);
+    for (size_t i = 0; e == CE_None && i < n; i++)
+        img->alpha[i] = (unsigned char)(wide[i] >> 8);
+    free(wide);
+    return e;
+}
+
 static gl_status decode(GDALDatasetH ds, ink_storage inks, const char *path, gl_image *out,
                         gl_error *err) {
     int w = GDALGetRasterXSize(ds), h = GDALGetRasterYSize(ds);
@@ -197,6 +226,7 @@ static gl_status decode(GDALDatasetH ds, ink_storage inks, const char *path, gl_
     } else {
         e = read_converted(ds, &p, out);
     }
+    if (e == CE_None) e = read_alpha(ds, &p, out);
     if (e != CE_None || CPLGetLastErrorType() >= CE_Failure) {
         char msg[512];
         image_clear(out);

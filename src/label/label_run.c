@@ -161,7 +161,7 @@ static gl_status prepare_views(run_ctx *c, const unsigned char *rgb, const gl_ti
     const gl_preproc_config *cfg = gl_clip_preproc_config(c->clip);
     size_t per = (size_t)3 * c->size * c->size;
     for (int v = 0; v < c->n_views; v++) {
-        gl_image img = {t->w, t->h, (unsigned char *)rgb};
+        gl_image img = {t->w, t->h, (unsigned char *)rgb, NULL};
         if (c->views[v] != GL_TTA_OP_NONE) {
             gl_tile_augment(c->views[v], rgb, t->w, t->h, c->aug, &img.width, &img.height);
             img.rgb = c->aug;
