@@ -453,7 +453,9 @@ typedef struct {
     char name[96]; /* HF name */
     int ndim;
     int64_t shape[4];
+    int order;   /* the binder's order: shape errors report the first tensor it would reach */
     int covered;
+    int mapped; /* index+1 of the raw tensor that supplies it, 0 for none */
 } expected;
 
 typedef struct {
@@ -467,7 +469,8 @@ static void expect(expected_list *l, const char *prefix, const char *suffix, int
     snprintf(e->name, sizeof e->name, "%s%s", prefix, suffix);
     e->ndim = ndim;
     e->shape[0] = a, e->shape[1] = b, e->shape[2] = c, e->shape[3] = d;
-    e->covered = 0;
+    e->order = l->n - 1;
+    e->covered = e->mapped = 0;
 }
 
 /* One encoder layer's tensors, in units of d (hidden) and i (MLP width). */
@@ -727,28 +730,44 @@ static gl_status check_mapping(clip_source *src, raw_list *raw, expected_list *e
             continue;
         }
         /* a repeated key: the later one wins, as in the Python dict it came from */
-        for (int j = 0; j < i; j++)
-            if (map[j].e == e) map[j].e = NULL;
+        if (e->mapped) map[e->mapped - 1].e = NULL;
         map[i].e = e;
+        e->mapped = i + 1;
+    }
+    int *by_order = malloc((size_t)(ex->n ? ex->n : 1) * sizeof *by_order);
+    if (!by_order) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", src->weights);
+    for (int k = 0; k < ex->n; k++)
+        by_order[ex->items[k].order] = k;
+    for (int k = 0; k < ex->n; k++) {
+        expected *e = &ex->items[by_order[k]];
+        if (!e->mapped) continue;
+        const mapping *m = &map[e->mapped - 1];
+        const raw_tensor *r = m->raw;
         int64_t want[4];
         int nd = e->ndim;
         memcpy(want, e->shape, sizeof want);
-        if (map[i].kind == MAP_QKV) want[0] *= 3;
-        if (map[i].kind == MAP_TRANSPOSE) want[0] = e->shape[1], want[1] = e->shape[0];
+        if (m->kind == MAP_QKV) want[0] *= 3;
+        if (m->kind == MAP_TRANSPOSE) want[0] = e->shape[1], want[1] = e->shape[0];
         int ok = same_shape(r->shape, r->ndim, want, nd);
         if (nd == 0) ok = r->count == 1 && r->ndim <= 1; /* logit_scale: [] or [1] */
+        gl_status s = GL_OK;
         if (!ok) {
             char got[96], exp[96];
             shape_text(r->shape, r->ndim, got, sizeof got);
             shape_text(want, nd, exp, sizeof exp);
-            return gl_fail(err, GL_ERR_SHAPE, "%s: tensor '%s' has shape %s, %s implies %s",
-                           raw_file(src, r), r->stored, got, config_name(src), exp);
+            s = gl_fail(err, GL_ERR_SHAPE, "%s: tensor '%s' has shape %s, %s implies %s",
+                        raw_file(src, r), r->stored, got, config_name(src), exp);
+        } else if (r->dtype == GL_ST_OTHER && !(r->pt && r->pt->dtype == GL_PTH_F64)) {
+            s = gl_fail(err, GL_ERR_UNSUPPORTED,
+                        "%s: tensor '%s' has dtype %s; F32, F16 or BF16 expected",
+                        raw_file(src, r), r->stored, r->dtype_name);
         }
-        if (r->dtype == GL_ST_OTHER && !(r->pt && r->pt->dtype == GL_PTH_F64))
-            return gl_fail(err, GL_ERR_UNSUPPORTED,
-                           "%s: tensor '%s' has dtype %s; F32, F16 or BF16 expected",
-                           raw_file(src, r), r->stored, r->dtype_name);
+        if (s) {
+            free(by_order);
+            return s;
+        }
     }
+    free(by_order);
     for (int i = 0; i < raw->n; i++) {
         if (!map[i].e) continue;
         if (map[i].kind != MAP_QKV) {
