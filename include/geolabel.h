@@ -486,15 +486,76 @@ void gl_tiling_get(const gl_tiling *t, int width, int height, int index, gl_tile
 /* The cache root: $GEOLABEL_CACHE, else $XDG_CACHE_HOME/geolabel, else ~/.cache/geolabel. A
  * model ORG/NAME lives in <root>/models/ORG--NAME. */
 gl_status gl_hub_cache_dir(char *out, size_t out_size, gl_error *err);
-/* Downloads a model folder from the Hugging Face Hub ($HF_ENDPOINT, default
- * https://huggingface.co; $HF_TOKEN sent as a bearer token, never printed) into the cache:
- * config.json, weights (single or sharded safetensors), vocab.json, merges.txt,
- * preprocessor_config.json and tokenizer files when present. Resumable; sizes and sha256 checked
- * where the Hub lists them; files renamed into place only when complete. revision NULL: "main". */
-gl_status gl_hub_pull(const char *repo_id, const char *revision, gl_error *err);
+typedef struct {
+    const char *revision; /* branch, tag, commit or refs/pr/N (URL-encoded as one segment) */
+    const char *file;     /* a single checkpoint (e.g. "ckpt/RS5M_ViT-B-32.pt") instead of a folder */
+    const char *arch;     /* with file: open_clip NAME or CONFIG.json, kept as FILE.arch.json */
+} gl_pull_params;
+gl_pull_params gl_pull_default_params(void);
+/* Downloads a model from the Hugging Face Hub ($HF_ENDPOINT, default https://huggingface.co;
+ * $HF_TOKEN sent as a bearer token, never printed) into the cache. A folder pull takes the
+ * config, vocab.json, merges.txt, preprocessor_config.json and tokenizer files when present, and
+ * the weights: model.safetensors, else pytorch_model.bin, each whole or sharded (index first);
+ * or an open_clip repository's open_clip_config.json with its open_clip_model.safetensors or
+ * open_clip_pytorch_model.bin. With p->file it fetches that one file to <cache folder>/FILE,
+ * which --model ORG/NAME/FILE then names. Resumable; sizes and sha256 (or git blob ids) checked
+ * against the Hub's listing; files renamed into place only when complete. Writes the local folder
+ * (or file) to out. p NULL: gl_pull_default_params(). */
+gl_status gl_hub_pull(const char *repo_id, const gl_pull_params *p, char *out, size_t out_size,
+                      gl_error *err);
 /* An existing directory is used as is; ORG/NAME maps to its cache folder if it was pulled,
  * otherwise a clear error suggesting `geolabel model pull ORG/NAME`. */
 gl_status gl_model_resolve(const char *dir_or_id, char *out_dir, size_t out_size, gl_error *err);
+
+/* ------------------------------------------------------------------ model sources */
+
+/* Every command that takes --model takes the forms gl_clip_load lists, plus --arch; these read
+ * them the same way (clip/sources.c). */
+
+/* The tokenizer of a model (its vocab.json and merges.txt, or the shipped OpenAI BPE for
+ * open_clip models), without reading the weights. Free with gl_tokenizer_free. */
+gl_tokenizer *gl_model_tokenizer_load(const char *model, const char *arch, gl_error *err);
+
+/* What `geolabel model info` reports. Every string is owned by the info. */
+typedef struct {
+    const char *source;    /* "hf-safetensors", "hf-pytorch-bin", "open_clip", "checkpoint" */
+    const char *family;    /* whose conventions apply: "hf" or "open_clip" */
+    const char *key_style; /* tensor names in the file: "hf" or "open_clip" */
+    char *path;            /* the folder or file the spec named */
+    char *config;          /* the file the architecture came from */
+    char *arch;            /* open_clip architecture name, or NULL */
+    const char *dtype;     /* weights as stored: "F32", "F16", "BF16", "F64" or "mixed" */
+    long long params;      /* elements of every weight the model uses */
+    int embed_dim;
+    struct {
+        int image_size, patch_size, width, layers, heads, mlp;
+        const char *act; /* "quick_gelu", "gelu" (exact, erf) or "gelu_tanh" */
+    } vision;
+    struct {
+        int context, vocab, width, layers, heads, mlp;
+        const char *act;
+        int pool_argmax; /* 1: pooled at argmax(input_ids); 0: at the first eos_token_id */
+        int eos_token_id;
+    } text;
+    float logit_scale; /* exp(logit_scale) */
+    gl_preproc_config preproc;
+    int n_files;
+    char **files;            /* weight files (every shard) */
+    long long *file_bytes;   /* their sizes */
+    long long total_bytes;
+} gl_model_info;
+gl_model_info *gl_model_info_load(const char *model, const char *arch, gl_error *err);
+void gl_model_info_free(gl_model_info *info);
+
+/* Writes any model gl_clip_load opens as a Hugging Face CLIP folder in out_dir (created when
+ * missing): config.json, model.safetensors (F32, HF CLIPModel names), vocab.json, merges.txt and
+ * preprocessor_config.json, each written atomically. transformers reads the result as the same
+ * model: open_clip's exact GELU is "hidden_act": "gelu" and its argmax pooling is
+ * "eos_token_id": 2, transformers' own keys. open_clip's image transform has no HF key, so it is
+ * kept as "geolabel_family": "open_clip" in preprocessor_config.json (gl_preproc_family), which
+ * our loader reads back; other tools ignore it and crop as HF does. */
+gl_status gl_model_convert(const char *model, const char *arch, const char *out_dir,
+                           gl_error *err);
 
 /* Writes a Hub-layout CLIP folder with random weights (N(0, 0.02), LayerNorm weights 1) for
  * benchmarks. like: "vit-b-32", "vit-b-16", "vit-l-14", "vit-l-14-336"; dtype: "f32" or "f16". */

@@ -1,33 +1,52 @@
-/* model.c: `geolabel model pull ORG/NAME` (Hub download into the cache) and
- * `geolabel model random --like GEOMETRY -o DIR` (random full-size weights for benchmarks). */
+/* model.c: `geolabel model pull` (Hub download into the cache), `model info` (what a model is),
+ * `model convert` (any model as an HF folder) and `model random` (random weights for benchmarks). */
 #include "cli.h"
 
+#include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const usage_text =
-    "usage: geolabel model pull ORG/NAME [--revision REV] [--cache DIR]\n"
-    "         Downloads the model folder from the Hugging Face Hub ($HF_ENDPOINT, $HF_TOKEN) into\n"
-    "         the cache ($GEOLABEL_CACHE, else $XDG_CACHE_HOME/geolabel, else ~/.cache/geolabel);\n"
-    "         --model ORG/NAME then finds it there.\n"
+    "usage: geolabel model pull ORG/NAME [--revision REV] [--file PATH [--arch NAME|CONFIG.json]]\n"
+    "                           [--cache DIR]\n"
+    "         Downloads from the Hugging Face Hub ($HF_ENDPOINT, $HF_TOKEN) into the cache\n"
+    "         ($GEOLABEL_CACHE, else $XDG_CACHE_HOME/geolabel, else ~/.cache/geolabel) and prints\n"
+    "         where. A CLIP folder: model.safetensors, else pytorch_model.bin (whole or sharded),\n"
+    "         or an open_clip repository's config and weights; --model ORG/NAME then finds it.\n"
+    "         --file PATH fetches one checkpoint (e.g. RemoteCLIP-ViT-B-32.pt); --model\n"
+    "         ORG/NAME/PATH then finds it, with the --arch given here kept beside it.\n"
+    "         --revision: a branch, tag, commit or refs/pr/N (default main).\n"
+    "       geolabel model info MODEL [--arch NAME|CONFIG.json] [--json]\n"
+    "         Source, architecture, parameter count, dtype, family, preprocessing, file sizes.\n"
+    "       geolabel model convert MODEL [--arch NAME|CONFIG.json] -o DIR\n"
+    "         Writes MODEL as a Hugging Face CLIP folder (config.json, model.safetensors in F32,\n"
+    "         vocab.json, merges.txt, preprocessor_config.json) that loads without copies.\n"
     "       geolabel model random --like vit-b-32|vit-b-16|vit-l-14|vit-l-14-336 -o DIR\n"
     "                             [--seed N] [--dtype f32|f16]\n"
     "         Writes a Hub-layout CLIP folder with random weights (for benchmarks); vocab.json\n"
     "         and merges.txt come from $GEOLABEL_DATA/clip-bpe, else data/clip-bpe beside the\n"
-    "         executable's folder, else /usr/share/geolabel/clip-bpe.\n";
+    "         executable's folder, else /usr/share/geolabel/clip-bpe.\n"
+    "  MODEL: an HF CLIP folder (safetensors or pytorch_model.bin), an open_clip folder, a\n"
+    "  checkpoint file (.pt/.pth/.bin/.safetensors) with --arch, ORG/NAME or ORG/NAME/FILE pulled.\n";
 
 static int model_pull(int argc, char **argv) {
     static const struct option opts[] = {{"revision", required_argument, 0, 'r'},
                                          {"cache", required_argument, 0, 'c'},
+                                         {"file", required_argument, 0, 'f'},
+                                         {"arch", required_argument, 0, 'a'},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
-    const char *revision = "main";
+    gl_pull_params p = gl_pull_default_params();
     int c;
     optind = 1;
-    while ((c = cli_getopt(argc, argv, "r:c:h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "r:c:f:a:h", opts, NULL)) != -1) {
         if (c == 'r')
-            revision = optarg;
+            p.revision = optarg;
+        else if (c == 'f')
+            p.file = optarg;
+        else if (c == 'a')
+            p.arch = optarg;
         else if (c == 'c')
             setenv("GEOLABEL_CACHE", optarg, 1); /* the library reads the cache root from here */
         else if (c == 'h') {
@@ -37,11 +56,163 @@ static int model_pull(int argc, char **argv) {
             return CLI_USAGE; /* cli_getopt said why */
     }
     if (optind + 1 != argc) return cli_usage_error("model pull", "give exactly one ORG/NAME");
+    if (p.arch && !p.file) return cli_usage_error("model pull", "--arch goes with --file");
     gl_error err = {0};
-    if (gl_hub_pull(argv[optind], revision, &err)) return cli_report(&err);
-    char dir[4096];
-    if (gl_model_resolve(argv[optind], dir, sizeof dir, &err)) return cli_report(&err);
-    printf("%s\n", dir);
+    char where[4096];
+    if (gl_hub_pull(argv[optind], &p, where, sizeof where, &err)) return cli_report(&err);
+    printf("%s\n", where);
+    return CLI_OK;
+}
+
+/* MODEL [--arch A] [--json] [-o DIR], for info and convert. */
+static int model_args(const char *cmd, int argc, char **argv, const char **model,
+                      const char **arch, int *json, const char **out) {
+    static const struct option opts[] = {{"arch", required_argument, 0, 'a'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0}};
+    int c;
+    optind = 1;
+    while ((c = cli_getopt(argc, argv, "a:o:h", opts, NULL)) != -1) {
+        if (c == 'a')
+            *arch = optarg;
+        else if (c == 'j' && json)
+            *json = 1;
+        else if (c == 'o' && out)
+            *out = optarg;
+        else if (c == 'h') {
+            fputs(usage_text, stdout);
+            return -1;
+        } else
+            return CLI_USAGE; /* cli_getopt said why */
+    }
+    if (optind + 1 != argc) return cli_usage_error(cmd, "give exactly one MODEL");
+    *model = argv[optind];
+    if (out && !*out) return cli_usage_error(cmd, "-o DIR is required");
+    return 0;
+}
+
+static cJSON *int_array(const int *v, int n) {
+    return cJSON_CreateIntArray(v, n);
+}
+
+static cJSON *float_array(const float *v) {
+    double d[3] = {v[0], v[1], v[2]};
+    return cJSON_CreateDoubleArray(d, 3);
+}
+
+static void print_info_json(const gl_model_info *m) {
+    const gl_preproc_config *p = &m->preproc;
+    int oc = p->family == GL_PREPROC_OPEN_CLIP;
+    cJSON *j = cJSON_CreateObject(), *v = cJSON_CreateObject(), *t = cJSON_CreateObject(),
+          *pp = cJSON_CreateObject(), *files = cJSON_CreateArray();
+    cJSON_AddStringToObject(j, "path", m->path);
+    cJSON_AddStringToObject(j, "source", m->source);
+    cJSON_AddStringToObject(j, "key_style", m->key_style);
+    cJSON_AddStringToObject(j, "config", m->config);
+    if (m->arch)
+        cJSON_AddStringToObject(j, "arch", m->arch);
+    else
+        cJSON_AddNullToObject(j, "arch");
+    cJSON_AddStringToObject(j, "family", m->family);
+    cJSON_AddNumberToObject(j, "params", (double)m->params);
+    cJSON_AddStringToObject(j, "dtype", m->dtype);
+    cJSON_AddNumberToObject(j, "embed_dim", m->embed_dim);
+    cJSON_AddNumberToObject(j, "logit_scale", (double)m->logit_scale);
+    cJSON_AddStringToObject(v, "type", "ViT");
+    cJSON_AddNumberToObject(v, "image_size", m->vision.image_size);
+    cJSON_AddNumberToObject(v, "patch_size", m->vision.patch_size);
+    cJSON_AddNumberToObject(v, "width", m->vision.width);
+    cJSON_AddNumberToObject(v, "layers", m->vision.layers);
+    cJSON_AddNumberToObject(v, "heads", m->vision.heads);
+    cJSON_AddNumberToObject(v, "mlp", m->vision.mlp);
+    cJSON_AddStringToObject(v, "act", m->vision.act);
+    cJSON_AddItemToObject(j, "vision", v);
+    cJSON_AddNumberToObject(t, "context", m->text.context);
+    cJSON_AddNumberToObject(t, "vocab", m->text.vocab);
+    cJSON_AddNumberToObject(t, "width", m->text.width);
+    cJSON_AddNumberToObject(t, "layers", m->text.layers);
+    cJSON_AddNumberToObject(t, "heads", m->text.heads);
+    cJSON_AddNumberToObject(t, "mlp", m->text.mlp);
+    cJSON_AddStringToObject(t, "act", m->text.act);
+    cJSON_AddStringToObject(t, "pooling", m->text.pool_argmax ? "argmax" : "eos");
+    cJSON_AddNumberToObject(t, "eos_token_id", m->text.eos_token_id);
+    cJSON_AddItemToObject(j, "text", t);
+    int crop[2] = {p->do_center_crop ? p->crop_height : 0, p->do_center_crop ? p->crop_width : 0};
+    cJSON_AddStringToObject(pp, "family", oc ? "open_clip" : "hf");
+    cJSON_AddNumberToObject(pp, "resize_shortest_edge", p->do_resize ? p->resize_shortest_edge : 0);
+    cJSON_AddItemToObject(pp, "crop", int_array(crop, 2));
+    cJSON_AddStringToObject(pp, "crop_rounding", oc ? "half_even" : "floor");
+    cJSON_AddItemToObject(pp, "mean", float_array(p->mean));
+    cJSON_AddItemToObject(pp, "std", float_array(p->std));
+    cJSON_AddItemToObject(j, "preprocess", pp);
+    for (int i = 0; i < m->n_files; i++) {
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "path", m->files[i]);
+        cJSON_AddNumberToObject(f, "bytes", (double)m->file_bytes[i]);
+        cJSON_AddItemToArray(files, f);
+    }
+    cJSON_AddItemToObject(j, "files", files);
+    cJSON_AddNumberToObject(j, "total_bytes", (double)m->total_bytes);
+    char *text = cJSON_Print(j);
+    if (text) puts(text);
+    free(text);
+    cJSON_Delete(j);
+}
+
+static void print_info_text(const gl_model_info *m) {
+    const gl_preproc_config *p = &m->preproc;
+    printf("path:          %s\n", m->path);
+    printf("source:        %s (tensor names: %s)\n", m->source, m->key_style);
+    printf("architecture:  %s%s%s\n", m->config, m->arch ? " = open_clip " : "",
+           m->arch ? m->arch : "");
+    printf("family:        %s\n", m->family);
+    printf("parameters:    %lld (%.1f M)\n", m->params, m->params / 1e6);
+    printf("dtype:         %s\n", m->dtype);
+    printf("embed_dim:     %d    logit_scale: %.4g\n", m->embed_dim, (double)m->logit_scale);
+    printf("vision:        ViT image %d, patch %d, width %d, %d layers, %d heads, mlp %d, %s\n",
+           m->vision.image_size, m->vision.patch_size, m->vision.width, m->vision.layers,
+           m->vision.heads, m->vision.mlp, m->vision.act);
+    printf("text:          context %d, vocab %d, width %d, %d layers, %d heads, mlp %d, %s, "
+           "pooled at %s\n",
+           m->text.context, m->text.vocab, m->text.width, m->text.layers, m->text.heads,
+           m->text.mlp, m->text.act, m->text.pool_argmax ? "argmax(input_ids)" : "the first EOS");
+    printf("preprocessing: %s: bicubic resize of the shortest edge to %d, centre crop %dx%d "
+           "(offset %s), mean %.8g %.8g %.8g, std %.8g %.8g %.8g\n",
+           p->family == GL_PREPROC_OPEN_CLIP ? "open_clip (torchvision)" : "hf (CLIPImageProcessor)",
+           p->resize_shortest_edge, p->crop_width, p->crop_height,
+           p->family == GL_PREPROC_OPEN_CLIP ? "rounded half to even" : "floored",
+           (double)p->mean[0], (double)p->mean[1], (double)p->mean[2], (double)p->std[0],
+           (double)p->std[1], (double)p->std[2]);
+    for (int i = 0; i < m->n_files; i++)
+        printf("file:          %s (%lld bytes)\n", m->files[i], m->file_bytes[i]);
+    printf("total:         %lld bytes\n", m->total_bytes);
+}
+
+static int model_info(int argc, char **argv) {
+    const char *model = NULL, *arch = NULL;
+    int json = 0;
+    int r = model_args("model info", argc, argv, &model, &arch, &json, NULL);
+    if (r) return r < 0 ? CLI_OK : r;
+    gl_error err = {0};
+    gl_model_info *m = gl_model_info_load(model, arch, &err);
+    if (!m) return cli_report(&err);
+    if (json)
+        print_info_json(m);
+    else
+        print_info_text(m);
+    gl_model_info_free(m);
+    return CLI_OK;
+}
+
+static int model_convert(int argc, char **argv) {
+    const char *model = NULL, *arch = NULL, *out = NULL;
+    int r = model_args("model convert", argc, argv, &model, &arch, NULL, &out);
+    if (r) return r < 0 ? CLI_OK : r;
+    gl_error err = {0};
+    if (gl_model_convert(model, arch, out, &err)) return cli_report(&err);
+    printf("%s\n", out);
     return CLI_OK;
 }
 
@@ -83,6 +254,8 @@ static int model_random(int argc, char **argv) {
 int cmd_model(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "pull")) return model_pull(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "random")) return model_random(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "info")) return model_info(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "convert")) return model_convert(argc - 1, argv + 1);
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         fputs(usage_text, stdout);
         return CLI_OK;

@@ -863,6 +863,15 @@ static gl_status add_tensor(clip_source *src, const char *name, const raw_tensor
     t->data = data;
     t->file = r->file;
     src->n_params += (int64_t)t->count;
+    /* the stored dtype, whatever we made of it in memory */
+    static const char *const names[] = {"F32", "F16", "BF16", "F64"};
+    const char *stored = "mixed";
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcmp(r->dtype_name, names[i])) stored = names[i];
+    if (!src->dtype)
+        src->dtype = stored;
+    else if (strcmp(src->dtype, stored))
+        src->dtype = "mixed";
     return GL_OK;
 }
 
@@ -908,17 +917,6 @@ static int cmp_tensor(const void *a, const void *b) {
     return strcmp(((const gl_st_tensor *)a)->name, ((const gl_st_tensor *)b)->name);
 }
 
-static void summarise_dtype(clip_source *src) {
-    src->dtype = NULL;
-    for (int i = 0; i < src->n_tensors; i++) {
-        const char *d = src->tensors[i].dtype_name;
-        if (!src->dtype)
-            src->dtype = d;
-        else if (strcmp(src->dtype, d))
-            src->dtype = "mixed";
-    }
-}
-
 static gl_status open_weights(clip_source *src, gl_error *err) {
     raw_list raw = {0};
     expected_list ex = {0};
@@ -936,7 +934,6 @@ static gl_status open_weights(clip_source *src, gl_error *err) {
         if (map[i].e) s = build_tensor(src, &map[i], err);
     if (!s) {
         qsort(src->tensors, (size_t)src->n_tensors, sizeof *src->tensors, cmp_tensor);
-        summarise_dtype(src);
     }
     free(map);
     free(ex.items);
@@ -1013,4 +1010,12 @@ void clip_source_digest(const clip_source *src, uint64_t out[2]) {
     }
     free(maps);
     free(sizes);
+}
+
+gl_tokenizer *gl_model_tokenizer_load(const char *model, const char *arch, gl_error *err) {
+    clip_source src;
+    if (clip_source_open(model, arch, 0, &src, err)) return NULL;
+    gl_tokenizer *tok = gl_tokenizer_load(src.vocab, src.merges, err);
+    clip_source_close(&src);
+    return tok;
 }

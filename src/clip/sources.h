@@ -37,7 +37,7 @@ typedef struct clip_source {
     int n_files; /* weight files (shards) */
     char **files;
     long long file_bytes; /* their total size */
-    const char *dtype;    /* the weights' storage dtype, e.g. "F32", "F16", or "mixed" */
+    const char *dtype;    /* stored dtype: "F32", "F16", "BF16", "F64" or "mixed" (static) */
 
     gl_st_tensor *tensors; /* sorted by HF name; .file indexes files */
     int n_tensors;

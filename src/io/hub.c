@@ -237,12 +237,13 @@ typedef struct {
     int count;
 } hub_list;
 
-/* {endpoint}/api/models/{repo}/tree/{revision}: [{"type","path","size","lfs":{"oid","size"}}] */
-static gl_status fetch_tree(hub *h, cJSON **tree, gl_error *err) {
+/* {endpoint}/api/models/{repo}/tree/{revision}[/{sub}]:
+ * [{"type","path","size","lfs":{"oid","size"}}], paths relative to the repository root. */
+static gl_status fetch_tree(hub *h, const char *sub, cJSON **tree, gl_error *err) {
     char url[4096], what[512];
     char *rev = escaped_revision(h);
-    snprintf(url, sizeof url, "%s/api/models/%s/tree/%s", h->endpoint, h->repo_id,
-             rev ? rev : "main");
+    snprintf(url, sizeof url, "%s/api/models/%s/tree/%s%s%s", h->endpoint, h->repo_id,
+             rev ? rev : "main", *sub ? "/" : "", sub);
     curl_free(rev);
     snprintf(what, sizeof what, "%s@%s: file list", h->repo_id, h->revision);
     gl_status s = hub_get_json(h, url, what, tree, err);
@@ -293,7 +294,8 @@ static gl_status list_add(hub_list *list, const cJSON *tree, const char *path, g
     return GL_OK;
 }
 
-/* The shards named by an already downloaded model.safetensors.index.json. */
+/* The shards named by an already downloaded index (model.safetensors.index.json or
+ * pytorch_model.bin.index.json: the same weight_map form). */
 static gl_status add_shards(hub_list *list, const cJSON *tree, const char *index_path,
                             gl_error *err) {
     cJSON *index;
@@ -378,6 +380,13 @@ static gl_status fetch_file(hub *h, const hub_file *f, const char *dir, gl_progr
     snprintf(dest, sizeof dest, "%s/%s", dir, f->path);
     snprintf(part, sizeof part, "%s.part", dest);
     snprintf(what, sizeof what, "%s/%s", h->repo_id, f->path);
+    if (strchr(f->path, '/')) { /* a file pulled with --file may sit in a subfolder */
+        char parent[4400];
+        snprintf(parent, sizeof parent, "%s", dest);
+        *strrchr(parent, '/') = 0;
+        gl_status ms = gl_make_dirs(parent, err);
+        if (ms) return ms;
+    }
     long long have = file_size(dest);
     if (have >= 0 && (f->size < 0 || have == f->size)) {
         gl_progress_add(progress, (long)(have > 0 ? have : 0));
@@ -426,29 +435,42 @@ static gl_status fetch_all(hub *h, hub_list *list, int from, const char *dir, gl
     return s;
 }
 
+/* The weights a folder pull takes, in order of preference: safetensors (mmap'ed as they are),
+ * then pytorch_model.bin, each whole or as a sharded index; an open_clip repository's own. A
+ * repository with both layouts (LAION's) is pulled as the HF folder, as transformers users see it. */
+static const struct {
+    const char *config, *weights;
+    int index;
+} layouts[] = {{"config.json", "model.safetensors", 0},
+               {"config.json", "model.safetensors.index.json", 1},
+               {"config.json", "pytorch_model.bin", 0},
+               {"config.json", "pytorch_model.bin.index.json", 1},
+               {"open_clip_config.json", "open_clip_model.safetensors", 0},
+               {"open_clip_config.json", "open_clip_pytorch_model.bin", 0}};
+
 /* Picks the files, fetching the shard index first when the weights are sharded. */
 static gl_status pull_files(hub *h, const cJSON *tree, const char *dir, gl_error *err) {
+    int pick = -1;
+    for (size_t i = 0; i < sizeof layouts / sizeof *layouts && pick < 0; i++)
+        if (tree_entry(tree, layouts[i].config) && tree_entry(tree, layouts[i].weights))
+            pick = (int)i;
+    if (pick < 0)
+        return gl_fail(err, GL_ERR_UNSUPPORTED,
+                       "%s@%s: no CLIP weights in the repository (config.json with "
+                       "model.safetensors or pytorch_model.bin, or an open_clip_config.json with "
+                       "open_clip weights); for a single checkpoint use --file PATH",
+                       h->repo_id, h->revision);
     hub_list *list = calloc(1, sizeof *list);
     if (!list) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", h->repo_id);
-    gl_status s = GL_OK;
-    if (!tree_entry(tree, "config.json"))
-        s = gl_fail(err, GL_ERR_FORMAT, "%s@%s: no config.json in the repository", h->repo_id,
-                    h->revision);
+    gl_status s = list_add(list, tree, layouts[pick].config, err);
     for (size_t i = 0; i < sizeof wanted_files / sizeof *wanted_files && !s; i++)
-        if (tree_entry(tree, wanted_files[i])) s = list_add(list, tree, wanted_files[i], err);
-    int sharded =
-        !tree_entry(tree, "model.safetensors") && tree_entry(tree, "model.safetensors.index.json");
-    if (!s && !sharded && !tree_entry(tree, "model.safetensors"))
-        s = gl_fail(err, GL_ERR_UNSUPPORTED,
-                    "%s@%s: no model.safetensors (nor a sharded index) in the repository",
-                    h->repo_id, h->revision);
-    if (!s)
-        s = list_add(list, tree, sharded ? "model.safetensors.index.json" : "model.safetensors",
-                     err);
+        if (pick < 4 && tree_entry(tree, wanted_files[i]))
+            s = list_add(list, tree, wanted_files[i], err);
+    if (!s) s = list_add(list, tree, layouts[pick].weights, err);
     if (!s) s = fetch_all(h, list, 0, dir, err);
-    if (!s && sharded) {
-        char index[4200];
-        snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir);
+    if (!s && layouts[pick].index) {
+        char index[4400];
+        snprintf(index, sizeof index, "%s/%s", dir, layouts[pick].weights);
         int before = list->count;
         s = add_shards(list, tree, index, err);
         if (!s) s = fetch_all(h, list, before, dir, err);
@@ -457,10 +479,73 @@ static gl_status pull_files(hub *h, const cJSON *tree, const char *dir, gl_error
     return s;
 }
 
-gl_status gl_hub_pull(const char *repo_id, const char *revision, gl_error *err) {
+/* --arch for a pulled checkpoint: a shipped open_clip architecture NAME or a CONFIG.json, copied
+ * beside the file as FILE.arch.json, where --model ORG/NAME/FILE finds it. */
+static gl_status keep_arch(const char *arch, const char *file, gl_error *err) {
+    char from[4096], to[4500];
+    FILE *fp = fopen(arch, "rb");
+    if (!fp) {
+        char rel[300];
+        if (strlen(arch) > 200 || strchr(arch, '/') || strstr(arch, ".."))
+            return gl_fail(err, GL_ERR_ARG, "%s: no such architecture file", arch);
+        snprintf(rel, sizeof rel, "open_clip/%s.json", arch);
+        gl_error quiet = {0};
+        if (gl_data_path(rel, from, sizeof from, &quiet))
+            return gl_fail(err, GL_ERR_ARG,
+                           "%s: neither a config file nor a shipped open_clip architecture", arch);
+        fp = fopen(from, "rb");
+        if (!fp) return gl_fail(err, GL_ERR_IO, "%s: cannot open: %s", from, strerror(errno));
+    }
+    snprintf(to, sizeof to, "%s.arch.json", file);
+    gl_atomic_file f;
+    gl_status s = gl_atomic_open(&f, to, err);
+    if (!s) {
+        char buf[8192];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
+            fwrite(buf, 1, n, f.fp);
+        s = ferror(fp) ? (gl_atomic_abort(&f), gl_fail(err, GL_ERR_IO, "%s: read failed", arch))
+                       : gl_atomic_commit(&f, err);
+    }
+    fclose(fp);
+    return s;
+}
+
+/* --file PATH: that one file, checked against the listing of its folder. */
+static gl_status pull_one_file(hub *h, const char *path, const char *dir, gl_error *err) {
+    if (!valid_file_name(path) || strstr(path, "//") || path[strlen(path) - 1] == '/')
+        return gl_fail(err, GL_ERR_ARG, "%s: not a file path inside the repository", path);
+    const char *slash = strrchr(path, '/');
+    char sub[300] = "";
+    if (slash) snprintf(sub, sizeof sub, "%.*s", (int)(slash - path), path);
+    cJSON *tree = NULL;
+    gl_status s = fetch_tree(h, sub, &tree, err);
+    if (!s && !tree_entry(tree, path))
+        s = gl_fail(err, GL_ERR_NET, "%s@%s: no file %s in the repository", h->repo_id,
+                    h->revision, path);
+    hub_list *list = s ? NULL : calloc(1, sizeof *list);
+    if (!s && !list) s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", h->repo_id);
+    if (!s) s = list_add(list, tree, path, err);
+    if (!s) s = gl_make_dirs(dir, err);
+    if (!s) s = fetch_all(h, list, 0, dir, err);
+    free(list);
+    cJSON_Delete(tree);
+    return s;
+}
+
+gl_pull_params gl_pull_default_params(void) {
+    return (gl_pull_params){.revision = "main", .file = NULL, .arch = NULL};
+}
+
+gl_status gl_hub_pull(const char *repo_id, const gl_pull_params *params, char *out,
+                      size_t out_size, gl_error *err) {
+    gl_pull_params p = params ? *params : gl_pull_default_params();
     if (!valid_repo_id(repo_id))
         return gl_fail(err, GL_ERR_ARG, "%s: not a Hub model id of the form ORG/NAME", repo_id);
-    hub h = {getenv("HF_ENDPOINT"), repo_id, revision && *revision ? revision : "main",
+    if (p.arch && !p.file)
+        return gl_fail(err, GL_ERR_ARG, "%s: --arch goes with --file (a single checkpoint)",
+                       repo_id);
+    hub h = {getenv("HF_ENDPOINT"), repo_id, p.revision && *p.revision ? p.revision : "main",
              getenv("HF_TOKEN"), NULL};
     char endpoint[1024];
     snprintf(endpoint, sizeof endpoint, "%s",
@@ -476,12 +561,21 @@ gl_status gl_hub_pull(const char *repo_id, const char *revision, gl_error *err) 
     h.curl = curl_easy_init();
     cJSON *tree = NULL;
     if (!h.curl) s = gl_fail(err, GL_ERR_NET, "libcurl failed to start");
-    if (!s) s = fetch_tree(&h, &tree, err);
-    if (!s)
-        s = gl_make_dirs(dir, err); /* only now: an empty folder would pass for a pulled model */
-    if (!s) s = pull_files(&h, tree, dir, err);
+    if (!s && p.file) {
+        s = pull_one_file(&h, p.file, dir, err);
+    } else if (!s) {
+        s = fetch_tree(&h, "", &tree, err);
+        /* only now: an empty folder would pass for a pulled model */
+        if (!s) s = gl_make_dirs(dir, err);
+        if (!s) s = pull_files(&h, tree, dir, err);
+    }
     cJSON_Delete(tree);
     curl_easy_cleanup(h.curl);
     curl_global_cleanup();
+    int n = p.file ? snprintf(out, out_size, "%s/%s", dir, p.file)
+                   : snprintf(out, out_size, "%s", dir);
+    if (!s && (n < 0 || (size_t)n >= out_size))
+        s = gl_fail(err, GL_ERR_ARG, "%s: path too long", dir);
+    if (!s && p.arch) s = keep_arch(p.arch, out, err);
     return s;
 }

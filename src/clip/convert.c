@@ -1,0 +1,203 @@
+/* convert.c: gl_model_convert, any loadable model written as a Hugging Face CLIP folder whose
+ * weights later load by mmap without copies, and which transformers reads as the same model. */
+#include "clip/sources.h"
+#include "io/json.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static gl_status write_json(const char *path, cJSON *json, gl_error *err) {
+    char *text = json ? cJSON_Print(json) : NULL;
+    if (!text) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+    gl_atomic_file f;
+    gl_status s = gl_atomic_open(&f, path, err);
+    if (!s) {
+        fputs(text, f.fp);
+        fputc('\n', f.fp);
+        s = gl_atomic_commit(&f, err);
+    }
+    free(text);
+    return s;
+}
+
+static const char *hf_act(gl_act act) {
+    return act == GL_ACT_QUICK_GELU  ? "quick_gelu"
+           : act == GL_ACT_GELU_TANH ? "gelu_pytorch_tanh"
+                                     : "gelu"; /* transformers' "gelu" is the exact (erf) one */
+}
+
+static cJSON *tower(const clip_tower_config *t, int vision) {
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "model_type", vision ? "clip_vision_model" : "clip_text_model");
+    cJSON_AddNumberToObject(c, "hidden_size", t->hidden);
+    cJSON_AddNumberToObject(c, "intermediate_size", t->intermediate);
+    cJSON_AddNumberToObject(c, "num_attention_heads", t->heads);
+    cJSON_AddNumberToObject(c, "num_hidden_layers", t->layers);
+    cJSON_AddStringToObject(c, "hidden_act", hf_act(t->act));
+    cJSON_AddNumberToObject(c, "layer_norm_eps", (double)t->eps);
+    if (vision) {
+        cJSON_AddNumberToObject(c, "image_size", t->image_size);
+        cJSON_AddNumberToObject(c, "patch_size", t->patch_size);
+        cJSON_AddNumberToObject(c, "num_channels", t->channels);
+    } else {
+        cJSON_AddNumberToObject(c, "vocab_size", t->vocab_size);
+        cJSON_AddNumberToObject(c, "max_position_embeddings", t->max_positions);
+        /* 2 is transformers' marker for pooling at argmax(input_ids), open_clip's rule */
+        cJSON_AddNumberToObject(c, "eos_token_id", t->eos_token_id);
+        cJSON_AddNumberToObject(c, "bos_token_id", GL_CLIP_SOT);
+        cJSON_AddNumberToObject(c, "pad_token_id", 1);
+    }
+    return c;
+}
+
+static gl_status write_config(const clip_source *src, const char *spec, const char *dir,
+                              gl_error *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    cJSON *c = cJSON_CreateObject(), *from = cJSON_CreateObject();
+    cJSON_AddItemToObject(c, "architectures",
+                          cJSON_CreateStringArray((const char *[]){"CLIPModel"}, 1));
+    cJSON_AddStringToObject(c, "model_type", "clip");
+    cJSON_AddNumberToObject(c, "projection_dim", src->cfg.projection_dim);
+    cJSON_AddNumberToObject(c, "logit_scale_init_value", 2.6592);
+    cJSON_AddStringToObject(c, "torch_dtype", "float32");
+    cJSON_AddItemToObject(c, "text_config", tower(&src->cfg.text, 0));
+    cJSON_AddItemToObject(c, "vision_config", tower(&src->cfg.vision, 1));
+    /* for people reading the folder; the loader takes nothing from here */
+    cJSON_AddStringToObject(from, "converted_from", spec);
+    cJSON_AddStringToObject(from, "family", src->family);
+    cJSON_AddItemToObject(c, "geolabel", from);
+    gl_status s = write_json(path, c, err);
+    cJSON_Delete(c);
+    return s;
+}
+
+static gl_status write_preprocessor(const gl_preproc_config *p, const char *dir, gl_error *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
+    cJSON *c = cJSON_CreateObject(), *size = cJSON_CreateObject(), *crop = cJSON_CreateObject();
+    double mean[3], std[3];
+    for (int i = 0; i < 3; i++)
+        mean[i] = p->mean[i], std[i] = p->std[i]; /* exact: the floats come back the same */
+    cJSON_AddStringToObject(c, "image_processor_type", "CLIPImageProcessor");
+    cJSON_AddBoolToObject(c, "do_resize", p->do_resize);
+    cJSON_AddBoolToObject(c, "do_center_crop", p->do_center_crop);
+    cJSON_AddBoolToObject(c, "do_rescale", p->do_rescale);
+    cJSON_AddBoolToObject(c, "do_normalize", p->do_normalize);
+    cJSON_AddBoolToObject(c, "do_convert_rgb", p->do_convert_rgb);
+    if (p->resize_height > 0 && p->resize_width > 0) {
+        cJSON_AddNumberToObject(size, "height", p->resize_height);
+        cJSON_AddNumberToObject(size, "width", p->resize_width);
+    } else {
+        cJSON_AddNumberToObject(size, "shortest_edge", p->resize_shortest_edge);
+    }
+    cJSON_AddItemToObject(c, "size", size);
+    cJSON_AddNumberToObject(crop, "height", p->crop_height);
+    cJSON_AddNumberToObject(crop, "width", p->crop_width);
+    cJSON_AddItemToObject(c, "crop_size", crop);
+    cJSON_AddNumberToObject(c, "resample", 3);
+    cJSON_AddNumberToObject(c, "rescale_factor", p->rescale_factor);
+    cJSON_AddItemToObject(c, "image_mean", cJSON_CreateDoubleArray(mean, 3));
+    cJSON_AddItemToObject(c, "image_std", cJSON_CreateDoubleArray(std, 3));
+    cJSON_AddStringToObject(c, "geolabel_family",
+                            p->family == GL_PREPROC_OPEN_CLIP ? "open_clip" : "hf");
+    gl_status s = write_json(path, c, err);
+    cJSON_Delete(c);
+    return s;
+}
+
+static gl_status copy_file(const char *from, const char *dir, const char *name, gl_error *err) {
+    char to[4200];
+    snprintf(to, sizeof to, "%s/%s", dir, name);
+    FILE *in = fopen(from, "rb");
+    if (!in) return gl_fail(err, GL_ERR_IO, "%s: cannot open: %s", from, strerror(errno));
+    gl_atomic_file f;
+    gl_status s = gl_atomic_open(&f, to, err);
+    if (s) {
+        fclose(in);
+        return s;
+    }
+    char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, n, f.fp);
+    int bad = ferror(in);
+    fclose(in);
+    if (bad) {
+        gl_atomic_abort(&f);
+        return gl_fail(err, GL_ERR_IO, "%s: read failed", from);
+    }
+    return gl_atomic_commit(&f, err);
+}
+
+/* Every tensor as F32 in name order: the header, then the data, each tensor widened in chunks. */
+static gl_status write_weights(const clip_source *src, const char *dir, gl_error *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    cJSON *h = cJSON_CreateObject(), *meta = cJSON_CreateObject();
+    cJSON_AddStringToObject(meta, "format", "pt");
+    cJSON_AddItemToObject(h, "__metadata__", meta);
+    uint64_t offset = 0;
+    for (int i = 0; i < src->n_tensors; i++) {
+        const gl_st_tensor *t = &src->tensors[i];
+        cJSON *e = cJSON_CreateObject(), *shape = cJSON_CreateArray(), *offs = cJSON_CreateArray();
+        cJSON_AddStringToObject(e, "dtype", "F32");
+        for (int k = 0; k < t->ndim; k++)
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[k]));
+        cJSON_AddItemToObject(e, "shape", shape);
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)offset));
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(offset + 4 * t->count)));
+        cJSON_AddItemToObject(e, "data_offsets", offs);
+        cJSON_AddItemToObject(h, t->name, e);
+        offset += 4 * (uint64_t)t->count;
+    }
+    char *json = cJSON_PrintUnformatted(h);
+    cJSON_Delete(h);
+    if (!json) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+    size_t len = strlen(json), padded = (len + 7) & ~(size_t)7;
+    gl_atomic_file f;
+    gl_status s = gl_atomic_open(&f, path, err);
+    if (!s) {
+        unsigned char n8[8];
+        for (int i = 0; i < 8; i++)
+            n8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+        fwrite(n8, 1, 8, f.fp);
+        fwrite(json, 1, len, f.fp);
+        for (size_t i = len; i < padded; i++)
+            fputc(' ', f.fp); /* the format pads the header with spaces */
+        enum { CHUNK = 16384 };
+        float buf[CHUNK];
+        for (int i = 0; i < src->n_tensors; i++) {
+            const gl_st_tensor *t = &src->tensors[i];
+            size_t elem = t->dtype == GL_ST_F32 ? 4 : 2;
+            for (size_t done = 0; done < t->count; done += CHUNK) {
+                size_t n = t->count - done < CHUNK ? t->count - done : CHUNK;
+                const unsigned char *p = (const unsigned char *)t->data + done * elem;
+                if (t->dtype == GL_ST_F32)
+                    memcpy(buf, p, n * 4); /* little-endian hosts only, as the loader */
+                else
+                    gl_st_widen(t->dtype, p, n, buf);
+                fwrite(buf, 4, n, f.fp);
+            }
+        }
+        s = gl_atomic_commit(&f, err);
+    }
+    free(json);
+    return s;
+}
+
+gl_status gl_model_convert(const char *model, const char *arch, const char *out_dir,
+                           gl_error *err) {
+    clip_source src;
+    gl_status s = clip_source_open(model, arch, 1, &src, err);
+    if (s) return s;
+    s = gl_make_dirs(out_dir, err);
+    if (!s) s = write_weights(&src, out_dir, err);
+    if (!s) s = write_config(&src, model, out_dir, err);
+    if (!s) s = write_preprocessor(&src.preproc, out_dir, err);
+    if (!s) s = copy_file(src.vocab, out_dir, "vocab.json", err);
+    if (!s) s = copy_file(src.merges, out_dir, "merges.txt", err);
+    clip_source_close(&src);
+    return s;
+}
