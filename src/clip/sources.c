@@ -767,7 +767,6 @@ static gl_status check_mapping(clip_source *src, raw_list *raw, expected_list *e
             return s;
         }
     }
-    free(by_order);
     for (int i = 0; i < raw->n; i++) {
         if (!map[i].e) continue;
         if (map[i].kind != MAP_QKV) {
@@ -784,7 +783,8 @@ static gl_status check_mapping(clip_source *src, raw_list *raw, expected_list *e
             if (e) e->covered = 1;
         }
     }
-    for (int i = 0; i < ex->n; i++) {
+    for (int k = 0; k < ex->n; k++) { /* named in the binder's order, not alphabetically */
+        int i = by_order[k];
         if (ex->items[i].covered) continue;
         const char *hf = ex->items[i].name;
         char name[160];
@@ -796,6 +796,7 @@ static gl_status check_mapping(clip_source *src, raw_list *raw, expected_list *e
             snprintf(name, sizeof name, "%s", hf);
         name_list_add(&missing, name);
     }
+    free(by_order);
     name_list_end(&missing);
     name_list_end(&unknown);
     const char *also = unknown.n ? "; unknown: " : "";
