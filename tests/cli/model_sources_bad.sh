@@ -22,7 +22,7 @@ expect_fail() { # [--rc=N] needle... -- geolabel embed arguments (exit 1 unless 
   for n in "${needles[@]}"; do
     grep -qF -- "$n" err.txt || { echo "no '$n' for $*"; cat err.txt; exit 1; }
   done
-  ! grep -qE "Sanitizer|runtime error" err.txt
+  if grep -qE "Sanitizer|runtime error" err.txt; then exit 1; fi
   [ ! -e out.npy ]
 }
 
