@@ -35,11 +35,11 @@ static oc_fixture oc_fixtures(int i) {
     return (oc_fixture){"openclip-tiny-gelu", spec[1], arch};
 }
 
-static int load_npy(const char *path, gl_npy *a) {
+static int load_npy(const char *path, gl_npy **a) {
     gl_error err = {0};
-    gl_status s = gl_npy_read(path, a, &err);
-    CHECK(s == GL_OK, "%s: %s", path, err.msg);
-    return s == GL_OK;
+    *a = gl_npy_load(path, &err);
+    CHECK(*a != NULL, "%s: %s", path, err.msg);
+    return *a != NULL;
 }
 
 static gl_clip *load(const char *spec, const char *arch, int threads, int batch, gl_error *err) {
@@ -76,40 +76,42 @@ static void image_paths(const char **paths) {
 /* ------------------------------------------------------------------ pytorch_model.bin */
 
 static void check_hf_expected(gl_clip *c, const char *what) {
-    gl_npy px, ids, img_e, txt_e, lg_e;
+    gl_npy *px = NULL, *ids = NULL, *img_e = NULL, *txt_e = NULL, *lg_e = NULL;
     if (!load_npy(t_path("fixtures/expected/clip-tiny-b32/pixel_values.npy"), &px) ||
         !load_npy(t_path("fixtures/expected/input_ids.npy"), &ids) ||
         !load_npy(t_path("fixtures/expected/clip-tiny-b32/image_embeds.npy"), &img_e) ||
         !load_npy(t_path("fixtures/expected/clip-tiny-b32/text_embeds.npy"), &txt_e) ||
-        !load_npy(t_path("fixtures/expected/clip-tiny-b32/logits_per_image.npy"), &lg_e))
+        !load_npy(t_path("fixtures/expected/clip-tiny-b32/logits_per_image.npy"), &lg_e)) {
+        gl_npy_free(px), gl_npy_free(ids), gl_npy_free(img_e), gl_npy_free(txt_e);
         return;
-    int n = (int)px.shape[0], m = (int)ids.shape[0], P = gl_clip_projection_dim(c);
+    }
+    int n = (int)px->shape[0], m = (int)ids->shape[0], P = gl_clip_projection_dim(c);
     float *img = calloc((size_t)n * P, 4), *txt = calloc((size_t)m * P, 4),
           *lg = calloc((size_t)n * m, 4);
     int32_t *ids32 = malloc((size_t)m * GL_CLIP_CONTEXT * 4);
     for (size_t i = 0; i < (size_t)m * GL_CLIP_CONTEXT; i++) /* int32 or int64 on disk */
-        ids32[i] = ids.item_size == 8 ? (int32_t)((const int64_t *)ids.data)[i]
-                                      : ((const int32_t *)ids.data)[i];
+        ids32[i] = ids->item_size == 8 ? (int32_t)((const int64_t *)ids->data)[i]
+                                      : ((const int32_t *)ids->data)[i];
     gl_error err = {0};
-    CHECK_OK(gl_clip_encode_images(c, px.data, n, img, &err), &err);
+    CHECK_OK(gl_clip_encode_images(c, px->data, n, img, &err), &err);
     CHECK_OK(gl_clip_encode_tokens(c, ids32, m, txt, &err), &err);
     char label[160];
     snprintf(label, sizeof label, "%s image_embeds", what);
-    CHECK_CLOSE(label, img, img_e.data, (size_t)n * P, 5e-5, 5e-5);
+    CHECK_CLOSE(label, img, img_e->data, (size_t)n * P, 5e-5, 5e-5);
     snprintf(label, sizeof label, "%s text_embeds", what);
-    CHECK_CLOSE(label, txt, txt_e.data, (size_t)m * P, 5e-5, 5e-5);
+    CHECK_CLOSE(label, txt, txt_e->data, (size_t)m * P, 5e-5, 5e-5);
     logits_of(img, n, txt, m, P, gl_clip_logit_scale(c), lg);
     snprintf(label, sizeof label, "%s logits_per_image", what);
-    CHECK_CLOSE(label, lg, lg_e.data, (size_t)n * m, 2e-4, 5e-5);
+    CHECK_CLOSE(label, lg, lg_e->data, (size_t)n * m, 2e-4, 5e-5);
     free(img);
     free(txt);
     free(lg);
     free(ids32);
-    gl_npy_free(&px);
-    gl_npy_free(&ids);
-    gl_npy_free(&img_e);
-    gl_npy_free(&txt_e);
-    gl_npy_free(&lg_e);
+    gl_npy_free(px);
+    gl_npy_free(ids);
+    gl_npy_free(img_e);
+    gl_npy_free(txt_e);
+    gl_npy_free(lg_e);
 }
 
 static void test_torchbin_folder(void) {
@@ -150,16 +152,18 @@ static int read_texts(const char *name, char ***texts) {
 }
 
 static void check_open_clip(gl_clip *c, const oc_fixture *f, const char *what, int pixels_too) {
-    gl_npy px, ids, img_e, txt_e, lg_e;
+    gl_npy *px = NULL, *ids = NULL, *img_e = NULL, *txt_e = NULL, *lg_e = NULL;
     if (!load_npy(t_path("fixtures/openclip/%s/expected/pixel_values.npy", f->name), &px) ||
         !load_npy(t_path("fixtures/openclip/%s/expected/input_ids.npy", f->name), &ids) ||
         !load_npy(t_path("fixtures/openclip/%s/expected/image_embeds.npy", f->name), &img_e) ||
         !load_npy(t_path("fixtures/openclip/%s/expected/text_embeds.npy", f->name), &txt_e) ||
-        !load_npy(t_path("fixtures/openclip/%s/expected/logits_per_image.npy", f->name), &lg_e))
+        !load_npy(t_path("fixtures/openclip/%s/expected/logits_per_image.npy", f->name), &lg_e)) {
+        gl_npy_free(px), gl_npy_free(ids), gl_npy_free(img_e), gl_npy_free(txt_e);
         return;
+    }
     char **texts = NULL;
     int m = read_texts(f->name, &texts), n = N_IMAGES, P = gl_clip_projection_dim(c);
-    CHECK(m == (int)ids.shape[0] && n == (int)px.shape[0], "%s: %d texts", what, m);
+    CHECK(m == (int)ids->shape[0] && n == (int)px->shape[0], "%s: %d texts", what, m);
     size_t per = (size_t)3 * 224 * 224;
     float *img = calloc((size_t)n * P, 4), *txt = calloc((size_t)m * P, 4),
           *lg = calloc((size_t)n * m, 4), *mine = calloc(per, 4);
@@ -167,19 +171,20 @@ static void check_open_clip(gl_clip *c, const oc_fixture *f, const char *what, i
     char label[200];
     /* pixel values exactly, image by image, from the picture files */
     for (int i = 0; pixels_too && i < n; i++) {
-        gl_image im;
-        CHECK_OK(gl_image_load(t_path("fixtures/expected/images/%s", IMAGES[i]), &im, &err), &err);
-        CHECK_OK(gl_preprocess(gl_clip_preproc_config(c), &im, mine, &err), &err);
+        gl_image *im = gl_image_load(t_path("fixtures/expected/images/%s", IMAGES[i]), &err);
+        CHECK(im != NULL, "%s", err.msg);
+        if (!im) continue;
+        CHECK_OK(gl_preprocess(gl_clip_preproc_config(c), im, mine, &err), &err);
         snprintf(label, sizeof label, "%s pixel_values %s", what, IMAGES[i]);
-        CHECK_CLOSE(label, mine, (const float *)px.data + per * i, per, 0, 0);
-        gl_image_free(&im);
+        CHECK_CLOSE(label, mine, (const float *)px->data + per * i, per, 0, 0);
+        gl_image_free(im);
     }
     /* token ids exactly */
     gl_tokenizer *tok = gl_clip_tokenizer(c);
     for (int j = 0; j < m; j++) {
         int32_t got[GL_CLIP_CONTEXT];
         CHECK_OK(gl_tokenizer_encode(tok, texts[j], got, NULL, &err), &err);
-        const int64_t *want = (const int64_t *)ids.data + (size_t)j * GL_CLIP_CONTEXT;
+        const int64_t *want = (const int64_t *)ids->data + (size_t)j * GL_CLIP_CONTEXT;
         int same = 1;
         for (int k = 0; k < GL_CLIP_CONTEXT; k++)
             same &= got[k] == want[k];
@@ -191,16 +196,16 @@ static void check_open_clip(gl_clip *c, const oc_fixture *f, const char *what, i
     CHECK_OK(gl_clip_encode_image_files(c, paths, n, img, &err), &err);
     CHECK_OK(gl_clip_encode_texts(c, (const char *const *)texts, m, txt, &err), &err);
     snprintf(label, sizeof label, "%s image_embeds", what);
-    CHECK_CLOSE(label, img, img_e.data, (size_t)n * P, 5e-5, 5e-5);
+    CHECK_CLOSE(label, img, img_e->data, (size_t)n * P, 5e-5, 5e-5);
     snprintf(label, sizeof label, "%s text_embeds", what);
-    CHECK_CLOSE(label, txt, txt_e.data, (size_t)m * P, 5e-5, 5e-5);
+    CHECK_CLOSE(label, txt, txt_e->data, (size_t)m * P, 5e-5, 5e-5);
     logits_of(img, n, txt, m, P, gl_clip_logit_scale(c), lg);
     snprintf(label, sizeof label, "%s logits_per_image", what);
-    CHECK_CLOSE(label, lg, lg_e.data, (size_t)n * m, 2e-4, 5e-5);
+    CHECK_CLOSE(label, lg, lg_e->data, (size_t)n * m, 2e-4, 5e-5);
     /* and from open_clip's own pixel values */
-    CHECK_OK(gl_clip_encode_images(c, px.data, n, img, &err), &err);
+    CHECK_OK(gl_clip_encode_images(c, px->data, n, img, &err), &err);
     snprintf(label, sizeof label, "%s image_embeds from its pixel_values", what);
-    CHECK_CLOSE(label, img, img_e.data, (size_t)n * P, 5e-5, 5e-5);
+    CHECK_CLOSE(label, img, img_e->data, (size_t)n * P, 5e-5, 5e-5);
     for (int j = 0; j < m; j++)
         free(texts[j]);
     free(texts);
@@ -208,11 +213,11 @@ static void check_open_clip(gl_clip *c, const oc_fixture *f, const char *what, i
     free(txt);
     free(lg);
     free(mine);
-    gl_npy_free(&px);
-    gl_npy_free(&ids);
-    gl_npy_free(&img_e);
-    gl_npy_free(&txt_e);
-    gl_npy_free(&lg_e);
+    gl_npy_free(px);
+    gl_npy_free(ids);
+    gl_npy_free(img_e);
+    gl_npy_free(txt_e);
+    gl_npy_free(lg_e);
 }
 
 static void test_open_clip_fixtures(void) {
