@@ -10,12 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const IMAGES[] = {"00_rocket.jpg",
-                                     "01_chelsea.png",
-                                     "02_astronaut_q90_420.jpg",
-                                     "03_camera_gray.png",
-                                     "04_tall_rgba_97x263.png",
-                                     "05_tiny_5x7.png"};
+static const char *const IMAGES[] = {
+    "00_rocket.jpg",      "01_chelsea.png",          "02_astronaut_q90_420.jpg",
+    "03_camera_gray.png", "04_tall_rgba_97x263.png", "05_tiny_5x7.png"};
 #define N_IMAGES 6
 
 /* The two open_clip fixtures: the folder spec and --arch as a user would pass them. */
@@ -26,10 +23,12 @@ typedef struct {
 static oc_fixture oc_fixtures(int i) {
     static char spec[2][1024], arch[1024];
     if (i == 0) {
-        snprintf(spec[0], sizeof spec[0], "%s", t_path("fixtures/openclip/openclip-tiny-quickgelu"));
+        snprintf(spec[0], sizeof spec[0], "%s",
+                 t_path("fixtures/openclip/openclip-tiny-quickgelu"));
         return (oc_fixture){"openclip-tiny-quickgelu", spec[0], NULL};
     }
-    snprintf(spec[1], sizeof spec[1], "%s", t_path("fixtures/openclip/openclip-tiny-gelu/epoch_3.pt"));
+    snprintf(spec[1], sizeof spec[1], "%s",
+             t_path("fixtures/openclip/openclip-tiny-gelu/epoch_3.pt"));
     snprintf(arch, sizeof arch, "%s",
              t_path("fixtures/openclip/openclip-tiny-gelu/openclip-tiny-gelu.json"));
     return (oc_fixture){"openclip-tiny-gelu", spec[1], arch};
@@ -91,7 +90,7 @@ static void check_hf_expected(gl_clip *c, const char *what) {
     int32_t *ids32 = malloc((size_t)m * GL_CLIP_CONTEXT * 4);
     for (size_t i = 0; i < (size_t)m * GL_CLIP_CONTEXT; i++) /* int32 or int64 on disk */
         ids32[i] = ids->item_size == 8 ? (int32_t)((const int64_t *)ids->data)[i]
-                                      : ((const int32_t *)ids->data)[i];
+                                       : ((const int32_t *)ids->data)[i];
     gl_error err = {0};
     CHECK_OK(gl_clip_encode_images(c, px->data, n, img, &err), &err);
     CHECK_OK(gl_clip_encode_tokens(c, ids32, m, txt, &err), &err);
@@ -312,14 +311,15 @@ static void test_shipped_architectures(void) {
         CHECK(v->image_size == want[i].image && v->patch_size == want[i].patch &&
                   v->hidden == want[i].vw && v->layers == want[i].vl && v->heads == want[i].vh &&
                   v->intermediate == want[i].vmlp && t->hidden == want[i].tw &&
-                  t->layers == want[i].tl && t->heads == want[i].th && t->intermediate == 4 * t->hidden &&
-                  cfg.projection_dim == want[i].embed && t->eos_token_id == 2 &&
-                  t->max_positions == 77 && t->vocab_size == 49408,
+                  t->layers == want[i].tl && t->heads == want[i].th &&
+                  t->intermediate == 4 * t->hidden && cfg.projection_dim == want[i].embed &&
+                  t->eos_token_id == 2 && t->max_positions == 77 && t->vocab_size == 49408,
               "%s geometry", want[i].name);
         gl_act act = want[i].quick ? GL_ACT_QUICK_GELU : GL_ACT_GELU;
         CHECK(v->act == act && t->act == act, "%s activation", want[i].name);
         CHECK(pp.family == GL_PREPROC_OPEN_CLIP && pp.crop_width == want[i].image &&
-                  pp.resize_shortest_edge == want[i].image && fabsf(pp.mean[0] - 0.48145466f) < 1e-7f,
+                  pp.resize_shortest_edge == want[i].image &&
+                  fabsf(pp.mean[0] - 0.48145466f) < 1e-7f,
               "%s preprocessing", want[i].name);
     }
     /* the "-quickgelu" name alone selects QuickGELU, as open_clip's naming does */

@@ -19,12 +19,15 @@ static void usage(FILE *fp) {
 }
 
 int cmd_embed(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},   {"text", no_argument, 0, 't'},
-        {"normalize", no_argument, 0, 'n'},     {"batch", required_argument, 0, 'b'},
-        {"threads", required_argument, 0, 'j'}, {"output", required_argument, 0, 'o'},
-        {"arch", required_argument, 0, 'a'},    {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"text", no_argument, 0, 't'},
+                                         {"normalize", no_argument, 0, 'n'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"threads", required_argument, 0, 'j'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"arch", required_argument, 0, 'a'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *model = NULL, *out = NULL;
     int text = 0, normalize = 0, c;
     gl_clip_params p = gl_clip_default_params();

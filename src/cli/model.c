@@ -1,5 +1,6 @@
 /* model.c: `geolabel model pull` (Hub download into the cache), `model info` (what a model is),
- * `model convert` (any model as an HF folder) and `model random` (random weights for benchmarks). */
+ * `model convert` (any model as an HF folder) and `model random` (random weights for benchmarks).
+ */
 #include "cli.h"
 
 #include <cjson/cJSON.h>
@@ -28,15 +29,14 @@ static const char *const usage_text =
     "         and merges.txt come from $GEOLABEL_DATA/clip-bpe, else data/clip-bpe beside the\n"
     "         executable's folder, else /usr/share/geolabel/clip-bpe.\n"
     "  MODEL: an HF CLIP folder (safetensors or pytorch_model.bin), an open_clip folder, a\n"
-    "  checkpoint file (.pt/.pth/.bin/.safetensors) with --arch, ORG/NAME or ORG/NAME/FILE pulled.\n";
+    "  checkpoint file (.pt/.pth/.bin/.safetensors) with --arch, ORG/NAME or ORG/NAME/FILE "
+    "pulled.\n";
 
 static int model_pull(int argc, char **argv) {
-    static const struct option opts[] = {{"revision", required_argument, 0, 'r'},
-                                         {"cache", required_argument, 0, 'c'},
-                                         {"file", required_argument, 0, 'f'},
-                                         {"arch", required_argument, 0, 'a'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0}};
+    static const struct option opts[] = {
+        {"revision", required_argument, 0, 'r'}, {"cache", required_argument, 0, 'c'},
+        {"file", required_argument, 0, 'f'},     {"arch", required_argument, 0, 'a'},
+        {"help", no_argument, 0, 'h'},           {0}};
     gl_pull_params p = gl_pull_default_params();
     int c;
     optind = 1;
@@ -65,8 +65,8 @@ static int model_pull(int argc, char **argv) {
 }
 
 /* MODEL [--arch A] [--json] [-o DIR], for info and convert. */
-static int model_args(const char *cmd, int argc, char **argv, const char **model,
-                      const char **arch, int *json, const char **out) {
+static int model_args(const char *cmd, int argc, char **argv, const char **model, const char **arch,
+                      int *json, const char **out) {
     static const struct option opts[] = {{"arch", required_argument, 0, 'a'},
                                          {"json", no_argument, 0, 'j'},
                                          {"output", required_argument, 0, 'o'},
@@ -180,7 +180,8 @@ static void print_info_text(const gl_model_info *m) {
            m->text.mlp, m->text.act, m->text.pool_argmax ? "argmax(input_ids)" : "the first EOS");
     printf("preprocessing: %s: bicubic resize of the shortest edge to %d, centre crop %dx%d "
            "(offset %s), mean %.8g %.8g %.8g, std %.8g %.8g %.8g\n",
-           p->family == GL_PREPROC_OPEN_CLIP ? "open_clip (torchvision)" : "hf (CLIPImageProcessor)",
+           p->family == GL_PREPROC_OPEN_CLIP ? "open_clip (torchvision)"
+                                             : "hf (CLIPImageProcessor)",
            p->resize_shortest_edge, p->crop_width, p->crop_height,
            p->family == GL_PREPROC_OPEN_CLIP ? "rounded half to even" : "floored",
            (double)p->mean[0], (double)p->mean[1], (double)p->mean[2], (double)p->std[0],

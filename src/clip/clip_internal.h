@@ -70,7 +70,7 @@ struct gl_clip {
     clip_config cfg;
     char *dir;
     struct clip_source *src; /* the weights under HF names (sources.h) */
-    float *widened; /* F16/BF16 (and misaligned F32) weights as float, one block */
+    float *widened;          /* F16/BF16 (and misaligned F32) weights as float, one block */
     clip_vision_weights vis;
     clip_text_weights txt;
     float logit_scale; /* exp(logit_scale) */

@@ -154,12 +154,10 @@ static gl_status oc_int(const cJSON *obj, const char *key, int def, int min, int
 
 /* Options that change the network; any other value than open_clip's default would give wrong
  * numbers, so it is refused rather than ignored. */
-static gl_status oc_refuse(const cJSON *obj, const char *path, const char *section,
-                           gl_error *err) {
-    static const char *const truthy[] = {"input_patchnorm", "global_average_pool",
-                                         "attentional_pool", "embed_cls",
-                                         "no_ln_pre",       "final_ln_after_pool",
-                                         "proj_bias",       "no_causal_mask"};
+static gl_status oc_refuse(const cJSON *obj, const char *path, const char *section, gl_error *err) {
+    static const char *const truthy[] = {
+        "input_patchnorm", "global_average_pool", "attentional_pool", "embed_cls",
+        "no_ln_pre",       "final_ln_after_pool", "proj_bias",        "no_causal_mask"};
     static const char *const towers[] = {"timm_model_name", "hf_model_name"};
     for (size_t i = 0; i < sizeof towers / sizeof *towers; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, towers[i]);
@@ -171,8 +169,8 @@ static gl_status oc_refuse(const cJSON *obj, const char *path, const char *secti
     }
     for (size_t i = 0; i < sizeof truthy / sizeof *truthy; i++)
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, truthy[i])))
-            return gl_fail(err, GL_ERR_UNSUPPORTED, "%s: %s.%s is not supported yet", path,
-                           section, truthy[i]);
+            return gl_fail(err, GL_ERR_UNSUPPORTED, "%s: %s.%s is not supported yet", path, section,
+                           truthy[i]);
     const cJSON *ls = cJSON_GetObjectItemCaseSensitive(obj, "ls_init_value");
     if (ls && !cJSON_IsNull(ls))
         return gl_fail(err, GL_ERR_UNSUPPORTED,
@@ -192,8 +190,8 @@ static gl_status oc_mlp(const cJSON *obj, int width, int *out, const char *path,
     double ratio = 4.0;
     if (r && !cJSON_IsNull(r)) {
         if (!cJSON_IsNumber(r) || !(r->valuedouble > 0 && r->valuedouble <= 64))
-            return gl_fail(err, GL_ERR_FORMAT, "%s: %s.mlp_ratio must be a number in (0, 64]",
-                           path, section);
+            return gl_fail(err, GL_ERR_FORMAT, "%s: %s.mlp_ratio must be a number in (0, 64]", path,
+                           section);
         ratio = r->valuedouble;
     }
     *out = (int)(width * ratio);
@@ -207,8 +205,8 @@ static gl_status oc_side(const cJSON *v, int *out, const char *path, const char 
     if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2) {
         const cJSON *h = cJSON_GetArrayItem(v, 0), *w = cJSON_GetArrayItem(v, 1);
         if (!cJSON_IsNumber(h) || !cJSON_IsNumber(w) || h->valuedouble != w->valuedouble)
-            return gl_fail(err, GL_ERR_UNSUPPORTED, "%s: %s: only square sizes are supported",
-                           path, what);
+            return gl_fail(err, GL_ERR_UNSUPPORTED, "%s: %s: only square sizes are supported", path,
+                           what);
         v = h;
     }
     if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 4096 ||
@@ -219,8 +217,7 @@ static gl_status oc_side(const cJSON *v, int *out, const char *path, const char 
     return GL_OK;
 }
 
-static gl_status oc_vision(const cJSON *vc, clip_tower_config *v, const char *path,
-                           gl_error *err) {
+static gl_status oc_vision(const cJSON *vc, clip_tower_config *v, const char *path, gl_error *err) {
     const char *sec = "vision_cfg";
     if (!cJSON_IsObject(vc)) return gl_fail(err, GL_ERR_FORMAT, "%s: no vision_cfg object", path);
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(vc, "layers");
@@ -300,8 +297,8 @@ static gl_status oc_preprocess(const cJSON *pc, int image_size, gl_preproc_confi
         for (int i = 0; i < 3 && !s; i++) {
             const cJSON *e = cJSON_GetArrayItem(v, i);
             if (!cJSON_IsNumber(e) || (k == 1 && !(e->valuedouble > 0)))
-                s = gl_fail(err, GL_ERR_FORMAT, "%s: preprocess_cfg.%s must hold %s numbers",
-                            path, keys[k], k ? "positive" : "");
+                s = gl_fail(err, GL_ERR_FORMAT, "%s: preprocess_cfg.%s must hold %s numbers", path,
+                            keys[k], k ? "positive" : "");
             else
                 dst[k][i] = (float)e->valuedouble;
         }

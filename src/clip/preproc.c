@@ -407,11 +407,11 @@ static gl_status resize_window_premultiplied(const gl_image *img, int rw, int rh
         }
     }
     if (!s)
-        s = resize_window(pre, img->width, img->height, rw, rh, x0, y0, ow, oh, win,
-                          (size_t)ow * 3, err);
+        s = resize_window(pre, img->width, img->height, rw, rh, x0, y0, ow, oh, win, (size_t)ow * 3,
+                          err);
     if (!s)
-        s = resize_window(a3, img->width, img->height, rw, rh, x0, y0, ow, oh, awin,
-                          (size_t)ow * 3, err);
+        s = resize_window(a3, img->width, img->height, rw, rh, x0, y0, ow, oh, awin, (size_t)ow * 3,
+                          err);
     for (size_t i = 0; !s && i < m; i++) {
         int a = awin[3 * i];
         if (a == 0 || a == 255) continue;
@@ -450,8 +450,8 @@ gl_status gl_preprocess(const gl_preproc_config *cfg, const gl_image *img, float
     int premultiply = cfg->family == GL_PREPROC_OPEN_CLIP && img->alpha &&
                       (rw != img->width || rh != img->height);
     gl_status s = premultiply ? resize_window_premultiplied(img, rw, rh, x0, y0, ow, oh, win, err)
-                              : resize_window(img->rgb, img->width, img->height, rw, rh, x0, y0,
-                                              ow, oh, win, (size_t)ow * 3, err);
+                              : resize_window(img->rgb, img->width, img->height, rw, rh, x0, y0, ow,
+                                              oh, win, (size_t)ow * 3, err);
     if (s) {
         free(win);
         return s;

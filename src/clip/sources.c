@@ -84,8 +84,9 @@ static gl_status locate_cached(const char *spec, char **dir, char **file, gl_err
                        spec, repo, repo);
     gl_status s = join(file, cached, second + 1, err);
     if (!s && !is_file(*file))
-        s = gl_fail(err, GL_ERR_IO, "%s: not in the model cache; run 'geolabel model pull %s --file %s'",
-                    spec, repo, second + 1);
+        s = gl_fail(err, GL_ERR_IO,
+                    "%s: not in the model cache; run 'geolabel model pull %s --file %s'", spec,
+                    repo, second + 1);
     return s;
 }
 
@@ -130,8 +131,7 @@ static gl_status classify_folder(clip_source *src, gl_error *err) {
 }
 
 /* --arch NAME (a shipped open_clip config) or FILE; else a config pulled beside the checkpoint. */
-static gl_status resolve_arch(clip_source *src, const char *arch, const char *ckpt,
-                              gl_error *err) {
+static gl_status resolve_arch(clip_source *src, const char *arch, const char *ckpt, gl_error *err) {
     if (arch && is_file(arch)) return join(&src->config, arch, NULL, err);
     if (arch) {
         int plain = *arch && strlen(arch) < 100;
@@ -346,8 +346,8 @@ static gl_status collect_safetensors(clip_source *src, raw_list *raw, gl_error *
 }
 
 static const char *const pth_dtype_names[] = {
-    [GL_PTH_F32] = "F32", [GL_PTH_F64] = "F64", [GL_PTH_F16] = "F16", [GL_PTH_BF16] = "BF16",
-    [GL_PTH_I64] = "I64", [GL_PTH_I32] = "I32", [GL_PTH_I16] = "I16", [GL_PTH_I8] = "I8",
+    [GL_PTH_F32] = "F32", [GL_PTH_F64] = "F64",  [GL_PTH_F16] = "F16", [GL_PTH_BF16] = "BF16",
+    [GL_PTH_I64] = "I64", [GL_PTH_I32] = "I32",  [GL_PTH_I16] = "I16", [GL_PTH_I8] = "I8",
     [GL_PTH_U8] = "U8",   [GL_PTH_BOOL] = "BOOL"};
 
 /* A view torch laid out row-major with no gaps can be used where it lies. */
@@ -453,7 +453,7 @@ typedef struct {
     char name[96]; /* HF name */
     int ndim;
     int64_t shape[4];
-    int order;   /* the binder's order: shape errors report the first tensor it would reach */
+    int order; /* the binder's order: shape errors report the first tensor it would reach */
     int covered;
     int mapped; /* index+1 of the raw tensor that supplies it, 0 for none */
 } expected;
@@ -759,8 +759,8 @@ static gl_status check_mapping(clip_source *src, raw_list *raw, expected_list *e
                         raw_file(src, r), r->stored, got, config_name(src), exp);
         } else if (r->dtype == GL_ST_OTHER && !(r->pt && r->pt->dtype == GL_PTH_F64)) {
             s = gl_fail(err, GL_ERR_UNSUPPORTED,
-                        "%s: tensor '%s' has dtype %s; F32, F16 or BF16 expected",
-                        raw_file(src, r), r->stored, r->dtype_name);
+                        "%s: tensor '%s' has dtype %s; F32, F16 or BF16 expected", raw_file(src, r),
+                        r->stored, r->dtype_name);
         }
         if (s) {
             free(by_order);
@@ -806,8 +806,7 @@ static gl_status check_mapping(clip_source *src, raw_list *raw, expected_list *e
     if (missing.n)
         return gl_fail(err, GL_ERR_FORMAT,
                        "%s: %d required tensors are missing: %s%s%s (does %s match the weights?)",
-                       src->weights, missing.n, missing.text, also, unknown.text,
-                       config_name(src));
+                       src->weights, missing.n, missing.text, also, unknown.text, config_name(src));
     if (unknown.n)
         return gl_fail(err, GL_ERR_FORMAT,
                        "%s: %d unknown tensor%s: %s (not part of the CLIP ViT that %s describes)",
@@ -833,7 +832,9 @@ static gl_status own(clip_source *src, void *p, gl_error *err) {
 static gl_status raw_f32(clip_source *src, raw_tensor *r, gl_error *err) {
     if (r->f32) return GL_OK;
     float *f = malloc((r->count ? r->count : 1) * sizeof(float));
-    if (!f) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory for '%s'", raw_file(src, r), r->stored);
+    if (!f)
+        return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory for '%s'", raw_file(src, r),
+                       r->stored);
     gl_status s = own(src, f, err);
     if (s) return s;
     r->f32 = f;
@@ -899,8 +900,7 @@ static gl_status build_tensor(clip_source *src, mapping *m, gl_error *err) {
     if (m->kind == MAP_SAME) {
         int64_t one = 1;
         return e->ndim ? add_tensor(src, e->name, r, dt, base, e->ndim, e->shape, err)
-                       : add_tensor(src, e->name, r, dt, base, r->ndim, r->ndim ? &one : NULL,
-                                    err);
+                       : add_tensor(src, e->name, r, dt, base, r->ndim, r->ndim ? &one : NULL, err);
     }
     /* in_proj [3d, ...]: q, k and v are its three row blocks, used in place */
     size_t part = r->count / 3 * st_elem_size(dt);
@@ -928,7 +928,8 @@ static gl_status open_weights(clip_source *src, gl_error *err) {
         normalise_names(src, &raw);
         map = calloc((size_t)(raw.n ? raw.n : 1), sizeof *map);
         src->tensors = calloc((size_t)ex.n, sizeof *src->tensors);
-        if (!map || !src->tensors) s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", src->weights);
+        if (!map || !src->tensors)
+            s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", src->weights);
     }
     if (!s) s = check_mapping(src, &raw, &ex, map, err);
     for (int i = 0; !s && i < raw.n; i++)

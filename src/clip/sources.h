@@ -25,10 +25,10 @@ typedef enum { CLIP_KEYS_HF = 0, CLIP_KEYS_OPEN_CLIP } clip_key_style;
 typedef struct clip_source {
     clip_source_kind kind;
     clip_key_style keys;
-    char *dir;         /* the folder of the model (of the checkpoint for CHECKPOINT) */
-    char *weights;     /* the weights file, or the shard index */
-    char *config;      /* the file the architecture came from */
-    char *arch_name;   /* open_clip architecture name when known ("ViT-B-32"), else NULL */
+    char *dir;            /* the folder of the model (of the checkpoint for CHECKPOINT) */
+    char *weights;        /* the weights file, or the shard index */
+    char *config;         /* the file the architecture came from */
+    char *arch_name;      /* open_clip architecture name when known ("ViT-B-32"), else NULL */
     char *vocab, *merges; /* tokenizer files (the model's own, or the shipped OpenAI BPE) */
     clip_config cfg;
     gl_preproc_config preproc;

@@ -437,7 +437,8 @@ static gl_status fetch_all(hub *h, hub_list *list, int from, const char *dir, gl
 
 /* The weights a folder pull takes, in order of preference: safetensors (mmap'ed as they are),
  * then pytorch_model.bin, each whole or as a sharded index; an open_clip repository's own. A
- * repository with both layouts (LAION's) is pulled as the HF folder, as transformers users see it. */
+ * repository with both layouts (LAION's) is pulled as the HF folder, as transformers users see it.
+ */
 static const struct {
     const char *config, *weights;
     int index;
@@ -521,8 +522,8 @@ static gl_status pull_one_file(hub *h, const char *path, const char *dir, gl_err
     cJSON *tree = NULL;
     gl_status s = fetch_tree(h, sub, &tree, err);
     if (!s && !tree_entry(tree, path))
-        s = gl_fail(err, GL_ERR_NET, "%s@%s: no file %s in the repository", h->repo_id,
-                    h->revision, path);
+        s = gl_fail(err, GL_ERR_NET, "%s@%s: no file %s in the repository", h->repo_id, h->revision,
+                    path);
     hub_list *list = s ? NULL : calloc(1, sizeof *list);
     if (!s && !list) s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", h->repo_id);
     if (!s) s = list_add(list, tree, path, err);
@@ -537,8 +538,8 @@ gl_pull_params gl_pull_default_params(void) {
     return (gl_pull_params){.revision = "main", .file = NULL, .arch = NULL};
 }
 
-gl_status gl_hub_pull(const char *repo_id, const gl_pull_params *params, char *out,
-                      size_t out_size, gl_error *err) {
+gl_status gl_hub_pull(const char *repo_id, const gl_pull_params *params, char *out, size_t out_size,
+                      gl_error *err) {
     gl_pull_params p = params ? *params : gl_pull_default_params();
     if (!valid_repo_id(repo_id))
         return gl_fail(err, GL_ERR_ARG, "%s: not a Hub model id of the form ORG/NAME", repo_id);
@@ -572,8 +573,8 @@ gl_status gl_hub_pull(const char *repo_id, const gl_pull_params *params, char *o
     cJSON_Delete(tree);
     curl_easy_cleanup(h.curl);
     curl_global_cleanup();
-    int n = p.file ? snprintf(out, out_size, "%s/%s", dir, p.file)
-                   : snprintf(out, out_size, "%s", dir);
+    int n =
+        p.file ? snprintf(out, out_size, "%s/%s", dir, p.file) : snprintf(out, out_size, "%s", dir);
     if (!s && (n < 0 || (size_t)n >= out_size))
         s = gl_fail(err, GL_ERR_ARG, "%s: path too long", dir);
     if (!s && p.arch) s = keep_arch(p.arch, out, err);
