@@ -1018,11 +1018,12 @@ gl_status gl_hdata_write_targets(const char *data_path, const char *out_csv, lon
                                  long *n_bad, gl_error *err);
 
 /* dataset build: embeds the images of meta_csv (columns id,path,e1,n1,e2,n2; optional types,
- * split, weight) with the CLIP model and appends rows in the data set's format to out_jsonl.
- * Ids already in out_jsonl are skipped (resume); a partial last line left by a crash is cut off
- * first; each batch is flushed and fsync'ed, so a crash loses at most the batch in flight. */
-gl_status gl_hdata_build(const char *model, const char *meta_csv, const char *out_jsonl,
-                         int threads, long *n_new, long *n_skipped, gl_error *err);
+ * split, weight) with the CLIP model (loaded with clip_params; NULL: defaults) and appends rows in
+ * the data set's format to out_jsonl. Ids already in out_jsonl are skipped (resume); a partial last
+ * line left by a crash is cut off first; each batch is flushed and fsync'ed, so a crash loses at
+ * most the batch in flight. */
+gl_status gl_hdata_build(const char *model, const gl_clip_params *clip_params, const char *meta_csv,
+                         const char *out_jsonl, long *n_new, long *n_skipped, gl_error *err);
 
 /* predict: rows of a data set (or embeddings) through a head to CSV: gridimage_id, one
  * probability per class; with threshold >= 0 a labels column (classes with p > threshold joined

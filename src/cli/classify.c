@@ -10,6 +10,7 @@
 static void usage(FILE *fp) {
     fprintf(fp, "usage: geolabel classify --model M --classes CLASSES.txt [options] IMAGE...\n");
     cli_help(fp, CLI_O_MODEL);
+    cli_help(fp, CLI_O_ARCH);
     cli_help(fp, CLI_O_CLASSES);
     fprintf(fp, "  --template T              prompt with {} for the class name (default 'a photo "
                 "of {}.')\n"
@@ -58,10 +59,16 @@ static gl_status run(const char *model, const gl_clip_params *p, const char *cla
 }
 
 int cmd_classify(int argc, char **argv) {
-    const struct option opts[] = {
-        CLI_OPT(MODEL), CLI_OPT(CLASSES), CLI_OPT(TEMPLATE), {"top-k", required_argument, 0, 'k'},
-        CLI_OPT(BATCH), CLI_OPT(THREADS), CLI_OPT(OUTPUT),   CLI_OPT(HELP),
-        {0, 0, 0, 0}};
+    const struct option opts[] = {CLI_OPT(MODEL),
+                                  CLI_OPT(ARCH),
+                                  CLI_OPT(CLASSES),
+                                  CLI_OPT(TEMPLATE),
+                                  {"top-k", required_argument, 0, 'k'},
+                                  CLI_OPT(BATCH),
+                                  CLI_OPT(THREADS),
+                                  CLI_OPT(OUTPUT),
+                                  CLI_OPT(HELP),
+                                  {0, 0, 0, 0}};
     const char *model = NULL, *classes = NULL, *template = NULL, *out = NULL;
     int top_k = 5, c;
     gl_clip_params p = gl_clip_default_params();
@@ -70,6 +77,8 @@ int cmd_classify(int argc, char **argv) {
     while ((c = cli_getopt(argc, argv, "m:o:h", opts, NULL)) != -1) {
         if (c == 'm' || c == CLI_O_MODEL)
             model = optarg;
+        else if (c == CLI_O_ARCH)
+            p.arch = optarg;
         else if (c == CLI_O_CLASSES)
             classes = optarg;
         else if (c == CLI_O_TEMPLATE)

@@ -39,7 +39,9 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
 
 /* X(ID, "name", has_arg, "VALUE", "help, with the default"): options several commands share. */
 #define CLI_SHARED_OPTIONS(X)                                                                      \
-    X(MODEL, "model", 1, "M", "CLIP folder, or ORG/NAME pulled with 'geolabel model pull'")        \
+    X(MODEL, "model", 1, "M",                                                                      \
+      "CLIP: HF or open_clip folder, checkpoint file with --arch, ORG/NAME[/FILE] pulled")         \
+    X(ARCH, "arch", 1, "A", "open_clip architecture (ViT-B-32, ViT-L-14, ...) or its config JSON") \
     X(CLASSES, "classes", 1, "FILE", "classes.txt, one class per line ('#' comments skipped)")     \
     X(TEMPLATE, "template", 1, "T", "one prompt template with {} for the class name")              \
     X(TEMPLATES, "templates", 1, "FILE", "a prompt ensemble: one template with {} per line")       \
@@ -197,7 +199,7 @@ void cli_llm_report(const gl_llm *llm, const char *what);
     X(embed, "embed images or texts into .npy or .jsonl")                                          \
     X(tokenize, "CLIP token ids for text lines on stdin")                                          \
     X(classify, "zero-shot classification of whole images")                                        \
-    X(model, "model pull ORG/NAME | model random --like GEOMETRY")                                 \
+    X(model, "model pull | info | convert | random: fetch, inspect, convert models")               \
     X(label, "zero-shot labelling of tiles of scenes (GeoVision Labeler style)")                   \
     X(cluster, "cluster class names into a meta-class YAML")                                       \
     X(show, "draw labels over a scene as a PNG")                                                   \

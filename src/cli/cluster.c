@@ -59,7 +59,7 @@ static void print_tree(const gl_class_node *n, int depth) {
 }
 
 typedef struct {
-    const char *model, *classes, *names, *out, *tmpl;
+    const char *model, *arch, *classes, *names, *out, *tmpl;
     int k[MAX_STEPS], n_k, steps, threads;
     int use_llm;
     cli_llm_opts llm;
@@ -67,6 +67,7 @@ typedef struct {
 
 static int parse(int argc, char **argv, cluster_opts *o) {
     const struct option opts[] = {CLI_OPT(MODEL),
+                                  CLI_OPT(ARCH),
                                   CLI_OPT(CLASSES),
                                   {"num-clusters", required_argument, 0, 'k'},
                                   {"steps", required_argument, 0, 's'},
@@ -84,6 +85,9 @@ static int parse(int argc, char **argv, cluster_opts *o) {
         switch (c) {
         case CLI_O_MODEL:
             o->model = optarg;
+            break;
+        case CLI_O_ARCH:
+            o->arch = optarg;
             break;
         case CLI_O_CLASSES:
             o->classes = optarg;
@@ -160,6 +164,7 @@ int cmd_cluster(int argc, char **argv) {
     gl_clip_params cp = gl_clip_default_params();
     cp.threads = o.threads;
     cp.max_batch = 32;
+    cp.arch = o.arch;
     gl_status st = gl_class_list_read(o.classes, &classes, &n, &err);
     if (!st) st = gl_class_list_read(o.names, &names, &n_names, &err);
     if (!st && !(clip = gl_clip_load(o.model, &cp, &err))) st = err.code;

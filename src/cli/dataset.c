@@ -11,8 +11,8 @@ static void usage(FILE *fp) {
         fp,
         "usage: geolabel dataset targets --data F.jsonl[.gz] -o targets.csv\n"
         "       geolabel dataset stats --data F.jsonl[.gz] [--clip-dim 512] [--json]\n"
-        "       geolabel dataset build --model M --meta meta.csv -o new.jsonl [--split S] "
-        "[--threads N]\n"
+        "       geolabel dataset build --model M [--arch A] --meta meta.csv -o new.jsonl "
+        "[--split S] [--threads N]\n"
         "  targets: gridimage_id plus one 0/1 column per class after the project's label mapping\n"
         "  stats: rows per split, tag prevalence, bad rows, distance-bucket histogram\n"
         "  build: meta.csv columns id,path,e1,n1,e2,n2 and optional types,split,weight; rows whose "
@@ -82,30 +82,31 @@ static int run_stats(const char *data, int clip_dim, int json) {
     return CLI_OK;
 }
 
-static int run_build(const char *model, const char *meta, const char *out, int threads) {
+static int run_build(const char *model, const char *arch, const char *meta, const char *out,
+                     int threads) {
     gl_error err = {0};
     long added, skipped;
-    if (gl_hdata_build(model, meta, out, threads, &added, &skipped, &err)) return cli_report(&err);
+    gl_clip_params cp = gl_clip_default_params();
+    if (threads) cp.threads = threads;
+    cp.arch = arch;
+    if (gl_hdata_build(model, &cp, meta, out, &added, &skipped, &err)) return cli_report(&err);
     fprintf(stderr, "geolabel dataset build: %ld rows added, %ld already present\n", added,
             skipped);
     return CLI_OK;
 }
 
 int cmd_dataset(int argc, char **argv) {
-    static const struct option opts[] = {{"data", required_argument, 0, 'd'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"clip-dim", required_argument, 0, 'c'},
-                                         {"json", no_argument, 0, 'J'},
-                                         {"model", required_argument, 0, 'm'},
-                                         {"meta", required_argument, 0, 'M'},
-                                         {"threads", required_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    const struct option opts[] = {
+        {"data", required_argument, 0, 'd'},     {"output", required_argument, 0, 'o'},
+        {"clip-dim", required_argument, 0, 'c'}, {"json", no_argument, 0, 'J'},
+        {"model", required_argument, 0, 'm'},    CLI_OPT(ARCH),
+        {"meta", required_argument, 0, 'M'},     {"threads", required_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
-    const char *sub = argv[1], *data = NULL, *out = NULL, *model = NULL, *meta = NULL;
+    const char *sub = argv[1], *data = NULL, *out = NULL, *model = NULL, *meta = NULL, *arch = NULL;
     int c, clip_dim = 512, json = 0, threads = 0;
     optind = 1;
     while ((c = cli_getopt(argc - 1, argv + 1, "o:h", opts, NULL)) != -1) {
@@ -117,6 +118,8 @@ int cmd_dataset(int argc, char **argv) {
             json = 1;
         else if (c == 'm')
             model = optarg;
+        else if (c == CLI_O_ARCH)
+            arch = optarg;
         else if (c == 'M')
             meta = optarg;
         else if (c == 'c' &&
@@ -142,7 +145,7 @@ int cmd_dataset(int argc, char **argv) {
     if (!strcmp(sub, "build")) {
         if (!model || !meta || !out)
             return cli_usage_error("dataset", "build needs --model, --meta and -o");
-        return run_build(model, meta, out, threads);
+        return run_build(model, arch, meta, out, threads);
     }
     return cli_usage_error("dataset", "unknown subcommand '%s' (targets, stats, build)", sub);
 }

@@ -8,9 +8,12 @@
 static void usage(FILE *fp) {
     fprintf(
         fp,
-        "usage: geolabel embed --model DIR|ORG/NAME [--text] [--normalize] [--batch N] [--threads "
+        "usage: geolabel embed --model M [--arch A] [--text] [--normalize] [--batch N] [--threads "
         "N]\n"
         "                      -o OUT.npy|OUT.jsonl INPUT...\n"
+        "  M: an HF CLIP folder (model.safetensors or pytorch_model.bin), an open_clip folder, a\n"
+        "     checkpoint file (.pt/.pth/.bin/.safetensors) with --arch NAME|CONFIG.json, or\n"
+        "     ORG/NAME (or ORG/NAME/FILE) pulled with 'geolabel model pull'\n"
         "  INPUT: image files, or with --text the strings to embed\n"
         "  OUT.npy: float32 [N, projection_dim] in input order\n"
         "  OUT.jsonl: {\"id\": input, \"embeddings\": base64 of little-endian float32} per line\n"
@@ -19,15 +22,15 @@ static void usage(FILE *fp) {
 }
 
 int cmd_embed(int argc, char **argv) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"text", no_argument, 0, 't'},
-                                         {"normalize", no_argument, 0, 'n'},
-                                         {"batch", required_argument, 0, 'b'},
-                                         {"threads", required_argument, 0, 'j'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"arch", required_argument, 0, 'a'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                  {"text", no_argument, 0, 't'},
+                                  {"normalize", no_argument, 0, 'n'},
+                                  {"batch", required_argument, 0, 'b'},
+                                  {"threads", required_argument, 0, 'j'},
+                                  {"output", required_argument, 0, 'o'},
+                                  CLI_OPT(ARCH),
+                                  {"help", no_argument, 0, 'h'},
+                                  {0, 0, 0, 0}};
     const char *model = NULL, *out = NULL;
     int text = 0, normalize = 0, c;
     gl_clip_params p = gl_clip_default_params();
@@ -37,7 +40,7 @@ int cmd_embed(int argc, char **argv) {
             model = optarg;
         else if (c == 'o')
             out = optarg;
-        else if (c == 'a')
+        else if (c == CLI_O_ARCH)
             p.arch = optarg;
         else if (c == 't')
             text = 1;

@@ -13,6 +13,7 @@ static void usage(FILE *fp) {
             "                            GDAL paths (/vsizip/..., /vsicurl/..., https://...);\n"
             "                            also --input PATH (GVL's --input_dir)\n");
     cli_help(fp, CLI_O_MODEL);
+    cli_help(fp, CLI_O_ARCH);
     fprintf(fp, "  --classes FILE            classes.txt (one per line) or a GVL hierarchy .yaml\n"
                 "  -o, --output OUT          .csv (GVL's columns, then score, crs, x_min, y_min,\n"
                 "                            x_max, y_max, lon, lat, input: the path as given),\n"
@@ -57,7 +58,7 @@ static void usage(FILE *fp) {
 }
 
 typedef struct {
-    const char *model, *output;
+    const char *model, *arch, *output;
     gl_label_params p;
     int threads;
     char **inputs;
@@ -135,6 +136,9 @@ static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
     switch (c) {
     case CLI_O_MODEL:
         o->model = optarg;
+        break;
+    case CLI_O_ARCH:
+        o->arch = optarg;
         break;
     case CLI_O_CLASSES:
         p->classes_path = optarg;
@@ -220,6 +224,7 @@ static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
 /* Returns -1 to continue, else an exit code. */
 static int parse(int argc, char **argv, label_opts *o) {
     const struct option opts[] = {CLI_OPT(MODEL),
+                                  CLI_OPT(ARCH),
                                   CLI_OPT(CLASSES),
                                   CLI_OPT(OUTPUT),
                                   {"input", required_argument, 0, 'I'},
@@ -324,6 +329,7 @@ int cmd_label(int argc, char **argv) {
     gl_clip_params cp = gl_clip_default_params();
     if (o.threads) cp.threads = o.threads;
     cp.max_batch = o.p.batch;
+    cp.arch = o.arch;
     gl_clip *clip = gl_clip_load(o.model, &cp, &err);
     if (!clip) {
         gl_llm_free(llm);

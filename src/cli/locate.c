@@ -8,7 +8,8 @@
 #include <string.h>
 
 typedef struct {
-    const char *model, *method, *output, *gazetteer, *geoclip_dir, *gallery, *features, *cache_dir;
+    const char *model, *arch, *method, *output, *gazetteer, *geoclip_dir, *gallery, *features,
+        *cache_dir;
     gl_locate_params p;
     int threads;
     char **inputs;
@@ -30,6 +31,7 @@ static void usage(FILE *fp) {
         "  --method zeroshot|geoclip  zeroshot (default): StreetCLIP's country then city prompts;\n"
         "                             geoclip: GeoCLIP retrieval over a GPS gallery\n"
         "  --model M                  CLIP folder or ORG/NAME (geoclip: ViT-L/14, 768-d features)\n"
+        "  --arch A                   open_clip architecture or config JSON, for a checkpoint\n"
         "  -o, --output PATH          .csv (default '-': stdout), .geojson/.json or .gpkg points\n"
         "  --top-k K                  guesses per image (default 1), as extra _2.._K columns\n"
         "  --threads N                threads (default: all cores)\n"
@@ -57,29 +59,33 @@ static void usage(FILE *fp) {
 
 /* Returns -1 to continue, else an exit code. */
 static int parse(int argc, char **argv, locate_opts *o) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"method", required_argument, 0, 'M'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"gazetteer", required_argument, 0, 'g'},
-                                         {"countries", required_argument, 0, 'c'},
-                                         {"top-countries", required_argument, 0, 'K'},
-                                         {"country-template", required_argument, 0, 'T'},
-                                         {"city-template", required_argument, 0, 't'},
-                                         {"level", required_argument, 0, 'l'},
-                                         {"top-k", required_argument, 0, 'k'},
-                                         {"threads", required_argument, 0, 'j'},
-                                         {"geoclip-dir", required_argument, 0, 'G'},
-                                         {"gallery", required_argument, 0, 'y'},
-                                         {"image-features", required_argument, 0, 'f'},
-                                         {"cache-dir", required_argument, 0, 'C'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                  CLI_OPT(ARCH),
+                                  {"method", required_argument, 0, 'M'},
+                                  {"output", required_argument, 0, 'o'},
+                                  {"gazetteer", required_argument, 0, 'g'},
+                                  {"countries", required_argument, 0, 'c'},
+                                  {"top-countries", required_argument, 0, 'K'},
+                                  {"country-template", required_argument, 0, 'T'},
+                                  {"city-template", required_argument, 0, 't'},
+                                  {"level", required_argument, 0, 'l'},
+                                  {"top-k", required_argument, 0, 'k'},
+                                  {"threads", required_argument, 0, 'j'},
+                                  {"geoclip-dir", required_argument, 0, 'G'},
+                                  {"gallery", required_argument, 0, 'y'},
+                                  {"image-features", required_argument, 0, 'f'},
+                                  {"cache-dir", required_argument, 0, 'C'},
+                                  {"help", no_argument, 0, 'h'},
+                                  {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = cli_getopt(argc, argv, "ho:", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
             o->model = optarg;
+            break;
+        case CLI_O_ARCH:
+            o->arch = optarg;
             break;
         case 'M':
             o->method = optarg;
@@ -243,6 +249,7 @@ static int write_results(const locate_opts *o, const gl_gazetteer *gz, const loc
 static gl_clip *load_clip(const locate_opts *o) {
     gl_clip_params cp = gl_clip_default_params();
     cp.threads = o->threads;
+    cp.arch = o->arch;
     gl_error err = {0};
     gl_clip *clip = gl_clip_load(o->model, &cp, &err);
     if (!clip) cli_report(&err);

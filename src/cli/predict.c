@@ -24,7 +24,7 @@ static void usage(FILE *fp) {
 }
 
 typedef struct {
-    const char *head, *data, *model, *distance, *meta, *out;
+    const char *head, *data, *model, *arch, *distance, *meta, *out;
     float threshold;
     int keep_bad, threads;
     char **images;
@@ -110,6 +110,7 @@ static int run_clip(const predict_args *a, const gl_head *h) {
     gl_error err = {0};
     gl_clip_params cp = gl_clip_default_params();
     if (a->threads) cp.threads = a->threads;
+    cp.arch = a->arch;
     gl_clip *clip = gl_clip_load(a->model, &cp, &err);
     if (!clip) return cli_report(&err);
     gl_status s = GL_OK;
@@ -134,13 +135,19 @@ static int run_clip(const predict_args *a, const gl_head *h) {
 }
 
 static int parse(int argc, char **argv, predict_args *a) {
-    static const struct option opts[] = {
-        {"head", required_argument, 0, 'H'},     {"data", required_argument, 0, 'd'},
-        {"model", required_argument, 0, 'm'},    {"image", no_argument, 0, 'i'},
-        {"distance", required_argument, 0, 'D'}, {"meta", required_argument, 0, 'M'},
-        {"output", required_argument, 0, 'o'},   {"threshold", required_argument, 0, 't'},
-        {"keep-bad-rows", no_argument, 0, 'k'},  {"threads", required_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    const struct option opts[] = {CLI_OPT(ARCH),
+                                  {"head", required_argument, 0, 'H'},
+                                  {"data", required_argument, 0, 'd'},
+                                  {"model", required_argument, 0, 'm'},
+                                  {"image", no_argument, 0, 'i'},
+                                  {"distance", required_argument, 0, 'D'},
+                                  {"meta", required_argument, 0, 'M'},
+                                  {"output", required_argument, 0, 'o'},
+                                  {"threshold", required_argument, 0, 't'},
+                                  {"keep-bad-rows", no_argument, 0, 'k'},
+                                  {"threads", required_argument, 0, 'j'},
+                                  {"help", no_argument, 0, 'h'},
+                                  {0, 0, 0, 0}};
     int c, image = 0;
     memset(a, 0, sizeof *a);
     a->threshold = -1;
@@ -154,6 +161,8 @@ static int parse(int argc, char **argv, predict_args *a) {
             a->data = optarg;
         else if (c == 'm')
             a->model = optarg;
+        else if (c == CLI_O_ARCH)
+            a->arch = optarg;
         else if (c == 'i')
             image = 1;
         else if (c == 'D')

@@ -9,17 +9,10 @@
 #include <string.h>
 
 static const char *const usage_text =
-    "usage: geolabel tokenize --model DIR|ORG/NAME [--jsonl] < texts\n"
+    "usage: geolabel tokenize --model M [--arch A] [--jsonl] < texts\n"
     "  Reads one text per line (with --jsonl, one JSON string per line) and writes one JSON\n"
-    "  array of 77 CLIP token ids per line. DIR holds vocab.json and merges.txt.\n";
-
-static gl_tokenizer *open_tokenizer(const char *model, gl_error *err) {
-    char dir[4096], vocab[4200], merges[4200];
-    if (gl_model_resolve(model, dir, sizeof dir, err)) return NULL;
-    snprintf(vocab, sizeof vocab, "%s/vocab.json", dir);
-    snprintf(merges, sizeof merges, "%s/merges.txt", dir);
-    return gl_tokenizer_load(vocab, merges, err);
-}
+    "  array of 77 CLIP token ids per line: the model's vocab.json and merges.txt, or OpenAI's\n"
+    "  BPE (shipped) for open_clip models. M takes every form --model takes elsewhere.\n";
 
 static void print_ids(const int32_t *ids) {
     putchar('[');
@@ -67,16 +60,19 @@ static gl_status tokenize_line(gl_tokenizer *tok, char *line, size_t len, int js
 }
 
 int cmd_tokenize(int argc, char **argv) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"jsonl", no_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0}};
-    const char *model = NULL;
+    const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                  CLI_OPT(ARCH),
+                                  {"jsonl", no_argument, 0, 'j'},
+                                  {"help", no_argument, 0, 'h'},
+                                  {0}};
+    const char *model = NULL, *arch = NULL;
     int jsonl = 0, c;
     optind = 1;
     while ((c = cli_getopt(argc, argv, "m:h", opts, NULL)) != -1) {
         if (c == 'm')
             model = optarg;
+        else if (c == CLI_O_ARCH)
+            arch = optarg;
         else if (c == 'j')
             jsonl = 1;
         else if (c == 'h') {
@@ -88,7 +84,7 @@ int cmd_tokenize(int argc, char **argv) {
     if (!model) return cli_usage_error("tokenize", "--model is required");
     if (optind < argc) return cli_usage_error("tokenize", "unexpected argument '%s'", argv[optind]);
     gl_error err = {0};
-    gl_tokenizer *tok = open_tokenizer(model, &err);
+    gl_tokenizer *tok = gl_model_tokenizer_load(model, arch, &err);
     if (!tok) return cli_report(&err);
     char *line = NULL;
     size_t cap = 0;

@@ -177,8 +177,8 @@ static long count_rows(const char *meta) {
     return n;
 }
 
-gl_status gl_hdata_build(const char *model, const char *meta_csv, const char *out_jsonl,
-                         int threads, long *n_new, long *n_skipped, gl_error *err) {
+gl_status gl_hdata_build(const char *model, const gl_clip_params *clip_params, const char *meta_csv,
+                         const char *out_jsonl, long *n_new, long *n_skipped, gl_error *err) {
     *n_new = *n_skipped = 0;
     id_set ids = {0};
     pending p = {0};
@@ -193,9 +193,7 @@ gl_status gl_hdata_build(const char *model, const char *meta_csv, const char *ou
         if ((col[k] = gl_csv_column(csv, names[k])) < 0 && k < 6)
             s = gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' column (need id,path,e1,n1,e2,n2)",
                         meta_csv, names[k]);
-    gl_clip_params cp = gl_clip_default_params();
-    if (threads) cp.threads = threads;
-    if (!s && !(clip = gl_clip_load(model, &cp, err))) s = err->code;
+    if (!s && !(clip = gl_clip_load(model, clip_params, err))) s = err->code;
     if (!s && !(emb = malloc(sizeof(float) * BUILD_BATCH * (size_t)gl_clip_projection_dim(clip))))
         s = gl_fail(err, GL_ERR_NOMEM, "dataset build: out of memory");
     if (!s && !(out = fopen(out_jsonl, "ab")))
