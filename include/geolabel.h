@@ -268,7 +268,8 @@ const char *gl_dtype_name(gl_dtype dtype); /* "f32", "bf16", "int8" */
 typedef struct {
     int threads;   /* 0: all cores */
     int max_batch; /* images or texts per forward call; sizes the workspace */
-    const char *arch; /* --arch: open_clip architecture NAME or CONFIG.json; NULL: the model's own */
+    const char
+        *arch; /* --arch: open_clip architecture NAME or CONFIG.json; NULL: the model's own */
     /* Called during every forward with each layer's output (may be NULL): inspection for tests
      * and debugging, at no cost when NULL. ctx is passed back unchanged. */
     void (*on_layer)(void *ctx, const gl_clip_layer_state *state);
@@ -279,15 +280,15 @@ gl_clip_params gl_clip_default_params(void);
 
 /* Loads a CLIP from any source (clip/sources.c): a Hugging Face CLIP folder (config.json,
  * model.safetensors, pytorch_model.bin or a sharded index of either, vocab.json, merges.txt,
- * preprocessor_config.json), an open_clip folder (open_clip_config.json + open_clip_model.safetensors
- * or open_clip_pytorch_model.bin), a single checkpoint file (.pt/.pth/.bin/.safetensors: a bare
- * state dict or an open_clip training checkpoint) with params->arch, ORG/NAME of a model pulled
- * into the cache, or ORG/NAME/FILE pulled with --file. Weights whose layout allows are mmap'ed in
- * place; F16/BF16 are widened once. Preprocessing, activation and text pooling follow the model's
- * family (see gl_preproc_family).
- * A context owns one workspace and one thread pool: it runs one encode call at a time. During
- * an encode call BLAS runs one thread per call (the pool already splits every GEMM); the
- * caller's BLAS thread count is restored on return. */
+ * preprocessor_config.json), an open_clip folder (open_clip_config.json +
+ * open_clip_model.safetensors or open_clip_pytorch_model.bin), a single checkpoint file
+ * (.pt/.pth/.bin/.safetensors: a bare state dict or an open_clip training checkpoint) with
+ * params->arch, ORG/NAME of a model pulled into the cache, or ORG/NAME/FILE pulled with --file.
+ * Weights whose layout allows are mmap'ed in place; F16/BF16 are widened once. Preprocessing,
+ * activation and text pooling follow the model's family (see gl_preproc_family). A context owns one
+ * workspace and one thread pool: it runs one encode call at a time. During an encode call BLAS runs
+ * one thread per call (the pool already splits every GEMM); the caller's BLAS thread count is
+ * restored on return. */
 /* Caller frees with gl_clip_free; NULL (err filled) for a missing, malformed or inconsistent
  * folder. params NULL: gl_clip_default_params(). */
 gl_clip *gl_clip_load(const char *dir_or_id, const gl_clip_params *params, gl_error *err);
@@ -488,8 +489,8 @@ void gl_tiling_get(const gl_tiling *t, int width, int height, int index, gl_tile
 gl_status gl_hub_cache_dir(char *out, size_t out_size, gl_error *err);
 typedef struct {
     const char *revision; /* branch, tag, commit or refs/pr/N (URL-encoded as one segment) */
-    const char *file;     /* a single checkpoint (e.g. "ckpt/RS5M_ViT-B-32.pt") instead of a folder */
-    const char *arch;     /* with file: open_clip NAME or CONFIG.json, kept as FILE.arch.json */
+    const char *file; /* a single checkpoint (e.g. "ckpt/RS5M_ViT-B-32.pt") instead of a folder */
+    const char *arch; /* with file: open_clip NAME or CONFIG.json, kept as FILE.arch.json */
 } gl_pull_params;
 gl_pull_params gl_pull_default_params(void);
 /* Downloads a model from the Hugging Face Hub ($HF_ENDPOINT, default https://huggingface.co;
@@ -540,8 +541,8 @@ typedef struct {
     float logit_scale; /* exp(logit_scale) */
     gl_preproc_config preproc;
     int n_files;
-    char **files;            /* weight files (every shard) */
-    long long *file_bytes;   /* their sizes */
+    char **files;          /* weight files (every shard) */
+    long long *file_bytes; /* their sizes */
     long long total_bytes;
 } gl_model_info;
 gl_model_info *gl_model_info_load(const char *model, const char *arch, gl_error *err);
@@ -554,8 +555,7 @@ void gl_model_info_free(gl_model_info *info);
  * "eos_token_id": 2, transformers' own keys. open_clip's image transform has no HF key, so it is
  * kept as "geolabel_family": "open_clip" in preprocessor_config.json (gl_preproc_family), which
  * our loader reads back; other tools ignore it and crop as HF does. */
-gl_status gl_model_convert(const char *model, const char *arch, const char *out_dir,
-                           gl_error *err);
+gl_status gl_model_convert(const char *model, const char *arch, const char *out_dir, gl_error *err);
 
 /* Writes a Hub-layout CLIP folder with random weights (N(0, 0.02), LayerNorm weights 1) for
  * benchmarks. like: "vit-b-32", "vit-b-16", "vit-l-14", "vit-l-14-336"; dtype: "f32" or "f16". */

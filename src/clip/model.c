@@ -259,8 +259,9 @@ gl_clip *gl_clip_load(const char *dir_or_id, const gl_clip_params *params, gl_er
     c->max_batch = p.max_batch;
     c->on_layer = p.on_layer;
     c->ctx = p.ctx;
-    gl_status s = (c->src = calloc(1, sizeof *c->src)) ? GL_OK
-                  : gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", dir_or_id);
+    gl_status s = (c->src = calloc(1, sizeof *c->src))
+                      ? GL_OK
+                      : gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", dir_or_id);
     if (!s) s = clip_source_open(dir_or_id, p.arch, 1, c->src, err);
     if (!s && !(c->dir = strdup(c->src->dir)))
         s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", dir_or_id);
