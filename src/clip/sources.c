@@ -1015,6 +1015,16 @@ void clip_source_digest(const clip_source *src, uint64_t out[2]) {
 }
 
 gl_tokenizer *gl_model_tokenizer_load(const char *model, const char *arch, gl_error *err) {
+    char cfg[4352], oc[4352];
+    snprintf(cfg, sizeof cfg, "%s/config.json", model);
+    snprintf(oc, sizeof oc, "%s/open_clip_config.json", model);
+    if (!arch && is_dir(model) && !is_file(cfg) && !is_file(oc)) {
+        /* a tokenizer-only folder: its vocab.json and merges.txt are all tokenizing needs */
+        char vocab[4352], merges[4352];
+        snprintf(vocab, sizeof vocab, "%s/vocab.json", model);
+        snprintf(merges, sizeof merges, "%s/merges.txt", model);
+        return gl_tokenizer_load(vocab, merges, err);
+    }
     clip_source src;
     if (clip_source_open(model, arch, 0, &src, err)) return NULL;
     gl_tokenizer *tok = gl_tokenizer_load(src.vocab, src.merges, err);
