@@ -95,6 +95,18 @@ put("fuzz_config_json", "minimal", json.dumps(small))
 put("fuzz_config_json", "dicts", json.dumps({"projection_dim": 32, "text_config_dict": small["text_config"],
                                              "vision_config_dict": dict(small["vision_config"], hidden_act="gelu")}))
 
+# open_clip architectures: the fixture's open_clip_config.json, a shipped bare model_cfg, and
+# one with list-valued sizes
+put("fuzz_openclip_config", "fixture",
+    open(os.path.join(SHARED, "fixtures/openclip/openclip-tiny-quickgelu/open_clip_config.json")).read())
+put("fuzz_openclip_config", "vit-h-14",
+    open(os.path.join(os.path.dirname(__file__), "../data/open_clip/ViT-H-14.json")).read())
+put("fuzz_openclip_config", "lists", json.dumps({"model_cfg": {"embed_dim": 16, "quick_gelu": False,
+    "vision_cfg": {"image_size": [64, 64], "layers": 1, "width": 64, "head_width": 32, "patch_size": 16,
+                   "mlp_ratio": 2.5}, "text_cfg": {"width": 32, "heads": 2, "layers": 1}},
+    "preprocess_cfg": {"size": [64, 64], "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+                       "interpolation": "bicubic", "resize_mode": "shortest"}}))
+
 # preprocessor_config.json: old (ints) and new (dicts) forms
 put("fuzz_preproc_json", "old", open(os.path.join(SHARED, "fixtures/clip-tiny-b32/preprocessor_config.json")).read())
 put("fuzz_preproc_json", "new", json.dumps({"crop_size": {"height": 336, "width": 336}, "do_center_crop": True,

@@ -3,6 +3,7 @@
 #include "clip/clip_internal.h"
 #include "io/json.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,7 +58,8 @@ static gl_status read_int(const cJSON *obj, const int_field *f, clip_tower_confi
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, f->key);
     if (!v || cJSON_IsNull(v)) return GL_OK;
     double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
-    if (!cJSON_IsNumber(v) || d != (double)(long)d || d < f->min || d > f->max)
+    /* the range first: converting an out-of-range double to an integer is undefined */
+    if (!cJSON_IsNumber(v) || !(d >= f->min && d <= f->max) || d != floor(d))
         return gl_fail(err, GL_ERR_FORMAT, "%s: %s.%s must be a whole number from %d to %d", path,
                        section, f->key, f->min, f->max);
     *(int *)((char *)tc + f->offset) = (int)d;
@@ -97,7 +99,11 @@ static gl_status read_tower(const cJSON *obj, clip_tower_config *tc, const char 
         tc->eps = (float)eps->valuedouble;
     }
     const cJSON *eos = cJSON_GetObjectItemCaseSensitive(obj, "eos_token_id");
-    if (cJSON_IsNumber(eos)) tc->eos_token_id = (int)eos->valuedouble;
+    if (cJSON_IsNumber(eos)) {
+        if (!(eos->valuedouble >= -1 && eos->valuedouble <= 1e9))
+            return gl_fail(err, GL_ERR_FORMAT, "%s: %s.eos_token_id out of range", path, section);
+        tc->eos_token_id = (int)eos->valuedouble;
+    }
     if (tc->hidden % tc->heads)
         return gl_fail(err, GL_ERR_FORMAT,
                        "%s: %s.hidden_size %d is not a multiple of num_attention_heads %d", path,
@@ -145,7 +151,7 @@ static gl_status oc_int(const cJSON *obj, const char *key, int def, int min, int
     *out = def;
     if (!v || cJSON_IsNull(v)) return GL_OK;
     double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
-    if (!cJSON_IsNumber(v) || d != (double)(long)d || d < min || d > max)
+    if (!cJSON_IsNumber(v) || !(d >= min && d <= max) || d != floor(d))
         return gl_fail(err, GL_ERR_FORMAT, "%s: %s.%s must be a whole number from %d to %d", path,
                        section, key, min, max);
     *out = (int)d;
