@@ -38,68 +38,47 @@ static inline const char *fuzz_file(const char *name, const uint8_t *data, size_
     return path;
 }
 
-static inline uint8_t *fuzz_le(uint8_t *p, uint64_t v, int k) {
-    for (int b = 0; b < k; b++)
-        *p++ = (uint8_t)(v >> (8 * b));
+/* Little-endian fields of the given byte widths, one record. */
+static inline uint8_t *fuzz_record(uint8_t *p, const uint64_t *v, const int *width, int n) {
+    for (int i = 0; i < n; i++)
+        for (int b = 0; b < width[i]; b++)
+            *p++ = (uint8_t)(v[i] >> (8 * b));
     return p;
 }
 
-/* A stored (uncompressed) zip of n entries, as torch.save lays one out; caller frees *out. */
+/* A stored (uncompressed) zip of n (at most 16) entries, as torch.save lays one out (APPNOTE
+ * 4.3.7, 4.3.12, 4.3.16); caller frees *out. */
 static inline size_t fuzz_zip(const char *const *names, const uint8_t *const *datas,
                               const size_t *sizes, int n, uint8_t **out) {
+    static const int local_w[] = {4, 2, 2, 2, 4, 4, 4, 4, 2, 2};
+    static const int central_w[] = {4, 2, 2, 2, 2, 4, 4, 4, 4, 2, 2, 2, 2, 2, 4, 4};
+    static const int end_w[] = {4, 2, 2, 2, 2, 4, 4, 2};
     size_t cap = 22;
     for (int i = 0; i < n; i++)
         cap += 30 + 46 + 2 * strlen(names[i]) + sizes[i];
     uint8_t *z = malloc(cap), *p = z;
-    size_t offs[16];
-    uint32_t crcs[16];
-    for (int i = 0; i < n && i < 16; i++) {
-        size_t nl = strlen(names[i]);
-        offs[i] = (size_t)(p - z);
-        crcs[i] = (uint32_t)crc32(0L, datas[i], (uInt)sizes[i]);
-        p = fuzz_le(p, 0x04034b50, 4);
-        p = fuzz_le(p, 20, 2);
-        p = fuzz_le(p, 0, 2);
-        p = fuzz_le(p, 0, 2);
-        p = fuzz_le(p, 0, 4);
-        p = fuzz_le(p, crcs[i], 4);
-        p = fuzz_le(p, sizes[i], 4);
-        p = fuzz_le(p, sizes[i], 4);
-        p = fuzz_le(p, nl, 2);
-        p = fuzz_le(p, 0, 2);
+    uint64_t offs[16], crcs[16];
+    n = n < 16 ? n : 16;
+    for (int i = 0; i < n; i++) {
+        uint64_t nl = strlen(names[i]);
+        offs[i] = (uint64_t)(p - z);
+        crcs[i] = crc32(0L, datas[i], (uInt)sizes[i]);
+        const uint64_t v[] = {0x04034b50, 20, 0, 0, 0, crcs[i], sizes[i], sizes[i], nl, 0};
+        p = fuzz_record(p, v, local_w, 10);
         memcpy(p, names[i], nl), p += nl;
         if (sizes[i]) memcpy(p, datas[i], sizes[i]), p += sizes[i];
     }
-    size_t cd = (size_t)(p - z);
-    for (int i = 0; i < n && i < 16; i++) {
-        size_t nl = strlen(names[i]);
-        p = fuzz_le(p, 0x02014b50, 4);
-        p = fuzz_le(p, 20, 2);
-        p = fuzz_le(p, 20, 2);
-        p = fuzz_le(p, 0, 2);
-        p = fuzz_le(p, 0, 2);
-        p = fuzz_le(p, 0, 4);
-        p = fuzz_le(p, crcs[i], 4);
-        p = fuzz_le(p, sizes[i], 4);
-        p = fuzz_le(p, sizes[i], 4);
-        p = fuzz_le(p, nl, 2);
-        p = fuzz_le(p, 0, 2);
-        p = fuzz_le(p, 0, 2);
-        p = fuzz_le(p, 0, 2);
-        p = fuzz_le(p, 0, 2);
-        p = fuzz_le(p, 0, 4);
-        p = fuzz_le(p, offs[i], 4);
+    uint64_t cd = (uint64_t)(p - z);
+    for (int i = 0; i < n; i++) {
+        uint64_t nl = strlen(names[i]);
+        const uint64_t v[] = {0x02014b50, 20, 20, 0, 0, 0, crcs[i], sizes[i],
+                              sizes[i],   nl, 0,  0, 0, 0, 0,       offs[i]};
+        p = fuzz_record(p, v, central_w, 16);
         memcpy(p, names[i], nl), p += nl;
     }
-    size_t cd_size = (size_t)(p - z) - cd;
-    p = fuzz_le(p, 0x06054b50, 4);
-    p = fuzz_le(p, 0, 2);
-    p = fuzz_le(p, 0, 2);
-    p = fuzz_le(p, n, 2);
-    p = fuzz_le(p, n, 2);
-    p = fuzz_le(p, cd_size, 4);
-    p = fuzz_le(p, cd, 4);
-    p = fuzz_le(p, 0, 2);
+    const uint64_t end[] = {0x06054b50, 0, 0, (uint64_t)n, (uint64_t)n, (uint64_t)(p - z) - cd,
+                            cd,         0};
+    p = fuzz_record(p, end, end_w, 8);
     *out = z;
     return (size_t)(p - z);
 }

@@ -122,6 +122,12 @@ gl_status gl_data_path(const char *rel, char *out, size_t cap, gl_error *err);
 /* mkdir -p: creates path and every missing parent (mode 0755); an existing folder is fine. */
 gl_status gl_make_dirs(const char *path, gl_error *err);
 
+/* The last segment of a path ("a/b/c.tif" -> "c.tif"), pointing into path; for a GDAL virtual
+ * path (a URL) the search for '/' stops at its query or fragment. */
+const char *gl_path_base_name(const char *path);
+/* 1 when path ends with suffix, ignoring ASCII case (".TIF" counts as ".tif"). */
+int gl_path_has_suffix(const char *path, const char *suffix);
+
 /* Atomic output: write to "<path>.tmp.<pid>", then rename over path on commit. An aborted or
  * crashed run leaves the previous file untouched. */
 typedef struct {

@@ -212,20 +212,20 @@ static void test_gradient_check(void) {
     gl_head *h = heads_new(&a, classes, keys, vals, 1, &err);
     CHECK(h, "%s", err.msg);
     if (!h) return;
-    heads_rng rng;
-    heads_rng_seed(&rng, 7);
+    gl_rng rng;
+    gl_rng_seed(&rng, 7);
     heads_init_params(h, &rng);
     float clip[6 * 5], y[6 * 3], w[6], mask[6 * 7];
     double clip64[6 * 5];
     int dist[6] = {0, 1, 3, 3, 2, 0};
     for (int i = 0; i < 30; i++)
-        clip64[i] = clip[i] = (float)heads_rng_normal(&rng);
+        clip64[i] = clip[i] = (float)gl_rng_normal(&rng);
     for (int i = 0; i < 18; i++)
-        y[i] = heads_rng_uniform(&rng) < 0.5;
+        y[i] = gl_rng_uniform(&rng) < 0.5;
     for (int i = 0; i < 6; i++)
-        w[i] = (float)(0.2 + heads_rng_uniform(&rng));
+        w[i] = (float)(0.2 + gl_rng_uniform(&rng));
     for (int i = 0; i < 42; i++)
-        mask[i] = heads_rng_uniform(&rng) < 0.3 ? 0.0f : 1.0f / 0.7f;
+        mask[i] = gl_rng_uniform(&rng) < 0.3 ? 0.0f : 1.0f / 0.7f;
     heads_work wk;
     CHECK_OK(heads_work_init(&wk, h, 6, &err), &err);
     heads_assemble(h, clip, dist, 6, wk.x);
@@ -267,15 +267,15 @@ static void write_synthetic(const char *path, int n, int cd, uint64_t seed) {
     heads_geograph_dist_map(keys, vals, &nk);
     gl_error err = {0};
     gl_head *teacher = heads_new(&a, gl_geograph_classes, keys, vals, nk, &err);
-    heads_rng rng;
-    heads_rng_seed(&rng, seed);
+    gl_rng rng;
+    gl_rng_seed(&rng, seed);
     heads_init_params(teacher, &rng);
     FILE *f = fopen(path, "w");
     const char *dists[4] = {"16", "Unknown", "1024", "0"};
     float x[64], logit[7];
     for (int i = 0; i < n; i++) {
         for (int j = 0; j < cd; j++)
-            x[j] = (float)heads_rng_normal(&rng);
+            x[j] = (float)gl_rng_normal(&rng);
         int di = gl_head_dist_index(teacher, dists[i % 4]);
         gl_head_forward(teacher, x, &di, 1, logit, &err);
         char types[256] = "";

@@ -101,12 +101,12 @@ int cmd_classify(int argc, char **argv) {
     if (!model || !classes)
         return cli_usage_error("classify", "--model and --classes are required");
     if (optind >= argc) return cli_usage_error("classify", "no images to classify");
-    if (cli_has_suffix(classes, ".yaml") || cli_has_suffix(classes, ".yml"))
+    if (gl_path_has_suffix(classes, ".yaml") || gl_path_has_suffix(classes, ".yml"))
         return cli_usage_error("classify",
                                "%s is a hierarchy; classify takes a flat class list (use `label` "
                                "for a hierarchy)",
                                classes);
-    if (out && !cli_has_suffix(out, ".csv"))
+    if (out && !gl_path_has_suffix(out, ".csv"))
         return cli_usage_error("classify", "%s: classify writes CSV only; name the output .csv",
                                out);
     if (out && cli_check_output("classify", out)) return CLI_FAIL;

@@ -102,8 +102,6 @@ void cli_help(FILE *fp, int id);
  * dirs) exists or can be created. */
 int cli_check_output(const char *cmd, const char *path);
 int cli_check_dir(const char *cmd, const char *opt, const char *dir);
-/* 1 when s ends with suffix, case-insensitively. */
-int cli_has_suffix(const char *s, const char *suffix);
 
 /* Shared option values (options.c): 0 on success, else a printed usage error and CLI_USAGE. */
 int cli_parse_split(const char *cmd, const char *value, gl_tiling *tiling);    /* RxC */

@@ -207,11 +207,6 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
 
 /* ---------------------------------------------------------------- paths checked up front */
 
-int cli_has_suffix(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && !strcasecmp(s + n - k, suffix);
-}
-
 int cli_check_output(const char *cmd, const char *path) {
     char *copy = strdup(path);
     if (!copy) return 1;

@@ -4,6 +4,8 @@
 #include "geolabel.h"
 
 #include "core/half.h"
+#include "core/rng.h"
+#include "io/safetensors.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -135,35 +137,6 @@ static int64_t spec_count(const tensor_spec *t) {
     return n;
 }
 
-/* ------------------------------------------------------------------ numbers */
-
-typedef struct {
-    uint64_t state;
-    int has_spare;
-    float spare;
-} rng;
-
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* N(0, 1) by Box-Muller. */
-static float rng_normal(rng *r) {
-    if (r->has_spare) {
-        r->has_spare = 0;
-        return r->spare;
-    }
-    float u1 = ((float)(splitmix64(&r->state) >> 40) + 1.0f) * (1.0f / 16777217.0f); /* (0,1] */
-    float u2 = (float)(splitmix64(&r->state) >> 40) * (1.0f / 16777216.0f);
-    float radius = sqrtf(-2.0f * logf(u1)), angle = 6.28318530718f * u2;
-    r->spare = radius * sinf(angle);
-    r->has_spare = 1;
-    return radius * cosf(angle);
-}
-
 /* ------------------------------------------------------------------ files */
 
 static gl_status write_json(const char *path, cJSON *json, gl_error *err) {
@@ -283,81 +256,65 @@ static gl_status copy_bpe(const char *dir, gl_error *err) {
 
 /* ------------------------------------------------------------------ safetensors */
 
-static cJSON *safetensors_header(const spec_list *l, size_t elem) {
-    cJSON *h = cJSON_CreateObject(), *meta = cJSON_CreateObject();
-    cJSON_AddStringToObject(meta, "format", "pt");
-    cJSON_AddItemToObject(h, "__metadata__", meta);
-    uint64_t offset = 0;
-    for (int i = 0; i < l->count; i++) {
-        const tensor_spec *t = &l->t[i];
-        cJSON *e = cJSON_CreateObject(), *shape = cJSON_CreateArray(), *offs = cJSON_CreateArray();
-        cJSON_AddStringToObject(e, "dtype", elem == 2 ? "F16" : "F32");
-        for (int k = 0; k < t->ndim; k++)
-            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[k]));
-        cJSON_AddItemToObject(e, "shape", shape);
-        uint64_t bytes = (uint64_t)spec_count(t) * elem;
-        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)offset));
-        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(offset + bytes)));
-        cJSON_AddItemToObject(e, "data_offsets", offs);
-        cJSON_AddItemToObject(h, t->name, e);
-        offset += bytes;
-    }
-    return h;
-}
+/* What gl_st_write asks for each tensor's bytes: values streamed in chunks, so memory stays small
+ * for any model size. Weights are 0.02 * N(0,1), LayerNorm 1 and 0, biases 0. */
+typedef struct {
+    const spec_list *l;
+    int f16;
+    gl_rng rng;
+    gl_progress progress;
+} value_writer;
 
-/* Streams one tensor's values in chunks, so memory stays small for any model size. */
-static void write_values(FILE *fp, const tensor_spec *t, size_t elem, rng *r) {
+static int write_values(void *ctx, int i, FILE *fp) {
+    value_writer *w = ctx;
+    const tensor_spec *t = &w->l->t[i];
     enum { CHUNK = 16384 };
     float vals[CHUNK];
     uint16_t halves[CHUNK];
-    for (int64_t left = spec_count(t); left > 0;) {
+    int bad = 0;
+    for (int64_t left = spec_count(t); left > 0 && !bad;) {
         int n = left < CHUNK ? (int)left : CHUNK;
-        for (int i = 0; i < n; i++)
-            vals[i] = t->init == INIT_NORMAL  ? 0.02f * rng_normal(r)
+        for (int k = 0; k < n; k++)
+            vals[k] = t->init == INIT_NORMAL  ? (float)(0.02 * gl_rng_normal(&w->rng))
                       : t->init == INIT_ONES  ? 1.0f
                       : t->init == INIT_LOGIT ? LOGIT_SCALE
                                               : 0.0f;
-        if (elem == 2) {
-            for (int i = 0; i < n; i++)
-                halves[i] = gl_float_to_half(vals[i]);
-            fwrite(halves, 2, (size_t)n, fp);
+        if (w->f16) {
+            for (int k = 0; k < n; k++)
+                halves[k] = gl_float_to_half(vals[k]);
+            bad = fwrite(halves, 2, (size_t)n, fp) != (size_t)n;
         } else {
-            fwrite(vals, 4, (size_t)n, fp); /* little-endian hosts only, as the loader */
+            bad = fwrite(vals, 4, (size_t)n, fp) != (size_t)n; /* little-endian, as the loader */
         }
         left -= n;
     }
+    gl_progress_add(&w->progress, 1);
+    return bad;
 }
 
-static gl_status write_weights(const char *dir, const spec_list *l, size_t elem, uint64_t seed,
+static gl_status write_weights(const char *dir, const spec_list *l, int f16, uint64_t seed,
                                gl_error *err) {
     char path[4200];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    cJSON *h = safetensors_header(l, elem);
-    char *json = h ? cJSON_PrintUnformatted(h) : NULL;
-    cJSON_Delete(h);
-    if (!json) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
-    size_t len = strlen(json), padded = (len + 7) & ~(size_t)7;
-    gl_atomic_file f;
-    gl_status s = gl_atomic_open(&f, path, err);
-    if (!s) {
-        unsigned char n8[8];
-        for (int i = 0; i < 8; i++)
-            n8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-        fwrite(n8, 1, 8, f.fp);
-        fwrite(json, 1, len, f.fp);
-        for (size_t i = len; i < padded; i++)
-            fputc(' ', f.fp); /* the format pads with spaces */
-        rng r = {seed, 0, 0};
-        gl_progress progress;
-        gl_progress_begin(&progress, "tensors", l->count);
-        for (int i = 0; i < l->count; i++) {
-            write_values(f.fp, &l->t[i], elem, &r);
-            gl_progress_add(&progress, 1);
-        }
-        gl_progress_end(&progress);
-        s = gl_atomic_commit(&f, err);
+    gl_st_out *out = calloc((size_t)l->count + 1, sizeof *out);
+    cJSON *meta = cJSON_CreateObject();
+    if (!out || !meta || !cJSON_AddStringToObject(meta, "format", "pt")) {
+        free(out);
+        cJSON_Delete(meta);
+        return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
     }
-    free(json);
+    for (int i = 0; i < l->count; i++) {
+        out[i] =
+            (gl_st_out){.name = l->t[i].name, .dtype = f16 ? "F16" : "F32", .ndim = l->t[i].ndim};
+        memcpy(out[i].shape, l->t[i].shape, sizeof l->t[i].shape);
+    }
+    value_writer w = {.l = l, .f16 = f16};
+    gl_rng_seed(&w.rng, seed);
+    gl_progress_begin(&w.progress, "tensors", l->count);
+    gl_status s = gl_st_write(path, out, l->count, meta, write_values, &w, err);
+    gl_progress_end(&w.progress);
+    cJSON_Delete(meta);
+    free(out);
     return s;
 }
 
@@ -382,7 +339,7 @@ gl_status gl_clip_random_model(const char *like, const char *out_dir, uint64_t s
                       : copy_bpe(out_dir, err);
     if (!s) s = write_config(out_dir, g, f16, err);
     if (!s) s = write_preprocessor(out_dir, g, err);
-    if (!s) s = write_weights(out_dir, l, f16 ? 2 : 4, seed, err);
+    if (!s) s = write_weights(out_dir, l, f16, seed, err);
     free(l);
     return s;
 }

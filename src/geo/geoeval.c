@@ -29,11 +29,6 @@ static int cmp_name(const void *a, const void *b) {
     return strcmp(((const pred_row *)a)->name, ((const pred_row *)b)->name);
 }
 
-static const char *base_name(const char *path) {
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
 static gl_status preds_push(pred_set *p, const gl_csv *csv, const int *idx, double lat, double lon,
                             gl_error *err) {
     if (gl_geo_grow((void **)&p->rows, &p->cap, p->n, sizeof *p->rows))
@@ -42,7 +37,7 @@ static gl_status preds_push(pred_set *p, const gl_csv *csv, const int *idx, doub
     memset(r, 0, sizeof *r);
     r->name = strdup(gl_csv_field(csv, idx[0]));
     if (!r->name) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", gl_csv_path(csv));
-    r->base = base_name(r->name);
+    r->base = gl_path_base_name(r->name);
     if (idx[3] >= 0) snprintf(r->country, sizeof r->country, "%s", gl_csv_field(csv, idx[3]));
     r->lat = lat, r->lon = lon, r->line = gl_csv_line(csv);
     p->n++;
@@ -78,7 +73,7 @@ static const pred_row *find_pred(const pred_set *p, const char *name) {
     pred_row key = {.name = (char *)name};
     const pred_row *hit = bsearch(&key, p->rows, (size_t)p->n, sizeof *p->rows, cmp_name);
     if (hit) return hit;
-    const char *base = base_name(name);
+    const char *base = gl_path_base_name(name);
     for (int i = 0; i < p->n; i++) {
         if (strcmp(p->rows[i].base, base)) continue;
         if (hit) return NULL;

@@ -185,16 +185,11 @@ static gl_status write_ogr(const char *path, const char *driver, const gl_gazett
     return s;
 }
 
-static int has_suffix(const char *path, const char *suffix) {
-    size_t n = strlen(path), m = strlen(suffix);
-    return n >= m && !strcasecmp(path + n - m, suffix);
-}
-
 gl_status gl_geo_write_located(const char *path, const gl_gazetteer *gz, const gl_geo_located *rows,
                                int n, int top_k, gl_error *err) {
     if (top_k < 1) return gl_fail(err, GL_ERR_ARG, "%s: top-k must be at least 1", path);
-    if (has_suffix(path, ".geojson") || has_suffix(path, ".json"))
+    if (gl_path_has_suffix(path, ".geojson") || gl_path_has_suffix(path, ".json"))
         return write_ogr(path, "GeoJSON", gz, rows, n, top_k, err);
-    if (has_suffix(path, ".gpkg")) return write_ogr(path, "GPKG", gz, rows, n, top_k, err);
+    if (gl_path_has_suffix(path, ".gpkg")) return write_ogr(path, "GPKG", gz, rows, n, top_k, err);
     return write_csv(path, gz, rows, n, top_k, err);
 }

@@ -4,15 +4,10 @@
 
 #include <string.h>
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && !strcmp(s + n - m, suffix);
-}
-
 gl_status gl_geo_weights_open(gl_geo_weights *w, const char *path, gl_error *err) {
     memset(w, 0, sizeof *w);
     w->path = path;
-    if (ends_with(path, ".safetensors")) return gl_st_open(path, &w->st, err);
+    if (gl_path_has_suffix(path, ".safetensors")) return gl_st_open(path, &w->st, err);
     if (!(w->pth = gl_pth_open(path, err))) return err->code;
     const gl_py *root = gl_pth_root(w->pth);
     if (root && root->kind == GL_PY_TENSOR) return GL_OK;

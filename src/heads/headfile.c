@@ -132,56 +132,18 @@ gl_status heads_st_metadata(const char *path, cJSON **out, gl_error *err) {
     return s;
 }
 
-static gl_status write_all(FILE *fp, const void *p, size_t n) {
-    return fwrite(p, 1, n, fp) == n ? GL_OK : GL_ERR_IO;
-}
-
 gl_status heads_st_write(const char *path, const heads_tensor *t, int n, const cJSON *metadata,
                          gl_error *err) {
-    cJSON *root = cJSON_CreateObject();
-    if (metadata) cJSON_AddItemToObject(root, "__metadata__", cJSON_Duplicate(metadata, 1));
-    size_t off = 0;
+    gl_st_out *out = calloc((size_t)n + 1, sizeof *out);
+    if (!out) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
     for (int i = 0; i < n; i++) {
-        cJSON *e = cJSON_AddObjectToObject(root, t[i].name);
-        cJSON_AddStringToObject(e, "dtype", "F32");
-        cJSON *shape = cJSON_AddArrayToObject(e, "shape");
-        size_t count = 1;
-        for (int d = 0; d < t[i].ndim; d++) {
-            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t[i].shape[d]));
-            count *= (size_t)t[i].shape[d];
-        }
-        cJSON *offs = cJSON_AddArrayToObject(e, "data_offsets");
-        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
-        off += count * sizeof(float);
-        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+        out[i] =
+            (gl_st_out){.name = t[i].name, .dtype = "F32", .ndim = t[i].ndim, .data = t[i].data};
+        memcpy(out[i].shape, t[i].shape, (size_t)t[i].ndim * sizeof *t[i].shape);
     }
-    char *json = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!json) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
-    size_t hlen = strlen(json), padded = (hlen + 7) & ~(size_t)7;
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++)
-        len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    gl_atomic_file f;
-    gl_status s = gl_atomic_open(&f, path, err);
-    if (s) {
-        free(json);
-        return s;
-    }
-    s = write_all(f.fp, len8, 8) || write_all(f.fp, json, hlen) ||
-        write_all(f.fp, "        ", padded - hlen);
-    for (int i = 0; i < n && !s; i++) {
-        size_t count = 1;
-        for (int d = 0; d < t[i].ndim; d++)
-            count *= (size_t)t[i].shape[d];
-        s = write_all(f.fp, t[i].data, count * sizeof(float)); /* little-endian hosts only */
-    }
-    free(json);
-    if (s) {
-        gl_atomic_abort(&f);
-        return gl_fail(err, GL_ERR_IO, "%s: write failed", path);
-    }
-    return gl_atomic_commit(&f, err);
+    gl_status s = gl_st_write(path, out, n, metadata, NULL, NULL, err);
+    free(out);
+    return s;
 }
 
 static char *json_string_of(cJSON *item) {
@@ -332,14 +294,10 @@ fail:
     return NULL;
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && !strcmp(s + n - k, suffix);
-}
-
 gl_head *gl_head_load(const char *path, gl_error *err) {
-    gl_head *h = ends_with(path, ".safetensors") ? heads_load_safetensors(path, NULL, NULL, err)
-                                                 : load_pth(path, err);
+    gl_head *h = gl_path_has_suffix(path, ".safetensors")
+                     ? heads_load_safetensors(path, NULL, NULL, err)
+                     : load_pth(path, err);
     if (h && !(h->path = strdup(path))) {
         gl_head_free(h);
         gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);

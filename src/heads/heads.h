@@ -3,6 +3,7 @@
 #ifndef GEOLABEL_HEADS_H
 #define GEOLABEL_HEADS_H
 
+#include "core/rng.h"
 #include "geolabel.h"
 
 #include "io/safetensors.h"
@@ -38,14 +39,7 @@ gl_head *heads_new(const gl_head_arch *a, const char *const *classes, const char
 /* The Geograph project's DIST_MAP, for heads trained here. */
 void heads_geograph_dist_map(const char **keys, int *vals, int *n);
 /* PyTorch's default initialisation: Linear U(+-1/sqrt(fan_in)), Embedding N(0,1). */
-typedef struct {
-    uint64_t s[4];
-} heads_rng;
-void heads_rng_seed(heads_rng *r, uint64_t seed);
-uint64_t heads_rng_next(heads_rng *r);
-double heads_rng_uniform(heads_rng *r); /* [0,1) */
-double heads_rng_normal(heads_rng *r);
-void heads_init_params(gl_head *h, heads_rng *r);
+void heads_init_params(gl_head *h, gl_rng *r);
 
 /* Safetensors writing: named F32 tensors plus string metadata, atomically. */
 typedef struct {

@@ -246,50 +246,17 @@ gl_status gl_head_forward(const gl_head *h, const float *clip, const int *dist_i
     return GL_OK;
 }
 
-/* ------------------------------------------------------------------ random numbers */
+/* ------------------------------------------------------------------ initialisation */
 
-static uint64_t rotl(uint64_t x, int k) {
-    return (x << k) | (x >> (64 - k));
-}
-
-void heads_rng_seed(heads_rng *r, uint64_t seed) {
-    for (int i = 0; i < 4; i++) { /* splitmix64 */
-        uint64_t z = (seed += 0x9e3779b97f4a7c15ULL);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        r->s[i] = z ^ (z >> 31);
-    }
-}
-
-uint64_t heads_rng_next(heads_rng *r) { /* xoshiro256** */
-    uint64_t *s = r->s, result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-double heads_rng_uniform(heads_rng *r) {
-    return (double)(heads_rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-double heads_rng_normal(heads_rng *r) {
-    double u1 = heads_rng_uniform(r), u2 = heads_rng_uniform(r);
-    return sqrt(-2.0 * log(1.0 - u1)) * cos(2.0 * M_PI * u2);
-}
-
-static void fill_uniform(float *p, size_t n, double bound, heads_rng *r) {
+static void fill_uniform(float *p, size_t n, double bound, gl_rng *r) {
     for (size_t i = 0; i < n; i++)
-        p[i] = (float)((2.0 * heads_rng_uniform(r) - 1.0) * bound);
+        p[i] = (float)((2.0 * gl_rng_uniform(r) - 1.0) * bound);
 }
 
-void heads_init_params(gl_head *h, heads_rng *r) {
+void heads_init_params(gl_head *h, gl_rng *r) {
     const gl_head_arch *a = &h->a;
     for (size_t i = 0; i < (size_t)a->n_dist * a->dist_dim; i++)
-        h->emb[i] = (float)heads_rng_normal(r);
+        h->emb[i] = (float)gl_rng_normal(r);
     double b1 = 1.0 / sqrt((double)(a->clip_dim + a->dist_dim)), b2 = 1.0 / sqrt((double)a->hidden);
     fill_uniform(h->w1, (size_t)a->hidden * (a->clip_dim + a->dist_dim), b1, r);
     fill_uniform(h->b1, (size_t)a->hidden, b1, r);

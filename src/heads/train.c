@@ -275,7 +275,7 @@ typedef struct {
     long step;
     int next_epoch, bad_epochs;
     double best_val;
-    heads_rng rng;
+    gl_rng rng;
 } trainer;
 
 #define ADAM_B1 0.9
@@ -391,7 +391,7 @@ static gl_status trainer_new(trainer *t, const gl_train_params *p, gl_error *err
     int vals[24], n;
     heads_geograph_dist_map(keys, vals, &n);
     if (!(t->h = heads_new(&a, gl_geograph_classes, keys, vals, n, err))) return err->code;
-    heads_rng_seed(&t->rng, p->seed);
+    gl_rng_seed(&t->rng, p->seed);
     heads_init_params(t->h, &t->rng);
     t->m = calloc(t->h->n_params, sizeof(float));
     t->v = calloc(t->h->n_params, sizeof(float));
@@ -450,11 +450,11 @@ static gl_status bufs_init(batch_bufs *b, const gl_head *h, int batch, int shard
 
 /* Four 16-bit draws per generator call: a unit is dropped when its draw is below p * 2^16 (p is
  * thus kept to within 2^-17, e.g. 0.2 as 0.199997). */
-static void fill_dropout(float *mask, size_t n, float p, heads_rng *rng) {
+static void fill_dropout(float *mask, size_t n, float p, gl_rng *rng) {
     float keep = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
     uint64_t cut = (uint64_t)((double)p * 65536.0 + 0.5), r = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!(i & 3)) r = heads_rng_next(rng);
+        if (!(i & 3)) r = gl_rng_next(rng);
         mask[i] = (r & 0xffff) < cut ? 0.0f : keep;
         r >>= 16;
     }
@@ -517,7 +517,7 @@ static double train_epoch(trainer *t, gl_pool *pool, const row_store *tra, batch
     for (long i = 0; i < n; i++)
         b->order[i] = i;
     for (long i = n - 1; i > 0; i--) { /* Fisher-Yates */
-        long j = (long)(heads_rng_next(&t->rng) % (uint64_t)(i + 1)), tmp = b->order[i];
+        long j = (long)(gl_rng_next(&t->rng) % (uint64_t)(i + 1)), tmp = b->order[i];
         b->order[i] = b->order[j];
         b->order[j] = tmp;
     }

@@ -6,11 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int has_suffix(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && !strcmp(s + n - m, suffix);
-}
-
 static gl_status write_jsonl(const char *path, const char *const *ids, const float *embeds, int n,
                              int dim, gl_error *err) {
     gl_atomic_file f;
@@ -41,10 +36,10 @@ static gl_status write_jsonl(const char *path, const char *const *ids, const flo
 
 gl_status gl_embeddings_write(const char *path, const char *const *ids, const float *embeds, int n,
                               int dim, gl_error *err) {
-    if (has_suffix(path, ".npy")) {
+    if (gl_path_has_suffix(path, ".npy")) {
         int64_t shape[2] = {n, dim};
         return gl_npy_write_f32(path, embeds, shape, 2, err);
     }
-    if (has_suffix(path, ".jsonl")) return write_jsonl(path, ids, embeds, n, dim, err);
+    if (gl_path_has_suffix(path, ".jsonl")) return write_jsonl(path, ids, embeds, n, dim, err);
     return gl_fail(err, GL_ERR_ARG, "%s: output must end in .npy or .jsonl", path);
 }

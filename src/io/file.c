@@ -1,11 +1,12 @@
-/* file.c: whole-file reads with a size cap, atomic outputs (temp + rename), CSV fields, mkdir -p
- * and the shipped data folder: the file plumbing every subsystem shares. */
+/* file.c: whole-file reads with a size cap, atomic outputs (temp + rename), CSV fields, mkdir -p,
+ * the shipped data folder, base names and suffixes: the file plumbing every subsystem shares. */
 #include "geolabel.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -139,4 +140,18 @@ void gl_csv_write_field(FILE *fp, const char *s) {
         fputc(*s, fp);
     }
     fputc('"', fp);
+}
+
+const char *gl_path_base_name(const char *path) {
+    /* The last segment; a URL's query may hold '/', so the search stops at its '?' or '#'. */
+    const char *end = gl_path_is_gdal_virtual(path) ? strpbrk(path, "?#") : NULL;
+    const char *s = path, *p;
+    for (p = path; *p && (!end || p < end); p++)
+        if (*p == '/') s = p + 1;
+    return s;
+}
+
+int gl_path_has_suffix(const char *path, const char *suffix) {
+    size_t n = strlen(path), k = strlen(suffix);
+    return n >= k && !strcasecmp(path + n - k, suffix);
 }

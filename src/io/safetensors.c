@@ -272,15 +272,11 @@ static gl_status open_index(gl_safetensors *st, const char *path, gl_error *err)
     return s;
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && !strcmp(s + n - m, suffix);
-}
-
 gl_status gl_st_open(const char *path, gl_safetensors *st, gl_error *err) {
     memset(st, 0, sizeof *st);
-    gl_status s = ends_with(path, ".json") ? open_index(st, path, err) : add_file(st, path, err);
-    if (!s && !ends_with(path, ".json")) s = check_unique(st, err);
+    gl_status s =
+        gl_path_has_suffix(path, ".json") ? open_index(st, path, err) : add_file(st, path, err);
+    if (!s && !gl_path_has_suffix(path, ".json")) s = check_unique(st, err);
     if (s) gl_st_close(st);
     return s;
 }
@@ -343,4 +339,64 @@ void gl_st_digest(const gl_safetensors *st, uint64_t out[2]) {
         digest_bytes(st->maps[f], st->map_sizes[f], lane);
     out[0] = mix64(lane[0] ^ mix64(lane[1] ^ mix64(lane[2] ^ mix64(lane[3]))));
     out[1] = mix64(lane[3] + mix64(lane[2] + mix64(lane[1] + mix64(lane[0] + 7))));
+}
+
+/* ------------------------------------------------------------------ writing */
+
+static size_t out_bytes(const gl_st_out *t) {
+    size_t count = 1;
+    for (int d = 0; d < t->ndim; d++)
+        count *= (size_t)t->shape[d];
+    return count * (strcmp(t->dtype, "F32") ? 2 : 4);
+}
+
+static char *write_header(const gl_st_out *t, int n, const cJSON *metadata) {
+    cJSON *root = cJSON_CreateObject();
+    if (metadata) cJSON_AddItemToObject(root, "__metadata__", cJSON_Duplicate(metadata, 1));
+    uint64_t off = 0;
+    for (int i = 0; i < n; i++) {
+        cJSON *e = cJSON_AddObjectToObject(root, t[i].name);
+        cJSON_AddStringToObject(e, "dtype", t[i].dtype);
+        cJSON *shape = cJSON_AddArrayToObject(e, "shape");
+        for (int d = 0; d < t[i].ndim; d++)
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t[i].shape[d]));
+        cJSON *offs = cJSON_AddArrayToObject(e, "data_offsets");
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+        off += out_bytes(&t[i]);
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+    }
+    char *json = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return json;
+}
+
+gl_status gl_st_write(const char *path, const gl_st_out *t, int n, const cJSON *metadata,
+                      int (*write_data)(void *ctx, int i, FILE *fp), void *ctx, gl_error *err) {
+    char *json = write_header(t, n, metadata);
+    if (!json) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+    size_t hlen = strlen(json), padded = (hlen + 7) & ~(size_t)7;
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++)
+        len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    gl_atomic_file f;
+    gl_status s = gl_atomic_open(&f, path, err);
+    if (s) {
+        free(json);
+        return s;
+    }
+    int bad = fwrite(len8, 1, 8, f.fp) != 8 || fwrite(json, 1, hlen, f.fp) != hlen ||
+              fwrite("        ", 1, padded - hlen, f.fp) !=
+                  padded - hlen; /* the format pads with spaces */
+    free(json);
+    for (int i = 0; i < n && !bad; i++) {
+        size_t bytes = out_bytes(&t[i]);
+        /* little-endian hosts only, as the reader */
+        bad = t[i].data ? fwrite(t[i].data, 1, bytes, f.fp) != bytes
+                        : !write_data || write_data(ctx, i, f.fp) != 0;
+    }
+    if (bad || ferror(f.fp)) {
+        gl_atomic_abort(&f);
+        return gl_fail(err, GL_ERR_IO, "%s: write failed", path);
+    }
+    return gl_atomic_commit(&f, err);
 }

@@ -6,6 +6,8 @@
 
 #include "geolabel.h"
 
+struct cJSON;
+
 typedef enum { GL_ST_F32 = 0, GL_ST_F16, GL_ST_BF16, GL_ST_OTHER } gl_st_dtype;
 
 #define GL_ST_MAX_DIMS 8
@@ -42,6 +44,23 @@ const char *gl_st_tensor_path(const gl_safetensors *st, const gl_st_tensor *t);
 /* A 128-bit digest of every byte of every shard, in order: it changes whenever a weight does.
  * Reads the whole mapping, so callers compute it once and only when needed. */
 void gl_st_digest(const gl_safetensors *st, uint64_t out[2]);
+
+/* One tensor of a safetensors file being written. */
+typedef struct {
+    const char *name;
+    const char *dtype; /* "F32", "F16" or "BF16" */
+    int ndim;
+    int64_t shape[GL_ST_MAX_DIMS];
+    const void *data; /* its little-endian bytes, or NULL: gl_st_write asks write_data for them */
+} gl_st_out;
+
+/* Writes path atomically as the format specifies: an 8-byte little-endian header length, the JSON
+ * header (metadata, when non-NULL, as "__metadata__", then the tensors in order, their data
+ * offsets in the same order), spaces up to a multiple of 8, then each tensor's bytes: t[i].data,
+ * or what write_data(ctx, i, fp) writes (it returns 0 on success). Every write is checked; on
+ * failure the previous file is kept and err names path. */
+gl_status gl_st_write(const char *path, const gl_st_out *t, int n, const struct cJSON *metadata,
+                      int (*write_data)(void *ctx, int i, FILE *fp), void *ctx, gl_error *err);
 
 /* Widens n F16 or BF16 values (little-endian, possibly unaligned) to float, exactly. */
 void gl_st_widen(gl_st_dtype dtype, const void *src, size_t n, float *dst);

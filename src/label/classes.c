@@ -74,9 +74,7 @@ done:
 /* ---------------------------------------------------------------- a label run's classes */
 
 static int has_yaml_ext(const char *path) {
-    size_t n = strlen(path);
-    return (n > 5 && !strcasecmp(path + n - 5, ".yaml")) ||
-           (n > 4 && !strcasecmp(path + n - 4, ".yml"));
+    return gl_path_has_suffix(path, ".yaml") || gl_path_has_suffix(path, ".yml");
 }
 
 /* The leaves of a tree, unique, as the children of a new flat root. */

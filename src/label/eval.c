@@ -27,11 +27,6 @@ static void table_free(eval_table *t) {
     free(t->rows);
 }
 
-static const char *base_name(const char *path) {
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
 static int cmp_row(const void *a, const void *b) {
     return strcmp(((const eval_row *)a)->key, ((const eval_row *)b)->key);
 }
@@ -45,7 +40,7 @@ static gl_status table_push(eval_table *t, gl_csv *csv, const int col[5], gl_err
         t->rows = grown;
         t->cap = cap;
     }
-    const char *file = base_name(gl_csv_field(csv, col[0]));
+    const char *file = gl_path_base_name(gl_csv_field(csv, col[0]));
     size_t len =
         strlen(file) + strlen(gl_csv_field(csv, col[1])) + strlen(gl_csv_field(csv, col[2])) + 3;
     eval_row *r = &t->rows[t->n];

@@ -30,12 +30,9 @@ static gl_status list_push(gl_input_list *l, const char *path, gl_error *err) {
 static int is_sidecar(const char *name) {
     static const char *const ext[] = {".aux.xml", ".ovr", ".msk", ".tfw", ".tfwx",
                                       ".jgw",     ".pgw", ".wld", ".prj"};
-    size_t n = strlen(name);
-    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
-        size_t k = strlen(ext[i]);
-        if (n > k && !strcasecmp(name + n - k, ext[i])) return 1;
-    }
-    return name[0] == '.';
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
+        if (gl_path_has_suffix(name, ext[i])) return 1;
+    return name[0] == '.'; /* hidden files, and so a bare ".ovr" too */
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -108,13 +105,4 @@ void gl_inputs_free(gl_input_list *l) {
     free(l->open);
     free(l->ordinal);
     memset(l, 0, sizeof *l);
-}
-
-const char *gl_input_base_name(const char *path) {
-    /* The last segment; a URL's query may hold '/', so the search stops at its '?' or '#'. */
-    const char *end = gl_path_is_gdal_virtual(path) ? strpbrk(path, "?#") : NULL;
-    const char *s = path, *p;
-    for (p = path; *p && (!end || p < end); p++)
-        if (*p == '/') s = p + 1;
-    return s;
 }

@@ -54,8 +54,6 @@ typedef struct {
 /* Appends the expansion of inputs to l; free l's contents with gl_inputs_free. */
 gl_status gl_inputs_expand(const char *const *inputs, int n, gl_input_list *l, gl_error *err);
 void gl_inputs_free(gl_input_list *l);
-/* GVL's `filename` column: the part after the last '/' (a pointer into path). */
-const char *gl_input_base_name(const char *path);
 
 /* ---------------------------------------------------------------- scale-out (scale.c) */
 

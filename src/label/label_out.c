@@ -48,17 +48,12 @@ enum {
     F_LLM_ERROR = N_FIELDS - 1
 };
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && !strcasecmp(s + n - k, suffix);
-}
-
 gl_status gl_label_format_of(const char *path, gl_label_format *fmt, gl_error *err) {
-    if (ends_with(path, ".csv"))
+    if (gl_path_has_suffix(path, ".csv"))
         *fmt = GL_LABEL_CSV;
-    else if (ends_with(path, ".geojson") || ends_with(path, ".json"))
+    else if (gl_path_has_suffix(path, ".geojson") || gl_path_has_suffix(path, ".json"))
         *fmt = GL_LABEL_GEOJSON;
-    else if (ends_with(path, ".gpkg"))
+    else if (gl_path_has_suffix(path, ".gpkg"))
         *fmt = GL_LABEL_GPKG;
     else
         return gl_fail(err, GL_ERR_ARG, "%s: the output must end in .csv, .geojson or .gpkg", path);

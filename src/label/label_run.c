@@ -137,7 +137,7 @@ static gl_status emit_row(run_ctx *c, scene *s, int i, const gl_zs_choice *choic
         label = choice->path[choice->depth - 1]->name;
     }
     gl_label_row row = {.input = s->path,
-                        .filename = gl_input_base_name(s->path),
+                        .filename = gl_path_base_name(s->path),
                         .row = t->row,
                         .col = t->col,
                         .left = t->x,

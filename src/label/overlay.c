@@ -47,11 +47,6 @@ static void shown_free(shown *s) {
     free(s->legend), free(s->tiles);
 }
 
-static const char *base_name(const char *p) {
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
 /* The tree's part above the leaf, " > "-joined: "Urban;Residential;dense" -> "Urban > Residential".
  */
 static char *group_of(const char *tree) {
@@ -177,14 +172,14 @@ static gl_status read_rows(const char *csv_path, const char *image, shown *s, gl
         if ((c[i] = gl_csv_column(csv, names[i])) < 0)
             st = gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' column", csv_path, names[i]);
     c[8] = gl_csv_column(csv, "classification_tree");
-    const char *want = base_name(image);
+    const char *want = gl_path_base_name(image);
     int in_col = gl_csv_column(csv, "input");
     char *image_real = in_col >= 0 ? realpath(image, NULL) : NULL, *last = NULL;
     int r = 0, last_same = 0; /* rows come grouped by input: one realpath per group */
     while (!st && (r = gl_csv_next(csv, err)) == 1) {
         int same;
         if (in_col < 0) {
-            same = !strcmp(base_name(gl_csv_field(csv, c[0])), want);
+            same = !strcmp(gl_path_base_name(gl_csv_field(csv, c[0])), want);
         } else if (last && !strcmp(last, gl_csv_field(csv, in_col))) {
             same = last_same;
         } else {
@@ -429,7 +424,7 @@ static gl_status draw_collage(gl_raster *r, shown *s, const gl_show_params *p, c
             cy = (i / cols) * (COLLAGE_CELL + COLLAGE_LINE);
         st =
             read_scaled(r, x0, y0, x1 - x0, y1 - y0, surf, cx, cy, COLLAGE_CELL, COLLAGE_CELL, err);
-        if (!st) caption(cr, cx, cy, base_name(image), t, &s->legend[t->cls]);
+        if (!st) caption(cr, cx, cy, gl_path_base_name(image), t, &s->legend[t->cls]);
     }
     if (!st) {
         char title[96];

@@ -270,11 +270,6 @@ static void close_mask(mask_source *m) {
     free(m->rm.buf);
 }
 
-static const char *base_name(const char *p) {
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
 /* The label CSV's columns: GVL's header, then score and, for georeferenced images, the CRS, the
  * tile's bounds in it and its centre's lon/lat. GVL's `lower` is the top y, `upper` the bottom. */
 static const char CSV_HEADER[] = "filename,row,col,left,upper,right,lower,classification_mode,"
@@ -283,7 +278,7 @@ static const char CSV_HEADER[] = "filename,row,col,left,upper,right,lower,classi
 
 static gl_status write_row(FILE *fp, gl_raster *r, const char *image, const gl_tile *t,
                            const char *label, gl_error *err) {
-    gl_csv_write_field(fp, base_name(image));
+    gl_csv_write_field(fp, gl_path_base_name(image));
     fprintf(fp, ",%d,%d,%d,%d,%d,%d,truth,,", t->row, t->col, t->x, t->y + t->h, t->x + t->w, t->y);
     gl_csv_write_field(fp, label);
     fputc(',', fp);
