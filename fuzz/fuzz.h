@@ -84,10 +84,12 @@ static inline size_t fuzz_zip(const char *const *names, const uint8_t *const *da
 }
 
 #ifdef GEOLABEL_TORCHZIP_H
-/* Visits at most *budget of a checkpoint's objects (memo sharing makes the graph a DAG that can
- * be exponentially larger as a tree), copying every small tensor out as float32 (buf: 4096). */
-static inline void fuzz_pth_walk(const gl_pth *p, const gl_py *v, int *budget, float *buf) {
-    if (!v || --*budget < 0) return;
+/* Visits at most *budget of a checkpoint's objects, at most 64 deep (memo sharing makes the graph
+ * a DAG that can be exponentially larger as a tree, or a cycle: a list may hold itself), copying
+ * every small tensor out as float32 (buf: 4096). */
+static inline void fuzz_pth_walk(const gl_pth *p, const gl_py *v, int depth, int *budget,
+                                 float *buf) {
+    if (!v || depth > 64 || --*budget < 0) return;
     if (v->kind == GL_PY_TENSOR && v->tensor->numel <= 4096) {
         gl_error err = {0};
         gl_pth_tensor_f32(p, "t", v->tensor, NULL, -1, buf, &err);
@@ -97,7 +99,7 @@ static inline void fuzz_pth_walk(const gl_pth *p, const gl_py *v, int *budget, f
                : v->kind == GL_PY_TUPLE || v->kind == GL_PY_LIST ? v->len
                                                                  : 0;
     for (size_t i = 0; i < n && i < 64; i++)
-        fuzz_pth_walk(p, v->items[i], budget, buf);
+        fuzz_pth_walk(p, v->items[i], depth + 1, budget, buf);
 }
 #endif
 

@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     gl_pth *p = gl_pth_open_memory("fuzz.pth", data, size, &err);
     if (p) {
         int budget = 10000;
-        fuzz_pth_walk(p, gl_pth_root(p), &budget, buf);
+        fuzz_pth_walk(p, gl_pth_root(p), 0, &budget, buf);
         gl_pth_state_dict(p, &err);
         gl_pth_free(p);
     }

@@ -279,7 +279,12 @@ static const char *shape_script =
     "save('ok_shape.pth', (2, 2), (2, 1))\n"
     "save('numel_wraps.pth', (2**40, 2**40), (1, 1))\n"
     "save('extent_wraps.pth', (2**32 + 1,), (2**32,))\n"
-    "save('three_dims_wrap.pth', (2**22, 2**22, 2**22), (0, 0, 0))\n";
+    "save('three_dims_wrap.pth', (2**22, 2**22, 2**22), (0, 0, 0))\n"
+    /* a list that holds itself, as pickle's memo allows (fuzz_pickle found a walker recursing) */
+    "l = []; l.append(l)\n"
+    "with zipfile.ZipFile('cycle.pth', 'w') as z:\n"
+    "    z.writestr('archive/data.pkl', pickle.dumps({'l': l, 'n': 1}, protocol=2))\n"
+    "    z.writestr('archive/byteorder', 'little')\n";
 
 /* A shape whose element count overflows 64 bits wrapped to 0 and passed the bounds check; a
  * view whose last element's offset wraps to 0 passed it too and read far outside the storage. */
@@ -294,6 +299,14 @@ static void test_shape_overflow(void) {
     expect_fail("numel_wraps.pth", GL_ERR_LIMIT, "beyond limits");
     expect_fail("extent_wraps.pth", GL_ERR_FORMAT, "storage '0'");
     expect_fail("three_dims_wrap.pth", GL_ERR_LIMIT, "beyond limits");
+    /* a cycle loads as Python builds it (the list's item is the list) and frees cleanly */
+    p = gl_pth_open("cycle.pth", &err);
+    CHECK(p != NULL, "cycle.pth: %s", err.msg);
+    const gl_py *l = p ? gl_py_get(gl_pth_root(p), "l") : NULL;
+    CHECK(l && l->kind == GL_PY_LIST && l->len == 1 && l->items[0] == l, "the list holds itself");
+    const gl_py *n = p ? gl_py_get(gl_pth_root(p), "n") : NULL;
+    CHECK(n && n->kind == GL_PY_INT && n->i == 1, "the dict goes on after the cycle");
+    gl_pth_free(p);
 }
 
 int main(void) {
