@@ -2,7 +2,9 @@
 # Azure OpenAI: requests go to {endpoint}/openai/deployments/{deployment}/chat/completions with
 # ?api-version= from AZURE_OPENAI_API_VERSION, the key in an api-key header (never a Bearer
 # header, and never the OpenAI key that is also set). --apply-vision-template sends GVL's chat
-# template parts as separate text parts. No key in any output, log or cache file, even with -vv.
+# template parts as separate text parts. One patch's vision request is refused (HTTP 400, as
+# Azure's content filter answers): that tile gets no description, CLIP decides it
+# (clip-fallback) and llm_error says why. No key in any output, log or cache file, even with -vv.
 set -eu
 . "$GEOLABEL_ROOT/tests/cli/llm_lib.inc"
 export AZURE_OPENAI_API_KEY="az-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
@@ -20,8 +22,12 @@ VISION = dict(model="vision-dep", context="This is a satellite image", prompt=PR
               stems=["RGB"], image_size=(448, int(359 * 448 / 395 + 0.5)), template=True)
 CLASSIFY = dict(model="classifier-dep", include_filename=False, tiles=[],
                 levels=[["Water", "Buildings"]], descriptions=["the sea"])
+FILTERED = (b'{"error":{"code":"content_filter","message":"The response was filtered due to the '
+            b'prompt triggering content management policy."}}')
 def handle(n, kind, info):
-    return "The sea" if kind == "vision" else "WATER?"
+    if kind == "vision":
+        return Raw(400, FILTERED) if n == 1 else "The sea"
+    return "WATER?"
 PYEOF
 start_server scenario.py
 export AZURE_OPENAI_ENDPOINT="http://127.0.0.1:$PORT/"
@@ -39,13 +45,20 @@ vis = [e for e in log if e["kind"] == "vision"]
 assert vis and all(e["path"].startswith("/openai/deployments/vision-dep/") for e in vis)
 ds = ogr.Open("out.gpkg")
 lyr = ds.GetLayer(0)
-n = 0
+modes = []
 for f in lyr:
-    n += 1
-    assert f.GetField("description") == "the sea", f.GetField("description")
-    assert f.GetField("classification") == "Water" and f.GetField("classification_mode") == "llm"
-assert n == 4 == len(vis) == sum(e["kind"] == "classify" for e in log), (n, len(vis))
-print("azure ok", n)
+    modes.append(f.GetField("classification_mode"))
+    if modes[-1] == "llm":
+        assert f.GetField("description") == "the sea", f.GetField("description")
+        assert f.GetField("classification") == "Water" and not f.GetField("llm_error")
+    else:
+        assert modes[-1] == "clip-fallback" and f.GetField("description") == "", modes
+        err = f.GetField("llm_error")
+        assert err.startswith("vision: ") and "HTTP 400" in err and "filtered" in err, err
+        assert f.GetField("classification") in ("Water", "Buildings")
+assert sorted(modes) == ["clip-fallback", "llm", "llm", "llm"], modes
+assert len(vis) == 4 and sum(e["kind"] == "classify" for e in log) == 3, log
+print("azure ok")
 PYEOF
 if grep -rlF -e "$AZURE_OPENAI_API_KEY" -e "$OPENAI_API_KEY" . ; then echo "a key leaked"; exit 1; fi
 echo "llm_azure ok"
