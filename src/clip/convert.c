@@ -131,59 +131,35 @@ static gl_status copy_file(const char *from, const char *dir, const char *name, 
     return gl_atomic_commit(&f, err);
 }
 
-/* Every tensor as F32 in name order: the header, then the data, each tensor widened in chunks. */
+/* An F16/BF16 tensor widened to F32 in chunks, so no copy of the model is held. */
+static int write_widened(void *ctx, int i, FILE *fp) {
+    const gl_st_tensor *t = &((const clip_source *)ctx)->tensors[i];
+    enum { CHUNK = 16384 };
+    float buf[CHUNK];
+    for (size_t done = 0; done < t->count; done += CHUNK) {
+        size_t n = t->count - done < CHUNK ? t->count - done : CHUNK;
+        gl_st_widen(t->dtype, (const unsigned char *)t->data + done * 2, n, buf);
+        if (fwrite(buf, 4, n, fp) != n) return -1; /* little-endian hosts only, as the reader */
+    }
+    return 0;
+}
+
+/* Every tensor as F32 in name order: F32 ones written as they lie, the others widened. */
 static gl_status write_weights(const clip_source *src, const char *dir, gl_error *err) {
     char path[4200];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    cJSON *h = cJSON_CreateObject(), *meta = cJSON_CreateObject();
-    cJSON_AddStringToObject(meta, "format", "pt");
-    cJSON_AddItemToObject(h, "__metadata__", meta);
-    uint64_t offset = 0;
+    gl_st_out *out = calloc((size_t)(src->n_tensors ? src->n_tensors : 1), sizeof *out);
+    if (!out) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
     for (int i = 0; i < src->n_tensors; i++) {
         const gl_st_tensor *t = &src->tensors[i];
-        cJSON *e = cJSON_CreateObject(), *shape = cJSON_CreateArray(), *offs = cJSON_CreateArray();
-        cJSON_AddStringToObject(e, "dtype", "F32");
-        for (int k = 0; k < t->ndim; k++)
-            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[k]));
-        cJSON_AddItemToObject(e, "shape", shape);
-        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)offset));
-        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(offset + 4 * t->count)));
-        cJSON_AddItemToObject(e, "data_offsets", offs);
-        cJSON_AddItemToObject(h, t->name, e);
-        offset += 4 * (uint64_t)t->count;
+        out[i] = (gl_st_out){t->name, "F32", t->ndim, {0}, t->dtype == GL_ST_F32 ? t->data : NULL};
+        memcpy(out[i].shape, t->shape, sizeof out[i].shape);
     }
-    char *json = cJSON_PrintUnformatted(h);
-    cJSON_Delete(h);
-    if (!json) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
-    size_t len = strlen(json), padded = (len + 7) & ~(size_t)7;
-    gl_atomic_file f;
-    gl_status s = gl_atomic_open(&f, path, err);
-    if (!s) {
-        unsigned char n8[8];
-        for (int i = 0; i < 8; i++)
-            n8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-        fwrite(n8, 1, 8, f.fp);
-        fwrite(json, 1, len, f.fp);
-        for (size_t i = len; i < padded; i++)
-            fputc(' ', f.fp); /* the format pads the header with spaces */
-        enum { CHUNK = 16384 };
-        float buf[CHUNK];
-        for (int i = 0; i < src->n_tensors; i++) {
-            const gl_st_tensor *t = &src->tensors[i];
-            size_t elem = t->dtype == GL_ST_F32 ? 4 : 2;
-            for (size_t done = 0; done < t->count; done += CHUNK) {
-                size_t n = t->count - done < CHUNK ? t->count - done : CHUNK;
-                const unsigned char *p = (const unsigned char *)t->data + done * elem;
-                if (t->dtype == GL_ST_F32)
-                    memcpy(buf, p, n * 4); /* little-endian hosts only, as the loader */
-                else
-                    gl_st_widen(t->dtype, p, n, buf);
-                fwrite(buf, 4, n, f.fp);
-            }
-        }
-        s = gl_atomic_commit(&f, err);
-    }
-    free(json);
+    cJSON *meta = cJSON_CreateObject();
+    cJSON_AddStringToObject(meta, "format", "pt");
+    gl_status s = gl_st_write(path, out, src->n_tensors, meta, write_widened, (void *)src, err);
+    cJSON_Delete(meta);
+    free(out);
     return s;
 }
 
