@@ -8,7 +8,7 @@
 
 static void usage(FILE *fp) {
     fprintf(fp,
-            "usage: geolabel bench --model DIR|ORG/NAME [--tower image|text] [--batch B]\n"
+            "usage: geolabel bench --model M [--arch A] [--tower image|text] [--batch B]\n"
             "                      [--threads T] [--tokens N] [--runs R] [--dtype f32|bf16|int8]\n"
             "                      [--json]\n"
             "  Times the image or text tower alone (no decoding or preprocessing): one warm-up\n"
@@ -24,12 +24,17 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},  {"tower", required_argument, 0, 'w'},
-        {"batch", required_argument, 0, 'b'},  {"threads", required_argument, 0, 'j'},
-        {"tokens", required_argument, 0, 'n'}, {"runs", required_argument, 0, 'r'},
-        {"dtype", required_argument, 0, 'd'},  {"json", no_argument, 0, 'J'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    const struct option opts[] = {CLI_OPT(ARCH),
+                                  {"model", required_argument, 0, 'm'},
+                                  {"tower", required_argument, 0, 'w'},
+                                  {"batch", required_argument, 0, 'b'},
+                                  {"threads", required_argument, 0, 'j'},
+                                  {"tokens", required_argument, 0, 'n'},
+                                  {"runs", required_argument, 0, 'r'},
+                                  {"dtype", required_argument, 0, 'd'},
+                                  {"json", no_argument, 0, 'J'},
+                                  {"help", no_argument, 0, 'h'},
+                                  {0, 0, 0, 0}};
     const char *model = NULL;
     int image = 1, batch = 1, tokens = GL_CLIP_CONTEXT, runs = 10, json = 0, c;
     gl_clip_params p = gl_clip_default_params();
@@ -37,6 +42,8 @@ int cmd_bench(int argc, char **argv) {
     while ((c = cli_getopt(argc, argv, "m:h", opts, NULL)) != -1) {
         if (c == 'm')
             model = optarg;
+        else if (c == CLI_O_ARCH)
+            p.arch = optarg;
         else if (c == 'w') {
             if (strcmp(optarg, "image") && strcmp(optarg, "text"))
                 return cli_usage_error("bench", "--tower is image or text, not '%s'", optarg);

@@ -2,7 +2,7 @@
 # --model takes every form in every command that takes a model: a training checkpoint with
 # --arch gives exactly what the HF folder converted from it gives (test_sources holds that folder
 # to open_clip's own outputs), in embed, classify, label, cluster, locate, dataset build and
-# tokenize; without --arch each command says the checkpoint needs one. tokenize of the open_clip
+# tokenize (bench: that it runs); without --arch each command says the checkpoint needs one. tokenize of the open_clip
 # forms gives open_clip's own input_ids.
 set -eu
 F=$GEOLABEL_SHARED/fixtures
@@ -26,11 +26,13 @@ run() { # tag model-args...: every command into files named by tag
 run ckpt --model "$CK" --arch "$AR"
 run folder --model conv
 for ext in npy classify.csv label.csv yaml locate.csv jsonl ids; do cmp "ckpt.$ext" "folder.$ext"; done
+# bench times the forward, so only that it runs
+"$GEOLABEL" bench --model "$CK" --arch "$AR" --runs 1 > /dev/null
 
 # without --arch, every command refuses the bare checkpoint with the same message
 for cmd in "embed $IMG -o x.npy" "classify --classes classes.txt $IMG" \
   "label --classes classes.txt $IMG -o x.csv" "cluster --classes classes.txt --num-clusters 2 -o x.yaml" \
-  "locate $IMG" "dataset build --meta meta.csv -o x.jsonl" "tokenize"; do
+  "locate $IMG" "dataset build --meta meta.csv -o x.jsonl" "tokenize" "bench --runs 1"; do
   rc=0
   # shellcheck disable=SC2086
   echo x | "$GEOLABEL" $cmd --model "$CK" > /dev/null 2> err.txt || rc=$?
