@@ -77,6 +77,10 @@ $(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_DIR)/libgeolabel.a
 	@echo "  LD   $@"
 	@clang $(FUZZ_CFLAGS) -Ifuzz -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libgeolabel.a $(LDLIBS)
 
+# The AVX-512 kernels need their ISA flags here too (cpuid still decides whether they run).
+$(FUZZ_DIR)/%_avx512.o: FUZZ_CFLAGS += $(ISA_AVX512)
+$(FUZZ_DIR)/%_avx2.o: FUZZ_CFLAGS += -mavx2 -mfma
+
 -include $(FUZZ_OBJ:.o=.d)
 
 fuzz: $(FUZZ_BIN)

@@ -345,6 +345,15 @@ static void test_config_defaults(void) {
     CHECK(strstr(err.msg, "c.json") && strstr(err.msg, "hidden_size"), "%s", err.msg);
     t_write_text("c.json", "{\"vision_config\":");
     CHECK(clip_config_load("c.json", &cfg, &err) == GL_ERR_FORMAT, "truncated JSON: %s", err.msg);
+    /* fuzz_config_json's finding: a number beyond long was converted before the range check
+     * (undefined; the sanitizer build halts on it) */
+    t_write_text("c.json", "{\"text_config_dict\":{\"hidden_size\":8.9e47}}");
+    CHECK(clip_config_load("c.json", &cfg, &err) == GL_ERR_FORMAT && strstr(err.msg, "hidden_size"),
+          "huge size: %s", err.msg);
+    t_write_text("c.json", "{\"text_config\":{\"eos_token_id\":-1e300}}");
+    CHECK(clip_config_load("c.json", &cfg, &err) == GL_ERR_FORMAT &&
+              strstr(err.msg, "eos_token_id"),
+          "huge eos: %s", err.msg);
     unlink("c.json");
 }
 

@@ -136,7 +136,8 @@ static gl_status sort_legend(shown *s, gl_error *err) {
         return gl_fail(err, GL_ERR_NOMEM, "show: out of memory");
     }
     memcpy(copy, s->legend, (size_t)s->n_legend * sizeof *copy);
-    qsort(s->legend, (size_t)s->n_legend, sizeof *s->legend, cmp_legend);
+    if (s->n_legend > 1) /* no qsort(NULL, 0): an empty legend may have no array */
+        qsort(s->legend, (size_t)s->n_legend, sizeof *s->legend, cmp_legend);
     for (int i = 0; i < s->n_legend; i++) {
         s->legend[i].colour = palette[i % N_PALETTE];
         for (int j = 0; j < s->n_legend; j++)
@@ -391,7 +392,7 @@ static void caption(cairo_t *cr, double x, double y, const char *file, const sho
 
 static gl_status draw_collage(gl_raster *r, shown *s, const gl_show_params *p, const char *image,
                               const char *out, gl_error *err) {
-    qsort(s->tiles, (size_t)s->n, sizeof *s->tiles, cmp_tile_pos);
+    if (s->n > 1) qsort(s->tiles, (size_t)s->n, sizeof *s->tiles, cmp_tile_pos);
     int n = s->n < (p->max_tiles > 0 ? p->max_tiles : 100)
                 ? s->n
                 : (p->max_tiles > 0 ? p->max_tiles : 100);
