@@ -135,7 +135,7 @@ static gl_status sort_legend(shown *s, gl_error *err) {
         free(order), free(copy);
         return gl_fail(err, GL_ERR_NOMEM, "show: out of memory");
     }
-    memcpy(copy, s->legend, (size_t)s->n_legend * sizeof *copy);
+    if (s->n_legend) memcpy(copy, s->legend, (size_t)s->n_legend * sizeof *copy);
     if (s->n_legend > 1) /* no qsort(NULL, 0): an empty legend may have no array */
         qsort(s->legend, (size_t)s->n_legend, sizeof *s->legend, cmp_legend);
     for (int i = 0; i < s->n_legend; i++) {
