@@ -1027,9 +1027,10 @@ gl_status gl_hdata_write_targets(const char *data_path, const char *out_csv, lon
  * split, weight) with the CLIP model (loaded with clip_params; NULL: defaults) and appends rows in
  * the data set's format to out_jsonl. Ids already in out_jsonl are skipped (resume); a partial last
  * line left by a crash is cut off first; each batch is flushed and fsync'ed, so a crash loses at
- * most the batch in flight. */
+ * most the batch in flight. shard (NULL: every row) keeps the rows whose image path it owns. */
 gl_status gl_hdata_build(const char *model, const gl_clip_params *clip_params, const char *meta_csv,
-                         const char *out_jsonl, long *n_new, long *n_skipped, gl_error *err);
+                         const char *out_jsonl, const gl_shard *shard, long *n_new, long *n_skipped,
+                         gl_error *err);
 
 /* predict: rows of a data set (or embeddings) through a head to CSV: gridimage_id, one
  * probability per class; with threshold >= 0 a labels column (classes with p > threshold joined
@@ -1042,10 +1043,11 @@ typedef struct {
 /* The CSV header, then one row per call (probs [n_classes]); fp and head are borrowed. */
 gl_status gl_head_write_header(gl_head_writer *w);
 void gl_head_write_row(gl_head_writer *w, const char *id, const float *probs);
-/* The whole data set to out_csv, atomically; n_rows/n_bad (optional) count what was read. */
+/* The whole data set to out_csv, atomically; n_rows/n_bad (optional) count what was read; shard
+ * (NULL: every row) keeps the rows whose gridimage_id it owns. */
 gl_status gl_head_predict_file(const gl_head *h, const char *data_path, const char *out_csv,
-                               float threshold, int keep_bad_rows, long *n_rows, long *n_bad,
-                               gl_error *err);
+                               float threshold, int keep_bad_rows, const gl_shard *shard,
+                               long *n_rows, long *n_bad, gl_error *err);
 
 /* train */
 typedef struct {
@@ -1129,6 +1131,18 @@ typedef struct {
 gl_merge_params gl_merge_default_params(void);
 /* "<output>.manifest.json": where a run's manifest sits beside its output. malloc'ed. */
 char *gl_run_manifest_path(const char *output);
+/* What a shard records beside its output for merge (run/shard_manifest.c). */
+typedef struct {
+    const char *command;        /* "label", "embed", "locate", "predict", "dataset build" */
+    const char *const *options; /* what decides the results, as "name=value": must agree */
+    int n_options;
+    gl_shard shard;
+    const char *const *inputs; /* the shard's inputs (row keys); NULL: not listed (rows */
+    const long *ordinals;      /*   inside a data file): merge then skips coverage */
+    int n_inputs;
+    long total; /* inputs of the whole run, before sharding */
+} gl_shard_record;
+gl_status gl_shard_manifest_write(const char *output, const gl_shard_record *r, gl_error *err);
 typedef struct {
     int shards;
     long rows;

@@ -123,6 +123,14 @@ void cli_shard_help(FILE *fp);
 int cli_shard_option(const char *cmd, int which, const char *v, cli_shard *o);
 /* After parsing: the scheduler's shard when --shard was not given. 0 or CLI_USAGE. */
 int cli_shard_resolve(const char *cmd, cli_shard *o);
+/* Keeps, in order, the items[0..n) the shard owns (all when unsharded); ordinals (room for n)
+ * get their places in the full list. Returns how many are kept. */
+int cli_shard_keep(const cli_shard *o, char **items, int n, long *ordinals);
+/* For a sharded run: writes OUT.manifest.json with the command, its options (opts[0..n_opts): the
+ * argv options, less --shard, -o, --threads, -v/-q, --resume, which differ between tasks) and the
+ * kept inputs (NULL: rows of a data file, unlisted). 0, or a printed error's exit code. */
+int cli_shard_record(const char *cmd, int n_opts, char **opts, const cli_shard *o,
+                     const char *output, char **inputs, const long *ordinals, int n, long total);
 
 /* The LLM options (llm_opts.c). The client's are shared (CLI_O_LLM_*, rows CLI_LLM_ROWS);
  * label's pipeline options are label's own (CLI_OPT_*, rows CLI_LLM_LABEL_ROWS). */

@@ -20,6 +20,7 @@ static void usage(FILE *fp) {
         "         is already in the output are skipped, so an interrupted build resumes; rows are\n"
         "         appended and flushed one batch at a time (a crash loses at most the batch in "
         "flight)\n");
+    cli_shard_help(fp);
 }
 
 static int run_targets(const char *data, const char *out) {
@@ -83,31 +84,39 @@ static int run_stats(const char *data, int clip_dim, int json) {
 }
 
 static int run_build(const char *model, const char *arch, const char *meta, const char *out,
-                     int threads) {
+                     int threads, const cli_shard *shard, int n_opts, char **opts) {
     gl_error err = {0};
     long added, skipped;
     gl_clip_params cp = gl_clip_default_params();
     if (threads) cp.threads = threads;
     cp.arch = arch;
-    if (gl_hdata_build(model, &cp, meta, out, &added, &skipped, &err)) return cli_report(&err);
+    if (gl_hdata_build(model, &cp, meta, out, &shard->shard, &added, &skipped, &err))
+        return cli_report(&err);
     fprintf(stderr, "geolabel dataset build: %ld rows added, %ld already present\n", added,
             skipped);
-    return CLI_OK;
+    /* Rows come from the meta file: the manifest lists no inputs. */
+    return cli_shard_record("dataset build", n_opts, opts, shard, out, NULL, NULL, 0, 0);
 }
 
 int cmd_dataset(int argc, char **argv) {
-    const struct option opts[] = {
-        {"data", required_argument, 0, 'd'},     {"output", required_argument, 0, 'o'},
-        {"clip-dim", required_argument, 0, 'c'}, {"json", no_argument, 0, 'J'},
-        {"model", required_argument, 0, 'm'},    CLI_OPT(ARCH),
-        {"meta", required_argument, 0, 'M'},     {"threads", required_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    const struct option opts[] = {{"data", required_argument, 0, 'd'},
+                                  {"output", required_argument, 0, 'o'},
+                                  {"clip-dim", required_argument, 0, 'c'},
+                                  {"json", no_argument, 0, 'J'},
+                                  {"model", required_argument, 0, 'm'},
+                                  CLI_OPT(ARCH),
+                                  {"meta", required_argument, 0, 'M'},
+                                  {"threads", required_argument, 0, 'j'},
+                                  CLI_SHARD_OPTS,
+                                  {"help", no_argument, 0, 'h'},
+                                  {0, 0, 0, 0}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
     const char *sub = argv[1], *data = NULL, *out = NULL, *model = NULL, *meta = NULL, *arch = NULL;
     int c, clip_dim = 512, json = 0, threads = 0;
+    cli_shard shard = {0};
     optind = 1;
     while ((c = cli_getopt(argc - 1, argv + 1, "o:h", opts, NULL)) != -1) {
         if (c == 'd')
@@ -129,9 +138,13 @@ int cmd_dataset(int argc, char **argv) {
             return CLI_USAGE;
         else if (c == 'h')
             return usage(stdout), CLI_OK;
+        else if ((c == CLI_O_SHARD || c == CLI_O_SHARD_BY || c == CLI_O_SHARD_COUNT) &&
+                 cli_shard_option("dataset", c, optarg, &shard))
+            return CLI_USAGE;
         else if (c == '?')
             return CLI_USAGE; /* cli_getopt said why */
     }
+    if (cli_shard_resolve("dataset", &shard)) return CLI_USAGE;
     if (optind < argc - 1)
         return cli_usage_error("dataset", "unexpected argument '%s'", argv[1 + optind]);
     if (!strcmp(sub, "targets")) {
@@ -145,7 +158,7 @@ int cmd_dataset(int argc, char **argv) {
     if (!strcmp(sub, "build")) {
         if (!model || !meta || !out)
             return cli_usage_error("dataset", "build needs --model, --meta and -o");
-        return run_build(model, arch, meta, out, threads);
+        return run_build(model, arch, meta, out, threads, &shard, optind - 1, argv + 2);
     }
     return cli_usage_error("dataset", "unknown subcommand '%s' (targets, stats, build)", sub);
 }

@@ -13,6 +13,9 @@ typedef struct {
     gl_locate_params p;
     int threads;
     char **inputs;
+    cli_shard shard;
+    long *ordinals, total; /* the kept inputs' places in the full list (sharded runs) */
+    int n_opts;            /* argv[1..n_opts] are the options, for the shard's manifest */
     int n_inputs;
 } locate_opts;
 
@@ -55,6 +58,7 @@ static void usage(FILE *fp) {
         "                             $GEOLABEL_GEOCLIP_DIR)\n"
         "  --gallery FILE.csv         LAT,LON gallery (default: the shipped "
         "coordinates_100K.csv)\n");
+    cli_shard_help(fp);
 }
 
 /* Returns -1 to continue, else an exit code. */
@@ -75,6 +79,7 @@ static int parse(int argc, char **argv, locate_opts *o) {
                                   {"gallery", required_argument, 0, 'y'},
                                   {"image-features", required_argument, 0, 'f'},
                                   {"cache-dir", required_argument, 0, 'C'},
+                                  CLI_SHARD_OPTS,
                                   {"help", no_argument, 0, 'h'},
                                   {0, 0, 0, 0}};
     int c;
@@ -138,6 +143,11 @@ static int parse(int argc, char **argv, locate_opts *o) {
             else
                 return cli_usage_error("locate", "--level is country or city, not '%s'", optarg);
             break;
+        case CLI_O_SHARD:
+        case CLI_O_SHARD_BY:
+        case CLI_O_SHARD_COUNT:
+            if (cli_shard_option("locate", c, optarg, &o->shard)) return CLI_USAGE;
+            break;
         case 'h':
             usage(stdout);
             return CLI_OK;
@@ -157,6 +167,18 @@ static int parse(int argc, char **argv, locate_opts *o) {
     o->p.cache_dir = o->cache_dir;
     if (o->cache_dir && cli_check_dir("locate", "--cache-dir", o->cache_dir)) return CLI_FAIL;
     if (o->output && cli_check_output("locate", o->output)) return CLI_FAIL;
+    if (cli_shard_resolve("locate", &o->shard)) return CLI_USAGE;
+    o->n_opts = optind - 1;
+    if (o->shard.shard.count > 0) {
+        if (o->features)
+            return cli_usage_error("locate", "--shard splits IMAGE files, not --image-features");
+        if (!strcmp(o->output, "-"))
+            return cli_usage_error("locate", "a shard writes its own -o OUT.csv");
+        o->total = o->n_inputs;
+        if (!(o->ordinals = malloc(((size_t)o->n_inputs + 1) * sizeof *o->ordinals)))
+            return fprintf(stderr, "geolabel: out of memory\n"), CLI_FAIL;
+        o->n_inputs = cli_shard_keep(&o->shard, o->inputs, o->n_inputs, o->ordinals);
+    }
     return -1;
 }
 
@@ -365,7 +387,12 @@ static int geoclip(const locate_opts *o) {
 int cmd_locate(int argc, char **argv) {
     locate_opts o = {.method = "zeroshot", .output = "-", .p = gl_locate_default_params()};
     int rc = parse(argc, argv, &o);
-    if (rc >= 0) return rc;
+    if (rc >= 0) return free(o.ordinals), rc;
     if (o.threads) gl_blas_set_threads(o.threads);
-    return !strcmp(o.method, "geoclip") ? geoclip(&o) : zeroshot(&o);
+    rc = !strcmp(o.method, "geoclip") ? geoclip(&o) : zeroshot(&o);
+    if (rc == CLI_OK)
+        rc = cli_shard_record("locate", o.n_opts, argv + 1, &o.shard, o.output, o.inputs,
+                              o.ordinals, o.n_inputs, o.total);
+    free(o.ordinals);
+    return rc;
 }

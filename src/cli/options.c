@@ -294,3 +294,68 @@ int cli_shard_resolve(const char *cmd, cli_shard *o) {
                o->shard.count);
     return 0;
 }
+
+int cli_shard_keep(const cli_shard *o, char **items, int n, long *ordinals) {
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        if (!gl_shard_owns_input(&o->shard, items[i])) continue;
+        items[kept] = items[i];
+        ordinals[kept++] = i;
+    }
+    return kept;
+}
+
+/* Options that differ between the tasks of one run by design, with whether they take a value. */
+static int run_specific(const char *tok, int *takes_value) {
+    static const char *const with[] = {"--shard",  "--shard-count", "-o",
+                                       "--output", "--threads",     "-j"};
+    static const char *const without[] = {"-v", "-vv", "-q", "--resume", "--force"};
+    for (size_t i = 0; i < sizeof with / sizeof with[0]; i++) {
+        size_t k = strlen(with[i]);
+        if (!strncmp(tok, with[i], k) && (!tok[k] || tok[k] == '=')) {
+            *takes_value = !tok[k];
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < sizeof without / sizeof without[0]; i++)
+        if (!strcmp(tok, without[i])) return *takes_value = 0, 1;
+    return 0;
+}
+
+int cli_shard_record(const char *cmd, int n_opts, char **opts, const cli_shard *o,
+                     const char *output, char **inputs, const long *ordinals, int n, long total) {
+    if (o->shard.count < 1) return 0;
+    char **kept = malloc(((size_t)n_opts + 1) * sizeof *kept);
+    int k = 0;
+    for (int i = 0; kept && i < n_opts; i++) {
+        int value = 0;
+        if (run_specific(opts[i], &value)) {
+            i += value;
+            continue;
+        }
+        kept[k++] = opts[i];
+    }
+    char **named = kept ? calloc((size_t)k + 1, sizeof *named) : NULL;
+    int ok = named != NULL;
+    for (int i = 0; ok && i < k; i++) {
+        size_t len = strlen(kept[i]) + 16;
+        if ((named[i] = malloc(len))) snprintf(named[i], len, "arg%03d=%s", i, kept[i]);
+        ok = named[i] != NULL;
+    }
+    gl_error err = {0};
+    gl_shard_record rec = {.command = cmd,
+                           .options = (const char *const *)named,
+                           .n_options = k,
+                           .shard = o->shard,
+                           .inputs = (const char *const *)inputs,
+                           .ordinals = ordinals,
+                           .n_inputs = n,
+                           .total = total};
+    gl_status st = ok ? gl_shard_manifest_write(output, &rec, &err)
+                      : gl_fail(&err, GL_ERR_NOMEM, "%s: out of memory", output);
+    for (int i = 0; named && i < k; i++)
+        free(named[i]);
+    free(named);
+    free(kept);
+    return st ? cli_report(&err) : 0;
+}

@@ -21,6 +21,7 @@ static void usage(FILE *fp) {
             "          a labels column: classes with p > T joined by ',' or None\n"
             "  --keep-bad-rows: zero vectors for undecodable rows (the reference's behaviour)\n"
             "  --threads N: BLAS and CLIP threads\n");
+    cli_shard_help(fp);
 }
 
 typedef struct {
@@ -29,6 +30,9 @@ typedef struct {
     int keep_bad, threads;
     char **images;
     int n_images;
+    cli_shard shard;
+    long *ordinals; /* --image: the kept images' places (sharded runs) */
+    int total, n_opts;
 } predict_args;
 
 #define IMAGE_CHUNK 32
@@ -54,7 +58,7 @@ static gl_status predict_images(gl_clip *clip, const gl_head *h, gl_head_writer 
 }
 
 static gl_status run_meta(gl_clip *clip, const gl_head *h, gl_head_writer *w, const char *meta,
-                          gl_error *err) {
+                          const gl_shard *shard, gl_error *err) {
     gl_csv *csv = gl_csv_open(meta, 1, err);
     if (!csv) return err->code;
     const char *cols[6] = {"id", "path", "e1", "n1", "e2", "n2"};
@@ -73,6 +77,7 @@ static gl_status run_meta(gl_clip *clip, const gl_head *h, gl_head_writer *w, co
             s = err->code;
             break;
         }
+        if (!gl_shard_owns_input(shard, gl_csv_field(csv, idx[1]))) continue; /* by image path */
         double v[4];
         for (int k = 0; k < 4; k++) {
             char *end;
@@ -121,7 +126,7 @@ static int run_clip(const predict_args *a, const gl_head *h) {
     if (!s) s = gl_atomic_open(&f, a->out, &err);
     gl_head_writer w = {f.fp, h, a->threshold};
     if (!s) gl_head_write_header(&w);
-    if (!s && a->meta) s = run_meta(clip, h, &w, a->meta, &err);
+    if (!s && a->meta) s = run_meta(clip, h, &w, a->meta, &a->shard.shard, &err);
     for (int i0 = 0; !s && !a->meta && i0 < a->n_images; i0 += IMAGE_CHUNK) {
         int n = a->n_images - i0 < IMAGE_CHUNK ? a->n_images - i0 : IMAGE_CHUNK, dists[IMAGE_CHUNK];
         for (int i = 0; i < n; i++)
@@ -147,6 +152,7 @@ static int parse(int argc, char **argv, predict_args *a) {
                                   {"keep-bad-rows", no_argument, 0, 'k'},
                                   {"threads", required_argument, 0, 'j'},
                                   {"help", no_argument, 0, 'h'},
+                                  CLI_SHARD_OPTS,
                                   {0, 0, 0, 0}};
     int c, image = 0;
     memset(a, 0, sizeof *a);
@@ -182,6 +188,9 @@ static int parse(int argc, char **argv, predict_args *a) {
                                    optarg);
         else if (c == 'h')
             return usage(stdout), -1;
+        else if ((c == CLI_O_SHARD || c == CLI_O_SHARD_BY || c == CLI_O_SHARD_COUNT) &&
+                 cli_shard_option("predict", c, optarg, &a->shard))
+            return CLI_USAGE;
         else if (c == '?')
             return CLI_USAGE; /* cli_getopt said why */
     }
@@ -194,30 +203,47 @@ static int parse(int argc, char **argv, predict_args *a) {
         return cli_usage_error("predict", "unexpected argument '%s'", a->images[0]);
     if (image && !a->n_images) return cli_usage_error("predict", "--image needs image files");
     if (!a->data && !a->model) return cli_usage_error("predict", "--image and --meta need --model");
+    if (cli_shard_resolve("predict", &a->shard)) return CLI_USAGE;
+    a->n_opts = optind - 1;
+    a->total = a->n_images;
+    if (!(a->ordinals = malloc(((size_t)a->n_images + 1) * sizeof *a->ordinals)))
+        return fprintf(stderr, "geolabel: out of memory\n"), CLI_FAIL;
+    a->n_images = cli_shard_keep(&a->shard, a->images, a->n_images, a->ordinals);
     return 0;
+}
+
+/* The shard's manifest: --image lists its images; --data and --meta rows are not listed. */
+static int record(predict_args *a, char **argv, int rc) {
+    if (!rc)
+        rc = cli_shard_record("predict", a->n_opts, argv + 1, &a->shard, a->out,
+                              a->images && a->n_images >= 0 && !a->data && !a->meta ? a->images
+                                                                                    : NULL,
+                              a->ordinals, a->n_images, a->total);
+    free(a->ordinals);
+    return rc;
 }
 
 int cmd_predict(int argc, char **argv) {
     predict_args a;
     int rc = parse(argc, argv, &a);
-    if (rc) return rc < 0 ? CLI_OK : rc;
+    if (rc) return free(a.ordinals), rc < 0 ? CLI_OK : rc;
     if (a.threads) gl_blas_set_threads(a.threads);
     gl_error err = {0};
     gl_head *h = gl_head_load(a.head, &err);
-    if (!h) return cli_report(&err);
+    if (!h) return record(&a, argv, cli_report(&err));
     if (!a.data) {
         rc = run_clip(&a, h);
         gl_head_free(h);
-        return rc;
+        return record(&a, argv, rc);
     }
     long rows, bad;
-    gl_status s =
-        gl_head_predict_file(h, a.data, a.out, a.threshold, a.keep_bad, &rows, &bad, &err);
+    gl_status s = gl_head_predict_file(h, a.data, a.out, a.threshold, a.keep_bad, &a.shard.shard,
+                                       &rows, &bad, &err);
     gl_head_free(h);
-    if (s) return cli_report(&err);
+    if (s) return record(&a, argv, cli_report(&err));
     gl_log(GL_LOG_INFO, "predict: %ld rows written to %s", rows, a.out);
     if (bad)
         fprintf(stderr, "geolabel predict: %ld bad row%s %s\n", bad, bad == 1 ? "" : "s",
                 a.keep_bad ? "kept as zero vectors" : "skipped");
-    return CLI_OK;
+    return record(&a, argv, CLI_OK);
 }

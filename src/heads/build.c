@@ -178,7 +178,8 @@ static long count_rows(const char *meta) {
 }
 
 gl_status gl_hdata_build(const char *model, const gl_clip_params *clip_params, const char *meta_csv,
-                         const char *out_jsonl, long *n_new, long *n_skipped, gl_error *err) {
+                         const char *out_jsonl, const gl_shard *shard, long *n_new, long *n_skipped,
+                         gl_error *err) {
     *n_new = *n_skipped = 0;
     id_set ids = {0};
     pending p = {0};
@@ -203,6 +204,7 @@ gl_status gl_hdata_build(const char *model, const gl_clip_params *clip_params, c
     int rc = 1;
     while (!s && (rc = gl_csv_next(csv, err)) == 1) {
         gl_progress_add(&prog, 1);
+        if (!gl_shard_owns_input(shard, gl_csv_field(csv, col[1]))) continue; /* another shard's */
         if (id_set_has(&ids, gl_csv_field(csv, col[0]))) {
             (*n_skipped)++;
             continue;

@@ -144,7 +144,7 @@ gl_status gl_head_eval_file(const gl_head *h, const char *data_path, int keep_ba
     eval_ctx ctx = {.c = c, .path = data_path};
     long n_rows, n_bad;
     gl_status s =
-        heads_run_rows(h, data_path, keep_bad_rows, keep_rows, &ctx, &n_rows, &n_bad, err);
+        heads_run_rows(h, data_path, keep_bad_rows, NULL, keep_rows, &ctx, &n_rows, &n_bad, err);
     split_buf val = ctx.val, tes = ctx.tes;
     if (!s && !tes.n)
         s = gl_fail(err, GL_ERR_FORMAT, "%s: the 'tes' split is empty: nothing to evaluate",

@@ -69,7 +69,8 @@ static gl_status flush_batch(const gl_head *h, batch *b, heads_batch_fn fn, void
 }
 
 gl_status heads_run_rows(const gl_head *h, const char *data_path, int keep_bad_rows,
-                         heads_batch_fn fn, void *ctx, long *n_rows, long *n_bad, gl_error *err) {
+                         const gl_shard *shard, heads_batch_fn fn, void *ctx, long *n_rows,
+                         long *n_bad, gl_error *err) {
     *n_rows = *n_bad = 0;
     int cd = h->a.clip_dim, c = h->a.n_classes;
     batch b = {malloc((size_t)PREDICT_BATCH * cd * sizeof(float)),
@@ -86,6 +87,7 @@ gl_status heads_run_rows(const gl_head *h, const char *data_path, int keep_bad_r
     gl_hrow row;
     int rc = 0;
     while (!s && (rc = gl_hreader_next(r, &row, err)) == 1) {
+        if (!gl_shard_owns_input(shard, row.id)) continue; /* another shard's row */
         memcpy(b.clip + (size_t)b.n * cd, row.embedding, (size_t)cd * sizeof(float));
         b.dist[b.n] = gl_head_dist_index(h, row.distance);
         b.split[b.n] = row.split;
@@ -113,15 +115,16 @@ static gl_status write_rows(void *ctx, int n, const char (*ids)[HEADS_ID_MAX],
 }
 
 gl_status gl_head_predict_file(const gl_head *h, const char *data_path, const char *out_csv,
-                               float threshold, int keep_bad_rows, long *n_rows, long *n_bad,
-                               gl_error *err) {
+                               float threshold, int keep_bad_rows, const gl_shard *shard,
+                               long *n_rows, long *n_bad, gl_error *err) {
     *n_rows = *n_bad = 0;
     gl_atomic_file f;
     gl_status s = gl_atomic_open(&f, out_csv, err);
     if (s) return s;
     gl_head_writer w = {f.fp, h, threshold};
     s = gl_head_write_header(&w);
-    if (!s) s = heads_run_rows(h, data_path, keep_bad_rows, write_rows, &w, n_rows, n_bad, err);
+    if (!s)
+        s = heads_run_rows(h, data_path, keep_bad_rows, shard, write_rows, &w, n_rows, n_bad, err);
     if (s) {
         gl_atomic_abort(&f);
         return s;

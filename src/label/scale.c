@@ -2,7 +2,6 @@
  * (with their places in the whole run), and the manifest `geolabel merge` checks. */
 #include "label.h"
 
-#include "run/run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,66 +69,41 @@ char *gl_run_manifest_path(const char *output) {
 }
 
 /* Until the run manifest proper exists, the options that decide a row's label. */
-static cJSON *options_of(const gl_label_params *p) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "classes_path", p->classes_path ? p->classes_path : "");
-    cJSON_AddNumberToObject(o, "mode", p->mode);
-    cJSON_AddStringToObject(o, "context", p->context ? p->context : "");
-    cJSON_AddStringToObject(o, "templates", p->templates_path ? p->templates_path : "");
-    const gl_tiling *t = &p->tiling;
-    int tiling[] = {t->mode, t->rows, t->cols, t->tile, t->overlap, t->drop_remainder};
-    cJSON_AddItemToObject(o, "tiling", cJSON_CreateIntArray(tiling, 6));
-    const gl_raster_params *r = &p->raster;
-    cJSON_AddItemToObject(o, "bands", cJSON_CreateIntArray(r->bands, 3));
-    cJSON_AddNumberToObject(o, "stretch", r->stretch);
-    cJSON_AddNumberToObject(o, "percentile_low", r->percentile_low);
-    cJSON_AddNumberToObject(o, "percentile_high", r->percentile_high);
-    cJSON_AddNumberToObject(o, "tta", p->tta);
-    cJSON_AddStringToObject(o, "stac_assets",
-                            p->stac ? (p->stac_assets ? p->stac_assets : "visual") : "");
-    /* The LLM pipeline's choices (never a key or a server address: those stay in the client). */
-    const gl_label_llm *l = &p->llm;
-    cJSON_AddNumberToObject(o, "classifier", l->type);
-    if (l->type != GL_CLASSIFIER_CLIP) {
-        cJSON_AddStringToObject(o, "vlm_model", l->vlm_model ? l->vlm_model : "");
-        cJSON_AddStringToObject(o, "llm_model", l->llm_model ? l->llm_model : "");
-        cJSON_AddStringToObject(o, "prompt", l->prompt ? l->prompt : "");
-        int flags[] = {l->include_filename, l->include_classes, l->apply_template,
-                       l->vlm_size,         l->vlm_max_tokens,  l->llm_max_tokens};
-        cJSON_AddItemToObject(o, "llm_flags", cJSON_CreateIntArray(flags, 6));
-        double temps[] = {l->vlm_temperature, l->llm_temperature};
-        cJSON_AddItemToObject(o, "llm_temperatures", cJSON_CreateDoubleArray(temps, 2));
-        cJSON_AddStringToObject(o, "descriptions",
-                                l->descriptions_path ? l->descriptions_path : "");
-    }
-    return o;
-}
-
 gl_status gl_label_shard_manifest(const gl_label_params *p, const gl_input_list *in,
                                   const char *output, gl_error *err) {
-    cJSON *m = cJSON_CreateObject(), *sh = cJSON_CreateObject(), *list = cJSON_CreateArray();
-    if (m && sh && list) {
-        cJSON_AddStringToObject(m, "command", "label");
-        cJSON_AddItemToObject(m, "options", options_of(p));
-        cJSON_AddNumberToObject(sh, "index", p->shard.index);
-        cJSON_AddNumberToObject(sh, "count", p->shard.count);
-        cJSON_AddStringToObject(sh, "by", p->shard.by == GL_SHARD_BY_TILE ? "tile" : "input");
-        cJSON_AddItemToObject(m, "shard", sh);
-        sh = NULL;
-        cJSON_AddNumberToObject(m, "inputs_total", (double)in->total);
-        for (int i = 0; i < in->n; i++) {
-            cJSON *e = cJSON_CreateArray();
-            cJSON_AddItemToArray(e, cJSON_CreateNumber((double)in->ordinal[i]));
-            cJSON_AddItemToArray(e, cJSON_CreateString(in->paths[i]));
-            cJSON_AddItemToArray(list, e);
-        }
-        cJSON_AddItemToObject(m, "inputs", list);
-        list = NULL;
-    }
-    gl_status st = m ? gl_run_manifest_save(output, m, err)
-                     : gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
-    cJSON_Delete(sh);
-    cJSON_Delete(list);
-    cJSON_Delete(m);
-    return st;
+    const gl_tiling *t = &p->tiling;
+    const gl_raster_params *r = &p->raster;
+    char o[12][600];
+    snprintf(o[0], sizeof o[0], "classes=%s", p->classes_path ? p->classes_path : "");
+    snprintf(o[1], sizeof o[1], "mode=%d", (int)p->mode);
+    snprintf(o[2], sizeof o[2], "context=%s", p->context ? p->context : "");
+    snprintf(o[3], sizeof o[3], "templates=%s", p->templates_path ? p->templates_path : "");
+    snprintf(o[4], sizeof o[4], "tiling=%d %d %d %d %d %d", t->mode, t->rows, t->cols, t->tile,
+             t->overlap, t->drop_remainder);
+    snprintf(o[5], sizeof o[5], "bands=%d,%d,%d", r->bands[0], r->bands[1], r->bands[2]);
+    snprintf(o[6], sizeof o[6], "stretch=%d %g %g", (int)r->stretch, r->percentile_low,
+             r->percentile_high);
+    snprintf(o[7], sizeof o[7], "tta=%u", p->tta);
+    snprintf(o[8], sizeof o[8], "stac_assets=%s",
+             p->stac ? (p->stac_assets ? p->stac_assets : "visual") : "");
+    snprintf(o[9], sizeof o[9], "template=%s", p->template_text ? p->template_text : "");
+    /* The LLM pipeline's choices (never a key or a server address: those stay in the client). */
+    const gl_label_llm *l = &p->llm;
+    snprintf(o[10], sizeof o[10], "llm=%d %s|%s|%s|%d %d %d %d %d %d|%g %g|%s", (int)l->type,
+             l->vlm_model ? l->vlm_model : "", l->llm_model ? l->llm_model : "",
+             l->prompt ? l->prompt : "", l->include_filename, l->include_classes, l->apply_template,
+             l->vlm_size, l->vlm_max_tokens, l->llm_max_tokens, l->vlm_temperature,
+             l->llm_temperature, l->descriptions_path ? l->descriptions_path : "");
+    const char *opts[11];
+    for (int i = 0; i < 11; i++)
+        opts[i] = o[i];
+    gl_shard_record rec = {.command = "label",
+                           .options = opts,
+                           .n_options = 11,
+                           .shard = p->shard,
+                           .inputs = (const char *const *)in->paths,
+                           .ordinals = in->ordinal,
+                           .n_inputs = in->n,
+                           .total = in->total};
+    return gl_shard_manifest_write(output, &rec, err);
 }

@@ -170,10 +170,12 @@ static gl_status check_shards(shard_in *sh, int n, strtab *ord, gl_error *err) {
                        missing);
     }
     const cJSON *tot = cJSON_GetObjectItemCaseSensitive(sh[0].manifest, "inputs_total");
+    /* Rows read from data files (predict --data, dataset build) have no input list: then only
+     * the shard set and the options are checked, and rows sort by their key. */
+    if (!tot) return GL_OK;
     long total = cJSON_IsNumber(tot) ? (long)tot->valuedouble : -1;
     char *seen = total >= 0 ? calloc((size_t)total + 1, 1) : NULL;
-    if (!seen)
-        return gl_fail(err, GL_ERR_FORMAT, "%s: the manifest has no inputs_total", sh[0].path);
+    if (!seen) return gl_fail(err, GL_ERR_FORMAT, "%s: a bad inputs_total", sh[0].path);
     gl_status st = GL_OK;
     long covered = 0;
     for (int k = 0; !st && k < n; k++) {
@@ -226,6 +228,7 @@ typedef struct {
     int shard;
     long id;    /* OGR: feature id in its shard's layer */
     char *line; /* CSV: the row as written */
+    char *key;  /* the row's input, when inputs are unlisted (ord -1) */
 } row_ref;
 
 typedef struct {
@@ -247,6 +250,10 @@ static gl_status rows_push(row_list *l, row_ref r, gl_error *err) {
 static int cmp_rows(const void *a, const void *b) {
     const row_ref *x = a, *y = b;
     if (x->ord != y->ord) return x->ord < y->ord ? -1 : 1;
+    if (x->key && y->key) {
+        int c = strcmp(x->key, y->key);
+        if (c) return c;
+    }
     if (x->row != y->row) return x->row < y->row ? -1 : 1;
     if (x->col != y->col) return x->col < y->col ? -1 : 1;
     return 0;
@@ -255,11 +262,11 @@ static int cmp_rows(const void *a, const void *b) {
 /* Registers tile (input, row, col) of shard k; a second sighting is an error naming both. */
 static gl_status check_tile(strtab *tiles, strtab *ord, const char *input, int row, int col,
                             const shard_in *sh, int k, long *ordinal, gl_error *err) {
-    long *o = tab_get(ord, input, 0, 0, NULL, err);
-    if (!o)
+    long *o = ord->n ? tab_get(ord, input, 0, 0, NULL, err) : NULL;
+    if (!o && ord->n)
         return gl_fail(err, GL_ERR_FORMAT, "%s: rows of input %s, which no shard manifest lists",
                        sh[k].path, input);
-    *ordinal = *o;
+    *ordinal = o ? *o : -1; /* -1: unlisted, sorted by key */
     size_t n = strlen(input) + 32;
     char stack[512], *key = n <= sizeof stack ? stack : malloc(n);
     if (!key) return gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
@@ -283,6 +290,11 @@ static int parse_int_field(const char *s, int *out) {
 
 /* ---------------------------------------------------------------- CSV */
 
+/* Columns that name a row's input, preferred first: label's input and GVL's filename, locate's
+ * image, predict's gridimage_id. Rows without row/col columns are one per input. */
+static const char *const KEY_COLUMNS[] = {"input", "filename", "image", "id", "gridimage_id"};
+enum { N_KEYS = sizeof KEY_COLUMNS / sizeof KEY_COLUMNS[0] };
+
 /* The header of a CSV as one line, and the columns the merge keys rows by. */
 static gl_status csv_header(const char *path, char **line, int *c_input, int *c_row, int *c_col,
                             gl_error *err) {
@@ -296,18 +308,22 @@ static gl_status csv_header(const char *path, char **line, int *c_input, int *c_
     size_t len = 0;
     FILE *m = st ? NULL : open_memstream(&buf, &len);
     *c_input = *c_row = *c_col = -1;
+    int key_rank = N_KEYS;
     for (int k = 0; m && k < gl_csv_field_count(c); k++) {
         const char *f = gl_csv_field(c, k);
         if (k) fputc(',', m);
         gl_csv_write_field(m, f);
-        if (!strcmp(f, "input") || (!strcmp(f, "filename") && *c_input < 0)) *c_input = k;
+        for (int rank = 0; rank < N_KEYS; rank++)
+            if (!strcmp(f, KEY_COLUMNS[rank]) && (*c_input < 0 || rank < key_rank))
+                *c_input = k, key_rank = rank;
         if (!strcmp(f, "row")) *c_row = k;
         if (!strcmp(f, "col")) *c_col = k;
     }
     if (m) fclose(m);
     gl_csv_free(c);
-    if (!st && (*c_input < 0 || *c_row < 0 || *c_col < 0))
-        st = gl_fail(err, GL_ERR_FORMAT, "%s: no input/filename, row and col columns", path);
+    if (!st && *c_input < 0)
+        st = gl_fail(err, GL_ERR_FORMAT, "%s: no column naming the input (%s, ...)", path,
+                     KEY_COLUMNS[0]);
     if (st)
         free(buf);
     else
@@ -339,13 +355,15 @@ static gl_status merge_csv(const char *output, shard_in *sh, int n, const gl_mer
         int r = 0;
         while (!st && (r = gl_csv_next(c, err)) == 1) {
             row_ref ref = {.shard = k};
-            if (!parse_int_field(gl_csv_field(c, cr), &ref.row) ||
-                !parse_int_field(gl_csv_field(c, cc), &ref.col)) {
+            if ((cr >= 0 && !parse_int_field(gl_csv_field(c, cr), &ref.row)) ||
+                (cc >= 0 && !parse_int_field(gl_csv_field(c, cc), &ref.col))) {
                 st = gl_fail(err, GL_ERR_FORMAT, "%s:%ld: bad row/col", sh[k].path, gl_csv_line(c));
                 break;
             }
             st = check_tile(&tiles, ord, gl_csv_field(c, ci), ref.row, ref.col, sh, k, &ref.ord,
                             err);
+            if (!st && p->sort && ref.ord < 0 && !(ref.key = strdup(gl_csv_field(c, ci))))
+                st = gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
             size_t len = 0;
             FILE *m = NULL;
             if (!st && p->sort && !(m = open_memstream(&ref.line, &len)))
@@ -360,7 +378,7 @@ static gl_status merge_csv(const char *output, shard_in *sh, int n, const gl_mer
             if (!st && p->sort)
                 st = rows_push(&rows, ref, err);
             else
-                free(ref.line);
+                free(ref.line), free(ref.key);
             if (!st) sum->rows++;
         }
         if (!st && r < 0) st = err->code;
@@ -372,7 +390,7 @@ static gl_status merge_csv(const char *output, shard_in *sh, int n, const gl_mer
             fputs(rows.v[i].line, out.fp);
     }
     for (long i = 0; i < rows.n; i++)
-        free(rows.v[i].line);
+        free(rows.v[i].line), free(rows.v[i].key);
     free(rows.v);
     tab_free(&tiles);
     free(head);
@@ -481,6 +499,8 @@ static gl_status merge_layer(ogr_out *o, int geojson, GDALDatasetH *src, shard_i
             const char *input = NULL;
             st = feature_key(f, sh[k].path, &input, &ref.row, &ref.col, err);
             if (!st) st = check_tile(tiles, ord, input, ref.row, ref.col, sh, k, &ref.ord, err);
+            if (!st && p->sort && ref.ord < 0 && !(ref.key = strdup(input)))
+                st = gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
             if (!st) st = p->sort ? rows_push(&rows, ref, err) : copy_feature(dst, f, o->tmp, err);
             if (!st) sum->rows++;
             OGR_F_Destroy(f);
@@ -497,6 +517,8 @@ static gl_status merge_layer(ogr_out *o, int geojson, GDALDatasetH *src, shard_i
             OGR_F_Destroy(f);
         }
     }
+    for (long i = 0; i < rows.n; i++)
+        free(rows.v[i].key);
     free(rows.v);
     return st;
 }
