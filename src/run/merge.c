@@ -605,7 +605,10 @@ static gl_status write_manifest(const char *output, shard_in *sh, int n, gl_erro
     }
     if (!st) {
         cJSON_DeleteItemFromObjectCaseSensitive(m, "shard");
-        cJSON_ReplaceItemInObjectCaseSensitive(m, "inputs", all);
+        if (cJSON_GetObjectItemCaseSensitive(m, "inputs"))
+            cJSON_ReplaceItemInObjectCaseSensitive(m, "inputs", all);
+        else
+            cJSON_Delete(all); /* rows of data files: no input list */
         all = NULL;
         cJSON_AddNumberToObject(m, "merged_shards", n);
     }
