@@ -75,8 +75,8 @@ static void check_gemm(gl_dtype dt, int M, int N, int K, gl_act act, int accumul
     free(A), free(W), free(bias), free(C), free(ref);
 }
 
-static const int shapes[][3] = {{1, 1, 1},      {13, 33, 7},   {50, 70, 64},
-                                {97, 100, 129}, {12, 32, 768}, {25, 64, 3}};
+static const int shapes[][3] = {{1, 1, 1},     {13, 33, 7}, {50, 70, 64},  {97, 100, 129},
+                                {12, 32, 768}, {25, 64, 3}, {20, 33, 1024}};
 
 static void test_gemm_f32_every_isa(void) {
     int n = available_isas();
