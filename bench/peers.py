@@ -8,7 +8,7 @@ machine: otherwise the measurement is thrown away and repeated. (This kernel sch
 autogroup, so a niced neighbour still takes its share: only an idle machine gives clean figures.)
 geolabel and ORT alternate within each row, and the order is reversed every other round.
 
-  peers.py GEOLABEL WORK ORT_NODE_DIR ROUNDS RUNS [rows,...]
+  peers.py GEOLABEL WORK ORT_NODE_DIR ROUNDS RUNS [KEY,KEY...]   (rows whose name holds a KEY)
 WORK holds vit-b-32/ and vit-l-14-336/ (model folders) with onnx/ inside each; fma_peak beside.
 Prints the Markdown table; raw runs go to WORK/peers.json.
 """
@@ -113,7 +113,8 @@ def gflop(model_dir, tower, tokens):
 
 def main(argv):
     geolabel, work, ort_dir, rounds, runs = argv[1], argv[2], argv[3], int(argv[4]), int(argv[5])
-    rows = ROWS if len(argv) < 7 else [r for r in ROWS if any(k in r[0] for k in argv[6].split(","))]
+    keys = [k for k in (argv[6].split(",") if len(argv) > 6 else []) if k]
+    rows = [r for r in ROWS if not keys or any(k in r[0] for k in keys)]
     env_ort = dict(os.environ, ORT_NODE_DIR=ort_dir)
     peaks = {}
     for th in (1, 2):

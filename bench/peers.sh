@@ -82,4 +82,4 @@ done
 echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores; flags: $(grep -m1 -o -w -E 'avx2|avx512f|avx512_vnni|avx512_bf16|amx_tile|amx_bf16|amx_int8' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 echo "$(date -u '+%F %H:%M') UTC; geolabel $(git rev-parse --short HEAD)"
 echo
-$PY bench/peers.py "$GEOLABEL" "$CACHE/models" "$CACHE/ort" "$ROUNDS" "$RUNS" $FILTER
+$PY bench/peers.py "$GEOLABEL" "$CACHE/models" "$CACHE/ort" "$ROUNDS" "$RUNS" "$FILTER"
