@@ -367,6 +367,14 @@ void gl_linear_many(gl_pool *pool, const gl_linear_op *ops, int n_ops) {
         }
     }
     linear_job j = {ops, packed, {0}, qop, k, n_ops, gl_pool_threads(pool)};
+    /* Packed GEMMs are cut into 4 parts per thread, claimed dynamically, so a thread that the OS
+     * delays (another process, the label reader) does not hold the whole job back; each C
+     * element is still computed by one task, so results do not change. BLAS keeps one call per
+     * thread (it packs per call). */
+    int all_packed = 1;
+    for (int i = 0; i < n_ops; i++)
+        all_packed = all_packed && packed[i] && packed[i]->panels >= 8 * j.parts;
+    if (all_packed && j.parts > 1) j.parts *= 4;
     if (qop) {
         const gl_packed *w = lookup(k, qop->W);
         j.qa = (gl_qact){k->act, w->dtype == GL_DTYPE_F32 ? w->K + F32_PAD : w->Kp, k->act_scale,
