@@ -8,7 +8,8 @@ TEST="python3 python3-numpy python3-gdal python3-yaml python3-pil python3-torch 
 slurmctld slurmd slurm-client munge nginx-light"
 # make fuzz-smoke (part of make check): libFuzzer and the sanitizer runtimes come with clang 14
 FUZZ="clang libclang-rt-14-dev"
-BENCH="hyperfine time"
+# bench/peers.sh: ONNX export (python3-onnx), onnxruntime-node through npm
+BENCH="hyperfine time python3-onnx nodejs npm"
 want=""
 for p in $BUILD $TEST $FUZZ ${GEOLABEL_BENCH_DEPS:+$BENCH}; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || want="$want $p"
