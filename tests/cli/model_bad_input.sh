@@ -23,7 +23,7 @@ expect_fail() { # dir needle...
   [ "$rc" -eq 1 ] || { echo "$dir: exit $rc"; cat err.txt; exit 1; }
   [ "$(wc -l < err.txt)" -eq 1 ] || { echo "$dir: not one line"; cat err.txt; exit 1; }
   for needle in "$@"; do grep -qF -- "$needle" err.txt || { echo "$dir: no '$needle'"; cat err.txt; exit 1; }; done
-  ! grep -qE "Sanitizer|runtime error" err.txt
+  if grep -qE "Sanitizer|runtime error" err.txt; then echo "$dir: sanitizer report"; cat err.txt; exit 1; fi
   [ ! -e out.npy ]
 }
 
