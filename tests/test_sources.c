@@ -72,6 +72,23 @@ static void image_paths(const char **paths) {
     }
 }
 
+/* The checks every fixture shares: n image and m text embeddings against the reference's to
+ * 5e-5 (abs and rel), and the logits from them to 2e-4 abs + 5e-5 rel; lg: n * m floats of
+ * scratch. */
+static void check_embeds(gl_clip *c, const char *what, const float *img, int n, const float *txt,
+                         int m, const gl_npy *img_e, const gl_npy *txt_e, const gl_npy *lg_e,
+                         float *lg) {
+    int P = gl_clip_projection_dim(c);
+    char label[200];
+    snprintf(label, sizeof label, "%s image_embeds", what);
+    CHECK_CLOSE(label, img, img_e->data, (size_t)n * P, 5e-5, 5e-5);
+    snprintf(label, sizeof label, "%s text_embeds", what);
+    CHECK_CLOSE(label, txt, txt_e->data, (size_t)m * P, 5e-5, 5e-5);
+    logits_of(img, n, txt, m, P, gl_clip_logit_scale(c), lg);
+    snprintf(label, sizeof label, "%s logits_per_image", what);
+    CHECK_CLOSE(label, lg, lg_e->data, (size_t)n * m, 2e-4, 5e-5);
+}
+
 /* ------------------------------------------------------------------ pytorch_model.bin */
 
 static void check_hf_expected(gl_clip *c, const char *what) {
@@ -94,14 +111,7 @@ static void check_hf_expected(gl_clip *c, const char *what) {
     gl_error err = {0};
     CHECK_OK(gl_clip_encode_images(c, px->data, n, img, &err), &err);
     CHECK_OK(gl_clip_encode_tokens(c, ids32, m, txt, &err), &err);
-    char label[160];
-    snprintf(label, sizeof label, "%s image_embeds", what);
-    CHECK_CLOSE(label, img, img_e->data, (size_t)n * P, 5e-5, 5e-5);
-    snprintf(label, sizeof label, "%s text_embeds", what);
-    CHECK_CLOSE(label, txt, txt_e->data, (size_t)m * P, 5e-5, 5e-5);
-    logits_of(img, n, txt, m, P, gl_clip_logit_scale(c), lg);
-    snprintf(label, sizeof label, "%s logits_per_image", what);
-    CHECK_CLOSE(label, lg, lg_e->data, (size_t)n * m, 2e-4, 5e-5);
+    check_embeds(c, what, img, n, txt, m, img_e, txt_e, lg_e, lg);
     free(img);
     free(txt);
     free(lg);
@@ -194,13 +204,7 @@ static void check_open_clip(gl_clip *c, const oc_fixture *f, const char *what, i
     image_paths(paths);
     CHECK_OK(gl_clip_encode_image_files(c, paths, n, img, &err), &err);
     CHECK_OK(gl_clip_encode_texts(c, (const char *const *)texts, m, txt, &err), &err);
-    snprintf(label, sizeof label, "%s image_embeds", what);
-    CHECK_CLOSE(label, img, img_e->data, (size_t)n * P, 5e-5, 5e-5);
-    snprintf(label, sizeof label, "%s text_embeds", what);
-    CHECK_CLOSE(label, txt, txt_e->data, (size_t)m * P, 5e-5, 5e-5);
-    logits_of(img, n, txt, m, P, gl_clip_logit_scale(c), lg);
-    snprintf(label, sizeof label, "%s logits_per_image", what);
-    CHECK_CLOSE(label, lg, lg_e->data, (size_t)n * m, 2e-4, 5e-5);
+    check_embeds(c, what, img, n, txt, m, img_e, txt_e, lg_e, lg);
     /* and from open_clip's own pixel values */
     CHECK_OK(gl_clip_encode_images(c, px->data, n, img, &err), &err);
     snprintf(label, sizeof label, "%s image_embeds from its pixel_values", what);

@@ -102,6 +102,15 @@ static cJSON *float_array(const float *v) {
     return cJSON_CreateDoubleArray(d, 3);
 }
 
+/* The keys both towers report, in the order both print them. */
+static void add_tower_shape(cJSON *o, int width, int layers, int heads, int mlp, const char *act) {
+    cJSON_AddNumberToObject(o, "width", width);
+    cJSON_AddNumberToObject(o, "layers", layers);
+    cJSON_AddNumberToObject(o, "heads", heads);
+    cJSON_AddNumberToObject(o, "mlp", mlp);
+    cJSON_AddStringToObject(o, "act", act);
+}
+
 static void print_info_json(const gl_model_info *m) {
     const gl_preproc_config *p = &m->preproc;
     int oc = p->family == GL_PREPROC_OPEN_CLIP;
@@ -123,19 +132,12 @@ static void print_info_json(const gl_model_info *m) {
     cJSON_AddStringToObject(v, "type", "ViT");
     cJSON_AddNumberToObject(v, "image_size", m->vision.image_size);
     cJSON_AddNumberToObject(v, "patch_size", m->vision.patch_size);
-    cJSON_AddNumberToObject(v, "width", m->vision.width);
-    cJSON_AddNumberToObject(v, "layers", m->vision.layers);
-    cJSON_AddNumberToObject(v, "heads", m->vision.heads);
-    cJSON_AddNumberToObject(v, "mlp", m->vision.mlp);
-    cJSON_AddStringToObject(v, "act", m->vision.act);
+    add_tower_shape(v, m->vision.width, m->vision.layers, m->vision.heads, m->vision.mlp,
+                    m->vision.act);
     cJSON_AddItemToObject(j, "vision", v);
     cJSON_AddNumberToObject(t, "context", m->text.context);
     cJSON_AddNumberToObject(t, "vocab", m->text.vocab);
-    cJSON_AddNumberToObject(t, "width", m->text.width);
-    cJSON_AddNumberToObject(t, "layers", m->text.layers);
-    cJSON_AddNumberToObject(t, "heads", m->text.heads);
-    cJSON_AddNumberToObject(t, "mlp", m->text.mlp);
-    cJSON_AddStringToObject(t, "act", m->text.act);
+    add_tower_shape(t, m->text.width, m->text.layers, m->text.heads, m->text.mlp, m->text.act);
     cJSON_AddStringToObject(t, "pooling", m->text.pool_argmax ? "argmax" : "eos");
     cJSON_AddNumberToObject(t, "eos_token_id", m->text.eos_token_id);
     cJSON_AddItemToObject(j, "text", t);

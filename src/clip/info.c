@@ -11,6 +11,16 @@ static const char *act_name(gl_act act) {
     return act == GL_ACT_QUICK_GELU ? "quick_gelu" : act == GL_ACT_GELU_TANH ? "gelu_tanh" : "gelu";
 }
 
+/* The fields both towers report (gl_model_info's vision and text are separate structs). */
+static void tower_shape(const clip_tower_config *c, int *width, int *layers, int *heads, int *mlp,
+                        const char **act) {
+    *width = c->hidden;
+    *layers = c->layers;
+    *heads = c->heads;
+    *mlp = c->intermediate;
+    *act = act_name(c->act);
+}
+
 static const char *const source_names[] = {[CLIP_SRC_HF_SAFETENSORS] = "hf-safetensors",
                                            [CLIP_SRC_HF_BIN] = "hf-pytorch-bin",
                                            [CLIP_SRC_OPEN_CLIP] = "open_clip",
@@ -44,18 +54,12 @@ gl_model_info *gl_model_info_load(const char *model, const char *arch, gl_error 
         info->embed_dim = src.cfg.projection_dim;
         info->vision.image_size = v->image_size;
         info->vision.patch_size = v->patch_size;
-        info->vision.width = v->hidden;
-        info->vision.layers = v->layers;
-        info->vision.heads = v->heads;
-        info->vision.mlp = v->intermediate;
-        info->vision.act = act_name(v->act);
+        tower_shape(v, &info->vision.width, &info->vision.layers, &info->vision.heads,
+                    &info->vision.mlp, &info->vision.act);
         info->text.context = t->max_positions;
         info->text.vocab = t->vocab_size;
-        info->text.width = t->hidden;
-        info->text.layers = t->layers;
-        info->text.heads = t->heads;
-        info->text.mlp = t->intermediate;
-        info->text.act = act_name(t->act);
+        tower_shape(t, &info->text.width, &info->text.layers, &info->text.heads, &info->text.mlp,
+                    &info->text.act);
         info->text.pool_argmax = t->eos_token_id == 2;
         info->text.eos_token_id = t->eos_token_id;
         info->preproc = src.preproc;

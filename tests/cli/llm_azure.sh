@@ -8,7 +8,7 @@
 set -eu
 . "$GEOLABEL_ROOT/tests/cli/llm_lib.inc"
 export AZURE_OPENAI_API_KEY="az-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-export OPENAI_API_KEY="sk-other-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export OPENAI_API_KEY="sk-other-$(rand_hex)"
 export AZURE_OPENAI_API_VERSION=2024-06-01
 printf 'Water\nBuildings\n' > classes.txt
 cat > scenario.py <<'PYEOF'

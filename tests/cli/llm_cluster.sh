@@ -6,7 +6,7 @@
 # the YAML has the CLIP clustering's form (label --mode hierarchical reads it).
 set -eu
 . "$GEOLABEL_ROOT/tests/cli/llm_lib.inc"
-export OPENAI_API_KEY="sk-cluster-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export OPENAI_API_KEY="sk-cluster-$(rand_hex)"
 printf 'river\nlake\nsea\nforest\nmeadow\nresidential\nindustrial\nroad\n' > classes.txt
 cat > scenario.py <<'PYEOF'
 import os, re

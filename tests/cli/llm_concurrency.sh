@@ -4,17 +4,9 @@
 # $OPENAI_BASE_URL (no --llm-base-url), as with the OpenAI SDK.
 set -eu
 . "$GEOLABEL_ROOT/tests/cli/llm_lib.inc"
-export OPENAI_API_KEY="sk-conc-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export OPENAI_API_KEY="sk-conc-$(rand_hex)"
 printf 'Water\nForest\n' > classes.txt
-$PY - <<'PYEOF'
-import csv
-with open("desc.csv", "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["filename", "row", "col", "description"])
-    for r in range(2):
-        for c in range(4):
-            w.writerow(["RGB.byte.tif", r, c, f"tile {r} {c}"])
-PYEOF
+write_descriptions 2 4 'tile {r} {c}'
 cat > scenario.py <<'PYEOF'
 import os, time
 API = "openai"

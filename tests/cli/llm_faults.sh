@@ -7,18 +7,9 @@
 # Then the circuit: every request failing stops the run with one clear line, output untouched.
 set -eu
 . "$GEOLABEL_ROOT/tests/cli/llm_lib.inc"
-export OPENAI_API_KEY="sk-geolabel-faults-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export OPENAI_API_KEY="sk-geolabel-faults-$(rand_hex)"
 printf 'Water\nBuildings\nForest\n' > classes.txt
-$PY - <<'PYEOF'
-import csv
-with open("desc.csv", "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["filename", "row", "col", "description"])
-    for r in range(3):
-        for c in range(4):
-            if (r, c) != (2, 3):
-                w.writerow(["RGB.byte.tif", r, c, f"tile {r} {c}, a \"quoted\", place"])
-PYEOF
+write_descriptions 3 4 'tile {r} {c}, a "quoted", place' 2,3
 cat > scenario.py <<'PYEOF'
 import json, os
 API = "openai"

@@ -6,7 +6,7 @@
 set -eu
 . "$GEOLABEL_ROOT/tests/cli/llm_lib.inc"
 unset OPENAI_API_KEY || true
-export GEOLABEL_LLM_API_KEY="local-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export GEOLABEL_LLM_API_KEY="local-$(rand_hex)"
 printf 'Water\nBuildings\nForest\n' > classes.txt
 mkdir in
 cp "$IMG/RGB.byte.tif" in/a.tif

@@ -7,7 +7,7 @@
 # is summed; the key appears in no output, log or cache file.
 set -eu
 . "$GEOLABEL_ROOT/tests/cli/llm_lib.inc"
-export OPENAI_API_KEY="sk-geolabel-test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export OPENAI_API_KEY="sk-geolabel-test-$(rand_hex)"
 printf 'Water\nBuildings\nForest\nFarmland\n' > classes.txt
 cat > scenario.py <<'PYEOF'
 import os

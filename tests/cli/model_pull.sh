@@ -21,18 +21,14 @@ printf '{"metadata": {}, "weight_map": {"a": "model-00001-of-00002.safetensors",
 
 # tree listings as the Hub writes them: LFS files (*.safetensors) carry lfs.oid = sha256
 $PY - "$SERVED" "$REPO" "$SHARDED" <<'PY'
-import hashlib, json, os, sys
+import json, os, sys
+sys.path.insert(0, os.path.join(os.environ["GEOLABEL_ROOT"], "tests", "lib"))
+from hub_server import tree_entry
 root = sys.argv[1]
 for repo in sys.argv[2:]:
     d = os.path.join(root, repo, "resolve", "main")
-    entries = []
-    for name in sorted(os.listdir(d)):
-        data = open(os.path.join(d, name), "rb").read()
-        e = {"type": "file", "oid": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest(),
-             "size": len(data), "path": name}
-        if name.endswith(".safetensors"):
-            e["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
-        entries.append(e)
+    entries = [tree_entry(os.path.join(d, name), name, name.endswith(".safetensors"))
+               for name in sorted(os.listdir(d))]
     entries.append({"type": "directory", "oid": "0" * 40, "size": 0, "path": "unrelated"})
     json.dump(entries, open(os.path.join(root, "api", "models", repo, "tree", "main"), "w"))
 PY
@@ -40,39 +36,26 @@ PY
 # http.server with Range support, logging each request's path, Range and Authorization
 cat > server.py <<'PY'
 import http.server, os, sys
+sys.path.insert(0, os.path.join(os.environ["GEOLABEL_ROOT"], "tests", "lib"))
+from hub_server import send_ranged
 class Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_GET(self):
         with open(os.environ["LOG"], "a") as log:
             log.write("%s range=%s auth=%s\n" % (self.path, self.headers.get("Range"), self.headers.get("Authorization")))
         path = self.translate_path(self.path)
-        rng = self.headers.get("Range")
         if not os.path.isfile(path):
             return self.send_error(404)
-        data = open(path, "rb").read()
-        start = 0
-        if rng and rng.startswith("bytes="):
-            start = int(rng[6:].split("-")[0])
-            if start >= len(data):
-                return self.send_error(416)
-            self.send_response(206)
-            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(data) - start))
-        self.end_headers()
-        self.wfile.write(data[start:])
+        send_ranged(self, open(path, "rb").read())
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: Handler(*a, directory=sys.argv[1]))
 open(sys.argv[2], "w").write(str(srv.server_address[1]))
 srv.serve_forever()
 PY
 export LOG=$PWD/requests.log
 : > "$LOG"
-$PY server.py "$SERVED" port.txt &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [ -s port.txt ] && break; sleep 0.1; done
-export HF_ENDPOINT=http://127.0.0.1:$(cat port.txt)
+. "$GEOLABEL_ROOT/tests/lib/procs.sh"
+serve_py port.txt server.py "$SERVED"
+export HF_ENDPOINT=http://127.0.0.1:$PORT
 export HF_TOKEN=hf_secret_token_never_printed
 
 # 1. a fresh pull: every file byte-identical, no .part left, the token sent as a bearer

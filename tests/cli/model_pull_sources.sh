@@ -43,7 +43,9 @@ put t/pr main "$HF"/{config.json,pytorch_model.bin,vocab.json,merges.txt}
 put t/pr refs/pr/1 "$F/clip-tiny-b32"/{config.json,model.safetensors,vocab.json,merges.txt}
 
 cat > server.py <<'PY'
-import hashlib, http.server, json, os, sys, urllib.parse
+import http.server, json, os, sys, urllib.parse
+sys.path.insert(0, os.path.join(os.environ["GEOLABEL_ROOT"], "tests", "lib"))
+from hub_server import send_ranged, tree_entry
 ROOT = sys.argv[1]
 def listing(repo_dir, sub):
     out = []
@@ -54,12 +56,7 @@ def listing(repo_dir, sub):
         if os.path.isdir(p):
             out.append({"type": "directory", "oid": "0" * 40, "size": 0, "path": rel})
             continue
-        data = open(p, "rb").read()
-        e = {"type": "file", "oid": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest(),
-             "size": len(data), "path": rel}
-        if name.endswith((".bin", ".pt", ".safetensors")):
-            e["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
-        out.append(e)
+        out.append(tree_entry(p, rel, name.endswith((".bin", ".pt", ".safetensors"))))
     return out
 class Hub(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
@@ -78,28 +75,16 @@ class Hub(http.server.BaseHTTPRequestHandler):
                 raise FileNotFoundError
         except (IndexError, FileNotFoundError, NotADirectoryError):
             return self.send_error(404)
-        start = 0
-        rng = self.headers.get("Range")
-        if rng and rng.startswith("bytes="):
-            start = int(rng[6:].split("-")[0])
-            self.send_response(206)
-            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(body) - 1, len(body)))
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(body) - start))
-        self.end_headers()
-        self.wfile.write(body[start:])
+        send_ranged(self, body)
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
 open(sys.argv[2], "w").write(str(srv.server_address[1]))
 srv.serve_forever()
 PY
 export LOG=$PWD/requests.log
 : > "$LOG"
-"$PY" server.py "$S" port.txt &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [ -s port.txt ] && break; sleep 0.1; done
-export HF_ENDPOINT=http://127.0.0.1:$(cat port.txt)
+. "$GEOLABEL_ROOT/tests/lib/procs.sh"
+serve_py port.txt server.py "$S"
+export HF_ENDPOINT=http://127.0.0.1:$PORT
 unset HF_TOKEN
 
 IMGS=("$F"/expected/images/*)

@@ -7,10 +7,6 @@
 NGINX_PID=""
 NGINX_SKIP=""
 
-nginx_free_port() {
-  "${PY:-/usr/bin/python3}" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # nginx_start ROOT DIR: serves ROOT; config, certificate, logs under DIR. Sets NGINX_PORT,
 # NGINX_TLS_PORT, NGINX_CERT (the CA bundle a client needs) and NGINX_LOG (the access log:
 # "METHOD URI STATUS RANGE BYTES" per line, RANGE "-" when absent).
@@ -22,7 +18,7 @@ nginx_start() {
   openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
     -addext subjectAltName=IP:127.0.0.1 -keyout "$d/key.pem" -out "$d/cert.pem" 2>"$d/openssl.err" ||
     { NGINX_SKIP="openssl could not make a certificate: $(tail -n 1 "$d/openssl.err")"; return 1; }
-  NGINX_PORT=$(nginx_free_port); NGINX_TLS_PORT=$(nginx_free_port)
+  NGINX_PORT=$(free_port); NGINX_TLS_PORT=$(free_port)
   NGINX_CERT=$d/cert.pem NGINX_LOG=$d/access.log
   cat > "$d/nginx.conf" <<CONF
 user root;

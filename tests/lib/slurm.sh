@@ -7,18 +7,6 @@
 SLURM_PIDS=""
 SLURM_SKIP=""
 
-# A TCP port nobody listens on now (the kernel's choice for an ephemeral bind).
-slurm_free_port() {
-  "${PY:-/usr/bin/python3}" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# slurm_wait_file FILE SECONDS: 0 once FILE exists.
-slurm_wait_file() {
-  local i=0
-  while [ ! -e "$1" ] && [ "$i" -lt $(( $2 * 10 )) ]; do sleep 0.1; i=$((i + 1)); done
-  [ -e "$1" ]
-}
-
 slurm_stop() {
   local p
   # slurmd and slurmctld first, munged (their authentication) last.
@@ -46,13 +34,13 @@ slurm_start() {
     --pid-file="$d/munge/munged.pid" --log-file="$d/munge/munged.log" \
     --seed-file="$d/munge/munged.seed" >"$d/munge/stdout" 2>&1 &
   SLURM_PIDS="$SLURM_PIDS $!"
-  slurm_wait_file "$SLURM_MUNGE_SOCKET" 10 || {
+  wait_file "$SLURM_MUNGE_SOCKET" 10 || {
     SLURM_SKIP="munged did not start: $(tail -n 3 "$d/munge/munged.log" "$d/munge/stdout" 2>/dev/null | tr '\n' ' ')"
     slurm_stop; return 1; }
   local host cpus ctl_port d_port mem
   host=$(hostname -s); cpus=$(nproc)
   mem=$(awk '/^MemTotal/ { print int($2 / 1024) - 512 }' /proc/meminfo)
-  ctl_port=$(slurm_free_port); d_port=$(slurm_free_port)
+  ctl_port=$(free_port); d_port=$(free_port)
   SLURM_NODE=gltest$$
   cat > "$d/slurm.conf" <<CONF
 ClusterName=geolabeltest
