@@ -320,11 +320,6 @@ static gl_status oc_preprocess(const cJSON *pc, int image_size, gl_preproc_confi
     return s;
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && !strcmp(s + n - m, suffix);
-}
-
 gl_status clip_openclip_config_load(const char *path, const char *name, clip_config *cfg,
                                     gl_preproc_config *pp, gl_error *err) {
     cJSON *root;
@@ -350,7 +345,7 @@ gl_status clip_openclip_config_load(const char *path, const char *name, clip_con
     if (!s) {
         /* open_clip: QuickGELU when asked for, or by a "-quickgelu" name; nn.GELU (erf) else */
         int quick = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mc, "quick_gelu")) ||
-                    (name && ends_with(name, "-quickgelu"));
+                    (name && gl_path_has_suffix(name, "-quickgelu"));
         cfg->vision.act = cfg->text.act = quick ? GL_ACT_QUICK_GELU : GL_ACT_GELU;
         s = oc_preprocess(cJSON_GetObjectItemCaseSensitive(root, "preprocess_cfg"),
                           cfg->vision.image_size, pp, path, err);

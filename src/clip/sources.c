@@ -36,16 +36,6 @@ static long long size_of(const char *path) {
     return stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && !strcmp(s + n - m, suffix);
-}
-
-static const char *base_name(const char *path) {
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
 /* *dst = malloc'ed "a" + "b" (b may be NULL). */
 static gl_status join(char **dst, const char *a, const char *b, gl_error *err) {
     size_t n = strlen(a) + (b ? strlen(b) + 1 : 0) + 1;
@@ -231,8 +221,8 @@ static gl_status load_architecture(clip_source *src, gl_error *err) {
         const char *name = src->arch_name;
         char stem[256];
         if (!name) { /* a config file's name says "-quickgelu" as open_clip's names do */
-            snprintf(stem, sizeof stem, "%s", base_name(src->config));
-            if (ends_with(stem, ".json")) stem[strlen(stem) - 5] = 0;
+            snprintf(stem, sizeof stem, "%s", gl_path_base_name(src->config));
+            if (gl_path_has_suffix(stem, ".json")) stem[strlen(stem) - 5] = 0;
             name = stem;
         }
         src->family = "open_clip";
@@ -440,10 +430,11 @@ static gl_status collect_pth_index(clip_source *src, raw_list *raw, gl_error *er
 }
 
 static gl_status collect(clip_source *src, raw_list *raw, gl_error *err) {
-    if (ends_with(src->weights, ".safetensors") ||
-        ends_with(src->weights, ".safetensors.index.json"))
+    if (gl_path_has_suffix(src->weights, ".safetensors") ||
+        gl_path_has_suffix(src->weights, ".safetensors.index.json"))
         return collect_safetensors(src, raw, err);
-    if (ends_with(src->weights, ".bin.index.json")) return collect_pth_index(src, raw, err);
+    if (gl_path_has_suffix(src->weights, ".bin.index.json"))
+        return collect_pth_index(src, raw, err);
     return collect_pth_file(src, src->weights, raw, err);
 }
 
@@ -638,7 +629,7 @@ static void hf_to_oc(const char *hf, char *oc, size_t cap) {
 
 /* Buffers the model rebuilds itself, which checkpoints may carry: never weights. */
 static int ignorable(const char *name) {
-    return ends_with(name, "position_ids") || !strcmp(name, "attn_mask") ||
+    return gl_path_has_suffix(name, "position_ids") || !strcmp(name, "attn_mask") ||
            !strcmp(name, "input_resolution") || !strcmp(name, "context_length") ||
            !strcmp(name, "vocab_size");
 }
@@ -687,7 +678,7 @@ static void name_list_end(name_list *l) {
 }
 
 static const char *config_name(const clip_source *src) {
-    return base_name(src->config);
+    return gl_path_base_name(src->config);
 }
 
 /* The weights file named in messages: the tensor's own shard. */

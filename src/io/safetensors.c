@@ -263,8 +263,7 @@ static gl_status open_index(gl_safetensors *st, const char *path, gl_error *err)
     for (const cJSON *e = map->child; e && !s; e = e->next) {
         const gl_st_tensor *t = gl_st_find(st, e->string);
         const char *file = t ? st->paths[t->file] : "";
-        const char *base = strrchr(file, '/');
-        if (!t || strcmp(base ? base + 1 : file, e->valuestring))
+        if (!t || strcmp(gl_path_base_name(file), e->valuestring))
             s = gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' is not in %s", path, e->string,
                         e->valuestring);
     }

@@ -58,8 +58,7 @@ static int cmp_desc(const void *a, const void *b) {
 
 static char *desc_key(const char *file, const char *row, const char *col) {
     char *k = NULL;
-    const char *base = strrchr(file, '/');
-    if (asprintf(&k, "%s\t%s\t%s", base ? base + 1 : file, row, col) < 0) k = NULL;
+    if (asprintf(&k, "%s\t%s\t%s", gl_path_base_name(file), row, col) < 0) k = NULL;
     return k;
 }
 
@@ -194,10 +193,9 @@ gl_status gl_llm_step_tile(gl_llm_step *s, const char *input, const gl_tile *til
                            const unsigned char *rgb, gl_error *err) {
     if (s->n_slots >= s->max_slots) return gl_fail(err, GL_ERR_INTERNAL, "label: batch overflow");
     slot_state *t = &s->slots[s->n_slots++];
-    const char *base = strrchr(input, '/');
-    base = base ? base + 1 : input;
     /* classifier.py's filename: the input's base name, then its row and column. */
-    snprintf(t->tile_name, sizeof t->tile_name, "%s_r%d_c%d", base, tile->row, tile->col);
+    snprintf(t->tile_name, sizeof t->tile_name, "%s_r%d_c%d", gl_path_base_name(input), tile->row,
+             tile->col);
     if (!(t->input = strdup(input))) return gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
     if (s->p->type == GL_CLASSIFIER_VLM_LLM) {
         t->image_url = patch_url(s, rgb, tile->w, tile->h, err);

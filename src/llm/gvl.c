@@ -116,8 +116,7 @@ int gl_gvl_vision_parts(const char *context, const char *prompt, const char *inp
     int n = 0;
     parts[n++] = dup_printf("%.*s. ", (int)cn, c);
     if (include_filename) {
-        const char *base = strrchr(input_path, '/');
-        base = base ? base + 1 : input_path;
+        const char *base = gl_path_base_name(input_path);
         parts[n++] = dup_printf("The file name with geo-information is %.*s. ",
                                 (int)strcspn(base, "."), base);
     }
