@@ -759,6 +759,69 @@ int gl_shard_owns_input(const gl_shard *s, const char *path);
 /* Whether s owns tile (row, col) of path (every tile, unless split by tile). */
 int gl_shard_owns_tile(const gl_shard *s, const char *path, int row, int col);
 
+/* ------------------------------------------------------------------ runs: manifest and journal */
+
+/* A manifest says what produced an output: ordered "key": "value" strings, stored as one JSON
+ * object. `label` records model (as given), model_hash (gl_clip_model_hash), classes, mode,
+ * context, templates, tiling, bands, stretch, tta and version (GL_VERSION); gl_label_manifest
+ * builds exactly that, so shards (scale) can carry it and merge can compare it. A finished
+ * `label` run leaves it beside its output as OUT.manifest.json; --resume compares it (and the
+ * journal's) with the run's own and refuses a difference unless --force. */
+typedef struct gl_manifest gl_manifest;
+gl_manifest *gl_manifest_new(gl_error *err); /* empty; free with gl_manifest_free */
+void gl_manifest_free(gl_manifest *m);
+/* Sets (or replaces) key; both strings are copied. */
+gl_status gl_manifest_set(gl_manifest *m, const char *key, const char *value, gl_error *err);
+const char *gl_manifest_get(const gl_manifest *m,
+                            const char *key); /* NULL when unset; owned by m */
+/* One-line JSON; malloc'ed, the caller frees. */
+char *gl_manifest_to_json(const gl_manifest *m, gl_error *err);
+/* what names the source in errors (a file, "shard 3"). Free with gl_manifest_free. */
+gl_manifest *gl_manifest_from_json(const char *json, const char *what, gl_error *err);
+gl_manifest *gl_manifest_load(const char *path, gl_error *err);
+gl_status gl_manifest_write(const gl_manifest *m, const char *path, gl_error *err); /* atomic */
+/* GL_OK when both hold the same keys and values; else GL_ERR_ARG naming what, the first key that
+ * differs, and both values. */
+gl_status gl_manifest_compare(const gl_manifest *want, const gl_manifest *have, const char *what,
+                              gl_error *err);
+/* The same, with hint (e.g. "--force resumes anyway") appended to the message; hint may be NULL. */
+gl_status gl_manifest_require(const gl_manifest *want, const gl_manifest *have, const char *what,
+                              const char *hint, gl_error *err);
+
+/* A journal is the append-only file a long run writes as it goes (`label` keeps OUT.journal):
+ * its manifest, then units (one per input) of records, each unit closed by an end mark and
+ * flushed. A run killed at any moment, kill -9 included, leaves every finished unit readable;
+ * the unit in flight and a torn last line are dropped when the journal is reopened to resume.
+ * Records are text (any bytes but NUL). */
+typedef struct gl_journal gl_journal;
+/* Starts a new journal at path (replacing one there), or with resume continues an existing one:
+ * its manifest must equal m (else GL_ERR_ARG, unless force), its torn tail is cut. Free with
+ * gl_journal_free after gl_journal_close. */
+gl_journal *gl_journal_open(const char *path, const gl_manifest *m, int resume, int force,
+                            gl_error *err);
+int gl_journal_is_done(const gl_journal *j, const char *key); /* a complete unit of this key */
+int gl_journal_done_count(const gl_journal *j);
+const char *gl_journal_done_key(const gl_journal *j, int i); /* sorted; owned by j */
+/* A unit: begin (key, e.g. the input path; header: text the unit's records share), add its
+ * records, then end (it counts) or abandon (it does not: a failed input). */
+gl_status gl_journal_begin(gl_journal *j, const char *key, const char *header, gl_error *err);
+gl_status gl_journal_add(gl_journal *j, const char *text, gl_error *err);
+gl_status gl_journal_end(gl_journal *j, gl_error *err);
+gl_status gl_journal_abandon(gl_journal *j, gl_error *err); /* no-op outside a unit */
+gl_status gl_journal_close(gl_journal *j, gl_error *err);   /* flush, fsync, close: checked */
+void gl_journal_free(gl_journal *j);
+/* Reads back the complete units of the journal at path, in order: unit(key, header), each of its
+ * records, unit_end(key). A callback's non-OK status stops the replay and is returned. */
+typedef struct {
+    gl_status (*unit)(void *ctx, const char *key, const char *header, gl_error *err);
+    gl_status (*record)(void *ctx, const char *text, gl_error *err);
+    gl_status (*unit_end)(void *ctx, const char *key, gl_error *err);
+    void *ctx;
+} gl_journal_visitor;
+gl_status gl_journal_replay(const char *path, gl_journal_visitor *v, gl_error *err);
+/* The manifest a journal was started with. */
+gl_manifest *gl_journal_manifest(const char *path, gl_error *err);
+
 /* ------------------------------------------------------------------ zero-shot labelling */
 
 /* Test-time augmentations, as bits: the class probabilities are averaged over the tile and each
@@ -800,11 +863,13 @@ typedef struct {
     const char *templates_path; /* a prompt ensemble, one template with {} per line, used instead
                                    of GVL's prompt; NULL: GVL's "{context} Label '{label}'." */
     const char *template_text;  /* one template with {} (a one-line ensemble); NULL: none */
+    const char *model_name;     /* the model as the user named it, for the manifest; may be NULL */
     gl_tiling tiling;
     gl_raster_params raster;
     unsigned tta;            /* GL_TTA_* bits */
     int batch;               /* tiles per engine call; 0: 16 */
-    int resume;              /* keep the inputs an existing output already holds in full */
+    int resume;              /* continue: OUT.journal's finished inputs, then those OUT holds */
+    int force;               /* with resume: continue even when the manifest differs */
     gl_shard shard;          /* label only this shard's inputs or tiles (count 0: all) */
     const char *stac;        /* a STAC Item/ItemCollection file or URL whose items are inputs too */
     const char *stac_assets; /* its asset: "visual" (NULL), or band assets "red,green,blue" */
@@ -825,10 +890,16 @@ typedef struct {
     double seconds;
 } gl_label_summary;
 
+/* The manifest of a label run with these params (see the runs section). Free with
+ * gl_manifest_free. */
+gl_manifest *gl_label_manifest(gl_clip *clip, const gl_label_params *p, gl_error *err);
 /* Labels every tile of every input (files, directories, glob patterns, GDAL paths such as
  * /vsizip/ and URLs) and writes output: .csv (GVL's header, then score, crs, x_min, y_min, x_max,
  * y_max, lon, lat, input: the path as given, which keys the rows), .geojson (EPSG:4326,
- * RFC 7946) or .gpkg (the rasters' CRS), atomically. As in GVL, the pixel column `lower` is a
+ * RFC 7946) or .gpkg (the rasters' CRS). Rows go to OUT.journal as they come (kill -9 safe);
+ * at the end the output is written from it in one pass, renamed into place, OUT.manifest.json
+ * written and the journal removed. A failed run leaves OUT as it was and the journal for
+ * --resume. As in GVL, the pixel column `lower` is a
  * tile's top row and `upper` its bottom row; left/right are its x bounds. Failing inputs go to
  * p->on_error and are skipped; the run then ends with GL_ERR_PARTIAL and summary filled (summary
  * may be NULL). */

@@ -54,7 +54,7 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
     X(BANDS, "bands", 1, "4,3,2", "bands for R,G,B (default: the colour bands, else the first 3)") \
     X(STRETCH, "stretch", 1, "S", "minmax|percentile[:LO,HI]|none to 8 bits (default minmax)")     \
     X(CACHE_DIR, "cache-dir", 1, "DIR", "cache folder (default $GEOLABEL_CACHE, ~/.cache/...)")    \
-    X(RESUME, "resume", 0, "", "continue the run the output's journal records")                    \
+    X(RESUME, "resume", 0, "", "continue an interrupted or extended run into the same output")     \
     X(FORCE, "force", 0, "", "with --resume: continue even when the run's manifest differs")       \
     X(OUTPUT, "output", 1, "OUT", "the output file (also -o)")                                     \
     X(SHARD, "shard", 1, "i/n",                                                                    \

@@ -50,6 +50,11 @@ static void usage(FILE *fp) {
     cli_shard_help(fp);
     fprintf(fp, "run:\n");
     cli_help(fp, CLI_O_RESUME);
+    cli_help(fp, CLI_O_FORCE);
+    fprintf(fp,
+            "                            rows go to OUT.journal as they come, so a killed run\n"
+            "                            (even kill -9) resumes; OUT.manifest.json records what\n"
+            "                            made OUT (model and hash, classes, prompts, tiling...)\n");
     cli_help(fp, CLI_O_THREADS);
     cli_help(fp, CLI_O_BATCH);
     cli_llm_label_help(fp);
@@ -205,6 +210,9 @@ static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
     case CLI_O_RESUME:
         p->resume = 1;
         break;
+    case CLI_O_FORCE:
+        p->force = 1;
+        break;
     case CLI_O_THREADS:
         return parse_int_opt("--threads", 1, 1024, &o->threads);
     case CLI_O_BATCH:
@@ -247,6 +255,7 @@ static int parse(int argc, char **argv, label_opts *o) {
                                   CLI_OPT(TEMPLATES),
                                   {"tta", required_argument, 0, 'a'},
                                   CLI_OPT(RESUME),
+                                  CLI_OPT(FORCE),
                                   CLI_OPT(THREADS),
                                   CLI_OPT(BATCH),
                                   CLI_OPT(HELP),
@@ -270,6 +279,7 @@ static int parse(int argc, char **argv, label_opts *o) {
         o->n_inputs += o->n_named;
     }
     if (!o->model) return cli_usage_error("label", "--model is required");
+    o->p.model_name = o->model;
     if (!o->p.classes_path) return cli_usage_error("label", "--classes is required");
     if (!o->output) return cli_usage_error("label", "-o OUT is required");
     if (!o->n_inputs && !o->p.stac) return cli_usage_error("label", "no INPUT given");

@@ -3,6 +3,7 @@
 #include "core/blas.h"
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,13 @@ int main(int argc, char **argv) {
             fprintf(stderr, "geolabel: command '%s' is not built in this binary\n", argv[i]);
             return CLI_FAIL;
         }
-        return commands[c].run(argc - i, argv + i);
+        int rc = commands[c].run(argc - i, argv + i);
+        /* What a command printed must have reached stdout: `classify > /dev/full` fails. */
+        if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {
+            fprintf(stderr, "geolabel: stdout: cannot write: %s\n", strerror(errno));
+            return rc ? rc : CLI_FAIL;
+        }
+        return rc;
     }
     fprintf(stderr, "geolabel: unknown command '%s'\n", argv[i]);
     usage(stderr);

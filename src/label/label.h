@@ -101,11 +101,12 @@ gl_status gl_zeroshot_classify(gl_zeroshot *zs, float *emb, int n_views, gl_zs_c
 
 /* ---------------------------------------------------------------- --resume (resume.c) */
 
-/* Which inputs an existing output already holds in full (done[i] = 1, n inputs, done zeroed by
- * the caller); redo[] (room for in->n) gets the input paths of the others, borrowed from in, whose
- * old rows the writer drops. */
+/* Which inputs an existing output already holds in full (done[i] = 1; done zeroed by the
+ * caller, room for in->n). */
 gl_status gl_resume_plan(const gl_label_params *p, const char *output, const gl_input_list *in,
-                         char *done, const char **redo, int *n_redo, gl_error *err);
+                         char *done, gl_error *err);
+/* The unit header a label journal keeps per input: "CRS-label TAB CRS-WKT". malloc'ed. */
+char *gl_label_unit_header(const gl_raster_info *info);
 
 /* One level of the walk: the mean-over-views probabilities among node's children (probs holds
  * node->n_children) and the best child, for a node of zs's tree. emb as above. */
@@ -187,15 +188,14 @@ typedef struct gl_label_writer gl_label_writer;
 gl_label_writer *gl_label_writer_open(const char *path, const char *const *redo, int n_redo,
                                       gl_error *err);
 gl_status gl_label_writer_add(gl_label_writer *w, const gl_label_row *row, gl_error *err);
-/* mark notes where the current input's rows begin; rollback drops the rows written since (CSV and
- * GPKG; a GeoJSON is streamed and keeps them), so a failed input leaves no partial rows. */
-void gl_label_writer_mark(gl_label_writer *w);
-gl_status gl_label_writer_rollback(gl_label_writer *w, gl_error *err);
-/* Publishes what is written so far (CSV only, at most every few seconds) so an interrupted run
- * leaves whole inputs behind for --resume. */
-gl_status gl_label_writer_checkpoint(gl_label_writer *w, gl_error *err);
 /* Renames the output into place and frees w; abort drops the temporary file. */
 gl_status gl_label_writer_commit(gl_label_writer *w, gl_error *err);
 void gl_label_writer_abort(gl_label_writer *w);
+
+/* A row as one journal record (the per-input fields, input, filename and CRS, travel in the
+ * unit's header instead). encode: malloc'ed, NULL when out of memory. decode parses text in place;
+ * r's strings point into it. */
+char *gl_label_row_encode(const gl_label_row *r);
+gl_status gl_label_row_decode(char *text, gl_label_row *r, gl_error *err);
 
 #endif

@@ -12,8 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CHECKPOINT_SECONDS 30.0
-
 typedef enum { F_STR, F_INT, F_REAL } field_type;
 static const struct {
     const char *name;
@@ -103,13 +101,11 @@ struct gl_label_writer {
     gl_label_format fmt;
     char *path;
     gl_atomic_file csv; /* CSV */
-    double last_checkpoint;
-    char *tmp_path; /* OGR */
+    char *tmp_path;     /* OGR */
     GDALDatasetH ds;
     OGRLayerH layer;
     OGRSpatialReferenceH layer_srs;
-    long mark;       /* CSV: file offset; GPKG: features written, at the current input's start */
-    long n_features; /* GPKG: features written so far (their FIDs are 1..n_features) */
+    long n_features; /* features written so far */
 };
 
 static void write_csv_header(FILE *fp) {
@@ -250,7 +246,6 @@ gl_label_writer *gl_label_writer_open(const char *path, const char *const *redo,
         st = open_ogr(w, err);
         if (!st && resume && access(path, F_OK) == 0) st = copy_ogr_rows(w, redo, n_redo, err);
     }
-    w->last_checkpoint = gl_now_seconds();
     if (st) {
         gl_label_writer_abort(w);
         return NULL;
@@ -342,47 +337,6 @@ gl_status gl_label_writer_add(gl_label_writer *w, const gl_label_row *r, gl_erro
     return w->fmt == GL_LABEL_CSV ? add_csv(w, r) : add_ogr(w, r, err);
 }
 
-void gl_label_writer_mark(gl_label_writer *w) {
-    if (w->fmt == GL_LABEL_CSV)
-        w->mark = ftell(w->csv.fp);
-    else
-        w->mark = w->n_features;
-}
-
-gl_status gl_label_writer_rollback(gl_label_writer *w, gl_error *err) {
-    if (w->fmt == GL_LABEL_CSV) {
-        if (fflush(w->csv.fp) || ftruncate(fileno(w->csv.fp), w->mark) ||
-            fseek(w->csv.fp, w->mark, SEEK_SET))
-            return gl_fail(err, GL_ERR_IO, "%s: cannot drop a failed input's rows: %s",
-                           w->csv.tmp_path, strerror(errno));
-        return GL_OK;
-    }
-    if (w->fmt != GL_LABEL_GPKG) return GL_OK; /* GeoJSON is streamed: the rows stay */
-    /* GPKG numbers features 1, 2, ... in insertion order within our transaction. */
-    for (long fid = w->n_features; fid > w->mark; fid--)
-        if (OGR_L_DeleteFeature(w->layer, fid) != OGRERR_NONE)
-            return gl_fail(err, GL_ERR_IO, "%s: cannot drop a failed input's rows", w->path);
-    w->n_features = w->mark;
-    return GL_OK;
-}
-
-/* Renames the CSV so far into place, then carries on in a fresh temporary copy of it. */
-gl_status gl_label_writer_checkpoint(gl_label_writer *w, gl_error *err) {
-    double now = gl_now_seconds();
-    if (w->fmt != GL_LABEL_CSV || now - w->last_checkpoint < CHECKPOINT_SECONDS) return GL_OK;
-    w->last_checkpoint = now;
-    gl_status st = gl_atomic_commit(&w->csv, err);
-    if (!st) st = gl_atomic_open(&w->csv, w->path, err);
-    FILE *in = st ? NULL : fopen(w->path, "rb");
-    if (!st && !in) st = gl_fail(err, GL_ERR_IO, "%s: cannot reopen: %s", w->path, strerror(errno));
-    char buf[1 << 16];
-    size_t n;
-    while (in && (n = fread(buf, 1, sizeof buf, in)) > 0)
-        fwrite(buf, 1, n, w->csv.fp);
-    if (in) fclose(in);
-    return st;
-}
-
 static void free_writer(gl_label_writer *w) {
     if (w->layer_srs) OSRDestroySpatialReference(w->layer_srs);
     free(w->tmp_path);
@@ -399,6 +353,30 @@ static int sync_file(const char *path) {
     return ok;
 }
 
+/* OGR's GeoJSON writer does not report a failed write (a full disk leaves a truncated file and
+ * no error), so the closed file is checked before it may replace the old one: a GeoJSON must end
+ * with the collection's closing bracket, and a GPKG must hold every feature written. */
+static gl_status verify_ogr(gl_label_writer *w, gl_error *err) {
+    if (w->fmt == GL_LABEL_GEOJSON) {
+        FILE *fp = fopen(w->tmp_path, "rb");
+        char tail[8] = {0};
+        int ok = fp && fseek(fp, -4, SEEK_END) == 0 && fread(tail, 1, 4, fp) == 4 &&
+                 !memcmp(tail, "]\n}\n", 4);
+        if (fp) fclose(fp);
+        return ok ? GL_OK
+                  : gl_fail(err, GL_ERR_IO, "%s: the GeoJSON was not written whole (disk full?)",
+                            w->path);
+    }
+    GDALDatasetH ds = GDALOpenEx(w->tmp_path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    OGRLayerH l = ds && GDALDatasetGetLayerCount(ds) ? GDALDatasetGetLayer(ds, 0) : NULL;
+    long n = l ? (long)OGR_L_GetFeatureCount(l, TRUE) : -1;
+    if (ds) GDALClose(ds);
+    if (n != w->n_features)
+        return gl_fail(err, GL_ERR_IO, "%s: %ld of %ld features were written (disk full?)", w->path,
+                       n < 0 ? 0 : n, w->n_features);
+    return GL_OK;
+}
+
 gl_status gl_label_writer_commit(gl_label_writer *w, gl_error *err) {
     gl_status st = GL_OK;
     if (w->fmt == GL_LABEL_CSV) {
@@ -412,6 +390,7 @@ gl_status gl_label_writer_commit(gl_label_writer *w, gl_error *err) {
         w->ds = NULL;
         if (!st && CPLGetLastErrorType() >= CE_Failure)
             st = gl_fail(err, GL_ERR_IO, "%s: %s", w->path, CPLGetLastErrorMsg());
+        if (!st) st = verify_ogr(w, err);
         if (!st && !sync_file(w->tmp_path))
             st = gl_fail(err, GL_ERR_IO, "%s: cannot sync: %s", w->tmp_path, strerror(errno));
         if (!st && rename(w->tmp_path, w->path) != 0)
@@ -524,4 +503,121 @@ void gl_label_done_free(gl_label_done *rows, int n) {
     for (int i = 0; i < n; i++)
         free(rows[i].input);
     free(rows);
+}
+
+/* ---------------------------------------------------------------- rows as journal records */
+
+/* Fields are tab-separated; '%' and TAB inside one are written %25 and %09. */
+static void put_field(char **buf, size_t *len, size_t *cap, const char *v, int first) {
+    size_t need = *len + 3 * strlen(v) + 2;
+    if (need > *cap) {
+        size_t c = need * 2;
+        char *g = realloc(*buf, c);
+        if (!g) {
+            free(*buf);
+            *buf = NULL;
+            return;
+        }
+        *buf = g;
+        *cap = c;
+    }
+    if (!first) (*buf)[(*len)++] = '\t';
+    for (; *v; v++)
+        if (*v == '%' || *v == '\t')
+            *len += (size_t)sprintf(*buf + *len, "%%%02X", (unsigned char)*v);
+        else
+            (*buf)[(*len)++] = *v;
+    (*buf)[*len] = 0;
+}
+
+enum { REC_FIELDS = 13 + 6 + 16 };
+
+char *gl_label_row_encode(const gl_label_row *r) {
+    char *buf = NULL, num[40];
+    size_t len = 0, cap = 0;
+    const int ints[] = {r->row, r->col, r->left, r->upper, r->right, r->lower, r->has_geo};
+    for (int k = 0; k < 7; k++) {
+        snprintf(num, sizeof num, "%d", ints[k]);
+        put_field(&buf, &len, &cap, num, k == 0);
+        if (!buf) return NULL;
+    }
+    put_field(&buf, &len, &cap, r->mode, 0);
+    if (buf) put_field(&buf, &len, &cap, r->tree, 0);
+    if (buf) put_field(&buf, &len, &cap, r->label, 0);
+    if (buf) put_field(&buf, &len, &cap, r->description ? r->description : "", 0);
+    if (buf) put_field(&buf, &len, &cap, r->llm_error ? r->llm_error : "", 0);
+    if (isnan(r->score))
+        num[0] = 0;
+    else
+        snprintf(num, sizeof num, "%.17g", r->score);
+    if (buf) put_field(&buf, &len, &cap, num, 0);
+    const double reals[6] = {r->x_min, r->y_min, r->x_max, r->y_max, r->lon, r->lat};
+    for (int k = 0; buf && k < 6 + 16; k++) {
+        double v = k < 6    ? reals[k]
+                   : k < 14 ? r->ring_crs[(k - 6) / 2][(k - 6) % 2]
+                            : r->ring_lonlat[(k - 14) / 2][(k - 14) % 2];
+        snprintf(num, sizeof num, "%.17g", v);
+        put_field(&buf, &len, &cap, num, 0);
+    }
+    return buf;
+}
+
+/* Undoes put_field's escapes in place. */
+static void unescape(char *s) {
+    char *o = s;
+    for (; *s; s++) {
+        unsigned v;
+        if (*s == '%' && sscanf(s + 1, "%2x", &v) == 1) {
+            *o++ = (char)v;
+            s += 2;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = 0;
+}
+
+gl_status gl_label_row_decode(char *text, gl_label_row *r, gl_error *err) {
+    char *f[REC_FIELDS];
+    int n = 0;
+    for (char *p = text; n < REC_FIELDS; n++) {
+        f[n] = p;
+        char *tab = strchr(p, '\t');
+        if (!tab) {
+            n++;
+            break;
+        }
+        *tab = 0;
+        p = tab + 1;
+    }
+    if (n != REC_FIELDS)
+        return gl_fail(err, GL_ERR_FORMAT, "journal: a row record has %d fields, not %d", n,
+                       REC_FIELDS);
+    for (int k = 0; k < REC_FIELDS; k++)
+        unescape(f[k]);
+    int *ints[] = {&r->row, &r->col, &r->left, &r->upper, &r->right, &r->lower, &r->has_geo};
+    for (int k = 0; k < 7; k++)
+        *ints[k] = atoi(f[k]);
+    r->mode = f[7], r->tree = f[8], r->label = f[9];
+    r->description = *f[10] ? f[10] : NULL;
+    r->llm_error = *f[11] ? f[11] : NULL;
+    r->score = *f[12] ? strtod(f[12], NULL) : NAN;
+    double *reals[6] = {&r->x_min, &r->y_min, &r->x_max, &r->y_max, &r->lon, &r->lat};
+    for (int k = 0; k < 6 + 16; k++) {
+        double v = strtod(f[13 + k], NULL);
+        if (k < 6)
+            *reals[k] = v;
+        else if (k < 14)
+            r->ring_crs[(k - 6) / 2][(k - 6) % 2] = v;
+        else
+            r->ring_lonlat[(k - 14) / 2][(k - 14) % 2] = v;
+    }
+    return GL_OK;
+}
+
+char *gl_label_unit_header(const gl_raster_info *info) {
+    size_t n = strlen(info->crs_label) + 2;
+    char *h = malloc(n);
+    if (h) snprintf(h, n, "%s\t", info->crs_label);
+    return h;
 }

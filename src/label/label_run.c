@@ -7,8 +7,10 @@
 #include <cpl_conv.h>
 #include <gdal.h>
 #include <math.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_TILE_PIXELS (1L << 26) /* one window in memory; larger calls for --tile */
 #define DEFAULT_BATCH 16
@@ -31,7 +33,7 @@ typedef struct {
     const gl_label_params *p;
     gl_clip *clip;
     gl_zeroshot *zs;
-    gl_label_writer *w;
+    gl_journal *j;
     const char *mode_name;
     gl_tta_op views[GL_TTA_OP_COUNT];
     int n_views, batch, size, dim;
@@ -41,7 +43,7 @@ typedef struct {
     size_t aug_cap;
     gl_progress progress;
     gl_label_summary sum;
-    int writer_failed; /* the output, not an input, failed: the run stops */
+    int writer_failed; /* the journal, not an input, failed: the run stops */
     gl_llm_step *llm;  /* GVL's LLM pipeline, when asked for */
     int llm_failed;    /* the LLM circuit opened: the run stops */
 } run_ctx;
@@ -151,7 +153,11 @@ static gl_status emit_row(run_ctx *c, scene *s, int i, const gl_zs_choice *choic
                         .label = label,
                         .score = choice ? choice->score : NAN};
     gl_status st = fill_geo(s, t, &row, err);
-    if (!st && (st = gl_label_writer_add(c->w, &row, err))) c->writer_failed = 1;
+    if (st) return st;
+    char *rec = gl_label_row_encode(&row);
+    st = rec ? gl_journal_add(c->j, rec, err) : gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
+    free(rec);
+    if (st) c->writer_failed = 1;
     return st;
 }
 
@@ -271,6 +277,14 @@ static gl_status label_input(run_ctx *c, const char *path, const char *open, gl_
     gl_status st = gl_tiling_count(&c->p->tiling, s.width, s.height, &count, err);
     if (st) gl_error_prefix(err, "%s: ", path);
     if (!st && gl_label_gvl_resizes(&c->p->tiling, s.info)) st = load_small(&s, err);
+    if (!st) {
+        /* The unit's header: what every row of the input shares (its CRS). */
+        char *header = gl_label_unit_header(s.info);
+        st = header ? gl_journal_begin(c->j, path, header, err)
+                    : gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
+        free(header);
+        if (st) c->writer_failed = 1;
+    }
     if (!st) st = label_scene(c, &s, count, err);
     free(s.small_rgb);
     free(s.small_valid);
@@ -323,24 +337,118 @@ static gl_status run_inputs(run_ctx *c, const gl_input_list *in, const char *don
         }
         gl_error e = {0};
         long tiles = c->sum.tiles, nodata = c->sum.nodata_tiles;
-        gl_label_writer_mark(c->w);
         gl_status st = label_input(c, in->paths[i], gl_input_open_path(in, i), &e);
         if (st == GL_ERR_NOMEM || c->writer_failed || c->llm_failed) {
             *err = e;
             return st;
         }
         if (st) {
-            gl_status rs = gl_label_writer_rollback(c->w, err);
+            /* A unit begun (the raster opened) is abandoned: its rows do not count. */
+            gl_status rs = gl_journal_abandon(c->j, err);
             if (rs) return rs;
             c->sum.tiles = tiles, c->sum.nodata_tiles = nodata; /* its rows are gone too */
             c->sum.failed++;
             if (c->p->on_error) c->p->on_error(c->p->ctx, in->paths[i], &e);
         } else {
+            if ((st = gl_journal_end(c->j, err))) return st;
             c->sum.labelled++;
         }
-        if ((st = gl_label_writer_checkpoint(c->w, err))) return st;
     }
     return GL_OK;
+}
+
+/* ---------------------------------------------------------------- the output from the journal */
+
+typedef struct {
+    gl_label_writer *w;
+    char *input, *crs, *wkt; /* the unit being replayed */
+} replay_ctx;
+
+static gl_status replay_unit(void *ctx, const char *key, const char *header, gl_error *err) {
+    replay_ctx *r = ctx;
+    free(r->input), free(r->crs), free(r->wkt);
+    const char *tab = strchr(header, '\t');
+    r->input = strdup(key);
+    r->crs = tab ? strndup(header, (size_t)(tab - header)) : strdup(header);
+    r->wkt = strdup(tab ? tab + 1 : "");
+    if (!r->input || !r->crs || !r->wkt) return gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
+    return GL_OK;
+}
+
+static gl_status replay_row(void *ctx, const char *text, gl_error *err) {
+    replay_ctx *r = ctx;
+    char *copy = strdup(text);
+    if (!copy) return gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
+    gl_label_row row = {.input = r->input, .filename = gl_path_base_name(r->input)};
+    gl_status st = gl_label_row_decode(copy, &row, err);
+    row.crs = r->crs;
+    row.crs_wkt = *r->wkt ? r->wkt : *r->crs ? r->crs : NULL;
+    if (!st) st = gl_label_writer_add(r->w, &row, err);
+    free(copy);
+    return st;
+}
+
+/* Writes output from the old output's kept rows (redo: the inputs whose old rows go) and the
+ * journal's finished inputs, renames it into place, then records the manifest. */
+static gl_status publish(const char *output, const char *jpath, const char *mpath,
+                         const gl_manifest *m, const char *const *redo, int n_redo, int resume,
+                         gl_error *err) {
+    replay_ctx r = {0};
+    if (!(r.w = gl_label_writer_open(output, resume ? redo : NULL, n_redo, err))) return err->code;
+    gl_journal_visitor v = {.unit = replay_unit, .record = replay_row, .ctx = &r};
+    gl_status st = gl_journal_replay(jpath, &v, err);
+    free(r.input), free(r.crs), free(r.wkt);
+    if (st) {
+        gl_label_writer_abort(r.w);
+        return st;
+    }
+    if ((st = gl_label_writer_commit(r.w, err))) return st;
+    if ((st = gl_manifest_write(m, mpath, err))) return st;
+    if (unlink(jpath) != 0)
+        return gl_fail(err, GL_ERR_IO, "%s: cannot remove: %s", jpath, strerror(errno));
+    return GL_OK;
+}
+
+static char *with_suffix(const char *path, const char *suffix) {
+    size_t n = strlen(path) + strlen(suffix) + 1;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s%s", path, suffix);
+    return s;
+}
+
+/* --resume onto a finished output: the manifest it was made with must match (unless --force). */
+static gl_status check_old_manifest(const char *output, const char *mpath, const gl_manifest *m,
+                                    gl_error *err) {
+    if (access(output, F_OK) != 0 || access(mpath, F_OK) != 0) return GL_OK;
+    gl_manifest *old = gl_manifest_load(mpath, err);
+    if (!old) return err->code;
+    if (!gl_manifest_get(old, "model_hash")) { /* a sharded run's manifest (run/shard.c): merge's */
+        gl_manifest_free(old);
+        return GL_OK;
+    }
+    gl_status st = gl_manifest_require(m, old, output, "--force resumes anyway", err);
+    gl_manifest_free(old);
+    return st;
+}
+
+/* Marks the inputs already done (in the journal, or in full in the old output) and lists in
+ * redo the inputs whose rows in the old output must go: all but those kept from it, and every
+ * input the journal finished (its rows come from the journal). */
+static gl_status plan_resume(const gl_label_params *p, const char *output, const gl_input_list *in,
+                             const gl_journal *j, char *done, const char **redo, int *n_redo,
+                             gl_error *err) {
+    char *old_done = calloc((size_t)in->n + 1, 1);
+    if (!old_done) return gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
+    gl_status st = gl_resume_plan(p, output, in, old_done, err);
+    for (int i = 0; !st && i < in->n; i++) {
+        int in_journal = gl_journal_is_done(j, in->paths[i]);
+        done[i] = in_journal || old_done[i];
+        if (!old_done[i] && !in_journal) redo[(*n_redo)++] = in->paths[i];
+    }
+    for (int k = 0; !st && k < gl_journal_done_count(j); k++)
+        redo[(*n_redo)++] = gl_journal_done_key(j, k);
+    free(old_done);
+    return st;
 }
 
 gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *const *inputs,
@@ -348,7 +456,9 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
     run_ctx c = {.p = p, .clip = clip};
     gl_class_node *tree = NULL;
     gl_input_list in = {0};
-    char *done = NULL;
+    gl_manifest *m = NULL;
+    char *done = NULL, *jpath = with_suffix(output, ".journal");
+    char *mpath = with_suffix(output, ".manifest.json");
     const char **redo = NULL;
     int n_redo = 0;
     double t0 = gl_now_seconds();
@@ -357,37 +467,54 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
     if (!CPLGetConfigOption("GDAL_CACHEMAX", NULL) && GDALGetCacheMax64() > GDAL_CACHE_BYTES)
         GDALSetCacheMax64(GDAL_CACHE_BYTES);
     gl_label_format fmt;
-    gl_status st = gl_label_format_of(output, &fmt, err);
+    gl_status st = !jpath || !mpath ? gl_fail(err, GL_ERR_NOMEM, "label: out of memory")
+                                    : gl_label_format_of(output, &fmt, err);
     if (!st) st = run_setup(&c, &tree, err);
+    if (!st && !(m = gl_label_manifest(clip, p, err))) st = err->code;
     if (!st) st = gl_inputs_expand(inputs, n_inputs, &in, err);
     if (!st && p->stac) st = gl_inputs_add_stac(&in, p->stac, p->stac_assets, err);
     if (!st) st = gl_inputs_shard(&in, &p->shard, err);
+    int had_journal = access(jpath, F_OK) == 0;
+    if (!st && p->resume && !had_journal && !p->force)
+        st = check_old_manifest(output, mpath, m, err);
+    if (!st && !p->resume && had_journal)
+        gl_log(GL_LOG_WARN,
+               "%s: starting over: the unfinished run's journal is replaced "
+               "(--resume continues it)",
+               jpath);
+    if (!st && !(c.j = gl_journal_open(jpath, m, p->resume, p->force, err))) st = err->code;
+    size_t n_redo_max = (size_t)in.n + (c.j ? (size_t)gl_journal_done_count(c.j) : 0) + 1;
     if (!st &&
-        (!(done = calloc((size_t)in.n + 1, 1)) || !(redo = calloc((size_t)in.n + 1, sizeof *redo))))
+        (!(done = calloc((size_t)in.n + 1, 1)) || !(redo = calloc(n_redo_max, sizeof *redo))))
         st = gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
-    if (!st && p->resume) st = gl_resume_plan(p, output, &in, done, redo, &n_redo, err);
-    if (!st && !(c.w = gl_label_writer_open(output, p->resume ? redo : NULL, n_redo, err)))
-        st = err->code;
+    if (!st && p->resume) st = plan_resume(p, output, &in, c.j, done, redo, &n_redo, err);
     c.sum.inputs = in.n;
     if (!st) {
         gl_progress_begin(&c.progress, "tiles", 0);
         st = run_inputs(&c, &in, done, err);
         gl_progress_end(&c.progress);
     }
+    gl_status cs = c.j ? gl_journal_close(c.j, err) : GL_OK;
+    if (!st) st = cs;
     /* A run where every input failed must not replace an earlier output with an empty one. */
-    if (!st && c.sum.failed && !c.sum.labelled && !c.sum.resumed)
+    if (!st && c.sum.failed && !c.sum.labelled && !c.sum.resumed) {
         st = gl_fail(err, GL_ERR_IO,
                      "label: none of the %d inputs could be labelled; %s left as it was",
                      c.sum.inputs, output);
-    if (!st) st = gl_label_writer_commit(c.w, err), c.w = NULL;
+        if (gl_journal_done_count(c.j) == 0) unlink(jpath); /* it holds nothing worth resuming */
+    }
+    if (!st) st = publish(output, jpath, mpath, m, redo, n_redo, p->resume, err);
     if (!st && p->shard.count > 0) st = gl_label_shard_manifest(p, &in, output, err);
-    if (c.w) gl_label_writer_abort(c.w);
     c.sum.seconds = gl_now_seconds() - t0;
     if (summary) *summary = c.sum;
     if (!st && c.sum.failed)
         st = gl_fail(err, GL_ERR_PARTIAL, "label: %d of %d inputs failed; %d labelled, %d kept",
                      c.sum.failed, c.sum.inputs, c.sum.labelled, c.sum.resumed);
+    gl_journal_free(c.j);
+    gl_manifest_free(m);
     gl_inputs_free(&in);
+    free(jpath);
+    free(mpath);
     free(done);
     free(redo);
     free(c.pixels);

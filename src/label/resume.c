@@ -1,5 +1,5 @@
 /* resume.c: --resume's plan: which inputs an existing output already holds in full (exactly the
- * tiles this run would cut, each once) and which must be labelled again. */
+ * tiles this run would cut, each once); and the manifest a run's output is checked against. */
 #include "label.h"
 
 #include <stdlib.h>
@@ -36,7 +36,7 @@ static int input_complete(const gl_label_params *p, const char *path, const char
 }
 
 gl_status gl_resume_plan(const gl_label_params *p, const char *output, const gl_input_list *in,
-                         char *done, const char **redo, int *n_redo, gl_error *err) {
+                         char *done, gl_error *err) {
     gl_label_done *rows;
     int n;
     gl_status st = gl_label_done_load(output, &rows, &n, err);
@@ -55,8 +55,97 @@ gl_status gl_resume_plan(const gl_label_params *p, const char *output, const gl_
             seen = !strcmp(in->paths[k], name);
         done[i] = !seen && hi > lo &&
                   input_complete(p, in->paths[i], gl_input_open_path(in, i), rows + lo, hi - lo);
-        if (!done[i]) redo[(*n_redo)++] = name;
     }
     gl_label_done_free(rows, n);
     return st;
+}
+
+/* ---------------------------------------------------------------- the run's manifest */
+
+/* "Water(sea;lake);Land(fields)": the tree in its order, which the labels depend on. */
+static void tree_text(const gl_class_node *n, char **buf, size_t *len, size_t *cap) {
+    for (int i = 0; *buf && i < n->n_children; i++) {
+        const gl_class_node *c = &n->children[i];
+        size_t need = *len + strlen(c->name) + 4;
+        if (need > *cap) {
+            char *g = realloc(*buf, need * 2);
+            if (!g) {
+                free(*buf);
+                *buf = NULL;
+                return;
+            }
+            *buf = g, *cap = need * 2;
+        }
+        *len += (size_t)sprintf(*buf + *len, "%s%s", i ? ";" : "", c->name);
+        if (!c->n_children) continue;
+        (*buf)[(*len)++] = '(';
+        tree_text(c, buf, len, cap);
+        if (!*buf) return;
+        (*buf)[(*len)++] = ')';
+        (*buf)[*len] = 0;
+    }
+}
+
+static char *join_lines(char **lines, int n) {
+    size_t len = 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(lines[i]) + 1;
+    char *s = malloc(len), *o = s;
+    for (int i = 0; s && i < n; i++)
+        o += sprintf(o, "%s%s", i ? "\n" : "", lines[i]);
+    if (s) *o = 0;
+    return s;
+}
+
+gl_manifest *gl_label_manifest(gl_clip *clip, const gl_label_params *p, gl_error *err) {
+    int hier;
+    gl_class_node *tree = gl_label_classes_load(p, &hier, err);
+    if (!tree) return NULL;
+    char **tmpl = NULL, *classes = NULL, *templates = NULL;
+    int n_tmpl = 0;
+    size_t len = 0, cap = 64;
+    gl_status st =
+        p->templates_path ? gl_zs_templates_read(p->templates_path, &tmpl, &n_tmpl, err) : GL_OK;
+    if (!st && (classes = calloc(cap, 1))) tree_text(tree, &classes, &len, &cap);
+    if (!st)
+        templates = p->templates_path ? join_lines(tmpl, n_tmpl)
+                                      : strdup(p->template_text ? p->template_text : "");
+    if (!st && (!classes || !templates)) st = gl_fail(err, GL_ERR_NOMEM, "manifest: out of memory");
+    char tiling[96], bands[64] = "auto", stretch[64] = "minmax", tta[16];
+    const gl_tiling *t = &p->tiling;
+    if (t->mode == GL_TILING_SPLIT)
+        snprintf(tiling, sizeof tiling, "split %dx%d %s", t->rows, t->cols,
+                 t->drop_remainder ? "drop" : "cover");
+    else
+        snprintf(tiling, sizeof tiling, "tile %d overlap %d", t->tile, t->overlap);
+    const int *b = p->raster.bands;
+    if (b[0] || b[1] || b[2]) snprintf(bands, sizeof bands, "%d,%d,%d", b[0], b[1], b[2]);
+    if (p->raster.stretch == GL_STRETCH_NONE)
+        snprintf(stretch, sizeof stretch, "none");
+    else if (p->raster.stretch == GL_STRETCH_PERCENTILE)
+        snprintf(stretch, sizeof stretch, "percentile:%g,%g", p->raster.percentile_low,
+                 p->raster.percentile_high);
+    snprintf(tta, sizeof tta, "%u", p->tta);
+    gl_manifest *m = st ? NULL : gl_manifest_new(err);
+    const char *kv[][2] = {{"version", GL_VERSION},
+                           {"model", p->model_name ? p->model_name : ""},
+                           {"model_hash", gl_clip_model_hash(clip)},
+                           {"classes", classes},
+                           {"mode", hier ? "hierarchical" : "flat"},
+                           {"context", p->context ? p->context : ""},
+                           {"templates", templates},
+                           {"tiling", tiling},
+                           {"bands", bands},
+                           {"stretch", stretch},
+                           {"tta", tta}};
+    for (size_t i = 0; m && i < sizeof kv / sizeof kv[0]; i++)
+        if (gl_manifest_set(m, kv[i][0], kv[i][1], err)) {
+            gl_manifest_free(m);
+            m = NULL;
+        }
+    gl_strings_free(tmpl, n_tmpl);
+    free(classes);
+    free(templates);
+    gl_class_tree_free(tree);
+    return m;
 }

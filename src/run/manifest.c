@@ -1,0 +1,171 @@
+/* manifest.c: what produced a run's output (model and its hash, classes, prompts, tiling, bands,
+ * stretch, version) as ordered key/value text, stored as JSON, compared before resuming or merging.
+ */
+#include "geolabel.h"
+#include "io/json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MANIFEST_MAX_BYTES (1 << 20)
+#define MANIFEST_MAX_KEYS 256
+
+struct gl_manifest {
+    char **keys, **values; /* [n], in the order they were set */
+    char *raw;             /* [n]: 1 when the value is JSON text (another writer's object) */
+    int n;
+};
+
+gl_manifest *gl_manifest_new(gl_error *err) {
+    gl_manifest *m = calloc(1, sizeof *m);
+    if (m) m->keys = calloc(MANIFEST_MAX_KEYS, sizeof *m->keys);
+    if (m && m->keys) m->values = calloc(MANIFEST_MAX_KEYS, sizeof *m->values);
+    if (m && m->values) m->raw = calloc(MANIFEST_MAX_KEYS, 1);
+    if (!m || !m->raw) {
+        gl_manifest_free(m);
+        gl_fail(err, GL_ERR_NOMEM, "manifest: out of memory");
+        return NULL;
+    }
+    return m;
+}
+
+void gl_manifest_free(gl_manifest *m) {
+    if (!m) return;
+    for (int i = 0; i < m->n; i++)
+        free(m->keys[i]), free(m->values[i]);
+    free(m->keys);
+    free(m->values);
+    free(m->raw);
+    free(m);
+}
+
+gl_status gl_manifest_set(gl_manifest *m, const char *key, const char *value, gl_error *err) {
+    int i = 0;
+    while (i < m->n && strcmp(m->keys[i], key))
+        i++;
+    if (i == MANIFEST_MAX_KEYS)
+        return gl_fail(err, GL_ERR_LIMIT, "manifest: more than %d keys", MANIFEST_MAX_KEYS);
+    char *v = strdup(value ? value : "");
+    if (!v) return gl_fail(err, GL_ERR_NOMEM, "manifest: out of memory");
+    if (i == m->n) {
+        if (!(m->keys[i] = strdup(key))) {
+            free(v);
+            return gl_fail(err, GL_ERR_NOMEM, "manifest: out of memory");
+        }
+        m->n++;
+    }
+    free(m->values[i]);
+    m->values[i] = v;
+    m->raw[i] = 0;
+    return GL_OK;
+}
+
+const char *gl_manifest_get(const gl_manifest *m, const char *key) {
+    for (int i = 0; m && i < m->n; i++)
+        if (!strcmp(m->keys[i], key)) return m->values[i];
+    return NULL;
+}
+
+char *gl_manifest_to_json(const gl_manifest *m, gl_error *err) {
+    cJSON *o = cJSON_CreateObject();
+    int ok = o != NULL;
+    for (int i = 0; ok && i < m->n; i++)
+        ok = (m->raw[i] ? cJSON_AddRawToObject(o, m->keys[i], m->values[i])
+                        : cJSON_AddStringToObject(o, m->keys[i], m->values[i])) != NULL;
+    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!text) gl_fail(err, GL_ERR_NOMEM, "manifest: out of memory");
+    return text;
+}
+
+/* From a parsed object; what names the source in errors. String members are the manifest; other
+ * members (a sharded run's "shard" and "inputs", which scale's label/scale.c adds beside them)
+ * are kept as JSON text, written back as they were, and not compared. */
+static gl_manifest *from_object(const cJSON *o, const char *what, gl_error *err) {
+    if (!cJSON_IsObject(o)) {
+        gl_fail(err, GL_ERR_FORMAT, "%s: a manifest must be a JSON object", what);
+        return NULL;
+    }
+    gl_manifest *m = gl_manifest_new(err);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, o) {
+        if (!m) break;
+        if (!it->string) {
+            gl_fail(err, GL_ERR_FORMAT, "%s: a manifest entry without a name", what);
+        } else if (cJSON_IsString(it)) {
+            if (!gl_manifest_set(m, it->string, it->valuestring, err)) continue;
+        } else {
+            char *text = cJSON_PrintUnformatted(it);
+            gl_status st = text ? gl_manifest_set(m, it->string, text, err)
+                                : gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", what);
+            free(text);
+            if (!st) {
+                m->raw[m->n - 1] = 1;
+                continue;
+            }
+        }
+        gl_manifest_free(m);
+        m = NULL;
+    }
+    return m;
+}
+
+gl_manifest *gl_manifest_from_json(const char *text, const char *what, gl_error *err) {
+    cJSON *o = cJSON_Parse(text);
+    if (!o) {
+        gl_fail(err, GL_ERR_FORMAT, "%s: the manifest is not valid JSON", what);
+        return NULL;
+    }
+    gl_manifest *m = from_object(o, what, err);
+    cJSON_Delete(o);
+    return m;
+}
+
+gl_manifest *gl_manifest_load(const char *path, gl_error *err) {
+    cJSON *o;
+    if (gl_json_load_object(path, MANIFEST_MAX_BYTES, &o, err)) return NULL;
+    gl_manifest *m = from_object(o, path, err);
+    cJSON_Delete(o);
+    return m;
+}
+
+gl_status gl_manifest_write(const gl_manifest *m, const char *path, gl_error *err) {
+    char *text = gl_manifest_to_json(m, err);
+    if (!text) return err->code;
+    gl_atomic_file f;
+    gl_status st = gl_atomic_open(&f, path, err);
+    if (!st) {
+        fputs(text, f.fp);
+        fputc('\n', f.fp);
+        st = gl_atomic_commit(&f, err);
+    }
+    free(text);
+    return st;
+}
+
+gl_status gl_manifest_compare(const gl_manifest *want, const gl_manifest *have, const char *what,
+                              gl_error *err) {
+    for (int i = 0; i < want->n; i++) {
+        if (want->raw[i]) continue;
+        const char *h = gl_manifest_get(have, want->keys[i]);
+        if (!h || strcmp(h, want->values[i]))
+            return gl_fail(err, GL_ERR_ARG, "%s was made with %s '%s', this run has '%s'", what,
+                           want->keys[i], h ? h : "(none)", want->values[i]);
+    }
+    for (int i = 0; i < have->n; i++)
+        if (!have->raw[i] && !gl_manifest_get(want, have->keys[i]))
+            return gl_fail(err, GL_ERR_ARG, "%s was made with %s '%s', this run has none", what,
+                           have->keys[i], have->values[i]);
+    return GL_OK;
+}
+
+gl_status gl_manifest_require(const gl_manifest *want, const gl_manifest *have, const char *what,
+                              const char *hint, gl_error *err) {
+    gl_status st = gl_manifest_compare(want, have, what, err);
+    if (st && hint) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        st = gl_fail(err, st, "%s (%s)", msg, hint);
+    }
+    return st;
+}
