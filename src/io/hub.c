@@ -389,8 +389,16 @@ static gl_status fetch_file(hub *h, const hub_file *f, const char *dir, gl_progr
     }
     long long have = file_size(dest);
     if (have >= 0 && (f->size < 0 || have == f->size)) {
-        gl_progress_add(progress, (long)(have > 0 ? have : 0));
-        return GL_OK; /* already complete: it was checked when it arrived */
+        /* A cached file of the right size may still be damaged (or replaced): its digest is
+         * checked again before it is trusted, and a bad one is fetched anew. */
+        gl_error e = {0};
+        if (verify(f, dest, what, &e) == GL_OK) {
+            gl_progress_add(progress, (long)(have > 0 ? have : 0));
+            return GL_OK;
+        }
+        gl_log(GL_LOG_WARN, "%s: the cached copy fails its check (%s); downloading it again", dest,
+               e.msg);
+        unlink(dest);
     }
     long long partial = file_size(part);
     if (partial < 0 || (f->size >= 0 && partial > f->size)) partial = 0;

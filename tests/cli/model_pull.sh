@@ -72,6 +72,18 @@ before=$(grep -c /resolve/ "$LOG")
 "$GEOLABEL" model pull "$REPO" > /dev/null
 [ "$(grep -c /resolve/ "$LOG")" -eq "$before" ]
 
+# 2b. a cached file damaged in place (same size: one byte flipped, and a git-blob file too) is
+# not trusted: its digest is checked, it is fetched again, and the copy is byte-identical.
+for f in model.safetensors vocab.json; do
+  $PY -c "import sys; p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); b[100] ^= 1; open(p, 'wb').write(bytes(b))" "$DIR/$f"
+done
+before=$(grep -c /resolve/ "$LOG")
+"$GEOLABEL" model pull "$REPO" > /dev/null 2> damaged.err
+grep -q "model.safetensors: the cached copy fails its check" damaged.err
+grep -q "vocab.json: the cached copy fails its check" damaged.err
+[ "$(grep -c /resolve/ "$LOG")" -eq $((before + 2)) ]
+for f in model.safetensors vocab.json; do cmp "$FX/clip-tiny-b32/$f" "$DIR/$f"; done
+
 # 3. resume: half a .part left behind is completed with a Range request
 rm "$DIR/model.safetensors"
 head -c 5000 "$FX/clip-tiny-b32/model.safetensors" > "$DIR/model.safetensors.part"
