@@ -123,7 +123,7 @@ static void test_refusals(void) {
     t_write_text("ok.csv", "filename,row,col,classification\nx,0,0,A\n");
     CHECK(eval_status("dup.csv", "ok.csv", &err) == GL_ERR_FORMAT, "duplicate refused");
     CHECK(strstr(err.msg, "dup.csv: lines 2 and 4") != NULL, "message: %s", err.msg);
-    t_write_text("nocol.csv", "filename,row,col,label\nx,0,0,A\n");
+    t_write_text("nocol.csv", "filename,row,col,name\nx,0,0,A\n"); /* `label` is accepted */
     CHECK(eval_status("nocol.csv", "ok.csv", &err) == GL_ERR_FORMAT, "missing column");
     CHECK(strstr(err.msg, "'classification'") != NULL, "message: %s", err.msg);
     t_write_text("other.csv", "filename,row,col,classification\ny,0,0,A\n");

@@ -66,8 +66,9 @@ static gl_status table_read(const char *path, eval_table *t, gl_error *err) {
     int col[5];
     gl_status st = GL_OK;
     for (int i = 0; i < 4 && !st; i++)
-        if ((col[i] = gl_csv_column(csv, names[i])) < 0)
-            st = gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' column", path, names[i]);
+        if ((col[i] = gl_csv_column(csv, names[i])) < 0 &&
+            (i < 3 || (col[i] = gl_csv_column(csv, "label")) < 0)) /* truth files often say label */
+            st = gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' (or 'label') column", path, names[i]);
     col[4] = gl_csv_column(csv, "classification_tree");
     int r;
     while (!st && (r = gl_csv_next(csv, err)) == 1)

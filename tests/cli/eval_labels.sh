@@ -81,4 +81,4 @@ PYEOF
 # Bad input: a missing column is one clear line and a non-zero exit.
 printf 'filename,row,col\nx,0,0\n' > bad.csv
 if "$GEOLABEL" eval --pred bad.csv --truth truth.csv 2> err.txt; then exit 1; fi
-grep -q "bad.csv: no 'classification' column" err.txt
+grep -q "bad.csv: no 'classification' (or 'label') column" err.txt
