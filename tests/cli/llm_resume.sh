@@ -61,7 +61,8 @@ run --shard 0/1 in -o shard.csv 2> shard.err
 $PY - <<'PYEOF'
 import json
 o = json.load(open("shard.csv.manifest.json"))["options"]
-assert o["vlm_model"] == "v" and o["llm_model"] == "c" and o["classifier"] == 2, o
+kind, rest = o["llm"].split(" ", 1)  # "TYPE VLM|LLM|prompt|..." as label writes it
+assert kind == "2" and rest.split("|")[:2] == ["v", "c"], o
 PYEOF
 no_violations
 if grep -rlF "$GEOLABEL_LLM_API_KEY" . ; then echo "the key leaked"; exit 1; fi
