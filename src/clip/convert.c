@@ -7,20 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static gl_status write_json(const char *path, cJSON *json, gl_error *err) {
-    char *text = json ? cJSON_Print(json) : NULL;
-    if (!text) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
-    gl_atomic_file f;
-    gl_status s = gl_atomic_open(&f, path, err);
-    if (!s) {
-        fputs(text, f.fp);
-        fputc('\n', f.fp);
-        s = gl_atomic_commit(&f, err);
-    }
-    free(text);
-    return s;
-}
-
 static const char *hf_act(gl_act act) {
     return act == GL_ACT_QUICK_GELU  ? "quick_gelu"
            : act == GL_ACT_GELU_TANH ? "gelu_pytorch_tanh"
@@ -68,7 +54,7 @@ static gl_status write_config(const clip_source *src, const char *spec, const ch
     cJSON_AddStringToObject(from, "converted_from", spec);
     cJSON_AddStringToObject(from, "family", src->family);
     cJSON_AddItemToObject(c, "geolabel", from);
-    gl_status s = write_json(path, c, err);
+    gl_status s = gl_json_write_file(path, c, err);
     cJSON_Delete(c);
     return s;
 }
@@ -102,7 +88,7 @@ static gl_status write_preprocessor(const gl_preproc_config *p, const char *dir,
     cJSON_AddItemToObject(c, "image_std", cJSON_CreateDoubleArray(std, 3));
     cJSON_AddStringToObject(c, "geolabel_family",
                             p->family == GL_PREPROC_OPEN_CLIP ? "open_clip" : "hf");
-    gl_status s = write_json(path, c, err);
+    gl_status s = gl_json_write_file(path, c, err);
     cJSON_Delete(c);
     return s;
 }

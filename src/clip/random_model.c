@@ -5,6 +5,7 @@
 
 #include "core/half.h"
 #include "core/rng.h"
+#include "io/json.h"
 #include "io/safetensors.h"
 
 #include <cjson/cJSON.h>
@@ -139,20 +140,6 @@ static int64_t spec_count(const tensor_spec *t) {
 
 /* ------------------------------------------------------------------ files */
 
-static gl_status write_json(const char *path, cJSON *json, gl_error *err) {
-    char *text = cJSON_Print(json);
-    if (!text) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
-    gl_atomic_file f;
-    gl_status s = gl_atomic_open(&f, path, err);
-    if (!s) {
-        fputs(text, f.fp);
-        fputc('\n', f.fp);
-        s = gl_atomic_commit(&f, err);
-    }
-    free(text);
-    return s;
-}
-
 static cJSON *tower_config(const geometry *g, int vision) {
     cJSON *c = cJSON_CreateObject();
     cJSON_AddNumberToObject(c, "attention_dropout", 0.0);
@@ -195,7 +182,7 @@ static gl_status write_config(const char *dir, const geometry *g, int f16, gl_er
     cJSON_AddStringToObject(c, "torch_dtype", f16 ? "float16" : "float32");
     cJSON_AddStringToObject(c, "transformers_version", "4.45.0");
     cJSON_AddItemToObject(c, "vision_config", tower_config(g, 1));
-    gl_status s = write_json(path, c, err);
+    gl_status s = gl_json_write_file(path, c, err);
     cJSON_Delete(c);
     return s;
 }
@@ -222,7 +209,7 @@ static gl_status write_preprocessor(const char *dir, const geometry *g, gl_error
     cJSON_AddNumberToObject(c, "rescale_factor", 1.0 / 255.0);
     cJSON_AddNumberToObject(size, "shortest_edge", g->image);
     cJSON_AddItemToObject(c, "size", size);
-    gl_status s = write_json(path, c, err);
+    gl_status s = gl_json_write_file(path, c, err);
     cJSON_Delete(c);
     return s;
 }

@@ -1,6 +1,7 @@
 /* hub.c: the model cache and Hugging Face Hub downloads (libcurl): file listing through the
  * tree API, resumable downloads to .part files, size and sha256 checks, atomic rename into place.
  */
+#include "core/buf.h"
 #include "core/progress.h"
 #include "geolabel.h"
 #include "io/json.h"
@@ -134,28 +135,11 @@ typedef struct {
     CURL *curl;
 } hub;
 
-typedef struct {
-    char *data;
-    size_t len, cap;
-} membuf;
-
 static size_t membuf_write(char *p, size_t size, size_t nmemb, void *ctx) {
-    membuf *b = ctx;
+    gl_buf *b = ctx;
     size_t n = size * nmemb;
     if (b->len + n + 1 > HUB_LISTING_MAX) return 0;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *q = realloc(b->data, cap);
-        if (!q) return 0;
-        b->data = q;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = 0;
-    return n;
+    return gl_buf_append(b, p, n) ? 0 : n;
 }
 
 static void hub_request(hub *h, const char *url) {
@@ -210,7 +194,7 @@ static char *escaped_revision(hub *h) {
 
 static gl_status hub_get_json(hub *h, const char *url, const char *what, cJSON **out,
                               gl_error *err) {
-    membuf b = {0};
+    gl_buf b = {0};
     hub_request(h, url);
     curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, membuf_write);
     curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &b);

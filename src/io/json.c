@@ -1,5 +1,5 @@
-/* json.c: whole JSON files to cJSON objects, for configs and weight indexes: the size cap, the
- * parse and the top-level object check in one place. */
+/* json.c: whole JSON files to cJSON objects and back, for configs and weight indexes: the size
+ * cap, the parse and the top-level object check, and the atomic write, in one place. */
 #include "io/json.h"
 
 #include <stdlib.h>
@@ -18,4 +18,22 @@ gl_status gl_json_load_object(const char *path, size_t max_bytes, cJSON **root, 
     }
     *root = r;
     return GL_OK;
+}
+
+gl_status gl_json_write_file(const char *path, const cJSON *json, gl_error *err) {
+    char *text = json ? cJSON_Print(json) : NULL;
+    if (!text) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+    gl_atomic_file f;
+    gl_status s = gl_atomic_open(&f, path, err);
+    if (!s) {
+        int bad = fputs(text, f.fp) == EOF || fputc('\n', f.fp) == EOF;
+        if (bad) {
+            gl_atomic_abort(&f);
+            s = gl_fail(err, GL_ERR_IO, "%s: write failed", path);
+        } else {
+            s = gl_atomic_commit(&f, err);
+        }
+    }
+    free(text);
+    return s;
 }

@@ -2,6 +2,9 @@
  * in flight over one curl multi handle (connections reused), retries with backoff, the circuit. */
 #include "llm/llm.h"
 
+#include "core/buf.h"
+#include "core/rng.h"
+
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <math.h>
@@ -24,7 +27,7 @@ struct gl_llm {
     char *auth;            /* the whole auth header line; holds the key, so never printed */
     const char *key_start; /* the key inside auth, for scrubbing messages */
     CURLM *multi;
-    uint64_t rng;
+    gl_rng rng; /* backoff jitter */
     int consecutive_failures;
     int open; /* the circuit is open: every call fails at once */
     char open_msg[512];
@@ -142,8 +145,7 @@ gl_llm *gl_llm_load(const gl_llm_params *p, gl_error *err) {
         return NULL;
     }
     /* Jitter only spreads retries apart; it need not be reproducible. */
-    c->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
-    if (!c->rng) c->rng = 1;
+    gl_rng_seed(&c->rng, (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid());
     return c;
 }
 
@@ -190,9 +192,8 @@ static void scrub(const gl_llm *c, char *msg) {
 
 typedef struct {
     CURL *h;
-    int call; /* index into calls, -1 when free */
-    char *buf;
-    size_t len, cap;
+    int call;    /* index into calls, -1 when free */
+    gl_buf body; /* the answer so far */
     int too_big;
     struct curl_slist *headers;
 } slot;
@@ -206,21 +207,11 @@ typedef struct {
 static size_t on_data(char *data, size_t size, size_t n, void *user) {
     slot *s = user;
     size_t k = size * n;
-    if (s->len + k > MAX_BODY_BYTES) {
+    if (s->body.len + k > MAX_BODY_BYTES) {
         s->too_big = 1;
         return 0;
     }
-    if (s->len + k + 1 > s->cap) {
-        size_t cap = (s->cap ? s->cap * 2 : 1 << 14) + k + 1;
-        char *g = realloc(s->buf, cap);
-        if (!g) return 0;
-        s->buf = g;
-        s->cap = cap;
-    }
-    memcpy(s->buf + s->len, data, k);
-    s->len += k;
-    s->buf[s->len] = 0;
-    return k;
+    return gl_buf_append(&s->body, data, k) ? 0 : k;
 }
 
 static char *url_for(const gl_llm *c, const char *model) {
@@ -247,7 +238,7 @@ static gl_status start(gl_llm *c, slot *s, gl_llm_call *call, int index, gl_erro
         return gl_fail(err, GL_ERR_NOMEM, "llm: out of memory");
     }
     curl_easy_reset(s->h);
-    s->len = 0;
+    s->body.len = 0;
     s->too_big = 0;
     curl_slist_free_all(s->headers);
     s->headers = curl_slist_append(NULL, "Content-Type: application/json");
@@ -325,7 +316,7 @@ static outcome finish(gl_llm *c, slot *s, gl_llm_call *call, CURLcode res, doubl
     }
     if (status != 200) {
         char m[256];
-        api_message(s->buf, s->len, m, sizeof m);
+        api_message(s->body.data, s->body.len, m, sizeof m);
         gl_fail(&call->err, status == 401 || status == 403 ? GL_ERR_ARG : GL_ERR_NET,
                 "llm: the server answered HTTP %ld%s%s", status, m[0] ? ": " : "", m);
         return DONE_FAILED;
@@ -338,25 +329,18 @@ static outcome finish(gl_llm *c, slot *s, gl_llm_call *call, CURLcode res, doubl
         return DONE_FAILED;
     }
     gl_status st =
-        gl_llm_parse_answer(s->buf ? s->buf : "", s->len, &call->content, &c->usage.prompt_tokens,
-                            &c->usage.completion_tokens, &call->err);
+        gl_llm_parse_answer(s->body.data ? s->body.data : "", s->body.len, &call->content,
+                            &c->usage.prompt_tokens, &c->usage.completion_tokens, &call->err);
     if (st) {
         gl_error_prefix(&call->err, "llm: ");
         return DONE_FAILED;
     }
     if (c->cache_dir) {
         gl_error e = {0};
-        if (gl_llm_cache_put(c->cache_dir, call->body, s->buf, s->len, &e))
+        if (gl_llm_cache_put(c->cache_dir, call->body, s->body.data, s->body.len, &e))
             gl_log(GL_LOG_WARN, "llm cache: %s", e.msg);
     }
     return DONE_OK;
-}
-
-static double next_random(gl_llm *c) {
-    c->rng ^= c->rng << 13;
-    c->rng ^= c->rng >> 7;
-    c->rng ^= c->rng << 17;
-    return (double)(c->rng >> 11) / 9007199254740992.0;
 }
 
 /* Exponential backoff with jitter (a random half to the full delay); Retry-After wins when longer.
@@ -364,7 +348,7 @@ static double next_random(gl_llm *c) {
 static double delay_for(gl_llm *c, int attempt, double retry_after) {
     double d = c->p.backoff * pow(2, attempt - 1);
     if (d > c->p.backoff_max) d = c->p.backoff_max;
-    d *= 0.5 + 0.5 * next_random(c);
+    d *= 0.5 + 0.5 * gl_rng_uniform(&c->rng);
     return retry_after > d ? retry_after : d;
 }
 
@@ -491,7 +475,7 @@ gl_status gl_llm_run(gl_llm *c, gl_llm_call *calls, int n, gl_error *err) {
             curl_easy_cleanup(slots[k].h);
         }
         curl_slist_free_all(slots[k].headers);
-        free(slots[k].buf);
+        free(slots[k].body.data);
     }
     for (int i = 0; i < n; i++)
         if (cs[i].state != 2 && !calls[i].err.msg[0])

@@ -2,6 +2,8 @@
  * reading of the answers: description cleaning, class matching, cluster lines. */
 #include "llm/llm.h"
 
+#include "core/buf.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,26 +14,12 @@
 /* ---------------------------------------------------------------- small strings */
 
 typedef struct {
-    char *s;
-    size_t len, cap;
-    int failed;
+    gl_buf b;
+    int failed; /* sticky: the string is abandoned after the first failure */
 } sbuf;
 
 static void sb_addn(sbuf *b, const char *s, size_t n) {
-    if (b->failed) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->cap + n + 1) * 2;
-        char *g = realloc(b->s, cap);
-        if (!g) {
-            b->failed = 1;
-            return;
-        }
-        b->s = g;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = 0;
+    if (!b->failed && gl_buf_append(&b->b, s, n)) b->failed = 1;
 }
 
 static void sb_add(sbuf *b, const char *s) {
@@ -47,11 +35,11 @@ static void sb_join(sbuf *b, const char *const *items, int n) {
 
 /* The string built, or NULL (and nothing leaked) when memory ran out. */
 static char *sb_take(sbuf *b) {
-    if (b->failed || !b->s) {
-        free(b->s);
+    if (b->failed || !b->b.data) {
+        free(b->b.data);
         return b->failed ? NULL : strdup("");
     }
-    return b->s;
+    return b->b.data;
 }
 
 static char *dup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -2,31 +2,15 @@
  * data URL, the form the OpenAI reference gives for image_url content parts. */
 #include "llm/llm.h"
 
+#include "core/buf.h"
+
 #include <cairo.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    unsigned char *data;
-    size_t len, cap;
-    int failed;
-} membuf;
-
+/* cairo's PNG writer's sink; cairo hands its failure back as the stream's status. */
 static cairo_status_t to_memory(void *closure, const unsigned char *data, unsigned int len) {
-    membuf *b = closure;
-    if (b->len + len > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 1 << 16) + len;
-        unsigned char *g = realloc(b->data, cap);
-        if (!g) {
-            b->failed = 1;
-            return CAIRO_STATUS_NO_MEMORY;
-        }
-        b->data = g;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    return CAIRO_STATUS_SUCCESS;
+    return gl_buf_append(closure, data, len) ? CAIRO_STATUS_NO_MEMORY : CAIRO_STATUS_SUCCESS;
 }
 
 char *gl_llm_png_data_url(const unsigned char *rgb, int w, int h, gl_error *err) {
@@ -52,10 +36,10 @@ char *gl_llm_png_data_url(const unsigned char *rgb, int w, int h, gl_error *err)
         }
     }
     cairo_surface_mark_dirty(s);
-    membuf b = {0};
+    gl_buf b = {0};
     cairo_status_t cs = cairo_surface_write_to_png_stream(s, to_memory, &b);
     cairo_surface_destroy(s);
-    char *b64 = cs == CAIRO_STATUS_SUCCESS && !b.failed ? gl_base64_encode(b.data, b.len) : NULL;
+    char *b64 = cs == CAIRO_STATUS_SUCCESS ? gl_base64_encode(b.data, b.len) : NULL;
     free(b.data);
     static const char prefix[] = "data:image/png;base64,";
     char *url = b64 ? malloc(sizeof prefix + strlen(b64)) : NULL;

@@ -37,7 +37,7 @@ PY
 cat > server.py <<'PY'
 import http.server, os, sys
 sys.path.insert(0, os.path.join(os.environ["GEOLABEL_ROOT"], "tests", "lib"))
-from hub_server import send_ranged
+from hub_server import send_ranged, serve
 class Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_GET(self):
@@ -47,15 +47,10 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         if not os.path.isfile(path):
             return self.send_error(404)
         send_ranged(self, open(path, "rb").read())
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: Handler(*a, directory=sys.argv[1]))
-open(sys.argv[2], "w").write(str(srv.server_address[1]))
-srv.serve_forever()
+serve(lambda *a: Handler(*a, directory=sys.argv[1]))
 PY
-export LOG=$PWD/requests.log
-: > "$LOG"
-. "$GEOLABEL_ROOT/tests/lib/procs.sh"
-serve_py port.txt server.py "$SERVED"
-export HF_ENDPOINT=http://127.0.0.1:$PORT
+. "$GEOLABEL_ROOT/tests/lib/hub.sh"
+hub_serve "$SERVED"
 export HF_TOKEN=hf_secret_token_never_printed
 
 # 1. a fresh pull: every file byte-identical, no .part left, the token sent as a bearer

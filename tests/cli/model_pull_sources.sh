@@ -45,7 +45,7 @@ put t/pr refs/pr/1 "$F/clip-tiny-b32"/{config.json,model.safetensors,vocab.json,
 cat > server.py <<'PY'
 import http.server, json, os, sys, urllib.parse
 sys.path.insert(0, os.path.join(os.environ["GEOLABEL_ROOT"], "tests", "lib"))
-from hub_server import send_ranged, tree_entry
+from hub_server import send_ranged, serve, tree_entry
 ROOT = sys.argv[1]
 def listing(repo_dir, sub):
     out = []
@@ -76,15 +76,10 @@ class Hub(http.server.BaseHTTPRequestHandler):
         except (IndexError, FileNotFoundError, NotADirectoryError):
             return self.send_error(404)
         send_ranged(self, body)
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
-open(sys.argv[2], "w").write(str(srv.server_address[1]))
-srv.serve_forever()
+serve(Hub)
 PY
-export LOG=$PWD/requests.log
-: > "$LOG"
-. "$GEOLABEL_ROOT/tests/lib/procs.sh"
-serve_py port.txt server.py "$S"
-export HF_ENDPOINT=http://127.0.0.1:$PORT
+. "$GEOLABEL_ROOT/tests/lib/hub.sh"
+hub_serve "$S"
 unset HF_TOKEN
 
 IMGS=("$F"/expected/images/*)

@@ -1,6 +1,9 @@
 # hub_server.py: imported by the model pull tests' loopback servers (tests/lib on sys.path): the
-# Hub's tree-listing entry for a file and a GET answered whole or from a Range's first byte.
+# Hub's tree-listing entry for a file, a GET answered whole or from a Range's first byte, and the
+# serving loop on a free loopback port.
 import hashlib
+import http.server
+import sys
 
 
 def tree_entry(path, rel, lfs):
@@ -30,3 +33,11 @@ def send_ranged(handler, data):
     handler.send_header("Content-Length", str(len(data) - start))
     handler.end_headers()
     handler.wfile.write(data[start:])
+
+
+def serve(handler):
+    """Serves handler on a free 127.0.0.1 port, written first to the file named by the script's
+    last argument (tests/lib/hub.sh waits for it)."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    open(sys.argv[-1], "w").write(str(srv.server_address[1]))
+    srv.serve_forever()
