@@ -54,6 +54,20 @@ $(BUILD)/%.o: %.c
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
+# The review page's markup, style and script, as C string literals (backslashes, quotes and '?'
+# escaped, so no trigraph can form) for review.c to embed.
+REVIEW_GEN := build/gen
+REVIEW_H := $(REVIEW_GEN)/label/review_page.h
+REVIEW_ASSETS := src/label/review/body.html src/label/review/review.css src/label/review/review.js
+$(REVIEW_H): $(REVIEW_ASSETS)
+	@mkdir -p $(dir $@)
+	@{ for v in BODY:body.html CSS:review.css JS:review.js; do \
+	    echo "#define REVIEW_$${v%%:*} \\"; \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/"/' -e 's/$$/\\n" \\/' \
+	      src/label/review/$${v#*:}; echo '""'; done; } > $@.tmp && mv $@.tmp $@
+$(BUILD)/src/label/review.o: $(REVIEW_H)
+$(BUILD)/src/label/review.o: CFLAGS += -I$(REVIEW_GEN)
+
 # libFuzzer harnesses (fuzz/fuzz_*.c), built with Debian's clang (libclang-rt-14-dev) against a
 # clang ASan+UBSan copy of the library in build-fuzz/. LeakSanitizer stays on when they run.
 FUZZ_DIR    := build-fuzz
@@ -82,6 +96,8 @@ $(FUZZ_DIR)/%_avx512.o: FUZZ_CFLAGS += $(ISA_AVX512)
 $(FUZZ_DIR)/%_avx2.o: FUZZ_CFLAGS += -mavx2 -mfma
 
 -include $(FUZZ_OBJ:.o=.d)
+$(FUZZ_DIR)/src/label/review.o: $(REVIEW_H)
+$(FUZZ_DIR)/src/label/review.o: FUZZ_CFLAGS += -I$(REVIEW_GEN)
 
 fuzz: $(FUZZ_BIN)
 

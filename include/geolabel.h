@@ -906,6 +906,37 @@ gl_manifest *gl_label_manifest(gl_clip *clip, const gl_label_params *p, gl_error
 gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *const *inputs,
                        int n_inputs, const char *output, gl_label_summary *summary, gl_error *err);
 
+/* ------------------------------------------------------------------ colours and review */
+
+/* Class colours, stable across pictures, rasters, QGIS styles and review pages: a class's colour
+ * comes from its name alone (gl_color_hashed: common land-cover names such as water, trees, road
+ * or buildings have fixed conventional colours, any other name a colour from a hash of it),
+ * unless a colours file names it. The file is CSV,
+ * one "class,#RRGGBB" per line ('#' lines and a "class,color" header skipped; the last entry for a
+ * name wins). path NULL: hashed colours only. Free with gl_colors_free (NULL-safe). */
+typedef struct gl_colors gl_colors;
+gl_colors *gl_colors_load(const char *path, gl_error *err);
+void gl_colors_free(gl_colors *c);
+unsigned gl_color_of(const gl_colors *c, const char *name); /* 0xRRGGBB; c may be NULL */
+unsigned gl_color_hashed(const char *name);
+
+/* `geolabel review`: one self-contained HTML page (no network) to look through labels: per scene
+ * an overview with the tiles in class colours and a grid of thumbnails (read from the scenes under
+ * image_root by base name; a scene that is not found is listed without pictures), filters, sort by
+ * score, top-3 probabilities, corrections exported as a truth CSV that `eval --truth` reads. */
+typedef struct {
+    const char *image_root;
+    const char *colors_path;  /* NULL: hashed colours */
+    const char *classes_path; /* every class a correction may choose (list or YAML); NULL: those
+                                 the labels hold */
+    gl_raster_params raster;
+    int thumb_px;    /* thumbnail side; 0: 96 */
+    int overview_px; /* longest side of a scene overview; 0: 1024 */
+} gl_review_params;
+gl_review_params gl_review_default_params(void);
+gl_status gl_review_write(const char *labels, const gl_review_params *p, const char *out_html,
+                          gl_error *err);
+
 /* ------------------------------------------------------------------ cluster, truth, eval, show */
 
 /* Average-linkage agglomerative clustering (UPGMA) of n items given their symmetric distance
@@ -990,14 +1021,15 @@ gl_label_eval *gl_label_eval_files(const char *pred_csv, const char *truth_csv,
                                    const gl_class_node *hierarchy, gl_error *err);
 void gl_label_eval_free(gl_label_eval *e);
 
-/* Drawing (cairo). Each class gets a colour of matplotlib's tab10 then tab20's light partners,
- * in legend order, blended over the scene with alpha. */
+/* Drawing (cairo). Each class gets its stable colour (gl_color_of: from its name, or from
+ * colors_path), blended over the scene with alpha. */
 typedef struct {
     gl_raster_params raster;
     int max_side;  /* the scene is drawn with its longest side at most this (px); 0: 1600 */
     double alpha;  /* tile fill opacity; 0.35 */
     int collage;   /* GVL's collage: a grid of 256x256 tiles, sorted by (row, col), captioned */
     int max_tiles; /* collage: at most this many tiles; 0: 100 */
+    const char *colors_path; /* a colours file (gl_colors_load); NULL: the names' own colours */
 } gl_show_params;
 gl_show_params gl_show_default_params(void);
 /* Draws the label CSV's rows whose filename is image's base name over the scene (read by

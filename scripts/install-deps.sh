@@ -5,7 +5,7 @@ set -eu
 BUILD="build-essential pkg-config libgdal-dev gdal-bin libopenblas-dev libcjson-dev libyaml-dev \
 libutf8proc-dev libcurl4-openssl-dev libssl-dev libcairo2-dev zlib1g-dev"
 TEST="python3 python3-numpy python3-gdal python3-yaml python3-pil python3-torch clang-format \
-slurmctld slurmd slurm-client munge nginx-light"
+slurmctld slurmd slurm-client munge nginx-light chromium chromium-driver nodejs"
 # make fuzz-smoke (part of make check): libFuzzer and the sanitizer runtimes come with clang 14
 FUZZ="clang libclang-rt-14-dev"
 # bench/peers.sh: ONNX export (python3-onnx), onnxruntime-node through npm
@@ -21,3 +21,9 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y --no-install-recommends $want
+# The review page's browser test drives Debian's chromium through playwright-core, pinned by
+# tests/browser/package-lock.json (npm ci installs exactly that; no browser is downloaded).
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -d "$ROOT/tests/browser/node_modules/playwright-core" ] && command -v npm >/dev/null; then
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$ROOT/tests/browser" --no-audit --no-fund
+fi

@@ -56,6 +56,7 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
     X(CACHE_DIR, "cache-dir", 1, "DIR", "cache folder (default $GEOLABEL_CACHE, ~/.cache/...)")    \
     X(RESUME, "resume", 0, "", "continue an interrupted or extended run into the same output")     \
     X(FORCE, "force", 0, "", "with --resume: continue even when the run's manifest differs")       \
+    X(COLORS, "colors", 1, "FILE", "class colours, 'class,#RRGGBB' lines (default: from names)")   \
     X(OUTPUT, "output", 1, "OUT", "the output file (also -o)")                                     \
     X(SHARD, "shard", 1, "i/n",                                                                    \
       "only shard i of n (0-based), chosen by a hash of the input path;")                          \
@@ -216,7 +217,8 @@ void cli_llm_report(const gl_llm *llm, const char *what);
     X(train, "train an MLP head on embeddings")                                                    \
     X(locate, "geolocate photos (zeroshot country->city, or geoclip)")                             \
     X(merge, "merge the outputs of a sharded run (--shard i/n) into one")                          \
-    X(bench, "time the CLIP towers alone on synthetic inputs (like llama-bench)")
+    X(bench, "time the CLIP towers alone on synthetic inputs (like llama-bench)")                  \
+    X(review, "a self-contained HTML page to review and correct labels")
 
 #define CLI_DECLARE(name, help) int cmd_##name(int argc, char **argv) __attribute__((weak));
 CLI_COMMANDS(CLI_DECLARE)

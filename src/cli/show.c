@@ -15,9 +15,11 @@ static void usage(FILE *fp) {
         "  --max-side PX        longest side of the drawn scene (default 1600)\n"
         "  --alpha A            tile fill opacity, 0..1 (default 0.35)\n"
         "  --collage            GVL's collage: the tiles in a grid, captioned with their labels\n"
-        "  --max-tiles N        collage: at most N tiles, by (row, col) (default 100)\n\n"
-        "Rows are those of the CSV whose filename has IMG's base name. Colours follow the\n"
-        "legend's order (grouped by meta-class for hierarchical labels).\n");
+        "  --max-tiles N        collage: at most N tiles, by (row, col) (default 100)\n"
+        "  --colors FILE        class colours, 'class,#RRGGBB' per line\n\n"
+        "Rows are those of the CSV whose filename has IMG's base name. A class has the same\n"
+        "colour in every picture, raster and style: from its name (water blue, trees green,\n"
+        "roads grey, ...; other names a colour of their own) unless --colors sets it.\n");
 }
 
 int cmd_show(int argc, char **argv) {
@@ -30,6 +32,7 @@ int cmd_show(int argc, char **argv) {
                                          {"alpha", required_argument, 0, 'a'},
                                          {"collage", no_argument, 0, 'c'},
                                          {"max-tiles", required_argument, 0, 'n'},
+                                         {"colors", required_argument, 0, 'C'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     gl_show_params p = gl_show_default_params();
@@ -70,6 +73,9 @@ int cmd_show(int argc, char **argv) {
             break;
         case 'c':
             p.collage = 1;
+            break;
+        case 'C':
+            p.colors_path = optarg;
             break;
         case 'h':
             usage(stdout);

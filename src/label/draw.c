@@ -12,6 +12,42 @@ void draw_set_rgb(cairo_t *cr, unsigned hex, double alpha) {
                           (hex & 255) / 255.0, alpha);
 }
 
+/* ------------------------------------------------------------------ scaled reads */
+
+gl_status draw_read_scaled(gl_raster *r, int x, int y, int w, int h, int out_w, int out_h,
+                           unsigned char *out, gl_error *err) {
+    long strip_rows = (h + out_h - 1) / out_h + 1;
+    unsigned char *strip = malloc((size_t)w * strip_rows * 3);
+    double *acc = malloc((size_t)out_w * 4 * sizeof *acc);
+    gl_status st = strip && acc ? GL_OK
+                                : gl_fail(err, GL_ERR_NOMEM, "%s: out of memory for a %dx%ld strip",
+                                          gl_raster_path(r), w, strip_rows);
+    for (int j = 0; j < out_h && !st; j++) {
+        long sy0 = (long)j * h / out_h, sy1 = (long)(j + 1) * h / out_h;
+        if (sy1 <= sy0) sy1 = sy0 + 1;
+        st = gl_raster_read_rgb(r, x, y + (int)sy0, w, (int)(sy1 - sy0), strip, NULL, err);
+        if (st) break;
+        memset(acc, 0, (size_t)out_w * 4 * sizeof *acc);
+        for (long sy = 0; sy < sy1 - sy0; sy++)
+            for (int i = 0; i < out_w; i++) {
+                long sx0 = (long)i * w / out_w, sx1 = (long)(i + 1) * w / out_w;
+                if (sx1 <= sx0) sx1 = sx0 + 1;
+                for (long sx = sx0; sx < sx1; sx++) {
+                    const unsigned char *p = strip + ((size_t)sy * w + sx) * 3;
+                    acc[i * 4] += p[0], acc[i * 4 + 1] += p[1], acc[i * 4 + 2] += p[2];
+                    acc[i * 4 + 3]++;
+                }
+            }
+        for (int i = 0; i < out_w; i++)
+            for (int c = 0; c < 3; c++)
+                out[((size_t)j * out_w + i) * 3 + c] =
+                    (unsigned char)(acc[i * 4 + c] / acc[i * 4 + 3] + 0.5);
+    }
+    free(strip);
+    free(acc);
+    return st;
+}
+
 /* ------------------------------------------------------------------ PNG output */
 
 static cairo_status_t png_to_file(void *closure, const unsigned char *data, unsigned int len) {

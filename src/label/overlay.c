@@ -9,9 +9,6 @@
 #define COLLAGE_CELL 256 /* GVL's display_chunks.py resizes each chunk to 256x256 */
 #define COLLAGE_LINE 5   /* and separates them with 5-pixel red lines */
 
-static const unsigned palette[] = DRAW_PALETTE;
-#define N_PALETTE (int)(sizeof palette / sizeof palette[0])
-
 gl_show_params gl_show_default_params(void) {
     return (gl_show_params){.raster = gl_raster_default_params(),
                             .max_side = 1600,
@@ -127,25 +124,30 @@ static int cmp_legend(const void *a, const void *b) {
     return c ? c : strcmp(x->label, y->label);
 }
 
-/* Legend order (by group, then label) fixes the colours; tiles are re-pointed to it. */
-static gl_status sort_legend(shown *s, gl_error *err) {
+/* Legend order is by group, then label; tiles are re-pointed to it. Colours come from the class
+ * names (gl_color_of), so a class looks the same in every picture. */
+static gl_status sort_legend(shown *s, const char *colors_path, gl_error *err) {
+    gl_colors *colors = gl_colors_load(colors_path, err);
+    if (!colors) return err->code;
     int *order = malloc((size_t)(s->n_legend + 1) * sizeof *order);
     legend_entry *copy = malloc((size_t)(s->n_legend + 1) * sizeof *copy);
     if (!order || !copy) {
         free(order), free(copy);
+        gl_colors_free(colors);
         return gl_fail(err, GL_ERR_NOMEM, "show: out of memory");
     }
     if (s->n_legend) memcpy(copy, s->legend, (size_t)s->n_legend * sizeof *copy);
     if (s->n_legend > 1) /* no qsort(NULL, 0): an empty legend may have no array */
         qsort(s->legend, (size_t)s->n_legend, sizeof *s->legend, cmp_legend);
     for (int i = 0; i < s->n_legend; i++) {
-        s->legend[i].colour = palette[i % N_PALETTE];
+        s->legend[i].colour = gl_color_of(colors, s->legend[i].label);
         for (int j = 0; j < s->n_legend; j++)
             if (copy[j].label == s->legend[i].label) order[j] = i;
     }
     for (int i = 0; i < s->n; i++)
         s->tiles[i].cls = order[s->tiles[i].cls];
     free(order), free(copy);
+    gl_colors_free(colors);
     return GL_OK;
 }
 
@@ -161,7 +163,8 @@ static int same_input(const char *input, const char *image, const char *image_re
 
 /* Reads the label CSV rows that belong to image: by input path (two scenes may share a base
  * name), or by base name in a file without the input column (GVL's own CSV). */
-static gl_status read_rows(const char *csv_path, const char *image, shown *s, gl_error *err) {
+static gl_status read_rows(const char *csv_path, const char *image, const char *colors_path,
+                           shown *s, gl_error *err) {
     memset(s, 0, sizeof *s);
     gl_csv *csv = gl_csv_open(csv_path, 1, err);
     if (!csv) return err->code;
@@ -195,55 +198,30 @@ static gl_status read_rows(const char *csv_path, const char *image, shown *s, gl
     if (!st && r < 0) st = err->code;
     gl_csv_free(csv);
     if (!st && s->n == 0) st = gl_fail(err, GL_ERR_FORMAT, "%s: no rows for '%s'", csv_path, want);
-    if (!st) st = sort_legend(s, err);
+    if (!st) st = sort_legend(s, colors_path, err);
     if (st) shown_free(s);
     return st;
 }
 
 /* ------------------------------------------------------------------ scaled scene reads */
 
-/* Reads the window (x,y,w,h) scaled to out_w x out_h into a cairo RGB24 surface at (ox,oy): each
- * output pixel averages its source box (nearest when enlarging). Source rows are read one output
- * row's strip at a time, so memory is w * ceil(h / out_h) pixels whatever the scene's size. */
+/* Reads the window (x,y,w,h) scaled to out_w x out_h (draw_read_scaled) into a cairo RGB24
+ * surface at (ox,oy). */
 static gl_status read_scaled(gl_raster *r, int x, int y, int w, int h, cairo_surface_t *dst, int ox,
                              int oy, int out_w, int out_h, gl_error *err) {
-    long strip_rows = (h + out_h - 1) / out_h + 1;
-    unsigned char *strip = malloc((size_t)w * strip_rows * 3);
-    double *acc = malloc((size_t)out_w * 4 * sizeof *acc);
-    if (!strip || !acc) {
-        free(strip), free(acc);
-        return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory for a %dx%ld strip", gl_raster_path(r),
-                       w, strip_rows);
-    }
+    unsigned char *rgb = malloc((size_t)out_w * out_h * 3);
+    if (!rgb) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", gl_raster_path(r));
+    gl_status st = draw_read_scaled(r, x, y, w, h, out_w, out_h, rgb, err);
     unsigned char *pix = cairo_image_surface_get_data(dst);
     int stride = cairo_image_surface_get_stride(dst);
-    gl_status st = GL_OK;
-    for (int j = 0; j < out_h && !st; j++) {
-        long sy0 = (long)j * h / out_h, sy1 = (long)(j + 1) * h / out_h;
-        if (sy1 <= sy0) sy1 = sy0 + 1;
-        st = gl_raster_read_rgb(r, x, y + (int)sy0, w, (int)(sy1 - sy0), strip, NULL, err);
-        if (st) break;
-        memset(acc, 0, (size_t)out_w * 4 * sizeof *acc);
-        for (long sy = 0; sy < sy1 - sy0; sy++)
-            for (int i = 0; i < out_w; i++) {
-                long sx0 = (long)i * w / out_w, sx1 = (long)(i + 1) * w / out_w;
-                if (sx1 <= sx0) sx1 = sx0 + 1;
-                for (long sx = sx0; sx < sx1; sx++) {
-                    const unsigned char *p = strip + ((size_t)sy * w + sx) * 3;
-                    acc[i * 4] += p[0], acc[i * 4 + 1] += p[1], acc[i * 4 + 2] += p[2],
-                        acc[i * 4 + 3]++;
-                }
-            }
+    for (int j = 0; !st && j < out_h; j++) {
         uint32_t *row = (uint32_t *)(pix + (size_t)(oy + j) * stride) + ox;
-        for (int i = 0; i < out_w; i++) {
-            double n = acc[i * 4 + 3];
-            row[i] = 0xff000000u | (uint32_t)(acc[i * 4] / n + 0.5) << 16 |
-                     (uint32_t)(acc[i * 4 + 1] / n + 0.5) << 8 |
-                     (uint32_t)(acc[i * 4 + 2] / n + 0.5);
-        }
+        const unsigned char *p = rgb + (size_t)j * out_w * 3;
+        for (int i = 0; i < out_w; i++, p += 3)
+            row[i] = 0xff000000u | (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
     }
     cairo_surface_mark_dirty(dst);
-    free(strip), free(acc);
+    free(rgb);
     return st;
 }
 
@@ -441,7 +419,7 @@ static gl_status draw_collage(gl_raster *r, shown *s, const gl_show_params *p, c
 gl_status gl_show_labels(const char *labels_csv, const char *image, const gl_show_params *p,
                          const char *out_png, gl_error *err) {
     shown s;
-    gl_status st = read_rows(labels_csv, image, &s, err);
+    gl_status st = read_rows(labels_csv, image, p->colors_path, &s, err);
     if (st) return st;
     gl_raster *r = gl_raster_open(image, &p->raster, err);
     if (!r) {

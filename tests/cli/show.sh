@@ -21,10 +21,16 @@ write("flat.csv", "scene.tif", {(0, 0): ("b", "b"), (0, 1): ("a", "a"), (1, 0): 
 write("tree.csv", "/elsewhere/scene.tif", {(0, 0): ("Z;a", "a"), (0, 1): ("Y;b", "b"), (1, 0): ("Z;a", "a"), (1, 1): ("Z;c", "c")}, 120, 80)
 write("big.csv", "big.tif", {(0, 0): ("a", "a"), (0, 1): ("b", "b"), (1, 0): ("a", "a"), (1, 1): ("b", "b")}, 2000, 1000)
 PYEOF
-"$GEOLABEL" show --labels flat.csv --image scene.tif -o flat.png --stretch none
-"$GEOLABEL" show --labels tree.csv --image scene.tif -o tree.png --alpha 0.5 --stretch none
-"$GEOLABEL" show --labels big.csv --image big.tif -o big.png --max-side 500 --stretch none
-"$GEOLABEL" show --labels flat.csv --image scene.tif -o collage.png --collage --stretch none
+# --colors gives a, b and c matplotlib's first three tab10 colours.
+printf 'class,color\na,#1f77b4\nb,#ff7f0e\nc,#2ca02c\n' > colors.csv
+"$GEOLABEL" show --labels flat.csv --image scene.tif -o flat.png --stretch none --colors colors.csv
+"$GEOLABEL" show --labels tree.csv --image scene.tif -o tree.png --alpha 0.5 --stretch none --colors colors.csv
+"$GEOLABEL" show --labels big.csv --image big.tif -o big.png --max-side 500 --stretch none --colors colors.csv
+"$GEOLABEL" show --labels flat.csv --image scene.tif -o collage.png --collage --stretch none --colors colors.csv
+# Without --colors a class keeps its colour from picture to picture ('a' is the legend's first
+# entry in flat.csv and its second in tree.csv), and distinct classes differ.
+"$GEOLABEL" show --labels flat.csv --image scene.tif -o flat_own.png --alpha 0.5 --stretch none
+"$GEOLABEL" show --labels tree.csv --image scene.tif -o tree_own.png --alpha 0.5 --stretch none
 # Stripes 2 pixels black, 2 pixels 200 wide, drawn at a quarter size: box averaging gives 100
 # where a nearest-pixel pick would give 0 or 200. One tile covers the left half only.
 gdal_create -q -of GTiff -outsize 400 200 -bands 3 stripes.tif
@@ -36,7 +42,7 @@ a = np.where((np.arange(400) % 4) < 2, 0, 200).astype(np.uint8)[None, :].repeat(
 for b in (1, 2, 3): ds.GetRasterBand(b).WriteArray(a)
 ds = None
 open("stripes.csv", "w").write("filename,row,col,left,upper,right,lower,classification\nstripes.tif,0,0,0,200,200,0,a\n")'
-"$GEOLABEL" show --labels stripes.csv --image stripes.tif -o stripes.png --max-side 100 --stretch none
+"$GEOLABEL" show --labels stripes.csv --image stripes.tif -o stripes.png --max-side 100 --stretch none --colors colors.csv
 "$PY" - <<'PYEOF'
 import json, subprocess
 from osgeo import gdal
@@ -60,9 +66,9 @@ near(pixel("flat.png", 6, 6), blend(tab10[1], scene, 0.35), "tile (0,0) b")
 near(pixel("flat.png", 66, 6), blend(tab10[0], scene, 0.35), "tile (0,1) a")
 near(pixel("flat.png", 6, 46), blend(tab10[2], scene, 0.35), "tile (1,0) c")
 near(pixel("flat.png", 114, 74), blend(tab10[1], scene, 0.35), "tile (1,1) b")
-# grouped legend: Y;b, then Z;a, Z;c
-near(pixel("tree.png", 66, 6), blend(tab10[0], scene, 0.5), "Y;b")
-near(pixel("tree.png", 6, 6), blend(tab10[1], scene, 0.5), "Z;a")
+# grouped legend: Y;b, then Z;a, Z;c; colours by name
+near(pixel("tree.png", 66, 6), blend(tab10[1], scene, 0.5), "Y;b")
+near(pixel("tree.png", 6, 6), blend(tab10[0], scene, 0.5), "Z;a")
 near(pixel("tree.png", 114, 74), blend(tab10[2], scene, 0.5), "Z;c")
 # 2000x1000 drawn at 500x250; --stretch none keeps 16-bit values clipped to 255
 w, h = info("big.png"); assert (w, h) == (500 + 300, 250), (w, h)
@@ -75,6 +81,10 @@ near(pixel("collage.png", 200, 200), scene, "tile content")
 w, h = info("stripes.png"); assert (w, h) == (100 + 300, max(50, h)), (w, h)
 near(pixel("stripes.png", 75, 25), (100, 100, 100), "box-averaged stripes")
 near(pixel("stripes.png", 10, 10), blend(tab10[0], (100, 100, 100), 0.35), "stripes under tile a")
+# stable colours: 'a' at (0,1) of flat.csv and (0,0)/(1,0) of tree.csv; 'b' at (0,0) and (0,1)
+assert pixel("flat_own.png", 66, 6) == pixel("tree_own.png", 6, 6) == pixel("tree_own.png", 6, 46)
+assert pixel("flat_own.png", 6, 6) == pixel("tree_own.png", 66, 6)
+assert pixel("flat_own.png", 66, 6) != pixel("flat_own.png", 6, 6) != pixel("flat_own.png", 6, 46)
 print("show ok")
 PYEOF
 if "$GEOLABEL" show --labels flat.csv --image missing.tif -o x.png 2> err.txt; then exit 1; fi
