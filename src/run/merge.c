@@ -573,11 +573,6 @@ static gl_status merge_ogr(const char *output, int geojson, shard_in *sh, int n,
 
 /* ---------------------------------------------------------------- the call */
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && !strcasecmp(s + n - k, suffix);
-}
-
 gl_status gl_run_manifest_save(const char *output, const cJSON *m, gl_error *err) {
     char *text = cJSON_Print(m), *path = gl_run_manifest_path(output);
     gl_status st = text && path ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", output);
@@ -624,15 +619,16 @@ gl_status gl_merge_outputs(const char *output, const char *const *shards, int n,
     if (!p) p = &dp;
     gl_merge_summary sum = {.shards = n};
     if (n < 1) return gl_fail(err, GL_ERR_ARG, "merge: no shard outputs given");
-    int csv = ends_with(output, ".csv"), gpkg = ends_with(output, ".gpkg");
-    int geojson = ends_with(output, ".geojson") || ends_with(output, ".json");
+    int csv = gl_path_has_suffix(output, ".csv"), gpkg = gl_path_has_suffix(output, ".gpkg");
+    int geojson = gl_path_has_suffix(output, ".geojson") || gl_path_has_suffix(output, ".json");
     if (!csv && !gpkg && !geojson)
         return gl_fail(err, GL_ERR_ARG, "%s: the merged output must end in .csv, .geojson or .gpkg",
                        output);
     for (int k = 0; k < n; k++) {
-        int same = csv    ? ends_with(shards[k], ".csv")
-                   : gpkg ? ends_with(shards[k], ".gpkg")
-                          : ends_with(shards[k], ".geojson") || ends_with(shards[k], ".json");
+        int same = csv    ? gl_path_has_suffix(shards[k], ".csv")
+                   : gpkg ? gl_path_has_suffix(shards[k], ".gpkg")
+                          : gl_path_has_suffix(shards[k], ".geojson") ||
+                                gl_path_has_suffix(shards[k], ".json");
         if (!same)
             return gl_fail(err, GL_ERR_ARG, "%s: not the same format as %s", shards[k], output);
         if (!strcmp(shards[k], output))

@@ -19,16 +19,9 @@ run in -o full.csv
 
 cat > check.py <<'PYEOF'
 import csv, sys
-MASK = (1 << 64) - 1
-def shard_of(key, n):
-    # FNV-1a 64 (Noll) then SplitMix64's finaliser (Steele, Lea, Flood), from their published
-    # constants.
-    h = 0xcbf29ce484222325
-    for b in key.encode():
-        h = ((h ^ b) * 0x100000001b3) & MASK
-    h = ((h ^ (h >> 30)) * 0xbf58476d1ce4e5b9) & MASK
-    h = ((h ^ (h >> 27)) * 0x94d049bb133111eb) & MASK
-    return (h ^ (h >> 31)) % n
+import os
+sys.path.insert(0, os.path.join(os.environ["GEOLABEL_ROOT"], "tests", "lib"))
+from shard_hash import shard_of
 def rows(p):
     return list(csv.reader(open(p, newline="")))
 mode = sys.argv[1]

@@ -31,14 +31,9 @@ for n in 2 3; do
 done
 "$PY" - <<'PYEOF'
 import csv, json
-MASK = (1 << 64) - 1
-def shard_of(key, n):
-    h = 0xcbf29ce484222325
-    for b in key.encode():
-        h = ((h ^ b) * 0x100000001b3) & MASK
-    h = ((h ^ (h >> 30)) * 0xbf58476d1ce4e5b9) & MASK
-    h = ((h ^ (h >> 27)) * 0x94d049bb133111eb) & MASK
-    return (h ^ (h >> 31)) % n
+import os, sys
+sys.path.insert(0, os.path.join(os.environ["GEOLABEL_ROOT"], "tests", "lib"))
+from shard_hash import shard_of
 def jsonl(p, key):
     return {str(r[key]): r for r in map(json.loads, open(p))}
 def csvrows(p):
