@@ -14,13 +14,16 @@ want=""
 for p in $BUILD $TEST $FUZZ ${GEOLABEL_BENCH_DEPS:+$BENCH}; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || want="$want $p"
 done
-[ -z "$want" ] && exit 0
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO apt-get install -y --no-install-recommends $want
+# Debian's nodejs comes without npm; a machine whose image ships npm keeps its own.
+command -v npm >/dev/null || want="$want npm"
+if [ -n "$want" ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # shellcheck disable=SC2086
+  $SUDO apt-get install -y --no-install-recommends $want
+fi
 # The review page's browser test drives Debian's chromium through playwright-core, pinned by
 # tests/browser/package-lock.json (npm ci installs exactly that; no browser is downloaded).
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
