@@ -316,6 +316,7 @@ static int utf8_len_of_lead(int b) {
  * sequence, then the right number of characters whose bytes are continuation bytes, forming
  * valid UTF-8. Returns its length (0: none) and the character it stood for. */
 static size_t mojibake_at(const uint32_t *s, size_t n, uint32_t *decoded) {
+    if (!n) return 0; /* fix_mojibake_at looks past a sequence that may end the text */
     int lead = s[0] >= 0x80 ? cp1252_byte(s[0]) : -1;
     int k = lead < 0 ? 0 : utf8_len_of_lead(lead);
     if (!k || (size_t)k > n) return 0;
