@@ -241,9 +241,14 @@ int cmd_predict(int argc, char **argv) {
                                        &rows, &bad, &err);
     gl_head_free(h);
     if (s) return record(&a, argv, cli_report(&err));
-    gl_log(GL_LOG_INFO, "predict: %ld rows written to %s", rows, a.out);
+    gl_log(GL_LOG_INFO, "predict: %ld rows predicted into %s", rows, a.out);
     if (bad)
         fprintf(stderr, "geolabel predict: %ld bad row%s %s\n", bad, bad == 1 ? "" : "s",
                 a.keep_bad ? "kept as zero vectors" : "skipped");
+    /* rows counts the good rows (kept bad rows are not among them) */
+    if (bad && rows == 0) {
+        fprintf(stderr, "geolabel predict: %s: every row was bad; nothing was predicted\n", a.data);
+        return record(&a, argv, CLI_FAIL);
+    }
     return record(&a, argv, CLI_OK);
 }

@@ -90,6 +90,10 @@ struct gl_clip {
 /* Packs every linear layer's weights for the CPU's kernels in dtype (clip/pack.c); after the
  * workspace exists. */
 gl_status clip_pack(gl_clip *c, gl_dtype dtype, gl_error *err);
+/* gl_clip_encode_images whose numbers check names input k by names[k] (the image files). */
+gl_status clip_encode_images_named(gl_clip *c, const float *pixels, int n, float *embeds,
+                                   const char *const *names, gl_error *err);
+
 /* The dtype a tower's encoder layers run in for a context's dtype (int8 keeps text in f32). */
 gl_dtype clip_tower_dtype(gl_dtype dtype, int image_tower);
 

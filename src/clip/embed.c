@@ -42,7 +42,8 @@ gl_status gl_clip_encode_image_files(gl_clip *c, const char *const *paths, int n
         gl_pool_run(c->pool, b, decode_task, &d);
         for (int j = 0; j < b && !s; j++) /* the first failure in input order */
             if ((s = d.status[j]) && err) *err = d.errors[j];
-        if (!s) s = gl_clip_encode_images(c, d.pixels, b, embeds + (size_t)P * i, err);
+        if (!s)
+            s = clip_encode_images_named(c, d.pixels, b, embeds + (size_t)P * i, paths + i, err);
     }
     free(d.pixels);
     free(d.status);

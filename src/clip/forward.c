@@ -2,6 +2,7 @@
  * text tower with their projections, and the batching of gl_clip_encode_images/_tokens. */
 #include "clip/clip_internal.h"
 #include "core/blas.h"
+#include "core/vecmath.h"
 
 #include <math.h>
 #include <string.h>
@@ -229,10 +230,27 @@ static gl_status text_forward(gl_clip *c, const int32_t *ids, int n, float *out,
 
 /* ------------------------------------------------------------------ batching */
 
+/* The numbers check: an embedding holding NaN or an infinity (from weights that slipped through,
+ * or an overflow) would turn every score of its row into NaN; it is an error naming the input
+ * (names[k], else its position in the call). */
+static gl_status check_embeddings(const gl_clip *c, const float *e, int first, int n,
+                                  const char *const *names, int image, gl_error *err) {
+    size_t P = (size_t)c->cfg.projection_dim;
+    for (int k = 0; k < n; k++)
+        if (gl_first_nonfinite(e + P * k, P) >= 0) {
+            if (names)
+                return gl_fail(err, GL_ERR_FORMAT, "%s: its embedding holds NaN or an infinity",
+                               names[first + k]);
+            return gl_fail(err, GL_ERR_FORMAT, "%s %d: its embedding holds NaN or an infinity",
+                           image ? "image" : "text", first + k);
+        }
+    return GL_OK;
+}
+
 /* One forward per max_batch chunk. Our pool splits every GEMM, so BLAS's own threads would only
  * compete with it: BLAS runs single-threaded for the call, and the caller's setting comes back. */
 static gl_status encode_chunks(gl_clip *c, const float *pixels, const int32_t *ids, int n,
-                               float *embeds, gl_error *err) {
+                               float *embeds, const char *const *names, gl_error *err) {
     size_t per_image = (size_t)3 * c->cfg.vision.image_size * c->cfg.vision.image_size;
     int blas_threads = gl_blas_get_threads();
     gl_blas_set_threads(1);
@@ -244,6 +262,7 @@ static gl_status encode_chunks(gl_clip *c, const float *pixels, const int32_t *i
             vision_forward(c, pixels + per_image * i, b, out);
         else
             s = text_forward(c, ids + (size_t)GL_CLIP_CONTEXT * i, b, out, err);
+        if (!s) s = check_embeddings(c, out, i, b, names, pixels != NULL, err);
     }
     gl_blas_set_threads(blas_threads);
     return s;
@@ -251,10 +270,15 @@ static gl_status encode_chunks(gl_clip *c, const float *pixels, const int32_t *i
 
 gl_status gl_clip_encode_images(gl_clip *c, const float *pixels, int n, float *embeds,
                                 gl_error *err) {
-    return encode_chunks(c, pixels, NULL, n, embeds, err);
+    return encode_chunks(c, pixels, NULL, n, embeds, NULL, err);
+}
+
+gl_status clip_encode_images_named(gl_clip *c, const float *pixels, int n, float *embeds,
+                                   const char *const *names, gl_error *err) {
+    return encode_chunks(c, pixels, NULL, n, embeds, names, err);
 }
 
 gl_status gl_clip_encode_tokens(gl_clip *c, const int32_t *ids, int n, float *embeds,
                                 gl_error *err) {
-    return encode_chunks(c, NULL, ids, n, embeds, err);
+    return encode_chunks(c, NULL, ids, n, embeds, NULL, err);
 }

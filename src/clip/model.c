@@ -3,6 +3,7 @@
  * is forward.c's. */
 #include "clip/clip_internal.h"
 #include "clip/sources.h"
+#include "core/vecmath.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -55,16 +56,17 @@ gl_status clip_bind(gl_clip *c, const char *name, float const **out, size_t *wid
                        t->dtype_name);
     if (!needs_widening(t)) {
         *out = t->data;
-        return GL_OK;
+    } else {
+        float *dst = c->widened + *widened_used;
+        if (t->dtype == GL_ST_F32)
+            memcpy(dst, t->data, t->nbytes);
+        else
+            gl_st_widen(t->dtype, t->data, t->count, dst);
+        *widened_used += t->count;
+        *out = dst;
     }
-    float *dst = c->widened + *widened_used;
-    if (t->dtype == GL_ST_F32)
-        memcpy(dst, t->data, t->nbytes);
-    else
-        gl_st_widen(t->dtype, t->data, t->count, dst);
-    *widened_used += t->count;
-    *out = dst;
-    return GL_OK;
+    /* a NaN or infinite weight would only show as NaN scores much later */
+    return gl_check_finite_tensor(file, name, *out, (size_t)t->count, err);
 }
 
 typedef struct {
@@ -169,6 +171,11 @@ static gl_status bind_weights(gl_clip *c, gl_error *err) {
     else
         gl_st_widen(ls->dtype, ls->data, 1, &scale);
     c->logit_scale = expf(scale);
+    if (!isfinite(scale) || !isfinite(c->logit_scale))
+        return gl_fail(
+            err, GL_ERR_FORMAT,
+            "%s: tensor 'logit_scale' is %g, so its exp() (the logit scale) is not finite",
+            clip_source_tensor_file(c->src, ls), (double)scale);
     return GL_OK;
 }
 

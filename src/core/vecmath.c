@@ -4,6 +4,8 @@
 #include "geolabel.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 void gl_l2_normalize_rows(float *x, int n, int dim) {
     for (int i = 0; i < n; i++) {
@@ -35,4 +37,36 @@ void gl_softmax_rows(float *x, int n, int dim) {
         for (int j = 0; j < dim; j++)
             r[j] = (float)(exp((double)r[j] - m) / s);
     }
+}
+
+/* A float is NaN or infinite when its exponent bits are all ones: |bits| >= 0x7f800000. The max
+ * of |bits| over a block needs no branch, so the loop vectorises. */
+static uint32_t block_max_abs_bits(const float *x, size_t n) {
+    uint32_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, 4);
+        u &= 0x7fffffffu;
+        m = u > m ? u : m;
+    }
+    return m;
+}
+
+long gl_first_nonfinite(const float *x, size_t n) {
+    const size_t block = 4096;
+    for (size_t at = 0; at < n; at += block) {
+        size_t len = n - at < block ? n - at : block;
+        if (block_max_abs_bits(x + at, len) < 0x7f800000u) continue;
+        for (size_t i = at; i < at + len; i++)
+            if (!isfinite(x[i])) return (long)i;
+    }
+    return -1;
+}
+
+gl_status gl_check_finite_tensor(const char *file, const char *name, const float *x, size_t n,
+                                 gl_error *err) {
+    long at = gl_first_nonfinite(x, n);
+    if (at < 0) return GL_OK;
+    return gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' holds %s at element %ld", file, name,
+                   isnan(x[at]) ? "NaN" : "an infinity", at);
 }

@@ -1,6 +1,7 @@
 /* headfile.c: heads on disk: the Geograph project's PyTorch checkpoints (through io/torchzip) and
  * our safetensors files, whose __metadata__ carries classes, distance map and architecture. */
 #include "heads/heads.h"
+#include "core/vecmath.h"
 #include "io/torchzip.h"
 
 #include <errno.h>
@@ -294,10 +295,28 @@ fail:
     return NULL;
 }
 
+/* A NaN or infinite weight makes every prediction NaN: refused at load, naming the tensor. */
+static gl_status check_finite(const gl_head *h, const char *path, gl_error *err) {
+    heads_tensor t[5];
+    heads_tensors(h, t);
+    gl_status st = GL_OK;
+    for (int i = 0; i < 5 && !st; i++) {
+        size_t n = 1;
+        for (int d = 0; d < t[i].ndim; d++)
+            n *= (size_t)t[i].shape[d];
+        st = gl_check_finite_tensor(path, t[i].name, t[i].data, n, err);
+    }
+    return st;
+}
+
 gl_head *gl_head_load(const char *path, gl_error *err) {
     gl_head *h = gl_path_has_suffix(path, ".safetensors")
                      ? heads_load_safetensors(path, NULL, NULL, err)
                      : load_pth(path, err);
+    if (h && check_finite(h, path, err)) {
+        gl_head_free(h);
+        return NULL;
+    }
     if (h && !(h->path = strdup(path))) {
         gl_head_free(h);
         gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);

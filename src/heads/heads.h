@@ -74,7 +74,8 @@ void heads_row_targets(const gl_head *h, const gl_hrow *row, float *out);
 typedef gl_status (*heads_batch_fn)(void *ctx, int n, const char (*ids)[HEADS_ID_MAX],
                                     const gl_split *split, const float *probs, const float *targets,
                                     gl_error *err);
-/* shard (NULL: all rows) keeps the rows whose id it owns. */
+/* shard (NULL: all rows) keeps the rows whose id it owns; n_rows counts the good rows passed on
+ * (not kept bad ones), n_bad every bad row read. */
 gl_status heads_run_rows(const gl_head *h, const char *data_path, int keep_bad_rows,
                          const gl_shard *shard, heads_batch_fn fn, void *ctx, long *n_rows,
                          long *n_bad, gl_error *err);

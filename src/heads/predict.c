@@ -93,7 +93,7 @@ gl_status heads_run_rows(const gl_head *h, const char *data_path, int keep_bad_r
         b.split[b.n] = row.split;
         heads_row_targets(h, &row, b.targets + (size_t)b.n * c);
         snprintf(b.ids[b.n], sizeof b.ids[0], "%s", row.id);
-        (*n_rows)++;
+        *n_rows += !row.bad; /* a kept bad row is written, but was not predicted */
         if (++b.n == PREDICT_BATCH) s = flush_batch(h, &b, fn, ctx, err);
     }
     if (!s && rc < 0) s = err->code;
