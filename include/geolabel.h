@@ -98,8 +98,15 @@ void gl_log_set_level(gl_log_level level);
 gl_log_level gl_log_get_level(void);
 void gl_log(gl_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* A progress line on stderr, drawn only when stderr is a terminal: done/total, rate, ETA. */
+/* Progress on stderr (silent at GL_LOG_QUIET): on a terminal a bar redrawn in place; otherwise
+ * (a log file, a pipe, a batch job) one timestamped line every interval seconds,
+ * "2026-11-24T13:05:00Z label: 1200/5000 tiles (24%), 38.1 tiles/s, ETA 00:01:40", and a last
+ * line at the end when any was written. */
 typedef struct gl_progress gl_progress;
+/* Process-wide, like the log level: name starts each line (borrowed, a static string such as the
+ * command; "geolabel" until set; NULL keeps it), interval_s the seconds between lines off a
+ * terminal (10 until set; 0: a line at every update; negative keeps it). */
+void gl_progress_configure(const char *name, double interval_s);
 /* Starts a line counting `what` (borrowed; "images") up to total (0: unknown). Caller frees with
  * gl_progress_free; NULL when out of memory, which every progress call accepts. */
 gl_progress *gl_progress_new(const char *what, long total);
@@ -483,6 +490,9 @@ typedef struct {
     int row, col;   /* position in the grid */
     int x, y, w, h; /* pixel window */
 } gl_tile;
+/* The one default tiling of every command that cuts scenes (label, truth, and so eval's match):
+ * GVL's own default, --split_height_by 1 --split_width_by 1, one tile per scene. */
+gl_tiling gl_tiling_default(void);
 /* The number of tiles for a width x height scene; GL_ERR_ARG for an impossible tiling. */
 gl_status gl_tiling_count(const gl_tiling *t, int width, int height, int *count, gl_error *err);
 /* Tile `index` (row-major, 0 <= index < count). */
@@ -997,14 +1007,30 @@ gl_status gl_truth_write_csv(const char *mask, const char *const *images, int n_
                              const gl_truth_params *p, const char *out_csv, gl_truth_stats *stats,
                              gl_error *err);
 
-/* Label evaluation: predictions and truth (both label CSVs) matched by filename (base name),row,
- * col. A class with no predictions has precision 0 (and no truth rows: recall 0), as
- * scikit-learn's zero_division=0; kappa is NAN when chance agreement is 1. Level accuracy
- * compares the classification_tree's i-th label over rows whose trees both have two or more
- * levels and reach level i; hierarchy (may be NULL, borrowed) gives rows without such a tree (a
- * flat truth) their label's path. */
+/* Label evaluation: predictions against truth, both label tables (CSV, GeoJSON or GPKG). Tiles
+ * match by input and position: by the `input` column when both files have one and share an
+ * input, else by the base name of `filename`; then by row and col, and where both files carry
+ * tile bounds (left, upper, right, lower) those must agree too. The two must cut every shared
+ * input into the same grid: a grid that differs (3x3 against 2x2) is refused (GL_ERR_SHAPE, the
+ * message naming both grids), unless both files have bounds and every tile of the smaller one
+ * matches (a truth of a few reviewed tiles). Without bounds, both must hold the whole grid.
+ * Memory is bounded by the rows and by max_labels distinct labels over both files (the confusion
+ * matrix is K x K longs: 128 MiB at 4096); more are refused (GL_ERR_LIMIT), never grown into.
+ * A class with no predictions has precision 0 (and no truth rows: recall 0), as scikit-learn's
+ * zero_division=0; kappa is NAN when chance agreement is 1. Level accuracy compares the
+ * classification_tree's i-th label over rows whose trees both have two or more levels and reach
+ * level i; hierarchy (may be NULL, borrowed) gives rows without such a tree (a flat truth) their
+ * label's path. */
+#define GL_EVAL_MAX_LABELS 4096
+typedef struct {
+    const char *truth_column, *pred_column; /* the label column; NULL: classification, else label */
+    int max_labels;                         /* distinct labels allowed; 0: GL_EVAL_MAX_LABELS */
+    const gl_class_node *hierarchy;         /* may be NULL, borrowed */
+} gl_label_eval_params;
+gl_label_eval_params gl_label_eval_default_params(void);
 typedef struct {
     long n_pred, n_truth, n_matched; /* rows read, and truth rows with a prediction */
+    long n_truth_unmatched;          /* truth rows without a prediction: a partial evaluation */
     int n_classes;
     char **classes;                  /* sorted union of the matched rows' labels */
     long *confusion;                 /* [n_classes][n_classes]: row = truth, column = prediction */
@@ -1016,9 +1042,11 @@ typedef struct {
     long *level_n;          /* [n_levels] rows compared at that level */
 } gl_label_eval;
 /* Caller frees with gl_label_eval_free; NULL when a file is unreadable, lacks a column, repeats a
- * tile, or shares no tile with the other. */
-gl_label_eval *gl_label_eval_files(const char *pred_csv, const char *truth_csv,
-                                   const gl_class_node *hierarchy, gl_error *err);
+ * tile, cuts a shared input differently, holds too many labels, or shares no tile with the
+ * other. A partial match (n_truth_unmatched > 0) is returned: the caller decides. p NULL:
+ * defaults. */
+gl_label_eval *gl_label_eval_files(const char *pred, const char *truth,
+                                   const gl_label_eval_params *p, gl_error *err);
 void gl_label_eval_free(gl_label_eval *e);
 
 /* Drawing (cairo). Each class gets its stable colour (gl_color_of: from its name, or from
@@ -1032,7 +1060,8 @@ typedef struct {
     const char *colors_path; /* a colours file (gl_colors_load); NULL: the names' own colours */
 } gl_show_params;
 gl_show_params gl_show_default_params(void);
-/* Draws the label CSV's rows whose filename is image's base name over the scene (read by
+/* Draws the rows of a label table (CSV, GeoJSON or GPKG as `label` writes them) that belong to
+ * image (by input path, or by base name without an input column) over the scene (read by
  * strips, so memory is bounded by the output size), with a 300-pixel legend panel on the right
  * (class colours and tile counts, grouped by meta-class when the rows carry classification
  * trees). PNG, written atomically. */
@@ -1146,8 +1175,9 @@ typedef struct {
 /* The CSV header, then one row per call (probs [n_classes]); fp and head are borrowed. */
 gl_status gl_head_write_header(gl_head_writer *w);
 void gl_head_write_row(gl_head_writer *w, const char *id, const float *probs);
-/* The whole data set to out_csv, atomically; n_rows/n_bad (optional) count what was read; shard
- * (NULL: every row) keeps the rows whose gridimage_id it owns. */
+/* The whole data set to out_csv, atomically; n_rows counts the rows predicted from their own
+ * embedding (kept bad rows are written but not counted), n_bad the bad rows read; shard (NULL:
+ * every row) keeps the rows whose gridimage_id it owns. */
 gl_status gl_head_predict_file(const gl_head *h, const char *data_path, const char *out_csv,
                                float threshold, int keep_bad_rows, const gl_shard *shard,
                                long *n_rows, long *n_bad, gl_error *err);

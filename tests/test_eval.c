@@ -6,7 +6,8 @@
     "filename,row,col,left,upper,right,lower,classification_mode,description,classification_tree," \
     "classification\n"
 
-/* Truth A A A B B C, predictions A A B B C C on six shared tiles; one extra tile on each side.
+/* Truth A A A B B C, predictions A A B B C C on six shared tiles; one extra tile on each side
+ * (an input only one file has: v.tif's truth tile is unmatched, u.tif's prediction unused).
  * Hand-worked (rows truth A,B,C): confusion [[2,1,0],[0,1,1],[0,0,1]], accuracy 4/6, precision
  * 1, .5, .5, recall 2/3, .5, 1, F1 .8, .5, 2/3, macro-F1 .65556, pe = (3*2+2*2+1*2)/36 = 1/3 so
  * kappa = (2/3-1/3)/(2/3) = .5. Trees X;A X;B Y;C: level 1 agrees on 5 of 6. */
@@ -17,7 +18,7 @@ static void write_example(void) {
                                      "s.tif,1,1,10,20,20,10,truth,,X;B,B\n"
                                      "t.tif,0,0,0,10,10,0,truth,,X;B,B\n"
                                      "t.tif,0,1,10,10,20,0,truth,,\"Y;C, wet\",\"C, wet\"\n"
-                                     "t.tif,5,5,0,0,0,0,truth,,X;A,A\n");
+                                     "v.tif,0,0,0,10,10,0,truth,,X;A,A\n");
     t_write_text("pred.csv", HEADER "t.tif,0,1,10,10,20,0,hierarchical,,\"Y;C, wet\",\"C, wet\"\n"
                                     "s.tif,0,0,0,10,10,0,hierarchical,,X;A,A\n"
                                     "/abs/s.tif,0,1,10,10,20,0,hierarchical,,X;A,A\n"
@@ -33,8 +34,8 @@ static void test_hand_example(void) {
     gl_label_eval *e = gl_label_eval_files("pred.csv", "truth.csv", NULL, &err);
     CHECK(e, "%s", err.msg);
     if (!e) return;
-    CHECK(e->n_pred == 7 && e->n_truth == 7 && e->n_matched == 6, "rows %ld %ld %ld", e->n_pred,
-          e->n_truth, e->n_matched);
+    CHECK(e->n_pred == 7 && e->n_truth == 7 && e->n_matched == 6 && e->n_truth_unmatched == 1,
+          "rows %ld %ld %ld %ld", e->n_pred, e->n_truth, e->n_matched, e->n_truth_unmatched);
     CHECK(e->n_classes == 3, "3 classes, got %d", e->n_classes);
     if (e->n_classes == 3) {
         CHECK(!strcmp(e->classes[0], "A") && !strcmp(e->classes[1], "B") &&
@@ -98,7 +99,9 @@ static void test_hierarchy_paths(void) {
                   leaves_y[1] = {{"C, wet", NULL, 0}};
     gl_class_node metas[2] = {{"X", leaves_x, 2}, {"Y", leaves_y, 1}};
     gl_class_node root = {NULL, metas, 2};
-    e = gl_label_eval_files("tree.csv", "flat.csv", &root, &err);
+    gl_label_eval_params p = gl_label_eval_default_params();
+    p.hierarchy = &root;
+    e = gl_label_eval_files("tree.csv", "flat.csv", &p, &err);
     CHECK(e, "%s", err.msg);
     if (!e) return;
     CHECK(e->n_levels == 2, "2 levels, got %d", e->n_levels);
@@ -138,10 +141,102 @@ static void test_refusals(void) {
           err.msg);
 }
 
+/* A grid on one side, as label or truth write it: rows x cols tiles of a W x H scene, each
+ * labelled by lab(row, col); with_bounds adds GVL's pixel columns (remainder to the last). */
+static void write_grid(const char *path, int rows, int cols, int W, int H, int with_bounds,
+                       const char *(*lab)(int, int)) {
+    FILE *fp = fopen(path, "w");
+    fprintf(fp, with_bounds ? "filename,row,col,left,upper,right,lower,classification\n"
+                            : "filename,row,col,classification\n");
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
+            int x0 = c * (W / cols), x1 = c == cols - 1 ? W : x0 + W / cols;
+            int y0 = r * (H / rows), y1 = r == rows - 1 ? H : y0 + H / rows;
+            if (with_bounds)
+                fprintf(fp, "s.tif,%d,%d,%d,%d,%d,%d,%s\n", r, c, x0, y1, x1, y0, lab(r, c));
+            else
+                fprintf(fp, "s.tif,%d,%d,%s\n", r, c, lab(r, c));
+        }
+    fclose(fp);
+}
+
+static const char *all_a(int r, int c) {
+    (void)r, (void)c;
+    return "A";
+}
+
+/* A 3x3 prediction against a 2x2 truth: refused naming both grids, with or without bounds
+ * (it used to "match" the four shared row/col pairs). */
+static void test_grid_mismatch(void) {
+    gl_error err = {0};
+    for (int b = 0; b < 2; b++) {
+        write_grid("p33.csv", 3, 3, 90, 90, b, all_a);
+        write_grid("t22.csv", 2, 2, 90, 90, b, all_a);
+        CHECK(eval_status("p33.csv", "t22.csv", &err) == GL_ERR_SHAPE, "bounds %d: %s", b, err.msg);
+        CHECK(strstr(err.msg, "p33.csv cuts s.tif into 3x3") && strstr(err.msg, "t22.csv into 2x2"),
+              "message: %s", err.msg);
+    }
+    /* same grid, other bounds (a remainder dropped on one side): refused naming the bounds */
+    write_grid("p.csv", 2, 2, 91, 90, 1, all_a);
+    write_grid("t.csv", 2, 2, 90, 90, 1, all_a);
+    CHECK(eval_status("p.csv", "t.csv", &err) == GL_ERR_SHAPE, "bounds differ: %s", err.msg);
+    CHECK(strstr(err.msg, "row 0 col 1 of s.tif spans x 45..91"), "message: %s", err.msg);
+    /* a truth of a few reviewed tiles (bounds on both sides) is a subset, not another grid */
+    t_write_text("few.csv", "filename,row,col,left,upper,right,lower,label\n"
+                            "s.tif,0,1,30,30,60,0,A\ns.tif,1,0,0,60,30,30,B\n");
+    write_grid("p33.csv", 3, 3, 90, 90, 1, all_a);
+    gl_label_eval *e = gl_label_eval_files("p33.csv", "few.csv", NULL, &err);
+    CHECK(e && e->n_matched == 2 && e->n_truth_unmatched == 0 && fabs(e->accuracy - 0.5) < 1e-12,
+          "%s", e ? "counts" : err.msg);
+    gl_label_eval_free(e);
+}
+
+/* Labels are interned and limited: the limit is an error naming the file, not 18 GB. */
+static void test_label_limit(void) {
+    FILE *fp = fopen("many.csv", "w");
+    fprintf(fp, "filename,row,col,classification\n");
+    for (int i = 0; i < 300; i++)
+        fprintf(fp, "s.tif,%d,%d,label %d\n", i / 20, i % 20, i);
+    fclose(fp);
+    gl_error err = {0};
+    gl_label_eval_params p = gl_label_eval_default_params();
+    p.max_labels = 299;
+    gl_label_eval *e = gl_label_eval_files("many.csv", "many.csv", &p, &err);
+    CHECK(!e && err.code == GL_ERR_LIMIT && strstr(err.msg, "many.csv: more than 299 distinct"),
+          "%s", err.msg);
+    gl_label_eval_free(e);
+    p.max_labels = 300;
+    e = gl_label_eval_files("many.csv", "many.csv", &p, &err);
+    CHECK(e && e->n_classes == 300 && e->accuracy == 1, "%s", e ? "classes" : err.msg);
+    gl_label_eval_free(e);
+}
+
+/* --truth-column / --pred-column name the label columns. */
+static void test_label_columns(void) {
+    t_write_text("p.csv", "filename,row,col,classification,guess\nx,0,0,A,B\nx,0,1,A,A\n");
+    t_write_text("t.csv", "filename,row,col,label,manual\nx,0,0,B,A\nx,0,1,B,A\n");
+    gl_error err = {0};
+    gl_label_eval_params p = gl_label_eval_default_params();
+    gl_label_eval *e = gl_label_eval_files("p.csv", "t.csv", &p, &err);
+    CHECK(e && e->accuracy == 0, "classification vs label: %s", e ? "accuracy" : err.msg);
+    gl_label_eval_free(e);
+    p.truth_column = "manual", p.pred_column = "guess";
+    e = gl_label_eval_files("p.csv", "t.csv", &p, &err);
+    CHECK(e && e->accuracy == 0.5, "guess vs manual: %s", e ? "accuracy" : err.msg);
+    gl_label_eval_free(e);
+    p.truth_column = "nothing";
+    e = gl_label_eval_files("p.csv", "t.csv", &p, &err);
+    CHECK(!e && strstr(err.msg, "t.csv: no 'nothing' column"), "%s", err.msg);
+    gl_label_eval_free(e);
+}
+
 int main(void) {
     RUN(test_hand_example);
     RUN(test_single_class);
     RUN(test_hierarchy_paths);
     RUN(test_refusals);
+    RUN(test_grid_mismatch);
+    RUN(test_label_limit);
+    RUN(test_label_columns);
     T_SUMMARY();
 }

@@ -1,5 +1,6 @@
 /* eval_labels.c: `geolabel eval --pred labels.csv --truth truth.csv [--json] [--confusion-png F]`:
- * prints the tile-label metrics as text or JSON, and optionally draws the confusion matrix. */
+ * prints the tile-label metrics as text or JSON, optionally draws the confusion matrix, and fails
+ * when part of the truth went unmatched unless --allow-partial. */
 #include "cli.h"
 
 #include <cjson/cJSON.h>
@@ -13,11 +14,24 @@ static void usage(FILE *fp) {
         fp,
         "usage: geolabel eval --pred labels.csv --truth truth.csv [--json] "
         "[--confusion-png cm.png]\n"
-        "                     [--hierarchy meta.yaml]\n\n"
-        "Matches rows by filename (base name), row and col, and reports overall accuracy,\n"
-        "per-class precision/recall/F1, macro-F1, Cohen's kappa and the confusion matrix\n"
-        "(rows truth, columns prediction); with classification trees, accuracy per level.\n"
-        "--hierarchy gives rows without a tree (e.g. from `geolabel truth`) their label's path.\n");
+        "                     [--hierarchy meta.yaml] [--truth-column NAME] [--pred-column NAME]\n"
+        "                     [--max-labels N] [--allow-partial]\n\n"
+        "Both files are label tables: CSV, GeoJSON or GPKG as `label` and `truth` write them.\n"
+        "Tiles match by input (the input column when both files have one, else the filename's\n"
+        "base name), row and col; where both carry tile bounds (left, upper, right, lower) they\n"
+        "must agree. Files that cut an input into different grids (3x3 against 2x2) are refused.\n"
+        "Reports overall accuracy, per-class precision/recall/F1, macro-F1, Cohen's kappa and\n"
+        "the confusion matrix (rows truth, columns prediction); with classification trees,\n"
+        "accuracy per level.\n"
+        "  --truth-column NAME   the truth's label column (default classification, else label)\n"
+        "  --pred-column NAME    the predictions' label column (the same default)\n"
+        "  --max-labels N        distinct labels allowed over both files (default %d; the\n"
+        "                        confusion matrix takes N x N x 8 bytes)\n"
+        "  --allow-partial       exit 0 although some truth tiles have no prediction (by\n"
+        "                        default that is an error, after the report)\n"
+        "  --hierarchy meta.yaml gives rows without a tree (e.g. from `geolabel truth`) their\n"
+        "                        label's path\n",
+        GL_EVAL_MAX_LABELS);
 }
 
 static cJSON *number_or_null(double v) {
@@ -29,6 +43,7 @@ static cJSON *eval_json(const gl_label_eval *e) {
     cJSON_AddNumberToObject(o, "n_pred", (double)e->n_pred);
     cJSON_AddNumberToObject(o, "n_truth", (double)e->n_truth);
     cJSON_AddNumberToObject(o, "n_matched", (double)e->n_matched);
+    cJSON_AddNumberToObject(o, "n_truth_unmatched", (double)e->n_truth_unmatched);
     cJSON_AddItemToObject(o, "accuracy", number_or_null(e->accuracy));
     cJSON_AddItemToObject(o, "macro_f1", number_or_null(e->macro_f1));
     cJSON_AddItemToObject(o, "kappa", number_or_null(e->kappa));
@@ -60,7 +75,8 @@ static cJSON *eval_json(const gl_label_eval *e) {
 }
 
 static void print_text(const gl_label_eval *e) {
-    printf("tiles: %ld predicted, %ld truth, %ld matched\n", e->n_pred, e->n_truth, e->n_matched);
+    printf("tiles: %ld predicted, %ld truth, %ld matched, %ld truth without a prediction\n",
+           e->n_pred, e->n_truth, e->n_matched, e->n_truth_unmatched);
     printf("accuracy  %.4f\nmacro-F1  %.4f\nkappa     %.4f\n\n", e->accuracy, e->macro_f1,
            e->kappa);
     int w = 5;
@@ -89,10 +105,15 @@ int cli_eval_labels(int argc, char **argv) {
                                          {"json", no_argument, 0, 'j'},
                                          {"confusion-png", required_argument, 0, 'c'},
                                          {"hierarchy", required_argument, 0, 'y'},
+                                         {"truth-column", required_argument, 0, 'T'},
+                                         {"pred-column", required_argument, 0, 'P'},
+                                         {"max-labels", required_argument, 0, 'm'},
+                                         {"allow-partial", no_argument, 0, 'a'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *pred = NULL, *truth = NULL, *png = NULL, *yaml = NULL;
-    int json = 0, c;
+    gl_label_eval_params p = gl_label_eval_default_params();
+    int json = 0, partial_ok = 0, c;
     optind = 1;
     while ((c = cli_getopt(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'p')
@@ -105,7 +126,16 @@ int cli_eval_labels(int argc, char **argv) {
             png = optarg;
         else if (c == 'y')
             yaml = optarg;
-        else if (c == 'h') {
+        else if (c == 'T')
+            p.truth_column = optarg;
+        else if (c == 'P')
+            p.pred_column = optarg;
+        else if (c == 'a')
+            partial_ok = 1;
+        else if (c == 'm') {
+            if ((p.max_labels = cli_parse_int("eval", "--max-labels", optarg, 1, 1 << 20)) < 0)
+                return CLI_USAGE;
+        } else if (c == 'h') {
             usage(stdout);
             return CLI_OK;
         } else
@@ -116,7 +146,8 @@ int cli_eval_labels(int argc, char **argv) {
     gl_error err = {0};
     gl_class_node *tree = NULL;
     if (yaml && !(tree = gl_class_tree_load(yaml, &err))) return cli_report(&err);
-    gl_label_eval *e = gl_label_eval_files(pred, truth, tree, &err);
+    p.hierarchy = tree;
+    gl_label_eval *e = gl_label_eval_files(pred, truth, &p, &err);
     gl_class_tree_free(tree);
     if (!e) return cli_report(&err);
     if (png && gl_draw_confusion_png(e, png, &err)) {
@@ -133,6 +164,16 @@ int cli_eval_labels(int argc, char **argv) {
         print_text(e);
         if (png) printf("\nconfusion matrix drawn to %s\n", png);
     }
+    int rc = CLI_OK;
+    /* A metric over part of the truth reads as the whole: said, and an error unless accepted. */
+    if (e->n_truth_unmatched) {
+        fprintf(stderr,
+                "geolabel eval: %ld of %ld truth tiles in %s have no prediction in %s; the "
+                "metrics cover %ld%s\n",
+                e->n_truth_unmatched, e->n_truth, truth, pred, e->n_matched,
+                partial_ok ? "" : " (--allow-partial accepts this)");
+        if (!partial_ok) rc = CLI_FAIL;
+    }
     gl_label_eval_free(e);
-    return CLI_OK;
+    return rc;
 }

@@ -9,7 +9,8 @@
 static void usage(FILE *fp) {
     fprintf(
         fp,
-        "usage: geolabel show --labels labels.csv --image IMG -o out.png [options]\n\n"
+        "usage: geolabel show --labels labels.csv|.geojson|.gpkg --image IMG -o out.png "
+        "[options]\n\n"
         "  --bands 4,3,2        bands drawn as red, green, blue (default: the RGB bands)\n"
         "  --stretch S          minmax (default) | percentile[:LOW,HIGH] | none\n"
         "  --max-side PX        longest side of the drawn scene (default 1600)\n"
@@ -17,7 +18,8 @@ static void usage(FILE *fp) {
         "  --collage            GVL's collage: the tiles in a grid, captioned with their labels\n"
         "  --max-tiles N        collage: at most N tiles, by (row, col) (default 100)\n"
         "  --colors FILE        class colours, 'class,#RRGGBB' per line\n\n"
-        "Rows are those of the CSV whose filename has IMG's base name. A class has the same\n"
+        "--labels is label's output: CSV, GeoJSON or GPKG. Rows are those whose input is IMG\n"
+        "(or, without an input column, whose filename has IMG's base name). A class has the same\n"
         "colour in every picture, raster and style: from its name (water blue, trees green,\n"
         "roads grey, ...; other names a colour of their own) unless --colors sets it.\n");
 }

@@ -1,4 +1,4 @@
-/* truth.c: `geolabel truth --mask MASK --split 3x3 IMAGE... -o truth.csv`: ground-truth tile
+/* truth.c: `geolabel truth --mask MASK [--split RxC] IMAGE... -o truth.csv`: ground-truth tile
  * labels by GVL's SpaceNet v7 protocol, on the tiles `geolabel label` cuts with the same options.
  */
 #include "cli.h"
@@ -12,8 +12,9 @@ static void usage(FILE *fp) {
         fp,
         "usage: geolabel truth --mask mask.tif|footprints.geojson IMAGE... -o truth.csv "
         "[options]\n\n"
-        "  --split RxC          rows x columns of tiles (default 3x3); also --split-height-by R\n"
-        "                       and --split-width-by C\n"
+        "  --split RxC          rows x columns of tiles (default 1x1, as label and GVL: give\n"
+        "                       both the same tiling); also --split-height-by R and\n"
+        "                       --split-width-by C\n"
         "  --remainder cover|drop  cover: the last row/column absorbs the remainder (default);\n"
         "                       drop: GVL's exact cut\n"
         "  --tile PX [--overlap PX]  fixed windows instead of a split\n"

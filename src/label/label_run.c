@@ -19,8 +19,7 @@
 gl_label_params gl_label_default_params(void) {
     gl_label_params p;
     memset(&p, 0, sizeof p);
-    p.tiling.mode = GL_TILING_SPLIT;
-    p.tiling.rows = p.tiling.cols = 1;
+    p.tiling = gl_tiling_default();
     p.raster = gl_raster_default_params();
     p.batch = DEFAULT_BATCH;
     p.llm = gl_label_llm_default_params();

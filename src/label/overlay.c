@@ -1,6 +1,7 @@
 /* overlay.c: `geolabel show`: the scene read by strips at reduced size, its labelled tiles filled
  * in class colours with their labels, a legend of tile counts, or GVL's collage of the tiles. */
 #include "label/draw.h"
+#include "label/rows.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -93,25 +94,26 @@ static int parse_int(const char *s, int *out) {
     return 1;
 }
 
-static gl_status add_row(shown *s, gl_csv *csv, const int *c, gl_error *err) {
+static gl_status add_row(shown *s, label_rows *csv, const int *c, gl_error *err) {
     shown_tile t;
     int l, u, r, lo;
-    if (!parse_int(gl_csv_field(csv, c[1]), &t.row) ||
-        !parse_int(gl_csv_field(csv, c[2]), &t.col) || !parse_int(gl_csv_field(csv, c[3]), &l) ||
-        !parse_int(gl_csv_field(csv, c[4]), &u) || !parse_int(gl_csv_field(csv, c[5]), &r) ||
-        !parse_int(gl_csv_field(csv, c[6]), &lo))
+    if (!parse_int(label_rows_field(csv, c[1]), &t.row) ||
+        !parse_int(label_rows_field(csv, c[2]), &t.col) ||
+        !parse_int(label_rows_field(csv, c[3]), &l) ||
+        !parse_int(label_rows_field(csv, c[4]), &u) ||
+        !parse_int(label_rows_field(csv, c[5]), &r) || !parse_int(label_rows_field(csv, c[6]), &lo))
         return gl_fail(err, GL_ERR_FORMAT, "%s:%ld: row, col or tile bounds are not numbers",
-                       gl_csv_path(csv), gl_csv_line(csv));
+                       label_rows_path(csv), label_rows_index(csv));
     t.x0 = l < r ? l : r, t.x1 = l < r ? r : l;
     t.y0 = lo < u ? lo : u, t.y1 = lo < u ? u : lo;
-    if ((t.cls = legend_find(s, gl_csv_field(csv, c[7]), c[8] >= 0 ? gl_csv_field(csv, c[8]) : "",
-                             err)) < 0)
+    if ((t.cls = legend_find(s, label_rows_field(csv, c[7]),
+                             c[8] >= 0 ? label_rows_field(csv, c[8]) : "", err)) < 0)
         return err->code;
     s->legend[t.cls].count++;
     if (s->n == s->cap) {
         int cap = s->cap ? s->cap * 2 : 64;
         shown_tile *g = cap <= (1 << 24) ? realloc(s->tiles, (size_t)cap * sizeof *g) : NULL;
-        if (!g) return gl_fail(err, GL_ERR_LIMIT, "%s: too many tiles", gl_csv_path(csv));
+        if (!g) return gl_fail(err, GL_ERR_LIMIT, "%s: too many tiles", label_rows_path(csv));
         s->tiles = g, s->cap = cap;
     }
     s->tiles[s->n++] = t;
@@ -166,37 +168,37 @@ static int same_input(const char *input, const char *image, const char *image_re
 static gl_status read_rows(const char *csv_path, const char *image, const char *colors_path,
                            shown *s, gl_error *err) {
     memset(s, 0, sizeof *s);
-    gl_csv *csv = gl_csv_open(csv_path, 1, err);
+    label_rows *csv = label_rows_open(csv_path, err);
     if (!csv) return err->code;
     static const char *const names[] = {"filename", "row",   "col",   "left",
                                         "upper",    "right", "lower", "classification"};
     int c[9];
     gl_status st = GL_OK;
     for (int i = 0; i < 8 && !st; i++)
-        if ((c[i] = gl_csv_column(csv, names[i])) < 0)
+        if ((c[i] = label_rows_column(csv, names[i])) < 0)
             st = gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' column", csv_path, names[i]);
-    c[8] = gl_csv_column(csv, "classification_tree");
+    c[8] = label_rows_column(csv, "classification_tree");
     const char *want = gl_path_base_name(image);
-    int in_col = gl_csv_column(csv, "input");
+    int in_col = label_rows_column(csv, "input");
     char *image_real = in_col >= 0 ? realpath(image, NULL) : NULL, *last = NULL;
     int r = 0, last_same = 0; /* rows come grouped by input: one realpath per group */
-    while (!st && (r = gl_csv_next(csv, err)) == 1) {
+    while (!st && (r = label_rows_next(csv, err)) == 1) {
         int same;
         if (in_col < 0) {
-            same = !strcmp(gl_path_base_name(gl_csv_field(csv, c[0])), want);
-        } else if (last && !strcmp(last, gl_csv_field(csv, in_col))) {
+            same = !strcmp(gl_path_base_name(label_rows_field(csv, c[0])), want);
+        } else if (last && !strcmp(last, label_rows_field(csv, in_col))) {
             same = last_same;
         } else {
             free(last);
-            last = strdup(gl_csv_field(csv, in_col));
-            same = last_same = same_input(gl_csv_field(csv, in_col), image, image_real);
+            last = strdup(label_rows_field(csv, in_col));
+            same = last_same = same_input(label_rows_field(csv, in_col), image, image_real);
         }
         if (same) st = add_row(s, csv, c, err);
     }
     free(last);
     free(image_real);
     if (!st && r < 0) st = err->code;
-    gl_csv_free(csv);
+    label_rows_free(csv);
     if (!st && s->n == 0) st = gl_fail(err, GL_ERR_FORMAT, "%s: no rows for '%s'", csv_path, want);
     if (!st) st = sort_legend(s, colors_path, err);
     if (st) shown_free(s);

@@ -6,6 +6,10 @@
 #include <math.h>
 #include <stdlib.h>
 
+gl_tiling gl_tiling_default(void) {
+    return (gl_tiling){.mode = GL_TILING_SPLIT, .rows = 1, .cols = 1, .drop_remainder = 0};
+}
+
 /* Windows of size tile stepping by step cover [0, extent): the last one starts before the end and
  * is clipped, so no window lies wholly inside its predecessor's overlap. */
 static long window_count(int extent, int tile, int step) {
