@@ -24,7 +24,8 @@ int cli_parse_int(const char *cmd, const char *opt, const char *value, int min, 
  *  - long names match exactly: no abbreviations ("--prompt" is not "--prompt-style");
  *  - '_' reads as '-' in long names, so GVL's spellings work ("--split_height_by",
  *    "--num_clusters", "--top_k"), and CLI_ALIASES below maps GVL's other names;
- *  - "-v", "-vv" and "-q" are taken anywhere (they set the log level) and "--version" prints the
+ *  - "-v", "-vv", "-q" and "--progress-interval S" are taken anywhere (log level; seconds
+ *    between timestamped progress lines when stderr is not a terminal), "--version" prints the
  *    version and exits, in every command;
  *  - an unknown option or a missing value is reported here, naming the command and the option;
  *    cli_getopt then returns '?' and the command returns CLI_USAGE.
@@ -33,6 +34,9 @@ int cli_parse_int(const char *cmd, const char *opt, const char *value, int min, 
  * letter). An option two commands share is spelled once: add it to CLI_SHARED_OPTIONS (name,
  * value name, help with its default) and list CLI_OPT(ID) in each command's table; print its help
  * with cli_help(fp, CLI_O_ID), so names, defaults and help agree across commands. */
+/* --progress-interval SECONDS (or =SECONDS), taken anywhere like -v: argv[0] is the candidate.
+ * Returns the arguments it used (0: not this option), or -1 after a usage error. */
+int cli_progress_option(const char *cmd, int argc, char **argv);
 struct option;
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
                int *longindex);

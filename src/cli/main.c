@@ -46,7 +46,9 @@ int cli_parse_int(const char *cmd, const char *opt, const char *value, int min, 
 }
 
 static void usage(FILE *fp) {
-    fprintf(fp, "usage: geolabel [-v|-vv|-q] COMMAND [options]   (-v/-q also after COMMAND)\n"
+    fprintf(fp, "usage: geolabel [-v|-vv|-q] [--progress-interval S] COMMAND [options]\n"
+                "       (-v/-q/--progress-interval also after COMMAND; S: seconds between\n"
+                "       timestamped progress lines when stderr is not a terminal, default 10)\n"
                 "       geolabel --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].help);
@@ -57,6 +59,12 @@ int main(int argc, char **argv) {
     gl_blas_reexec_if_needed(argv);
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
+        int taken = cli_progress_option("geolabel", argc - i, argv + i);
+        if (taken < 0) return CLI_USAGE;
+        if (taken) {
+            i += taken - 1; /* the value may be the next word */
+            continue;
+        }
         if (!strcmp(argv[i], "-v"))
             gl_log_set_level(GL_LOG_INFO);
         else if (!strcmp(argv[i], "-vv"))
@@ -84,6 +92,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "geolabel: command '%s' is not built in this binary\n", argv[i]);
             return CLI_FAIL;
         }
+        gl_progress_configure(commands[c].name, -1); /* keeps an interval set before COMMAND */
         int rc = commands[c].run(argc - i, argv + i);
         /* What a command printed must have reached stdout: `classify > /dev/full` fails. */
         if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {

@@ -134,6 +134,30 @@ static int global_flag(const char *a) {
     return 1;
 }
 
+int cli_progress_option(const char *cmd, int argc, char **argv) {
+    const char *a = argv[0], *v = NULL;
+    static const char name[] = "--progress-interval";
+    size_t len = sizeof name - 1;
+    int taken;
+    if ((strncmp(a, name, len) && strncmp(a, "--progress_interval", len)) ||
+        (a[len] && a[len] != '='))
+        return 0;
+    if (a[len] == '=')
+        v = a + len + 1, taken = 1;
+    else if (argc > 1)
+        v = argv[1], taken = 2;
+    else
+        return cli_usage_error(cmd, "--progress-interval needs a value"), -1;
+    char *end;
+    double s = strtod(v, &end);
+    if (end == v || *end || !(s >= 0 && s <= 86400))
+        return cli_usage_error(cmd, "--progress-interval takes seconds from 0 to 86400, not '%s'",
+                               v),
+               -1;
+    gl_progress_configure(NULL, s);
+    return taken;
+}
+
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
                int *longindex) {
     const char *cmd = argv[0];
@@ -152,6 +176,13 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
         if (global_flag(a)) {
             rotate(argv, optind, i, 1);
             optind++;
+            continue;
+        }
+        int taken = cli_progress_option(cmd, argc - i, argv + i);
+        if (taken < 0) return '?';
+        if (taken) {
+            rotate(argv, optind, i, taken);
+            optind += taken;
             continue;
         }
         if (!strcmp(a, "--version")) {

@@ -1,5 +1,5 @@
-/* error.c: the one error API (gl_error), the log level, and the terminal progress line.
- * The log level is, with errors, the only process-wide state the library keeps. */
+/* error.c: the one error API (gl_error), the log level, and progress (a terminal bar or timed log
+ * lines). Log level and progress settings are, with errors, the only process-wide state kept. */
 #include "core/progress.h"
 
 #include <stdarg.h>
@@ -96,9 +96,16 @@ double gl_now_seconds(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void progress_draw(gl_progress *p, int final) {
-    double now = gl_now_seconds(), elapsed = now - p->start_s;
-    double rate = elapsed > 0 ? p->done / elapsed : 0;
+/* Progress settings: log state like the level, set once by the CLI before a command runs. */
+static const char *progress_name = "geolabel";
+static double progress_interval_s = 10;
+
+void gl_progress_configure(const char *name, double interval_s) {
+    if (name) progress_name = name;
+    if (interval_s >= 0) progress_interval_s = interval_s;
+}
+
+static void progress_bar(gl_progress *p, double rate, int final) {
     if (p->total > 0) {
         double eta = rate > 0 ? (p->total - p->done) / rate : 0;
         int width = 30, filled = (int)(width * (double)p->done / (double)p->total);
@@ -112,6 +119,34 @@ static void progress_draw(gl_progress *p, int final) {
         fprintf(stderr, "\r%ld %s  %.1f/s ", p->done, p->what, rate);
     }
     if (final) fputc('\n', stderr);
+}
+
+/* One line a log file keeps: UTC time, who, how far, how fast, how long still. */
+static void progress_line(gl_progress *p, double rate) {
+    char when[32], eta[32] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    if (p->total > 0 && rate > 0 && p->done <= p->total) {
+        long s = (long)((p->total - p->done) / rate + 0.5);
+        snprintf(eta, sizeof eta, ", ETA %02ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    }
+    if (p->total > 0)
+        fprintf(stderr, "%s %s: %ld/%ld %s (%d%%), %.1f %s/s%s\n", when, progress_name, p->done,
+                p->total, p->what, (int)(100.0 * p->done / p->total), rate, p->what, eta);
+    else
+        fprintf(stderr, "%s %s: %ld %s, %.1f %s/s\n", when, progress_name, p->done, p->what, rate,
+                p->what);
+    p->lines++;
+}
+
+static void progress_draw(gl_progress *p, int final) {
+    double now = gl_now_seconds(), elapsed = now - p->start_s;
+    double rate = elapsed > 0 ? p->done / elapsed : 0;
+    if (p->tty)
+        progress_bar(p, rate, final);
+    else
+        progress_line(p, rate);
     p->last_draw_s = now;
 }
 
@@ -119,18 +154,22 @@ void gl_progress_begin(gl_progress *p, const char *what, long total) {
     memset(p, 0, sizeof *p);
     p->what = what;
     p->total = total;
-    p->start_s = gl_now_seconds();
-    p->enabled = isatty(2) && log_level > GL_LOG_QUIET;
+    p->start_s = p->last_draw_s = gl_now_seconds();
+    p->tty = isatty(2);
+    p->enabled = log_level > GL_LOG_QUIET;
 }
 
 void gl_progress_add(gl_progress *p, long n) {
     if (!p) return;
     p->done += n;
-    if (p->enabled && gl_now_seconds() - p->last_draw_s > 0.2) progress_draw(p, 0);
+    if (!p->enabled) return;
+    double since = gl_now_seconds() - p->last_draw_s;
+    if (p->tty ? since > 0.2 : since >= progress_interval_s) progress_draw(p, 0);
 }
 
+/* Off a terminal the last line is written only after others, so a short run stays quiet. */
 void gl_progress_end(gl_progress *p) {
-    if (p->enabled) progress_draw(p, 1);
+    if (p->enabled && (p->tty || p->lines)) progress_draw(p, 1);
 }
 
 gl_progress *gl_progress_new(const char *what, long total) {
