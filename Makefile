@@ -4,7 +4,7 @@
 CC      ?= cc
 SAN     ?= 0
 BUILD   := $(if $(filter 1,$(SAN)),build-san,build)
-PKGS    := gdal cairo libcurl libutf8proc yaml-0.1 libcjson libcrypto
+PKGS    := gdal cairo libcurl libutf8proc yaml-0.1 libcjson libcrypto sqlite3
 # One binary for every x86-64 CPU with AVX2+FMA: the baseline is x86-64-v3, and only the files
 # named *_avx512.c are built with AVX-512 flags; cpuid (src/core/cpu.c) picks their code at run time.
 OPT     ?= -O2 -march=x86-64-v3 -mtune=generic

@@ -866,6 +866,8 @@ typedef struct {
 gl_label_llm gl_label_llm_default_params(void);
 
 typedef enum { GL_LABEL_AUTO = 0, GL_LABEL_FLAT, GL_LABEL_HIERARCHICAL } gl_label_mode;
+/* Tile embeddings as stored in an index (`geolabel index`, `label --save-embeddings`). */
+typedef enum { GL_EMB_F16 = 0, GL_EMB_F32 = 1 } gl_emb_dtype;
 typedef struct {
     const char *classes_path;   /* a class list, or a GVL hierarchy (.yaml/.yml) */
     gl_label_mode mode;         /* AUTO: hierarchical for .yaml/.yml, else flat */
@@ -884,6 +886,18 @@ typedef struct {
     const char *stac;        /* a STAC Item/ItemCollection file or URL whose items are inputs too */
     const char *stac_assets; /* its asset: "visual" (NULL), or band assets "red,green,blue" */
     gl_label_llm llm;        /* the LLM pipeline; type CLIP by default */
+    /* Embed once, label many. index_path: also store every tile's embeddings there (with
+     * classes_path NULL and output NULL the run only indexes). from_index: label the tiles stored
+     * there (inputs ignored; only the text tower runs; the index's model must be clip's). */
+    const char *index_path;
+    gl_emb_dtype index_dtype;
+    const char *index_crs; /* the index layer's CRS (OGR user input); NULL: EPSG:4326 */
+    const char *from_index;
+    /* Outputs: .tif a classified GeoTIFF per input (values 1..K, 0 nodata); .geojson/.gpkg get a
+     * QGIS .qml style beside them. */
+    const char *colors_path; /* a colours file (gl_colors_load); NULL: hashed colours */
+    int probabilities;       /* .tif: also write OUT.prob.tif, one float band per class */
+    double raster_res;       /* .tif pixel size in CRS units; 0: one pixel per tile stride */
     /* Called for each input that fails before it is skipped (the run goes on); may be NULL. */
     void (*on_error)(void *ctx, const char *input, const gl_error *err);
     void *ctx;
@@ -916,7 +930,7 @@ gl_manifest *gl_label_manifest(gl_clip *clip, const gl_label_params *p, gl_error
 gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *const *inputs,
                        int n_inputs, const char *output, gl_label_summary *summary, gl_error *err);
 
-/* ------------------------------------------------------------------ colours and review */
+/* ------------------------------------------------------------------ colours, search and review */
 
 /* Class colours, stable across pictures, rasters, QGIS styles and review pages: a class's colour
  * comes from its name alone (gl_color_hashed: common land-cover names such as water, trees, road
@@ -929,6 +943,32 @@ gl_colors *gl_colors_load(const char *path, gl_error *err);
 void gl_colors_free(gl_colors *c);
 unsigned gl_color_of(const gl_colors *c, const char *name); /* 0xRRGGBB; c may be NULL */
 unsigned gl_color_hashed(const char *name);
+
+/* `geolabel search`: the top_k tiles of an index by cosine to a query: the mean of the unit text
+ * embeddings of texts, or of an image file, or of a stored tile. Exact brute force over the BLOBs,
+ * threads streaming disjoint id ranges with memory bounded by top_k. */
+typedef struct {
+    const char *const *texts; /* n_texts prompts, used as given */
+    int n_texts;
+    const char *image; /* an image file; or NULL */
+    long tile_id;      /* a tile id of the index (its fid); 0: none */
+    int top_k;         /* 0: 10 */
+    double min_score;  /* hits below it are dropped; -2: none */
+    int has_bbox;
+    double bbox[4]; /* lon_min, lat_min, lon_max, lat_max (WGS 84): tiles intersecting it */
+    int threads;    /* 0: all cores */
+} gl_search_params;
+gl_search_params gl_search_default_params(void);
+typedef struct {
+    long scanned; /* tiles compared */
+    int hits;
+    double seconds; /* the scan alone, without loading the model or encoding the query */
+} gl_search_summary;
+/* clip may be NULL for a tile query. The index's model must be clip's. output: .csv (rank,
+ * tile_id, score, input, filename, row, col, left, upper, right, lower, lon, lat) or .geojson
+ * (tile polygons in WGS 84, the same properties), written atomically. */
+gl_status gl_search_run(gl_clip *clip, const char *index, const gl_search_params *p,
+                        const char *output, gl_search_summary *summary, gl_error *err);
 
 /* `geolabel review`: one self-contained HTML page (no network) to look through labels: per scene
  * an overview with the tiles in class colours and a grid of thumbnails (read from the scenes under
@@ -1288,6 +1328,17 @@ typedef struct {
  * summary may be NULL. */
 gl_status gl_merge_outputs(const char *output, const char *const *shards, int n,
                            const gl_merge_params *p, gl_merge_summary *summary, gl_error *err);
+/* Tile-embedding stores (`geolabel index`, label --save-embeddings) merge through these, which
+ * gl_merge_outputs calls for .gpkg shards that are stores. gl_index_is_store: whether path is one.
+ * gl_index_merge: the stores' metadata must agree (all but model, version and created), each input
+ * be complete, and no tile (input, tile) be in two stores; output gets every input once with its
+ * tiles in tiling order, inputs ordered by ordinal (the run's input order; -1: unknown, first)
+ * then by store order (give stores in shard order) and place there. ordinal may be NULL. *tiles:
+ * how many were copied. Written atomically. */
+int gl_index_is_store(const char *path);
+gl_status gl_index_merge(const char *output, const char *const *stores, int n,
+                         long (*ordinal)(void *ctx, const char *input), void *ctx, long *tiles,
+                         gl_error *err);
 
 /* ------------------------------------------------------------------ LLM client (src/llm) */
 

@@ -3,13 +3,13 @@
 # Idempotent: re-running it on a machine that has everything only re-checks.
 set -eu
 BUILD="build-essential pkg-config libgdal-dev gdal-bin libopenblas-dev libcjson-dev libyaml-dev \
-libutf8proc-dev libcurl4-openssl-dev libssl-dev libcairo2-dev zlib1g-dev"
+libutf8proc-dev libcurl4-openssl-dev libssl-dev libcairo2-dev zlib1g-dev libsqlite3-dev"
 TEST="python3 python3-numpy python3-gdal python3-yaml python3-pil python3-torch clang-format \
 slurmctld slurmd slurm-client munge nginx-light chromium chromium-driver nodejs"
 # make fuzz-smoke (part of make check): libFuzzer and the sanitizer runtimes come with clang 14
 FUZZ="clang libclang-rt-14-dev"
-# bench/peers.sh: ONNX export (python3-onnx), onnxruntime-node through npm
-BENCH="hyperfine time python3-onnx nodejs npm"
+# bench/peers.sh: ONNX export (python3-onnx), onnxruntime-node through npm; bench_store.sh: bc
+BENCH="hyperfine time python3-onnx nodejs npm bc"
 want=""
 for p in $BUILD $TEST $FUZZ ${GEOLABEL_BENCH_DEPS:+$BENCH}; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || want="$want $p"

@@ -222,11 +222,17 @@ void cli_llm_report(const gl_llm *llm, const char *what);
     X(locate, "geolocate photos (zeroshot country->city, or geoclip)")                             \
     X(merge, "merge the outputs of a sharded run (--shard i/n) into one")                          \
     X(bench, "time the CLIP towers alone on synthetic inputs (like llama-bench)")                  \
+    X(index, "store tile embeddings once (a GeoPackage) for label --from-index and search")        \
+    X(search, "the tiles of an index nearest a text, an image or a tile")                          \
     X(review, "a self-contained HTML page to review and correct labels")
 
 #define CLI_DECLARE(name, help) int cmd_##name(int argc, char **argv) __attribute__((weak));
 CLI_COMMANDS(CLI_DECLARE)
 #undef CLI_DECLARE
+
+/* `geolabel label` and `geolabel index` share one parser and run (label.c); cmd picks the mode. */
+int cli_label_main(const char *cmd, int argc, char **argv);
+void cli_index_usage(FILE *fp);
 
 /* `geolabel eval` serves three paths, each in its own file; eval.c picks one by flag. */
 int cli_eval_labels(int argc, char **argv) __attribute__((weak)); /* --pred/--truth */

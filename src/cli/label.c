@@ -58,11 +58,27 @@ static void usage(FILE *fp) {
     cli_help(fp, CLI_O_THREADS);
     cli_help(fp, CLI_O_BATCH);
     cli_llm_label_help(fp);
+    fprintf(
+        fp,
+        "embed once, label many:\n"
+        "  --save-embeddings IDX.gpkg  also store every tile's embedding (see 'geolabel index')\n"
+        "  --embedding-dtype f16|f32   as stored (default f16)\n"
+        "  --from-index IDX.gpkg     label the tiles of an index: no INPUT, only the text tower\n"
+        "                            runs; --model must be the index's\n"
+        "outputs:\n"
+        "  -o OUT.tif                a classified GeoTIFF (COG) per scene: values 1..K in class\n"
+        "                            order, 0 nodata, colour table and attribute table; several\n"
+        "                            scenes give OUT.<scene>.tif\n"
+        "  --raster-res R            .tif pixel size in CRS units (default: one per tile stride)\n"
+        "  --probabilities           .tif: also OUT.prob.tif, one float band per class\n");
+    cli_help(fp, CLI_O_COLORS);
     fprintf(fp,
+            "                            .geojson and .gpkg get a QGIS style OUT.qml beside\n"
             "GVL's spellings work too: --classes_file, --output_file, --split_height_by, ...\n");
 }
 
 typedef struct {
+    const char *cmd; /* "label", or "index": -o names the index, no classes */
     const char *model, *arch, *output;
     gl_label_params p;
     int threads;
@@ -217,9 +233,38 @@ static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
         return parse_int_opt("--threads", 1, 1024, &o->threads);
     case CLI_O_BATCH:
         return parse_int_opt("--batch", 1, 256, &p->batch);
+    case 'E':
+        p->index_path = optarg;
+        break;
+    case 'D':
+        rc = parse_choice("--embedding-dtype", optarg, "f16", "f32", &v);
+        p->index_dtype = v ? GL_EMB_F32 : GL_EMB_F16;
+        return rc;
+    case 'F':
+        p->from_index = optarg;
+        break;
+    case CLI_O_COLORS:
+        p->colors_path = optarg;
+        break;
+    case 'p':
+        p->probabilities = 1;
+        break;
+    case 'X':
+        p->index_crs = optarg;
+        break;
+    case 'e': {
+        char *end;
+        p->raster_res = strtod(optarg, &end);
+        if (end == optarg || *end || !(p->raster_res > 0))
+            return cli_usage_error(o->cmd, "--raster-res takes a positive size, not '%s'", optarg);
+        break;
+    }
     case 'h':
     case CLI_O_HELP:
-        usage(stdout);
+        if (!strcmp(o->cmd, "index"))
+            cli_index_usage(stdout);
+        else
+            usage(stdout);
         return CLI_OK;
     default:
         if (cli_is_llm_option(c))
@@ -258,6 +303,13 @@ static int parse(int argc, char **argv, label_opts *o) {
                                   CLI_OPT(FORCE),
                                   CLI_OPT(THREADS),
                                   CLI_OPT(BATCH),
+                                  {"save-embeddings", required_argument, 0, 'E'},
+                                  {"embedding-dtype", required_argument, 0, 'D'},
+                                  {"from-index", required_argument, 0, 'F'},
+                                  CLI_OPT(COLORS),
+                                  {"probabilities", no_argument, 0, 'p'},
+                                  {"raster-res", required_argument, 0, 'e'},
+                                  {"crs", required_argument, 0, 'X'},
                                   CLI_OPT(HELP),
                                   CLI_LLM_LABEL_ROWS,
                                   {0, 0, 0, 0}};
@@ -278,15 +330,33 @@ static int parse(int argc, char **argv, label_opts *o) {
         o->named = o->inputs = all;
         o->n_inputs += o->n_named;
     }
-    if (!o->model) return cli_usage_error("label", "--model is required");
+    const char *cmd = o->cmd;
+    int index = !strcmp(cmd, "index");
+    if (!o->model) return cli_usage_error(cmd, "--model is required");
     o->p.model_name = o->model;
-    if (!o->p.classes_path) return cli_usage_error("label", "--classes is required");
-    if (!o->output) return cli_usage_error("label", "-o OUT is required");
-    if (!o->n_inputs && !o->p.stac) return cli_usage_error("label", "no INPUT given");
-    if (o->p.stac_assets && !o->p.stac) return cli_usage_error("label", "--asset needs --stac");
-    if (cli_shard_resolve("label", &o->shard)) return CLI_USAGE;
+    if (!index && !o->p.classes_path) return cli_usage_error(cmd, "--classes is required");
+    if (!o->output) return cli_usage_error(cmd, "-o OUT is required");
+    if (index && o->p.classes_path)
+        return cli_usage_error(cmd, "an index holds no labels; give --classes to label");
+    if (index && o->p.index_path)
+        return cli_usage_error(cmd, "-o names the index; --save-embeddings is for label");
+    if (index && o->p.force)
+        return cli_usage_error(cmd, "an index resumes only into the same model and options: "
+                                    "no --force");
+    if (!index && o->p.index_crs)
+        return cli_usage_error(cmd, "--crs applies to 'geolabel index' only");
+    if (o->p.from_index && (o->n_inputs || o->p.stac))
+        return cli_usage_error(cmd, "--from-index labels the index's tiles: no INPUT");
+    if (o->p.from_index && o->p.index_path)
+        return cli_usage_error(cmd, "--from-index and --save-embeddings do not go together");
+    if (!o->p.from_index && !o->n_inputs && !o->p.stac)
+        return cli_usage_error(cmd, "no INPUT given");
+    if (o->p.stac_assets && !o->p.stac) return cli_usage_error(cmd, "--asset needs --stac");
+    if (cli_shard_resolve(cmd, &o->shard)) return CLI_USAGE;
     o->p.shard = o->shard.shard;
-    if (cli_check_output("label", o->output)) return CLI_FAIL;
+    if (cli_check_output(cmd, o->output)) return CLI_FAIL;
+    if (o->p.index_path && cli_check_output(cmd, o->p.index_path)) return CLI_FAIL;
+    if (index) o->p.index_path = o->output, o->output = NULL;
     if (o->p.tiling.mode == GL_TILING_WINDOW && o->p.tiling.overlap >= o->p.tiling.tile)
         return cli_usage_error("label", "--overlap must be smaller than --tile");
     gl_label_llm *l = &o->p.llm;
@@ -317,8 +387,8 @@ static void free_opts(label_opts *o) {
     free(o->listed);
 }
 
-int cmd_label(int argc, char **argv) {
-    label_opts o = {.p = gl_label_default_params(), .llm = cli_llm_defaults()};
+int cli_label_main(const char *cmd, int argc, char **argv) {
+    label_opts o = {.cmd = cmd, .p = gl_label_default_params(), .llm = cli_llm_defaults()};
     int rc = parse(argc, argv, &o);
     if (rc >= 0) {
         free_opts(&o);
@@ -362,6 +432,10 @@ int cmd_label(int argc, char **argv) {
                 "geolabel: %d inputs: %d labelled, %d already complete, %d failed; %ld tiles "
                 "(%ld nodata) in %.1f s, %.1f tiles/s -> %s\n",
                 s.inputs, s.labelled, s.resumed, s.failed, s.tiles, s.nodata_tiles, s.seconds,
-                s.seconds > 0 ? s.tiles / s.seconds : 0.0, o.output);
+                s.seconds > 0 ? s.tiles / s.seconds : 0.0, o.output ? o.output : o.p.index_path);
     return st ? cli_report(&err) : CLI_OK;
+}
+
+int cmd_label(int argc, char **argv) {
+    return cli_label_main("label", argc, argv);
 }

@@ -9,7 +9,8 @@ static void usage(FILE *fp) {
     fprintf(
         fp,
         "usage: geolabel merge [--sort] OUT SHARD_OUTPUT...\n"
-        "  OUT            the merged .csv, .geojson or .gpkg (the shards' format)\n"
+        "  OUT            the merged .csv, .geojson or .gpkg (the shards' format; the stores\n"
+        "                 of `geolabel index --shard` merge into one store)\n"
         "  SHARD_OUTPUT   every shard's output of one run (--shard i/n, or an array job), each\n"
         "                 with its run manifest beside it; all n shards, each once\n"
         "  --sort         rows in the run's input order, then tile row and column, as a\n"

@@ -99,14 +99,46 @@ typedef struct {
 gl_status gl_zeroshot_classify(gl_zeroshot *zs, float *emb, int n_views, gl_zs_choice *out,
                                gl_error *err);
 
+/* The unique leaf names in depth-first order (borrowed from the tree); returns their count. */
+int gl_zeroshot_leaves(const gl_zeroshot *zs, const char *const **names);
+/* P(leaf) for every leaf: the product of the softmax probabilities along its path (flat: the
+ * softmax itself), each averaged over the views. emb: [n_views, dim] unit rows; out [leaves]. */
+gl_status gl_zeroshot_leaf_probs(gl_zeroshot *zs, const float *emb, int n_views, float *out,
+                                 gl_error *err);
+
+/* The run's class tree (p's classes, mode, context, templates) and its zero-shot classifier; free
+ * with gl_class_tree_free and gl_zeroshot_free. (label_run.c) */
+gl_status gl_label_zeroshot(gl_clip *clip, const gl_label_params *p, gl_class_node **tree,
+                            int *hierarchical, gl_zeroshot **zs, gl_error *err);
+/* `label --from-index`: p->from_index's tiles labelled with clip's text tower only. (relabel.c) */
+gl_status gl_label_from_index(gl_clip *clip, const gl_label_params *p, const char *output,
+                              gl_label_summary *summary, gl_error *err);
+
 /* ---------------------------------------------------------------- --resume (resume.c) */
 
 /* Which inputs an existing output already holds in full (done[i] = 1; done zeroed by the
  * caller, room for in->n). */
 gl_status gl_resume_plan(const gl_label_params *p, const char *output, const gl_input_list *in,
                          char *done, gl_error *err);
-/* The unit header a label journal keeps per input: "CRS-label TAB CRS-WKT". malloc'ed. */
-char *gl_label_unit_header(const gl_raster_info *info);
+/* How a run reads its inputs, as its manifest spells it (label's and the index's). */
+typedef struct {
+    char tiling[96]; /* "split RxC cover|drop" or "tile T overlap O" */
+    char bands[64];  /* "auto" or "r,g,b" */
+    char stretch[64];
+    char tta[16];
+} gl_run_text;
+void gl_label_run_text(const gl_label_params *p, gl_run_text *rt);
+/* Reads gl_run_text's tiling back; GL_ERR_FORMAT (no message) when it is not one. */
+gl_status gl_label_tiling_parse(const char *text, gl_tiling *t);
+
+/* The unit header a label journal keeps per input: "CRS-label TAB CRS-WKT TAB grid" (the grid:
+ * width height has_gt gt[6], what raster outputs place tiles by). malloc'ed. */
+typedef struct gl_scene_grid gl_scene_grid;
+char *gl_label_unit_header(const gl_raster_info *info, const gl_scene_grid *g);
+/* Reads one back: *crs and *wkt malloc'ed (the caller frees both, also on failure), g's numbers
+ * filled (its strings left NULL). */
+gl_status gl_label_unit_header_parse(const char *header, char **crs, char **wkt, gl_scene_grid *g,
+                                     gl_error *err);
 
 /* One level of the walk: the mean-over-views probabilities among node's children (probs holds
  * node->n_children) and the best child, for a node of zs's tree. emb as above. */
@@ -146,6 +178,18 @@ void gl_llm_step_result(const gl_llm_step *s, int slot, const gl_zs_choice **cho
 
 /* ---------------------------------------------------------------- outputs (label_out.c) */
 
+/* The grid a scene is cut from (the raster, or GVL's resize of a small one): what the index keeps
+ * per input and the GeoTIFF writer needs to place tiles. */
+struct gl_scene_grid {
+    long id; /* the index's input id, when read from one */
+    const char *input, *filename;
+    int width, height;
+    int has_gt;
+    double gt[6]; /* of this grid (pixel sizes scaled when GVL's resize applied) */
+    const char *crs_wkt;
+    int tiles; /* how many tiles its tiling makes (as read from an index) */
+};
+
 /* One labelled tile. Pixel bounds keep GVL's naming: left/right are x; `lower` is the TOP y and
  * `upper` the BOTTOM y (GVL computes lower = row * h, upper = lower + h in image rows). */
 typedef struct {
@@ -166,9 +210,14 @@ typedef struct {
     double lon, lat;                   /* tile centre, WGS 84 */
     double ring_crs[4][2];             /* corners (x, y) in the raster's CRS: TL, TR, BR, BL */
     double ring_lonlat[4][2];          /* the same corners as (lon, lat) */
+    const gl_scene_grid *grid;         /* for raster outputs; may be NULL */
+    int tile;                          /* index in the scene's tiling order */
+    const float *leaf_probs;           /* [n leaves] for raster outputs; may be NULL */
+    int n_leaf_probs;                  /* how many of them a journal record keeps (0: none) */
+    const char *top3;                  /* "label:p;label:p;label:p" (gl_label_top3); may be NULL */
 } gl_label_row;
 
-typedef enum { GL_LABEL_CSV = 0, GL_LABEL_GEOJSON, GL_LABEL_GPKG } gl_label_format;
+typedef enum { GL_LABEL_CSV = 0, GL_LABEL_GEOJSON, GL_LABEL_GPKG, GL_LABEL_TIF } gl_label_format;
 /* The format an output path's extension asks for; GL_ERR_ARG for an unknown one. */
 gl_status gl_label_format_of(const char *path, gl_label_format *fmt, gl_error *err);
 
@@ -187,6 +236,13 @@ typedef struct gl_label_writer gl_label_writer;
  * with redo NULL the output starts empty. */
 gl_label_writer *gl_label_writer_open(const char *path, const char *const *redo, int n_redo,
                                       gl_error *err);
+/* The run's leaves (unique, in the order a .tif numbers them 1..n), its mode and p's colours and
+ * raster options: needed by a .tif before any row, and for the .qml beside GeoJSON and GPKG. */
+gl_status gl_label_writer_classes(gl_label_writer *w, const gl_label_params *p,
+                                  const char *const *leaves, int n, int hierarchical,
+                                  gl_error *err);
+/* The three most probable leaves as "label:p;label:p;label:p" (6 decimals), into buf. */
+void gl_label_top3(const float *probs, const char *const *names, int n, char *buf, size_t cap);
 gl_status gl_label_writer_add(gl_label_writer *w, const gl_label_row *row, gl_error *err);
 /* Renames the output into place and frees w; abort drops the temporary file. */
 gl_status gl_label_writer_commit(gl_label_writer *w, gl_error *err);
@@ -194,8 +250,10 @@ void gl_label_writer_abort(gl_label_writer *w);
 
 /* A row as one journal record (the per-input fields, input, filename and CRS, travel in the
  * unit's header instead). encode: malloc'ed, NULL when out of memory. decode parses text in place;
- * r's strings point into it. */
+ * r's strings point into it; a record with leaf probabilities must hold n_probs of them, put in
+ * probs (the caller's) and pointed to by r->leaf_probs. */
 char *gl_label_row_encode(const gl_label_row *r);
-gl_status gl_label_row_decode(char *text, gl_label_row *r, gl_error *err);
+gl_status gl_label_row_decode(char *text, gl_label_row *r, float *probs, int n_probs,
+                              gl_error *err);
 
 #endif

@@ -1,6 +1,6 @@
 /* label_out.c: the label outputs: CSV with GVL's header plus our columns, GeoJSON (RFC 7946) and
  * GPKG through OGR, all into a temporary file renamed into place; and reading them for --resume. */
-#include "label.h"
+#include "label/geotiff.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,12 +38,14 @@ static const struct {
     {"lon", F_REAL},
     {"lat", F_REAL},
     {"input", F_STR},
-    {"llm_error", F_STR}};
+    {"llm_error", F_STR},
+    {"top3", F_STR}};
 enum {
     N_FIELDS = sizeof FIELDS / sizeof FIELDS[0],
     N_GVL_FIELDS = 11,
-    F_INPUT = N_FIELDS - 2,
-    F_LLM_ERROR = N_FIELDS - 1
+    F_INPUT = N_FIELDS - 3,
+    F_LLM_ERROR = N_FIELDS - 2,
+    F_TOP3 = N_FIELDS - 1
 };
 
 gl_status gl_label_format_of(const char *path, gl_label_format *fmt, gl_error *err) {
@@ -53,8 +55,11 @@ gl_status gl_label_format_of(const char *path, gl_label_format *fmt, gl_error *e
         *fmt = GL_LABEL_GEOJSON;
     else if (gl_path_has_suffix(path, ".gpkg"))
         *fmt = GL_LABEL_GPKG;
+    else if (gl_path_has_suffix(path, ".tif") || gl_path_has_suffix(path, ".tiff"))
+        *fmt = GL_LABEL_TIF;
     else
-        return gl_fail(err, GL_ERR_ARG, "%s: the output must end in .csv, .geojson or .gpkg", path);
+        return gl_fail(err, GL_ERR_ARG, "%s: the output must end in .csv, .geojson, .gpkg or .tif",
+                       path);
     return GL_OK;
 }
 
@@ -83,6 +88,8 @@ static const char *field_text(const gl_label_row *r, int k, char *buf, size_t ca
         return r->input ? r->input : r->filename;
     case F_LLM_ERROR:
         return r->llm_error ? r->llm_error : "";
+    case F_TOP3:
+        return r->top3 ? r->top3 : "";
     default:
         break;
     }
@@ -105,8 +112,44 @@ struct gl_label_writer {
     GDALDatasetH ds;
     OGRLayerH layer;
     OGRSpatialReferenceH layer_srs;
-    long n_features; /* features written so far */
+    long n_features;    /* features written so far */
+    gl_tif_writer *tif; /* .tif */
+    char **classes;     /* the leaves, for the .tif and the .qml beside vector outputs */
+    int n_classes;
+    gl_colors *colors;
 };
+
+void gl_label_top3(const float *probs, const char *const *names, int n, char *buf, size_t cap) {
+    int best[3] = {-1, -1, -1};
+    for (int k = 0; k < n; k++)
+        for (int j = 0; j < 3; j++)
+            if (best[j] < 0 || probs[k] > probs[best[j]]) {
+                for (int m = 2; m > j; m--)
+                    best[m] = best[m - 1];
+                best[j] = k;
+                break;
+            }
+    size_t used = 0;
+    buf[0] = 0;
+    for (int j = 0; j < 3 && best[j] >= 0 && used < cap; j++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%s:%.6f", j ? ";" : "", names[best[j]],
+                                 probs[best[j]]);
+}
+
+gl_status gl_label_writer_classes(gl_label_writer *w, const gl_label_params *p,
+                                  const char *const *leaves, int n, int hierarchical,
+                                  gl_error *err) {
+    if (!(w->colors = gl_colors_load(p->colors_path, err))) return err->code;
+    w->classes = calloc((size_t)n + 1, sizeof *w->classes);
+    if (!w->classes) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", w->path);
+    for (int k = 0; k < n; k++)
+        if (!(w->classes[w->n_classes++] = strdup(leaves[k])))
+            return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", w->path);
+    if (w->fmt != GL_LABEL_TIF) return GL_OK;
+    if (!(w->tif = gl_tif_writer_open(w->path, &p->tiling, p->raster_res, p->probabilities, err)))
+        return err->code;
+    return gl_tif_writer_classes(w->tif, leaves, n, w->colors, hierarchical, err);
+}
 
 static void write_csv_header(FILE *fp) {
     for (int k = 0; k < N_FIELDS; k++) {
@@ -238,7 +281,9 @@ gl_label_writer *gl_label_writer_open(const char *path, const char *const *redo,
         return NULL;
     }
     gl_status st = gl_label_format_of(path, &w->fmt, err);
-    if (!st && w->fmt == GL_LABEL_CSV) {
+    if (!st && w->fmt == GL_LABEL_TIF) {
+        /* gl_label_writer_classes opens the raster writer, which needs the class list */
+    } else if (!st && w->fmt == GL_LABEL_CSV) {
         st = gl_atomic_open(&w->csv, path, err);
         if (!st) write_csv_header(w->csv.fp);
         if (!st && resume && access(path, F_OK) == 0) st = copy_csv_rows(w, redo, n_redo, err);
@@ -334,10 +379,15 @@ static gl_status add_ogr(gl_label_writer *w, const gl_label_row *r, gl_error *er
 }
 
 gl_status gl_label_writer_add(gl_label_writer *w, const gl_label_row *r, gl_error *err) {
+    if (w->fmt == GL_LABEL_TIF)
+        return w->tif ? gl_tif_writer_add(w->tif, r, err)
+                      : gl_fail(err, GL_ERR_INTERNAL, "%s: no class list", w->path);
     return w->fmt == GL_LABEL_CSV ? add_csv(w, r) : add_ogr(w, r, err);
 }
 
 static void free_writer(gl_label_writer *w) {
+    gl_strings_free(w->classes, w->n_classes);
+    gl_colors_free(w->colors);
     if (w->layer_srs) OSRDestroySpatialReference(w->layer_srs);
     free(w->tmp_path);
     free(w->path);
@@ -379,7 +429,11 @@ static gl_status verify_ogr(gl_label_writer *w, gl_error *err) {
 
 gl_status gl_label_writer_commit(gl_label_writer *w, gl_error *err) {
     gl_status st = GL_OK;
-    if (w->fmt == GL_LABEL_CSV) {
+    if (w->fmt == GL_LABEL_TIF) {
+        st = w->tif ? gl_tif_writer_commit(w->tif, err)
+                    : gl_fail(err, GL_ERR_INTERNAL, "%s: no class list", w->path);
+        w->tif = NULL;
+    } else if (w->fmt == GL_LABEL_CSV) {
         st = gl_atomic_commit(&w->csv, err);
     } else {
         st = ensure_layer(w, NULL, err); /* an empty run still leaves a valid, empty layer */
@@ -397,6 +451,10 @@ gl_status gl_label_writer_commit(gl_label_writer *w, gl_error *err) {
             st = gl_fail(err, GL_ERR_IO, "%s: cannot rename into place: %s", w->path,
                          strerror(errno));
         if (st) unlink(w->tmp_path);
+        /* QGIS loads OUT's stem + .qml with the layer: the classes in their colours. */
+        if (!st && w->classes)
+            st = gl_qml_write(w->path, (const char *const *)w->classes, w->n_classes, w->colors,
+                              err);
     }
     free_writer(w);
     return st;
@@ -404,7 +462,9 @@ gl_status gl_label_writer_commit(gl_label_writer *w, gl_error *err) {
 
 void gl_label_writer_abort(gl_label_writer *w) {
     if (!w) return;
-    if (w->fmt == GL_LABEL_CSV) {
+    if (w->fmt == GL_LABEL_TIF) {
+        gl_tif_writer_abort(w->tif);
+    } else if (w->fmt == GL_LABEL_CSV) {
         if (w->csv.path) gl_atomic_abort(&w->csv);
     } else if (w->tmp_path) {
         if (w->ds) GDALClose(w->ds);
@@ -488,7 +548,7 @@ gl_status gl_label_done_load(const char *path, gl_label_done **rows, int *n, gl_
     *n = 0;
     gl_label_format fmt;
     gl_status st = gl_label_format_of(path, &fmt, err);
-    if (st || access(path, F_OK) != 0) return st;
+    if (st || fmt == GL_LABEL_TIF || access(path, F_OK) != 0) return st; /* a raster: redo all */
     st =
         fmt == GL_LABEL_CSV ? done_load_csv(path, rows, n, err) : done_load_ogr(path, rows, n, err);
     if (st) {
@@ -530,7 +590,9 @@ static void put_field(char **buf, size_t *len, size_t *cap, const char *v, int f
     (*buf)[*len] = 0;
 }
 
-enum { REC_FIELDS = 13 + 6 + 16 };
+/* The row's fields, then (since the index store) its tile number, top3 and, for raster outputs,
+ * every leaf's probability (comma-separated; empty otherwise). */
+enum { REC_FIELDS_V1 = 13 + 6 + 16, REC_FIELDS = REC_FIELDS_V1 + 3 };
 
 char *gl_label_row_encode(const gl_label_row *r) {
     char *buf = NULL, num[40];
@@ -559,6 +621,17 @@ char *gl_label_row_encode(const gl_label_row *r) {
         snprintf(num, sizeof num, "%.17g", v);
         put_field(&buf, &len, &cap, num, 0);
     }
+    snprintf(num, sizeof num, "%d", r->tile);
+    if (buf) put_field(&buf, &len, &cap, num, 0);
+    if (buf) put_field(&buf, &len, &cap, r->top3 ? r->top3 : "", 0);
+    char *probs = malloc((size_t)r->n_leaf_probs * 16 + 1);
+    size_t used = 0;
+    if (probs) probs[0] = 0;
+    for (int k = 0; probs && r->leaf_probs && k < r->n_leaf_probs; k++)
+        used += (size_t)sprintf(probs + used, "%s%.9g", k ? "," : "", r->leaf_probs[k]);
+    if (buf && probs) put_field(&buf, &len, &cap, probs, 0);
+    if (!probs) free(buf), buf = NULL;
+    free(probs);
     return buf;
 }
 
@@ -577,7 +650,8 @@ static void unescape(char *s) {
     *o = 0;
 }
 
-gl_status gl_label_row_decode(char *text, gl_label_row *r, gl_error *err) {
+gl_status gl_label_row_decode(char *text, gl_label_row *r, float *probs, int n_probs,
+                              gl_error *err) {
     char *f[REC_FIELDS];
     int n = 0;
     for (char *p = text; n < REC_FIELDS; n++) {
@@ -590,10 +664,10 @@ gl_status gl_label_row_decode(char *text, gl_label_row *r, gl_error *err) {
         *tab = 0;
         p = tab + 1;
     }
-    if (n != REC_FIELDS)
+    if (n != REC_FIELDS && n != REC_FIELDS_V1)
         return gl_fail(err, GL_ERR_FORMAT, "journal: a row record has %d fields, not %d", n,
                        REC_FIELDS);
-    for (int k = 0; k < REC_FIELDS; k++)
+    for (int k = 0; k < n; k++)
         unescape(f[k]);
     int *ints[] = {&r->row, &r->col, &r->left, &r->upper, &r->right, &r->lower, &r->has_geo};
     for (int k = 0; k < 7; k++)
@@ -612,12 +686,43 @@ gl_status gl_label_row_decode(char *text, gl_label_row *r, gl_error *err) {
         else
             r->ring_lonlat[(k - 14) / 2][(k - 14) % 2] = v;
     }
+    if (n == REC_FIELDS_V1) return GL_OK;
+    r->tile = atoi(f[REC_FIELDS_V1]);
+    r->top3 = *f[REC_FIELDS_V1 + 1] ? f[REC_FIELDS_V1 + 1] : NULL;
+    const char *pr = f[REC_FIELDS_V1 + 2];
+    if (!*pr) return GL_OK;
+    int k = 0;
+    for (char *end; k < n_probs && *pr; k++, pr = *end == ',' ? end + 1 : end) {
+        probs[k] = strtof(pr, &end);
+        if (end == pr) break;
+    }
+    if (k != n_probs || *pr)
+        return gl_fail(err, GL_ERR_FORMAT, "journal: a row record's probabilities are not %d",
+                       n_probs);
+    r->leaf_probs = probs;
+    r->n_leaf_probs = n_probs;
     return GL_OK;
 }
 
-char *gl_label_unit_header(const gl_raster_info *info) {
-    size_t n = strlen(info->crs_label) + 2;
+char *gl_label_unit_header(const gl_raster_info *info, const gl_scene_grid *g) {
+    size_t n = strlen(info->crs_label) + 256;
     char *h = malloc(n);
-    if (h) snprintf(h, n, "%s\t", info->crs_label);
+    if (h)
+        snprintf(h, n, "%s\t\t%d %d %d %.17g %.17g %.17g %.17g %.17g %.17g", info->crs_label,
+                 g->width, g->height, g->has_gt, g->gt[0], g->gt[1], g->gt[2], g->gt[3], g->gt[4],
+                 g->gt[5]);
     return h;
+}
+
+gl_status gl_label_unit_header_parse(const char *header, char **crs, char **wkt, gl_scene_grid *g,
+                                     gl_error *err) {
+    const char *t1 = strchr(header, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+    memset(g, 0, sizeof *g);
+    *crs = t1 ? strndup(header, (size_t)(t1 - header)) : strdup(header);
+    *wkt = t1 ? (t2 ? strndup(t1 + 1, (size_t)(t2 - t1 - 1)) : strdup(t1 + 1)) : strdup("");
+    if (!*crs || !*wkt) return gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
+    if (t2 && sscanf(t2 + 1, "%d %d %d %lf %lf %lf %lf %lf %lf", &g->width, &g->height, &g->has_gt,
+                     &g->gt[0], &g->gt[1], &g->gt[2], &g->gt[3], &g->gt[4], &g->gt[5]) != 9)
+        return gl_fail(err, GL_ERR_FORMAT, "journal: a unit header's grid is unreadable");
+    return GL_OK;
 }

@@ -1,8 +1,8 @@
-/* label_run.c: `geolabel label`'s run loop: each scene read window by window, tiles batched
- * through CLIP, rows streamed to the writer; failing inputs skipped (inputs.c and resume.c feed
- * it). */
+/* label_run.c: `geolabel label`'s and `geolabel index`'s run loop: each scene read window by
+ * window, tiles batched through CLIP, rows to the journal and embeddings to the index; failing
+ * inputs skipped (inputs.c and resume.c feed it). */
 #include "core/progress.h"
-#include "label.h"
+#include "label/index.h"
 
 #include <cpl_conv.h>
 #include <gdal.h>
@@ -31,8 +31,14 @@ gl_label_params gl_label_default_params(void) {
 typedef struct {
     const gl_label_params *p;
     gl_clip *clip;
-    gl_zeroshot *zs;
-    gl_journal *j;
+    gl_zeroshot *zs;     /* NULL when the run only indexes */
+    gl_journal *j;       /* the labels' journal; NULL when the run only indexes */
+    gl_index_writer *iw; /* --save-embeddings / `geolabel index`; or NULL */
+    const char *const *leaves;
+    int n_leaves, index_only;
+    int keep_probs; /* a .tif output blends every leaf's probability: the journal keeps them */
+    float *probs;   /* [n_leaves] */
+    long start;     /* the first tile of the scene to do (an index being resumed) */
     const char *mode_name;
     gl_tta_op views[GL_TTA_OP_COUNT];
     int n_views, batch, size, dim;
@@ -55,6 +61,8 @@ typedef struct {
     int width, height; /* what is cut: the raster, or GVL's 224 x 224 resize of a small one */
     unsigned char *small_rgb, *small_valid; /* that resize, when it applies */
     double sx, sy;                          /* raster pixels per pixel of what is cut */
+    gl_scene_grid grid;                     /* what is cut, for the index and raster outputs */
+    int index[256];                         /* each tile's index in the tiling order */
     gl_tile tiles[256];
     int nodata[256];
     int n;
@@ -123,19 +131,23 @@ static gl_status fill_geo(scene *s, const gl_tile *t, gl_label_row *row, gl_erro
     return gl_raster_crs_to_lonlat(s->r, cx, cy, &row->lon, &row->lat, err);
 }
 
-/* Writes the row of tile i of the batch; choice is NULL for a nodata tile. llm: the LLM step's
- * description, classification_mode and note, or NULL. */
+/* Writes the row of tile i of the batch to the journal and the index. choice is NULL for a nodata
+ * tile or when the run only indexes; llm: the LLM step's description, classification_mode and
+ * note, or NULL; emb (the tile's views, unit rows) is NULL for a nodata tile or an LLM row. */
 static gl_status emit_row(run_ctx *c, scene *s, int i, const gl_zs_choice *choice,
-                          const char *const *llm, gl_error *err) {
+                          const char *const *llm, const float *emb, gl_error *err) {
     const gl_tile *t = &s->tiles[i];
-    char tree[4096] = "nodata"; /* a longer path is cut short; names are short in practice */
+    char tree[4096] = "nodata", top3[1024] = ""; /* a longer path is cut short */
     const char *label = "nodata";
+    gl_status st = GL_OK;
     if (choice) {
         size_t used = 0;
         for (int d = 0; d < choice->depth; d++)
             used += (size_t)snprintf(tree + used, used < sizeof tree ? sizeof tree - used : 0,
                                      "%s%s", d ? ";" : "", choice->path[d]->name);
         label = choice->path[choice->depth - 1]->name;
+        if (emb) st = gl_zeroshot_leaf_probs(c->zs, emb, c->n_views, c->probs, err);
+        if (!st && emb) gl_label_top3(c->probs, c->leaves, c->n_leaves, top3, sizeof top3);
     }
     gl_label_row row = {.input = s->path,
                         .filename = gl_path_base_name(s->path),
@@ -150,9 +162,19 @@ static gl_status emit_row(run_ctx *c, scene *s, int i, const gl_zs_choice *choic
                         .llm_error = llm ? llm[2] : NULL,
                         .tree = tree,
                         .label = label,
-                        .score = choice ? choice->score : NAN};
-    gl_status st = fill_geo(s, t, &row, err);
+                        .score = choice ? choice->score : NAN,
+                        .grid = &s->grid,
+                        .tile = s->index[i],
+                        .leaf_probs = choice && emb ? c->probs : NULL,
+                        .n_leaf_probs = choice && emb && c->keep_probs ? c->n_leaves : 0,
+                        .top3 = choice && emb ? top3 : NULL};
+    if (!st) st = fill_geo(s, t, &row, err);
     if (st) return st;
+    if (c->iw && (st = gl_index_writer_add(c->iw, row.tile, &row, emb, err))) {
+        c->writer_failed = 1;
+        return st;
+    }
+    if (!c->j) return GL_OK;
     char *rec = gl_label_row_encode(&row);
     st = rec ? gl_journal_add(c->j, rec, err) : gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
     free(rec);
@@ -225,20 +247,25 @@ static gl_status label_batch(run_ctx *c, scene *s, gl_error *err) {
     for (int i = 0, slot = 0; !st && i < s->n; i++) {
         if (s->nodata[i]) {
             c->sum.nodata_tiles++;
-            st = emit_row(c, s, i, NULL, NULL, err);
+            st = emit_row(c, s, i, NULL, NULL, NULL, err);
             continue;
         }
         if (c->llm) {
             const gl_zs_choice *ch;
             const char *llm[3];
             gl_llm_step_result(c->llm, slot++, &ch, &llm[0], &llm[1], &llm[2]);
-            st = emit_row(c, s, i, ch, llm, err);
+            st = emit_row(c, s, i, ch, llm, NULL, err);
             continue;
         }
         gl_zs_choice choice;
         float *e = c->embeds + (size_t)slot++ * c->n_views * c->dim;
-        st = gl_zeroshot_classify(c->zs, e, c->n_views, &choice, err);
-        if (!st) st = emit_row(c, s, i, &choice, NULL, err);
+        /* classify normalises the views in place; they are stored so (once, so labels stay
+         * bit-identical to a run without an index) */
+        if (c->zs)
+            st = gl_zeroshot_classify(c->zs, e, c->n_views, &choice, err);
+        else
+            gl_l2_normalize_rows(e, c->n_views, c->dim);
+        if (!st) st = emit_row(c, s, i, c->zs ? &choice : NULL, NULL, e, err);
     }
     if (!st) {
         c->sum.tiles += s->n;
@@ -248,11 +275,12 @@ static gl_status label_batch(run_ctx *c, scene *s, gl_error *err) {
 }
 
 static gl_status label_scene(run_ctx *c, scene *s, int count, gl_error *err) {
-    c->progress.total += count;
-    for (int next = 0; next < count;) {
+    c->progress.total += count - c->start;
+    for (int next = (int)c->start; next < count;) {
         s->n = 0;
         while (next < count && s->n < c->batch) {
             gl_tile *t = &s->tiles[s->n];
+            s->index[s->n] = next;
             gl_tiling_get(&c->p->tiling, s->width, s->height, next++, t);
             if (!gl_shard_owns_tile(&c->p->shard, s->path, t->row, t->col)) continue;
             if ((long)t->w * t->h > MAX_TILE_PIXELS)
@@ -276,15 +304,30 @@ static gl_status label_input(run_ctx *c, const char *path, const char *open, gl_
     gl_status st = gl_tiling_count(&c->p->tiling, s.width, s.height, &count, err);
     if (st) gl_error_prefix(err, "%s: ", path);
     if (!st && gl_label_gvl_resizes(&c->p->tiling, s.info)) st = load_small(&s, err);
-    if (!st) {
-        /* The unit's header: what every row of the input shares (its CRS). */
-        char *header = gl_label_unit_header(s.info);
+    s.grid = (gl_scene_grid){.input = path,
+                             .filename = gl_path_base_name(path),
+                             .width = s.width,
+                             .height = s.height,
+                             .has_gt = s.info->has_geotransform,
+                             .crs_wkt = s.info->has_crs ? s.info->crs_label : ""};
+    for (int k = 0; k < 6; k++) /* the geotransform of what is cut */
+        s.grid.gt[k] = s.info->geotransform[k] * (k == 1 || k == 4   ? s.sx
+                                                  : k == 2 || k == 5 ? s.sy
+                                                                     : 1);
+    c->start = 0;
+    if (!st && c->iw && (st = gl_index_writer_begin(c->iw, &s.grid, count, &c->start, err)))
+        c->writer_failed = 1;
+    if (!c->index_only) c->start = 0; /* labels need every tile: index them again too */
+    if (!st && c->j) {
+        /* The unit's header: what every row of the input shares (its CRS and grid). */
+        char *header = gl_label_unit_header(s.info, &s.grid);
         st = header ? gl_journal_begin(c->j, path, header, err)
                     : gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
         free(header);
         if (st) c->writer_failed = 1;
     }
     if (!st) st = label_scene(c, &s, count, err);
+    if (!st && c->iw && (st = gl_index_writer_end(c->iw, err))) c->writer_failed = 1;
     free(s.small_rgb);
     free(s.small_valid);
     gl_raster_free(s.r);
@@ -293,12 +336,10 @@ static gl_status label_input(run_ctx *c, const char *path, const char *open, gl_
 
 /* ---------------------------------------------------------------- the call */
 
-static gl_status run_setup(run_ctx *c, gl_class_node **tree, gl_error *err) {
-    const gl_label_params *p = c->p;
-    int hier;
-    if (!(*tree = gl_label_classes_load(p, &hier, err))) return err->code;
+gl_status gl_label_zeroshot(gl_clip *clip, const gl_label_params *p, gl_class_node **tree,
+                            int *hierarchical, gl_zeroshot **zs, gl_error *err) {
+    if (!(*tree = gl_label_classes_load(p, hierarchical, err))) return err->code;
     gl_status st;
-    c->mode_name = hier ? "hierarchical" : "flat";
     char **tmpl = NULL;
     int n_tmpl = 0;
     if (p->templates_path && (st = gl_zs_templates_read(p->templates_path, &tmpl, &n_tmpl, err)))
@@ -310,9 +351,22 @@ static gl_status run_setup(run_ctx *c, gl_class_node **tree, gl_error *err) {
         }
         n_tmpl = 1;
     }
-    c->zs = gl_zeroshot_new(c->clip, *tree, p->context, tmpl, n_tmpl, err);
+    *zs = gl_zeroshot_new(clip, *tree, p->context, tmpl, n_tmpl, err);
     gl_strings_free(tmpl, n_tmpl);
-    if (!c->zs) return err->code;
+    return *zs ? GL_OK : err->code;
+}
+
+static gl_status run_setup(run_ctx *c, gl_class_node **tree, gl_error *err) {
+    const gl_label_params *p = c->p;
+    int hier = 0;
+    gl_status st = c->index_only ? GL_OK : gl_label_zeroshot(c->clip, p, tree, &hier, &c->zs, err);
+    if (st) return st;
+    c->mode_name = hier ? "hierarchical" : "flat";
+    if (c->zs) {
+        c->n_leaves = gl_zeroshot_leaves(c->zs, &c->leaves);
+        if (!(c->probs = malloc((size_t)c->n_leaves * sizeof *c->probs)))
+            return gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
+    }
     c->views[c->n_views++] = GL_TTA_OP_NONE;
     for (int op = GL_TTA_OP_X; op < GL_TTA_OP_COUNT; op++)
         if (p->tta & (1u << (op - 1))) c->views[c->n_views++] = (gl_tta_op)op;
@@ -343,13 +397,14 @@ static gl_status run_inputs(run_ctx *c, const gl_input_list *in, const char *don
         }
         if (st) {
             /* A unit begun (the raster opened) is abandoned: its rows do not count. */
-            gl_status rs = gl_journal_abandon(c->j, err);
+            gl_status rs = c->j ? gl_journal_abandon(c->j, err) : GL_OK;
+            if (!rs && c->iw) rs = gl_index_writer_drop(c->iw, err);
             if (rs) return rs;
             c->sum.tiles = tiles, c->sum.nodata_tiles = nodata; /* its rows are gone too */
             c->sum.failed++;
             if (c->p->on_error) c->p->on_error(c->p->ctx, in->paths[i], &e);
         } else {
-            if ((st = gl_journal_end(c->j, err))) return st;
+            if (c->j && (st = gl_journal_end(c->j, err))) return st;
             c->sum.labelled++;
         }
     }
@@ -361,16 +416,22 @@ static gl_status run_inputs(run_ctx *c, const gl_input_list *in, const char *don
 typedef struct {
     gl_label_writer *w;
     char *input, *crs, *wkt; /* the unit being replayed */
+    gl_scene_grid grid;      /* its grid (strings point into the fields above) */
+    float *probs;            /* [n_probs]: a row's leaf probabilities, when the journal has them */
+    int n_probs;
 } replay_ctx;
 
 static gl_status replay_unit(void *ctx, const char *key, const char *header, gl_error *err) {
     replay_ctx *r = ctx;
     free(r->input), free(r->crs), free(r->wkt);
-    const char *tab = strchr(header, '\t');
     r->input = strdup(key);
-    r->crs = tab ? strndup(header, (size_t)(tab - header)) : strdup(header);
-    r->wkt = strdup(tab ? tab + 1 : "");
-    if (!r->input || !r->crs || !r->wkt) return gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
+    r->crs = r->wkt = NULL;
+    gl_status st = r->input ? gl_label_unit_header_parse(header, &r->crs, &r->wkt, &r->grid, err)
+                            : gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
+    if (st) return st;
+    r->grid.input = r->input;
+    r->grid.filename = gl_path_base_name(r->input);
+    r->grid.crs_wkt = *r->wkt ? r->wkt : r->crs;
     return GL_OK;
 }
 
@@ -379,9 +440,10 @@ static gl_status replay_row(void *ctx, const char *text, gl_error *err) {
     char *copy = strdup(text);
     if (!copy) return gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
     gl_label_row row = {.input = r->input, .filename = gl_path_base_name(r->input)};
-    gl_status st = gl_label_row_decode(copy, &row, err);
+    gl_status st = gl_label_row_decode(copy, &row, r->probs, r->n_probs, err);
     row.crs = r->crs;
     row.crs_wkt = *r->wkt ? r->wkt : *r->crs ? r->crs : NULL;
+    row.grid = &r->grid;
     if (!st) st = gl_label_writer_add(r->w, &row, err);
     free(copy);
     return st;
@@ -389,14 +451,20 @@ static gl_status replay_row(void *ctx, const char *text, gl_error *err) {
 
 /* Writes output from the old output's kept rows (redo: the inputs whose old rows go) and the
  * journal's finished inputs, renames it into place, then records the manifest. */
-static gl_status publish(const char *output, const char *jpath, const char *mpath,
-                         const gl_manifest *m, const char *const *redo, int n_redo, int resume,
-                         gl_error *err) {
+static gl_status publish(const run_ctx *c, const char *output, const char *jpath, const char *mpath,
+                         const gl_manifest *m, const char *const *redo, int n_redo, gl_error *err) {
+    const gl_label_params *p = c->p;
     replay_ctx r = {0};
-    if (!(r.w = gl_label_writer_open(output, resume ? redo : NULL, n_redo, err))) return err->code;
+    if (!(r.w = gl_label_writer_open(output, p->resume ? redo : NULL, n_redo, err)))
+        return err->code;
+    gl_status st =
+        gl_label_writer_classes(r.w, p, c->leaves, c->n_leaves, c->mode_name[0] == 'h', err);
+    r.n_probs = c->n_leaves;
+    if (!st && !(r.probs = calloc((size_t)c->n_leaves + 1, sizeof *r.probs)))
+        st = gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
     gl_journal_visitor v = {.unit = replay_unit, .record = replay_row, .ctx = &r};
-    gl_status st = gl_journal_replay(jpath, &v, err);
-    free(r.input), free(r.crs), free(r.wkt);
+    if (!st) st = gl_journal_replay(jpath, &v, err);
+    free(r.input), free(r.crs), free(r.wkt), free(r.probs);
     if (st) {
         gl_label_writer_abort(r.w);
         return st;
@@ -450,14 +518,43 @@ static gl_status plan_resume(const gl_label_params *p, const char *output, const
     return st;
 }
 
+/* The index writer of a run that stores embeddings: its manifest is this run's (index.h). */
+static gl_status open_index(run_ctx *c, gl_error *err) {
+    const gl_label_params *p = c->p;
+    if (p->llm.type != GL_CLASSIFIER_CLIP)
+        return gl_fail(err, GL_ERR_ARG,
+                       "%s: --save-embeddings stores CLIP tile embeddings; it does not go with "
+                       "an LLM classifier",
+                       p->index_path);
+    if (p->resume && !c->index_only)
+        return gl_fail(err, GL_ERR_ARG,
+                       "%s: --resume with --save-embeddings is not supported; build the index with "
+                       "`geolabel index --resume`, then `label --from-index`",
+                       p->index_path);
+    gl_index_spec spec = {.dim = c->dim,
+                          .views = c->n_views,
+                          .image_size = c->size,
+                          .dtype = p->index_dtype,
+                          .preproc = gl_clip_preproc_config(c->clip),
+                          .layer_crs = p->index_crs};
+    gl_manifest *m = gl_index_manifest(c->clip, p, &spec, err);
+    if (!m) return err->code;
+    c->iw = gl_index_writer_open(p->index_path, m, &spec, p->resume, err);
+    gl_manifest_free(m);
+    return c->iw ? GL_OK : err->code;
+}
+
 gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *const *inputs,
                        int n_inputs, const char *output, gl_label_summary *summary, gl_error *err) {
-    run_ctx c = {.p = p, .clip = clip};
+    if (p->from_index) return gl_label_from_index(clip, p, output, summary, err);
+    if (!output && !p->index_path)
+        return gl_fail(err, GL_ERR_ARG, "label: no output and no index to write");
+    run_ctx c = {.p = p, .clip = clip, .index_only = output == NULL};
     gl_class_node *tree = NULL;
     gl_input_list in = {0};
     gl_manifest *m = NULL;
-    char *done = NULL, *jpath = with_suffix(output, ".journal");
-    char *mpath = with_suffix(output, ".manifest.json");
+    char *done = NULL, *jpath = output ? with_suffix(output, ".journal") : NULL;
+    char *mpath = output ? with_suffix(output, ".manifest.json") : NULL;
     const char **redo = NULL;
     int n_redo = 0;
     double t0 = gl_now_seconds();
@@ -465,28 +562,32 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
      * blocks across the scene; left at its default it grows past a gigabyte on large scenes. */
     if (!CPLGetConfigOption("GDAL_CACHEMAX", NULL) && GDALGetCacheMax64() > GDAL_CACHE_BYTES)
         GDALSetCacheMax64(GDAL_CACHE_BYTES);
-    gl_label_format fmt;
-    gl_status st = !jpath || !mpath ? gl_fail(err, GL_ERR_NOMEM, "label: out of memory")
-                                    : gl_label_format_of(output, &fmt, err);
+    gl_label_format fmt = GL_LABEL_CSV;
+    gl_status st = output && (!jpath || !mpath) ? gl_fail(err, GL_ERR_NOMEM, "label: out of memory")
+                   : output                     ? gl_label_format_of(output, &fmt, err)
+                                                : GL_OK;
+    c.keep_probs = output && fmt == GL_LABEL_TIF;
     if (!st) st = run_setup(&c, &tree, err);
-    if (!st && !(m = gl_label_manifest(clip, p, err))) st = err->code;
+    if (!st && output && !(m = gl_label_manifest(clip, p, err))) st = err->code;
     if (!st) st = gl_inputs_expand(inputs, n_inputs, &in, err);
     if (!st && p->stac) st = gl_inputs_add_stac(&in, p->stac, p->stac_assets, err);
     if (!st) st = gl_inputs_shard(&in, &p->shard, err);
-    int had_journal = access(jpath, F_OK) == 0;
-    if (!st && p->resume && !had_journal && !p->force)
+    if (!st && p->index_path) st = open_index(&c, err);
+    int had_journal = jpath && access(jpath, F_OK) == 0;
+    if (!st && output && p->resume && !had_journal && !p->force)
         st = check_old_manifest(output, mpath, m, err);
     if (!st && !p->resume && had_journal)
         gl_log(GL_LOG_WARN,
                "%s: starting over: the unfinished run's journal is replaced "
                "(--resume continues it)",
                jpath);
-    if (!st && !(c.j = gl_journal_open(jpath, m, p->resume, p->force, err))) st = err->code;
+    if (!st && output && !(c.j = gl_journal_open(jpath, m, p->resume, p->force, err)))
+        st = err->code;
     size_t n_redo_max = (size_t)in.n + (c.j ? (size_t)gl_journal_done_count(c.j) : 0) + 1;
     if (!st &&
         (!(done = calloc((size_t)in.n + 1, 1)) || !(redo = calloc(n_redo_max, sizeof *redo))))
         st = gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
-    if (!st && p->resume) st = plan_resume(p, output, &in, c.j, done, redo, &n_redo, err);
+    if (!st && p->resume && c.j) st = plan_resume(p, output, &in, c.j, done, redo, &n_redo, err);
     c.sum.inputs = in.n;
     if (!st) {
         gl_progress_begin(&c.progress, "tiles", 0);
@@ -499,11 +600,16 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
     if (!st && c.sum.failed && !c.sum.labelled && !c.sum.resumed) {
         st = gl_fail(err, GL_ERR_IO,
                      "label: none of the %d inputs could be labelled; %s left as it was",
-                     c.sum.inputs, output);
-        if (gl_journal_done_count(c.j) == 0) unlink(jpath); /* it holds nothing worth resuming */
+                     c.sum.inputs, output ? output : p->index_path);
+        if (c.j && gl_journal_done_count(c.j) == 0) unlink(jpath); /* nothing worth resuming */
     }
-    if (!st) st = publish(output, jpath, mpath, m, redo, n_redo, p->resume, err);
-    if (!st && p->shard.count > 0) st = gl_label_shard_manifest(p, &in, output, err);
+    if (!st && output) st = publish(&c, output, jpath, mpath, m, redo, n_redo, err);
+    if (!st && output && p->shard.count > 0) st = gl_label_shard_manifest(p, &in, output, err);
+    if (!st && c.iw) st = gl_index_writer_commit(c.iw, err), c.iw = NULL;
+    /* A shard's store carries the same record as a shard's labels: what merge checks. */
+    if (!st && p->index_path && p->shard.count > 0)
+        st = gl_label_shard_manifest(p, &in, p->index_path, err);
+    gl_index_writer_abort(c.iw); /* what is committed stays in STEM.part.gpkg for --resume */
     c.sum.seconds = gl_now_seconds() - t0;
     if (summary) *summary = c.sum;
     if (!st && c.sum.failed)
@@ -519,6 +625,7 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
     free(c.pixels);
     free(c.embeds);
     free(c.aug);
+    free(c.probs);
     gl_zeroshot_free(c.zs);
     gl_llm_step_free(c.llm);
     gl_class_tree_free(tree);

@@ -97,6 +97,41 @@ static char *join_lines(char **lines, int n) {
     return s;
 }
 
+void gl_label_run_text(const gl_label_params *p, gl_run_text *rt) {
+    const gl_tiling *t = &p->tiling;
+    if (t->mode == GL_TILING_SPLIT)
+        snprintf(rt->tiling, sizeof rt->tiling, "split %dx%d %s", t->rows, t->cols,
+                 t->drop_remainder ? "drop" : "cover");
+    else
+        snprintf(rt->tiling, sizeof rt->tiling, "tile %d overlap %d", t->tile, t->overlap);
+    const int *b = p->raster.bands;
+    snprintf(rt->bands, sizeof rt->bands, "auto");
+    if (b[0] || b[1] || b[2]) snprintf(rt->bands, sizeof rt->bands, "%d,%d,%d", b[0], b[1], b[2]);
+    snprintf(rt->stretch, sizeof rt->stretch, "minmax");
+    if (p->raster.stretch == GL_STRETCH_NONE)
+        snprintf(rt->stretch, sizeof rt->stretch, "none");
+    else if (p->raster.stretch == GL_STRETCH_PERCENTILE)
+        snprintf(rt->stretch, sizeof rt->stretch, "percentile:%g,%g", p->raster.percentile_low,
+                 p->raster.percentile_high);
+    snprintf(rt->tta, sizeof rt->tta, "%u", p->tta);
+}
+
+gl_status gl_label_tiling_parse(const char *text, gl_tiling *t) {
+    char rem[8] = "";
+    memset(t, 0, sizeof *t);
+    if (text && sscanf(text, "split %dx%d %7s", &t->rows, &t->cols, rem) == 3 &&
+        (!strcmp(rem, "drop") || !strcmp(rem, "cover"))) {
+        t->mode = GL_TILING_SPLIT;
+        t->drop_remainder = !strcmp(rem, "drop");
+        return GL_OK;
+    }
+    if (text && sscanf(text, "tile %d overlap %d", &t->tile, &t->overlap) == 2) {
+        t->mode = GL_TILING_WINDOW;
+        return GL_OK;
+    }
+    return GL_ERR_FORMAT;
+}
+
 gl_manifest *gl_label_manifest(gl_clip *clip, const gl_label_params *p, gl_error *err) {
     int hier;
     gl_class_node *tree = gl_label_classes_load(p, &hier, err);
@@ -111,21 +146,8 @@ gl_manifest *gl_label_manifest(gl_clip *clip, const gl_label_params *p, gl_error
         templates = p->templates_path ? join_lines(tmpl, n_tmpl)
                                       : strdup(p->template_text ? p->template_text : "");
     if (!st && (!classes || !templates)) st = gl_fail(err, GL_ERR_NOMEM, "manifest: out of memory");
-    char tiling[96], bands[64] = "auto", stretch[64] = "minmax", tta[16];
-    const gl_tiling *t = &p->tiling;
-    if (t->mode == GL_TILING_SPLIT)
-        snprintf(tiling, sizeof tiling, "split %dx%d %s", t->rows, t->cols,
-                 t->drop_remainder ? "drop" : "cover");
-    else
-        snprintf(tiling, sizeof tiling, "tile %d overlap %d", t->tile, t->overlap);
-    const int *b = p->raster.bands;
-    if (b[0] || b[1] || b[2]) snprintf(bands, sizeof bands, "%d,%d,%d", b[0], b[1], b[2]);
-    if (p->raster.stretch == GL_STRETCH_NONE)
-        snprintf(stretch, sizeof stretch, "none");
-    else if (p->raster.stretch == GL_STRETCH_PERCENTILE)
-        snprintf(stretch, sizeof stretch, "percentile:%g,%g", p->raster.percentile_low,
-                 p->raster.percentile_high);
-    snprintf(tta, sizeof tta, "%u", p->tta);
+    gl_run_text rt;
+    gl_label_run_text(p, &rt);
     gl_manifest *m = st ? NULL : gl_manifest_new(err);
     const char *kv[][2] = {{"version", GL_VERSION},
                            {"model", p->model_name ? p->model_name : ""},
@@ -134,10 +156,10 @@ gl_manifest *gl_label_manifest(gl_clip *clip, const gl_label_params *p, gl_error
                            {"mode", hier ? "hierarchical" : "flat"},
                            {"context", p->context ? p->context : ""},
                            {"templates", templates},
-                           {"tiling", tiling},
-                           {"bands", bands},
-                           {"stretch", stretch},
-                           {"tta", tta}};
+                           {"tiling", rt.tiling},
+                           {"bands", rt.bands},
+                           {"stretch", rt.stretch},
+                           {"tta", rt.tta}};
     for (size_t i = 0; m && i < sizeof kv / sizeof kv[0]; i++)
         if (gl_manifest_set(m, kv[i][0], kv[i][1], err)) {
             gl_manifest_free(m);

@@ -22,7 +22,9 @@ struct gl_zeroshot {
     float logit_scale;
     zs_group *groups;
     int n_groups, n_rows, max_children;
-    float *text;    /* [n_rows, dim], unit rows */
+    float *text;            /* [n_rows, dim], unit rows */
+    const char **leaves;    /* unique leaf names, depth first (borrowed from the tree) */
+    int n_leaves, *leaf_of; /* leaf_of[row]: the leaf index of that row's class, or -1 */
     float *scratch; /* [GL_TTA_OP_COUNT + 1, max_children]: per-view, then mean probabilities */
 };
 
@@ -81,6 +83,8 @@ void gl_zeroshot_free(gl_zeroshot *zs) {
     if (!zs) return;
     free(zs->groups);
     free(zs->text);
+    free(zs->leaves);
+    free(zs->leaf_of);
     free(zs->scratch);
     free(zs);
 }
@@ -159,6 +163,26 @@ static gl_status embed_prompts(gl_zeroshot *zs, const char *context, char *const
     return st;
 }
 
+/* Each row's leaf among the unique leaf names (a name under two parents is one leaf). */
+static gl_status index_leaves(gl_zeroshot *zs, gl_error *err) {
+    zs->leaves = malloc((size_t)(zs->n_rows + 1) * sizeof *zs->leaves);
+    zs->leaf_of = malloc((size_t)(zs->n_rows + 1) * sizeof *zs->leaf_of);
+    if (!zs->leaves || !zs->leaf_of) return gl_fail(err, GL_ERR_NOMEM, "classes: out of memory");
+    for (int g = 0; g < zs->n_groups; g++) {
+        const gl_class_node *n = zs->groups[g].node;
+        for (int c = 0; c < n->n_children; c++) {
+            int row = zs->groups[g].row0 + c, k = -1;
+            if (!n->children[c].n_children) {
+                for (k = 0; k < zs->n_leaves && strcmp(zs->leaves[k], n->children[c].name); k++)
+                    ;
+                if (k == zs->n_leaves) zs->leaves[zs->n_leaves++] = n->children[c].name;
+            }
+            zs->leaf_of[row] = k;
+        }
+    }
+    return GL_OK;
+}
+
 gl_zeroshot *gl_zeroshot_new(gl_clip *clip, const gl_class_node *tree, const char *context,
                              char *const *templates, int n_templates, gl_error *err) {
     gl_zeroshot *zs = calloc(1, sizeof *zs);
@@ -172,6 +196,7 @@ gl_zeroshot *gl_zeroshot_new(gl_clip *clip, const gl_class_node *tree, const cha
     if (!context) context = "This is a satellite image.";
     if (n_templates <= 0) templates = NULL, n_templates = 1;
     gl_status st = assign_rows(zs, tree, 0, err);
+    if (!st) st = index_leaves(zs, err);
     if (!st &&
         !(zs->scratch = malloc((size_t)(GL_TTA_OP_COUNT + 1) * zs->max_children * sizeof(float))))
         st = gl_fail(err, GL_ERR_NOMEM, "zero-shot: out of memory");
@@ -234,6 +259,38 @@ gl_status gl_zeroshot_level(gl_zeroshot *zs, const gl_class_node *node, float *e
         return gl_fail(err, GL_ERR_ARG, "zero-shot: not a class node of this run");
     gl_l2_normalize_rows(emb, n_views, zs->dim);
     *best = choose_child(zs, g, emb, n_views, probs);
+    return GL_OK;
+}
+
+int gl_zeroshot_leaves(const gl_zeroshot *zs, const char *const **names) {
+    *names = zs->leaves;
+    return zs->n_leaves;
+}
+
+/* Adds mass * P(child) for every leaf under group g, recursing into inner children. */
+static void leaf_mass(gl_zeroshot *zs, const zs_group *g, const float *emb, int n_views,
+                      double mass, float *out, float *probs) {
+    int n = g->node->n_children;
+    choose_child(zs, g, emb, n_views, probs);
+    float *mine = probs + zs->max_children; /* deeper levels use the space after ours */
+    memcpy(mine, probs, (size_t)n * sizeof *mine);
+    for (int c = 0; c < n; c++) {
+        const gl_class_node *ch = &g->node->children[c];
+        if (!ch->n_children)
+            out[zs->leaf_of[g->row0 + c]] += (float)(mass * mine[c]);
+        else
+            leaf_mass(zs, find_group(zs, ch), emb, n_views, mass * mine[c], out, mine + n);
+    }
+}
+
+gl_status gl_zeroshot_leaf_probs(gl_zeroshot *zs, const float *emb, int n_views, float *out,
+                                 gl_error *err) {
+    memset(out, 0, (size_t)zs->n_leaves * sizeof *out);
+    size_t need = (size_t)(GL_ZS_MAX_DEPTH + 1) * 2 * zs->max_children;
+    float *work = malloc(need * sizeof *work);
+    if (!work) return gl_fail(err, GL_ERR_NOMEM, "zero-shot: out of memory");
+    leaf_mass(zs, &zs->groups[0], emb, n_views, 1.0, out, work);
+    free(work);
     return GL_OK;
 }
 

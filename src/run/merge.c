@@ -571,6 +571,26 @@ static gl_status merge_ogr(const char *output, int geojson, shard_in *sh, int n,
     return st;
 }
 
+/* ---------------------------------------------------------------- tile-embedding stores */
+
+static long store_ordinal(void *ctx, const char *input) {
+    long *v = tab_get(ctx, input, 0, 0, NULL, NULL);
+    return v ? *v : -1;
+}
+
+/* Stores keep tiles and inputs in tables of their own (label/index.c merges them). */
+static gl_status merge_stores(const char *output, shard_in *sh, int n, const gl_merge_params *p,
+                              strtab *ord, gl_merge_summary *sum, gl_error *err) {
+    const char **paths = calloc((size_t)n, sizeof *paths);
+    if (!paths) return gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
+    for (int k = 0; k < n; k++)
+        paths[k] = sh[k].path;
+    gl_status st =
+        gl_index_merge(output, paths, n, p->sort ? store_ordinal : NULL, ord, &sum->rows, err);
+    free(paths);
+    return st;
+}
+
 /* ---------------------------------------------------------------- the call */
 
 gl_status gl_run_manifest_save(const char *output, const cJSON *m, gl_error *err) {
@@ -649,6 +669,8 @@ gl_status gl_merge_outputs(const char *output, const char *const *shards, int n,
         }
     if (!st)
         st = csv ? merge_csv(output, sh, n, p, &ord, &sum, err)
+             : gpkg && gl_index_is_store(sh[0].path)
+                 ? merge_stores(output, sh, n, p, &ord, &sum, err)
                  : merge_ogr(output, geojson, sh, n, p, &ord, &sum, err);
     if (!st) st = write_manifest(output, sh, n, err);
     sum.inputs = (long)ord.n;

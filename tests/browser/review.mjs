@@ -55,6 +55,8 @@ try {
     const first = page.locator('.cell').nth(0), second = page.locator('.cell').nth(1);
     seen.corrected = [+(await first.getAttribute('data-i')), +(await second.getAttribute('data-i'))];
     await first.click();
+    // The detail panel lists the selected tile's top-3 probabilities.
+    seen.detail_top3 = await page.locator('#detail .probs > div').allTextContents();
     await page.keyboard.press(String(plan.correct.key)); // by keyboard
     await second.click();
     await page.locator('#legend button').nth(plan.correct.button).click(); // by click

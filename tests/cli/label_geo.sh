@@ -29,7 +29,8 @@ W, H = info["size"]
 gt = info["geoTransform"]
 GVL = ["filename", "row", "col", "left", "upper", "right", "lower", "classification_mode",
        "description", "classification_tree", "classification"]
-EXTRA = ["score", "crs", "x_min", "y_min", "x_max", "y_max", "lon", "lat", "input", "llm_error"]
+EXTRA = ["score", "crs", "x_min", "y_min", "x_max", "y_max", "lon", "lat", "input", "llm_error",
+         "top3"]
 classes = {"forest", "water", "urban area", "farmland"}
 centres = []
 for name, drop in (("cover.csv", False), ("drop.csv", True)):

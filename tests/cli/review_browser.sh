@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # review, in a real headless Chromium (Debian's, driven by playwright-core from tests/browser): the
 # page loads from file:// without any network request, shows every tile, filters by class, takes
-# two corrections (one by keyboard, one by click) in least-confident-first order, and exports them
+# two corrections (one by keyboard, one by click) in least-confident-first order (the selected
+# tile's top-3 probabilities shown as the CSV's top3 column has them), and exports them
 # as a truth CSV that Python's csv module and `geolabel eval` read back. A 10,000-tile page stays
 # virtualised (a few hundred cells at most) while scrolling end to end.
 set -eu
@@ -53,6 +54,12 @@ for g, i in zip(got, sorted(want)):
     assert g["classification"] == want[i] and g["classification_tree"] == want[i], g
     assert g["classification_mode"] == "truth" and g["score"] == "1", g
 assert seen["download"] == "out.truth.csv", seen["download"]
+# the first corrected tile's top-3, as the page shows it, is the CSV's top3 column
+top3 = [x.rsplit(":", 1) for x in order[ranked[0]]["top3"].split(";")]
+shown = [x.rsplit(" ", 1) for x in seen["detail_top3"]]
+assert len(top3) == 3 and len(shown) == 3, (top3, shown)
+for (name, p), (sname, sp) in zip(top3, shown):
+    assert name == sname and abs(float(p) - float(sp)) <= 5.01e-4, (top3, shown)
 json.dump(want, open("want.json", "w"))
 print("browser:", seen)
 PYEOF

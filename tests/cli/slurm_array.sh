@@ -53,11 +53,17 @@ single = list(csv.reader(open("single.csv", newline="")))
 merged = list(csv.reader(open("merged.csv", newline="")))
 assert len(single) == 1 + 48 * 4, len(single)
 assert len(merged) == len(single) and merged[0] == single[0], "header or row count"
-score = single[0].index("score")
+score, top3 = single[0].index("score"), single[0].index("top3")
+def probs(s):  # "label:p;label:p;label:p"
+    return [(x.rsplit(":", 1)[0], float(x.rsplit(":", 1)[1])) for x in s.split(";")] if s else []
 for a, b in zip(single[1:], merged[1:]):
-    # The tasks ran with 1 thread, the single run with all: scores may differ in the last digit.
-    assert a[:score] + a[score + 1:] == b[:score] + b[score + 1:], f"{a} != {b}"
+    # The tasks ran with 1 thread, the single run with all: probabilities (score, top3) may differ
+    # in the last digit.
+    exact = [k for k in range(len(a)) if k not in (score, top3)]
+    assert [a[k] for k in exact] == [b[k] for k in exact], f"{a} != {b}"
     assert (a[score] == b[score] == "") or abs(float(a[score]) - float(b[score])) < 1e-5, (a, b)
+    pa, pb = probs(a[top3]), probs(b[top3])
+    assert len(pa) == len(pb) and all(abs(x[1] - y[1]) < 1e-5 for x, y in zip(pa, pb)), (a, b)
 sizes = [len(json.load(open(f"shards/shard-{t}.csv.manifest.json"))["inputs"]) for t in range(4)]
 assert sum(sizes) == 48 and all(sizes), sizes
 print("slurm: 4 shards of", sizes, "inputs merged equal the single run,", len(merged) - 1, "rows")
