@@ -1,6 +1,6 @@
 /* relabel.c: `label --from-index`: the tiles of an index labelled again with new classes, prompts
- * or hierarchy, running only the text tower; rows leave in the index's order to any label output.
- */
+ * or hierarchy, running only the text tower; rows leave in the index's order to any label output,
+ * with the run manifest beside it. */
 #include "label/index.h"
 
 #include <math.h>
@@ -248,6 +248,26 @@ static gl_status relabel_rows(relabel_ctx *c, const gl_index *ix, const gl_scene
     return st;
 }
 
+/* The output's manifest: label's for these classes and prompts, with what the index fixed (how
+ * its tiles were cut and read) and where they came from. */
+static gl_status write_manifest(gl_clip *clip, const gl_label_params *p, const gl_index *ix,
+                                const char *output, gl_error *err) {
+    gl_manifest *m = gl_label_manifest(clip, p, err);
+    gl_status st = m ? GL_OK : err->code;
+    const char *fixed[] = {"tiling", "bands", "stretch", "tta"};
+    for (int k = 0; !st && k < 4; k++) {
+        const char *v = gl_index_meta(ix, fixed[k]);
+        st = gl_manifest_set(m, fixed[k], v ? v : "", err);
+    }
+    if (!st) st = gl_manifest_set(m, "from_index", p->from_index, err);
+    char *path = st ? NULL : gl_run_manifest_path(output);
+    if (!st && !path) st = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", output);
+    if (!st) st = gl_manifest_write(m, path, err);
+    free(path);
+    gl_manifest_free(m);
+    return st;
+}
+
 gl_status gl_label_from_index(gl_clip *clip, const gl_label_params *p, const char *output,
                               gl_label_summary *summary, gl_error *err) {
     double t0 = gl_now_seconds();
@@ -286,6 +306,7 @@ gl_status gl_label_from_index(gl_clip *clip, const gl_label_params *p, const cha
         st = gl_label_writer_commit(w, err);
     else
         gl_label_writer_abort(w);
+    if (!st) st = write_manifest(clip, p, ix, output, err);
     sum.inputs = sum.labelled = n_grids;
     sum.seconds = gl_now_seconds() - t0;
     if (summary) *summary = sum;

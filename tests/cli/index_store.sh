@@ -4,8 +4,9 @@
 # unit float16 vectors) and OGR (a GeoPackage whose polygons agree with the CSV's lon/lat corners);
 # `label --from-index` equal to a direct `label` (identical labels unless the direct top-2 gap is
 # within float16 rounding, scores within 2e-3; exactly equal from an f32 index) for flat classes,
-# a YAML hierarchy and a template ensemble, to CSV, GeoJSON (with its .qml) and GPKG; a different
-# model refused; an unfinished index refused.
+# a YAML hierarchy and a template ensemble, to CSV, GeoJSON (with its .qml) and GPKG; label
+# --save-embeddings gives a plain run's CSV and `index`'s store; a different model refused; an
+# unfinished index refused.
 set -eu
 M=$GEOLABEL_SHARED/fixtures/clip-tiny-b32
 OTHER=$GEOLABEL_SHARED/fixtures/clip-tiny-l14-336
@@ -76,6 +77,31 @@ for kind in flat hier tmpl; do
   # shellcheck disable=SC2086
   "$GEOLABEL" -q label --from-index tiles32.gpkg --model "$M" $CL -o "rel32_$kind.csv"
 done
+# label --save-embeddings: the same labels as a plain run, and the same store as `index`.
+# shellcheck disable=SC2086
+"$GEOLABEL" -q label --model "$M" --classes classes.txt --split 3x4 $INPUTS \
+  --save-embeddings saved.gpkg -o saved.csv
+cmp saved.csv direct_flat.csv
+"$PY" - <<'PYEOF'
+import sqlite3
+def store(p):
+    db = sqlite3.connect(p)
+    meta = {k: v for k, v in db.execute("SELECT key, value FROM geolabel_meta") if k != "created"}
+    tiles = db.execute("SELECT input, tile, row, col, nodata, corners, embedding FROM tiles ORDER BY fid").fetchall()
+    inputs = db.execute("SELECT input, width, height, geotransform, tiles, complete FROM geolabel_inputs ORDER BY id").fetchall()
+    return meta, tiles, inputs
+a, b = store("tiles.gpkg"), store("saved.gpkg")
+assert a[0] == b[0], set(a[0].items()) ^ set(b[0].items())
+assert a[1] == b[1] and a[2] == b[2], "label --save-embeddings stored other tiles than index"
+print("--save-embeddings: the index's store,", len(b[1]), "tiles")
+PYEOF
+# It refuses what it cannot keep: --resume (build the index with index --resume instead).
+# shellcheck disable=SC2086
+if "$GEOLABEL" -q label --model "$M" --classes classes.txt --split 3x4 $INPUTS --resume \
+  --save-embeddings saved2.gpkg -o saved2.csv 2> err.txt; then
+  echo "--resume with --save-embeddings was accepted"; exit 1
+fi
+grep -q "saved2.gpkg: --resume with --save-embeddings is not supported" err.txt
 # shellcheck disable=SC2086
 "$GEOLABEL" -q label --from-index tiles.gpkg --model "$M" --classes classes.txt -o rel.geojson
 "$GEOLABEL" -q label --from-index tiles.gpkg --model "$M" --classes classes.txt -o rel.gpkg
@@ -107,6 +133,12 @@ for kind in ("flat", "hier", "tmpl"):
             assert kind != "hier" and p[0] - p[1] < 2e-3, (kind, a, b)
             changed += 1
     print(kind, "equal; labels changed by f16 rounding:", changed)
+# the relabelled output's manifest: the index's model, tiling and source
+m = json.load(open("rel_flat.csv.manifest.json"))
+db = __import__("sqlite3").connect("tiles.gpkg")
+meta = dict(db.execute("SELECT key, value FROM geolabel_meta"))
+assert m["model_hash"] == meta["model_hash"] and m["tiling"] == "split 3x4 cover", m
+assert m["from_index"] == "tiles.gpkg" and m["classes"] == "road;houses;trees;water", m
 # GeoJSON and GPKG carry the same rows as the CSV
 g = json.load(open("rel.geojson"))
 c = rows("rel_flat.csv")
