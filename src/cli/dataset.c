@@ -28,6 +28,10 @@ static int run_targets(const char *data, const char *out) {
     long rows, bad;
     if (gl_hdata_write_targets(data, out, &rows, &bad, &err)) return cli_report(&err);
     if (bad) fprintf(stderr, "geolabel dataset: %ld bad row%s skipped\n", bad, bad == 1 ? "" : "s");
+    if (bad && rows == 0) {
+        fprintf(stderr, "geolabel dataset: %s: every row was bad; no targets written\n", data);
+        return CLI_FAIL;
+    }
     gl_log(GL_LOG_INFO, "dataset targets: %ld rows", rows);
     return CLI_OK;
 }

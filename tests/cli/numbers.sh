@@ -94,6 +94,10 @@ expect_fail "every row was bad" "$GEOLABEL" predict --head "$CK" --data bad.json
 "$GEOLABEL" predict --head "$CK" --data one_good.jsonl -o p.csv 2>err.txt || { cat err.txt; fail "one good row"; }
 [ "$("$PY" -c 'import csv; print(len(list(csv.reader(open("p.csv")))))')" = 2 ] || fail "one row predicted"
 
+# dataset targets too: malformed rows only is a failure, not an empty table with exit 0
+printf '{"gridimage_id": 1, "types": \n{oops\n' > bad_targets.jsonl
+expect_fail "every row was bad" "$GEOLABEL" dataset targets --data bad_targets.jsonl -o tg.csv
+
 # 5. A head checkpoint with a NaN weight: refused at load, naming the tensor.
 "$PY" - "$CK" <<'PYEOF' || fail "python head"
 import sys, torch
