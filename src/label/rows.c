@@ -75,6 +75,16 @@ static gl_status open_ogr(label_rows *r, gl_error *err) {
     return GL_OK;
 }
 
+/* The vector formats label writes, and their usual kin; any other name is read as CSV, as
+ * before GeoJSON and GPKG were read at all. */
+static int is_vector_path(const char *path) {
+    static const char *const suffixes[] = {".geojson", ".json", ".gpkg", ".fgb",
+                                           ".shp",     ".gml",  ".kml",  ".sqlite"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++)
+        if (gl_path_has_suffix(path, suffixes[i])) return 1;
+    return 0;
+}
+
 label_rows *label_rows_open(const char *path, gl_error *err) {
     label_rows *r = calloc(1, sizeof *r);
     if (!r || !(r->path = strdup(path))) {
@@ -82,11 +92,9 @@ label_rows *label_rows_open(const char *path, gl_error *err) {
         gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
         return NULL;
     }
-    gl_status st;
-    if (gl_path_has_suffix(path, ".csv"))
-        st = (r->csv = gl_csv_open(path, 1, err)) ? GL_OK : err->code;
-    else
-        st = open_ogr(r, err);
+    gl_status st = is_vector_path(path)                   ? open_ogr(r, err)
+                   : (r->csv = gl_csv_open(path, 1, err)) ? GL_OK
+                                                          : err->code;
     if (st) {
         label_rows_free(r);
         return NULL;

@@ -8,8 +8,8 @@
 /* One table, one row at a time. A vector file's rows are the features of all its tile layers
  * (those with row and col fields: label writes one, or one per CRS) in order; its columns are the
  * first such layer's fields, and a later layer's fields are found by name. Caller frees with
- * label_rows_free (NULL-safe). A path ending in .csv is CSV; any other is opened by OGR. NULL when
- * unreadable. */
+ * label_rows_free (NULL-safe). A path ending in a vector suffix (.geojson, .json, .gpkg, .fgb,
+ * .shp, .gml, .kml, .sqlite) is opened by OGR; any other is CSV. NULL when unreadable. */
 typedef struct label_rows label_rows;
 label_rows *label_rows_open(const char *path, gl_error *err);
 void label_rows_free(label_rows *r);

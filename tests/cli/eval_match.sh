@@ -159,4 +159,11 @@ for f in ("p33.geojson.png", "p33.gpkg.png"):
     assert a.size == b.size and ImageChops.difference(a, b).getbbox() is None, f
 print("show over csv, geojson, gpkg ok")
 PYEOF
+# A truncated GeoJSON is one line naming the file, for eval and show alike.
+head -c 200 p33.geojson > broken.geojson
+for cmd in "eval --pred broken.geojson --truth t9.csv" "show --labels broken.geojson --image scene.tif -o b.png"; do
+  if "$GEOLABEL" $cmd > /dev/null 2> err.txt; then fail "$cmd accepted a truncated file"; fi
+  grep -qF "broken.geojson: cannot read the labels" err.txt || { cat err.txt; fail "$cmd message"; }
+  [ "$(wc -l < err.txt)" -eq 1 ] || { cat err.txt; fail "$cmd: one line"; }
+done
 echo "eval_match ok"
