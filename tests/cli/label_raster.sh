@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # label -o labels.tif, checked with GDAL: `gdalinfo -json` gives a Byte COG (tiled, DEFLATE) with
-# the scene's CRS and its geotransform scaled to one pixel per tile, the colour table of a --colors
+# the scene's CRS and its geotransform scaled to one pixel per tile (or to --raster-res, each
+# pixel then the label of the tile under its centre), the colour table of a --colors
 # file, a raster attribute table naming the classes; values read with GDAL equal the CSV's label of
 # each tile; overlapping windows blend the CSV's probabilities; nodata tiles are 0 (the band's
 # nodata); --probabilities float bands hold each tile's probabilities; several scenes give one file
@@ -20,9 +21,11 @@ $L --split 2x4 half.tif -o half.csv
 $L --split 2x4 half.tif -o half.tif.out.tif
 $L --split 2x4 "$IMG" half.tif -o multi.tif
 $L --split 3x4 "$IMG" -o split.geojson
+R=$(gdalinfo -json "$IMG" | "$PY" -c 'import json, sys; print(abs(json.load(sys.stdin)["geoTransform"][1]) * 8)')
+$L --split 3x4 --raster-res "$R" "$IMG" -o res.tif
 "$GEOLABEL" -q index --model "$M" --split 3x4 "$IMG" -o tiles.gpkg
 "$GEOLABEL" -q label --from-index tiles.gpkg --model "$M" --classes classes.txt --colors colors.csv -o rel.tif
-for f in split.tif win.tif half.tif.out.tif multi.colorado_aerial.tif multi.half.tif rel.tif split.prob.tif; do
+for f in res.tif split.tif win.tif half.tif.out.tif multi.colorado_aerial.tif multi.half.tif rel.tif split.prob.tif; do
   gdalinfo -json "$f" > "$f.json"
 done
 gdalinfo -json "$IMG" > src.json
@@ -77,6 +80,22 @@ for r in csvr:
     assert np.abs(pb[:, int(r["row"]), int(r["col"])] - probs(r)).max() < 2e-6, r
 # from the index: the same raster
 assert (values("rel.tif") == v).all()
+
+# --- --raster-res: that pixel size; each pixel the label of the tile under its centre
+import math
+j = info("res.tif")
+R = abs(sg[1]) * 8
+px, py = 8.0, R / abs(sg[5])
+assert abs(j["geoTransform"][1] - R) < 1e-9 and abs(abs(j["geoTransform"][5]) - R) < 1e-9, j["geoTransform"]
+assert j["geoTransform"][0] == sg[0] and j["geoTransform"][3] == sg[3]
+assert j["size"] == [math.ceil(W / px - 1e-9), math.ceil(H / py - 1e-9)], j["size"]
+v = values("res.tif")
+for y in range(v.shape[0]):
+    for x in range(v.shape[1]):
+        cx, cy = (x + 0.5) * px, (y + 0.5) * py
+        under = [r for r in csvr if int(r["left"]) <= cx < int(r["right"]) and int(r["lower"]) <= cy < int(r["upper"])]
+        if len(under) == 1:
+            assert v[y, x] == classes.index(under[0]["classification"]) + 1, (x, y, under[0])
 
 # --- overlapping windows: each pixel is the argmax of the covering tiles' summed probabilities
 j = info("win.tif")
