@@ -459,6 +459,14 @@ const gl_raster_info *gl_raster_get_info(const gl_raster *r); /* owned by r */
  * (optional, [h][w]) gets 1 where a pixel holds data (not nodata, alpha > 0). */
 gl_status gl_raster_read_rgb(gl_raster *r, int x, int y, int w, int h, unsigned char *rgb,
                              unsigned char *valid, gl_error *err);
+/* The same window at reduced resolution, out_w x out_h (at most w x h): GDAL's resampled read
+ * with averaging (nearest for palette indices), from the file's overviews when it has them (GDAL's
+ * choice: the coarsest at most 1.2 times coarser than asked), else averaged from full resolution.
+ * So memory and bytes read follow the output, not the window. Nodata and masked pixels are left out
+ * of each average; valid gets 1 where any pixel under an output pixel holds data. The stretch
+ * applies to the averaged values. out_w = w, out_h = h is gl_raster_read_rgb. */
+gl_status gl_raster_read_rgb_scaled(gl_raster *r, int x, int y, int w, int h, int out_w, int out_h,
+                                    unsigned char *rgb, unsigned char *valid, gl_error *err);
 /* Pixel (col,row), fractional allowed, to the raster's CRS through the geotransform. */
 void gl_raster_pixel_to_crs(const gl_raster_info *info, double col, double row, double *x,
                             double *y);
@@ -497,6 +505,15 @@ gl_tiling gl_tiling_default(void);
 gl_status gl_tiling_count(const gl_tiling *t, int width, int height, int *count, gl_error *err);
 /* Tile `index` (row-major, 0 <= index < count). */
 void gl_tiling_get(const gl_tiling *t, int width, int height, int index, gl_tile *out);
+/* The size a w x h tile is read at for a model whose input is `side` px square (the read rule,
+ * README "Large tiles"): at full resolution while its shorter side is at most
+ * GL_TILE_EXACT_SIDES * side; larger tiles at reduced resolution (gl_raster_read_rgb_scaled) with
+ * that shorter side, the longer one in proportion (rounded half up), raised when needed so the
+ * longer side reaches min_long (a vision-LLM patch's size; 0: none) but never above full size; and
+ * never more than GL_TILE_READ_MAX_PIXELS pixels, whatever the shape. */
+#define GL_TILE_EXACT_SIDES 4
+#define GL_TILE_READ_MAX_PIXELS (1L << 22)
+void gl_tile_read_size(int w, int h, int side, int min_long, int *read_w, int *read_h);
 
 /* ------------------------------------------------------------------ hub (model cache) */
 
@@ -856,7 +873,7 @@ typedef struct {
     int include_filename;  /* GVL's --include_filename, in both prompts */
     int include_classes;   /* GVL's --include_classes: the top-level classes in the vision prompt */
     int apply_template;    /* the vision prompt as separate text parts, as GVL's chat template */
-    int vlm_size;          /* the longer side of the patch sent, px (448); 0: as cut */
+    int vlm_size;          /* the longer side of the patch sent, px (448); 0: as read */
     int vlm_max_tokens;    /* 128, GVL's */
     double vlm_temperature;        /* 0 */
     int llm_max_tokens;            /* 0: not sent */

@@ -48,6 +48,19 @@ static double jnum(const cJSON *o, const char *k) {
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
+/* The n bytes of a raw file a command wrote, malloc'ed; NULL when it holds fewer. */
+static unsigned char *read_raw(const char *path, size_t n) {
+    unsigned char *b = malloc(n);
+    FILE *f = fopen(path, "rb");
+    size_t got = f && b ? fread(b, 1, n, f) : 0;
+    if (f) fclose(f);
+    if (got != n) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
 /* Band-sequential bytes of `gdal_translate -srcwin` output (ENVI raw), malloc'ed. */
 static unsigned char *translate_window(const char *path, int x, int y, int w, int h,
                                        const char *band_args, int nbands) {
@@ -56,17 +69,7 @@ static unsigned char *translate_window(const char *path, int x, int y, int w, in
              "gdal_translate -q -of ENVI -co INTERLEAVE=BSQ -ot Byte %s -srcwin %d %d %d %d '%s' "
              "win.bin",
              band_args, x, y, w, h, path);
-    if (run(cmd) != 0) return NULL;
-    size_t n = (size_t)w * h * nbands;
-    unsigned char *b = malloc(n);
-    FILE *f = fopen("win.bin", "rb");
-    size_t got = f ? fread(b, 1, n, f) : 0;
-    if (f) fclose(f);
-    if (got != n) {
-        free(b);
-        return NULL;
-    }
-    return b;
+    return run(cmd) == 0 ? read_raw("win.bin", (size_t)w * h * nbands) : NULL;
 }
 
 /* Largest |ours - theirs| over the window's three channels (theirs band-sequential). */
@@ -559,6 +562,197 @@ static void test_large_scene_window(void) {
     gl_raster_free(r);
 }
 
+/* Band-sequential bytes of `gdal_translate -srcwin x y w h -outsize ow oh -r average`: GDAL's own
+ * reduced-resolution read of the window (from overviews when the file has them), malloc'ed. Made
+ * as a GeoTIFF first, which GDAL writes in one swath: a raw ENVI output is written in row swaths,
+ * and GDAL rounds the source window differently at each swath's edge (up to 8 levels apart on
+ * one row). */
+static unsigned char *translate_scaled(const char *path, int x, int y, int w, int h, int ow, int oh,
+                                       const char *args) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "gdal_translate -q -ot Byte %s -srcwin %d %d %d %d -outsize %d %d -r average '%s' "
+             "small.tif && gdal_translate -q -of ENVI -co INTERLEAVE=BSQ small.tif small.bin",
+             args, x, y, w, h, ow, oh, path);
+    return run(cmd) == 0 ? read_raw("small.bin", (size_t)ow * oh * 3) : NULL;
+}
+
+/* Reads (x,y,w,h) at ow x oh and compares with gdal_translate's; returns the largest difference
+ * (-1 when something failed). valid (optional) must be 0 exactly where GDAL's three values are 0
+ * (nodata 0 on every band: GDAL writes nodata where no pixel under it holds data). */
+static int scaled_vs_gdal(gl_raster *r, const char *path, int x, int y, int w, int h, int ow,
+                          int oh, const char *args, int check_valid) {
+    unsigned char *ref = translate_scaled(path, x, y, w, h, ow, oh, args);
+    unsigned char *rgb = malloc((size_t)ow * oh * 3), *valid = malloc((size_t)ow * oh);
+    gl_error err = {0};
+    int md = -1;
+    CHECK(ref != NULL, "gdal_translate -outsize %d %d -r average %s", ow, oh, path);
+    CHECK_OK(gl_raster_read_rgb_scaled(r, x, y, w, h, ow, oh, rgb, valid, &err), &err);
+    if (ref && !err.code) {
+        md = max_channel_diff(rgb, ref, ow, oh);
+        size_t n = (size_t)ow * oh;
+        long bad = 0, empty = 0;
+        for (size_t i = 0; check_valid && i < n; i++) {
+            int nodata = !ref[i] && !ref[n + i] && !ref[2 * n + i];
+            bad += valid[i] == nodata;
+            empty += nodata;
+        }
+        CHECK(!bad, "%s %dx%d as %dx%d: %ld valid flags differ (%ld nodata)", path, w, h, ow, oh,
+              bad, empty);
+    }
+    free(ref);
+    free(rgb);
+    free(valid);
+    return md;
+}
+
+/* Reduced-resolution windows equal GDAL's own -outsize -r average reads: decimated from full
+ * resolution (RGB.byte.tif has no overviews; nodata left out of the averages, non-integer ratios),
+ * through overviews (a file whose full-resolution pixels were blanked after gdaladdo: only an
+ * overview read sees the picture), a uint16 stretch, and bad sizes refused. */
+static void test_scaled_reads_vs_gdal(void) {
+    const char *rgb_path = img("RGB.byte.tif");
+    gl_raster *r = open_with(rgb_path, GL_STRETCH_NONE, 0, 0, 0);
+    if (r) {
+        int md = scaled_vs_gdal(r, rgb_path, 0, 0, 791, 718, 264, 240, "", 1);
+        CHECK(md == 0, "whole scene at 264x240: max |d| %d", md);
+        md = scaled_vs_gdal(r, rgb_path, 37, 51, 700, 650, 233, 217, "", 1);
+        CHECK(md == 0, "window at 233x217: max |d| %d", md);
+        md = scaled_vs_gdal(r, rgb_path, 100, 0, 400, 300, 100, 75, "", 1);
+        CHECK(md == 0, "window at 100x75 (x4): max |d| %d", md);
+        gl_error err = {0};
+        unsigned char px[3 * 16];
+        CHECK(gl_raster_read_rgb_scaled(r, 0, 0, 4, 4, 5, 4, px, NULL, &err) == GL_ERR_ARG,
+              "enlarging accepted");
+        CHECK(gl_raster_read_rgb_scaled(r, 0, 0, 4, 4, 0, 4, px, NULL, &err) == GL_ERR_ARG,
+              "0 wide accepted");
+    }
+    gl_raster_free(r);
+
+    /* 4000 x 3600 tiled with 2,4,8 overviews, then its full-resolution pixels set to 0 behind
+     * GDAL's back: a read at 1/4 size must come from the level-4 overview (the picture), where a
+     * full-resolution read would give black. */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "gdal_translate -q -outsize 4000 3600 -r bilinear -a_nodata none -co TILED=YES '%s' "
+             "ovr.tif && gdaladdo -q -r average ovr.tif 2 4 8 && %s -c \"from osgeo import gdal\n"
+             "ds = gdal.Open('ovr.tif', gdal.GA_Update)\nimport numpy as np\n"
+             "z = np.zeros((3600, 4000), np.uint8)\n"
+             "[ds.GetRasterBand(b).WriteArray(z) for b in (1, 2, 3)]\nds = None\"",
+             rgb_path, t_python());
+    CHECK(run(cmd) == 0, "making ovr.tif");
+    r = open_with("ovr.tif", GL_STRETCH_NONE, 0, 0, 0);
+    if (r) {
+        int md = scaled_vs_gdal(r, "ovr.tif", 0, 0, 4000, 3600, 1000, 900, "", 0);
+        CHECK(md == 0, "overview read at 1000x900: max |d| %d", md);
+        md = scaled_vs_gdal(r, "ovr.tif", 1333, 1200, 1333, 1200, 448, 403, "", 0);
+        CHECK(md == 0, "overview read of a 3x3 tile at 448x403: max |d| %d", md);
+        unsigned char full[3 * 64 * 64], small[3 * 16 * 16];
+        long sum_full = 0, sum_small = 0;
+        gl_error err = {0};
+        CHECK_OK(gl_raster_read_rgb(r, 2000, 1800, 64, 64, full, NULL, &err), &err);
+        CHECK_OK(gl_raster_read_rgb_scaled(r, 2000, 1800, 64, 64, 16, 16, small, NULL, &err), &err);
+        for (int i = 0; i < 3 * 64 * 64; i++)
+            sum_full += full[i];
+        for (int i = 0; i < 3 * 16 * 16; i++)
+            sum_small += small[i];
+        CHECK(sum_full == 0 && sum_small > 0, "full resolution %ld (blanked), overview %ld",
+              sum_full, sum_small);
+    }
+    gl_raster_free(r);
+
+    /* uint16 with overviews, min/max stretched: GDAL averages, then -scale rounds where we
+     * truncate (one level). */
+    const char *u16 = img("uint16_cog.tif");
+    cJSON *j = gdalinfo_json(u16, "-mm");
+    r = open_with(u16, GL_STRETCH_MINMAX, 0, 0, 0);
+    if (j && r) {
+        const cJSON *b = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "bands"), 0);
+        char args[256];
+        snprintf(args, sizeof args, "-b 1 -b 1 -b 1 -scale %.17g %.17g 0 255",
+                 jnum(b, "computedMin"), jnum(b, "computedMax"));
+        int md = scaled_vs_gdal(r, u16, 0, 0, 2658, 2667, 896, 899, args, 0);
+        CHECK(md >= 0 && md <= 1, "uint16 at 896x899: max |d| %d", md);
+    }
+    cJSON_Delete(j);
+    gl_raster_free(r);
+}
+
+/* The model input (224 px, CLIP's preprocessing: antialiased bicubic to 224 on the shorter side,
+ * centre crop, normalise) from a reduced read at gl_tile_read_size's size against the one from a
+ * full-resolution read, in 8-bit levels: mean and largest |difference| over the 3 x 224 x 224
+ * values, into mean_out and max_out; the scaled read's size goes to rw, rh. */
+static void compare_model_inputs(gl_raster *r, int *rw, int *rh, double *mean_out,
+                                 double *max_out) {
+    const gl_raster_info *in = gl_raster_get_info(r);
+    const int W = in->width, H = in->height, S = 224;
+    gl_tile_read_size(W, H, S, 0, rw, rh);
+    unsigned char *full = malloc((size_t)W * H * 3), *small = malloc((size_t)*rw * *rh * 3);
+    float *a = malloc(sizeof(float) * 3 * S * S), *b = malloc(sizeof(float) * 3 * S * S);
+    gl_preproc_config cfg = gl_preproc_default_config(S);
+    gl_error err = {0};
+    *mean_out = *max_out = -1;
+    CHECK_OK(gl_raster_read_rgb(r, 0, 0, W, H, full, NULL, &err), &err);
+    CHECK_OK(gl_raster_read_rgb_scaled(r, 0, 0, W, H, *rw, *rh, small, NULL, &err), &err);
+    gl_image fi = {W, H, full, NULL}, si = {*rw, *rh, small, NULL};
+    CHECK_OK(gl_preprocess(&cfg, &fi, a, &err), &err);
+    CHECK_OK(gl_preprocess(&cfg, &si, b, &err), &err);
+    if (!err.code) {
+        double sum = 0, mx = 0;
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < S * S; i++) {
+                double d = fabs((double)a[c * S * S + i] - b[c * S * S + i]) * cfg.std[c] * 255;
+                sum += d;
+                mx = d > mx ? d : mx;
+            }
+        *mean_out = sum / (3.0 * S * S);
+        *max_out = mx;
+    }
+    free(full);
+    free(small);
+    free(a);
+    free(b);
+}
+
+/* How close a reduced read is to a full one once the model has resized it (README "Large tiles"):
+ * a real photo tiled 3 x 3 into 6000 x 6000 (GDAL averages 6.7 pixels into one), the uint16
+ * satellite COG (overviews, factor 2.97) and the 2000 x 2000 JPEG (GDAL's DCT-scaled overview,
+ * factor 2.23). Not identical; bounds above what was measured (figures printed). */
+static void test_reduced_read_close_to_full(void) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "%s -c \"from osgeo import gdal\nimport numpy as np\n"
+             "a = gdal.Open('%s').ReadAsArray()\n"
+             "t = np.tile(a, (1, 3, 3))\n"
+             "d = gdal.GetDriverByName('GTiff').Create('mosaic.tif', t.shape[2], t.shape[1], 3, "
+             "gdal.GDT_Byte, ['TILED=YES'])\nd.WriteRaster(0, 0, t.shape[2], t.shape[1], "
+             "t.tobytes())\nd = None\"",
+             t_python(), img("ground_photo_no_geo.jpg"));
+    CHECK(run(cmd) == 0, "making mosaic.tif");
+    struct {
+        const char *path;
+        gl_stretch_kind stretch;
+        double mean_max, max_max;
+    } cases[] = {{"mosaic.tif", GL_STRETCH_NONE, 0.5, 8},
+                 {img("uint16_cog.tif"), GL_STRETCH_MINMAX, 1.0, 32},
+                 {img("ground_photo_no_geo.jpg"), GL_STRETCH_NONE, 1.0, 12}};
+    for (int k = 0; k < 3; k++) {
+        gl_raster *r = open_with(cases[k].path, cases[k].stretch, 0, 0, 0);
+        if (!r) continue;
+        int rw, rh;
+        double mean, mx;
+        compare_model_inputs(r, &rw, &rh, &mean, &mx);
+        const gl_raster_info *in = gl_raster_get_info(r);
+        printf("# %s %dx%d read as %dx%d: model input differs by %.3f levels on average, %.1f at "
+               "most\n",
+               cases[k].path, in->width, in->height, rw, rh, mean, mx);
+        CHECK(mean >= 0 && mean <= cases[k].mean_max && mx <= cases[k].max_max,
+              "%s: mean %.3f max %.1f", cases[k].path, mean, mx);
+        CHECK(rw < in->width && rh < in->height, "%s was read at full size", cases[k].path);
+        gl_raster_free(r);
+    }
+}
+
 int main(void) {
     RUN(test_numpy_refs);
     RUN(test_info_and_bounds);
@@ -572,5 +766,7 @@ int main(void) {
     RUN(test_valid_masks);
     RUN(test_bad_inputs);
     RUN(test_large_scene_window);
+    RUN(test_scaled_reads_vs_gdal);
+    RUN(test_reduced_read_close_to_full);
     T_SUMMARY();
 }

@@ -172,6 +172,37 @@ static void test_gvl_resize_matches_pil(void) {
     }
 }
 
+static void expect_read(int w, int h, int side, int min_long, int want_w, int want_h) {
+    int rw = -1, rh = -1;
+    gl_tile_read_size(w, h, side, min_long, &rw, &rh);
+    CHECK(rw == want_w && rh == want_h, "%dx%d for side %d (long >= %d): read %dx%d, want %dx%d", w,
+          h, side, min_long, rw, rh, want_w, want_h);
+}
+
+/* The read rule (README "Large tiles"), worked by hand: full resolution while the shorter side is
+ * at most 4 model inputs; beyond, that shorter side is 4 * side and the longer one in proportion,
+ * rounded half up; a vision-LLM patch raises it; never more than 4 Mpixels. */
+static void test_read_size_rule(void) {
+    expect_read(791, 718, 224, 0, 791, 718);      /* small: exact */
+    expect_read(896, 900, 224, 0, 896, 900);      /* shorter side exactly 4 x 224: exact */
+    expect_read(12000, 6000, 224, 0, 1792, 896);  /* 36000 x 18000 split 3x3 */
+    expect_read(6000, 12000, 224, 0, 896, 1792);  /* the same, portrait */
+    expect_read(12000, 6000, 336, 0, 2688, 1344); /* ViT-L/14-336 */
+    expect_read(2658, 2667, 224, 0, 896, 899);    /* 2667 * 896 / 2658 = 899.03 */
+    expect_read(3001, 2000, 224, 0, 1344, 896);   /* 3001 * 896 / 2000 = 1344.448 */
+    expect_read(2000, 3005, 224, 0, 896, 1346);   /* 3005 * 896 / 2000 = 1346.24 */
+    expect_read(1000, 1500, 224, 0, 896, 1344);   /* 1344.0 */
+    expect_read(1001, 2001, 224, 0, 896, 1791);   /* 2001 * 896 / 1001 = 1791.10 */
+    /* --vlm-size 2048: the longer side reaches 2048, the shorter ceil(2048 * 6000 / 12000). */
+    expect_read(12000, 6000, 224, 2048, 2048, 1024);
+    expect_read(12000, 6000, 224, 448, 1792, 896); /* 448 is already covered */
+    expect_read(1500, 800, 224, 4096, 1500, 800);  /* never above full size */
+    /* 4 Mpixels at most: 896 x 5000 is 4.48 M; the shorter side floor(sqrt(4194304 * 896 / 5000))
+     * = 866, the longer round(5000 * 866 / 896) = 4833 (4,185,378 pixels). */
+    expect_read(896, 5000, 224, 0, 866, 4833);
+    expect_read(5000, 896, 224, 0, 4833, 866);
+}
+
 int main(void) {
     RUN(test_split_drop_is_gvl);
     RUN(test_split_cover_absorbs_remainder);
@@ -179,5 +210,6 @@ int main(void) {
     RUN(test_impossible_tilings);
     RUN(test_augmentations_match_numpy);
     RUN(test_gvl_resize_matches_pil);
+    RUN(test_read_size_rule);
     T_SUMMARY();
 }

@@ -27,7 +27,11 @@ static void usage(FILE *fp) {
         fp,
         "  --remainder cover|drop    cover: the last row/column absorb the remainder (default);\n"
         "                            drop: GVL's W//C x H//R patches exactly\n"
-        "  --tile PX [--overlap PX]  fixed PX windows, read one by one (scenes of any size)\n");
+        "  --tile PX [--overlap PX]  fixed PX windows, read one by one (scenes of any size)\n"
+        "  a tile whose shorter side exceeds 4 model inputs (896 px at 224) is read at reduced\n"
+        "  resolution by GDAL (averaged, through overviews when the file has them): that\n"
+        "  shorter side 4 x the input, the other in proportion, at most 4 Mpixels; smaller\n"
+        "  tiles are read exactly (README: Large scenes and large tiles)\n");
     cli_help(fp, CLI_O_BANDS);
     cli_help(fp, CLI_O_STRETCH);
     fprintf(fp, "classes and prompts:\n"

@@ -40,7 +40,7 @@ void cli_llm_label_help(FILE *fp) {
         "  --include-filename        the file name in both prompts\n"
         "  --include-classes         the (top-level) classes in the vision prompt\n"
         "  --apply-vision-template   the vision prompt as separate text parts\n"
-        "  --vlm-size PX             the patch's longer side as sent (448; 0: as cut)\n"
+        "  --vlm-size PX             the patch's longer side as sent (448; 0: as read)\n"
         "  --vlm-max-tokens N        (128, GVL's)  --vlm-temperature T (0)\n"
         "  --llm-max-tokens N        (not sent)    --llm-temperature T (0)\n"
         "  --descriptions CSV        filename,row,col,description per tile, for llm\n");

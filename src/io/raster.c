@@ -306,15 +306,39 @@ static double *scratch(gl_raster *r, size_t n) {
     return r->scratch;
 }
 
-static gl_status read_band(gl_raster *r, int band, int x, int y, int w, int h, void *buf,
-                           GDALDataType type, int pixel_space, gl_error *err) {
+/* Reads band's window (x,y,w,h) into a bw x bh buffer. A smaller buffer is GDAL's resampled
+ * read: from the overview GDAL finds nearest the buffer's size when the file has overviews, else
+ * from full resolution, averaging (nearest for palette indices, which cannot be averaged); GDAL
+ * leaves nodata and masked pixels out of an average. Same-size reads are plain copies. */
+static gl_status read_band_as(gl_raster *r, GDALRasterBandH b, const char *what, int x, int y,
+                              int w, int h, int bw, int bh, void *buf, GDALDataType type,
+                              int pixel_space, gl_error *err) {
+    GDALRasterIOExtraArg extra;
+    INIT_RASTERIO_EXTRA_ARG(extra);
+    if (bw != w || bh != h) {
+        extra.eResampleAlg = r->palette ? GRIORA_NearestNeighbour : GRIORA_Average;
+        /* The window as exact coordinates: GDAL then maps it onto an overview without rounding
+         * it to whole overview pixels (which shifts the picture by up to half a pixel), as its
+         * VRT sources (gdal_translate -outsize) do. */
+        extra.bFloatingPointWindowValidity = TRUE;
+        extra.dfXOff = x, extra.dfYOff = y, extra.dfXSize = w, extra.dfYSize = h;
+    }
     CPLErrorReset();
-    CPLErr e = GDALRasterIO(GDALGetRasterBand(r->ds, band), GF_Read, x, y, w, h, buf, w, h, type,
-                            pixel_space, pixel_space * w);
+    CPLErr e = GDALRasterIOEx(b, GF_Read, x, y, w, h, buf, bw, bh, type, pixel_space,
+                              (GSpacing)pixel_space * bw, &extra);
     if (e == CE_None) return GL_OK;
-    char msg[512];
-    return gl_fail(err, GL_ERR_FORMAT, "%s: cannot read band %d at %d,%d size %dx%d: %s", r->path,
-                   band, x, y, w, h, gl_gdal_last_error(msg, sizeof msg, "read failed"));
+    char msg[512], as[64] = "";
+    if (bw != w || bh != h) snprintf(as, sizeof as, " as %dx%d", bw, bh);
+    return gl_fail(err, GL_ERR_FORMAT, "%s: cannot read %s at %d,%d size %dx%d%s: %s", r->path,
+                   what, x, y, w, h, as, gl_gdal_last_error(msg, sizeof msg, "read failed"));
+}
+
+static gl_status read_band(gl_raster *r, int band, int x, int y, int w, int h, int bw, int bh,
+                           void *buf, GDALDataType type, int pixel_space, gl_error *err) {
+    char what[32];
+    snprintf(what, sizeof what, "band %d", band);
+    return read_band_as(r, GDALGetRasterBand(r->ds, band), what, x, y, w, h, bw, bh, buf, type,
+                        pixel_space, err);
 }
 
 /* Windows aligned on the band's blocks, about RASTER_CHUNK_PIXELS each, for streaming passes. */
@@ -331,14 +355,12 @@ static void chunk_size(gl_raster *r, int band, int *cw, int *ch) {
     if ((long long)*cw * *ch > 4LL * RASTER_CHUNK_PIXELS) *ch = RASTER_CHUNK_PIXELS / *cw + 1;
 }
 
-static gl_status read_mask(gl_raster *r, int band, int x, int y, int w, int h, unsigned char *m,
-                           gl_error *err) {
-    CPLErrorReset();
+/* The mask (0 = no data) of band's window at bw x bh: averaged when smaller, so a pixel counts
+ * as data when any pixel under it does. */
+static gl_status read_mask(gl_raster *r, int band, int x, int y, int w, int h, int bw, int bh,
+                           unsigned char *m, gl_error *err) {
     GDALRasterBandH mb = GDALGetMaskBand(GDALGetRasterBand(r->ds, band));
-    if (GDALRasterIO(mb, GF_Read, x, y, w, h, m, w, h, GDT_Byte, 0, 0) == CE_None) return GL_OK;
-    char msg[512];
-    return gl_fail(err, GL_ERR_FORMAT, "%s: cannot read the mask at %d,%d size %dx%d: %s", r->path,
-                   x, y, w, h, gl_gdal_last_error(msg, sizeof msg, "read failed"));
+    return read_band_as(r, mb, "the mask", x, y, w, h, bw, bh, m, GDT_Byte, 1, err);
 }
 
 /* A streaming pass over one band: the visitor sees each chunk's values (and, when asked, the
@@ -357,8 +379,8 @@ static gl_status stream_band(gl_raster *r, int band, int with_mask, chunk_visito
         for (int x = 0; x < r->info.width; x += cw) {
             int w = r->info.width - x < cw ? r->info.width - x : cw;
             int h = r->info.height - y < ch ? r->info.height - y : ch;
-            gl_status s = read_band(r, band, x, y, w, h, buf, GDT_Float64, 8, err);
-            if (!s && m) s = read_mask(r, band, x, y, w, h, m, err);
+            gl_status s = read_band(r, band, x, y, w, h, w, h, buf, GDT_Float64, 8, err);
+            if (!s && m) s = read_mask(r, band, x, y, w, h, w, h, m, err);
             if (s) return s;
             if (visit(ctx, buf, m, (size_t)w * h)) return GL_OK;
         }
@@ -549,20 +571,27 @@ static int byte_passthrough(const gl_raster *r) {
     return r->params.stretch == GL_STRETCH_MINMAX && r->lo[0] == 0 && r->hi[0] == 255;
 }
 
+/* A window (x,y,w,h) of the raster read into a bw x bh buffer (bw = w, bh = h: full resolution). */
+typedef struct {
+    int x, y, w, h, bw, bh;
+} window;
+
 /* One channel of the window into rgb[c::3]; counts nodata hits per pixel into hits. */
-static gl_status read_channel(gl_raster *r, int c, int x, int y, int w, int h, unsigned char *rgb,
+static gl_status read_channel(gl_raster *r, int c, const window *v, unsigned char *rgb,
                               unsigned char *hits, gl_error *err) {
-    size_t n = (size_t)w * h;
+    size_t n = (size_t)v->bw * v->bh;
     int band = r->bands[c];
     if (byte_passthrough(r)) {
-        gl_status s = read_band(r, band, x, y, w, h, rgb + c, GDT_Byte, 3, err);
+        gl_status s =
+            read_band(r, band, v->x, v->y, v->w, v->h, v->bw, v->bh, rgb + c, GDT_Byte, 3, err);
         for (size_t i = 0; !s && hits && r->has_nodata[c] && i < n; i++)
             hits[i] += rgb[3 * i + c] == r->nodata[c];
         return s;
     }
     double *buf = scratch(r, n);
     if (!buf) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", r->path);
-    gl_status s = read_band(r, band, x, y, w, h, buf, GDT_Float64, 8, err);
+    gl_status s =
+        read_band(r, band, v->x, v->y, v->w, v->h, v->bw, v->bh, buf, GDT_Float64, 8, err);
     if (s) return s;
     int single = GDALGetRasterDataType(GDALGetRasterBand(r->ds, band)) == GDT_Float32;
     double lo = r->lo[c], hi = r->hi[c], nd = r->nodata[c];
@@ -576,9 +605,8 @@ static gl_status read_channel(gl_raster *r, int c, int x, int y, int w, int h, u
 }
 
 /* valid holds per-pixel nodata hits on entry; on exit 1 where the pixel holds data. */
-static gl_status finish_valid(gl_raster *r, int x, int y, int w, int h, unsigned char *valid,
-                              gl_error *err) {
-    size_t n = (size_t)w * h;
+static gl_status finish_valid(gl_raster *r, const window *v, unsigned char *valid, gl_error *err) {
+    size_t n = (size_t)v->bw * v->bh;
     /* A pixel is nodata when every selected band that declares nodata holds it. */
     unsigned char all_hit = 0;
     for (int c = 0; c < 3; c++)
@@ -588,22 +616,22 @@ static gl_status finish_valid(gl_raster *r, int x, int y, int w, int h, unsigned
     if (!r->use_mask) return GL_OK;
     unsigned char *m = (unsigned char *)scratch(r, n / sizeof(double) + 1);
     if (!m) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", r->path);
-    gl_status s = read_mask(r, r->bands[0], x, y, w, h, m, err);
+    gl_status s = read_mask(r, r->bands[0], v->x, v->y, v->w, v->h, v->bw, v->bh, m, err);
     if (s) return s;
     for (size_t i = 0; i < n; i++)
         valid[i] &= m[i] != 0;
     return GL_OK;
 }
 
-static gl_status read_window(gl_raster *r, int x, int y, int w, int h, unsigned char *rgb,
+static gl_status read_window(gl_raster *r, const window *v, unsigned char *rgb,
                              unsigned char *valid, gl_error *err) {
     gl_status s = r->have_range ? GL_OK : compute_range(r, err);
-    if (valid) memset(valid, 0, (size_t)w * h);
+    size_t n = (size_t)v->bw * v->bh;
+    if (valid) memset(valid, 0, n);
     int single = r->bands[0] == r->bands[1] && r->bands[1] == r->bands[2];
     for (int c = 0; c < (single ? 1 : 3) && !s; c++)
-        s = read_channel(r, c, x, y, w, h, rgb, valid, err);
+        s = read_channel(r, c, v, rgb, valid, err);
     if (s) return s;
-    size_t n = (size_t)w * h;
     if (r->palette) {
         unsigned char lut[256][3];
         gl_gdal_palette_lut(r->palette, lut);
@@ -615,22 +643,31 @@ static gl_status read_window(gl_raster *r, int x, int y, int w, int h, unsigned 
         for (size_t i = 0; valid && r->has_nodata[0] && i < n; i++)
             valid[i] *= 3;
     }
-    return valid ? finish_valid(r, x, y, w, h, valid, err) : GL_OK;
+    return valid ? finish_valid(r, v, valid, err) : GL_OK;
 }
 
-gl_status gl_raster_read_rgb(gl_raster *r, int x, int y, int w, int h, unsigned char *rgb,
-                             unsigned char *valid, gl_error *err) {
+gl_status gl_raster_read_rgb_scaled(gl_raster *r, int x, int y, int w, int h, int out_w, int out_h,
+                                    unsigned char *rgb, unsigned char *valid, gl_error *err) {
     if (w < 1 || h < 1 || x < 0 || y < 0 || x > r->info.width - w || y > r->info.height - h)
         return gl_fail(err, GL_ERR_ARG, "%s: window %d,%d size %dx%d lies outside the %dx%d raster",
                        r->path, x, y, w, h, r->info.width, r->info.height);
+    if (out_w < 1 || out_h < 1 || out_w > w || out_h > h)
+        return gl_fail(err, GL_ERR_ARG, "%s: window %d,%d size %dx%d cannot be read as %dx%d",
+                       r->path, x, y, w, h, out_w, out_h);
+    window v = {x, y, w, h, out_w, out_h};
     int truncated = 0;
     CPLPushErrorHandlerEx(gl_gdal_watch_truncation, &truncated);
-    gl_status s = read_window(r, x, y, w, h, rgb, valid, err);
+    gl_status s = read_window(r, &v, rgb, valid, err);
     CPLPopErrorHandler();
     if (!s && truncated)
         s = gl_fail(err, GL_ERR_FORMAT, "%s: the JPEG data ends before window %d,%d size %dx%d",
                     r->path, x, y, w, h);
     return s;
+}
+
+gl_status gl_raster_read_rgb(gl_raster *r, int x, int y, int w, int h, unsigned char *rgb,
+                             unsigned char *valid, gl_error *err) {
+    return gl_raster_read_rgb_scaled(r, x, y, w, h, w, h, rgb, valid, err);
 }
 
 /* ------------------------------------------------------------------ coordinates */

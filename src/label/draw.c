@@ -16,35 +16,21 @@ void draw_set_rgb(cairo_t *cr, unsigned hex, double alpha) {
 
 gl_status draw_read_scaled(gl_raster *r, int x, int y, int w, int h, int out_w, int out_h,
                            unsigned char *out, gl_error *err) {
-    long strip_rows = (h + out_h - 1) / out_h + 1;
-    unsigned char *strip = malloc((size_t)w * strip_rows * 3);
-    double *acc = malloc((size_t)out_w * 4 * sizeof *acc);
-    gl_status st = strip && acc ? GL_OK
-                                : gl_fail(err, GL_ERR_NOMEM, "%s: out of memory for a %dx%ld strip",
-                                          gl_raster_path(r), w, strip_rows);
-    for (int j = 0; j < out_h && !st; j++) {
-        long sy0 = (long)j * h / out_h, sy1 = (long)(j + 1) * h / out_h;
-        if (sy1 <= sy0) sy1 = sy0 + 1;
-        st = gl_raster_read_rgb(r, x, y + (int)sy0, w, (int)(sy1 - sy0), strip, NULL, err);
-        if (st) break;
-        memset(acc, 0, (size_t)out_w * 4 * sizeof *acc);
-        for (long sy = 0; sy < sy1 - sy0; sy++)
-            for (int i = 0; i < out_w; i++) {
-                long sx0 = (long)i * w / out_w, sx1 = (long)(i + 1) * w / out_w;
-                if (sx1 <= sx0) sx1 = sx0 + 1;
-                for (long sx = sx0; sx < sx1; sx++) {
-                    const unsigned char *p = strip + ((size_t)sy * w + sx) * 3;
-                    acc[i * 4] += p[0], acc[i * 4 + 1] += p[1], acc[i * 4 + 2] += p[2];
-                    acc[i * 4 + 3]++;
-                }
-            }
+    /* GDAL averages down to at most the picture's size (from overviews when the file has them);
+     * an axis the picture enlarges is then repeated nearest-pixel here. */
+    int rw = out_w < w ? out_w : w, rh = out_h < h ? out_h : h;
+    if (rw == out_w && rh == out_h)
+        return gl_raster_read_rgb_scaled(r, x, y, w, h, out_w, out_h, out, NULL, err);
+    unsigned char *small = malloc((size_t)rw * rh * 3);
+    gl_status st = small ? gl_raster_read_rgb_scaled(r, x, y, w, h, rw, rh, small, NULL, err)
+                         : gl_fail(err, GL_ERR_NOMEM, "%s: out of memory for a %dx%d picture",
+                                   gl_raster_path(r), rw, rh);
+    for (int j = 0; !st && j < out_h; j++) {
+        const unsigned char *row = small + (size_t)((long)j * rh / out_h) * rw * 3;
         for (int i = 0; i < out_w; i++)
-            for (int c = 0; c < 3; c++)
-                out[((size_t)j * out_w + i) * 3 + c] =
-                    (unsigned char)(acc[i * 4 + c] / acc[i * 4 + 3] + 0.5);
+            memcpy(out + ((size_t)j * out_w + i) * 3, row + (size_t)((long)i * rw / out_w) * 3, 3);
     }
-    free(strip);
-    free(acc);
+    free(small);
     return st;
 }
 

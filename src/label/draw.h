@@ -14,9 +14,9 @@ void draw_set_rgb(cairo_t *cr, unsigned hex, double alpha); /* hex 0xRRGGBB */
 void draw_halo_text(cairo_t *cr, double x, double y, const char *s, unsigned fill);
 /* An opaque RGB24 surface (caller destroys), or NULL with err set for sizes out of range. */
 cairo_surface_t *draw_new_surface(int w, int h, const char *path, gl_error *err);
-/* The window (x,y,w,h) of r box-averaged to out_w x out_h RGB [out_h][out_w][3] (nearest when
- * enlarging), read one output row's strip at a time: memory is w * ceil(h / out_h) pixels
- * whatever the scene's size. */
+/* The window (x,y,w,h) of r averaged down to out_w x out_h RGB [out_h][out_w][3] by GDAL
+ * (gl_raster_read_rgb_scaled: from overviews when the file has them), nearest on an axis it
+ * enlarges: memory follows the picture, not the scene. */
 gl_status draw_read_scaled(gl_raster *r, int x, int y, int w, int h, int out_w, int out_h,
                            unsigned char *out, gl_error *err);
 /* Writes the surface to path as PNG through gl_atomic_open/commit. */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_TILE_PIXELS (1L << 26) /* one window in memory; larger calls for --tile */
+#define MAX_TILE_PIXELS (1L << 26) /* GVL's resize of a small scene reads it whole */
 #define DEFAULT_BATCH 16
 #define GDAL_CACHE_BYTES (64LL << 20)
 
@@ -93,10 +93,13 @@ static gl_status load_small(scene *s, gl_error *err) {
     return st;
 }
 
-/* The tile's pixels and valid mask, from the raster or from the resized scene. */
-static gl_status read_tile(scene *s, const gl_tile *t, unsigned char *rgb, unsigned char *valid,
-                           gl_error *err) {
-    if (!s->small_rgb) return gl_raster_read_rgb(s->r, t->x, t->y, t->w, t->h, rgb, valid, err);
+/* The tile's pixels and valid mask at as_read's size (gl_tile_read_size), from the raster or from
+ * the resized scene (whose tiles are small: read as they are). */
+static gl_status read_tile(scene *s, const gl_tile *t, const gl_tile *as_read, unsigned char *rgb,
+                           unsigned char *valid, gl_error *err) {
+    if (!s->small_rgb)
+        return gl_raster_read_rgb_scaled(s->r, t->x, t->y, t->w, t->h, as_read->w, as_read->h, rgb,
+                                         valid, err);
     for (int y = 0; y < t->h; y++) {
         size_t from = (size_t)(t->y + y) * s->width + t->x;
         memcpy(rgb + (size_t)y * t->w * 3, s->small_rgb + from * 3, (size_t)t->w * 3);
@@ -214,19 +217,25 @@ static gl_status read_batch(run_ctx *c, scene *s, int *n_slots, gl_error *err) {
     if (c->llm) gl_llm_step_begin(c->llm);
     for (int i = 0; i < s->n; i++) {
         const gl_tile *t = &s->tiles[i];
-        size_t px = (size_t)t->w * t->h;
+        /* The tile as the model sees it: large tiles are read at reduced resolution. */
+        gl_tile as_read = *t;
+        if (!s->small_rgb)
+            gl_tile_read_size(t->w, t->h, c->size,
+                              c->p->llm.type == GL_CLASSIFIER_VLM_LLM ? c->p->llm.vlm_size : 0,
+                              &as_read.w, &as_read.h);
+        size_t px = (size_t)as_read.w * as_read.h;
         gl_status st = c->n_views > 1 ? grow_aug(c, px * 3, err) : GL_OK; /* for TTA copies */
         if (st) return st;
         unsigned char *rgb = malloc(px * 3), *valid = malloc(px);
         if (!rgb || !valid) st = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", s->path);
-        if (!st) st = read_tile(s, t, rgb, valid, err);
+        if (!st) st = read_tile(s, t, &as_read, rgb, valid, err);
         int any = 0;
         for (size_t k = 0; !st && k < px && !any; k++)
             any = valid[k] != 0;
         s->nodata[i] = !st && !any;
         if (!st && any) {
-            st = prepare_views(c, rgb, t, *n_slots * c->n_views, err);
-            if (!st && c->llm) st = gl_llm_step_tile(c->llm, s->path, t, rgb, err);
+            st = prepare_views(c, rgb, &as_read, *n_slots * c->n_views, err);
+            if (!st && c->llm) st = gl_llm_step_tile(c->llm, s->path, &as_read, rgb, err);
             (*n_slots)++;
         }
         free(rgb);
@@ -283,10 +292,6 @@ static gl_status label_scene(run_ctx *c, scene *s, int count, gl_error *err) {
             s->index[s->n] = next;
             gl_tiling_get(&c->p->tiling, s->width, s->height, next++, t);
             if (!gl_shard_owns_tile(&c->p->shard, s->path, t->row, t->col)) continue;
-            if ((long)t->w * t->h > MAX_TILE_PIXELS)
-                return gl_fail(err, GL_ERR_LIMIT,
-                               "%s: a %dx%d tile is too large to read at once; use --tile", s->path,
-                               t->w, t->h);
             s->n++;
         }
         gl_status st = s->n ? label_batch(c, s, err) : GL_OK;

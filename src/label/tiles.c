@@ -75,6 +75,38 @@ void gl_tiling_get(const gl_tiling *t, int width, int height, int index, gl_tile
     window_axis(height, t->tile, step, out->row, &out->y, &out->h);
 }
 
+/* The long side in proportion to a short side of t: round(l * t / s), half up. */
+static long scaled_long(long s, long l, long t) {
+    return (long)floor((double)l * t / s + 0.5);
+}
+
+void gl_tile_read_size(int w, int h, int side, int min_long, int *read_w, int *read_h) {
+    long s = w < h ? w : h, l = w < h ? h : w;
+    if (s < 1) {
+        *read_w = w, *read_h = h;
+        return;
+    }
+    /* The model shrinks the shorter side to `side` with an antialiased bicubic: reading it at
+     * GL_TILE_EXACT_SIDES times that keeps the model's own resize doing the last, larger step. */
+    long t = (long)GL_TILE_EXACT_SIDES * (side > 0 ? side : 1);
+    if (min_long > l) min_long = (int)l;
+    if (min_long > 0 && (double)t * l < (double)min_long * s)
+        t = (long)ceil((double)min_long * s / l);
+    if (t > s) t = s;
+    long tl = t == s ? l : scaled_long(s, l, t);
+    if ((double)t * tl > GL_TILE_READ_MAX_PIXELS) {
+        t = (long)floor(sqrt((double)GL_TILE_READ_MAX_PIXELS * s / l));
+        if (t < 1) t = 1;
+        tl = scaled_long(s, l, t);
+        while (t > 1 && (double)t * tl > GL_TILE_READ_MAX_PIXELS)
+            tl = scaled_long(s, l, --t);
+        if (tl < 1) tl = 1;
+        if (tl > GL_TILE_READ_MAX_PIXELS / t) tl = GL_TILE_READ_MAX_PIXELS / t; /* > 4M:1 slivers */
+    }
+    *read_w = (int)(w < h ? t : tl);
+    *read_h = (int)(w < h ? tl : t);
+}
+
 int gl_label_gvl_resizes(const gl_tiling *t, const gl_raster_info *in) {
     return t->mode == GL_TILING_SPLIT && t->drop_remainder &&
            (in->width < GL_GVL_MIN_SIDE || in->height < GL_GVL_MIN_SIDE);
