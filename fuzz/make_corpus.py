@@ -107,6 +107,36 @@ put("fuzz_openclip_config", "lists", json.dumps({"model_cfg": {"embed_dim": 16, 
     "preprocess_cfg": {"size": [64, 64], "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
                        "interpolation": "bicubic", "resize_mode": "shortest"}}))
 
+# open_clip weights for fuzz_openclip_load's fixed architecture (embed 4; vision 16 px, patch 8,
+# width 4 in heads of 2, 1 layer; text vocab 8, width 4, 2 heads, 1 layer): open_clip's key names
+# and shapes; the first byte picks the harness's form (1: a folder's open_clip_pytorch_model.bin,
+# 0: a training checkpoint {"epoch", "state_dict": {"module.<key>"}} with --arch).
+def oc_block(prefix, w):
+    return {prefix + k: torch.randn(*s) for k, s in (
+        ("ln_1.weight", (w,)), ("ln_1.bias", (w,)), ("attn.in_proj_weight", (3 * w, w)),
+        ("attn.in_proj_bias", (3 * w,)), ("attn.out_proj.weight", (w, w)), ("attn.out_proj.bias", (w,)),
+        ("ln_2.weight", (w,)), ("ln_2.bias", (w,)), ("mlp.c_fc.weight", (4 * w, w)),
+        ("mlp.c_fc.bias", (4 * w,)), ("mlp.c_proj.weight", (w, 4 * w)), ("mlp.c_proj.bias", (w,)))}
+torch.manual_seed(0)
+oc = collections.OrderedDict(
+    [("positional_embedding", torch.randn(77, 4)), ("text_projection", torch.randn(4, 4)),
+     ("logit_scale", torch.tensor(4.6052)), ("visual.class_embedding", torch.randn(4)),
+     ("visual.positional_embedding", torch.randn(5, 4)), ("visual.proj", torch.randn(4, 4)),
+     ("visual.conv1.weight", torch.randn(4, 3, 8, 8)), ("visual.ln_pre.weight", torch.ones(4)),
+     ("visual.ln_pre.bias", torch.zeros(4))]
+    + list(oc_block("visual.transformer.resblocks.0.", 4).items())
+    + [("visual.ln_post.weight", torch.ones(4)), ("visual.ln_post.bias", torch.zeros(4)),
+       ("token_embedding.weight", torch.randn(8, 4))]
+    + list(oc_block("transformer.resblocks.0.", 4).items())
+    + [("ln_final.weight", torch.ones(4)), ("ln_final.bias", torch.zeros(4))])
+for name, form, obj in (("folder", b"\1", oc),
+                        ("training", b"\0", {"epoch": 1, "name": "tiny",
+                                              "state_dict": collections.OrderedDict(
+                                                  ("module." + k, v) for k, v in oc.items())})):
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    put("fuzz_openclip_load", name, form + buf.getvalue())
+
 # preprocessor_config.json: old (ints) and new (dicts) forms
 put("fuzz_preproc_json", "old", open(os.path.join(SHARED, "fixtures/clip-tiny-b32/preprocessor_config.json")).read())
 put("fuzz_preproc_json", "new", json.dumps({"crop_size": {"height": 336, "width": 336}, "do_center_crop": True,
@@ -139,6 +169,9 @@ for i, t in enumerate(["a photo of a cat", "A PHOTO OF A DOG!!!", "don't, WON'T,
                        "&amp; &lt;b&gt; caf&eacute; &#39;x&#39;", "Ã©tÃ© â€” mojibake", "emoji 🛰️🌍 and 中文",
                        "  tabs\tand\nnewlines  ", "x" * 300, "It's 3:45pm on 2024-01-31; $19.99 (20%)."]):
     put("fuzz_tokenizer", "t%d" % i, t)
+# 816df11's finding: a two-byte mojibake pair that is not led by Â/Ã ends the text, so the rule
+# looked for a second pair past the end
+put("fuzz_tokenizer", "mojibake_end", "x Ð¿")
 
 # YAML hierarchy: the demo's, nested meta-classes, a flat list
 put("fuzz_yaml_hierarchy", "samples", open(os.path.join(os.path.dirname(__file__), "../data/samples/hierarchy.yaml")).read())

@@ -2,8 +2,9 @@
 # Runs libFuzzer harnesses one after another (never two at once: the machine is shared), each for
 # SECONDS under ASan+UBSan with LeakSanitizer on, starting from its committed seeds in
 # fuzz/corpus/<harness>/ (copied: the seeds are not modified). Prints one line per harness:
-# "harness seconds execs result", and fails if any harness found something; a finding's input is
-# kept as fuzz-findings/<harness>-crash-* for a regression test.
+# "harness seconds execs exec/s corpus result" (corpus: inputs in the grown corpus at the end), and
+# fails if any harness found something; a finding's input is kept as
+# fuzz-findings/<harness>-crash-* for a regression test.
 # Usage: fuzz/run.sh SECONDS [harness...]   (default: every build-fuzz/fuzz_* binary)
 # FUZZ_KEEP_CORPUS=DIR keeps each grown corpus under DIR/<harness>/ (for long campaigns);
 # FUZZ_BIN_DIR=DIR runs copies of the binaries from DIR (so a rebuild cannot swap them mid-run).
@@ -17,7 +18,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:symbolize=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 mkdir -p fuzz-findings
 bad=""
-printf '%-22s %8s %12s  %s\n' harness seconds execs result
+printf '%-22s %8s %12s %8s %7s  %s\n' harness seconds execs exec/s corpus result
 for h in "$@"; do
   h=$(basename "$h")
   bin=${FUZZ_BIN_DIR:-build-fuzz}/$h
@@ -33,6 +34,8 @@ for h in "$@"; do
   rc=$?
   took=$(( $(date +%s) - start ))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -n 1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/log" | tail -n 1)
+  files=$(find "$corpus" -type f | wc -l)
   if [ $rc -eq 0 ]; then
     result="no finding"
   else
@@ -40,7 +43,7 @@ for h in "$@"; do
     bad="$bad $h"
     grep -E 'ERROR|runtime error|SUMMARY|==[0-9]+==|#[0-9]+ 0x' "$work/log" | head -n 30
   fi
-  printf '%-22s %8s %12s  %s\n' "$h" "$took" "${execs:-?}" "$result"
+  printf '%-22s %8s %12s %8s %7s  %s\n' "$h" "$took" "${execs:-?}" "${rate:-?}" "$files" "$result"
   rm -rf "$work"
 done
 [ -z "$bad" ] || { echo "fuzz findings or failures:$bad (inputs in fuzz-findings/)"; exit 1; }
