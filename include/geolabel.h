@@ -788,32 +788,48 @@ int gl_shard_owns_tile(const gl_shard *s, const char *path, int row, int col);
 
 /* ------------------------------------------------------------------ runs: manifest and journal */
 
-/* A manifest says what produced an output: ordered "key": "value" strings, stored as one JSON
- * object. `label` records model (as given), model_hash (gl_clip_model_hash), classes, mode,
- * context, templates, tiling, bands, stretch, tta and version (GL_VERSION); gl_label_manifest
- * builds exactly that, so shards (scale) can carry it and merge can compare it. A finished
- * `label` run leaves it beside its output as OUT.manifest.json; --resume compares it (and the
- * journal's) with the run's own and refuses a difference unless --force. */
+/* A manifest says what produced an output: ordered members, strings or JSON values, stored as one
+ * JSON object beside the output (OUT.manifest.json, gl_run_manifest_path). `label` records model
+ * (as given), model_hash (gl_clip_model_hash), classes, mode, context, templates, tiling, bands,
+ * stretch, tta, stac_assets, llm, command and version (GL_VERSION) (gl_label_manifest), a sharded
+ * run also its "shard" (gl_manifest_set_shard), and the finished output its "inputs"
+ * (gl_manifest_set_inputs). The journal starts with it; --resume compares it (the journal's, else
+ * the finished output's) with the run's own and refuses a difference unless --force; `geolabel
+ * merge` requires the shards' to agree (gl_shard_set_check). */
 typedef struct gl_manifest gl_manifest;
 gl_manifest *gl_manifest_new(gl_error *err); /* empty; free with gl_manifest_free */
 void gl_manifest_free(gl_manifest *m);
 /* Sets (or replaces) key; both strings are copied. */
 gl_status gl_manifest_set(gl_manifest *m, const char *key, const char *value, gl_error *err);
-const char *gl_manifest_get(const gl_manifest *m,
-                            const char *key); /* NULL when unset; owned by m */
+/* Sets key to a JSON object, array or number given as text (kept in one canonical spelling). */
+gl_status gl_manifest_set_json(gl_manifest *m, const char *key, const char *json, gl_error *err);
+void gl_manifest_remove(gl_manifest *m, const char *key); /* no-op when absent */
+const char *
+gl_manifest_get(const gl_manifest *m,
+                const char *key); /* NULL when unset; JSON text for JSON values; owned by m */
 /* One-line JSON; malloc'ed, the caller frees. */
 char *gl_manifest_to_json(const gl_manifest *m, gl_error *err);
 /* what names the source in errors (a file, "shard 3"). Free with gl_manifest_free. */
 gl_manifest *gl_manifest_from_json(const char *json, const char *what, gl_error *err);
 gl_manifest *gl_manifest_load(const char *path, gl_error *err);
 gl_status gl_manifest_write(const gl_manifest *m, const char *path, gl_error *err); /* atomic */
-/* GL_OK when both hold the same keys and values; else GL_ERR_ARG naming what, the first key that
- * differs, and both values. */
+/* GL_OK when both hold the same members with the same values (but for the records "inputs" and
+ * "merged_shards", which say what a run did, not how); else GL_ERR_ARG naming what, the first
+ * key that differs, and both values. */
 gl_status gl_manifest_compare(const gl_manifest *want, const gl_manifest *have, const char *what,
                               gl_error *err);
 /* The same, with hint (e.g. "--force resumes anyway") appended to the message; hint may be NULL. */
 gl_status gl_manifest_require(const gl_manifest *want, const gl_manifest *have, const char *what,
                               const char *hint, gl_error *err);
+/* "shard": {"index", "count", "by": "input"|"tile"}: a shard resumes only as the same shard. */
+gl_status gl_manifest_set_shard(gl_manifest *m, const gl_shard *s, gl_error *err);
+/* "inputs": {"total": the whole run's input count, "sha256": digest (gl_inputs_digest of the whole
+ * run's list; NULL or "" leaves it out), "list": [[ordinal, key], ...]}: the output's n inputs with
+ * their places in the whole run (ordinals NULL: 0..n-1). */
+gl_status gl_manifest_set_inputs(gl_manifest *m, const char *const *inputs, const long *ordinals,
+                                 int n, long total, const char *digest, gl_error *err);
+/* The sha256 (hex) of an input list in order, each path with its NUL; "" if OpenSSL fails. */
+void gl_inputs_digest(const char *const *inputs, int n, char hex[65]);
 
 /* A journal is the append-only file a long run writes as it goes (`label` keeps OUT.journal):
  * its manifest, then units (one per input) of records, each unit closed by an end mark and
@@ -1311,28 +1327,52 @@ void gl_stac_scenes_free(gl_stac_scene *scenes, int n);
 /* ------------------------------------------------------------------ merging shards (run/merge.c)
  */
 
-/* The run manifest a shard output carries beside it (see gl_run_manifest_path): merge reads its
- * "shard" {"index", "count", "by"}, "inputs_total" and "inputs" ([[ordinal, key], ...]: the
- * shard's inputs with their places in the whole run's input order), and requires every other
- * member (model, classes, options, version) to agree across shards. */
 typedef struct {
     int sort; /* rows in the whole run's input order (then tile row, col), as one process writes */
 } gl_merge_params;
 gl_merge_params gl_merge_default_params(void);
 /* "<output>.manifest.json": where a run's manifest sits beside its output. malloc'ed. */
 char *gl_run_manifest_path(const char *output);
-/* What a shard records beside its output for merge (run/shard_manifest.c). */
+/* The manifest of a command without a run journal (embed, locate, predict, dataset build), for
+ * merge: command, model_hash, options, shard and inputs (run/shard_manifest.c). */
 typedef struct {
-    const char *command;        /* "label", "embed", "locate", "predict", "dataset build" */
+    const char *command;        /* "embed", "locate", "predict", "dataset build" */
+    const char *model_hash;     /* gl_clip_model_hash, or NULL */
     const char *const *options; /* what decides the results, as "name=value": must agree */
     int n_options;
     gl_shard shard;
     const char *const *inputs; /* the shard's inputs (row keys); NULL: not listed (rows */
     const long *ordinals;      /*   inside a data file): merge then skips coverage */
     int n_inputs;
-    long total; /* inputs of the whole run, before sharding */
+    long total;         /* inputs of the whole run, before sharding */
+    const char *digest; /* gl_inputs_digest of the whole run's inputs, or NULL */
 } gl_shard_record;
 gl_status gl_shard_manifest_write(const char *output, const gl_shard_record *r, gl_error *err);
+
+/* The outputs of one sharded run, checked against each other from their manifests (run/
+ * shard_set.c), whatever they are (CSV, GeoJSON, GPKG, tile-embedding stores): every member but
+ * "shard" and the records agree (model and model_hash, classes, options, version, the whole run's
+ * input count and digest), the shards are 0..n-1 each once, all split the same way, and every
+ * input of the run is listed by exactly one shard (split by tile: by every shard, at one place).
+ * Each refusal is one line naming the files. */
+typedef struct gl_shard_set gl_shard_set;
+/* names[k] (kept, not copied: they must outlive the set) is what manifests[k] describes; the set
+ * takes every manifest, also on failure. NULL on a refusal. Free with gl_shard_set_free. */
+gl_shard_set *gl_shard_set_check(const char *const *names, gl_manifest **manifests, int n,
+                                 gl_error *err);
+/* The same with the manifest beside each output (gl_run_manifest_path). */
+gl_shard_set *gl_shard_set_load(const char *const *outputs, int n, gl_error *err);
+void gl_shard_set_free(gl_shard_set *s);
+int gl_shard_set_count(const gl_shard_set *s);
+const char *gl_shard_set_name(const gl_shard_set *s, int k); /* of shard k (shard order) */
+long gl_shard_set_inputs(const gl_shard_set *s);             /* the run's listed inputs */
+/* input's place in the whole run's input order; -1 when the manifests list no inputs (rows of a
+ * data file), -2 when none lists this one. */
+long gl_shard_set_ordinal(const gl_shard_set *s, const char *input);
+/* The merged output's manifest: the shards' without "shard", with every input, and
+ * "merged_shards": n. Free with gl_manifest_free. */
+gl_manifest *gl_shard_set_manifest(const gl_shard_set *s, gl_error *err);
+
 typedef struct {
     int shards;
     long rows;

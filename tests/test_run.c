@@ -1,7 +1,8 @@
 /* test_run.c: run journals and manifests: a journal cut at every byte (a kill at any moment)
  * reopens with exactly the units whose end mark was whole, keeps appending after the cut, and
  * replays the records byte for byte; a manifest round-trips through Python's json and a
- * difference is named. */
+ * difference is named; a set of shard manifests is accepted or refused (naming both files) for a
+ * model hash, a shard twice or missing, another split, an input twice or lost, another list. */
 #include "geolabel.h"
 #include "harness.h"
 
@@ -192,10 +193,131 @@ static void test_manifest_json_for_python(void) {
     gl_manifest_free(m);
 }
 
+/* A shard's manifest: the run's members, "shard", and "inputs" over a run of 4 inputs. */
+static gl_manifest *shard_manifest(const char *hash, int index, int count, const char *by,
+                                   const char *inputs_json) {
+    gl_error err = {0};
+    gl_manifest *m = gl_manifest_new(&err);
+    char shard[96];
+    snprintf(shard, sizeof shard, "{\"index\": %d, \"count\": %d, \"by\": \"%s\"}", index, count,
+             by);
+    if (gl_manifest_set(m, "model", "m", &err) || gl_manifest_set(m, "model_hash", hash, &err) ||
+        gl_manifest_set(m, "classes", "a;b", &err) ||
+        gl_manifest_set_json(m, "shard", shard, &err) ||
+        (inputs_json && gl_manifest_set_json(m, "inputs", inputs_json, &err)))
+        abort();
+    return m;
+}
+
+#define IN(list) "{\"total\": 4, \"sha256\": \"d\", \"list\": " list "}"
+
+/* Builds a set of up to 3 shards and returns the refusal's message ("" when accepted). */
+static const char *check_set(gl_manifest *a, gl_manifest *b, gl_manifest *c) {
+    static gl_error err;
+    memset(&err, 0, sizeof err);
+    const char *names[] = {"a.csv", "b.csv", "c.csv"};
+    gl_manifest *m[] = {a, b, c};
+    gl_shard_set *s = gl_shard_set_check(names, m, c ? 3 : 2, &err);
+    if (s) {
+        err.msg[0] = 0;
+        gl_shard_set_free(s);
+    }
+    return err.msg;
+}
+
+static void test_shard_set(void) {
+    gl_error err = {0};
+    const char *x;
+    /* Accepted: two shards in either order; ordinals and the merged manifest. */
+    const char *names[] = {"one.csv", "zero.csv"};
+    gl_manifest *m[] = {shard_manifest("h", 1, 2, "input", IN("[[1, \"q\"], [3, \"s\"]]")),
+                        shard_manifest("h", 0, 2, "input", IN("[[0, \"p\"], [2, \"r\"]]"))};
+    gl_shard_set *s = gl_shard_set_check(names, m, 2, &err);
+    CHECK(s != NULL, "%s", err.msg);
+    if (s) {
+        CHECK(!strcmp(gl_shard_set_name(s, 0), "zero.csv") && gl_shard_set_inputs(s) == 4 &&
+                  gl_shard_set_ordinal(s, "s") == 3 && gl_shard_set_ordinal(s, "zz") == -2,
+              "order or ordinals");
+        gl_manifest *merged = gl_shard_set_manifest(s, &err);
+        char *json = merged ? gl_manifest_to_json(merged, &err) : NULL;
+        CHECK(json && !strcmp(json, "{\"model\":\"m\",\"model_hash\":\"h\",\"classes\":\"a;b\","
+                                    "\"inputs\":{\"total\":4,\"sha256\":\"d\",\"list\":[[0,\"p\"],"
+                                    "[1,\"q\"],[2,\"r\"],[3,\"s\"]]},\"merged_shards\":2}"),
+              "merged manifest %s", json ? json : err.msg);
+        free(json);
+        gl_manifest_free(merged);
+        gl_shard_set_free(s);
+    }
+    /* Refused, each naming both files: a.csv is shard ia/ca over la, b.csv shard ib/cb by `by`
+     * over lb with model hash hb. */
+#define PR IN("[[0, \"p\"], [2, \"r\"]]")
+#define QS IN("[[1, \"q\"], [3, \"s\"]]")
+    static const struct {
+        int ia, ca, ib, cb;
+        const char *hb, *by, *la, *lb, *want;
+    } cases[] = {
+        {0, 2, 1, 2, "H", "input", PR, QS,
+         "a.csv and b.csv come from different runs: their manifests differ in 'model_hash' ('h' "
+         "and 'H')"},
+        {0, 2, 0, 2, "h", "input", PR, PR, "a.csv and b.csv are both shard 0/2"},
+        {0, 3, 2, 3, "h", "input", PR, QS, "2 of 3 shards given (a.csv, b.csv); missing shard 1"},
+        {0, 2, 1, 3, "h", "input", PR, QS, "b.csv is shard 1/3 but a.csv is shard 0/2"},
+        {0, 2, 1, 2, "h", "input", PR, IN("[[1, \"q\"], [2, \"r\"]]"),
+         "input r is in a.csv and in b.csv: not one run's shards"},
+        {0, 2, 1, 2, "h", "input", PR, IN("[[1, \"q\"]]"),
+         "the shards list 3 inputs, the run had 4"},
+        {0, 2, 1, 2, "h", "input", PR,
+         "{\"total\": 4, \"sha256\": \"e\", \"list\": [[1, \"q\"], [3, \"s\"]]}",
+         "a.csv and b.csv were run over different input lists"},
+        {0, 2, 1, 2, "h", "tile", PR, QS, "b.csv is sharded by tile but a.csv by input"},
+        {0, 2, 1, 2, "h", "input", PR, NULL, "a.csv lists its inputs but b.csv does not"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        x = check_set(
+            shard_manifest("h", cases[i].ia, cases[i].ca, "input", cases[i].la),
+            shard_manifest(cases[i].hb, cases[i].ib, cases[i].cb, cases[i].by, cases[i].lb), NULL);
+        CHECK(strstr(x, cases[i].want) != NULL, "case %zu: '%s'", i, x);
+    }
+    gl_manifest *bad = shard_manifest("h", 1, 2, "input", NULL);
+    gl_manifest_remove(bad, "shard");
+    x = check_set(shard_manifest("h", 0, 2, "input", NULL), bad, NULL);
+    CHECK(strstr(x, "b.csv: its run manifest names no shard i/n") == x, "no shard: %s", x);
+    /* By tile every shard lists every input at one place. */
+    const char *all = IN("[[0, \"p\"], [1, \"q\"], [2, \"r\"], [3, \"s\"]]");
+    x = check_set(shard_manifest("h", 0, 2, "tile", all), shard_manifest("h", 1, 2, "tile", all),
+                  NULL);
+    CHECK(!*x, "by tile: %s", x);
+    x = check_set(
+        shard_manifest("h", 0, 2, "tile", all),
+        shard_manifest("h", 1, 2, "tile", IN("[[0, \"p\"], [1, \"r\"], [2, \"q\"], [3, \"s\"]]")),
+        NULL);
+    CHECK(!strcmp(x, "input r is input 2 in a.csv and 1 in b.csv"), "by tile order: %s", x);
+}
+
+/* "inputs" and "merged_shards" record what a run did: a resume compares everything else,
+ * JSON members (a shard) included. */
+static void test_manifest_records(void) {
+    gl_error err = {0};
+    gl_manifest *a = shard_manifest("h", 0, 2, "input", IN("[[0, \"p\"]]"));
+    gl_manifest *b = shard_manifest("h", 0, 2, "input", IN("[[0, \"p\"], [2, \"r\"]]"));
+    CHECK(gl_manifest_compare(a, b, "o.csv", &err) == GL_OK, "%s", err.msg);
+    CHECK_OK(gl_manifest_set_json(b, "shard", "{\"index\":1,\"count\":2,\"by\":\"input\"}", &err),
+             &err);
+    CHECK(gl_manifest_compare(a, b, "o.csv", &err) == GL_ERR_ARG && strstr(err.msg, "shard"), "%s",
+          err.msg);
+    CHECK(gl_manifest_set_json(b, "x", "\"a string\"", &err) == GL_ERR_ARG &&
+              gl_manifest_set_json(b, "x", "{bad", &err) == GL_ERR_ARG,
+          "non-JSON accepted");
+    gl_manifest_free(a);
+    gl_manifest_free(b);
+}
+
 int main(void) {
     RUN(test_replay_round_trip);
     RUN(test_every_cut_resumes);
     RUN(test_mismatch_and_corruption);
     RUN(test_manifest_json_for_python);
+    RUN(test_shard_set);
+    RUN(test_manifest_records);
     T_SUMMARY();
 }

@@ -120,6 +120,8 @@ int cli_parse_dtype(const char *cmd, const char *value, gl_dtype *dtype); /* f32
 typedef struct {
     gl_shard shard;
     int given, count_hint;
+    char digest[65]; /* cli_shard_keep: the whole input list's gl_inputs_digest, for the manifest */
+    char model_hash[40]; /* the command's gl_clip_model_hash, for the manifest; "" when none */
 } cli_shard;
 /* The shard options' rows and help, for every command that splits its inputs. */
 #define CLI_SHARD_OPTS CLI_OPT(SHARD), CLI_OPT(SHARD_BY), CLI_OPT(SHARD_COUNT)
@@ -129,11 +131,14 @@ int cli_shard_option(const char *cmd, int which, const char *v, cli_shard *o);
 /* After parsing: the scheduler's shard when --shard was not given. 0 or CLI_USAGE. */
 int cli_shard_resolve(const char *cmd, cli_shard *o);
 /* Keeps, in order, the items[0..n) the shard owns (all when unsharded); ordinals (room for n)
- * get their places in the full list. Returns how many are kept. */
-int cli_shard_keep(const cli_shard *o, char **items, int n, long *ordinals);
-/* For a sharded run: writes OUT.manifest.json with the command, its options (opts[0..n_opts): the
- * argv options, less --shard, -o, --threads, -v/-q, --resume, which differ between tasks) and the
- * kept inputs (NULL: rows of a data file, unlisted). 0, or a printed error's exit code. */
+ * get their places in the full list, o->digest the full list's digest. Returns how many are
+ * kept. */
+int cli_shard_keep(cli_shard *o, char **items, int n, long *ordinals);
+/* For a sharded run: writes OUT.manifest.json with the command, o's model hash, its options
+ * (opts[0..n_opts): the argv options, less --shard, -o, --threads, -v/-q, --resume, which differ
+ * between tasks) and the kept inputs (NULL: rows of a data file, unlisted) with o's digest. 0, or
+ * a printed error's exit code. */
+void cli_shard_model(cli_shard *o, gl_clip *clip); /* records clip's hash when sharded */
 int cli_shard_record(const char *cmd, int n_opts, char **opts, const cli_shard *o,
                      const char *output, char **inputs, const long *ordinals, int n, long total);
 

@@ -82,6 +82,7 @@ int cmd_embed(int argc, char **argv) {
     if (!s && normalize) gl_l2_normalize_rows(embeds, n, dim);
     if (!s) s = gl_embeddings_write(out, inputs, embeds, n, dim, &err);
     free(embeds);
+    cli_shard_model(&shard, clip);
     gl_clip_free(clip);
     int rc = s ? cli_report(&err)
                : cli_shard_record("embed", optind - 1, argv + 1, &shard, out, argv + optind,

@@ -268,13 +268,14 @@ static int write_results(const locate_opts *o, const gl_gazetteer *gz, const loc
     return n == in->n ? CLI_OK : CLI_PARTIAL;
 }
 
-static gl_clip *load_clip(const locate_opts *o) {
+static gl_clip *load_clip(locate_opts *o) {
     gl_clip_params cp = gl_clip_default_params();
     cp.threads = o->threads;
     cp.arch = o->arch;
     gl_error err = {0};
     gl_clip *clip = gl_clip_load(o->model, &cp, &err);
     if (!clip) cli_report(&err);
+    cli_shard_model(&o->shard, clip);
     return clip;
 }
 
@@ -323,7 +324,7 @@ static int run_zeroshot(const locate_opts *o, gl_clip *clip, const gl_gazetteer 
     return rc;
 }
 
-static int zeroshot(const locate_opts *o) {
+static int zeroshot(locate_opts *o) {
     gl_error err = {0};
     gl_gazetteer *gz = gl_gazetteer_load(o->gazetteer, &err);
     if (!gz) return cli_report(&err);
@@ -334,7 +335,7 @@ static int zeroshot(const locate_opts *o) {
     return rc;
 }
 
-static int run_geoclip(const locate_opts *o, gl_geoclip_index *ix) {
+static int run_geoclip(locate_opts *o, gl_geoclip_index *ix) {
     locate_inputs in = {0};
     gl_error err = {0};
     gl_clip *clip = o->features ? NULL : load_clip(o);
@@ -359,7 +360,7 @@ static int run_geoclip(const locate_opts *o, gl_geoclip_index *ix) {
     return rc;
 }
 
-static int geoclip(const locate_opts *o) {
+static int geoclip(locate_opts *o) {
     gl_error err = {0};
     char shipped[PATH_MAX];
     const char *gallery = o->gallery;

@@ -326,7 +326,14 @@ int cli_shard_resolve(const char *cmd, cli_shard *o) {
     return 0;
 }
 
-int cli_shard_keep(const cli_shard *o, char **items, int n, long *ordinals) {
+void cli_shard_model(cli_shard *o, gl_clip *clip) {
+    /* Only a shard pays for the digest (a pass over every weight). */
+    if (o->shard.count > 0 && clip)
+        snprintf(o->model_hash, sizeof o->model_hash, "%s", gl_clip_model_hash(clip));
+}
+
+int cli_shard_keep(cli_shard *o, char **items, int n, long *ordinals) {
+    gl_inputs_digest((const char *const *)items, n, o->digest);
     int kept = 0;
     for (int i = 0; i < n; i++) {
         if (!gl_shard_owns_input(&o->shard, items[i])) continue;
@@ -381,7 +388,9 @@ int cli_shard_record(const char *cmd, int n_opts, char **opts, const cli_shard *
                            .inputs = (const char *const *)inputs,
                            .ordinals = ordinals,
                            .n_inputs = n,
-                           .total = total};
+                           .total = total,
+                           .digest = o->digest,
+                           .model_hash = o->model_hash[0] ? o->model_hash : NULL};
     gl_status st = ok ? gl_shard_manifest_write(output, &rec, &err)
                       : gl_fail(&err, GL_ERR_NOMEM, "%s: out of memory", output);
     for (int i = 0; named && i < k; i++)

@@ -47,9 +47,10 @@ gl_class_node *gl_label_classes_load(const gl_label_params *p, int *hierarchical
 typedef struct {
     char **paths; /* the keys rows carry: paths as given, or a STAC item's id */
     int n, cap;
-    char **open;   /* when non-NULL and open[i] non-NULL: what GDAL opens for input i (STAC) */
-    long *ordinal; /* when non-NULL: input i's place in the whole run's list, before sharding */
-    long total;    /* that list's length (set by gl_inputs_shard) */
+    char **open;     /* when non-NULL and open[i] non-NULL: what GDAL opens for input i (STAC) */
+    long *ordinal;   /* when non-NULL: input i's place in the whole run's list, before sharding */
+    long total;      /* that list's length (set by gl_inputs_shard) */
+    char digest[65]; /* that list's gl_inputs_digest (set by gl_inputs_shard) */
 } gl_input_list;
 /* Appends the expansion of inputs to l; free l's contents with gl_inputs_free. */
 gl_status gl_inputs_expand(const char *const *inputs, int n, gl_input_list *l, gl_error *err);
@@ -63,13 +64,8 @@ const char *gl_input_open_path(const gl_input_list *l, int i);
  * asset(s) named by assets ("visual", or "red,green,blue"). */
 gl_status gl_inputs_add_stac(gl_input_list *l, const char *src, const char *assets, gl_error *err);
 /* Keeps the inputs shard s owns (all of them when s splits by tile or is unsharded), each with
- * its ordinal in the full list; l->total becomes that list's length. */
+ * its ordinal in the full list; l->total becomes that list's length, l->digest its digest. */
 gl_status gl_inputs_shard(gl_input_list *l, const gl_shard *s, gl_error *err);
-/* Writes the shard's run manifest beside output (gl_run_manifest_path): what `geolabel merge`
- * checks. Only for sharded runs. */
-gl_status gl_label_shard_manifest(const gl_label_params *p, const gl_input_list *in,
-                                  const char *output, gl_error *err);
-
 /* ---------------------------------------------------------------- zero-shot (zeroshot.c) */
 
 /* GVL's prompt, "{context.strip()} Label '{label}'." stripped, or with template (non-NULL) every

@@ -34,6 +34,7 @@ typedef struct {
     gl_zeroshot *zs;     /* NULL when the run only indexes */
     gl_journal *j;       /* the labels' journal; NULL when the run only indexes */
     gl_index_writer *iw; /* --save-embeddings / `geolabel index`; or NULL */
+    gl_manifest *im;     /* the index's manifest, when iw */
     const char *const *leaves;
     int n_leaves, index_only;
     int keep_probs; /* a .tif output blends every leaf's probability: the journal keeps them */
@@ -455,9 +456,11 @@ static gl_status replay_row(void *ctx, const char *text, gl_error *err) {
 }
 
 /* Writes output from the old output's kept rows (redo: the inputs whose old rows go) and the
- * journal's finished inputs, renames it into place, then records the manifest. */
+ * journal's finished inputs, renames it into place, then records the manifest with the run's
+ * inputs in it (what merge checks a shard's coverage by). */
 static gl_status publish(const run_ctx *c, const char *output, const char *jpath, const char *mpath,
-                         const gl_manifest *m, const char *const *redo, int n_redo, gl_error *err) {
+                         gl_manifest *m, const gl_input_list *in, const char *const *redo,
+                         int n_redo, gl_error *err) {
     const gl_label_params *p = c->p;
     replay_ctx r = {0};
     if (!(r.w = gl_label_writer_open(output, p->resume ? redo : NULL, n_redo, err)))
@@ -475,7 +478,10 @@ static gl_status publish(const run_ctx *c, const char *output, const char *jpath
         return st;
     }
     if ((st = gl_label_writer_commit(r.w, err))) return st;
-    if ((st = gl_manifest_write(m, mpath, err))) return st;
+    if ((st = gl_manifest_set_inputs(m, (const char *const *)in->paths, in->ordinal, in->n,
+                                     in->total, in->digest, err)) ||
+        (st = gl_manifest_write(m, mpath, err)))
+        return st;
     if (unlink(jpath) != 0)
         return gl_fail(err, GL_ERR_IO, "%s: cannot remove: %s", jpath, strerror(errno));
     return GL_OK;
@@ -494,10 +500,6 @@ static gl_status check_old_manifest(const char *output, const char *mpath, const
     if (access(output, F_OK) != 0 || access(mpath, F_OK) != 0) return GL_OK;
     gl_manifest *old = gl_manifest_load(mpath, err);
     if (!old) return err->code;
-    if (!gl_manifest_get(old, "model_hash")) { /* a sharded run's manifest (run/shard.c): merge's */
-        gl_manifest_free(old);
-        return GL_OK;
-    }
     gl_status st = gl_manifest_require(m, old, output, "--force resumes anyway", err);
     gl_manifest_free(old);
     return st;
@@ -542,11 +544,22 @@ static gl_status open_index(run_ctx *c, gl_error *err) {
                           .dtype = p->index_dtype,
                           .preproc = gl_clip_preproc_config(c->clip),
                           .layer_crs = p->index_crs};
-    gl_manifest *m = gl_index_manifest(c->clip, p, &spec, err);
-    if (!m) return err->code;
-    c->iw = gl_index_writer_open(p->index_path, m, &spec, p->resume, err);
-    gl_manifest_free(m);
+    if (!(c->im = gl_index_manifest(c->clip, p, &spec, err))) return err->code;
+    c->iw = gl_index_writer_open(p->index_path, c->im, &spec, p->resume, err);
     return c->iw ? GL_OK : err->code;
+}
+
+/* A shard's store: its run manifest (the index's, with the shard and its inputs) beside it. */
+static gl_status store_manifest(run_ctx *c, const gl_input_list *in, gl_error *err) {
+    char *path = gl_run_manifest_path(c->p->index_path);
+    gl_status st = path ? gl_manifest_set_shard(c->im, &c->p->shard, err)
+                        : gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
+    if (!st)
+        st = gl_manifest_set_inputs(c->im, (const char *const *)in->paths, in->ordinal, in->n,
+                                    in->total, in->digest, err);
+    if (!st) st = gl_manifest_write(c->im, path, err);
+    free(path);
+    return st;
 }
 
 gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *const *inputs,
@@ -559,7 +572,7 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
     gl_input_list in = {0};
     gl_manifest *m = NULL;
     char *done = NULL, *jpath = output ? with_suffix(output, ".journal") : NULL;
-    char *mpath = output ? with_suffix(output, ".manifest.json") : NULL;
+    char *mpath = output ? gl_run_manifest_path(output) : NULL;
     const char **redo = NULL;
     int n_redo = 0;
     double t0 = gl_now_seconds();
@@ -608,12 +621,10 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
                      c.sum.inputs, output ? output : p->index_path);
         if (c.j && gl_journal_done_count(c.j) == 0) unlink(jpath); /* nothing worth resuming */
     }
-    if (!st && output) st = publish(&c, output, jpath, mpath, m, redo, n_redo, err);
-    if (!st && output && p->shard.count > 0) st = gl_label_shard_manifest(p, &in, output, err);
+    if (!st && output) st = publish(&c, output, jpath, mpath, m, &in, redo, n_redo, err);
     if (!st && c.iw) st = gl_index_writer_commit(c.iw, err), c.iw = NULL;
-    /* A shard's store carries the same record as a shard's labels: what merge checks. */
-    if (!st && p->index_path && p->shard.count > 0)
-        st = gl_label_shard_manifest(p, &in, p->index_path, err);
+    /* A shard's store carries the run manifest too, beside it: what merge checks. */
+    if (!st && p->index_path && p->shard.count > 0) st = store_manifest(&c, &in, err);
     gl_index_writer_abort(c.iw); /* what is committed stays in STEM.part.gpkg for --resume */
     c.sum.seconds = gl_now_seconds() - t0;
     if (summary) *summary = c.sum;
@@ -622,6 +633,7 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
                      c.sum.failed, c.sum.inputs, c.sum.labelled, c.sum.resumed);
     gl_journal_free(c.j);
     gl_manifest_free(m);
+    gl_manifest_free(c.im);
     gl_inputs_free(&in);
     free(jpath);
     free(mpath);

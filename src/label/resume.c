@@ -148,23 +148,40 @@ gl_manifest *gl_label_manifest(gl_clip *clip, const gl_label_params *p, gl_error
     if (!st && (!classes || !templates)) st = gl_fail(err, GL_ERR_NOMEM, "manifest: out of memory");
     gl_run_text rt;
     gl_label_run_text(p, &rt);
+    /* The LLM pipeline's choices (never a key or a server address: those stay in the client). */
+    const gl_label_llm *l = &p->llm;
+    char llm[2048];
+    snprintf(llm, sizeof llm, "%d %s|%s|%s|%d %d %d %d %d %d|%g %g|%s", (int)l->type,
+             l->vlm_model ? l->vlm_model : "", l->llm_model ? l->llm_model : "",
+             l->prompt ? l->prompt : "", l->include_filename, l->include_classes, l->apply_template,
+             l->vlm_size, l->vlm_max_tokens, l->llm_max_tokens, l->vlm_temperature,
+             l->llm_temperature, l->descriptions_path ? l->descriptions_path : "");
     gl_manifest *m = st ? NULL : gl_manifest_new(err);
-    const char *kv[][2] = {{"version", GL_VERSION},
-                           {"model", p->model_name ? p->model_name : ""},
-                           {"model_hash", gl_clip_model_hash(clip)},
-                           {"classes", classes},
-                           {"mode", hier ? "hierarchical" : "flat"},
-                           {"context", p->context ? p->context : ""},
-                           {"templates", templates},
-                           {"tiling", rt.tiling},
-                           {"bands", rt.bands},
-                           {"stretch", rt.stretch},
-                           {"tta", rt.tta}};
+    const char *kv[][2] = {
+        {"version", GL_VERSION},
+        {"model", p->model_name ? p->model_name : ""},
+        {"model_hash", gl_clip_model_hash(clip)},
+        {"classes", classes},
+        {"mode", hier ? "hierarchical" : "flat"},
+        {"context", p->context ? p->context : ""},
+        {"templates", templates},
+        {"tiling", rt.tiling},
+        {"bands", rt.bands},
+        {"stretch", rt.stretch},
+        {"tta", rt.tta},
+        {"stac_assets", p->stac ? (p->stac_assets ? p->stac_assets : "visual") : ""},
+        {"llm", llm},
+        {"command", "label"}};
     for (size_t i = 0; m && i < sizeof kv / sizeof kv[0]; i++)
         if (gl_manifest_set(m, kv[i][0], kv[i][1], err)) {
             gl_manifest_free(m);
             m = NULL;
         }
+    /* A shard resumes only as itself; its inputs are added when its output is published. */
+    if (m && p->shard.count > 0 && gl_manifest_set_shard(m, &p->shard, err)) {
+        gl_manifest_free(m);
+        m = NULL;
+    }
     gl_strings_free(tmpl, n_tmpl);
     free(classes);
     free(templates);

@@ -1,5 +1,5 @@
-/* scale.c: label's side of scale-out runs: STAC items as inputs, the shard's share of the inputs
- * (with their places in the whole run), and the manifest `geolabel merge` checks. */
+/* scale.c: label's side of scale-out runs: STAC items as inputs, and the shard's share of the
+ * inputs (with their places in the whole run and the whole list's digest, for the manifest). */
 #include "label.h"
 
 #include <stdlib.h>
@@ -43,6 +43,7 @@ gl_status gl_inputs_add_stac(gl_input_list *l, const char *src, const char *asse
 
 gl_status gl_inputs_shard(gl_input_list *l, const gl_shard *s, gl_error *err) {
     l->total = l->n;
+    gl_inputs_digest((const char *const *)l->paths, l->n, l->digest);
     free(l->ordinal);
     if (!(l->ordinal = malloc(((size_t)l->n + 1) * sizeof *l->ordinal)))
         return gl_fail(err, GL_ERR_NOMEM, "inputs: out of memory");
@@ -59,51 +60,4 @@ gl_status gl_inputs_shard(gl_input_list *l, const gl_shard *s, gl_error *err) {
     }
     l->n = kept;
     return GL_OK;
-}
-
-char *gl_run_manifest_path(const char *output) {
-    size_t n = strlen(output) + 16;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s.manifest.json", output);
-    return p;
-}
-
-/* Until the run manifest proper exists, the options that decide a row's label. */
-gl_status gl_label_shard_manifest(const gl_label_params *p, const gl_input_list *in,
-                                  const char *output, gl_error *err) {
-    const gl_tiling *t = &p->tiling;
-    const gl_raster_params *r = &p->raster;
-    char o[12][600];
-    snprintf(o[0], sizeof o[0], "classes=%s", p->classes_path ? p->classes_path : "");
-    snprintf(o[1], sizeof o[1], "mode=%d", (int)p->mode);
-    snprintf(o[2], sizeof o[2], "context=%s", p->context ? p->context : "");
-    snprintf(o[3], sizeof o[3], "templates=%s", p->templates_path ? p->templates_path : "");
-    snprintf(o[4], sizeof o[4], "tiling=%d %d %d %d %d %d", t->mode, t->rows, t->cols, t->tile,
-             t->overlap, t->drop_remainder);
-    snprintf(o[5], sizeof o[5], "bands=%d,%d,%d", r->bands[0], r->bands[1], r->bands[2]);
-    snprintf(o[6], sizeof o[6], "stretch=%d %g %g", (int)r->stretch, r->percentile_low,
-             r->percentile_high);
-    snprintf(o[7], sizeof o[7], "tta=%u", p->tta);
-    snprintf(o[8], sizeof o[8], "stac_assets=%s",
-             p->stac ? (p->stac_assets ? p->stac_assets : "visual") : "");
-    snprintf(o[9], sizeof o[9], "template=%s", p->template_text ? p->template_text : "");
-    /* The LLM pipeline's choices (never a key or a server address: those stay in the client). */
-    const gl_label_llm *l = &p->llm;
-    snprintf(o[10], sizeof o[10], "llm=%d %s|%s|%s|%d %d %d %d %d %d|%g %g|%s", (int)l->type,
-             l->vlm_model ? l->vlm_model : "", l->llm_model ? l->llm_model : "",
-             l->prompt ? l->prompt : "", l->include_filename, l->include_classes, l->apply_template,
-             l->vlm_size, l->vlm_max_tokens, l->llm_max_tokens, l->vlm_temperature,
-             l->llm_temperature, l->descriptions_path ? l->descriptions_path : "");
-    const char *opts[11];
-    for (int i = 0; i < 11; i++)
-        opts[i] = o[i];
-    gl_shard_record rec = {.command = "label",
-                           .options = opts,
-                           .n_options = 11,
-                           .shard = p->shard,
-                           .inputs = (const char *const *)in->paths,
-                           .ordinals = in->ordinal,
-                           .n_inputs = in->n,
-                           .total = in->total};
-    return gl_shard_manifest_write(output, &rec, err);
 }

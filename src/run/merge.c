@@ -1,10 +1,8 @@
 /* merge.c: `geolabel merge`: the outputs of a sharded run (CSV, GeoJSON, GPKG) joined into one,
- * after checking that the shards' manifests agree and that every shard and every input is there
- * exactly once; optionally in the order one process would have written. */
+ * once shard_set.c has found them the shards of one run, with every tile there exactly once;
+ * optionally in the order one process would have written. */
 #include "geolabel.h"
-#include "io/json.h"
 #include "io/raster_internal.h"
-#include "run/run.h"
 
 #include <gdal.h>
 #include <ogr_api.h>
@@ -14,14 +12,12 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define MANIFEST_MAX_BYTES (1L << 30)
-
 gl_merge_params gl_merge_default_params(void) {
     gl_merge_params p = {0};
     return p;
 }
 
-/* ---------------------------------------------------------------- a string -> long table */
+/* ---------------------------------------------------------------- tiles seen: string -> shard */
 
 typedef struct {
     char **keys;
@@ -78,148 +74,6 @@ static void tab_free(strtab *t) {
     memset(t, 0, sizeof *t);
 }
 
-/* ---------------------------------------------------------------- manifests */
-
-typedef struct {
-    const char *path; /* the shard's output */
-    cJSON *manifest;
-    int index, count;
-} shard_in;
-
-/* Members that differ between the shards of one run by design. */
-static int run_specific(const char *key) {
-    static const char *const keys[] = {"shard",    "inputs",  "inputs_total", "started",
-                                       "finished", "host",    "pid",          "seconds",
-                                       "threads",  "summary", "command"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (!strcmp(key, keys[i])) return 1;
-    return 0;
-}
-
-static gl_status load_manifest(shard_in *s, gl_error *err) {
-    char *mpath = gl_run_manifest_path(s->path);
-    if (!mpath) return gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
-    gl_status st = access(mpath, R_OK) == 0
-                       ? gl_json_load_object(mpath, MANIFEST_MAX_BYTES, &s->manifest, err)
-                       : gl_fail(err, GL_ERR_IO,
-                                 "%s: no run manifest beside it (%s); was it written by a "
-                                 "sharded run (--shard i/n)?",
-                                 s->path, mpath);
-    free(mpath);
-    if (st) return st;
-    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(s->manifest, "shard");
-    const cJSON *i = cJSON_GetObjectItemCaseSensitive(sh, "index");
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(sh, "count");
-    if (!cJSON_IsNumber(i) || !cJSON_IsNumber(c) || c->valueint < 1 || i->valueint < 0 ||
-        i->valueint >= c->valueint)
-        return gl_fail(err, GL_ERR_FORMAT, "%s: the run manifest names no shard i/n", s->path);
-    s->index = i->valueint;
-    s->count = c->valueint;
-    return GL_OK;
-}
-
-/* The first member in which b differs from a (ignoring run-specific ones), or NULL. */
-static const char *first_difference(const cJSON *a, const cJSON *b) {
-    const cJSON *x;
-    cJSON_ArrayForEach(x, a) {
-        if (run_specific(x->string)) continue;
-        const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
-        if (!y || !cJSON_Compare(x, y, 1)) return x->string;
-    }
-    cJSON_ArrayForEach(x, b) {
-        if (!run_specific(x->string) && !cJSON_GetObjectItemCaseSensitive(a, x->string))
-            return x->string;
-    }
-    return NULL;
-}
-
-/* Every shard 0..n-1 once, manifests alike, and the inputs' ordinals a partition of 0..total-1.
- * ord maps each input key to its ordinal. */
-static gl_status check_shards(shard_in *sh, int n, strtab *ord, gl_error *err) {
-    for (int k = 0; k < n; k++) {
-        gl_status st = load_manifest(&sh[k], err);
-        if (st) return st;
-    }
-    int count = sh[0].count;
-    for (int k = 0; k < n; k++) {
-        if (sh[k].count != count)
-            return gl_fail(err, GL_ERR_ARG, "%s is shard %d/%d but %s is shard %d/%d", sh[k].path,
-                           sh[k].index, sh[k].count, sh[0].path, sh[0].index, count);
-        for (int j = 0; j < k; j++)
-            if (sh[j].index == sh[k].index)
-                return gl_fail(err, GL_ERR_ARG, "%s and %s are both shard %d/%d", sh[j].path,
-                               sh[k].path, sh[k].index, count);
-        const char *diff = first_difference(sh[0].manifest, sh[k].manifest);
-        if (diff)
-            return gl_fail(err, GL_ERR_ARG,
-                           "%s and %s come from different runs: their manifests differ in '%s'",
-                           sh[0].path, sh[k].path, diff);
-    }
-    if (n != count) {
-        char missing[256] = "";
-        size_t used = 0;
-        for (int i = 0; i < count && used < sizeof missing - 16; i++) {
-            int seen = 0;
-            for (int k = 0; k < n && !seen; k++)
-                seen = sh[k].index == i;
-            if (!seen)
-                used += (size_t)snprintf(missing + used, sizeof missing - used, "%s%d",
-                                         used ? ", " : "", i);
-        }
-        return gl_fail(err, GL_ERR_ARG, "merge: %d of %d shards given; missing shard %s", n, count,
-                       missing);
-    }
-    const cJSON *tot = cJSON_GetObjectItemCaseSensitive(sh[0].manifest, "inputs_total");
-    /* Rows read from data files (predict --data, dataset build) have no input list: then only
-     * the shard set and the options are checked, and rows sort by their key. */
-    if (!tot) return GL_OK;
-    long total = cJSON_IsNumber(tot) ? (long)tot->valuedouble : -1;
-    char *seen = total >= 0 ? calloc((size_t)total + 1, 1) : NULL;
-    if (!seen) return gl_fail(err, GL_ERR_FORMAT, "%s: a bad inputs_total", sh[0].path);
-    gl_status st = GL_OK;
-    long covered = 0;
-    for (int k = 0; !st && k < n; k++) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(sh[k].manifest, "inputs_total"), *e;
-        if (!cJSON_IsNumber(t) || (long)t->valuedouble != total)
-            st = gl_fail(err, GL_ERR_ARG, "%s and %s were run over different input lists",
-                         sh[0].path, sh[k].path);
-        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(sh[k].manifest, "inputs")) {
-            if (st) break;
-            const cJSON *o = cJSON_GetArrayItem(e, 0), *key = cJSON_GetArrayItem(e, 1);
-            long v = cJSON_IsNumber(o) ? (long)o->valuedouble : -1;
-            if (v < 0 || v >= total || !cJSON_IsString(key)) {
-                st = gl_fail(err, GL_ERR_FORMAT, "%s: a bad entry in the manifest's inputs",
-                             sh[k].path);
-                break;
-            }
-            int added;
-            long *slot = tab_get(ord, key->valuestring, 1, v, &added, err);
-            if (!slot) {
-                st = err->code;
-            } else if (!added || seen[v]) {
-                /* By tile, every shard lists every input; by input, once is the rule. */
-                const cJSON *by = cJSON_GetObjectItemCaseSensitive(
-                    cJSON_GetObjectItemCaseSensitive(sh[k].manifest, "shard"), "by");
-                if (!(cJSON_IsString(by) && !strcmp(by->valuestring, "tile")) || *slot != v ||
-                    added)
-                    st = gl_fail(err, GL_ERR_ARG,
-                                 "input %s is in two shards (%s among them): not one run's shards",
-                                 key->valuestring, sh[k].path);
-            } else {
-                seen[v] = 1;
-                covered++;
-            }
-        }
-    }
-    if (!st && covered != total)
-        st = gl_fail(err, GL_ERR_ARG,
-                     "merge: the shards cover %ld of the run's %ld inputs; a shard ran over a "
-                     "different input list",
-                     covered, total);
-    free(seen);
-    return st;
-}
-
 /* ---------------------------------------------------------------- rows */
 
 typedef struct {
@@ -260,13 +114,12 @@ static int cmp_rows(const void *a, const void *b) {
 }
 
 /* Registers tile (input, row, col) of shard k; a second sighting is an error naming both. */
-static gl_status check_tile(strtab *tiles, strtab *ord, const char *input, int row, int col,
-                            const shard_in *sh, int k, long *ordinal, gl_error *err) {
-    long *o = ord->n ? tab_get(ord, input, 0, 0, NULL, err) : NULL;
-    if (!o && ord->n)
+static gl_status check_tile(strtab *tiles, const gl_shard_set *set, const char *input, int row,
+                            int col, int k, long *ordinal, gl_error *err) {
+    *ordinal = gl_shard_set_ordinal(set, input); /* -1: inputs unlisted, sorted by key */
+    if (*ordinal == -2)
         return gl_fail(err, GL_ERR_FORMAT, "%s: rows of input %s, which no shard manifest lists",
-                       sh[k].path, input);
-    *ordinal = o ? *o : -1; /* -1: unlisted, sorted by key */
+                       gl_shard_set_name(set, k), input);
     size_t n = strlen(input) + 32;
     char stack[512], *key = n <= sizeof stack ? stack : malloc(n);
     if (!key) return gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
@@ -276,7 +129,7 @@ static gl_status check_tile(strtab *tiles, strtab *ord, const char *input, int r
     gl_status st = !first ? err->code : GL_OK;
     if (!st && !added)
         st = gl_fail(err, GL_ERR_ARG, "merge: tile row %d col %d of %s is in %s and in %s", row,
-                     col, input, sh[*first].path, sh[k].path);
+                     col, input, gl_shard_set_name(set, (int)*first), gl_shard_set_name(set, k));
     if (key != stack) free(key);
     return st;
 }
@@ -331,11 +184,12 @@ static gl_status csv_header(const char *path, char **line, int *c_input, int *c_
     return st;
 }
 
-static gl_status merge_csv(const char *output, shard_in *sh, int n, const gl_merge_params *p,
-                           strtab *ord, gl_merge_summary *sum, gl_error *err) {
+static gl_status merge_csv(const char *output, const gl_shard_set *set, const gl_merge_params *p,
+                           gl_merge_summary *sum, gl_error *err) {
+    const int n = gl_shard_set_count(set);
     char *head = NULL;
     int ci, cr, cc;
-    gl_status st = csv_header(sh[0].path, &head, &ci, &cr, &cc, err);
+    gl_status st = csv_header(gl_shard_set_name(set, 0), &head, &ci, &cr, &cc, err);
     if (st) return st;
     gl_atomic_file out = {0};
     st = gl_atomic_open(&out, output, err);
@@ -345,23 +199,23 @@ static gl_status merge_csv(const char *output, shard_in *sh, int n, const gl_mer
     for (int k = 0; !st && k < n; k++) {
         char *h = NULL;
         int ci2, cr2, cc2;
-        st = csv_header(sh[k].path, &h, &ci2, &cr2, &cc2, err);
+        st = csv_header(gl_shard_set_name(set, k), &h, &ci2, &cr2, &cc2, err);
         if (!st && strcmp(h, head))
-            st = gl_fail(err, GL_ERR_FORMAT, "%s and %s have different columns", sh[0].path,
-                         sh[k].path);
+            st = gl_fail(err, GL_ERR_FORMAT, "%s and %s have different columns",
+                         gl_shard_set_name(set, 0), gl_shard_set_name(set, k));
         free(h);
-        gl_csv *c = st ? NULL : gl_csv_open(sh[k].path, 1, err);
+        gl_csv *c = st ? NULL : gl_csv_open(gl_shard_set_name(set, k), 1, err);
         if (!st && !c) st = err->code;
         int r = 0;
         while (!st && (r = gl_csv_next(c, err)) == 1) {
             row_ref ref = {.shard = k};
             if ((cr >= 0 && !parse_int_field(gl_csv_field(c, cr), &ref.row)) ||
                 (cc >= 0 && !parse_int_field(gl_csv_field(c, cc), &ref.col))) {
-                st = gl_fail(err, GL_ERR_FORMAT, "%s:%ld: bad row/col", sh[k].path, gl_csv_line(c));
+                st = gl_fail(err, GL_ERR_FORMAT, "%s:%ld: bad row/col", gl_shard_set_name(set, k),
+                             gl_csv_line(c));
                 break;
             }
-            st = check_tile(&tiles, ord, gl_csv_field(c, ci), ref.row, ref.col, sh, k, &ref.ord,
-                            err);
+            st = check_tile(&tiles, set, gl_csv_field(c, ci), ref.row, ref.col, k, &ref.ord, err);
             if (!st && p->sort && ref.ord < 0 && !(ref.key = strdup(gl_csv_field(c, ci))))
                 st = gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
             size_t len = 0;
@@ -480,9 +334,10 @@ static gl_status feature_key(OGRFeatureH f, const char *path, const char **input
     return GL_OK;
 }
 
-static gl_status merge_layer(ogr_out *o, int geojson, GDALDatasetH *src, shard_in *sh, int n,
-                             const char *name, const gl_merge_params *p, strtab *ord, strtab *tiles,
+static gl_status merge_layer(ogr_out *o, int geojson, GDALDatasetH *src, const gl_shard_set *set,
+                             const char *name, const gl_merge_params *p, strtab *tiles,
                              gl_merge_summary *sum, gl_error *err) {
+    const int n = gl_shard_set_count(set);
     OGRLayerH dst = NULL, first = NULL;
     int first_k = 0;
     row_list rows = {0};
@@ -491,14 +346,15 @@ static gl_status merge_layer(ogr_out *o, int geojson, GDALDatasetH *src, shard_i
         OGRLayerH l = layer_named(src[k], geojson, name);
         if (!l) continue; /* a shard without inputs in this layer's CRS */
         if (!first) first = l, first_k = k;
-        st = out_layer(o, geojson, l, first, sh[k].path, sh[first_k].path, &dst, err);
+        st = out_layer(o, geojson, l, first, gl_shard_set_name(set, k),
+                       gl_shard_set_name(set, first_k), &dst, err);
         OGR_L_ResetReading(l);
         OGRFeatureH f;
         while (!st && (f = OGR_L_GetNextFeature(l))) {
             row_ref ref = {.shard = k, .id = (long)OGR_F_GetFID(f)};
             const char *input = NULL;
-            st = feature_key(f, sh[k].path, &input, &ref.row, &ref.col, err);
-            if (!st) st = check_tile(tiles, ord, input, ref.row, ref.col, sh, k, &ref.ord, err);
+            st = feature_key(f, gl_shard_set_name(set, k), &input, &ref.row, &ref.col, err);
+            if (!st) st = check_tile(tiles, set, input, ref.row, ref.col, k, &ref.ord, err);
             if (!st && p->sort && ref.ord < 0 && !(ref.key = strdup(input)))
                 st = gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
             if (!st) st = p->sort ? rows_push(&rows, ref, err) : copy_feature(dst, f, o->tmp, err);
@@ -513,7 +369,7 @@ static gl_status merge_layer(ogr_out *o, int geojson, GDALDatasetH *src, shard_i
             OGRFeatureH f = OGR_L_GetFeature(l, rows.v[i].id);
             st = f ? copy_feature(dst, f, o->tmp, err)
                    : gl_fail(err, GL_ERR_IO, "%s: cannot read back feature %ld",
-                             sh[rows.v[i].shard].path, rows.v[i].id);
+                             gl_shard_set_name(set, rows.v[i].shard), rows.v[i].id);
             OGR_F_Destroy(f);
         }
     }
@@ -523,9 +379,9 @@ static gl_status merge_layer(ogr_out *o, int geojson, GDALDatasetH *src, shard_i
     return st;
 }
 
-static gl_status merge_ogr(const char *output, int geojson, shard_in *sh, int n,
-                           const gl_merge_params *p, strtab *ord, gl_merge_summary *sum,
-                           gl_error *err) {
+static gl_status merge_ogr(const char *output, int geojson, const gl_shard_set *set,
+                           const gl_merge_params *p, gl_merge_summary *sum, gl_error *err) {
+    const int n = gl_shard_set_count(set);
     gl_gdal_init();
     GDALDatasetH *src = calloc((size_t)n, sizeof *src);
     ogr_out o = {0};
@@ -533,8 +389,9 @@ static gl_status merge_ogr(const char *output, int geojson, shard_in *sh, int n,
     gl_status st =
         src && (o.tmp = malloc(tl)) ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
     for (int k = 0; !st && k < n; k++)
-        if (!(src[k] = GDALOpenEx(sh[k].path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL)))
-            st = gl_fail(err, GL_ERR_FORMAT, "%s: not a readable %s", sh[k].path,
+        if (!(src[k] = GDALOpenEx(gl_shard_set_name(set, k), GDAL_OF_VECTOR | GDAL_OF_READONLY,
+                                  NULL, NULL, NULL)))
+            st = gl_fail(err, GL_ERR_FORMAT, "%s: not a readable %s", gl_shard_set_name(set, k),
                          geojson ? "GeoJSON" : "GeoPackage");
     GDALDriverH drv = GDALGetDriverByName(geojson ? "GeoJSON" : "GPKG");
     if (!st) {
@@ -550,7 +407,7 @@ static gl_status merge_ogr(const char *output, int geojson, shard_in *sh, int n,
         for (int i = 0; !st && i < GDALDatasetGetLayerCount(src[k]); i++) {
             const char *name = OGR_L_GetName(GDALDatasetGetLayer(src[k], i));
             if (!layer_named(o.ds, geojson, name))
-                st = merge_layer(&o, geojson, src, sh, n, name, p, ord, &tiles, sum, err);
+                st = merge_layer(&o, geojson, src, set, name, p, &tiles, sum, err);
         }
     tab_free(&tiles);
     if (!st && !geojson && GDALDatasetCommitTransaction(o.ds) != OGRERR_NONE)
@@ -574,64 +431,25 @@ static gl_status merge_ogr(const char *output, int geojson, shard_in *sh, int n,
 /* ---------------------------------------------------------------- tile-embedding stores */
 
 static long store_ordinal(void *ctx, const char *input) {
-    long *v = tab_get(ctx, input, 0, 0, NULL, NULL);
-    return v ? *v : -1;
+    long v = gl_shard_set_ordinal(ctx, input);
+    return v < 0 ? -1 : v;
 }
 
 /* Stores keep tiles and inputs in tables of their own (label/index.c merges them). */
-static gl_status merge_stores(const char *output, shard_in *sh, int n, const gl_merge_params *p,
-                              strtab *ord, gl_merge_summary *sum, gl_error *err) {
+static gl_status merge_stores(const char *output, const gl_shard_set *set, const gl_merge_params *p,
+                              gl_merge_summary *sum, gl_error *err) {
+    const int n = gl_shard_set_count(set);
     const char **paths = calloc((size_t)n, sizeof *paths);
     if (!paths) return gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
     for (int k = 0; k < n; k++)
-        paths[k] = sh[k].path;
-    gl_status st =
-        gl_index_merge(output, paths, n, p->sort ? store_ordinal : NULL, ord, &sum->rows, err);
+        paths[k] = gl_shard_set_name(set, k);
+    gl_status st = gl_index_merge(output, paths, n, p->sort ? store_ordinal : NULL, (void *)set,
+                                  &sum->rows, err);
     free(paths);
     return st;
 }
 
 /* ---------------------------------------------------------------- the call */
-
-gl_status gl_run_manifest_save(const char *output, const cJSON *m, gl_error *err) {
-    char *text = cJSON_Print(m), *path = gl_run_manifest_path(output);
-    gl_status st = text && path ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", output);
-    gl_atomic_file f = {0};
-    if (!st) st = gl_atomic_open(&f, path, err);
-    if (!st) {
-        fputs(text, f.fp);
-        fputc('\n', f.fp);
-        st = gl_atomic_commit(&f, err);
-    }
-    free(text);
-    free(path);
-    return st;
-}
-
-/* The merged run's manifest: shard 0's, with the whole input list and no shard. */
-static gl_status write_manifest(const char *output, shard_in *sh, int n, gl_error *err) {
-    cJSON *m = cJSON_Duplicate(sh[0].manifest, 1);
-    cJSON *all = cJSON_CreateArray();
-    gl_status st = m && all ? GL_OK : gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
-    for (int k = 0; !st && k < n; k++) {
-        const cJSON *e;
-        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(sh[k].manifest, "inputs"))
-            cJSON_AddItemToArray(all, cJSON_Duplicate(e, 1));
-    }
-    if (!st) {
-        cJSON_DeleteItemFromObjectCaseSensitive(m, "shard");
-        if (cJSON_GetObjectItemCaseSensitive(m, "inputs"))
-            cJSON_ReplaceItemInObjectCaseSensitive(m, "inputs", all);
-        else
-            cJSON_Delete(all); /* rows of data files: no input list */
-        all = NULL;
-        cJSON_AddNumberToObject(m, "merged_shards", n);
-    }
-    if (!st) st = gl_run_manifest_save(output, m, err);
-    cJSON_Delete(all);
-    cJSON_Delete(m);
-    return st;
-}
 
 gl_status gl_merge_outputs(const char *output, const char *const *shards, int n,
                            const gl_merge_params *p, gl_merge_summary *summary, gl_error *err) {
@@ -655,29 +473,23 @@ gl_status gl_merge_outputs(const char *output, const char *const *shards, int n,
             return gl_fail(err, GL_ERR_ARG, "%s: the merged output cannot be one of the shards",
                            output);
     }
-    shard_in *sh = calloc((size_t)n, sizeof *sh);
-    if (!sh) return gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
-    for (int k = 0; k < n; k++)
-        sh[k].path = shards[k];
-    strtab ord = {0};
-    gl_status st = check_shards(sh, n, &ord, err);
-    /* Shard order, so an unsorted merge is still deterministic whatever order they are given in. */
-    for (int k = 1; !st && k < n; k++)
-        for (int j = k; j > 0 && sh[j - 1].index > sh[j].index; j--) {
-            shard_in t = sh[j];
-            sh[j] = sh[j - 1], sh[j - 1] = t;
-        }
+    gl_shard_set *set = gl_shard_set_load(shards, n, err);
+    if (!set) return err->code;
+    gl_status st = csv ? merge_csv(output, set, p, &sum, err)
+                   : gpkg && gl_index_is_store(gl_shard_set_name(set, 0))
+                       ? merge_stores(output, set, p, &sum, err)
+                       : merge_ogr(output, geojson, set, p, &sum, err);
+    /* The merged output's manifest, as one process's: resumable, mergeable no more. */
+    gl_manifest *m = st ? NULL : gl_shard_set_manifest(set, err);
+    char *mpath = st ? NULL : gl_run_manifest_path(output);
+    if (!st && !m) st = err->code;
     if (!st)
-        st = csv ? merge_csv(output, sh, n, p, &ord, &sum, err)
-             : gpkg && gl_index_is_store(sh[0].path)
-                 ? merge_stores(output, sh, n, p, &ord, &sum, err)
-                 : merge_ogr(output, geojson, sh, n, p, &ord, &sum, err);
-    if (!st) st = write_manifest(output, sh, n, err);
-    sum.inputs = (long)ord.n;
-    tab_free(&ord);
-    for (int k = 0; k < n; k++)
-        cJSON_Delete(sh[k].manifest);
-    free(sh);
+        st = mpath ? gl_manifest_write(m, mpath, err)
+                   : gl_fail(err, GL_ERR_NOMEM, "merge: out of memory");
+    sum.inputs = gl_shard_set_inputs(set);
+    free(mpath);
+    gl_manifest_free(m);
+    gl_shard_set_free(set);
     if (summary) *summary = sum;
     return st;
 }

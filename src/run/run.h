@@ -1,13 +1,18 @@
-/* run.h: what the run/ files and their callers in label/ share: run manifests as JSON. */
+/* run.h: what the run/ files share: the manifest's members in order (manifest.c owns them; the
+ * shard checks in shard_set.c read them), and which members are records rather than settings. */
 #ifndef GEOLABEL_RUN_H
 #define GEOLABEL_RUN_H
 
 #include "geolabel.h"
 
-#include <cjson/cJSON.h>
+struct gl_manifest {
+    char **keys, **values; /* [n], in the order they were set */
+    char *json;            /* [n]: 1 when the value is JSON text (an object, array or number) */
+    int n;
+};
 
-/* Writes m as the manifest beside output (gl_run_manifest_path), atomically. m stays the
- * caller's. */
-gl_status gl_run_manifest_save(const char *output, const cJSON *m, gl_error *err);
+/* Members that record what a run did rather than how it labels ("inputs": this output's input
+ * list; "merged_shards"): never compared, on resume or between shards. */
+int gl_manifest_recorded_only(const char *key);
 
 #endif

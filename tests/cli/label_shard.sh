@@ -3,8 +3,11 @@
 # every input lands in exactly one shard, the one an independent Python FNV-1a + SplitMix64 picks;
 # `merge --sort` equals the single-process CSV row for row, an unsorted merge equals it up to order
 # (Python csv). GeoJSON split by tile and GPKG merge to the single run's features (Python json,
-# sqlite3). The schedulers' variables pick the same shards as --shard. merge refuses a missing
-# shard, a shard given twice, another run's shard and a repeated tile; a shard resumes.
+# sqlite3). The schedulers' variables pick the same shards as --shard. The shard's manifest is the
+# run manifest with its shard and inputs (sha256 by hashlib). merge refuses, in one line naming
+# the files: a missing shard, a shard given twice, shards of another split, tiling, class list,
+# context, model weights (model_hash) or input list, a repeated tile or input, a missing
+# manifest. A shard resumes, only as itself.
 set -eu
 M=$GEOLABEL_SHARED/fixtures/clip-tiny-b32
 D=$GEOLABEL_SHARED/data/imagery
@@ -67,29 +70,108 @@ for f in slurm k8s aws; do "$PY" check.py same s7_4.csv $f.csv; done
 if JOB_COMPLETION_INDEX=4 run in -o bad.csv 2> k8s.err; then exit 1; fi
 grep -q "needs --shard-count" k8s.err
 
-# Refusals, each one line naming the problem.
-fails() { if "$GEOLABEL" merge "$@" 2> err.txt; then echo "merge $* succeeded"; exit 1; fi; cat err.txt; }
+# The shard's manifest is the run manifest (one per output): model and its hash, classes, options,
+# version, the shard and its inputs with the whole list's sha256 (Python's hashlib).
+"$PY" - <<'PYEOF'
+import csv, hashlib, json
+m = json.load(open("s2_1.csv.manifest.json"))
+for k in ("model", "model_hash", "classes", "tiling", "bands", "stretch", "version", "llm"):
+    assert isinstance(m[k], str), k
+assert m["classes"] == "sea;city;fields" and m["tiling"] == "split 2x2 cover", m
+assert m["shard"] == {"index": 1, "count": 2, "by": "input"}, m["shard"]
+full = list(csv.DictReader(open("full.csv", newline="")))
+order = list(dict.fromkeys(r["input"] for r in full))  # the single run's input order
+assert m["inputs"]["total"] == len(order) == 15
+assert m["inputs"]["sha256"] == hashlib.sha256(b"".join(k.encode() + b"\0" for k in order)).hexdigest()
+assert all(order[o] == k for o, k in m["inputs"]["list"]), m["inputs"]["list"]
+assert not any(k.endswith(".journal") for k in m)
+print("manifest ok:", len(m["inputs"]["list"]), "inputs in shard 1/2")
+PYEOF
+
+# Refusals, each one line naming the files and the problem; no output left behind.
+fails() {
+  if "$GEOLABEL" merge "$@" 2> err.txt; then echo "merge $* succeeded"; exit 1; fi
+  cat err.txt; [ "$(wc -l < err.txt)" -eq 1 ] && [ ! -e "$1" ]
+}
 fails x.csv s7_0.csv s7_1.csv s7_2.csv s7_3.csv s7_5.csv s7_6.csv
-grep -q "missing shard 4" err.txt
+grep -q "6 of 7 shards given (s7_0.csv, s7_1.csv, .*s7_6.csv); missing shard 4" err.txt
 fails x.csv s2_0.csv s2_0.csv
-grep -q "both shard 0/2" err.txt
+grep -q "s2_0.csv and s2_0.csv are both shard 0/2" err.txt
+cp s2_1.csv again.csv; cp s2_1.csv.manifest.json again.csv.manifest.json
+fails x.csv s2_0.csv s2_1.csv again.csv
+grep -q "s2_1.csv and again.csv are both shard 1/2" err.txt
 run --split 3x3 --shard 1/2 in -o other.csv
 fails x.csv s2_0.csv other.csv
-grep -Eq "manifests differ in '(tiling|options)'" err.txt # the run manifest's own key comes first
+grep -q "s2_0.csv and other.csv come from different runs: their manifests differ in 'tiling' ('split 2x2 cover' and 'split 3x3 cover')" err.txt
 fails x.csv s2_0.csv s7_1.csv
-grep -q "shard 1/7" err.txt
+grep -q "s7_1.csv is shard 1/7 but s2_0.csv is shard 0/2" err.txt
+# Another class list under the same file name, other options, the same model path with other
+# weights (one float of the safetensors changed in its last mantissa byte): all refused.
+printf 'sea\ncity\nforest\n' > classes2.txt
+"$GEOLABEL" -q label --model "$M" --classes classes2.txt --split 2x2 --shard 1/2 in -o cls.csv
+fails x.csv s2_0.csv cls.csv
+grep -q "s2_0.csv and cls.csv come from different runs: their manifests differ in 'classes' ('sea;city;fields' and 'sea;city;forest')" err.txt
+run --shard 1/2 --context "An aerial photo" in -o ctx.csv
+fails x.csv s2_0.csv ctx.csv
+grep -q "s2_0.csv and ctx.csv come from different runs: their manifests differ in 'context'" err.txt
+mkdir mdl
+for f in "$M"/*; do ln -s "$f" mdl/; done
+rm mdl/model.safetensors; cp "$M/model.safetensors" mdl/; chmod u+w mdl/model.safetensors
+"$GEOLABEL" -q label --model mdl --classes classes.txt --split 2x2 --shard 0/2 in -o w0.csv
+"$PY" - <<'PYEOF'
+import struct
+with open("mdl/model.safetensors", "r+b") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    f.seek(8 + n + 64)       # a float32 of the first tensor: its lowest mantissa byte
+    b = f.read(1)
+    f.seek(8 + n + 64)
+    f.write(bytes([b[0] ^ 1]))
+PYEOF
+"$GEOLABEL" -q label --model mdl --classes classes.txt --split 2x2 --shard 1/2 in -o w1.csv
+fails x.csv w0.csv w1.csv
+grep -q "w0.csv and w1.csv come from different runs: their manifests differ in 'model_hash'" err.txt
+# Another input list (one scene fewer): the whole list's digest differs even where a shard's
+# own inputs agree.
+run --shard 1/2 $(ls in/*.tif | sed 1d) -o fewer.csv
+fails x.csv s2_0.csv fewer.csv
+grep -q "s2_0.csv and fewer.csv were run over different input lists (15 and 14 inputs)" err.txt
 cp s2_1.csv dup.csv; cp s2_1.csv.manifest.json dup.csv.manifest.json
 sed -n 2p s2_0.csv >> dup.csv
 fails x.csv s2_0.csv dup.csv
 grep -q "is in s2_0.csv and in dup.csv" err.txt
-[ ! -e x.csv ]
+# A manifest that lists another shard's input in place of its own: refused before any row.
+"$PY" - <<'PYEOF'
+import json
+m = json.load(open("s2_1.csv.manifest.json"))
+m["inputs"]["list"][0] = json.load(open("s2_0.csv.manifest.json"))["inputs"]["list"][0]
+json.dump(m, open("twice.csv.manifest.json", "w"))
+PYEOF
+cp s2_1.csv twice.csv
+fails x.csv s2_0.csv twice.csv
+grep -q "is in s2_0.csv and in twice.csv: not one run's shards" err.txt
+cp s2_1.csv nomani.csv
+fails x.csv s2_0.csv nomani.csv
+grep -q "nomani.csv: no run manifest beside it" err.txt
+# A merged output's manifest is one run's: no shard, every input in the run's order.
+"$PY" - <<'PYEOF'
+import json
+m, s = json.load(open("ms2.csv.manifest.json")), json.load(open("s2_0.csv.manifest.json"))
+assert "shard" not in m and m["merged_shards"] == 2, m.keys()
+assert [o for o, _ in m["inputs"]["list"]] == list(range(15)) and m["model_hash"] == s["model_hash"]
+PYEOF
 
-# A shard resumes: its complete inputs are kept, the rest labelled again.
+# A shard resumes: its complete inputs are kept, the rest labelled again. Only as itself: the
+# other shard's --resume onto it is refused by its manifest.
 head -n 5 s2_0.csv > r.csv
 "$GEOLABEL" label --model "$M" --classes classes.txt --split 2x2 --shard 0/2 --resume in \
   -o r.csv 2> r.err
 grep -q "1 already complete" r.err
 "$PY" check.py same s2_0.csv r.csv
+cp r.csv r.before.csv
+rc=0; run --shard 1/2 --resume in -o r.csv 2> r1.err || rc=$?
+cat r1.err
+[ "$rc" -eq 2 ] && grep -q "r.csv was made with shard" r1.err && grep -q -- "--force" r1.err
+cmp r.csv r.before.csv
 
 # GeoJSON by tile (every input in every shard, its tiles split), and GPKG.
 run --split 3x3 in -o full.geojson

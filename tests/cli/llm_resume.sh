@@ -60,7 +60,7 @@ run --llm-cache elsewhere in -o there.csv 2> there.err
 run --shard 0/1 in -o shard.csv 2> shard.err
 $PY - <<'PYEOF'
 import json
-o = json.load(open("shard.csv.manifest.json"))["options"]
+o = json.load(open("shard.csv.manifest.json"))
 kind, rest = o["llm"].split(" ", 1)  # "TYPE VLM|LLM|prompt|..." as label writes it
 assert kind == "2" and rest.split("|")[:2] == ["v", "c"], o
 PYEOF

@@ -3,7 +3,8 @@
 # partition of the single run's rows, each equal to it (Python csv/json; predict's
 # probabilities to float rounding), in the shard an
 # independent FNV-1a + SplitMix64 picks for its key (image path, or gridimage_id for predict
-# --data); `merge --sort` of locate's CSV shards equals the single run.
+# --data); `merge --sort` of locate's CSV shards equals the single run. embed's shard manifests
+# carry the model hash and the input list's sha256 (hashlib).
 set -eu
 M=$GEOLABEL_SHARED/fixtures/clip-tiny-b32
 F=$GEOLABEL_SHARED/fixtures/geograph
@@ -11,6 +12,7 @@ I=$GEOLABEL_SHARED/fixtures/expected/images
 D=$GEOLABEL_SHARED/data/imagery
 export GEOLABEL_CACHE=$PWD/cache
 imgs=("$I"/*.png "$I"/*.jpg "$D"/*.jpg)
+printf '%s\n' "${imgs[@]}" > imgs.txt
 "$GEOLABEL" -q embed --model "$M" -o e.jsonl "${imgs[@]}"
 "$GEOLABEL" -q locate --model "$M" -o loc.csv "$D"/*.jpg "$D"/Kauai.png
 "$GEOLABEL" -q predict --head "$F/best_geograph_model_v2.pth" --data "$F/expected/inputs.jsonl" \
@@ -67,5 +69,17 @@ for n in (2, 3):
     assert merged[0] == full[0] and [r[0] for r in merged[1:]] == sorted(byid)
     assert all(same(r, byid[r[0]]) for r in merged[1:]), "predict merge"
     assert csvrows(f"locm{n}.csv") == csvrows("loc.csv"), f"locate merge n={n}"
+# Each embed shard's manifest carries the model's hash (the same in every shard), its shard, and
+# its inputs with the whole list's sha256 (hashlib): what merge compares.
+import hashlib
+keys = open("imgs.txt").read().split("\n")[:-1]
+want = hashlib.sha256(b"".join(k.encode() + b"\0" for k in keys)).hexdigest()
+for n in (2, 3):
+    ms = [json.load(open(f"e{n}_{i}.jsonl.manifest.json")) for i in range(n)]
+    assert all(m["command"] == "embed" and len(m["model_hash"]) == 32 for m in ms), ms[0]
+    assert len({m["model_hash"] for m in ms}) == 1
+    assert [m["shard"]["index"] for m in ms] == list(range(n))
+    assert all(m["inputs"]["sha256"] == want and m["inputs"]["total"] == len(keys) for m in ms)
+    assert sorted(o for m in ms for o, _ in m["inputs"]["list"]) == list(range(len(keys)))
 print("embed, locate, predict, dataset build shards partition the single runs")
 PYEOF

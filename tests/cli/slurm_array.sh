@@ -64,7 +64,7 @@ for a, b in zip(single[1:], merged[1:]):
     assert (a[score] == b[score] == "") or abs(float(a[score]) - float(b[score])) < 1e-5, (a, b)
     pa, pb = probs(a[top3]), probs(b[top3])
     assert len(pa) == len(pb) and all(abs(x[1] - y[1]) < 1e-5 for x, y in zip(pa, pb)), (a, b)
-sizes = [len(json.load(open(f"shards/shard-{t}.csv.manifest.json"))["inputs"]) for t in range(4)]
+sizes = [len(json.load(open(f"shards/shard-{t}.csv.manifest.json"))["inputs"]["list"]) for t in range(4)]
 assert sum(sizes) == 48 and all(sizes), sizes
 print("slurm: 4 shards of", sizes, "inputs merged equal the single run,", len(merged) - 1, "rows")
 PYEOF
