@@ -15,7 +15,9 @@ static void usage(FILE *fp) {
             "  forward, then R timed forwards of B fixed synthetic inputs (texts of N tokens).\n"
             "  Defaults: image, batch 1, all cores, 77 tokens, 10 runs, f32.\n"
             "  --json prints one object: tower, batch, threads, tokens, dtype, isa,\n"
-            "  runs_ms_per_item, median_ms_per_item.\n");
+            "  runs_ms_per_item, median_ms_per_item.\n"
+            "  GEOLABEL_ISA=avx2|avx512|amx caps the kernels' instruction set; a level this CPU\n"
+            "  lacks runs the best one it has, with a warning.\n");
 }
 
 static int cmp_double(const void *a, const void *b) {

@@ -3,6 +3,7 @@
 #include "core/cpu.h"
 
 #include <cpuid.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,11 +60,16 @@ gl_status gl_cpu_detect(gl_cpu *cpu, gl_error *err) {
         if (!w)
             return gl_fail(err, GL_ERR_ARG, "GEOLABEL_ISA: '%s' is not one of avx2, avx512, amx",
                            want);
-        if (w > cpu->native)
-            return gl_fail(err, GL_ERR_UNSUPPORTED,
-                           "GEOLABEL_ISA: '%s' asked for, but this CPU offers at most %s", want,
-                           gl_isa_name(cpu->native));
-        cpu->isa = w;
+        /* The variable is a cap: a level above the CPU's (amx on a CPU without AMX, a shared
+         * job script on mixed nodes) runs the best level there is, and says so once per process
+         * (log state, like the log level), not once per model load. */
+        static atomic_int warned;
+        if (w > cpu->native && !atomic_exchange(&warned, 1))
+            gl_log(GL_LOG_WARN,
+                   "GEOLABEL_ISA: '%s' asked for, but this CPU offers at most %s; "
+                   "using %s",
+                   want, gl_isa_name(cpu->native), gl_isa_name(cpu->native));
+        cpu->isa = w < cpu->native ? w : cpu->native;
     }
     cpu->bf16 = cpu->isa >= GL_ISA_AVX512 && bf16;
     cpu->vnni = cpu->isa >= GL_ISA_AVX512 && vnni;

@@ -15,8 +15,9 @@ typedef struct {
     gl_isa native; /* the best level the CPU and OS offer */
 } gl_cpu;
 
-/* Detects the CPU and applies GEOLABEL_ISA; an unknown value, or one above what the CPU offers,
- * is an error naming the variable. */
+/* Detects the CPU and applies GEOLABEL_ISA as a cap: an unknown value is an error naming the
+ * variable; a level above what the CPU offers falls back to the CPU's best, with one warning line
+ * per process (gl_log). */
 gl_status gl_cpu_detect(gl_cpu *cpu, gl_error *err);
 const char *gl_isa_name(gl_isa isa);
 
