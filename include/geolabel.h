@@ -589,6 +589,11 @@ void gl_model_info_free(gl_model_info *info);
  * kept as "geolabel_family": "open_clip" in preprocessor_config.json (gl_preproc_family), which
  * our loader reads back; other tools ignore it and crop as HF does. */
 gl_status gl_model_convert(const char *model, const char *arch, const char *out_dir, gl_error *err);
+/* Quantises an HF folder's image-tower linear weights and patch embedding to int8 once (per
+ * output channel, as gl_clip_load with GL_DTYPE_INT8 does at load) and stores them as
+ * dir/int8.safetensors (I8 "NAME" and F32 "NAME.scale"); a later load with GL_DTYPE_INT8 packs
+ * them as stored, with the same results, and other loads and tools ignore the file. */
+gl_status gl_model_quantize_int8(const char *dir, gl_error *err);
 
 /* Writes a Hub-layout CLIP folder with random weights (N(0, 0.02), LayerNorm weights 1) for
  * benchmarks. like: "vit-b-32", "vit-b-16", "vit-l-14", "vit-l-14-336"; dtype: "f32" or "f16". */

@@ -20,9 +20,11 @@ static const char *const usage_text =
     "         --revision: a branch, tag, commit or refs/pr/N (default main).\n"
     "       geolabel model info MODEL [--arch NAME|CONFIG.json] [--json]\n"
     "         Source, architecture, parameter count, dtype, family, preprocessing, file sizes.\n"
-    "       geolabel model convert MODEL [--arch NAME|CONFIG.json] -o DIR\n"
+    "       geolabel model convert MODEL [--arch NAME|CONFIG.json] [--dtype f32|int8] -o DIR\n"
     "         Writes MODEL as a Hugging Face CLIP folder (config.json, model.safetensors in F32,\n"
     "         vocab.json, merges.txt, preprocessor_config.json) that loads without copies.\n"
+    "         --dtype int8 also stores the image tower's weights quantised once\n"
+    "         (int8.safetensors), which int8 loads (bench --dtype int8) then use as stored.\n"
     "       geolabel model random --like vit-b-32|vit-b-16|vit-l-14|vit-l-14-336 -o DIR\n"
     "                             [--seed N] [--dtype f32|f16]\n"
     "         Writes a Hub-layout CLIP folder with random weights (for benchmarks); vocab.json\n"
@@ -64,14 +66,13 @@ static int model_pull(int argc, char **argv) {
     return CLI_OK;
 }
 
-/* MODEL [--arch A] [--json] [-o DIR], for info and convert. */
+/* MODEL [--arch A] [--json] [-o DIR] [--dtype D], for info and convert. */
 static int model_args(const char *cmd, int argc, char **argv, const char **model, const char **arch,
-                      int *json, const char **out) {
-    static const struct option opts[] = {{"arch", required_argument, 0, 'a'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0}};
+                      int *json, const char **out, gl_dtype *dtype) {
+    static const struct option opts[] = {
+        {"arch", required_argument, 0, 'a'},   {"json", no_argument, 0, 'j'},
+        {"output", required_argument, 0, 'o'}, {"dtype", required_argument, 0, 'd'},
+        {"help", no_argument, 0, 'h'},         {0}};
     int c;
     optind = 1;
     while ((c = cli_getopt(argc, argv, "a:o:h", opts, NULL)) != -1) {
@@ -81,7 +82,11 @@ static int model_args(const char *cmd, int argc, char **argv, const char **model
             *json = 1;
         else if (c == 'o' && out)
             *out = optarg;
-        else if (c == 'h') {
+        else if (c == 'd' && dtype) {
+            if (cli_parse_dtype(cmd, optarg, dtype)) return CLI_USAGE;
+            if (*dtype == GL_DTYPE_BF16)
+                return cli_usage_error(cmd, "--dtype is f32 or int8 (bf16 is packed at load)");
+        } else if (c == 'h') {
             fputs(usage_text, stdout);
             return -1;
         } else
@@ -196,7 +201,7 @@ static void print_info_text(const gl_model_info *m) {
 static int model_info(int argc, char **argv) {
     const char *model = NULL, *arch = NULL;
     int json = 0;
-    int r = model_args("model info", argc, argv, &model, &arch, &json, NULL);
+    int r = model_args("model info", argc, argv, &model, &arch, &json, NULL, NULL);
     if (r) return r < 0 ? CLI_OK : r;
     gl_error err = {0};
     gl_model_info *m = gl_model_info_load(model, arch, &err);
@@ -211,10 +216,12 @@ static int model_info(int argc, char **argv) {
 
 static int model_convert(int argc, char **argv) {
     const char *model = NULL, *arch = NULL, *out = NULL;
-    int r = model_args("model convert", argc, argv, &model, &arch, NULL, &out);
+    gl_dtype dtype = GL_DTYPE_F32;
+    int r = model_args("model convert", argc, argv, &model, &arch, NULL, &out, &dtype);
     if (r) return r < 0 ? CLI_OK : r;
     gl_error err = {0};
     if (gl_model_convert(model, arch, out, &err)) return cli_report(&err);
+    if (dtype == GL_DTYPE_INT8 && gl_model_quantize_int8(out, &err)) return cli_report(&err);
     printf("%s\n", out);
     return CLI_OK;
 }

@@ -53,13 +53,21 @@ typedef struct {
     clip_layer *layers;
 } clip_text_weights;
 
+/* The row stride of a workspace matrix n floats wide: rows exactly 4 KB apart (n a multiple of
+ * 1024: fc1's 3072 outputs, ViT-B/32's 3072-wide patches) fall into the same L1 sets while the
+ * GEMM reads 12 of them at once, so they get 16 floats of padding here, written that way by the
+ * step that fills them, instead of being copied to a padded buffer before every GEMM. */
+static inline size_t clip_ld(size_t n) {
+    return n % 1024 == 0 ? n + 16 : n;
+}
+
 /* Activations, sized at load for max_batch sequences of the longer tower; shared by both towers
  * (a context runs one forward at a time). */
 typedef struct {
     size_t rows;                     /* max_batch * max tokens */
     float *x, *h, *q, *k, *v, *attn; /* [rows, max d] */
-    float *mlp;                      /* [rows, max intermediate] */
-    float *patches;                  /* [max_batch * patches, c*p*p] */
+    float *mlp;                      /* [rows, clip_ld(max intermediate)] */
+    float *patches;                  /* [max_batch * patches, clip_ld(c*p*p)] */
     float *scores;                   /* [threads, max tokens, max tokens] */
     float *pooled;                   /* [max_batch, max d] */
     int32_t *ids;                    /* [max_batch, 77] tokenizer output */
@@ -94,6 +102,10 @@ gl_status clip_pack(gl_clip *c, gl_dtype dtype, gl_error *err);
 gl_status clip_encode_images_named(gl_clip *c, const float *pixels, int n, float *embeds,
                                    const char *const *names, gl_error *err);
 
+/* The weights `model convert --dtype int8` stores quantised (the image tower's linear layers and
+ * patch embedding), by HF name: clip_int8_count of them, name i in buf. */
+int clip_int8_count(const clip_config *cfg);
+void clip_int8_name(const clip_config *cfg, int i, char *buf, size_t n);
 /* The dtype a tower's encoder layers run in for a context's dtype (int8 keeps text in f32). */
 gl_dtype clip_tower_dtype(gl_dtype dtype, int image_tower);
 

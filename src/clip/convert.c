@@ -1,5 +1,6 @@
 /* convert.c: gl_model_convert, any loadable model written as a Hugging Face CLIP folder whose
- * weights later load by mmap without copies, and which transformers reads as the same model. */
+ * weights later load by mmap without copies, and which transformers reads as the same model;
+ * gl_model_quantize_int8, the image tower's int8 weights stored beside them. */
 #include "clip/sources.h"
 #include "io/json.h"
 
@@ -156,10 +157,95 @@ gl_status gl_model_convert(const char *model, const char *arch, const char *out_
     if (s) return s;
     s = gl_make_dirs(out_dir, err);
     if (!s) s = write_weights(&src, out_dir, err);
+    if (!s) { /* int8 weights of whatever was here before would no longer match */
+        char stale[4200];
+        snprintf(stale, sizeof stale, "%s/int8.safetensors", out_dir);
+        if (remove(stale) && errno != ENOENT)
+            s = gl_fail(err, GL_ERR_IO, "%s: cannot remove: %s", stale, strerror(errno));
+    }
     if (!s) s = write_config(&src, model, out_dir, err);
     if (!s) s = write_preprocessor(&src.preproc, out_dir, err);
     if (!s) s = copy_file(src.vocab, out_dir, "vocab.json", err);
     if (!s) s = copy_file(src.merges, out_dir, "merges.txt", err);
+    clip_source_close(&src);
+    return s;
+}
+
+/* ------------------------------------------------------------------ int8 weights */
+
+typedef struct {
+    clip_source *src;
+    int8_t *q; /* [N, K] of the tensor being written */
+    float *w, *scale;
+    size_t max_nk, max_n;
+} int8_writer;
+
+/* Tensor pairs in clip_int8_name's order: even i the I8 weight, odd i its F32 scales (made with
+ * the weight, just before). */
+static int write_int8(void *ctx, int i, FILE *fp) {
+    int8_writer *wr = ctx;
+    const clip_config *cfg = &wr->src->cfg;
+    char name[128];
+    clip_int8_name(cfg, i / 2, name, sizeof name);
+    const gl_st_tensor *t = clip_source_find(wr->src, name);
+    size_t N = (size_t)t->shape[0], K = t->count / N;
+    if (i % 2) return fwrite(wr->scale, 4, N, fp) == N ? 0 : -1;
+    if (t->dtype == GL_ST_F32)
+        memcpy(wr->w, t->data, 4 * t->count); /* may be unaligned in the mapping */
+    else
+        gl_st_widen(t->dtype, t->data, t->count, wr->w);
+    gl_quantize_int8(wr->w, (int)N, (int)K, wr->q, wr->scale);
+    return fwrite(wr->q, 1, t->count, fp) == t->count ? 0 : -1;
+}
+
+gl_status gl_model_quantize_int8(const char *dir, gl_error *err) {
+    clip_source src;
+    gl_status s = clip_source_open(dir, NULL, 1, &src, err);
+    if (s) return s;
+    int n = clip_int8_count(&src.cfg);
+    gl_st_out *out = calloc((size_t)n * 2, sizeof *out);
+    char(*names)[140] = calloc((size_t)n * 2, sizeof *names);
+    int8_writer wr = {&src, NULL, NULL, NULL, 0, 0};
+    for (int i = 0; out && names && i < n && !s; i++) {
+        char name[128];
+        clip_int8_name(&src.cfg, i, name, sizeof name);
+        snprintf(names[2 * i], sizeof names[0], "%s", name);
+        snprintf(names[2 * i + 1], sizeof names[0], "%s.scale", name);
+        const gl_st_tensor *t = clip_source_find(&src, names[2 * i]);
+        if (!t || t->ndim < 2 || t->dtype == GL_ST_OTHER) {
+            s = gl_fail(err, GL_ERR_FORMAT, "%s: no float weight '%s' to quantise", dir,
+                        names[2 * i]);
+            break;
+        }
+        int64_t N = t->shape[0], K = (int64_t)t->count / N;
+        out[2 * i] = (gl_st_out){names[2 * i], "I8", 2, {N, K}, NULL};
+        out[2 * i + 1] = (gl_st_out){names[2 * i + 1], "F32", 1, {N}, NULL};
+        wr.max_nk = t->count > wr.max_nk ? t->count : wr.max_nk;
+        wr.max_n = (size_t)N > wr.max_n ? (size_t)N : wr.max_n;
+    }
+    if (!s && (!out || !names)) s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", dir);
+    if (!s) {
+        wr.q = malloc(wr.max_nk);
+        wr.w = malloc(4 * wr.max_nk);
+        wr.scale = malloc(4 * wr.max_n);
+        if (!wr.q || !wr.w || !wr.scale) s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", dir);
+    }
+    if (!s) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/int8.safetensors", dir);
+        cJSON *meta = cJSON_CreateObject();
+        cJSON_AddStringToObject(meta, "format", "geolabel-int8");
+        cJSON_AddStringToObject(meta, "scheme",
+                                "per output channel, symmetric: scale = max|w| / 127, "
+                                "q = round(w / scale)");
+        s = gl_st_write(path, out, 2 * n, meta, write_int8, &wr, err);
+        cJSON_Delete(meta);
+    }
+    free(wr.q);
+    free(wr.w);
+    free(wr.scale);
+    free(out);
+    free(names);
     clip_source_close(&src);
     return s;
 }

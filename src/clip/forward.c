@@ -39,7 +39,8 @@ static void encoder(gl_clip *c, const char *tower, const clip_tower_config *tc,
     float *k = ws->k;       /* [rows, d] keys */
     float *v = ws->v;       /* [rows, d] values */
     float *attn = ws->attn; /* [rows, d] attention output, heads concatenated */
-    float *mlp = ws->mlp;   /* [rows, i] fc1 activations */
+    float *mlp = ws->mlp;   /* [rows, i] fc1 activations, row stride ldm */
+    int ldm = (int)clip_ld((size_t)in);
     int max_len = 0;
     for (int s = 0; s < n; s++)
         max_len = ws->len[s] > max_len ? ws->len[s] : max_len;
@@ -59,24 +60,23 @@ static void encoder(gl_clip *c, const char *tower, const clip_tower_config *tc,
     report_layer(c, tower, 0, x, rows, d, n, ws);
     for (int li = 0; li < tc->layers; li++) {
         const clip_layer *l = &layers[li];
-        /* CLIPEncoderLayer.layer_norm1: h = LN(x)                                  [rows, d] */
-        gl_layer_norm(pool, x, h, rows, d, l->ln1_w, l->ln1_b, tc->eps);
-        /* CLIPAttention.q_proj, k_proj, v_proj: q, k, v = h Wq^T + bq, ...        [rows, d] */
+        /* CLIPEncoderLayer.layer_norm1: h = LN(x)                                  [rows, d]
+         * CLIPAttention.q_proj, k_proj, v_proj: q, k, v = h Wq^T + bq, ...        [rows, d] */
         gl_linear_op qkv[3] = {{rows, d, d, h, d, l->q_w, l->q_b, q, d, 0, GL_ACT_NONE},
                                {rows, d, d, h, d, l->k_w, l->k_b, k, d, 0, GL_ACT_NONE},
                                {rows, d, d, h, d, l->v_w, l->v_b, v, d, 0, GL_ACT_NONE}};
-        gl_linear_many(pool, qkv, 3);
+        gl_layer_norm_linear(pool, x, h, rows, d, l->ln1_w, l->ln1_b, tc->eps, qkv, 3);
         /* CLIPAttention: per sequence and head, softmax(q k^T * hd^-0.5 [+ causal mask]) v
          *                                                                          [rows, d] */
         gl_attention(pool, &att);
         /* CLIPAttention.out_proj, then the residual: x += attn Wo^T + bo          [rows, d] */
         gl_linear(pool, rows, d, d, attn, d, l->o_w, l->o_b, x, d, 1, GL_ACT_NONE);
-        /* CLIPEncoderLayer.layer_norm2: h = LN(x)                                  [rows, d] */
-        gl_layer_norm(pool, x, h, rows, d, l->ln2_w, l->ln2_b, tc->eps);
-        /* CLIPMLP.fc1 and activation_fn (quick_gelu for OpenAI's models)          [rows, i] */
-        gl_linear(pool, rows, in, d, h, d, l->fc1_w, l->fc1_b, mlp, in, 0, tc->act);
+        /* CLIPEncoderLayer.layer_norm2: h = LN(x)                                  [rows, d]
+         * CLIPMLP.fc1 and activation_fn (quick_gelu for OpenAI's models)          [rows, i] */
+        gl_linear_op fc1 = {rows, in, d, h, d, l->fc1_w, l->fc1_b, mlp, ldm, 0, tc->act};
+        gl_layer_norm_linear(pool, x, h, rows, d, l->ln2_w, l->ln2_b, tc->eps, &fc1, 1);
         /* CLIPMLP.fc2, then the residual: x += mlp W2^T + b2                      [rows, d] */
-        gl_linear(pool, rows, d, in, mlp, in, l->fc2_w, l->fc2_b, x, d, 1, GL_ACT_NONE);
+        gl_linear(pool, rows, d, in, mlp, ldm, l->fc2_w, l->fc2_b, x, d, 1, GL_ACT_NONE);
         report_layer(c, tower, li + 1, x, rows, d, n, ws);
     }
 }
@@ -85,8 +85,8 @@ static void encoder(gl_clip *c, const char *tower, const clip_tower_config *tc,
 
 typedef struct {
     const float *pixels; /* [n, c, S, S] */
-    float *patches;      /* [n * np, pp] */
-    int size, patch, side, channels;
+    float *patches;      /* [n * np, pp], row stride ld */
+    int size, patch, side, channels, ld;
 } im2col_job;
 
 /* One image's patches as rows, in the conv's output order (patch row, then patch column), each
@@ -94,12 +94,12 @@ typedef struct {
 static void im2col_task(void *ctx, int image, int thread) {
     (void)thread;
     const im2col_job *j = ctx;
-    int P = j->patch, S = j->size, pp = j->channels * P * P;
+    int P = j->patch, S = j->size;
     const float *img = j->pixels + (size_t)image * j->channels * S * S;
-    float *out = j->patches + (size_t)image * j->side * j->side * pp;
+    float *out = j->patches + (size_t)image * j->side * j->side * j->ld;
     for (int py = 0; py < j->side; py++)
         for (int px = 0; px < j->side; px++) {
-            float *row = out + ((size_t)py * j->side + px) * pp;
+            float *row = out + ((size_t)py * j->side + px) * j->ld;
             for (int ch = 0; ch < j->channels; ch++)
                 for (int ky = 0; ky < P; ky++)
                     memcpy(row + ((size_t)ch * P + ky) * P,
@@ -117,17 +117,18 @@ static void vision_forward(gl_clip *c, const float *pixels, int n, float *out) {
     gl_pool *pool = c->pool;
     int d = vc->hidden, side = vc->image_size / vc->patch_size, np = side * side, T = np + 1;
     int pp = vc->channels * vc->patch_size * vc->patch_size, P = c->cfg.projection_dim;
-    float *patches = ws->patches; /* [n * np, pp] */
-    float *emb = ws->h;           /* [n * np, d] patch embeddings */
-    float *x = ws->x;             /* [n * T, d] the residual stream, T rows per image */
-    float *cls = ws->h;           /* [n, d] each image's class token (emb is consumed by then) */
-    float *pooled = ws->pooled;   /* [n, d] */
+    float *patches = ws->patches; /* [n * np, pp], row stride ldp */
+    int ldp = (int)clip_ld((size_t)pp);
+    float *emb = ws->h;         /* [n * np, d] patch embeddings */
+    float *x = ws->x;           /* [n * T, d] the residual stream, T rows per image */
+    float *cls = ws->h;         /* [n, d] each image's class token (emb is consumed by then) */
+    float *pooled = ws->pooled; /* [n, d] */
 
     /* CLIPVisionEmbeddings.patch_embedding, Conv2d(c, d, kernel=stride=patch, no bias): patches
      * as rows (im2col), then emb = patches Wpatch^T                         [n * np, d] */
-    im2col_job ij = {pixels, patches, vc->image_size, vc->patch_size, side, vc->channels};
+    im2col_job ij = {pixels, patches, vc->image_size, vc->patch_size, side, vc->channels, ldp};
     gl_pool_run(pool, n, im2col_task, &ij);
-    gl_linear(pool, n * np, d, pp, patches, pp, w->patch_w, NULL, emb, d, 0, GL_ACT_NONE);
+    gl_linear(pool, n * np, d, pp, patches, ldp, w->patch_w, NULL, emb, d, 0, GL_ACT_NONE);
     /* CLIPVisionEmbeddings: [class_embedding; emb] + position_embedding       [n * T, d] */
     for (int b = 0; b < n; b++) {
         float *xb = x + (size_t)b * T * d;

@@ -197,7 +197,8 @@ static gl_status alloc_workspace(gl_clip *c, gl_error *err) {
     size_t B = (size_t)c->max_batch;
     size_t tok = (size_t)(vision_tokens(v) > GL_CLIP_CONTEXT ? vision_tokens(v) : GL_CLIP_CONTEXT);
     size_t d = (size_t)(v->hidden > t->hidden ? v->hidden : t->hidden);
-    size_t in = (size_t)(v->intermediate > t->intermediate ? v->intermediate : t->intermediate);
+    size_t in_v = clip_ld((size_t)v->intermediate), in_t = clip_ld((size_t)t->intermediate);
+    size_t in = in_v > in_t ? in_v : in_t; /* mlp's row stride at most */
     size_t side = (size_t)(v->image_size / v->patch_size),
            pp = (size_t)(v->channels * v->patch_size * v->patch_size);
     clip_workspace *w = &c->ws;
@@ -207,7 +208,7 @@ static gl_status alloc_workspace(gl_clip *c, gl_error *err) {
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         *bufs[i] = malloc(w->rows * d * sizeof(float));
     w->mlp = malloc(w->rows * in * sizeof(float));
-    w->patches = malloc(B * side * side * pp * sizeof(float));
+    w->patches = malloc(B * side * side * clip_ld(pp) * sizeof(float));
     w->scores = malloc(nthreads * tok * tok * sizeof(float));
     w->pooled = malloc(B * d * sizeof(float));
     w->ids = malloc(B * GL_CLIP_CONTEXT * sizeof(int32_t));

@@ -1,7 +1,90 @@
 /* pack.c: the model's weights packed once at load for the kernels the CPU runs (clip/forward's
- * linear layers look them up): encoder layers in the chosen dtype, patch embedding and
- * projections in f32, plus the kernels' scratch sized for the workspace. */
+ * linear layers look them up): encoder layers and the patch embedding in the chosen dtype,
+ * projections in f32, int8 weights stored by `model convert --dtype int8`, and the kernels'
+ * scratch sized for the workspace. */
 #include "clip/clip_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The image tower's int8 weights in HF names: 6 per layer, then the patch embedding. */
+int clip_int8_count(const clip_config *cfg) {
+    return 6 * cfg->vision.layers + 1;
+}
+
+void clip_int8_name(const clip_config *cfg, int i, char *buf, size_t n) {
+    static const char *const which[] = {"self_attn.q_proj", "self_attn.k_proj",
+                                        "self_attn.v_proj", "self_attn.out_proj",
+                                        "mlp.fc1",          "mlp.fc2"};
+    if (i < 6 * cfg->vision.layers)
+        snprintf(buf, n, "vision_model.encoder.layers.%d.%s.weight", i / 6, which[i % 6]);
+    else
+        snprintf(buf, n, "vision_model.embeddings.patch_embedding.weight");
+}
+
+/* Weight i of clip_int8_name's list: its float view and shape [N, K]. */
+static const float *int8_weight(const gl_clip *c, int i, int *N, int *K) {
+    const clip_tower_config *v = &c->cfg.vision;
+    if (i == 6 * v->layers) {
+        *N = v->hidden;
+        *K = v->channels * v->patch_size * v->patch_size;
+        return c->vis.patch_w;
+    }
+    const clip_layer *l = &c->vis.layers[i / 6];
+    *N = i % 6 == 5 ? v->hidden : i % 6 == 4 ? v->intermediate : v->hidden;
+    *K = i % 6 == 5 ? v->intermediate : v->hidden;
+    const float *w[] = {l->q_w, l->k_w, l->v_w, l->o_w, l->fc1_w, l->fc2_w};
+    return w[i % 6];
+}
+
+/* Packs the image tower's int8 weights from DIR/int8.safetensors: q "NAME" (I8 [N, K]) and
+ * "NAME.scale" (F32 [N]) for every name. A file that does not belong to these weights (shapes,
+ * or a sampled row of q * scale farther than half a step from the float weight) is an error. */
+static gl_status pack_stored_int8(gl_clip *c, const char *path, gl_error *err) {
+    gl_safetensors st;
+    gl_status s = gl_st_open(path, &st, err);
+    for (int i = 0; i < clip_int8_count(&c->cfg) && !s; i++) {
+        char name[128], sname[140];
+        clip_int8_name(&c->cfg, i, name, sizeof name);
+        snprintf(sname, sizeof sname, "%s.scale", name);
+        int N, K;
+        const float *W = int8_weight(c, i, &N, &K);
+        const gl_st_tensor *q = gl_st_find(&st, name), *sc = gl_st_find(&st, sname);
+        if (!q || !sc || strcmp(q->dtype_name, "I8") || q->ndim != 2 || q->shape[0] != N ||
+            q->shape[1] != K || sc->dtype != GL_ST_F32 || sc->ndim != 1 || sc->shape[0] != N) {
+            s = gl_fail(err, GL_ERR_FORMAT,
+                        "%s: '%s' is missing or not I8 [%d, %d] with an F32 [%d] '.scale'", path,
+                        name, N, K, N);
+            break;
+        }
+        const int8_t *qd = q->data;
+        float scale[2];
+        for (int r = 0; r < 2 && !s; r++) { /* the first and last rows */
+            int n = r ? N - 1 : 0;
+            memcpy(&scale[r], (const char *)sc->data + 4 * (size_t)n, 4);
+            for (int k = 0; k < K && !s; k++)
+                if (!(fabsf(W[(size_t)n * K + k] - qd[(size_t)n * K + k] * scale[r]) <=
+                      0.5f * scale[r] * 1.0001f))
+                    s = gl_fail(err, GL_ERR_FORMAT,
+                                "%s: '%s' row %d does not quantise this model's weights (a "
+                                "stale file? convert again)",
+                                path, name, n);
+        }
+        if (!s) {
+            /* the scales may be unaligned in the mapping: copied out */
+            float *sv = malloc(sizeof(float) * (size_t)N);
+            if (!sv) s = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+            if (!s) memcpy(sv, sc->data, sizeof(float) * (size_t)N);
+            if (!s) s = gl_kernels_pack_int8(c->kernels, W, N, K, qd, sv, err);
+            free(sv);
+        }
+    }
+    gl_st_close(&st);
+    return s;
+}
 
 static gl_status pack_tower(gl_kernels *k, const clip_tower_config *tc, const clip_layer *L,
                             gl_dtype dtype, gl_error *err) {
@@ -32,12 +115,21 @@ gl_status clip_pack(gl_clip *c, gl_dtype dtype, gl_error *err) {
     gl_status s = gl_kernels_supports(c->kernels, dtype, err);
     if (s) return gl_error_prefix(err, "%s: ", c->dir);
     int pp = v->channels * v->patch_size * v->patch_size;
+    /* int8 weights quantised once by `model convert --dtype int8` are packed as stored (the
+     * same packed weights as quantising here gives); whatever they do not cover is quantised */
+    char stored[4200];
+    snprintf(stored, sizeof stored, "%s/int8.safetensors", c->dir);
+    if (dtype == GL_DTYPE_INT8 && access(stored, F_OK) == 0) s = pack_stored_int8(c, stored, err);
     if (!s) s = pack_tower(c->kernels, v, c->vis.layers, dtype, err);
     /* int8 is for the image tower: text embeddings are computed once per class list and cached,
      * and the small text widths lose most to 8-bit rounding (a fixture's text fell to cosine
      * 0.9987), so the text tower stays f32 there. */
     if (!s) s = pack_tower(c->kernels, t, c->txt.layers, clip_tower_dtype(dtype, 0), err);
-    if (!s) s = gl_kernels_pack(c->kernels, c->vis.patch_w, v->hidden, pp, GL_DTYPE_F32, err);
+    /* the patch embedding is the image tower's largest single GEMM (pp = 3072 inputs): it runs
+     * in the tower's dtype; an 8-bit row of pixels loses little, as pixels were 8-bit to begin */
+    if (!s)
+        s = gl_kernels_pack(c->kernels, c->vis.patch_w, v->hidden, pp, clip_tower_dtype(dtype, 1),
+                            err);
     if (!s)
         s = gl_kernels_pack(c->kernels, c->vis.proj, c->cfg.projection_dim, v->hidden, GL_DTYPE_F32,
                             err);

@@ -81,7 +81,12 @@ void gl_quant_avx512_int8(const float *A, int lda, int K, int Kp, int r0, int r1
                           float *scale, int32_t *zp);
 /* row[i] = act(row[i] + bias[i]), AVX-512. */
 void gl_bias_act_avx512(float *row, const float *bias, int n, gl_act act);
-/* One (sequence, head) of attention in one pass, AVX-512: scores stay in scratch. */
+/* Query rows per group in the attention kernel, and the floats of scratch it needs for head width
+ * hd and np keys (np a multiple of 16): K^T, then ATT_ROWS rows of scores. */
+#define ATT_ROWS 8
+#define GL_ATT_SCRATCH(hd, np) ((size_t)(hd) * (np) + (size_t)ATT_ROWS * (np))
+/* One (sequence, head) of attention in one pass, AVX-512: scores stay in scratch (64-byte
+ * aligned, GL_ATT_SCRATCH floats). */
 void gl_attention_avx512(const gl_attention_args *a, int seq, int head, float *scratch);
 
 #endif

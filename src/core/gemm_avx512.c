@@ -149,20 +149,9 @@ static inline __attribute__((always_inline)) void tile_f32(const int mr, const g
             store_row(o->C + (size_t)(m + r) * g->ldc, c0[r], c1[r], o->m0, o->m1, g, o->b0, o->b1);
 }
 
-#define TILE_SWITCH(fn, mr, ...)                                                                   \
-    switch (mr) {                                                                                  \
-    case 12:                                                                                       \
-        fn(12, __VA_ARGS__);                                                                       \
-        break;                                                                                     \
-    case 11:                                                                                       \
-        fn(11, __VA_ARGS__);                                                                       \
-        break;                                                                                     \
-    case 10:                                                                                       \
-        fn(10, __VA_ARGS__);                                                                       \
-        break;                                                                                     \
-    case 9:                                                                                        \
-        fn(9, __VA_ARGS__);                                                                        \
-        break;                                                                                     \
+/* fn(R, ...) with R a constant for each row count 1..8 (1 for anything else), so the tile's
+ * accumulators are registers; TILE_SWITCH adds 9..12. */
+#define CASES_8_TO_1(fn, ...)                                                                      \
     case 8:                                                                                        \
         fn(8, __VA_ARGS__);                                                                        \
         break;                                                                                     \
@@ -186,7 +175,23 @@ static inline __attribute__((always_inline)) void tile_f32(const int mr, const g
         break;                                                                                     \
     default:                                                                                       \
         fn(1, __VA_ARGS__);                                                                        \
+        break;
+
+#define TILE_SWITCH(fn, mr, ...)                                                                   \
+    switch (mr) {                                                                                  \
+    case 12:                                                                                       \
+        fn(12, __VA_ARGS__);                                                                       \
         break;                                                                                     \
+    case 11:                                                                                       \
+        fn(11, __VA_ARGS__);                                                                       \
+        break;                                                                                     \
+    case 10:                                                                                       \
+        fn(10, __VA_ARGS__);                                                                       \
+        break;                                                                                     \
+    case 9:                                                                                        \
+        fn(9, __VA_ARGS__);                                                                        \
+        break;                                                                                     \
+        CASES_8_TO_1(fn, __VA_ARGS__)                                                              \
     }
 
 /* Rows are taken in blocks of 96 so a block of A mostly stays in L2 while the thread's panels
@@ -403,47 +408,134 @@ static void softmax512(float *s, int n, int np) {
         _mm512_storeu_ps(s + j, _mm512_setzero_ps());
 }
 
-/* For one (sequence, head): K^T is copied once into scratch [hd][np]; then each group of 4 query
- * rows gets its scores (kept in scratch), softmax, and P V, before the next group. scratch holds
- * hd*np + 4*np floats, np = len rounded up to 16. */
+/* The 16 x 16 block r transposed in registers (rows become columns). */
+static inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+    }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+    }
+}
+
+/* kt [hd][np] = K^T of the head's n keys (columns n..np zero), 16 x 16 blocks at a time. */
+static void transpose_keys(const float *k, size_t ld, int n, int np, int hd, float *kt) {
+    for (int j0 = 0; j0 < np; j0 += 16)
+        for (int c0 = 0; c0 < hd; c0 += 16) {
+            __mmask16 m = tail_mask(hd - c0);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = j0 + i < n ? _mm512_maskz_loadu_ps(m, k + (size_t)(j0 + i) * ld + c0)
+                                  : _mm512_setzero_ps();
+            transpose16(r);
+            for (int i = 0; i < 16 && c0 + i < hd; i++)
+                _mm512_store_ps(kt + (size_t)(c0 + i) * np + j0, r[i]);
+        }
+}
+
+/* Scores of R query rows against keys [j, j + 16 * W) (W = 1 or 2 blocks), scaled, into S. */
+static inline __attribute__((always_inline)) void scores_tile(const int R, const int W,
+                                                              const float *q, size_t ld,
+                                                              const float *kt, int np, int hd,
+                                                              int j, float scale, float *S) {
+    __m512 s0[ATT_ROWS], s1[ATT_ROWS];
+#pragma GCC unroll 8
+    for (int r = 0; r < ATT_ROWS; r++)
+        if (r < R) s0[r] = s1[r] = _mm512_setzero_ps();
+    for (int c = 0; c < hd; c++) {
+        __m512 k0 = _mm512_load_ps(kt + (size_t)c * np + j);
+        __m512 k1 = W == 2 ? _mm512_load_ps(kt + (size_t)c * np + j + 16) : k0;
+#pragma GCC unroll 8
+        for (int r = 0; r < ATT_ROWS; r++)
+            if (r < R) {
+                __m512 qv = _mm512_set1_ps(q[r * ld + c]);
+                s0[r] = _mm512_fmadd_ps(qv, k0, s0[r]);
+                if (W == 2) s1[r] = _mm512_fmadd_ps(qv, k1, s1[r]);
+            }
+    }
+    __m512 sc = _mm512_set1_ps(scale);
+#pragma GCC unroll 8
+    for (int r = 0; r < ATT_ROWS; r++)
+        if (r < R) {
+            _mm512_store_ps(S + (size_t)r * np + j, _mm512_mul_ps(s0[r], sc));
+            if (W == 2) _mm512_store_ps(S + (size_t)r * np + j + 16, _mm512_mul_ps(s1[r], sc));
+        }
+}
+
+/* out rows = P V for R rows of probabilities S over keys [0, seen), 32 value columns at a time. */
+static inline __attribute__((always_inline)) void pv_tile(const int R, const float *S, int np,
+                                                          const float *v, size_t ld, int seen,
+                                                          int hd, float *out) {
+    for (int c = 0; c < hd; c += 32) {
+        __mmask16 m0 = tail_mask(hd - c), m1 = tail_mask(hd - c - 16);
+        __m512 o0[ATT_ROWS], o1[ATT_ROWS];
+#pragma GCC unroll 8
+        for (int r = 0; r < ATT_ROWS; r++)
+            if (r < R) o0[r] = o1[r] = _mm512_setzero_ps();
+        for (int j = 0; j < seen; j++) {
+            __m512 v0 = _mm512_maskz_loadu_ps(m0, v + (size_t)j * ld + c),
+                   v1 = _mm512_maskz_loadu_ps(m1, v + (size_t)j * ld + c + 16);
+#pragma GCC unroll 8
+            for (int r = 0; r < ATT_ROWS; r++)
+                if (r < R) {
+                    __m512 p = _mm512_set1_ps(S[(size_t)r * np + j]);
+                    o0[r] = _mm512_fmadd_ps(p, v0, o0[r]);
+                    o1[r] = _mm512_fmadd_ps(p, v1, o1[r]);
+                }
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < ATT_ROWS; r++)
+            if (r < R) {
+                _mm512_mask_storeu_ps(out + (size_t)r * ld + c, m0, o0[r]);
+                _mm512_mask_storeu_ps(out + (size_t)r * ld + c + 16, m1, o1[r]);
+            }
+    }
+}
+
+/* One group of R query rows from i0: scores (cache-resident in S), softmax, P V. */
+static inline __attribute__((always_inline)) void
+attention_rows(const int R, const gl_attention_args *a, size_t base, int i0, int n, int np, int hd,
+               const float *kt, float *S) {
+    size_t ld = (size_t)a->d;
+    int last_seen = a->causal ? i0 + R : n; /* columns any row of the group needs */
+    const float *q = a->q + base + (size_t)i0 * ld;
+    int j = 0;
+    for (; j + 16 < last_seen; j += 32)
+        scores_tile(R, 2, q, ld, kt, np, hd, j, a->scale, S);
+    if (j < last_seen) scores_tile(R, 1, q, ld, kt, np, hd, j, a->scale, S);
+    for (int r = 0; r < R; r++)
+        softmax512(S + (size_t)r * np, a->causal ? i0 + r + 1 : n, np);
+    pv_tile(R, S, np, a->v + base, ld, last_seen, hd, a->out + base + (size_t)i0 * ld);
+}
+
+_Static_assert(ATT_ROWS == 8, "the attention switch covers groups of 1..8 rows");
+
+/* For one (sequence, head): K^T is made once in scratch [hd][np]; then each group of ATT_ROWS
+ * query rows gets its scores (kept in scratch), softmax, and P V, before the next group.
+ * scratch holds GL_ATT_SCRATCH(hd, np) floats, np = len rounded up to 16. */
 void gl_attention_avx512(const gl_attention_args *a, int seq, int head, float *scratch) {
     int hd = a->d / a->heads, n = a->len[seq], np = (n + 15) & ~15;
-    size_t base = (size_t)a->offset[seq] * a->d + (size_t)head * hd, ld = (size_t)a->d;
+    size_t base = (size_t)a->offset[seq] * a->d + (size_t)head * hd;
     float *kt = scratch, *S = scratch + (size_t)hd * np;
-    for (int j = 0; j < np; j++)
-        for (int c = 0; c < hd; c++)
-            kt[(size_t)c * np + j] = j < n ? a->k[base + j * ld + c] : 0.0f;
-    for (int i0 = 0; i0 < n; i0 += 4) {
-        int rows = n - i0 < 4 ? n - i0 : 4;
-        int last_seen = a->causal ? i0 + rows : n; /* columns any row of the group needs */
-        for (int j = 0; j < last_seen; j += 16) {
-            __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                             _mm512_setzero_ps()};
-            for (int c = 0; c < hd; c++) {
-                __m512 kv = _mm512_loadu_ps(kt + (size_t)c * np + j);
-                for (int r = 0; r < 4; r++)
-                    if (r < rows)
-                        acc[r] = _mm512_fmadd_ps(
-                            _mm512_set1_ps(a->q[base + (size_t)(i0 + r) * ld + c]), kv, acc[r]);
-            }
-            for (int r = 0; r < rows; r++)
-                _mm512_storeu_ps(S + (size_t)r * np + j,
-                                 _mm512_mul_ps(acc[r], _mm512_set1_ps(a->scale)));
-        }
-        for (int r = 0; r < rows; r++)
-            softmax512(S + (size_t)r * np, a->causal ? i0 + r + 1 : n, np);
-        for (int c = 0; c < hd; c += 16) {
-            __mmask16 m = tail_mask(hd - c);
-            __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                             _mm512_setzero_ps()};
-            for (int j = 0; j < last_seen; j++) {
-                __m512 vv = _mm512_maskz_loadu_ps(m, a->v + base + j * ld + c);
-                for (int r = 0; r < 4; r++)
-                    if (r < rows)
-                        acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(S[(size_t)r * np + j]), vv, acc[r]);
-            }
-            for (int r = 0; r < rows; r++)
-                _mm512_mask_storeu_ps(a->out + base + (size_t)(i0 + r) * ld + c, m, acc[r]);
+    transpose_keys(a->k + base, (size_t)a->d, n, np, hd, kt);
+    for (int i0 = 0; i0 < n; i0 += ATT_ROWS) {
+        switch (n - i0 < ATT_ROWS ? n - i0 : ATT_ROWS) {
+            CASES_8_TO_1(attention_rows, a, base, i0, n, np, hd, kt, S)
         }
     }
 }

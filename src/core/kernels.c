@@ -150,31 +150,41 @@ static void pack_bf16(gl_packed *p, const float *W) {
                 }
 }
 
-/* Symmetric per output channel: q = round(w / scale), scale = max|w| / 127. */
-static void pack_int8(gl_packed *p, const float *W) {
-    int8_t *d = p->data;
-    for (int n = 0; n < p->panels * GL_NR; n++) {
+void gl_quantize_int8(const float *W, int N, int K, int8_t *q, float *scale) {
+    for (int n = 0; n < N; n++) {
+        const float *w = W + (size_t)n * K;
         float mx = 0;
-        for (int kk = 0; n < p->N && kk < p->K; kk++)
-            mx = fmaxf(mx, fabsf(W[(size_t)n * p->K + kk]));
-        p->scale[n] = mx > 0 ? mx / 127.0f : 1.0f;
+        for (int kk = 0; kk < K; kk++) /* not fmaxf: a libm call per weight at -O2 */
+            mx = fabsf(w[kk]) > mx ? fabsf(w[kk]) : mx;
+        float s = mx > 0 ? mx / 127.0f : 1.0f;
+        scale[n] = s;
+        for (int kk = 0; kk < K; kk++) {
+            int v = (int)lrintf(w[kk] / s);
+            q[(size_t)n * K + kk] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
     }
+}
+
+/* q [N,K] and scale [N] (gl_quantize_int8's) into panels, with the column sums. */
+static void pack_int8(gl_packed *p, const int8_t *q, const float *scale) {
+    int8_t *d = p->data;
+    for (int n = 0; n < p->panels * GL_NR; n++)
+        p->scale[n] = n < p->N ? scale[n] : 1.0f;
+    memset(p->colsum, 0, sizeof(int32_t) * p->panels * GL_NR);
     for (int pn = 0; pn < p->panels; pn++)
         for (int kk = 0; kk < p->Kp; kk += 4)
             for (int j = 0; j < GL_NR; j++)
                 for (int t = 0; t < 4; t++) {
                     int n = pn * GL_NR + j, kx = kk + t;
-                    int q = n < p->N && kx < p->K
-                                ? (int)lrintf(W[(size_t)n * p->K + kx] / p->scale[n])
-                                : 0;
-                    q = q > 127 ? 127 : q < -127 ? -127 : q;
-                    *d++ = (int8_t)q;
-                    p->colsum[n] += q;
+                    int v = n < p->N && kx < p->K ? q[(size_t)n * p->K + kx] : 0;
+                    *d++ = (int8_t)v;
+                    p->colsum[n] += v;
                 }
 }
 
-gl_status gl_kernels_pack(gl_kernels *k, const float *W, int N, int K, gl_dtype dtype,
-                          gl_error *err) {
+/* Packs W, or for int8 the stored q/scale when given (else W quantised here). */
+static gl_status pack_weight(gl_kernels *k, const float *W, int N, int K, gl_dtype dtype,
+                             const int8_t *q, const float *qscale, gl_error *err) {
     if (lookup(k, W)) return GL_OK;
     gl_status s = gl_kernels_supports(k, dtype, err);
     if (s) return s;
@@ -190,18 +200,29 @@ gl_status gl_kernels_pack(gl_kernels *k, const float *W, int N, int K, gl_dtype 
     size_t elems = (size_t)p->panels * GL_NR * p->Kp;
     size_t esize = dtype == GL_DTYPE_F32 ? 4 : dtype == GL_DTYPE_BF16 ? 2 : 1;
     p->data = alloc64(elems * esize);
+    int8_t *tmp_q = NULL;
+    float *tmp_s = NULL;
     if (dtype == GL_DTYPE_INT8) {
         p->scale = alloc64(sizeof(float) * p->panels * GL_NR);
         p->colsum = alloc64(sizeof(int32_t) * p->panels * GL_NR);
+        if (!q) {
+            tmp_q = malloc((size_t)N * K);
+            tmp_s = malloc(sizeof(float) * (size_t)N);
+        }
     }
-    if (!p->data || (dtype == GL_DTYPE_INT8 && (!p->scale || !p->colsum))) {
+    if (!p->data ||
+        (dtype == GL_DTYPE_INT8 && (!p->scale || !p->colsum || (!q && (!tmp_q || !tmp_s))))) {
         packed_free(p);
+        free(tmp_q);
+        free(tmp_s);
         return gl_fail(err, GL_ERR_NOMEM, "kernels: cannot allocate %zu bytes of packed weights",
                        elems * esize);
     }
     if (dtype == GL_DTYPE_INT8) {
-        memset(p->colsum, 0, sizeof(int32_t) * p->panels * GL_NR);
-        pack_int8(p, W);
+        if (!q) gl_quantize_int8(W, N, K, tmp_q, tmp_s);
+        pack_int8(p, q ? q : tmp_q, q ? qscale : tmp_s);
+        free(tmp_q);
+        free(tmp_s);
     } else if (dtype == GL_DTYPE_BF16)
         pack_bf16(p, W);
     else
@@ -209,6 +230,16 @@ gl_status gl_kernels_pack(gl_kernels *k, const float *W, int N, int K, gl_dtype 
     s = insert(k, p, err);
     if (s) packed_free(p);
     return s;
+}
+
+gl_status gl_kernels_pack(gl_kernels *k, const float *W, int N, int K, gl_dtype dtype,
+                          gl_error *err) {
+    return pack_weight(k, W, N, K, dtype, NULL, NULL, err);
+}
+
+gl_status gl_kernels_pack_int8(gl_kernels *k, const float *W, int N, int K, const int8_t *q,
+                               const float *scale, gl_error *err) {
+    return pack_weight(k, W, N, K, GL_DTYPE_INT8, q, scale, err);
 }
 
 gl_status gl_kernels_reserve(gl_kernels *k, size_t rows, int max_k, int max_tokens,
@@ -223,7 +254,7 @@ gl_status gl_kernels_reserve(gl_kernels *k, size_t rows, int max_k, int max_toke
     k->act = alloc64(rows * (kp + F32_PAD) * 4); /* f32 copies with padded rows, or bf16/int8 */
     k->act_scale = alloc64(rows * sizeof(float));
     k->act_zp = alloc64(rows * sizeof(int32_t));
-    k->att_per_thread = ((size_t)max_head_dim * np + 4 * np + 15) & ~(size_t)15;
+    k->att_per_thread = (GL_ATT_SCRATCH(max_head_dim, np) + 15) & ~(size_t)15;
     k->att = alloc64(k->att_per_thread * (size_t)(threads > 0 ? threads : 1) * sizeof(float));
     if (!k->act || !k->act_scale || !k->act_zp || !k->att)
         return gl_fail(err, GL_ERR_NOMEM, "kernels: cannot allocate %zu bytes of scratch",
@@ -317,12 +348,8 @@ typedef struct {
     int parts;
 } quant_job;
 
-static void quant_task(void *ctx, int task, int thread) {
-    (void)thread;
-    const quant_job *q = ctx;
-    int r0, r1;
-    split(q->op->M, q->parts, task, 1, &r0, &r1);
-    if (r1 <= r0) return;
+/* Rows [r0, r1) of the op's A in the form its kernel reads (padded f32 copy, bf16, uint8). */
+static void prep_rows(const quant_job *q, int r0, int r1) {
     if (q->w->dtype == GL_DTYPE_F32) {
         for (int r = r0; r < r1; r++)
             memcpy((float *)q->qa->data + (size_t)r * q->qa->ld, q->op->A + (size_t)r * q->op->lda,
@@ -335,19 +362,28 @@ static void quant_task(void *ctx, int task, int thread) {
                              (uint8_t *)q->qa->data, (float *)q->qa->scale, (int32_t *)q->qa->zp);
 }
 
+static void quant_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const quant_job *q = ctx;
+    int r0, r1;
+    split(q->op->M, q->parts, task, 1, &r0, &r1);
+    if (r1 > r0) prep_rows(q, r0, r1);
+}
+
 #define MAX_OPS 8
 
-void gl_linear_many(gl_pool *pool, const gl_linear_op *ops, int n_ops) {
-    gl_kernels *k = gl_pool_kernels(pool);
-    /* Prepared ops (quantised, or padded f32 copies) must share one A (q, k, v do); otherwise
-     * they run one by one. */
+/* Where the prepared A of weight w lives: the kernels' scratch, in w's dtype and row stride. */
+static gl_qact prepared_act(const gl_kernels *k, const gl_packed *w) {
+    return (gl_qact){k->act, w->dtype == GL_DTYPE_F32 ? w->K + F32_PAD : w->Kp, k->act_scale,
+                     k->act_zp};
+}
+
+/* A job's plan: each op's packed weight (NULL: BLAS) and the one op whose A must be prepared
+ * (quantised, or padded f32), if any. Returns 0 when the ops cannot share one job (prepared ops
+ * with different A); at most MAX_OPS ops. */
+static int linear_plan(const gl_kernels *k, const gl_linear_op *ops, int n_ops,
+                       const gl_packed **packed, const gl_linear_op **qop_out) {
     const gl_linear_op *qop = NULL;
-    const gl_packed *packed[MAX_OPS];
-    if (n_ops > MAX_OPS) {
-        gl_linear_many(pool, ops, MAX_OPS);
-        gl_linear_many(pool, ops + MAX_OPS, n_ops - MAX_OPS);
-        return;
-    }
     for (int i = 0; i < n_ops; i++) {
         const gl_packed *w = lookup(k, ops[i].W);
         /* a packed weight must match the call's shape and the scratch; else BLAS */
@@ -358,14 +394,19 @@ void gl_linear_many(gl_pool *pool, const gl_linear_op *ops, int n_ops) {
         packed[i] = w;
         if (w && prep) {
             if (qop && (qop->A != ops[i].A || qop->lda != ops[i].lda || qop->M != ops[i].M ||
-                        qop->K != ops[i].K || lookup(k, qop->W)->dtype != w->dtype)) {
-                for (int t = 0; t < n_ops; t++)
-                    gl_linear_many(pool, &ops[t], 1);
-                return;
-            }
+                        qop->K != ops[i].K || lookup(k, qop->W)->dtype != w->dtype))
+                return 0;
             qop = &ops[i];
         }
     }
+    *qop_out = qop;
+    return 1;
+}
+
+/* The GEMM job of planned ops; prepare: A still has to be prepared (0: the LayerNorm did it). */
+static void linear_run(gl_pool *pool, const gl_linear_op *ops, int n_ops, const gl_packed **packed,
+                       const gl_linear_op *qop, int prepare) {
+    gl_kernels *k = gl_pool_kernels(pool);
     linear_job j = {ops, packed, {0}, qop, k, n_ops, gl_pool_threads(pool)};
     /* Packed GEMMs are cut into 4 parts per thread, claimed dynamically, so a thread that the OS
      * delays (another process, the label reader) does not hold the whole job back; each C
@@ -376,13 +417,27 @@ void gl_linear_many(gl_pool *pool, const gl_linear_op *ops, int n_ops) {
         all_packed = all_packed && packed[i] && packed[i]->panels >= 8 * j.parts;
     if (all_packed && j.parts > 1) j.parts *= 4;
     if (qop) {
-        const gl_packed *w = lookup(k, qop->W);
-        j.qa = (gl_qact){k->act, w->dtype == GL_DTYPE_F32 ? w->K + F32_PAD : w->Kp, k->act_scale,
-                         k->act_zp};
-        quant_job q = {qop, w, &j.qa, j.parts};
-        gl_pool_run(pool, j.parts, quant_task, &q);
+        j.qa = prepared_act(k, lookup(k, qop->W));
+        quant_job q = {qop, lookup(k, qop->W), &j.qa, j.parts};
+        if (prepare) gl_pool_run(pool, j.parts, quant_task, &q);
     }
     gl_pool_run(pool, n_ops * j.parts, linear_task, &j);
+}
+
+void gl_linear_many(gl_pool *pool, const gl_linear_op *ops, int n_ops) {
+    if (n_ops > MAX_OPS) {
+        gl_linear_many(pool, ops, MAX_OPS);
+        gl_linear_many(pool, ops + MAX_OPS, n_ops - MAX_OPS);
+        return;
+    }
+    const gl_packed *packed[MAX_OPS];
+    const gl_linear_op *qop = NULL;
+    if (!linear_plan(gl_pool_kernels(pool), ops, n_ops, packed, &qop)) {
+        for (int t = 0; t < n_ops; t++) /* prepared ops that do not share A: one by one */
+            gl_linear_many(pool, &ops[t], 1);
+        return;
+    }
+    linear_run(pool, ops, n_ops, packed, qop, 1);
 }
 
 void gl_linear(gl_pool *pool, int M, int N, int K, const float *A, int lda, const float *W,
@@ -399,6 +454,7 @@ typedef struct {
     float *y;
     int rows, d;
     float eps;
+    const quant_job *prep; /* NULL, or the next GEMM's A to prepare from each row while hot */
 } ln_job;
 
 /* Sums in 8 float lanes (vectorised by the compiler), two passes: mean, then centred squares. */
@@ -431,13 +487,34 @@ static void ln_task(void *ctx, int task, int thread) {
         float inv = (float)(1.0 / sqrt(ss / d + j->eps));
         for (i = 0; i < d; i++)
             y[i] = (x[i] - m) * inv * j->w[i] + j->b[i];
+        if (j->prep) prep_rows(j->prep, r, r + 1);
     }
 }
 
 void gl_layer_norm(gl_pool *pool, const float *x, float *y, int rows, int d, const float *w,
                    const float *b, float eps) {
-    ln_job j = {x, w, b, y, rows, d, eps};
+    ln_job j = {x, w, b, y, rows, d, eps, NULL};
     gl_pool_run(pool, (rows + LN_ROWS - 1) / LN_ROWS, ln_task, &j);
+}
+
+void gl_layer_norm_linear(gl_pool *pool, const float *x, float *h, int rows, int d, const float *w,
+                          const float *b, float eps, const gl_linear_op *ops, int n_ops) {
+    const gl_packed *packed[MAX_OPS];
+    const gl_linear_op *qop = NULL;
+    gl_kernels *k = gl_pool_kernels(pool);
+    int fused = n_ops <= MAX_OPS && linear_plan(k, ops, n_ops, packed, &qop) && qop &&
+                qop->A == h && qop->lda == d && qop->M == rows && qop->K == d;
+    if (!fused) {
+        gl_layer_norm(pool, x, h, rows, d, w, b, eps);
+        gl_linear_many(pool, ops, n_ops);
+        return;
+    }
+    const gl_packed *pw = lookup(k, qop->W);
+    gl_qact qa = prepared_act(k, pw);
+    quant_job q = {qop, pw, &qa, 1};
+    ln_job j = {x, w, b, h, rows, d, eps, &q};
+    gl_pool_run(pool, (rows + LN_ROWS - 1) / LN_ROWS, ln_task, &j);
+    linear_run(pool, ops, n_ops, packed, qop, 0);
 }
 
 /* ------------------------------------------------------------------ attention */
@@ -467,7 +544,7 @@ static void attention_task(void *ctx, int task, int thread) {
     int seq = task / a->heads, head = task % a->heads;
     int hd = a->d / a->heads, n = a->len[seq];
     if (j->k && j->k->cpu.isa >= GL_ISA_AVX512 && j->k->att &&
-        (size_t)hd * ((n + 15) & ~15) + 4 * (size_t)((n + 15) & ~15) <= j->k->att_per_thread) {
+        GL_ATT_SCRATCH(hd, (n + 15) & ~15) <= j->k->att_per_thread) {
         gl_attention_avx512(a, seq, head, j->k->att + j->k->att_per_thread * thread);
         return;
     }

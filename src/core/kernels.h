@@ -21,6 +21,13 @@ const char *gl_kernels_isa(const gl_kernels *k); /* "avx2", "avx512", "amx" */
 /* Packs W [N,K] (out,in) once for dtype. W must stay valid while k lives (it is the key). */
 gl_status gl_kernels_pack(gl_kernels *k, const float *W, int N, int K, gl_dtype dtype,
                           gl_error *err);
+/* int8 weights: per output channel (row of W [N,K]), symmetric: scale[n] = max|W[n,:]| / 127
+ * (1 for a zero row), q = round(W / scale) in [-127, 127]. gl_kernels_pack(.., GL_DTYPE_INT8)
+ * quantises this way; gl_kernels_pack_int8 packs q and scale stored earlier (model convert
+ * --dtype int8) instead, giving the same packed weight without quantising. W stays the key. */
+void gl_quantize_int8(const float *W, int N, int K, int8_t *q, float *scale);
+gl_status gl_kernels_pack_int8(gl_kernels *k, const float *W, int N, int K, const int8_t *q,
+                               const float *scale, gl_error *err);
 /* Scratch for up to rows x max_k activations and attention over max_tokens x max_head_dim with
  * threads threads. */
 gl_status gl_kernels_reserve(gl_kernels *k, size_t rows, int max_k, int max_tokens,
@@ -48,6 +55,12 @@ void gl_linear_many(gl_pool *pool, const gl_linear_op *ops, int n_ops);
 /* y = (x - mean) / sqrt(var + eps) * w + b per row of width d (biased variance); y may be x. */
 void gl_layer_norm(gl_pool *pool, const float *x, float *y, int rows, int d, const float *w,
                    const float *b, float eps);
+
+/* h = LayerNorm(x) as gl_layer_norm, then the ops as gl_linear_many; every op reads A = h [rows,
+ * d]. When their kernels read a prepared A (int8/bf16 activations, or a padded f32 copy), each row
+ * is prepared right after it is normalised, in the LayerNorm's job: one pass and one job fewer. */
+void gl_layer_norm_linear(gl_pool *pool, const float *x, float *h, int rows, int d, const float *w,
+                          const float *b, float eps, const gl_linear_op *ops, int n_ops);
 
 /* Multi-head attention over packed sequences. q, k, v and out are [rows, d] (d = heads*hd);
  * sequence s covers rows [offset[s], offset[s]+len[s]). Scores use scale (head_dim^-0.5); with

@@ -346,7 +346,7 @@ static size_t out_bytes(const gl_st_out *t) {
     size_t count = 1;
     for (int d = 0; d < t->ndim; d++)
         count *= (size_t)t->shape[d];
-    return count * (strcmp(t->dtype, "F32") ? 2 : 4);
+    return count * (!strcmp(t->dtype, "F32") ? 4 : !strcmp(t->dtype, "I8") ? 1 : 2);
 }
 
 static char *write_header(const gl_st_out *t, int n, const cJSON *metadata) {

@@ -48,7 +48,7 @@ void gl_st_digest(const gl_safetensors *st, uint64_t out[2]);
 /* One tensor of a safetensors file being written. */
 typedef struct {
     const char *name;
-    const char *dtype; /* "F32", "F16" or "BF16" */
+    const char *dtype; /* "F32", "F16", "BF16" or "I8" */
     int ndim;
     int64_t shape[GL_ST_MAX_DIMS];
     const void *data; /* its little-endian bytes, or NULL: gl_st_write asks write_data for them */
