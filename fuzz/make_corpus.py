@@ -170,8 +170,9 @@ for i, t in enumerate(["a photo of a cat", "A PHOTO OF A DOG!!!", "don't, WON'T,
                        "  tabs\tand\nnewlines  ", "x" * 300, "It's 3:45pm on 2024-01-31; $19.99 (20%)."]):
     put("fuzz_tokenizer", "t%d" % i, t)
 # 816df11's finding: a two-byte mojibake pair that is not led by Â/Ã ends the text, so the rule
-# looked for a second pair past the end
-put("fuzz_tokenizer", "mojibake_end", "x Ð¿")
+# looked for a second pair past the end: 64 code points fill the code point buffer exactly, so
+# ASan sees the read (the code before 816df11 fails on this seed)
+put("fuzz_tokenizer", "mojibake_end", "x" * 62 + "Ð¿")
 
 # YAML hierarchy: the demo's, nested meta-classes, a flat list
 put("fuzz_yaml_hierarchy", "samples", open(os.path.join(os.path.dirname(__file__), "../data/samples/hierarchy.yaml")).read())
