@@ -5,7 +5,8 @@ set -eu
 BUILD="build-essential pkg-config libgdal-dev gdal-bin libopenblas-dev libcjson-dev libyaml-dev \
 libutf8proc-dev libcurl4-openssl-dev libssl-dev libcairo2-dev zlib1g-dev libsqlite3-dev"
 TEST="python3 python3-numpy python3-gdal python3-yaml python3-pil python3-torch clang-format \
-slurmctld slurmd slurm-client munge nginx-light chromium chromium-driver nodejs"
+slurmctld slurmd slurm-client munge nginx-light chromium chromium-driver nodejs time"
+# (time: /usr/bin/time -v, the peak RSS of label_large.sh and show_overviews.sh)
 # make fuzz-smoke (part of make check): libFuzzer and the sanitizer runtimes come with clang 14
 FUZZ="clang libclang-rt-14-dev"
 # bench/peers.sh: ONNX export (python3-onnx), onnxruntime-node through npm; bench_store.sh: bc
