@@ -445,6 +445,9 @@ typedef struct {
     double geotransform[6]; /* GDAL's: x = gt[0] + col*gt[1] + row*gt[2], y = gt[3] + ... */
     char crs_label[64];     /* "EPSG:32618", or the WKT's authority, or "" */
     int has_crs;
+    /* The CRS itself as one-line WKT2 (owned by the raster), NULL without one: what outputs
+     * build their layers from, as a label cannot name a CRS without an authority code. */
+    const char *crs_wkt;
     int has_nodata; /* the selected bands' nodata value applies */
     double nodata;
     int has_alpha; /* an alpha band or mask marks invalid pixels */
@@ -929,13 +932,16 @@ typedef struct {
      * there (inputs ignored; only the text tower runs; the index's model must be clip's). */
     const char *index_path;
     gl_emb_dtype index_dtype;
-    const char *index_crs; /* the index layer's CRS (OGR user input); NULL: EPSG:4326 */
     const char *from_index;
     /* Outputs: .tif a classified GeoTIFF per input (values 1..K, 0 nodata); .geojson/.gpkg get a
      * QGIS .qml style beside them. */
     const char *colors_path; /* a colours file (gl_colors_load); NULL: hashed colours */
     int probabilities;       /* .tif: also write OUT.prob.tif, one float band per class */
     double raster_res;       /* .tif pixel size in CRS units; 0: one pixel per tile stride */
+    const char *crs;   /* the output CRS (EPSG:n, WKT, PROJ, a file: what OGRSpatialReference's
+                          SetFromUserInput takes); NULL: see gl_label_run. The
+                          index store is in it too (NULL there: EPSG:4326) */
+    int layer_per_crs; /* .gpkg: one layer per input CRS instead of one CRS for all */
     /* Called for each input that fails before it is skipped (the run goes on); may be NULL. */
     void (*on_error)(void *ctx, const char *input, const gl_error *err);
     void *ctx;
@@ -958,7 +964,12 @@ gl_manifest *gl_label_manifest(gl_clip *clip, const gl_label_params *p, gl_error
 /* Labels every tile of every input (files, directories, glob patterns, GDAL paths such as
  * /vsizip/ and URLs) and writes output: .csv (GVL's header, then score, crs, x_min, y_min, x_max,
  * y_max, lon, lat, input: the path as given, which keys the rows), .geojson (EPSG:4326,
- * RFC 7946) or .gpkg (the rasters' CRS). Rows go to OUT.journal as they come (kill -9 safe);
+ * RFC 7946) or .gpkg. Coordinates: p->crs puts geometries and the crs and x/y bound columns in
+ * that CRS (GeoJSON: EPSG:4326 only). Without it a CSV row is in its raster's CRS (the crs
+ * column names it: "EPSG:n", or its WKT without a code), and a GPKG's "labels" layer in the
+ * inputs' CRS when they share one, else EPSG:4326 (p->layer_per_crs: one layer per CRS, named
+ * labels_epsg_N or labels_crs_HASH). Inputs without a geotransform or CRS: no geometry (GPKG: the
+ * layer labels_nogeo). Rows go to OUT.journal as they come (kill -9 safe);
  * at the end the output is written from it in one pass, renamed into place, OUT.manifest.json
  * written and the journal removed. A failed run leaves OUT as it was and the journal for
  * --resume. As in GVL, the pixel column `lower` is a
@@ -967,6 +978,9 @@ gl_manifest *gl_label_manifest(gl_clip *clip, const gl_label_params *p, gl_error
  * may be NULL). */
 gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *const *inputs,
                        int n_inputs, const char *output, gl_label_summary *summary, gl_error *err);
+/* GL_ERR_ARG unless output's format and p's crs and layer_per_crs go together (a CRS GDAL reads;
+ * GeoJSON only EPSG:4326; one layer per CRS only in .gpkg). gl_label_run checks it first too. */
+gl_status gl_label_output_check(const gl_label_params *p, const char *output, gl_error *err);
 
 /* ------------------------------------------------------------------ colours, search and review */
 

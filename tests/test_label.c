@@ -337,16 +337,25 @@ static void test_geojson_is_rfc7946(void) {
           "GeoJSON check failed");
 }
 
+/* The georeferenced row in the raster's CRS; the one without georeferencing in a table without
+ * geometry, not in an undefined CRS. */
 static void test_gpkg_keeps_crs(void) {
     write_rows("l.gpkg");
-    CHECK(system("ogrinfo -ro -so l.gpkg labels > info.txt") == 0, "ogrinfo opens it");
-    char *info = NULL;
+    CHECK(system("ogrinfo -ro -so l.gpkg labels > info.txt && "
+                 "ogrinfo -ro -so l.gpkg labels_nogeo > nogeo.txt") == 0,
+          "ogrinfo opens both layers");
+    char *info = NULL, *nogeo = NULL;
     gl_error err = {0};
     CHECK_OK(gl_read_file("info.txt", 1 << 20, &info, NULL, &err), &err);
-    CHECK(info && strstr(info, "Feature Count: 2") && strstr(info, "32618") &&
+    CHECK_OK(gl_read_file("nogeo.txt", 1 << 20, &nogeo, NULL, &err), &err);
+    CHECK(info && strstr(info, "Feature Count: 1") && strstr(info, "32618") &&
               strstr(info, "(500000.000000, 4999900.000000) - (500100.000000, 5000000.000000)"),
           "ogrinfo: %s", info);
+    CHECK(nogeo && strstr(nogeo, "Feature Count: 1") && strstr(nogeo, "Geometry: None") &&
+              !strstr(nogeo, "Undefined"),
+          "ogrinfo: %s", nogeo);
     free(info);
+    free(nogeo);
 }
 
 /* The scoring stage's two paths on the fixture's image embeddings against themselves as text:

@@ -129,6 +129,11 @@ static void test_info_and_bounds(void) {
                  (int)jnum(cJSON_GetObjectItem(j, "stac"), "proj:epsg"));
         CHECK(in->has_crs && !strcmp(in->crs_label, want), "%s crs %s vs %s", files[f],
               in->crs_label, want);
+        /* The CRS itself travels as one-line WKT2 carrying gdalinfo's code. */
+        char id[96];
+        snprintf(id, sizeof id, "ID[\"EPSG\",%s]", want + 5);
+        CHECK(in->crs_wkt && !strchr(in->crs_wkt, '\n') && strstr(in->crs_wkt, id), "%s WKT %.80s",
+              files[f], in->crs_wkt ? in->crs_wkt : "(none)");
         /* Tile corners of a 3x3 split and the far corner, through gdaltransform. */
         char cmd[2048];
         snprintf(cmd, sizeof cmd, "printf '0 0\\n%d %d\\n%d %d\\n%d %d\\n' | gdaltransform '%s'",
@@ -342,7 +347,8 @@ static void test_plain_picture(void) {
         open_with(t_path("fixtures/expected/images/01_chelsea.png"), GL_STRETCH_NONE, 0, 0, 0);
     if (!r) return;
     const gl_raster_info *in = gl_raster_get_info(r);
-    CHECK(!in->has_geotransform && !in->has_crs && !in->crs_label[0], "georeferenced?");
+    CHECK(!in->has_geotransform && !in->has_crs && !in->crs_label[0] && !in->crs_wkt,
+          "georeferenced?");
     double lon, lat;
     gl_error err = {0};
     CHECK(gl_raster_crs_to_lonlat(r, 1, 2, &lon, &lat, &err) == GL_ERR_UNSUPPORTED &&

@@ -19,6 +19,14 @@ static void usage(FILE *fp) {
                 "                            x_max, y_max, lon, lat, input: the path as given),\n"
                 "                            .geojson (EPSG:4326) or .gpkg; as in GVL, 'lower' is\n"
                 "                            the tile's top pixel row, 'upper' its bottom\n"
+                "  --crs CRS                 the output CRS (EPSG:3857, WKT, PROJ, a file): tile\n"
+                "                            polygons and the crs/x/y columns in it. Default: a\n"
+                "                            CSV row in its input's CRS; a .gpkg in its inputs'\n"
+                "                            CRS when they share one, else EPSG:4326\n"
+                "  --layer-per-crs           .gpkg: one layer per input CRS (labels_epsg_N, or\n"
+                "                            labels_crs_HASH for a CRS without a code)\n"
+                "                            (inputs without a geotransform or CRS: no geometry;\n"
+                "                            in a .gpkg the table labels_nogeo)\n"
                 "tiles:\n");
     cli_help(fp, CLI_O_SPLIT);
     cli_help(fp, CLI_O_SPLIT_H);
@@ -254,7 +262,10 @@ static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
         p->probabilities = 1;
         break;
     case 'X':
-        p->index_crs = optarg;
+        p->crs = optarg;
+        break;
+    case 'Y':
+        p->layer_per_crs = 1;
         break;
     case 'e': {
         char *end;
@@ -314,6 +325,7 @@ static int parse(int argc, char **argv, label_opts *o) {
                                   {"probabilities", no_argument, 0, 'p'},
                                   {"raster-res", required_argument, 0, 'e'},
                                   {"crs", required_argument, 0, 'X'},
+                                  {"layer-per-crs", no_argument, 0, 'Y'},
                                   CLI_OPT(HELP),
                                   CLI_LLM_LABEL_ROWS,
                                   {0, 0, 0, 0}};
@@ -347,8 +359,6 @@ static int parse(int argc, char **argv, label_opts *o) {
     if (index && o->p.force)
         return cli_usage_error(cmd, "an index resumes only into the same model and options: "
                                     "no --force");
-    if (!index && o->p.index_crs)
-        return cli_usage_error(cmd, "--crs applies to 'geolabel index' only");
     if (o->p.from_index && (o->n_inputs || o->p.stac))
         return cli_usage_error(cmd, "--from-index labels the index's tiles: no INPUT");
     if (o->p.from_index && o->p.index_path)
@@ -360,6 +370,11 @@ static int parse(int argc, char **argv, label_opts *o) {
     o->p.shard = o->shard.shard;
     if (cli_check_output(cmd, o->output)) return CLI_FAIL;
     if (o->p.index_path && cli_check_output(cmd, o->p.index_path)) return CLI_FAIL;
+    gl_error err = {0};
+    if (index && o->p.layer_per_crs)
+        return cli_usage_error(cmd, "--layer-per-crs is for label's .gpkg; an index has one layer");
+    if (!index && gl_label_output_check(&o->p, o->output, &err))
+        return cli_usage_error(cmd, "%s", err.msg);
     if (index) o->p.index_path = o->output, o->output = NULL;
     if (o->p.tiling.mode == GL_TILING_WINDOW && o->p.tiling.overlap >= o->p.tiling.tile)
         return cli_usage_error("label", "--overlap must be smaller than --tile");

@@ -140,6 +140,8 @@ struct gl_raster {
     double *scratch;     /* window buffer, grown on demand */
     size_t scratch_cap;
     OGRCoordinateTransformationH to_lonlat;
+    double lat_limit; /* a geographic CRS's pole in its own unit (90 for degrees); 0: projected */
+    char *crs_wkt;    /* info.crs_wkt; CPLFree */
 };
 
 gl_raster_params gl_raster_default_params(void) {
@@ -173,6 +175,7 @@ void gl_raster_free(gl_raster *r) {
     CPLPopErrorHandler();
     free(r->scratch);
     free(r->path);
+    CPLFree(r->crs_wkt);
     free(r);
 }
 
@@ -235,10 +238,23 @@ static void describe_bands(gl_raster *r) {
     r->info.has_alpha = r->use_mask;
 }
 
-/* "EPSG:32618" when the CRS carries or can be matched to an authority code. */
+/* The CRS as WKT2 (every CRS has one, with or without a code), and "EPSG:32618" when it carries
+ * or can be matched to an authority code. */
 static void describe_crs(gl_raster *r) {
     OGRSpatialReferenceH srs = GDALGetSpatialRef(r->ds);
     if (!srs) return;
+    const char *const wkt2[] = {"FORMAT=WKT2_2019", "MULTILINE=NO", NULL};
+    char *wkt = NULL;
+    if (OSRExportToWktEx(srs, &wkt, wkt2) != OGRERR_NONE || !wkt || !*wkt) {
+        CPLFree(wkt);
+        wkt = NULL;
+        if (OSRExportToWkt(srs, &wkt) != OGRERR_NONE || !wkt || !*wkt) {
+            CPLFree(wkt);
+            return; /* a CRS GDAL cannot even write out is no CRS to place tiles by */
+        }
+    }
+    r->crs_wkt = wkt;
+    r->info.crs_wkt = wkt;
     r->info.has_crs = 1;
     OGRSpatialReferenceH s = OSRClone(srs);
     const char *name = OSRGetAuthorityName(s, NULL), *code = OSRGetAuthorityCode(s, NULL);
@@ -681,6 +697,7 @@ static gl_status make_transform(gl_raster *r, gl_error *err) {
     OSRSetAxisMappingStrategy(wgs84, OAMS_TRADITIONAL_GIS_ORDER);
     CPLErrorReset();
     r->to_lonlat = OCTNewCoordinateTransformation(s, wgs84);
+    if (OSRIsGeographic(s)) r->lat_limit = (M_PI / 2) / OSRGetAngularUnits(s, NULL);
     OSRDestroySpatialReference(s);
     OSRDestroySpatialReference(wgs84);
     if (r->to_lonlat) return GL_OK;
@@ -694,6 +711,11 @@ gl_status gl_raster_crs_to_lonlat(gl_raster *r, double x, double y, double *lon,
                                   gl_error *err) {
     CPLPushErrorHandler(CPLQuietErrorHandler);
     gl_status s = r->to_lonlat ? GL_OK : make_transform(r, err);
+    /* A global grid's pixel-is-area edges can overhang a pole by half a pixel (a grid registered
+     * at pixel centres, -180.25..180.25 x -90.25..90.25): PROJ refuses such latitudes ("Invalid
+     * latitude") and RFC 7946 writers such polygons, while the pixel's real extent stops at the
+     * pole. Longitudes past 180 are left to wrap. */
+    if (r->lat_limit > 0) y = fmax(-r->lat_limit, fmin(r->lat_limit, y));
     if (!s && !OCTTransform(r->to_lonlat, 1, &x, &y, NULL))
         s = gl_fail(err, GL_ERR_ARG, "%s: cannot transform (%.10g, %.10g) to longitude/latitude",
                     r->path, x, y);

@@ -2,6 +2,7 @@
  * committed batches that survive kill -9, and read back by streaming SQLite cursors over the BLOBs.
  */
 #include "label/index.h"
+#include "label/crs.h"
 #include "core/half.h"
 
 #include <cpl_conv.h>
@@ -153,7 +154,9 @@ struct gl_index_writer {
     GDALDatasetH ds;
     OGRLayerH tiles, inputs;
     OGRSpatialReferenceH layer_srs;
-    OGRCoordinateTransformationH ct; /* the current input's CRS to the layer's */
+    OGRCoordinateTransformationH ct; /* the current input's CRS to the layer's; NULL: the same */
+    int placed;                      /* the current input has a CRS to place its tiles by */
+    double lat_limit;                /* its pole, when geographic (gl_crs_ring) */
     int dim, views;
     gl_emb_dtype dtype;
     void *blob; /* one tile's embedding as stored */
@@ -304,11 +307,9 @@ static gl_status writer_setup(gl_index_writer *w, const gl_manifest *m, const gl
     size_t es = s->dtype == GL_EMB_F32 ? 4 : 2;
     if (!(w->blob = malloc((size_t)s->views * s->dim * es)))
         return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", w->path);
-    w->layer_srs = OSRNewSpatialReference(NULL);
-    if (OSRSetFromUserInput(w->layer_srs, s->layer_crs ? s->layer_crs : "EPSG:4326") != OGRERR_NONE)
+    if (!(w->layer_srs = gl_crs_parse(s->layer_crs ? s->layer_crs : "EPSG:4326")))
         return gl_fail(err, GL_ERR_ARG, "%s: --crs '%s' is not a CRS GDAL knows", w->path,
                        s->layer_crs);
-    OSRSetAxisMappingStrategy(w->layer_srs, OAMS_TRADITIONAL_GIS_ORDER);
     struct stat sb;
     int have_part = stat(w->part, &sb) == 0, have_out = stat(w->path, &sb) == 0;
     if (resume && !have_part && have_out) {
@@ -428,6 +429,7 @@ gl_status gl_index_writer_begin(gl_index_writer *w, const gl_scene_grid *g, int 
                                 gl_error *err) {
     if (w->ct) OCTDestroyCoordinateTransformation(w->ct);
     w->ct = NULL;
+    w->placed = 0;
     gl_status st = find_input(w, g, n_tiles, done, err);
     if (!st && w->input_id < 0) {
         st = tx_begin(w, err);
@@ -448,14 +450,13 @@ gl_status gl_index_writer_begin(gl_index_writer *w, const gl_scene_grid *g, int 
         OGR_F_Destroy(f);
         if (!st) st = tx_commit(w, err);
     }
-    if (!st && g->crs_wkt && *g->crs_wkt) {
-        OGRSpatialReferenceH s = OSRNewSpatialReference(NULL);
-        if (OSRSetFromUserInput(s, g->crs_wkt) == OGRERR_NONE) {
-            OSRSetAxisMappingStrategy(s, OAMS_TRADITIONAL_GIS_ORDER);
-            w->ct = OCTNewCoordinateTransformation(s, w->layer_srs);
-        }
-        OSRDestroySpatialReference(s);
+    OGRSpatialReferenceH s = !st && g->crs_wkt && *g->crs_wkt ? gl_crs_parse(g->crs_wkt) : NULL;
+    if (s && !gl_crs_same(s, w->layer_srs)) {
+        w->ct = gl_crs_transformation(s, w->layer_srs);
+        w->lat_limit = gl_crs_lat_limit(s);
     }
+    w->placed = s && (w->ct || gl_crs_same(s, w->layer_srs));
+    if (s) OSRDestroySpatialReference(s);
     return st;
 }
 
@@ -466,19 +467,10 @@ static void set_real(OGRFeatureH f, int k, double v, int valid) {
         OGR_F_SetFieldNull(f, k);
 }
 
-/* The tile's polygon in the layer CRS: the raster-CRS ring transformed (closed, counter-clockwise
- * in the source when the geotransform is north-up). NULL without georeference. */
+/* The tile's polygon in the layer CRS (densified and checked as label's outputs do), or NULL:
+ * no georeference, or no place in that CRS. */
 static OGRGeometryH tile_polygon(gl_index_writer *w, const gl_label_row *r) {
-    if (!r->has_geo || !w->ct) return NULL;
-    double x[5], y[5];
-    for (int i = 0; i < 5; i++)
-        x[i] = r->ring_crs[(4 - i) % 4][0], y[i] = r->ring_crs[(4 - i) % 4][1];
-    if (!OCTTransform(w->ct, 5, x, y, NULL)) return NULL;
-    OGRGeometryH poly = OGR_G_CreateGeometry(wkbPolygon), lr = OGR_G_CreateGeometry(wkbLinearRing);
-    for (int i = 0; i < 5; i++)
-        OGR_G_AddPoint_2D(lr, x[i], y[i]);
-    OGR_G_AddGeometryDirectly(poly, lr);
-    return poly;
+    return r->has_geo && w->placed ? gl_crs_tile(w->ct, r->ring_crs, w->lat_limit) : NULL;
 }
 
 gl_status gl_index_writer_add(gl_index_writer *w, int tile, const gl_label_row *r, const float *emb,

@@ -200,8 +200,8 @@ typedef struct {
     const char *label;
     double score;                      /* NAN for nodata tiles */
     int has_geo;                       /* the rest holds only for georeferenced inputs */
-    const char *crs;                   /* "EPSG:32618" */
-    const char *crs_wkt;               /* for GPKG layers; may be NULL */
+    const char *crs;                   /* "EPSG:32618", or "" for a CRS without a code */
+    const char *crs_wkt;               /* the CRS (WKT, or anything SetFromUserInput reads) */
     double x_min, y_min, x_max, y_max; /* in the raster's CRS */
     double lon, lat;                   /* tile centre, WGS 84 */
     double ring_crs[4][2];             /* corners (x, y) in the raster's CRS: TL, TR, BR, BL */
@@ -228,8 +228,9 @@ void gl_label_done_free(gl_label_done *rows, int n);
 
 typedef struct gl_label_writer gl_label_writer;
 /* Starts the output in a temporary file beside path. With redo non-NULL (--resume), an existing
- * output's rows are copied over first, except those of the n_redo inputs (paths) it names;
- * with redo NULL the output starts empty. */
+ * output's rows are copied over first, except those of the n_redo inputs (paths) it names (redo
+ * stays borrowed until commit or abort: a GPKG copies once its CRS is chosen); with redo NULL
+ * the output starts empty. */
 gl_label_writer *gl_label_writer_open(const char *path, const char *const *redo, int n_redo,
                                       gl_error *err);
 /* The run's leaves (unique, in the order a .tif numbers them 1..n), its mode and p's colours and
@@ -239,6 +240,15 @@ gl_status gl_label_writer_classes(gl_label_writer *w, const gl_label_params *p,
                                   gl_error *err);
 /* The three most probable leaves as "label:p;label:p;label:p" (6 decimals), into buf. */
 void gl_label_top3(const float *probs, const char *const *names, int n, char *buf, size_t cap);
+/* The output CRS (before any row): crs (anything OGRSpatialReference's SetFromUserInput takes)
+ * puts every georeferenced row's geometry and its crs and x/y bound columns in that CRS; NULL
+ * keeps a CSV's rows in their own CRS and gives a GPKG its inputs' one CRS, or EPSG:4326 when
+ * they differ; layer_per_crs makes a GPKG layer per input CRS. GeoJSON is EPSG:4326 always. */
+gl_status gl_label_writer_set_crs(gl_label_writer *w, const char *crs, int layer_per_crs,
+                                  gl_error *err);
+/* Announces a CRS (WKT) that rows will have, before the first row: a GPKG chooses its CRS from
+ * all of them. Rows in a CRS nobody announced are transformed into the chosen one. */
+gl_status gl_label_writer_expect_crs(gl_label_writer *w, const char *wkt, gl_error *err);
 gl_status gl_label_writer_add(gl_label_writer *w, const gl_label_row *row, gl_error *err);
 /* Renames the output into place and frees w; abort drops the temporary file. */
 gl_status gl_label_writer_commit(gl_label_writer *w, gl_error *err);

@@ -1,7 +1,12 @@
 /* label_out.c: the label outputs: CSV with GVL's header plus our columns, GeoJSON (RFC 7946) and
  * GPKG through OGR, all into a temporary file renamed into place; and reading them for --resume. */
+#include "label/crs.h"
 #include "label/geotiff.h"
 
+#include "io/raster_internal.h"
+
+#include <cpl_conv.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gdal.h>
@@ -82,8 +87,9 @@ static const char *field_text(const gl_label_row *r, int k, char *buf, size_t ca
         if (isnan(r->score)) return "";
         snprintf(buf, cap, "%.6f", r->score);
         return buf;
-    case 12:
-        return r->has_geo && r->crs ? r->crs : "";
+    case 12: /* the CRS's code, else (a CRS without one) its WKT */
+        if (!r->has_geo) return "";
+        return r->crs && *r->crs ? r->crs : r->crs_wkt ? r->crs_wkt : "";
     case F_INPUT:
         return r->input ? r->input : r->filename;
     case F_LLM_ERROR:
@@ -97,12 +103,36 @@ static const char *field_text(const gl_label_row *r, int k, char *buf, size_t ca
         snprintf(buf, cap, "%d", ints[k - 1]);
         return buf;
     }
-    if (!r->has_geo) return "";
+    if (!r->has_geo || isnan(reals[k - 13])) return ""; /* NaN: outside the output CRS */
     snprintf(buf, cap, "%.15g", reals[k - 13]);
     return buf;
 }
 
 /* ---------------------------------------------------------------- the writer */
+
+/* Where rows go. GeoJSON: one layer, EPSG:4326 (RFC 7946). GPKG: georeferenced rows in "labels",
+ * in one CRS (--crs; else the inputs' own when they share one; else EPSG:4326), or with
+ * --layer-per-crs in one layer per input CRS (labels_epsg_32618, or labels_crs_XXXXXXXX for a CRS
+ * without a code: a hash of its WKT, so shards agree on names); rows of inputs without a
+ * geotransform or CRS in "labels_nogeo", a table without geometry, never in an undefined CRS. */
+#define LAYER_MAIN "labels"
+#define LAYER_NOGEO "labels_nogeo"
+
+typedef struct {
+    char *name;
+    OGRLayerH layer;
+    OGRSpatialReferenceH srs; /* owned; NULL: no geometry */
+} out_layer;
+
+/* How rows of one source CRS are written: the layer and the transformation into its CRS. */
+typedef struct {
+    char *wkt;                       /* the source CRS as the rows name it */
+    OGRSpatialReferenceH srs;        /* parsed, traditional GIS axis order */
+    int bound;                       /* layer and ct are set */
+    int layer;                       /* into w->layers (OGR) */
+    OGRCoordinateTransformationH ct; /* source -> the CRS written; NULL: the same */
+    double lat_limit;                /* the source's pole, when geographic (gl_crs_ring) */
+} crs_route;
 
 struct gl_label_writer {
     gl_label_format fmt;
@@ -110,9 +140,21 @@ struct gl_label_writer {
     gl_atomic_file csv; /* CSV */
     char *tmp_path;     /* OGR */
     GDALDatasetH ds;
-    OGRLayerH layer;
-    OGRSpatialReferenceH layer_srs;
-    long n_features;    /* features written so far */
+    long n_features; /* features written so far, over every layer */
+    /* The CRS written: --crs, or for a GPKG without it the one chosen from the inputs (NULL until
+     * chosen, and with --layer-per-crs); GeoJSON geometry is EPSG:4326 whatever this is. */
+    OGRSpatialReferenceH target;
+    char *target_text; /* the crs column under --crs: "EPSG:3857", or the CRS's WKT */
+    int fixed;         /* --crs given: the crs and x/y bound columns are in target too */
+    int per_crs;       /* --layer-per-crs */
+    int decided;       /* layers chosen, and the old output's rows copied */
+    out_layer *layers;
+    int n_layers;
+    crs_route *routes;
+    int n_routes;
+    const char *const *redo; /* --resume: the old output's rows to drop (borrowed until commit) */
+    int n_redo, resume;
+    long n_outside;     /* tiles written without geometry: the output CRS has no place for them */
     gl_tif_writer *tif; /* .tif */
     char **classes;     /* the leaves, for the .tif and the .qml beside vector outputs */
     int n_classes;
@@ -195,31 +237,95 @@ static gl_status copy_csv_rows(gl_label_writer *w, const char *const *redo, int 
     return st;
 }
 
-static OGRSpatialReferenceH srs_from(const char *wkt_or_user) {
-    OGRSpatialReferenceH s = OSRNewSpatialReference(NULL);
-    if (s && OSRSetFromUserInput(s, wkt_or_user) != OGRERR_NONE) {
-        OSRDestroySpatialReference(s);
-        return NULL;
-    }
-    if (s) OSRSetAxisMappingStrategy(s, OAMS_TRADITIONAL_GIS_ORDER);
-    return s;
+/* ---- CRSs */
+
+gl_status gl_label_output_check(const gl_label_params *p, const char *output, gl_error *err) {
+    gl_label_format fmt;
+    gl_status st = gl_label_format_of(output, &fmt, err);
+    if (st) return st;
+    if (p->crs && p->layer_per_crs)
+        return gl_fail(err, GL_ERR_ARG, "%s: --crs and --layer-per-crs do not go together", output);
+    if (p->layer_per_crs && fmt != GL_LABEL_GPKG)
+        return gl_fail(err, GL_ERR_ARG, "%s: --layer-per-crs needs a .gpkg output", output);
+    if (!p->crs) return GL_OK;
+    OGRSpatialReferenceH s = gl_crs_parse(p->crs), wgs84 = gl_crs_parse("EPSG:4326");
+    if (!s)
+        st = gl_fail(err, GL_ERR_ARG, "%s: --crs '%s' is not a CRS GDAL knows", output, p->crs);
+    else if (fmt == GL_LABEL_GEOJSON && !gl_crs_same(s, wgs84))
+        st = gl_fail(err, GL_ERR_ARG,
+                     "%s: GeoJSON is always EPSG:4326 (RFC 7946); --crs '%s' needs .gpkg or .csv",
+                     output, p->crs);
+    if (s) OSRDestroySpatialReference(s);
+    if (wgs84) OSRDestroySpatialReference(wgs84);
+    return st;
 }
 
-/* The layer is made on first need: a GPKG takes the CRS of its first georeferenced tile. */
-static gl_status ensure_layer(gl_label_writer *w, OGRSpatialReferenceH srs, gl_error *err) {
-    if (w->layer) return GL_OK;
-    if (srs && !w->layer_srs) w->layer_srs = OSRClone(srs);
+gl_status gl_label_writer_set_crs(gl_label_writer *w, const char *crs, int layer_per_crs,
+                                  gl_error *err) {
+    if (w->decided) return gl_fail(err, GL_ERR_INTERNAL, "%s: the CRS is set after rows", w->path);
+    w->per_crs = layer_per_crs && w->fmt == GL_LABEL_GPKG;
+    if (!crs) return GL_OK;
+    if (!(w->target = gl_crs_parse(crs)))
+        return gl_fail(err, GL_ERR_ARG, "%s: --crs '%s' is not a CRS GDAL knows", w->path, crs);
+    if (!(w->target_text = gl_crs_text(w->target)))
+        return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", w->path);
+    w->fixed = 1;
+    return GL_OK;
+}
+
+/* The route for rows in the CRS wkt, made (unbound) on first sight; NULL when out of memory. */
+static crs_route *route_of(gl_label_writer *w, const char *wkt, gl_error *err) {
+    for (int i = 0; i < w->n_routes; i++)
+        if (!strcmp(w->routes[i].wkt, wkt)) return &w->routes[i];
+    crs_route *g = realloc(w->routes, (size_t)(w->n_routes + 1) * sizeof *g);
+    if (!g) {
+        gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", w->path);
+        return NULL;
+    }
+    w->routes = g;
+    crs_route *r = &g[w->n_routes];
+    memset(r, 0, sizeof *r);
+    if (!(r->wkt = strdup(wkt))) {
+        gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", w->path);
+        return NULL;
+    }
+    if ((r->srs = gl_crs_parse(wkt))) r->lat_limit = gl_crs_lat_limit(r->srs);
+    if (!r->srs) {
+        free(r->wkt);
+        gl_fail(err, GL_ERR_FORMAT, "%s: a row's CRS is not one GDAL reads: %.80s", w->path, wkt);
+        return NULL;
+    }
+    w->n_routes++;
+    return r;
+}
+
+gl_status gl_label_writer_expect_crs(gl_label_writer *w, const char *wkt, gl_error *err) {
+    if (!wkt || !*wkt || w->fmt != GL_LABEL_GPKG) return GL_OK;
+    return route_of(w, wkt, err) ? GL_OK : err->code;
+}
+
+static gl_status create_layer(gl_label_writer *w, const char *name, OGRSpatialReferenceH srs,
+                              int *index, gl_error *err) {
+    out_layer *g = realloc(w->layers, (size_t)(w->n_layers + 1) * sizeof *g);
+    if (!g) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", w->path);
+    w->layers = g;
+    out_layer *l = &g[w->n_layers];
+    memset(l, 0, sizeof *l);
+    if (!(l->name = strdup(name))) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", w->path);
+    l->srs = srs ? OSRClone(srs) : NULL;
+    if (l->srs) OSRSetAxisMappingStrategy(l->srs, OAMS_TRADITIONAL_GIS_ORDER);
+    *index = w->n_layers++;
     char *opts[] = {"RFC7946=YES", "WRITE_NAME=NO", NULL};
-    w->layer = GDALDatasetCreateLayer(w->ds, "labels", w->layer_srs, wkbPolygon,
+    l->layer = GDALDatasetCreateLayer(w->ds, name, l->srs, l->srs ? wkbPolygon : wkbNone,
                                       w->fmt == GL_LABEL_GEOJSON ? opts : NULL);
-    if (!w->layer)
-        return gl_fail(err, GL_ERR_IO, "%s: cannot create the layer: %s", w->path,
+    if (!l->layer)
+        return gl_fail(err, GL_ERR_IO, "%s: cannot create layer %s: %s", w->path, name,
                        CPLGetLastErrorMsg());
     for (int k = 0; k < N_FIELDS; k++) {
         OGRFieldDefnH f = OGR_Fld_Create(FIELDS[k].name, FIELDS[k].type == F_INT    ? OFTInteger
                                                          : FIELDS[k].type == F_REAL ? OFTReal
                                                                                     : OFTString);
-        OGRErr e = OGR_L_CreateField(w->layer, f, TRUE);
+        OGRErr e = OGR_L_CreateField(l->layer, f, TRUE);
         OGR_Fld_Destroy(f);
         if (e != OGRERR_NONE)
             return gl_fail(err, GL_ERR_IO, "%s: cannot add field '%s'", w->path, FIELDS[k].name);
@@ -227,33 +333,192 @@ static gl_status ensure_layer(gl_label_writer *w, OGRSpatialReferenceH srs, gl_e
     return GL_OK;
 }
 
-static gl_status copy_ogr_rows(gl_label_writer *w, const char *const *redo, int n_redo,
-                               gl_error *err) {
+static int layer_named(const gl_label_writer *w, const char *name) {
+    for (int i = 0; i < w->n_layers; i++)
+        if (!strcmp(w->layers[i].name, name)) return i;
+    return -1;
+}
+
+/* The layer of the one output CRS ("labels"), made on first need. A GPKG's CRS, when none is
+ * chosen yet (rows no one announced), is srs's, else EPSG:4326; a GeoJSON's is EPSG:4326. */
+static gl_status main_layer(gl_label_writer *w, OGRSpatialReferenceH srs, int *index,
+                            gl_error *err) {
+    if ((*index = layer_named(w, LAYER_MAIN)) >= 0) return GL_OK;
+    OGRSpatialReferenceH wgs84 = gl_crs_parse("EPSG:4326");
+    if (!wgs84) return gl_fail(err, GL_ERR_INTERNAL, "%s: PROJ does not know EPSG:4326", w->path);
+    gl_status st = GL_OK;
+    if (w->fmt == GL_LABEL_GEOJSON) {
+        st = create_layer(w, LAYER_MAIN, wgs84, index, err);
+    } else {
+        if (!w->target) {
+            w->target = OSRClone(srs ? srs : wgs84);
+            OSRSetAxisMappingStrategy(w->target, OAMS_TRADITIONAL_GIS_ORDER);
+        }
+        st = create_layer(w, LAYER_MAIN, w->target, index, err);
+    }
+    OSRDestroySpatialReference(wgs84);
+    return st;
+}
+
+/* --layer-per-crs: labels_epsg_32618, or labels_crs_XXXXXXXX from the WKT's hash. */
+static void per_crs_name(const crs_route *r, char *buf, size_t cap) {
+    char a[64], k[64];
+    if (gl_crs_authority(r->srs, a, sizeof a, k, sizeof k)) {
+        snprintf(buf, cap, "labels_%s_%s", a, k);
+        for (char *c = buf; *c; c++)
+            *c = isalnum((unsigned char)*c) ? (char)tolower((unsigned char)*c) : '_';
+    } else {
+        snprintf(buf, cap, "labels_crs_%08x", (unsigned)(gl_shard_hash(r->wkt) >> 32));
+    }
+}
+
+/* Chooses r's layer and transformation. */
+static gl_status bind_route(gl_label_writer *w, crs_route *r, gl_error *err) {
+    if (r->bound) return GL_OK;
+    gl_status st = GL_OK;
+    OGRSpatialReferenceH to = w->target;
+    if (w->per_crs) {
+        r->layer = -1;
+        for (int i = 0; i < w->n_layers && r->layer < 0; i++)
+            if (w->layers[i].srs && gl_crs_same(w->layers[i].srs, r->srs)) r->layer = i;
+        if (r->layer < 0) {
+            char name[160];
+            per_crs_name(r, name, sizeof name);
+            st = create_layer(w, name, r->srs, &r->layer, err);
+        }
+        to = NULL;
+    } else if (w->fmt != GL_LABEL_CSV) {
+        st = main_layer(w, r->srs, &r->layer, err);
+        to = w->target;
+        /* GeoJSON geometry comes in lon/lat from the run; only --crs's columns are transformed */
+        if (w->fmt == GL_LABEL_GEOJSON && !w->fixed) to = NULL;
+    }
+    if (!st && to && !gl_crs_same(r->srs, to)) {
+        CPLErrorReset();
+        if (!(r->ct = gl_crs_transformation(r->srs, to))) {
+            char a[512];
+            st = gl_fail(err, GL_ERR_UNSUPPORTED,
+                         "%s: no transformation from an input's CRS (%s): %s", w->path,
+                         OSRGetName(r->srs) ? OSRGetName(r->srs) : "unnamed",
+                         gl_gdal_last_error(a, sizeof a, "PROJ found none"));
+        }
+    }
+    r->bound = !st;
+    return st;
+}
+
+/* Copies the old output's rows (--resume) but the inputs to redo, each into the layer its CRS
+ * goes to now (a mixed run may have moved the CRS). */
+static gl_status copy_ogr_rows(gl_label_writer *w, gl_error *err) {
     GDALDatasetH src = GDALOpenEx(w->path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!src) return gl_fail(err, GL_ERR_FORMAT, "%s: cannot read it to resume", w->path);
-    OGRLayerH in = GDALDatasetGetLayerCount(src) ? GDALDatasetGetLayer(src, 0) : NULL;
-    gl_status st = in ? GL_OK : gl_fail(err, GL_ERR_FORMAT, "%s: no layer to resume", w->path);
-    if (!st) st = ensure_layer(w, OGR_L_GetSpatialRef(in), err);
-    OGRFeatureH f;
-    while (!st && in && (f = OGR_L_GetNextFeature(in))) {
-        int fi = OGR_F_GetFieldIndex(f, FIELDS[F_INPUT].name);
-        if (fi >= 0 && !is_listed(OGR_F_GetFieldAsString(f, fi), redo, n_redo)) {
-            OGRFeatureH g = OGR_F_Create(OGR_L_GetLayerDefn(w->layer));
-            if (OGR_F_SetFrom(g, f, TRUE) != OGRERR_NONE ||
-                OGR_L_CreateFeature(w->layer, g) != OGRERR_NONE)
-                st = gl_fail(err, GL_ERR_IO, "%s: cannot copy a feature", w->path);
-            else
-                w->n_features++;
-            OGR_F_Destroy(g);
+    gl_status st = GDALDatasetGetLayerCount(src)
+                       ? GL_OK
+                       : gl_fail(err, GL_ERR_FORMAT, "%s: no layer to resume", w->path);
+    for (int li = 0; !st && li < GDALDatasetGetLayerCount(src); li++) {
+        OGRLayerH in = GDALDatasetGetLayer(src, li);
+        OGRSpatialReferenceH ls = OGR_L_GetSpatialRef(in);
+        int dst = -1;
+        OGRCoordinateTransformationH ct = NULL;
+        if (ls && OGR_L_GetGeomType(in) != wkbNone && w->per_crs) {
+            /* its layer again, under its name: a name from the WKT's hash would change with
+             * the WKT's round trip through the GPKG */
+            for (int i = 0; i < w->n_layers && dst < 0; i++)
+                if (w->layers[i].srs && gl_crs_same(w->layers[i].srs, ls)) dst = i;
+            if (dst < 0) st = create_layer(w, OGR_L_GetName(in), ls, &dst, err);
+        } else if (ls && OGR_L_GetGeomType(in) != wkbNone) {
+            char *wkt = gl_crs_wkt(ls);
+            crs_route *r = wkt ? route_of(w, wkt, err) : NULL;
+            if (!wkt)
+                st = gl_fail(err, GL_ERR_FORMAT, "%s: layer %s's CRS has no WKT", w->path,
+                             OGR_L_GetName(in));
+            else if (!r)
+                st = err->code;
+            CPLFree(wkt);
+            if (!st) st = bind_route(w, r, err);
+            if (!st) dst = r->layer, ct = w->fmt == GL_LABEL_GPKG ? r->ct : NULL;
+        } else if (w->fmt == GL_LABEL_GPKG) {
+            dst = layer_named(w, LAYER_NOGEO);
+            if (dst < 0) st = create_layer(w, LAYER_NOGEO, NULL, &dst, err);
+        } else {
+            st = main_layer(w, NULL, &dst, err);
         }
-        OGR_F_Destroy(f);
+        OGRFeatureH f;
+        while (!st && (f = OGR_L_GetNextFeature(in))) {
+            int fi = OGR_F_GetFieldIndex(f, FIELDS[F_INPUT].name);
+            if (fi >= 0 && !is_listed(OGR_F_GetFieldAsString(f, fi), w->redo, w->n_redo)) {
+                OGRLayerH out = w->layers[dst].layer;
+                OGRFeatureH g = OGR_F_Create(OGR_L_GetLayerDefn(out));
+                OGRGeometryH geom;
+                if (OGR_F_SetFrom(g, f, TRUE) != OGRERR_NONE) {
+                    st = gl_fail(err, GL_ERR_IO, "%s: cannot copy a feature", w->path);
+                } else if (ct && (geom = OGR_F_GetGeometryRef(g))) {
+                    CPLPushErrorHandler(CPLQuietErrorHandler);
+                    OGRErr e = OGR_G_Transform(geom, ct);
+                    CPLPopErrorHandler();
+                    if (e != OGRERR_NONE) OGR_F_SetGeometryDirectly(g, NULL), w->n_outside++;
+                }
+                if (!st && OGR_L_CreateFeature(out, g) != OGRERR_NONE)
+                    st = gl_fail(err, GL_ERR_IO, "%s: cannot copy a feature: %s", w->path,
+                                 CPLGetLastErrorMsg());
+                if (!st) w->n_features++;
+                OGR_F_Destroy(g);
+            }
+            OGR_F_Destroy(f);
+        }
+    }
+    GDALClose(src);
+    return st;
+}
+
+/* Before the first row: the GPKG's CRS from every CRS announced (the inputs' and the old
+ * output's), then the old output's rows. */
+static gl_status decide(gl_label_writer *w, gl_error *err) {
+    if (w->decided || w->fmt == GL_LABEL_CSV) return GL_OK;
+    w->decided = 1;
+    gl_status st = GL_OK;
+    int idx;
+    if (w->fmt == GL_LABEL_GEOJSON) {
+        st = main_layer(w, NULL, &idx, err);
+    } else if (!w->target && !w->per_crs && w->n_routes) {
+        int n = 0;
+        for (int i = 0; i < w->n_routes; i++) {
+            int seen = 0;
+            for (int k = 0; k < i && !seen; k++)
+                seen = gl_crs_same(w->routes[k].srs, w->routes[i].srs);
+            n += !seen;
+        }
+        if (n > 1) {
+            gl_log(GL_LOG_INFO,
+                   "%s: the inputs are in %d CRSs; the layer is in EPSG:4326 (--crs or "
+                   "--layer-per-crs choose otherwise)",
+                   w->path, n);
+        }
+        st = main_layer(w, n == 1 ? w->routes[0].srs : NULL, &idx, err);
+    }
+    if (!st && w->resume && access(w->path, F_OK) == 0) st = copy_ogr_rows(w, err);
+    return st;
+}
+
+/* The old GPKG's layer CRSs count among the inputs' when the CRS is chosen. */
+static gl_status expect_old_layers(gl_label_writer *w, gl_error *err) {
+    GDALDatasetH src = GDALOpenEx(w->path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    if (!src) return gl_fail(err, GL_ERR_FORMAT, "%s: cannot read it to resume", w->path);
+    gl_status st = GL_OK;
+    for (int li = 0; !st && li < GDALDatasetGetLayerCount(src); li++) {
+        OGRLayerH l = GDALDatasetGetLayer(src, li);
+        OGRSpatialReferenceH ls = OGR_L_GetSpatialRef(l);
+        if (!ls || OGR_L_GetGeomType(l) == wkbNone || !OGR_L_GetFeatureCount(l, TRUE)) continue;
+        char *wkt = gl_crs_wkt(ls);
+        if (wkt) st = gl_label_writer_expect_crs(w, wkt, err);
+        CPLFree(wkt);
     }
     GDALClose(src);
     return st;
 }
 
 static gl_status open_ogr(gl_label_writer *w, gl_error *err) {
-    GDALAllRegister();
+    gl_gdal_init();
     const char *driver = w->fmt == GL_LABEL_GPKG ? "GPKG" : "GeoJSON";
     GDALDriverH drv = GDALGetDriverByName(driver);
     size_t n = strlen(w->path) + 40;
@@ -265,7 +530,6 @@ static gl_status open_ogr(gl_label_writer *w, gl_error *err) {
     w->ds = GDALCreate(drv, w->tmp_path, 0, 0, 0, GDT_Unknown, NULL);
     if (!w->ds)
         return gl_fail(err, GL_ERR_IO, "%s: cannot create: %s", w->tmp_path, CPLGetLastErrorMsg());
-    if (w->fmt == GL_LABEL_GEOJSON) w->layer_srs = srs_from("EPSG:4326");
     /* One transaction: GPKG inserts are slow one by one. */
     if (w->fmt == GL_LABEL_GPKG) GDALDatasetStartTransaction(w->ds, FALSE);
     return GL_OK;
@@ -288,8 +552,10 @@ gl_label_writer *gl_label_writer_open(const char *path, const char *const *redo,
         if (!st) write_csv_header(w->csv.fp);
         if (!st && resume && access(path, F_OK) == 0) st = copy_csv_rows(w, redo, n_redo, err);
     } else if (!st) {
+        w->redo = redo, w->n_redo = n_redo, w->resume = resume;
         st = open_ogr(w, err);
-        if (!st && resume && access(path, F_OK) == 0) st = copy_ogr_rows(w, redo, n_redo, err);
+        if (!st && resume && w->fmt == GL_LABEL_GPKG && access(path, F_OK) == 0)
+            st = expect_old_layers(w, err);
     }
     if (st) {
         gl_label_writer_abort(w);
@@ -298,63 +564,18 @@ gl_label_writer *gl_label_writer_open(const char *path, const char *const *redo,
     return w;
 }
 
-static gl_status add_csv(gl_label_writer *w, const gl_label_row *r) {
+static void write_csv_row(gl_label_writer *w, const gl_label_row *r) {
     char buf[64];
     for (int k = 0; k < N_FIELDS; k++) {
         if (k) fputc(',', w->csv.fp);
         gl_csv_write_field(w->csv.fp, field_text(r, k, buf, sizeof buf));
     }
     fputs("\r\n", w->csv.fp);
-    return GL_OK;
 }
 
-/* Shoelace: positive for a counter-clockwise ring in x-right, y-up axes. */
-static double signed_area(const double ring[4][2]) {
-    double a = 0;
-    for (int i = 0; i < 4; i++) {
-        const double *p = ring[i], *q = ring[(i + 1) % 4];
-        a += p[0] * q[1] - q[0] * p[1];
-    }
-    return a / 2;
-}
-
-/* A closed counter-clockwise ring (RFC 7946 wants exterior rings so; OGC readers do not mind). */
-static OGRGeometryH polygon_of(const double ring[4][2]) {
-    OGRGeometryH poly = OGR_G_CreateGeometry(wkbPolygon), lr = OGR_G_CreateGeometry(wkbLinearRing);
-    int ccw = signed_area(ring) > 0;
-    for (int i = 0; i <= 4; i++) {
-        const double *p = ring[ccw ? i % 4 : (4 - i) % 4];
-        OGR_G_AddPoint_2D(lr, p[0], p[1]);
-    }
-    OGR_G_AddGeometryDirectly(poly, lr);
-    return poly;
-}
-
-/* The tile's polygon in the layer's CRS, or NULL (no georeference, or no way to transform). */
-static OGRGeometryH geometry_for(gl_label_writer *w, const gl_label_row *r) {
-    if (!r->has_geo) return NULL;
-    if (w->fmt == GL_LABEL_GEOJSON) return polygon_of(r->ring_lonlat);
-    OGRGeometryH g = polygon_of(r->ring_crs);
-    OGRSpatialReferenceH srs = r->crs_wkt ? srs_from(r->crs_wkt) : NULL;
-    if (srs && w->layer_srs && !OSRIsSame(srs, w->layer_srs)) {
-        OGR_G_AssignSpatialReference(g, srs);
-        if (OGR_G_TransformTo(g, w->layer_srs) != OGRERR_NONE) {
-            OGR_G_DestroyGeometry(g);
-            g = NULL;
-        }
-    }
-    if (srs) OSRDestroySpatialReference(srs);
-    return g;
-}
-
-static gl_status add_ogr(gl_label_writer *w, const gl_label_row *r, gl_error *err) {
-    if (!w->layer) {
-        OGRSpatialReferenceH srs = r->has_geo && r->crs_wkt ? srs_from(r->crs_wkt) : NULL;
-        gl_status st = ensure_layer(w, srs, err);
-        if (srs) OSRDestroySpatialReference(srs);
-        if (st) return st;
-    }
-    OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(w->layer));
+static gl_status add_feature(gl_label_writer *w, int layer, const gl_label_row *r, OGRGeometryH g,
+                             gl_error *err) {
+    OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(w->layers[layer].layer));
     char buf[64];
     for (int k = 0; k < N_FIELDS; k++) {
         const char *v = field_text(r, k, buf, sizeof buf);
@@ -367,14 +588,13 @@ static gl_status add_ogr(gl_label_writer *w, const gl_label_row *r, gl_error *er
         else
             OGR_F_SetFieldString(f, k, v);
     }
-    OGRGeometryH g = geometry_for(w, r);
     if (g) OGR_F_SetGeometryDirectly(f, g);
-    OGRErr e = OGR_L_CreateFeature(w->layer, f);
+    OGRErr e = OGR_L_CreateFeature(w->layers[layer].layer, f);
     OGR_F_Destroy(f);
-    if (e == OGRERR_NONE) w->n_features++;
     if (e != OGRERR_NONE)
         return gl_fail(err, GL_ERR_IO, "%s: cannot write a feature: %s", w->path,
                        CPLGetLastErrorMsg());
+    w->n_features++;
     return GL_OK;
 }
 
@@ -382,13 +602,70 @@ gl_status gl_label_writer_add(gl_label_writer *w, const gl_label_row *r, gl_erro
     if (w->fmt == GL_LABEL_TIF)
         return w->tif ? gl_tif_writer_add(w->tif, r, err)
                       : gl_fail(err, GL_ERR_INTERNAL, "%s: no class list", w->path);
-    return w->fmt == GL_LABEL_CSV ? add_csv(w, r) : add_ogr(w, r, err);
+    gl_status st = decide(w, err);
+    const char *wkt = r->crs_wkt && *r->crs_wkt ? r->crs_wkt : r->crs;
+    int geo = r->has_geo && wkt && *wkt;
+    crs_route *route = NULL;
+    if (!st && geo && (w->fixed || w->fmt != GL_LABEL_CSV)) {
+        route = route_of(w, wkt, err);
+        st = route ? bind_route(w, route, err) : err->code;
+    }
+    if (st) return st;
+    gl_label_row row = *r;
+    OGRGeometryH g = NULL;
+    if (route && route->ct && (w->fixed || w->fmt == GL_LABEL_GPKG)) {
+        if (!(g = gl_crs_tile(route->ct, r->ring_crs, route->lat_limit))) w->n_outside++;
+    }
+    if (route && w->fixed) { /* the crs and bound columns in --crs's CRS */
+        row.crs = w->target_text;
+        row.crs_wkt = NULL;
+        OGREnvelope e = {NAN, NAN, NAN, NAN};
+        if (g) OGR_G_GetEnvelope(g, &e);
+        if (route->ct)
+            row.x_min = e.MinX, row.x_max = e.MaxX, row.y_min = e.MinY, row.y_max = e.MaxY;
+    }
+    if (w->fmt != GL_LABEL_GPKG && g) OGR_G_DestroyGeometry(g), g = NULL;
+    if (w->fmt == GL_LABEL_CSV) {
+        write_csv_row(w, &row);
+        return GL_OK;
+    }
+    int layer = -1;
+    if (!geo) {
+        /* GeoJSON: a null geometry in its one layer; GPKG: the table without geometry */
+        if (w->fmt == GL_LABEL_GEOJSON)
+            st = main_layer(w, NULL, &layer, err);
+        else if ((layer = layer_named(w, LAYER_NOGEO)) < 0)
+            st = create_layer(w, LAYER_NOGEO, NULL, &layer, err);
+    } else {
+        layer = route->layer;
+        if (w->fmt == GL_LABEL_GEOJSON)
+            g = gl_crs_polygon(r->ring_lonlat, 4); /* the run's lon/lat: exact corners */
+        else if (!route->ct)
+            g = gl_crs_polygon(r->ring_crs, 4);
+    }
+    if (st) {
+        if (g) OGR_G_DestroyGeometry(g);
+        return st;
+    }
+    return add_feature(w, layer, &row, g, err);
 }
 
 static void free_writer(gl_label_writer *w) {
     gl_strings_free(w->classes, w->n_classes);
     gl_colors_free(w->colors);
-    if (w->layer_srs) OSRDestroySpatialReference(w->layer_srs);
+    for (int i = 0; i < w->n_layers; i++) {
+        free(w->layers[i].name);
+        if (w->layers[i].srs) OSRDestroySpatialReference(w->layers[i].srs);
+    }
+    free(w->layers);
+    for (int i = 0; i < w->n_routes; i++) {
+        free(w->routes[i].wkt);
+        if (w->routes[i].srs) OSRDestroySpatialReference(w->routes[i].srs);
+        if (w->routes[i].ct) OCTDestroyCoordinateTransformation(w->routes[i].ct);
+    }
+    free(w->routes);
+    if (w->target) OSRDestroySpatialReference(w->target);
+    free(w->target_text);
     free(w->tmp_path);
     free(w->path);
     free(w);
@@ -418,8 +695,9 @@ static gl_status verify_ogr(gl_label_writer *w, gl_error *err) {
                             w->path);
     }
     GDALDatasetH ds = GDALOpenEx(w->tmp_path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
-    OGRLayerH l = ds && GDALDatasetGetLayerCount(ds) ? GDALDatasetGetLayer(ds, 0) : NULL;
-    long n = l ? (long)OGR_L_GetFeatureCount(l, TRUE) : -1;
+    long n = ds ? 0 : -1;
+    for (int i = 0; ds && i < GDALDatasetGetLayerCount(ds); i++)
+        n += (long)OGR_L_GetFeatureCount(GDALDatasetGetLayer(ds, i), TRUE);
     if (ds) GDALClose(ds);
     if (n != w->n_features)
         return gl_fail(err, GL_ERR_IO, "%s: %ld of %ld features were written (disk full?)", w->path,
@@ -436,7 +714,11 @@ gl_status gl_label_writer_commit(gl_label_writer *w, gl_error *err) {
     } else if (w->fmt == GL_LABEL_CSV) {
         st = gl_atomic_commit(&w->csv, err);
     } else {
-        st = ensure_layer(w, NULL, err); /* an empty run still leaves a valid, empty layer */
+        int idx;
+        st = decide(w, err);
+        /* An empty run still leaves a valid, empty layer. */
+        if (!st && !w->per_crs) st = main_layer(w, NULL, &idx, err);
+        if (!st && w->per_crs && !w->n_layers) st = main_layer(w, NULL, &idx, err);
         if (w->fmt == GL_LABEL_GPKG && GDALDatasetCommitTransaction(w->ds) != OGRERR_NONE && !st)
             st = gl_fail(err, GL_ERR_IO, "%s: cannot commit: %s", w->path, CPLGetLastErrorMsg());
         CPLErrorReset();
@@ -456,6 +738,11 @@ gl_status gl_label_writer_commit(gl_label_writer *w, gl_error *err) {
             st = gl_qml_write(w->path, (const char *const *)w->classes, w->n_classes, w->colors,
                               err);
     }
+    if (!st && w->n_outside)
+        gl_log(GL_LOG_WARN,
+               "%s: %ld tiles lie outside what the output CRS can hold: their rows have no "
+               "geometry%s",
+               w->path, w->n_outside, w->fixed ? " and no x/y bounds" : "");
     free_writer(w);
     return st;
 }
@@ -518,26 +805,31 @@ static gl_status done_load_csv(const char *path, gl_label_done **rows, int *n, g
     return st;
 }
 
+/* Every layer: a GPKG may hold one per CRS and one without geometry. */
 static gl_status done_load_ogr(const char *path, gl_label_done **rows, int *n, gl_error *err) {
-    GDALAllRegister();
+    gl_gdal_init();
     GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!ds) return gl_fail(err, GL_ERR_FORMAT, "%s: cannot read it to resume", path);
-    OGRLayerH l = GDALDatasetGetLayerCount(ds) ? GDALDatasetGetLayer(ds, 0) : NULL;
     gl_status st = GL_OK;
     int cap = 0, idx[7];
-    for (int k = 0; l && k < 7; k++) {
-        const char *name = FIELDS[k ? k : F_INPUT].name; /* idx[0]: the input path */
-        if ((idx[k] = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(l), name)) < 0)
-            st =
-                gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' field; cannot resume into it", path, name);
-    }
-    OGRFeatureH f;
-    while (!st && l && (f = OGR_L_GetNextFeature(l))) {
-        int v[6];
-        for (int k = 0; k < 6; k++)
-            v[k] = OGR_F_GetFieldAsInteger(f, idx[k + 1]);
-        st = done_push(rows, n, &cap, OGR_F_GetFieldAsString(f, idx[0]), v, err);
-        OGR_F_Destroy(f);
+    for (int li = 0; !st && li < GDALDatasetGetLayerCount(ds); li++) {
+        OGRLayerH l = GDALDatasetGetLayer(ds, li);
+        for (int k = 0; !st && k < 7; k++) {
+            const char *name = FIELDS[k ? k : F_INPUT].name; /* idx[0]: the input path */
+            if ((idx[k] = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(l), name)) < 0)
+                st = gl_fail(err, GL_ERR_FORMAT,
+                             "%s: no '%s' field in layer %s; cannot resume "
+                             "into it",
+                             path, name, OGR_L_GetName(l));
+        }
+        OGRFeatureH f;
+        while (!st && (f = OGR_L_GetNextFeature(l))) {
+            int v[6];
+            for (int k = 0; k < 6; k++)
+                v[k] = OGR_F_GetFieldAsInteger(f, idx[k + 1]);
+            st = done_push(rows, n, &cap, OGR_F_GetFieldAsString(f, idx[0]), v, err);
+            OGR_F_Destroy(f);
+        }
     }
     GDALClose(ds);
     return st;
@@ -705,10 +997,12 @@ gl_status gl_label_row_decode(char *text, gl_label_row *r, float *probs, int n_p
 }
 
 char *gl_label_unit_header(const gl_raster_info *info, const gl_scene_grid *g) {
-    size_t n = strlen(info->crs_label) + 256;
+    /* rows are placed only with a geotransform too: a CRS alone places nothing */
+    const char *wkt = info->has_crs && info->has_geotransform && info->crs_wkt ? info->crs_wkt : "";
+    size_t n = strlen(info->crs_label) + strlen(wkt) + 256;
     char *h = malloc(n);
     if (h)
-        snprintf(h, n, "%s\t\t%d %d %d %.17g %.17g %.17g %.17g %.17g %.17g", info->crs_label,
+        snprintf(h, n, "%s\t%s\t%d %d %d %.17g %.17g %.17g %.17g %.17g %.17g", info->crs_label, wkt,
                  g->width, g->height, g->has_gt, g->gt[0], g->gt[1], g->gt[2], g->gt[3], g->gt[4],
                  g->gt[5]);
     return h;

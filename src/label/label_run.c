@@ -114,7 +114,7 @@ static gl_status fill_geo(scene *s, const gl_tile *t, gl_label_row *row, gl_erro
     row->has_geo = in->has_geotransform && in->has_crs;
     if (!row->has_geo) return GL_OK;
     row->crs = in->crs_label;
-    row->crs_wkt = in->crs_label;
+    row->crs_wkt = in->crs_wkt;
     /* Corners in raster pixels: the cut's pixels scaled back when GVL's resize applied. */
     const double x0 = t->x * s->sx, x1 = (t->x + t->w) * s->sx;
     const double y0 = t->y * s->sy, y1 = (t->y + t->h) * s->sy;
@@ -315,7 +315,7 @@ static gl_status label_input(run_ctx *c, const char *path, const char *open, gl_
                              .width = s.width,
                              .height = s.height,
                              .has_gt = s.info->has_geotransform,
-                             .crs_wkt = s.info->has_crs ? s.info->crs_label : ""};
+                             .crs_wkt = s.info->has_crs && s.info->crs_wkt ? s.info->crs_wkt : ""};
     for (int k = 0; k < 6; k++) /* the geotransform of what is cut */
         s.grid.gt[k] = s.info->geotransform[k] * (k == 1 || k == 4   ? s.sx
                                                   : k == 2 || k == 5 ? s.sy
@@ -455,6 +455,17 @@ static gl_status replay_row(void *ctx, const char *text, gl_error *err) {
     return st;
 }
 
+/* A first pass over the journal's units: the writer learns every input's CRS before any row. */
+static gl_status announce_crs(void *ctx, const char *key, const char *header, gl_error *err) {
+    (void)key;
+    char *crs = NULL, *wkt = NULL;
+    gl_scene_grid g;
+    gl_status st = gl_label_unit_header_parse(header, &crs, &wkt, &g, err);
+    if (!st) st = gl_label_writer_expect_crs(ctx, wkt, err);
+    free(crs), free(wkt);
+    return st;
+}
+
 /* Writes output from the old output's kept rows (redo: the inputs whose old rows go) and the
  * journal's finished inputs, renames it into place, then records the manifest with the run's
  * inputs in it (what merge checks a shard's coverage by). */
@@ -470,7 +481,10 @@ static gl_status publish(const run_ctx *c, const char *output, const char *jpath
     r.n_probs = c->n_leaves;
     if (!st && !(r.probs = calloc((size_t)c->n_leaves + 1, sizeof *r.probs)))
         st = gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
+    gl_journal_visitor units = {.unit = announce_crs, .ctx = r.w};
     gl_journal_visitor v = {.unit = replay_unit, .record = replay_row, .ctx = &r};
+    if (!st) st = gl_label_writer_set_crs(r.w, p->crs, p->layer_per_crs, err);
+    if (!st) st = gl_journal_replay(jpath, &units, err);
     if (!st) st = gl_journal_replay(jpath, &v, err);
     free(r.input), free(r.crs), free(r.wkt), free(r.probs);
     if (st) {
@@ -543,7 +557,7 @@ static gl_status open_index(run_ctx *c, gl_error *err) {
                           .image_size = c->size,
                           .dtype = p->index_dtype,
                           .preproc = gl_clip_preproc_config(c->clip),
-                          .layer_crs = p->index_crs};
+                          .layer_crs = p->crs};
     if (!(c->im = gl_index_manifest(c->clip, p, &spec, err))) return err->code;
     c->iw = gl_index_writer_open(p->index_path, c->im, &spec, p->resume, err);
     return c->iw ? GL_OK : err->code;
@@ -585,6 +599,7 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
                    : output                     ? gl_label_format_of(output, &fmt, err)
                                                 : GL_OK;
     c.keep_probs = output && fmt == GL_LABEL_TIF;
+    if (!st && output) st = gl_label_output_check(p, output, err);
     if (!st) st = run_setup(&c, &tree, err);
     if (!st && output && !(m = gl_label_manifest(clip, p, err))) st = err->code;
     if (!st) st = gl_inputs_expand(inputs, n_inputs, &in, err);

@@ -300,6 +300,9 @@ gl_status gl_label_from_index(gl_clip *clip, const gl_label_params *p, const cha
     }
     if (!st) st = gl_index_grids(ix, &grids, &n_grids, err);
     if (!st && !(w = gl_label_writer_open(output, NULL, 0, err))) st = err->code;
+    if (!st) st = gl_label_writer_set_crs(w, p->crs, p->layer_per_crs, err);
+    for (int i = 0; !st && i < n_grids; i++) /* a GPKG's CRS is chosen from all of them */
+        st = gl_label_writer_expect_crs(w, grids[i].crs_wkt, err);
     if (!st) st = gl_label_writer_classes(w, &q, c.leaves, c.n_leaves, c.hier, err);
     if (!st) st = relabel_rows(&c, ix, grids, n_grids, w, &sum, err);
     if (!st)

@@ -182,6 +182,12 @@ gl_manifest *gl_label_manifest(gl_clip *clip, const gl_label_params *p, gl_error
         gl_manifest_free(m);
         m = NULL;
     }
+    /* Only when asked for: outputs made before --crs existed resume as they were. */
+    if (m && (p->crs || p->layer_per_crs) &&
+        gl_manifest_set(m, "crs", p->crs ? p->crs : "a layer per CRS", err)) {
+        gl_manifest_free(m);
+        m = NULL;
+    }
     gl_strings_free(tmpl, n_tmpl);
     free(classes);
     free(templates);

@@ -338,14 +338,23 @@ static gl_status merge_layer(ogr_out *o, int geojson, GDALDatasetH *src, const g
                              const char *name, const gl_merge_params *p, strtab *tiles,
                              gl_merge_summary *sum, gl_error *err) {
     const int n = gl_shard_set_count(set);
-    OGRLayerH dst = NULL, first = NULL;
-    int first_k = 0;
+    OGRLayerH dst = NULL;
     row_list rows = {0};
     gl_status st = GL_OK;
+    /* The layer's CRS and fields come from the first shard with rows in it: a shard given no
+     * inputs holds an empty layer in the CRS it fell back to (EPSG:4326). */
+    int first_k = -1;
+    for (int k = 0; k < n && first_k < 0; k++) {
+        OGRLayerH l = layer_named(src[k], geojson, name);
+        if (l && OGR_L_GetFeatureCount(l, TRUE) > 0) first_k = k;
+    }
+    for (int k = 0; k < n && first_k < 0; k++)
+        if (layer_named(src[k], geojson, name)) first_k = k;
+    OGRLayerH first = first_k >= 0 ? layer_named(src[first_k], geojson, name) : NULL;
     for (int k = 0; !st && k < n; k++) {
         OGRLayerH l = layer_named(src[k], geojson, name);
         if (!l) continue; /* a shard without inputs in this layer's CRS */
-        if (!first) first = l, first_k = k;
+        if (k != first_k && OGR_L_GetFeatureCount(l, TRUE) == 0) continue;
         st = out_layer(o, geojson, l, first, gl_shard_set_name(set, k),
                        gl_shard_set_name(set, first_k), &dst, err);
         OGR_L_ResetReading(l);
