@@ -143,16 +143,23 @@ assert m["from_index"] == "tiles.gpkg" and m["classes"] == "road;houses;trees;wa
 g = json.load(open("rel.geojson"))
 c = rows("rel_flat.csv")
 assert [f["properties"]["classification"] for f in g["features"]] == [r["classification"] for r in c]
-ds = ogr.Open("rel.gpkg"); lyr = ds.GetLayer(0)
-assert lyr.GetFeatureCount() == 48
-assert [f.GetField("classification") for f in lyr] == [r["classification"] for r in c]
+# (the GPKG keeps airport.jpg, which has no georeferencing, in its table labels_nogeo)
+ds = ogr.Open("rel.gpkg")
+layers = [ds.GetLayer(i) for i in range(ds.GetLayerCount())]
+assert sorted(l.GetName() for l in layers) == ["labels", "labels_nogeo"], [l.GetName() for l in layers]
+feats = {(f.GetField("input"), f.GetField("row"), f.GetField("col")): f.GetField("classification")
+         for l in layers for f in l}
+assert feats == {(r["input"], int(r["row"]), int(r["col"])): r["classification"] for r in c}
+assert len(feats) == 48
 # the QGIS style: every class once, categorised on 'classification'
 q = ET.parse("rel.qml").getroot()
 r = q.find("renderer-v2")
 assert r.get("type") == "categorizedSymbol" and r.get("attr") == "classification"
 cats = [x.get("value") for x in r.find("categories")]
 assert cats == ["road", "houses", "trees", "water", "nodata"], cats
-# the store's polygons (EPSG:4326) sit on the tiles: centroids at the CSV's lon/lat
+# the store's polygons (EPSG:4326) sit on the tiles: they hold the CSV's tile centre, and their
+# vertices include the tile's corners where gdaltransform puts the CSV's x/y bounds
+import subprocess
 ds = ogr.Open("tiles.gpkg"); lyr = ds.GetLayerByName("tiles")
 d = rows("direct_flat.csv")
 for f, r in zip(lyr, d):
@@ -160,8 +167,18 @@ for f, r in zip(lyr, d):
     if r["lon"] == "":
         assert g is None, r["filename"]
         continue
-    cx, cy = g.Centroid().GetX(), g.Centroid().GetY()
-    assert abs(cx - float(r["lon"])) < 1e-4 and abs(cy - float(r["lat"])) < 1e-4, (cx, cy, r)
+    centre = ogr.Geometry(ogr.wkbPoint)
+    centre.AddPoint_2D(float(r["lon"]), float(r["lat"]))
+    assert g.Contains(centre), (r, g.ExportToWkt()[:200])
+    x0, y0, x1, y1 = (r[k] for k in ("x_min", "y_min", "x_max", "y_max"))
+    out = subprocess.run(["gdaltransform", "-s_srs", r["crs"], "-t_srs", "OGC:CRS84", "-output_xy"],
+                         input=f"{x0} {y1}\n{x1} {y1}\n{x1} {y0}\n{x0} {y0}\n", capture_output=True,
+                         text=True, check=True).stdout.split()
+    ring = g.GetGeometryRef(0)
+    pts = [ring.GetPoint_2D(i) for i in range(ring.GetPointCount())]
+    for i in range(0, 8, 2):
+        w = float(out[i]), float(out[i + 1])
+        assert any(abs(p[0] - w[0]) < 1e-7 and abs(p[1] - w[1]) < 1e-7 for p in pts), (w, r)
 print("formats ok")
 PYEOF
 
