@@ -248,6 +248,10 @@ gl_status gl_label_output_check(const gl_label_params *p, const char *output, gl
     if (p->layer_per_crs && fmt != GL_LABEL_GPKG)
         return gl_fail(err, GL_ERR_ARG, "%s: --layer-per-crs needs a .gpkg output", output);
     if (!p->crs) return GL_OK;
+    if (fmt == GL_LABEL_TIF)
+        return gl_fail(err, GL_ERR_ARG,
+                       "%s: a .tif is written in each scene's own CRS; --crs is for .gpkg and .csv",
+                       output);
     OGRSpatialReferenceH s = gl_crs_parse(p->crs), wgs84 = gl_crs_parse("EPSG:4326");
     if (!s)
         st = gl_fail(err, GL_ERR_ARG, "%s: --crs '%s' is not a CRS GDAL knows", output, p->crs);

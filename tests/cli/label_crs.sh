@@ -61,7 +61,7 @@ run --split 2x2 --resume utm18.tif utm13.tif -o r.gpkg 2> r.err
 grep -q "1 labelled, 1 already complete" r.err
 
 # Refused before any work, with one line naming the output: GeoJSON in another CRS, a CRS GDAL
-# does not know, --layer-per-crs outside a GPKG, and both together.
+# does not know, --layer-per-crs outside a GPKG, both together, and --crs for a .tif.
 refuse() {
   local want=$1; shift
   if run --split 2x2 utm18.tif "$@" 2> refused.err; then echo "accepted: $*"; exit 1; fi
@@ -72,6 +72,7 @@ refuse "GeoJSON is always EPSG:4326" --crs EPSG:3857 -o bad.geojson
 refuse "not a CRS GDAL knows" --crs EPSG:99999999 -o bad.gpkg
 refuse "needs a .gpkg" --layer-per-crs -o bad.csv
 refuse "do not go together" --layer-per-crs --crs EPSG:4326 -o bad.gpkg
+refuse "each scene's own CRS" --crs EPSG:3857 -o bad.tif
 ls bad.* 2> /dev/null && { echo "a refused run left output"; exit 1; }
 run --split 2x2 --crs EPSG:4326 utm18.tif -o ok4326.geojson # the one CRS GeoJSON has
 
