@@ -4,8 +4,8 @@
 # one CRS keeps it, also a CRS without an EPSG code (gdal_translate -a_srs "+proj=..."); mixed
 # CRSs go to EPSG:4326 with tile corners where gdaltransform puts the pixel corners, or with
 # --layer-per-crs to one layer per CRS; --crs EPSG:3857 (and a WKT file) against gdaltransform and
-# ogr2ogr; inputs without georeferencing go to a table without geometry, never to an undefined
-# CRS; a GeoJSON of the whole world stays inside [-180,180]x[-90,90]; tiles outside --crs's area
+# ogr2ogr, also for the index store; inputs without georeferencing go to a table without
+# geometry, never to an undefined CRS; a GeoJSON of the whole world stays inside [-180,180]x[-90,90]; tiles outside --crs's area
 # keep their rows; shards of a custom-CRS run merge into that CRS (also when a shard got no
 # input); --resume moves old rows into the CRS of a now mixed run.
 set -eu
@@ -37,6 +37,7 @@ run --split 2x2 --crs EPSG:3857 utm18.tif utm13.tif -o m.gpkg 2> m.err
 run --split 2x2 --crs EPSG:3857 utm18.tif utm13.tif -o m.csv
 run --split 2x2 --crs custom.wkt utm18.tif -o fromfile.gpkg
 ogr2ogr -t_srs EPSG:3857 ref3857.gpkg per.gpkg labels_epsg_32618 labels_epsg_26913
+"$GEOLABEL" -q index --model "$M" --split 2x2 --crs EPSG:3857 utm18.tif utm13.tif -o idx.gpkg
 # Not georeferenced, first: a table without geometry, the georeferenced rows in their CRS.
 run --split 2x2 photo.jpg utm18.tif -o ng.gpkg
 run --split 2x2 photo.jpg utm18.tif -o ng.geojson
@@ -220,6 +221,9 @@ for r in csv.DictReader(open("m.csv", newline="")):
             max(p[1] for p in pts))
     got = tuple(float(r[k]) for k in ("x_min", "y_min", "x_max", "y_max"))
     assert all(abs(a - b) < 0.5 for a, b in zip(got, want)), (got, want)
+ds, L = layers("idx.gpkg")  # the index store's tile polygons go the same way
+assert same(L["tiles"].GetSpatialRef(), merc)
+assert corners_match(L["tiles"], "EPSG:3857", 1e-3, "index") == 8
 ds, L = layers("fromfile.gpkg")
 assert same(L["labels"].GetSpatialRef(), custom)
 ok = json.load(open("ok4326.geojson"))
