@@ -5,9 +5,10 @@
 # CRSs go to EPSG:4326 with tile corners where gdaltransform puts the pixel corners, or with
 # --layer-per-crs to one layer per CRS; --crs EPSG:3857 (and a WKT file) against gdaltransform and
 # ogr2ogr, also for the index store; inputs without georeferencing go to a table without
-# geometry, never to an undefined CRS; a GeoJSON of the whole world stays inside [-180,180]x[-90,90]; tiles outside --crs's area
-# keep their rows; shards of a custom-CRS run merge into that CRS (also when a shard got no
-# input); --resume moves old rows into the CRS of a now mixed run.
+# geometry, never to an undefined CRS; a GeoJSON of the whole world stays inside
+# [-180,180]x[-90,90]; tiles outside --crs's area keep their rows; shards of a custom-CRS run
+# merge into that CRS (also when a shard got no input); --resume moves old rows into the CRS of
+# a now mixed run.
 set -eu
 M=$GEOLABEL_SHARED/fixtures/clip-tiny-b32
 D=$GEOLABEL_SHARED/data/imagery
