@@ -58,13 +58,12 @@ typedef enum { T_STR, T_INT, T_REAL, T_BLOB } col_type;
 static const struct {
     const char *name;
     col_type type;
-} TILE_FIELDS[] = {{"input_id", T_INT}, {"input", T_STR},    {"filename", T_STR},
-                   {"tile", T_INT},     {"row", T_INT},      {"col", T_INT},
-                   {"left", T_INT},     {"upper", T_INT},    {"right", T_INT},
-                   {"lower", T_INT},    {"nodata", T_INT},   {"crs", T_STR},
-                   {"crs_wkt", T_STR},  {"lon", T_REAL},     {"lat", T_REAL},
-                   {"lon_min", T_REAL}, {"lat_min", T_REAL}, {"lon_max", T_REAL},
-                   {"lat_max", T_REAL}, {"corners", T_BLOB}, {"embedding", T_BLOB}};
+} TILE_FIELDS[] = {
+    {"input_id", T_INT}, {"input", T_STR},    {"filename", T_STR}, {"tile", T_INT},
+    {"row", T_INT},      {"col", T_INT},      {"left", T_INT},     {"upper", T_INT},
+    {"right", T_INT},    {"lower", T_INT},    {"nodata", T_INT},   {"crs", T_STR},
+    {"lon", T_REAL},     {"lat", T_REAL},     {"lon_min", T_REAL}, {"lat_min", T_REAL},
+    {"lon_max", T_REAL}, {"lat_max", T_REAL}, {"corners", T_BLOB}, {"embedding", T_BLOB}};
 enum {
     F_INPUT_ID,
     F_INPUT,
@@ -78,7 +77,6 @@ enum {
     F_LOWER,
     F_NODATA,
     F_CRS,
-    F_CRS_WKT,
     F_LON,
     F_LAT,
     F_LON_MIN,
@@ -487,7 +485,6 @@ gl_status gl_index_writer_add(gl_index_writer *w, int tile, const gl_label_row *
     OGR_F_SetFieldString(f, F_FILENAME, r->filename);
     OGR_F_SetFieldString(f, F_INPUT, r->input ? r->input : r->filename);
     OGR_F_SetFieldString(f, F_CRS, r->has_geo && r->crs ? r->crs : "");
-    OGR_F_SetFieldString(f, F_CRS_WKT, r->has_geo && r->crs_wkt ? r->crs_wkt : "");
     double bb[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY};
     for (int k = 0; k < 4; k++) {
         bb[0] = fmin(bb[0], r->ring_lonlat[k][0]), bb[2] = fmax(bb[2], r->ring_lonlat[k][0]);
@@ -798,7 +795,8 @@ struct gl_index_cursor {
 
 #define GEO_COLUMNS                                                                                \
     "SELECT fid, nodata, embedding, lon_min, lat_min, lon_max, lat_max, input_id, tile, input, "   \
-    "filename, \"row\", \"col\", \"left\", \"upper\", \"right\", \"lower\", crs, crs_wkt, lon, "   \
+    "filename, \"row\", \"col\", \"left\", \"upper\", \"right\", \"lower\", crs, "                 \
+    "(SELECT g.crs_wkt FROM geolabel_inputs g WHERE g.id = tiles.input_id), lon, "                 \
     "lat, "                                                                                        \
     "corners FROM tiles "
 

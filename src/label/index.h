@@ -4,13 +4,16 @@
  * FORMAT (format_version 1). An OGC GeoPackage written through GDAL/OGR (QGIS opens it):
  *   layer "tiles" (features; fid = the tile id `search --tile` takes), geometry Polygon in the
  *   layer CRS (EPSG:4326 unless --crs chose another), fields:
+ *     input_id INTEGER    the id of the input's row in geolabel_inputs
  *     input TEXT          the input path as given          filename TEXT  its base name (GVL's)
  *     tile INTEGER        index in the input's tiling order (row-major, from 0)
  *     row, col INTEGER    grid position                    left, upper, right, lower INTEGER
  *                         pixel bounds in GVL's naming (lower = top y, upper = bottom y)
  *     nodata INTEGER      1: the tile is wholly nodata and has no embedding
- *     crs TEXT            the raster's CRS label ("EPSG:26913"; "" when not georeferenced)
- *     crs_wkt TEXT        the raster's CRS as given to OGR ("" when not georeferenced)
+ *     crs TEXT            the raster's CRS label ("EPSG:26913"; "" when not georeferenced);
+ *                         the full WKT is the input's (geolabel_inputs.crs_wkt by input_id):
+ *                         a UTM WKT2 is ~1.5 KB, more than an f16 embedding, so tiles don't
+ *                         repeat it
  *     lon, lat REAL       tile centre, WGS 84 (NULL when not georeferenced)
  *     lon_min, lat_min, lon_max, lat_max REAL   WGS 84 bounds of the corners (for --bbox)
  *     corners BLOB        16 little-endian doubles: TL, TR, BR, BL as (x, y) in the raster's CRS,

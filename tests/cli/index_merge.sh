@@ -26,7 +26,7 @@ for i in 0 1; do idx --shard $i/2 --shard-by tile in -o t$i.gpkg; done
 
 cat > check.py <<'PYEOF'
 import sqlite3, sys
-COLS = ("input, filename, tile, row, col, left, upper, right, lower, nodata, crs, crs_wkt, lon, "
+COLS = ("input, filename, tile, row, col, left, upper, right, lower, nodata, crs, lon, "
         "lat, lon_min, lat_min, lon_max, lat_max, corners, embedding")
 def store(path):
     db = sqlite3.connect(path)
