@@ -2,6 +2,7 @@
  * GPKG through OGR, all into a temporary file renamed into place; and reading them for --resume. */
 #include "label/crs.h"
 #include "label/geotiff.h"
+#include "label/rows.h"
 
 #include "io/raster_internal.h"
 
@@ -421,6 +422,7 @@ static gl_status copy_ogr_rows(gl_label_writer *w, gl_error *err) {
                        : gl_fail(err, GL_ERR_FORMAT, "%s: no layer to resume", w->path);
     for (int li = 0; !st && li < GDALDatasetGetLayerCount(src); li++) {
         OGRLayerH in = GDALDatasetGetLayer(src, li);
+        if (!label_rows_is_tile_layer(in)) continue; /* layer_styles: written anew */
         OGRSpatialReferenceH ls = OGR_L_GetSpatialRef(in);
         int dst = -1;
         OGRCoordinateTransformationH ct = NULL;
@@ -701,7 +703,8 @@ static gl_status verify_ogr(gl_label_writer *w, gl_error *err) {
     GDALDatasetH ds = GDALOpenEx(w->tmp_path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
     long n = ds ? 0 : -1;
     for (int i = 0; ds && i < GDALDatasetGetLayerCount(ds); i++)
-        n += (long)OGR_L_GetFeatureCount(GDALDatasetGetLayer(ds, i), TRUE);
+        if (label_rows_is_tile_layer(GDALDatasetGetLayer(ds, i)))
+            n += (long)OGR_L_GetFeatureCount(GDALDatasetGetLayer(ds, i), TRUE);
     if (ds) GDALClose(ds);
     if (n != w->n_features)
         return gl_fail(err, GL_ERR_IO, "%s: %ld of %ld features were written (disk full?)", w->path,
@@ -723,6 +726,10 @@ gl_status gl_label_writer_commit(gl_label_writer *w, gl_error *err) {
         /* An empty run still leaves a valid, empty layer. */
         if (!st && !w->per_crs) st = main_layer(w, NULL, &idx, err);
         if (!st && w->per_crs && !w->n_layers) st = main_layer(w, NULL, &idx, err);
+        /* Every layer's style inside the GPKG; the .qml below styles a single-layer file. */
+        if (!st && w->fmt == GL_LABEL_GPKG && w->classes)
+            st = gl_qml_gpkg_styles(w->ds, w->path, (const char *const *)w->classes, w->n_classes,
+                                    w->colors, err);
         if (w->fmt == GL_LABEL_GPKG && GDALDatasetCommitTransaction(w->ds) != OGRERR_NONE && !st)
             st = gl_fail(err, GL_ERR_IO, "%s: cannot commit: %s", w->path, CPLGetLastErrorMsg());
         CPLErrorReset();
@@ -818,6 +825,7 @@ static gl_status done_load_ogr(const char *path, gl_label_done **rows, int *n, g
     int cap = 0, idx[7];
     for (int li = 0; !st && li < GDALDatasetGetLayerCount(ds); li++) {
         OGRLayerH l = GDALDatasetGetLayer(ds, li);
+        if (!label_rows_is_tile_layer(l)) continue;
         for (int k = 0; !st && k < 7; k++) {
             const char *name = FIELDS[k ? k : F_INPUT].name; /* idx[0]: the input path */
             if ((idx[k] = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(l), name)) < 0)

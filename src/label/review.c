@@ -3,13 +3,13 @@
  * (review.js). */
 #include "label/draw.h"
 #include "label/label.h"
+#include "label/rows.h"
 
 #include <cjson/cJSON.h>
 #include <cpl_conv.h>
 #include <cpl_vsi.h>
 #include <gdal.h>
 #include <math.h>
-#include <ogr_api.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -65,28 +65,23 @@ static int add_class(class_list *c, const char *name, const char *tree) {
 
 /* ---------------------------------------------------------------- reading the labels */
 
+/* Every tile layer of the file (a GPKG's per-CRS layers and labels_nogeo too), through the one
+ * reader show and eval use. */
 static gl_status read_labels(const char *path, review_tile **tiles, int *n, class_list *cl,
                              scene_list *sc, gl_error *err) {
-    GDALAllRegister();
-    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
-    if (!ds) return gl_fail(err, GL_ERR_FORMAT, "%s: cannot read the labels", path);
-    OGRLayerH l = GDALDatasetGetLayerCount(ds) ? GDALDatasetGetLayer(ds, 0) : NULL;
+    label_rows *r = label_rows_open(path, err);
+    if (!r) return err->code;
     static const char *const need[] = {"filename", "row",   "col",   "left",
                                        "upper",    "right", "lower", "classification"};
-    int idx[8], i_score = -1, i_tree = -1, i_top = -1;
-    gl_status st = l ? GL_OK : gl_fail(err, GL_ERR_FORMAT, "%s: no layer", path);
-    OGRFeatureDefnH def = l ? OGR_L_GetLayerDefn(l) : NULL;
+    int idx[8];
+    gl_status st = GL_OK;
     for (int k = 0; !st && k < 8; k++)
-        if ((idx[k] = OGR_FD_GetFieldIndex(def, need[k])) < 0)
+        if ((idx[k] = label_rows_column(r, need[k])) < 0)
             st = gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' column", path, need[k]);
-    if (!st) {
-        i_score = OGR_FD_GetFieldIndex(def, "score");
-        i_tree = OGR_FD_GetFieldIndex(def, "classification_tree");
-        i_top = OGR_FD_GetFieldIndex(def, "top3");
-    }
-    int cap = 0;
-    OGRFeatureH f;
-    while (!st && (f = OGR_L_GetNextFeature(l))) {
+    int i_score = label_rows_column(r, "score"),
+        i_tree = label_rows_column(r, "classification_tree"), i_top = label_rows_column(r, "top3");
+    int cap = 0, more = 0;
+    while (!st && (more = label_rows_next(r, err)) > 0) {
         if (*n >= MAX_TILES) {
             st = gl_fail(err, GL_ERR_LIMIT, "%s: more than %d tiles for one page", path, MAX_TILES);
         } else if (*n == cap) {
@@ -97,34 +92,33 @@ static gl_status read_labels(const char *path, review_tile **tiles, int *n, clas
             else
                 *tiles = g;
         }
-        if (!st) {
-            review_tile *t = &(*tiles)[*n];
-            memset(t, 0, sizeof *t);
-            int *v[] = {&t->row, &t->col, &t->left, &t->upper, &t->right, &t->lower};
-            for (int k = 0; k < 6; k++)
-                *v[k] = atoi(OGR_F_GetFieldAsString(f, idx[k + 1]));
-            const char *label = OGR_F_GetFieldAsString(f, idx[7]);
-            const char *score = i_score >= 0 ? OGR_F_GetFieldAsString(f, i_score) : "";
-            t->score = *score && strcmp(label, "nodata") ? strtod(score, NULL) : NAN;
-            t->cls = -1; /* nodata */
-            if (!isnan(t->score) || strcmp(label, "nodata")) {
-                int k = add_class(cl, label, i_tree >= 0 ? OGR_F_GetFieldAsString(f, i_tree) : "");
-                t->cls = k >= 0 ? k : k == -2 ? -2 : -3;
-            }
-            t->scene = find_or_add(&sc->names, &sc->n,
-                                   gl_path_base_name(OGR_F_GetFieldAsString(f, idx[0])), MAX_TILES);
-            const char *top = i_top >= 0 ? OGR_F_GetFieldAsString(f, i_top) : "";
-            if (*top && !(t->top3 = strdup(top))) t->cls = -3;
-            if (t->cls == -2)
-                st = gl_fail(err, GL_ERR_LIMIT, "%s: more than %d classes", path, MAX_CLASSES);
-            else if (t->cls < -1 || t->scene < 0)
-                st = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
-            else
-                (*n)++;
+        if (st) break;
+        review_tile *t = &(*tiles)[*n];
+        memset(t, 0, sizeof *t);
+        int *v[] = {&t->row, &t->col, &t->left, &t->upper, &t->right, &t->lower};
+        for (int k = 0; k < 6; k++)
+            *v[k] = atoi(label_rows_field(r, idx[k + 1]));
+        const char *label = label_rows_field(r, idx[7]);
+        const char *score = label_rows_field(r, i_score);
+        t->score = *score && strcmp(label, "nodata") ? strtod(score, NULL) : NAN;
+        t->cls = -1; /* nodata */
+        if (!isnan(t->score) || strcmp(label, "nodata")) {
+            int k = add_class(cl, label, label_rows_field(r, i_tree));
+            t->cls = k >= 0 ? k : k == -2 ? -2 : -3;
         }
-        OGR_F_Destroy(f);
+        t->scene = find_or_add(&sc->names, &sc->n, gl_path_base_name(label_rows_field(r, idx[0])),
+                               MAX_TILES);
+        const char *top = label_rows_field(r, i_top);
+        if (*top && !(t->top3 = strdup(top))) t->cls = -3;
+        if (t->cls == -2)
+            st = gl_fail(err, GL_ERR_LIMIT, "%s: more than %d classes", path, MAX_CLASSES);
+        else if (t->cls < -1 || t->scene < 0)
+            st = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+        else
+            (*n)++;
     }
-    GDALClose(ds);
+    if (!st && more < 0) st = err->code;
+    label_rows_free(r);
     if (!st && *n == 0) st = gl_fail(err, GL_ERR_FORMAT, "%s: no labelled tiles", path);
     return st;
 }

@@ -26,8 +26,7 @@ static char *dup_or_empty(const char *s) {
     return strdup(s ? s : "");
 }
 
-/* A layer of tiles has row and col fields; others (a GPKG's layer_styles) are not rows. */
-static int is_tile_layer(OGRLayerH l) {
+int label_rows_is_tile_layer(OGRLayerH l) {
     OGRFeatureDefnH d = OGR_L_GetLayerDefn(l);
     return OGR_FD_GetFieldIndex(d, "row") >= 0 && OGR_FD_GetFieldIndex(d, "col") >= 0;
 }
@@ -36,7 +35,7 @@ static int is_tile_layer(OGRLayerH l) {
 static int seek_layer(label_rows *r, int from) {
     for (r->layer = from; r->layer < r->n_layers; r->layer++) {
         r->l = GDALDatasetGetLayer(r->ds, r->layer);
-        if (r->l && is_tile_layer(r->l)) return 1;
+        if (r->l && label_rows_is_tile_layer(r->l)) return 1;
     }
     return 0;
 }

@@ -5,6 +5,8 @@
 
 #include "geolabel.h"
 
+#include <ogr_api.h>
+
 /* One table, one row at a time. A vector file's rows are the features of all its tile layers
  * (those with row and col fields: label writes one, or one per CRS) in order; its columns are the
  * first such layer's fields, and a later layer's fields are found by name. Caller frees with
@@ -22,5 +24,9 @@ const char *label_rows_path(const label_rows *r);
  * all layers), into buf. */
 const char *label_rows_where(const label_rows *r, char *buf, size_t cap);
 long label_rows_index(const label_rows *r); /* the number above: line or feature */
+
+/* 1 when the layer holds tiles (row and col fields), not, say, a GPKG's layer_styles: every
+ * reader of label's vector outputs takes these layers and skips the rest. */
+int label_rows_is_tile_layer(OGRLayerH l);
 
 #endif

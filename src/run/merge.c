@@ -3,6 +3,7 @@
  * optionally in the order one process would have written. */
 #include "geolabel.h"
 #include "io/raster_internal.h"
+#include "label/rows.h"
 
 #include <gdal.h>
 #include <ogr_api.h>
@@ -414,13 +415,26 @@ static gl_status merge_ogr(const char *output, int geojson, const gl_shard_set *
     /* Layers in order of first appearance over the shards. */
     for (int k = 0; !st && k < n; k++)
         for (int i = 0; !st && i < GDALDatasetGetLayerCount(src[k]); i++) {
-            const char *name = OGR_L_GetName(GDALDatasetGetLayer(src[k], i));
-            if (!layer_named(o.ds, geojson, name))
+            OGRLayerH l = GDALDatasetGetLayer(src[k], i);
+            const char *name = OGR_L_GetName(l);
+            if (layer_named(o.ds, geojson, name)) continue;
+            if (label_rows_is_tile_layer(l))
                 st = merge_layer(&o, geojson, src, set, name, p, &tiles, sum, err);
         }
     tab_free(&tiles);
     if (!st && !geojson && GDALDatasetCommitTransaction(o.ds) != OGRERR_NONE)
         st = gl_fail(err, GL_ERR_IO, "%s: cannot commit: %s", o.tmp, CPLGetLastErrorMsg());
+    /* Other tables (layer_styles: the tile layers' QGIS styles, alike in every shard of one
+     * run) from the first shard that has them; the copy makes its own transaction. */
+    for (int k = 0; !st && !geojson && k < n; k++)
+        for (int i = 0; !st && i < GDALDatasetGetLayerCount(src[k]); i++) {
+            OGRLayerH l = GDALDatasetGetLayer(src[k], i);
+            const char *name = OGR_L_GetName(l);
+            if (!label_rows_is_tile_layer(l) && !layer_named(o.ds, geojson, name) &&
+                !GDALDatasetCopyLayer(o.ds, l, name, NULL))
+                st = gl_fail(err, GL_ERR_IO, "%s: cannot copy layer %s: %s", o.tmp, name,
+                             CPLGetLastErrorMsg());
+        }
     if (o.ds) {
         CPLErrorReset();
         GDALClose(o.ds);

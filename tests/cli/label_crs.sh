@@ -97,9 +97,10 @@ def same(a, b):  # the same CRS; how Python and the file order axes is another m
     return a is not None and b is not None and \
         a.IsSame(b, ["IGNORE_DATA_AXIS_TO_SRS_AXIS_MAPPING=YES"]) == 1
 
-def layers(path):
+def layers(path):  # the tile layers (QGIS's layer_styles table holds their styles)
     ds = ogr.Open(path)
-    return ds, {ds.GetLayer(i).GetName(): ds.GetLayer(i) for i in range(ds.GetLayerCount())}
+    return ds, {ds.GetLayer(i).GetName(): ds.GetLayer(i) for i in range(ds.GetLayerCount())
+                if ds.GetLayer(i).GetName() != "layer_styles"}
 
 def gt_of(img):
     return gdal.Open(img).GetGeoTransform()
@@ -238,7 +239,8 @@ assert L["labels"].GetFeatureCount() == 4 and L["labels_nogeo"].GetFeatureCount(
 assert L["labels_nogeo"].GetGeomType() == ogr.wkbNone
 db = sqlite3.connect("ng.gpkg")
 kinds = dict(db.execute("select table_name, data_type from gpkg_contents"))
-assert kinds == {"labels": "features", "labels_nogeo": "attributes"}, kinds
+assert kinds == {"labels": "features", "labels_nogeo": "attributes",
+                 "layer_styles": "attributes"}, kinds
 srs_ids = [r[0] for r in db.execute("select srs_id from gpkg_geometry_columns")]
 assert srs_ids == [32618], srs_ids
 used = [r[0] for r in db.execute("select srs_name from gpkg_spatial_ref_sys s join "
