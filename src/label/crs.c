@@ -36,6 +36,10 @@ char *gl_crs_wkt(OGRSpatialReferenceH s) {
     return wkt;
 }
 
+const char *gl_crs_column(const char *code, const char *wkt) {
+    return code && *code ? code : wkt ? wkt : "";
+}
+
 int gl_crs_authority(OGRSpatialReferenceH s, char *name, size_t name_cap, char *code,
                      size_t code_cap) {
     OGRSpatialReferenceH c = OSRClone(s);

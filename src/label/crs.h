@@ -22,6 +22,10 @@ int gl_crs_authority(OGRSpatialReferenceH s, char *name, size_t name_cap, char *
                      size_t code_cap);
 /* "EPSG:3857", or the CRS's WKT when it has no code: what a crs column says. malloc'ed. */
 char *gl_crs_text(OGRSpatialReferenceH s);
+/* The crs column of a row whose input's CRS has the code `code` ("EPSG:32618", or "" when it has
+ * none) and the one-line WKT2 `wkt`: the code, else the WKT, else "". Every table label and
+ * truth write says it alike. */
+const char *gl_crs_column(const char *code, const char *wkt);
 /* from -> to with PROJ's complaints kept off stderr; NULL when PROJ has none. */
 OGRCoordinateTransformationH gl_crs_transformation(OGRSpatialReferenceH from,
                                                    OGRSpatialReferenceH to);

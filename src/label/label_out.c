@@ -90,7 +90,7 @@ static const char *field_text(const gl_label_row *r, int k, char *buf, size_t ca
         return buf;
     case 12: /* the CRS's code, else (a CRS without one) its WKT */
         if (!r->has_geo) return "";
-        return r->crs && *r->crs ? r->crs : r->crs_wkt ? r->crs_wkt : "";
+        return gl_crs_column(r->crs, r->crs_wkt);
     case F_INPUT:
         return r->input ? r->input : r->filename;
     case F_LLM_ERROR:

@@ -2,6 +2,7 @@
  * pixel) or vector footprints (any area of a feature), on the same tiles `label` cuts. */
 #include "geolabel.h"
 #include "io/raster_internal.h"
+#include "label/crs.h"
 
 #include <cpl_error.h>
 #include <gdal.h>
@@ -297,7 +298,7 @@ static gl_status write_row(FILE *fp, gl_raster *r, const char *image, const gl_t
     gl_status st = gl_raster_crs_to_lonlat(r, X, Y, &lon, &lat, err);
     if (st) return st;
     fputs(",1,", fp);
-    gl_csv_write_field(fp, in->crs_label);
+    gl_csv_write_field(fp, gl_crs_column(in->crs_label, in->crs_wkt));
     fprintf(fp, ",%.15g,%.15g,%.15g,%.15g,%.15g,%.15g\n", lo[0], lo[1], hi[0], hi[1], lon, lat);
     return GL_OK;
 }

@@ -105,6 +105,30 @@ for row in csv.DictReader(open("same.csv", newline="")):
 assert check("drop.csv", expect([px(45, 5), px(89, 59), px(0, 20)], grid=list(tiles(4, 4, True)))) == 2
 print("truth ok")
 PYEOF
+# A CRS without an EPSG code: the crs column holds its WKT (what label writes), which OSR reads as
+# the scene's CRS (gdalsrsinfo), not an empty field.
+CUSTOM="+proj=tmerc +lat_0=10 +lon_0=-74.5 +k=0.9995 +x_0=200000 +y_0=100000 +ellps=GRS80 +units=m +no_defs"
+gdal_translate -q -a_srs "$CUSTOM" scene.tif cscene.tif
+gdal_translate -q -a_srs "$CUSTOM" mask.tif cmask.tif
+gdalsrsinfo -o wkt cscene.tif > cscene.srs
+"$GEOLABEL" truth --mask cmask.tif --split 3x3 cscene.tif -o custom.csv
+"$PY" - <<'PYEOF'
+import csv
+from osgeo import osr
+want = osr.SpatialReference(); want.SetFromUserInput(open("cscene.srs").read().strip())
+assert want.GetAuthorityCode(None) is None, "the test CRS must have no code"
+rows = list(csv.DictReader(open("custom.csv", newline="")))
+ref = {(r["row"], r["col"]): r for r in csv.DictReader(open("same.csv", newline=""))}
+assert len(rows) == 9
+for r in rows:
+    got = osr.SpatialReference()
+    assert r["crs"] and got.SetFromUserInput(r["crs"]) == 0, r["crs"][:80]
+    assert got.IsSame(want, ["IGNORE_DATA_AXIS_TO_SRS_AXIS_MAPPING=YES"]) == 1, r["crs"][:80]
+    assert "\n" not in r["crs"] and r["crs"].startswith("PROJCRS["), r["crs"][:80]
+    s = ref[(r["row"], r["col"])]
+    for k in ("classification", "x_min", "y_min", "x_max", "y_max"):
+        assert r[k] == s[k], (k, r[k], s[k])
+PYEOF
 # The header is the label CSV's.
 head -n 1 same.csv | grep -qx 'filename,row,col,left,upper,right,lower,classification_mode,description,classification_tree,classification,score,crs,x_min,y_min,x_max,y_max,lon,lat'
 # A non-georeferenced mask of another size cannot cover the scene: one clear line, non-zero exit.
