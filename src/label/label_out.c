@@ -394,9 +394,8 @@ static gl_status bind_route(gl_label_writer *w, crs_route *r, gl_error *err) {
         to = NULL;
     } else if (w->fmt != GL_LABEL_CSV) {
         st = main_layer(w, r->srs, &r->layer, err);
-        to = w->target;
-        /* GeoJSON geometry comes in lon/lat from the run; only --crs's columns are transformed */
-        if (w->fmt == GL_LABEL_GEOJSON && !w->fixed) to = NULL;
+        /* a GeoJSON's tiles go to its layer's EPSG:4326 as a GPKG's go to its CRS */
+        to = w->fmt == GL_LABEL_GEOJSON && !st ? w->layers[r->layer].srs : w->target;
     }
     if (!st && to && !gl_crs_same(r->srs, to)) {
         CPLErrorReset();
@@ -619,7 +618,7 @@ gl_status gl_label_writer_add(gl_label_writer *w, const gl_label_row *r, gl_erro
     if (st) return st;
     gl_label_row row = *r;
     OGRGeometryH g = NULL;
-    if (route && route->ct && (w->fixed || w->fmt == GL_LABEL_GPKG)) {
+    if (route && route->ct) {
         if (!(g = gl_crs_tile(route->ct, r->ring_crs, route->lat_limit))) w->n_outside++;
     }
     if (route && w->fixed) { /* the crs and bound columns in --crs's CRS */
@@ -630,7 +629,7 @@ gl_status gl_label_writer_add(gl_label_writer *w, const gl_label_row *r, gl_erro
         if (route->ct)
             row.x_min = e.MinX, row.x_max = e.MaxX, row.y_min = e.MinY, row.y_max = e.MaxY;
     }
-    if (w->fmt != GL_LABEL_GPKG && g) OGR_G_DestroyGeometry(g), g = NULL;
+    if (w->fmt == GL_LABEL_CSV && g) OGR_G_DestroyGeometry(g), g = NULL;
     if (w->fmt == GL_LABEL_CSV) {
         write_csv_row(w, &row);
         return GL_OK;
@@ -644,10 +643,10 @@ gl_status gl_label_writer_add(gl_label_writer *w, const gl_label_row *r, gl_erro
             st = create_layer(w, LAYER_NOGEO, NULL, &layer, err);
     } else {
         layer = route->layer;
-        if (w->fmt == GL_LABEL_GEOJSON)
-            g = gl_crs_polygon(r->ring_lonlat, 4); /* the run's lon/lat: exact corners */
-        else if (!route->ct)
-            g = gl_crs_polygon(r->ring_crs, 4);
+        /* In the output's own CRS: the corners as they are (a GeoJSON's from the run's lon/lat,
+         * whose latitudes stop at the poles) */
+        if (!route->ct)
+            g = gl_crs_polygon(w->fmt == GL_LABEL_GEOJSON ? r->ring_lonlat : r->ring_crs, 4);
     }
     if (st) {
         if (g) OGR_G_DestroyGeometry(g);

@@ -160,6 +160,18 @@ for feat in g["features"]:
     ring = feat["geometry"]["coordinates"][0]
     for w in want:
         assert any(abs(q[0] - w[0]) < 2e-7 and abs(q[1] - w[1]) < 2e-7 for q in ring), (w, ring)
+# 1c. GeoJSON tiles are densified as GPKG's are: 8 points per edge, every one where gdaltransform
+# puts that pixel point (not the 4 corners joined by straight lon/lat lines).
+for feat in g["features"]:
+    p = feat["properties"]
+    c = [(p["left"], p["lower"]), (p["right"], p["lower"]), (p["right"], p["upper"]),
+         (p["left"], p["upper"])]
+    px = [(a[0] + s / 8 * (b[0] - a[0]), a[1] + s / 8 * (b[1] - a[1]))
+          for a, b in zip(c, c[1:] + c[:1]) for s in range(8)]
+    ring = feat["geometry"]["coordinates"][0]
+    assert len(ring) == 33 and ring[0] == ring[-1], len(ring)
+    for w in transform(p["input"], px, "OGC:CRS84"):
+        assert sum(abs(q[0] - w[0]) < 2e-7 and abs(q[1] - w[1]) < 2e-7 for q in ring[:-1]) == 1, (w, ring)
 
 # 2. Mixed CRSs: one layer in EPSG:4326; tile corners where gdaltransform puts them (1e-6 deg);
 # the crs and bound columns stay in each input's own CRS.

@@ -32,7 +32,7 @@ for f, r in zip(feats, rows):
     rings = f["geometry"]["coordinates"]
     assert f["geometry"]["type"] == "Polygon" and len(rings) == 1
     ring = rings[0]
-    assert ring[0] == ring[-1] and len(ring) == 5
+    assert ring[0] == ring[-1] and len(ring) == 4 * 8 + 1  # 8 points per edge, as in a GPKG
     area = sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(ring, ring[1:]))
     assert area > 0, "exterior ring is clockwise"
     for lon, lat in ring:
