@@ -956,6 +956,7 @@ typedef struct {
     long tiles;        /* tiles labelled in this run, nodata tiles included */
     long nodata_tiles; /* tiles wholly nodata: labelled "nodata" without a model call */
     double seconds;
+    char index_compute_dtype[8]; /* --from-index: the dtype that embedded the index; else "" */
 } gl_label_summary;
 
 /* The manifest of a label run with these params (see the runs section). Free with
@@ -1015,6 +1016,7 @@ typedef struct {
     long scanned; /* tiles compared */
     int hits;
     double seconds; /* the scan alone, without loading the model or encoding the query */
+    char index_compute_dtype[8]; /* the dtype that embedded the index's tiles */
 } gl_search_summary;
 /* clip may be NULL for a tile query. The index's model must be clip's. output: .csv (rank,
  * tile_id, score, input, filename, row, col, left, upper, right, lower, lon, lat) or .geojson
@@ -1357,6 +1359,7 @@ char *gl_run_manifest_path(const char *output);
 typedef struct {
     const char *command;        /* "embed", "locate", "predict", "dataset build" */
     const char *model_hash;     /* gl_clip_model_hash, or NULL */
+    const char *compute_dtype;  /* the image tower's gl_dtype_name, or NULL: no CLIP ran */
     const char *const *options; /* what decides the results, as "name=value": must agree */
     int n_options;
     gl_shard shard;

@@ -18,6 +18,7 @@ static void usage(FILE *fp) {
             "  runs_ms_per_item, median_ms_per_item.\n"
             "  GEOLABEL_ISA=avx2|avx512|amx caps the kernels' instruction set; a level this CPU\n"
             "  lacks runs the best one it has, with a warning.\n");
+    cli_dtype_help(fp);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -27,22 +28,22 @@ static int cmp_double(const void *a, const void *b) {
 
 int cmd_bench(int argc, char **argv) {
     const struct option opts[] = {CLI_OPT(ARCH),
-                                  {"model", required_argument, 0, 'm'},
+                                  CLI_OPT(MODEL),
                                   {"tower", required_argument, 0, 'w'},
-                                  {"batch", required_argument, 0, 'b'},
-                                  {"threads", required_argument, 0, 'j'},
+                                  CLI_OPT(BATCH),
+                                  CLI_OPT(THREADS),
                                   {"tokens", required_argument, 0, 'n'},
                                   {"runs", required_argument, 0, 'r'},
-                                  {"dtype", required_argument, 0, 'd'},
+                                  CLI_OPT(DTYPE),
                                   {"json", no_argument, 0, 'J'},
-                                  {"help", no_argument, 0, 'h'},
+                                  CLI_OPT(HELP),
                                   {0, 0, 0, 0}};
     const char *model = NULL;
     int image = 1, batch = 1, tokens = GL_CLIP_CONTEXT, runs = 10, json = 0, c;
     gl_clip_params p = gl_clip_default_params();
     optind = 1;
     while ((c = cli_getopt(argc, argv, "m:h", opts, NULL)) != -1) {
-        if (c == 'm')
+        if (c == 'm' || c == CLI_O_MODEL)
             model = optarg;
         else if (c == CLI_O_ARCH)
             p.arch = optarg;
@@ -50,20 +51,22 @@ int cmd_bench(int argc, char **argv) {
             if (strcmp(optarg, "image") && strcmp(optarg, "text"))
                 return cli_usage_error("bench", "--tower is image or text, not '%s'", optarg);
             image = !strcmp(optarg, "image");
-        } else if (c == 'b' && (batch = cli_parse_int("bench", "--batch", optarg, 1, 4096)) < 0)
+        } else if (c == CLI_O_BATCH &&
+                   (batch = cli_parse_int("bench", "--batch", optarg, 1, 4096)) < 0)
             return CLI_USAGE;
-        else if (c == 'j' && (p.threads = cli_parse_int("bench", "--threads", optarg, 1, 1024)) < 0)
+        else if (c == CLI_O_THREADS &&
+                 (p.threads = cli_parse_int("bench", "--threads", optarg, 1, 1024)) < 0)
             return CLI_USAGE;
         else if (c == 'n' &&
                  (tokens = cli_parse_int("bench", "--tokens", optarg, 2, GL_CLIP_CONTEXT)) < 0)
             return CLI_USAGE;
         else if (c == 'r' && (runs = cli_parse_int("bench", "--runs", optarg, 1, 100000)) < 0)
             return CLI_USAGE;
-        else if (c == 'd' && cli_parse_dtype("bench", optarg, &p.dtype))
+        else if (c == CLI_O_DTYPE && cli_parse_dtype("bench", optarg, &p.dtype))
             return CLI_USAGE;
         else if (c == 'J')
             json = 1;
-        else if (c == 'h')
+        else if (c == 'h' || c == CLI_O_HELP)
             return usage(stdout), CLI_OK;
         else if (c == '?')
             return CLI_USAGE; /* cli_getopt said why */

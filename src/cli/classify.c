@@ -17,6 +17,7 @@ static void usage(FILE *fp) {
                 "  --top-k K                 classes listed in the top_k column (default 5)\n");
     cli_help(fp, CLI_O_BATCH);
     cli_help(fp, CLI_O_THREADS);
+    cli_dtype_help(fp);
     fprintf(fp, "  -o, --output OUT.csv      the CSV (default: stdout)\n"
                 "Writes CSV filename,label,score,top_k (top_k as 'label:prob;label:prob').\n"
                 "A hierarchy (.yaml) is `label`'s: classify takes a flat list only.\n");
@@ -66,6 +67,7 @@ int cmd_classify(int argc, char **argv) {
                                   {"top-k", required_argument, 0, 'k'},
                                   CLI_OPT(BATCH),
                                   CLI_OPT(THREADS),
+                                  CLI_OPT(DTYPE),
                                   CLI_OPT(OUTPUT),
                                   CLI_OPT(HELP),
                                   {0, 0, 0, 0}};
@@ -92,6 +94,8 @@ int cmd_classify(int argc, char **argv) {
             return CLI_USAGE;
         else if (c == CLI_O_THREADS &&
                  (p.threads = cli_parse_int("classify", "--threads", optarg, 1, 1024)) < 0)
+            return CLI_USAGE;
+        else if (c == CLI_O_DTYPE && cli_parse_dtype("classify", optarg, &p.dtype))
             return CLI_USAGE;
         else if (c == 'h' || c == CLI_O_HELP)
             return usage(stdout), CLI_OK;

@@ -52,6 +52,7 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
     X(CONTEXT, "context", 1, "TEXT", "GVL's context (default 'This is a satellite image.')")       \
     X(THREADS, "threads", 1, "N", "threads (default: all cores)")                                  \
     X(BATCH, "batch", 1, "N", "images per model call (default 16)")                                \
+    X(DTYPE, "dtype", 1, "f32|bf16|int8", "the encoders' arithmetic (default f32, exact)")         \
     X(SPLIT, "split", 1, "RxC", "cut each scene into R rows by C columns (default 1x1)")           \
     X(SPLIT_H, "split-height-by", 1, "R", "rows of the split, as GVL spells it")                   \
     X(SPLIT_W, "split-width-by", 1, "C", "columns of the split, as GVL spells it")                 \
@@ -113,6 +114,8 @@ int cli_parse_split(const char *cmd, const char *value, gl_tiling *tiling);    /
 int cli_parse_bands(const char *cmd, const char *value, gl_raster_params *rp); /* 4,3,2 */
 int cli_parse_stretch(const char *cmd, const char *value, gl_raster_params *rp);
 int cli_parse_dtype(const char *cmd, const char *value, gl_dtype *dtype); /* f32|bf16|int8 */
+/* --dtype's help: the shared line and what each dtype needs (one text for every command). */
+void cli_dtype_help(FILE *fp);
 
 /* --shard i/n, --shard-by input|tile, --shard-count N (options.c), for every command that can
  * split its inputs over array tasks. Without --shard, cli_shard_resolve reads the scheduler's
@@ -122,6 +125,8 @@ typedef struct {
     int given, count_hint;
     char digest[65]; /* cli_shard_keep: the whole input list's gl_inputs_digest, for the manifest */
     char model_hash[40]; /* the command's gl_clip_model_hash, for the manifest; "" when none */
+    gl_dtype dtype;      /* --dtype: recorded as the manifest's compute_dtype when uses_clip */
+    int uses_clip;       /* the command runs a CLIP tower (not predict --data, dataset targets) */
 } cli_shard;
 /* The shard options' rows and help, for every command that splits its inputs. */
 #define CLI_SHARD_OPTS CLI_OPT(SHARD), CLI_OPT(SHARD_BY), CLI_OPT(SHARD_COUNT)

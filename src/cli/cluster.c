@@ -28,6 +28,8 @@ static void usage(FILE *fp) {
         "                            each class; one placed nowhere is asked once more, then\n"
         "                            goes to the name CLIP (--model) finds nearest\n",
         GL_CLUSTER_TEMPLATE);
+    cli_help(fp, CLI_O_THREADS);
+    cli_dtype_help(fp);
     cli_llm_help(fp);
 }
 
@@ -61,6 +63,7 @@ static void print_tree(const gl_class_node *n, int depth) {
 typedef struct {
     const char *model, *arch, *classes, *names, *out, *tmpl;
     int k[MAX_STEPS], n_k, steps, threads;
+    gl_dtype dtype;
     int use_llm;
     cli_llm_opts llm;
 } cluster_opts;
@@ -75,6 +78,7 @@ static int parse(int argc, char **argv, cluster_opts *o) {
                                   {"names", required_argument, 0, 'n'},
                                   CLI_OPT(TEMPLATE),
                                   CLI_OPT(THREADS),
+                                  CLI_OPT(DTYPE),
                                   CLI_OPT(HELP),
                                   {"llm", no_argument, 0, 'L'},
                                   CLI_LLM_ROWS,
@@ -114,6 +118,9 @@ static int parse(int argc, char **argv, cluster_opts *o) {
         case CLI_O_THREADS:
             if ((o->threads = cli_parse_int("cluster", "--threads", optarg, 1, 1024)) < 0)
                 return CLI_USAGE;
+            break;
+        case CLI_O_DTYPE:
+            if (cli_parse_dtype("cluster", optarg, &o->dtype)) return CLI_USAGE;
             break;
         case 'h':
         case CLI_O_HELP:
@@ -165,6 +172,7 @@ int cmd_cluster(int argc, char **argv) {
     cp.threads = o.threads;
     cp.max_batch = 32;
     cp.arch = o.arch;
+    cp.dtype = o.dtype;
     gl_status st = gl_class_list_read(o.classes, &classes, &n, &err);
     if (!st) st = gl_class_list_read(o.names, &names, &n_names, &err);
     if (!st && !(clip = gl_clip_load(o.model, &cp, &err))) st = err.code;

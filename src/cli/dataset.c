@@ -12,7 +12,8 @@ static void usage(FILE *fp) {
         "usage: geolabel dataset targets --data F.jsonl[.gz] -o targets.csv\n"
         "       geolabel dataset stats --data F.jsonl[.gz] [--clip-dim 512] [--json]\n"
         "       geolabel dataset build --model M [--arch A] --meta meta.csv -o new.jsonl "
-        "[--split S] [--threads N]\n"
+        "[--threads N]\n"
+        "                              [--dtype f32|bf16|int8]\n"
         "  targets: gridimage_id plus one 0/1 column per class after the project's label mapping\n"
         "  stats: rows per split, tag prevalence, bad rows, distance-bucket histogram\n"
         "  build: meta.csv columns id,path,e1,n1,e2,n2 and optional types,split,weight; rows whose "
@@ -20,6 +21,12 @@ static void usage(FILE *fp) {
         "         is already in the output are skipped, so an interrupted build resumes; rows are\n"
         "         appended and flushed one batch at a time (a crash loses at most the batch in "
         "flight)\n");
+    cli_help(fp, CLI_O_MODEL);
+    cli_help(fp, CLI_O_ARCH);
+    cli_help(fp, CLI_O_OUTPUT);
+    cli_help(fp, CLI_O_THREADS);
+    cli_dtype_help(fp);
+    cli_help(fp, CLI_O_HELP);
     cli_shard_help(fp);
 }
 
@@ -87,13 +94,11 @@ static int run_stats(const char *data, int clip_dim, int json) {
     return CLI_OK;
 }
 
-static int run_build(const char *model, const char *arch, const char *meta, const char *out,
-                     int threads, const cli_shard *shard, int n_opts, char **opts) {
+static int run_build(const char *model, const char *meta, const char *out, gl_clip_params cp,
+                     cli_shard *shard, int n_opts, char **opts) {
     gl_error err = {0};
     long added, skipped;
-    gl_clip_params cp = gl_clip_default_params();
-    if (threads) cp.threads = threads;
-    cp.arch = arch;
+    shard->uses_clip = 1, shard->dtype = cp.dtype; /* the manifest's compute_dtype */
     if (gl_hdata_build(model, &cp, meta, out, &shard->shard, &added, &skipped, &err))
         return cli_report(&err);
     fprintf(stderr, "geolabel dataset build: %ld rows added, %ld already present\n", added,
@@ -104,43 +109,48 @@ static int run_build(const char *model, const char *arch, const char *meta, cons
 
 int cmd_dataset(int argc, char **argv) {
     const struct option opts[] = {{"data", required_argument, 0, 'd'},
-                                  {"output", required_argument, 0, 'o'},
+                                  CLI_OPT(OUTPUT),
                                   {"clip-dim", required_argument, 0, 'c'},
                                   {"json", no_argument, 0, 'J'},
-                                  {"model", required_argument, 0, 'm'},
+                                  CLI_OPT(MODEL),
                                   CLI_OPT(ARCH),
                                   {"meta", required_argument, 0, 'M'},
-                                  {"threads", required_argument, 0, 'j'},
+                                  CLI_OPT(THREADS),
+                                  CLI_OPT(DTYPE),
                                   CLI_SHARD_OPTS,
-                                  {"help", no_argument, 0, 'h'},
+                                  CLI_OPT(HELP),
                                   {0, 0, 0, 0}};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
-    const char *sub = argv[1], *data = NULL, *out = NULL, *model = NULL, *meta = NULL, *arch = NULL;
-    int c, clip_dim = 512, json = 0, threads = 0;
+    const char *sub = argv[1], *data = NULL, *out = NULL, *model = NULL, *meta = NULL;
+    int c, clip_dim = 512, json = 0;
+    gl_clip_params cp = gl_clip_default_params();
     cli_shard shard = {0};
     optind = 1;
     while ((c = cli_getopt(argc - 1, argv + 1, "o:h", opts, NULL)) != -1) {
         if (c == 'd')
             data = optarg;
-        else if (c == 'o')
+        else if (c == 'o' || c == CLI_O_OUTPUT)
             out = optarg;
         else if (c == 'J')
             json = 1;
-        else if (c == 'm')
+        else if (c == CLI_O_MODEL)
             model = optarg;
         else if (c == CLI_O_ARCH)
-            arch = optarg;
+            cp.arch = optarg;
         else if (c == 'M')
             meta = optarg;
         else if (c == 'c' &&
                  (clip_dim = cli_parse_int("dataset", "--clip-dim", optarg, 1, 65536)) < 0)
             return CLI_USAGE;
-        else if (c == 'j' && (threads = cli_parse_int("dataset", "--threads", optarg, 1, 1024)) < 0)
+        else if (c == CLI_O_THREADS &&
+                 (cp.threads = cli_parse_int("dataset", "--threads", optarg, 1, 1024)) < 0)
             return CLI_USAGE;
-        else if (c == 'h')
+        else if (c == CLI_O_DTYPE && cli_parse_dtype("dataset", optarg, &cp.dtype))
+            return CLI_USAGE;
+        else if (c == 'h' || c == CLI_O_HELP)
             return usage(stdout), CLI_OK;
         else if ((c == CLI_O_SHARD || c == CLI_O_SHARD_BY || c == CLI_O_SHARD_COUNT) &&
                  cli_shard_option("dataset", c, optarg, &shard))
@@ -162,7 +172,7 @@ int cmd_dataset(int argc, char **argv) {
     if (!strcmp(sub, "build")) {
         if (!model || !meta || !out)
             return cli_usage_error("dataset", "build needs --model, --meta and -o");
-        return run_build(model, arch, meta, out, threads, &shard, optind - 1, argv + 2);
+        return run_build(model, meta, out, cp, &shard, optind - 1, argv + 2);
     }
     return cli_usage_error("dataset", "unknown subcommand '%s' (targets, stats, build)", sub);
 }

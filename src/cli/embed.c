@@ -6,42 +6,47 @@
 #include <stdlib.h>
 
 static void usage(FILE *fp) {
-    fprintf(
-        fp,
-        "usage: geolabel embed --model M [--arch A] [--text] [--normalize] [--batch N] [--threads "
-        "N]\n"
-        "                      -o OUT.npy|OUT.jsonl INPUT...\n"
-        "  M: an HF CLIP folder (model.safetensors or pytorch_model.bin), an open_clip folder, a\n"
-        "     checkpoint file (.pt/.pth/.bin/.safetensors) with --arch NAME|CONFIG.json, or\n"
-        "     ORG/NAME (or ORG/NAME/FILE) pulled with 'geolabel model pull'\n"
-        "  INPUT: image files, or with --text the strings to embed\n"
-        "  OUT.npy: float32 [N, projection_dim] in input order\n"
-        "  OUT.jsonl: {\"id\": input, \"embeddings\": base64 of little-endian float32} per line\n"
-        "  --normalize: L2-normalise each row (default: raw get_*_features output)\n"
-        "  --batch N: inputs per forward pass (default 8); --threads N (default: all cores)\n");
+    fprintf(fp, "usage: geolabel embed --model M [--arch A] [--text] [--normalize] [--batch N]\n"
+                "                      [--threads N] [--dtype f32|bf16|int8] -o OUT.npy|OUT.jsonl "
+                "INPUT...\n"
+                "  INPUT                     image files, or with --text the strings to embed\n");
+    cli_help(fp, CLI_O_MODEL);
+    cli_help(fp, CLI_O_ARCH);
+    fprintf(fp,
+            "  -o, --output OUT          OUT.npy: float32 [N, projection_dim] in input order;\n"
+            "                            OUT.jsonl: {\"id\": input, \"embeddings\": base64 of\n"
+            "                            little-endian float32} per line\n"
+            "  --text                    the inputs are strings (the text tower)\n"
+            "  --normalize               L2-normalise each row (default: raw get_*_features)\n");
+    cli_help(fp, CLI_O_BATCH);
+    cli_help(fp, CLI_O_THREADS);
+    cli_dtype_help(fp);
+    cli_help(fp, CLI_O_HELP);
     cli_shard_help(fp);
 }
 
 int cmd_embed(int argc, char **argv) {
-    const struct option opts[] = {{"model", required_argument, 0, 'm'},
+    const struct option opts[] = {CLI_OPT(MODEL),
                                   {"text", no_argument, 0, 't'},
                                   {"normalize", no_argument, 0, 'n'},
-                                  {"batch", required_argument, 0, 'b'},
-                                  {"threads", required_argument, 0, 'j'},
-                                  {"output", required_argument, 0, 'o'},
+                                  CLI_OPT(BATCH),
+                                  CLI_OPT(THREADS),
+                                  CLI_OPT(DTYPE),
+                                  CLI_OPT(OUTPUT),
                                   CLI_OPT(ARCH),
-                                  {"help", no_argument, 0, 'h'},
+                                  CLI_OPT(HELP),
                                   CLI_SHARD_OPTS,
                                   {0, 0, 0, 0}};
     const char *model = NULL, *out = NULL;
     int text = 0, normalize = 0, c;
     cli_shard shard = {0};
     gl_clip_params p = gl_clip_default_params();
+    p.max_batch = CLI_DEFAULT_BATCH;
     optind = 1;
     while ((c = cli_getopt(argc, argv, "m:o:h", opts, NULL)) != -1) {
-        if (c == 'm')
+        if (c == 'm' || c == CLI_O_MODEL)
             model = optarg;
-        else if (c == 'o')
+        else if (c == 'o' || c == CLI_O_OUTPUT)
             out = optarg;
         else if (c == CLI_O_ARCH)
             p.arch = optarg;
@@ -49,11 +54,15 @@ int cmd_embed(int argc, char **argv) {
             text = 1;
         else if (c == 'n')
             normalize = 1;
-        else if (c == 'b' && (p.max_batch = cli_parse_int("embed", "--batch", optarg, 1, 4096)) < 0)
+        else if (c == CLI_O_BATCH &&
+                 (p.max_batch = cli_parse_int("embed", "--batch", optarg, 1, 4096)) < 0)
             return CLI_USAGE;
-        else if (c == 'j' && (p.threads = cli_parse_int("embed", "--threads", optarg, 1, 1024)) < 0)
+        else if (c == CLI_O_THREADS &&
+                 (p.threads = cli_parse_int("embed", "--threads", optarg, 1, 1024)) < 0)
             return CLI_USAGE;
-        else if (c == 'h')
+        else if (c == CLI_O_DTYPE && cli_parse_dtype("embed", optarg, &p.dtype))
+            return CLI_USAGE;
+        else if (c == 'h' || c == CLI_O_HELP)
             return usage(stdout), CLI_OK;
         else if ((c == CLI_O_SHARD || c == CLI_O_SHARD_BY || c == CLI_O_SHARD_COUNT) &&
                  cli_shard_option("embed", c, optarg, &shard))

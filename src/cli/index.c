@@ -8,7 +8,8 @@ void cli_index_usage(FILE *fp) {
         "usage: geolabel index --model M [options] INPUT... -o tiles.gpkg\n"
         "  Stores each tile's CLIP embedding in a GeoPackage (one feature per tile: polygon,\n"
         "  input, row/col, pixel bounds, nodata flag, embedding BLOB; a metadata table with the\n"
-        "  model and its hash, dtype, preprocessing, tiling and version). Then:\n"
+        "  model and its hash, the stored dtype, the compute_dtype, preprocessing, tiling and\n"
+        "  version). Then:\n"
         "    geolabel label --from-index tiles.gpkg --model M --classes C -o out.csv\n"
         "    geolabel search --index tiles.gpkg --model M --text \"solar farm\" -o hits.csv\n"
         "  --split, --remainder, --tile, --overlap, --bands, --stretch, --tta, --threads,\n"
@@ -17,6 +18,7 @@ void cli_index_usage(FILE *fp) {
         "  --crs CRS                 the layer's CRS for the tile polygons (default EPSG:4326)\n"
         "  --resume                  continue an interrupted index (tiles.part.gpkg): committed\n"
         "                            tiles are kept, each input goes on after its last one\n");
+    cli_dtype_help(fp);
 }
 
 int cmd_index(int argc, char **argv) {

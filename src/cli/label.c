@@ -69,6 +69,7 @@ static void usage(FILE *fp) {
             "                            made OUT (model and hash, classes, prompts, tiling...)\n");
     cli_help(fp, CLI_O_THREADS);
     cli_help(fp, CLI_O_BATCH);
+    cli_dtype_help(fp);
     cli_llm_label_help(fp);
     fprintf(
         fp,
@@ -94,6 +95,7 @@ typedef struct {
     const char *model, *arch, *output;
     gl_label_params p;
     int threads;
+    gl_dtype dtype;
     char **inputs;
     int n_inputs;
     char **named; /* --input (GVL's --input_dir) values, before the operands */
@@ -245,6 +247,8 @@ static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
         return parse_int_opt("--threads", 1, 1024, &o->threads);
     case CLI_O_BATCH:
         return parse_int_opt("--batch", 1, 256, &p->batch);
+    case CLI_O_DTYPE:
+        return cli_parse_dtype(o->cmd, optarg, &o->dtype) ? CLI_USAGE : -1;
     case 'E':
         p->index_path = optarg;
         break;
@@ -318,6 +322,7 @@ static int parse(int argc, char **argv, label_opts *o) {
                                   CLI_OPT(FORCE),
                                   CLI_OPT(THREADS),
                                   CLI_OPT(BATCH),
+                                  CLI_OPT(DTYPE),
                                   {"save-embeddings", required_argument, 0, 'E'},
                                   {"embedding-dtype", required_argument, 0, 'D'},
                                   {"from-index", required_argument, 0, 'F'},
@@ -429,6 +434,7 @@ int cli_label_main(const char *cmd, int argc, char **argv) {
     if (o.threads) cp.threads = o.threads;
     cp.max_batch = o.p.batch;
     cp.arch = o.arch;
+    cp.dtype = o.dtype;
     gl_clip *clip = gl_clip_load(o.model, &cp, &err);
     if (!clip) {
         gl_llm_free(llm);
@@ -446,6 +452,9 @@ int cli_label_main(const char *cmd, int argc, char **argv) {
     gl_llm_free(vlm);
     gl_llm_free(llm);
     if (st && st != GL_ERR_PARTIAL) return cli_report(&err);
+    if (gl_log_get_level() > GL_LOG_QUIET && s.index_compute_dtype[0])
+        fprintf(stderr, "geolabel: %s: its tiles were embedded in %s\n", o.p.from_index,
+                s.index_compute_dtype);
     if (gl_log_get_level() > GL_LOG_QUIET)
         fprintf(stderr,
                 "geolabel: %d inputs: %d labelled, %d already complete, %d failed; %ld tiles "

@@ -12,6 +12,7 @@ typedef struct {
         *cache_dir;
     gl_locate_params p;
     int threads;
+    gl_dtype dtype;
     char **inputs;
     cli_shard shard;
     long *ordinals, total; /* the kept inputs' places in the full list (sharded runs) */
@@ -32,12 +33,19 @@ static void usage(FILE *fp) {
         fp,
         "usage: geolabel locate [options] IMAGE... -o OUT.csv|OUT.geojson\n"
         "  --method zeroshot|geoclip  zeroshot (default): StreetCLIP's country then city prompts;\n"
-        "                             geoclip: GeoCLIP retrieval over a GPS gallery\n"
-        "  --model M                  CLIP folder or ORG/NAME (geoclip: ViT-L/14, 768-d features)\n"
-        "  --arch A                   open_clip architecture or config JSON, for a checkpoint\n"
-        "  -o, --output PATH          .csv (default '-': stdout), .geojson/.json or .gpkg points\n"
+        "                             geoclip: GeoCLIP retrieval over a GPS gallery\n");
+    cli_help(fp, CLI_O_MODEL);
+    fprintf(fp, "                            (geoclip: a ViT-L/14, 768-d features)\n");
+    cli_help(fp, CLI_O_ARCH);
+    cli_help(fp, CLI_O_OUTPUT);
+    fprintf(fp, "                            .csv (default '-': stdout), .geojson/.json or .gpkg\n"
+                "                            points\n");
+    cli_help(fp, CLI_O_THREADS);
+    cli_dtype_help(fp);
+    cli_help(fp, CLI_O_HELP);
+    fprintf(
+        fp,
         "  --top-k K                  guesses per image (default 1), as extra _2.._K columns\n"
-        "  --threads N                threads (default: all cores)\n"
         "  --image-features F.npy     [n, dim] CLIP image features instead of IMAGE files\n"
         "  --cache-dir DIR            embedding cache (default ROOT/embeddings, ROOT being\n"
         "                             $GEOLABEL_CACHE, $XDG_CACHE_HOME/geolabel or\n"
@@ -63,10 +71,10 @@ static void usage(FILE *fp) {
 
 /* Returns -1 to continue, else an exit code. */
 static int parse(int argc, char **argv, locate_opts *o) {
-    const struct option opts[] = {{"model", required_argument, 0, 'm'},
+    const struct option opts[] = {CLI_OPT(MODEL),
                                   CLI_OPT(ARCH),
                                   {"method", required_argument, 0, 'M'},
-                                  {"output", required_argument, 0, 'o'},
+                                  CLI_OPT(OUTPUT),
                                   {"gazetteer", required_argument, 0, 'g'},
                                   {"countries", required_argument, 0, 'c'},
                                   {"top-countries", required_argument, 0, 'K'},
@@ -74,28 +82,33 @@ static int parse(int argc, char **argv, locate_opts *o) {
                                   {"city-template", required_argument, 0, 't'},
                                   {"level", required_argument, 0, 'l'},
                                   {"top-k", required_argument, 0, 'k'},
-                                  {"threads", required_argument, 0, 'j'},
+                                  CLI_OPT(THREADS),
+                                  CLI_OPT(DTYPE),
                                   {"geoclip-dir", required_argument, 0, 'G'},
                                   {"gallery", required_argument, 0, 'y'},
                                   {"image-features", required_argument, 0, 'f'},
                                   {"cache-dir", required_argument, 0, 'C'},
                                   CLI_SHARD_OPTS,
-                                  {"help", no_argument, 0, 'h'},
+                                  CLI_OPT(HELP),
                                   {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = cli_getopt(argc, argv, "ho:", opts, NULL)) != -1) {
         switch (c) {
-        case 'm':
+        case CLI_O_MODEL:
             o->model = optarg;
             break;
         case CLI_O_ARCH:
             o->arch = optarg;
             break;
+        case CLI_O_DTYPE:
+            if (cli_parse_dtype("locate", optarg, &o->dtype)) return CLI_USAGE;
+            break;
         case 'M':
             o->method = optarg;
             break;
         case 'o':
+        case CLI_O_OUTPUT:
             o->output = optarg;
             break;
         case 'g':
@@ -131,7 +144,7 @@ static int parse(int argc, char **argv, locate_opts *o) {
             if ((o->p.top_k = cli_parse_int("locate", "--top-k", optarg, 1, 1000)) < 0)
                 return CLI_USAGE;
             break;
-        case 'j':
+        case CLI_O_THREADS:
             if ((o->threads = cli_parse_int("locate", "--threads", optarg, 1, 1024)) < 0)
                 return CLI_USAGE;
             break;
@@ -149,6 +162,7 @@ static int parse(int argc, char **argv, locate_opts *o) {
             if (cli_shard_option("locate", c, optarg, &o->shard)) return CLI_USAGE;
             break;
         case 'h':
+        case CLI_O_HELP:
             usage(stdout);
             return CLI_OK;
         default:
@@ -272,6 +286,7 @@ static gl_clip *load_clip(locate_opts *o) {
     gl_clip_params cp = gl_clip_default_params();
     cp.threads = o->threads;
     cp.arch = o->arch;
+    cp.dtype = o->dtype;
     gl_error err = {0};
     gl_clip *clip = gl_clip_load(o->model, &cp, &err);
     if (!clip) cli_report(&err);

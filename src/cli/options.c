@@ -279,6 +279,16 @@ int cli_parse_dtype(const char *cmd, const char *v, gl_dtype *dtype) {
     return 0;
 }
 
+void cli_dtype_help(FILE *fp) {
+    cli_help(fp, CLI_O_DTYPE);
+    fprintf(
+        fp,
+        "                            bf16: AVX512-BF16 or AMX; int8 (image tower; text stays\n"
+        "                            f32): AVX512-VNNI or AMX; refused on other CPUs. f32 is\n"
+        "                            the default also for a folder made by 'model convert\n"
+        "                            --dtype int8': its stored int8 weights need --dtype int8\n");
+}
+
 int cli_shard_option(const char *cmd, int which, const char *v, cli_shard *o) {
     gl_error err = {0};
     switch (which) {
@@ -330,6 +340,7 @@ void cli_shard_model(cli_shard *o, gl_clip *clip) {
     /* Only a shard pays for the digest (a pass over every weight). */
     if (o->shard.count > 0 && clip)
         snprintf(o->model_hash, sizeof o->model_hash, "%s", gl_clip_model_hash(clip));
+    if (clip) o->uses_clip = 1, o->dtype = gl_clip_dtype(clip, 1);
 }
 
 int cli_shard_keep(cli_shard *o, char **items, int n, long *ordinals) {
@@ -390,7 +401,8 @@ int cli_shard_record(const char *cmd, int n_opts, char **opts, const cli_shard *
                            .n_inputs = n,
                            .total = total,
                            .digest = o->digest,
-                           .model_hash = o->model_hash[0] ? o->model_hash : NULL};
+                           .model_hash = o->model_hash[0] ? o->model_hash : NULL,
+                           .compute_dtype = o->uses_clip ? gl_dtype_name(o->dtype) : NULL};
     gl_status st = ok ? gl_shard_manifest_write(output, &rec, &err)
                       : gl_fail(&err, GL_ERR_NOMEM, "%s: out of memory", output);
     for (int i = 0; named && i < k; i++)

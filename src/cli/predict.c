@@ -19,8 +19,14 @@ static void usage(FILE *fp) {
             "  output: gridimage_id, one probability per class in checkpoint order; --threshold T "
             "adds\n"
             "          a labels column: classes with p > T joined by ',' or None\n"
-            "  --keep-bad-rows: zero vectors for undecodable rows (the reference's behaviour)\n"
-            "  --threads N: BLAS and CLIP threads\n");
+            "  --keep-bad-rows: zero vectors for undecodable rows (the reference's behaviour)\n");
+    cli_help(fp, CLI_O_MODEL);
+    cli_help(fp, CLI_O_ARCH);
+    cli_help(fp, CLI_O_OUTPUT);
+    cli_help(fp, CLI_O_THREADS);
+    fprintf(fp, "                            (the head's BLAS and the CLIP towers)\n");
+    cli_dtype_help(fp);
+    cli_help(fp, CLI_O_HELP);
     cli_shard_help(fp);
 }
 
@@ -28,6 +34,7 @@ typedef struct {
     const char *head, *data, *model, *arch, *distance, *meta, *out;
     float threshold;
     int keep_bad, threads;
+    gl_dtype dtype;
     char **images;
     int n_images;
     cli_shard shard;
@@ -111,13 +118,15 @@ static gl_status run_meta(gl_clip *clip, const gl_head *h, gl_head_writer *w, co
     return s;
 }
 
-static int run_clip(const predict_args *a, const gl_head *h) {
+static int run_clip(predict_args *a, const gl_head *h) {
     gl_error err = {0};
     gl_clip_params cp = gl_clip_default_params();
     if (a->threads) cp.threads = a->threads;
     cp.arch = a->arch;
+    cp.dtype = a->dtype;
     gl_clip *clip = gl_clip_load(a->model, &cp, &err);
     if (!clip) return cli_report(&err);
+    cli_shard_model(&a->shard, clip);
     gl_status s = GL_OK;
     if (gl_clip_projection_dim(clip) != gl_head_get_arch(h).clip_dim)
         s = gl_fail(&err, GL_ERR_SHAPE, "%s: embeddings have %d dimensions but the head takes %d",
@@ -143,15 +152,16 @@ static int parse(int argc, char **argv, predict_args *a) {
     const struct option opts[] = {CLI_OPT(ARCH),
                                   {"head", required_argument, 0, 'H'},
                                   {"data", required_argument, 0, 'd'},
-                                  {"model", required_argument, 0, 'm'},
+                                  CLI_OPT(MODEL),
                                   {"image", no_argument, 0, 'i'},
                                   {"distance", required_argument, 0, 'D'},
                                   {"meta", required_argument, 0, 'M'},
-                                  {"output", required_argument, 0, 'o'},
+                                  CLI_OPT(OUTPUT),
                                   {"threshold", required_argument, 0, 't'},
                                   {"keep-bad-rows", no_argument, 0, 'k'},
-                                  {"threads", required_argument, 0, 'j'},
-                                  {"help", no_argument, 0, 'h'},
+                                  CLI_OPT(THREADS),
+                                  CLI_OPT(DTYPE),
+                                  CLI_OPT(HELP),
                                   CLI_SHARD_OPTS,
                                   {0, 0, 0, 0}};
     int c, image = 0;
@@ -165,7 +175,7 @@ static int parse(int argc, char **argv, predict_args *a) {
             a->head = optarg;
         else if (c == 'd')
             a->data = optarg;
-        else if (c == 'm')
+        else if (c == CLI_O_MODEL)
             a->model = optarg;
         else if (c == CLI_O_ARCH)
             a->arch = optarg;
@@ -175,18 +185,20 @@ static int parse(int argc, char **argv, predict_args *a) {
             a->distance = optarg;
         else if (c == 'M')
             a->meta = optarg;
-        else if (c == 'o')
+        else if (c == 'o' || c == CLI_O_OUTPUT)
             a->out = optarg;
         else if (c == 'k')
             a->keep_bad = 1;
-        else if (c == 'j' &&
+        else if (c == CLI_O_THREADS &&
                  (a->threads = cli_parse_int("predict", "--threads", optarg, 1, 1024)) < 0)
+            return CLI_USAGE;
+        else if (c == CLI_O_DTYPE && cli_parse_dtype("predict", optarg, &a->dtype))
             return CLI_USAGE;
         else if (c == 't' &&
                  (!((a->threshold = strtof(optarg, &end)) >= 0 && a->threshold <= 1) || *end))
             return cli_usage_error("predict", "--threshold takes a number in [0,1], not '%s'",
                                    optarg);
-        else if (c == 'h')
+        else if (c == 'h' || c == CLI_O_HELP)
             return usage(stdout), -1;
         else if ((c == CLI_O_SHARD || c == CLI_O_SHARD_BY || c == CLI_O_SHARD_COUNT) &&
                  cli_shard_option("predict", c, optarg, &a->shard))

@@ -23,7 +23,9 @@ static void usage(FILE *fp) {
             "  --threads N       scanning threads (default all cores)\n"
             "  -o, --output OUT  .csv or .geojson (tile polygons in WGS 84)\n"
             "The search is exact: every stored tile is compared (see BENCHMARKS.md for its "
-            "speed).\n");
+            "speed).\n"
+            "It says which dtype embedded the index's tiles; --dtype is the query's:\n");
+    cli_dtype_help(fp);
 }
 
 static int parse_bbox(const char *v, gl_search_params *p) {
@@ -46,11 +48,13 @@ int cmd_search(int argc, char **argv) {
                                   {"min-score", required_argument, 0, 's'},
                                   {"bbox", required_argument, 0, 'b'},
                                   CLI_OPT(THREADS),
+                                  CLI_OPT(DTYPE),
                                   CLI_OPT(OUTPUT),
                                   CLI_OPT(HELP),
                                   {0, 0, 0, 0}};
     gl_search_params p = gl_search_default_params();
     const char *index = NULL, *model = NULL, *out = NULL, *texts[MAX_TEXTS];
+    gl_dtype dtype = GL_DTYPE_F32;
     int c;
     optind = 1;
     while ((c = cli_getopt(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -93,6 +97,9 @@ int cmd_search(int argc, char **argv) {
             if ((p.threads = cli_parse_int("search", "--threads", optarg, 1, 64)) < 0)
                 return CLI_USAGE;
             break;
+        case CLI_O_DTYPE:
+            if (cli_parse_dtype("search", optarg, &dtype)) return CLI_USAGE;
+            break;
         case 'o':
         case CLI_O_OUTPUT:
             out = optarg;
@@ -116,6 +123,7 @@ int cmd_search(int argc, char **argv) {
     if (!p.tile_id) {
         gl_clip_params cp = gl_clip_default_params();
         if (p.threads) cp.threads = p.threads;
+        cp.dtype = dtype;
         if (!(clip = gl_clip_load(model, &cp, &err))) return cli_report(&err);
     }
     gl_search_summary s;
@@ -123,7 +131,10 @@ int cmd_search(int argc, char **argv) {
     gl_clip_free(clip);
     if (st) return cli_report(&err);
     if (gl_log_get_level() > GL_LOG_QUIET)
-        fprintf(stderr, "geolabel: %d hits from %ld tiles in %.3f s (%.0f tiles/s) -> %s\n", s.hits,
-                s.scanned, s.seconds, s.seconds > 0 ? s.scanned / s.seconds : 0.0, out);
+        fprintf(
+            stderr,
+            "geolabel: %d hits from %ld tiles (embedded in %s) in %.3f s (%.0f tiles/s) -> %s\n",
+            s.hits, s.scanned, s.index_compute_dtype, s.seconds,
+            s.seconds > 0 ? s.scanned / s.seconds : 0.0, out);
     return CLI_OK;
 }

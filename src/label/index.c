@@ -124,7 +124,8 @@ gl_manifest *gl_index_manifest(gl_clip *clip, const gl_label_params *p, const gl
                            {"dim", dim},
                            {"views", views},
                            {"tta", rt.tta},
-                           {"dtype", s->dtype == GL_EMB_F32 ? "f32" : "f16"},
+                           {"dtype", s->dtype == GL_EMB_F32 ? "f32" : "f16"},        /* as stored */
+                           {"compute_dtype", gl_dtype_name(gl_clip_dtype(clip, 1))}, /* --dtype */
                            {"image_size", size},
                            {"preprocessing", prep},
                            {"tiling", rt.tiling},
@@ -635,6 +636,11 @@ const char *gl_index_meta(const gl_index *ix, const char *key) {
     for (int i = 0; i < ix->n_meta; i++)
         if (ix->keys[i] && !strcmp(ix->keys[i], key)) return ix->vals[i];
     return NULL;
+}
+
+const char *gl_index_compute_dtype(const gl_index *ix) {
+    const char *v = gl_index_meta(ix, "compute_dtype");
+    return v ? v : "f32";
 }
 
 static gl_status check_header(gl_index *ix, gl_error *err) {

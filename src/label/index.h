@@ -86,6 +86,9 @@ gl_index *gl_index_open(const char *path, gl_error *err);
 void gl_index_close(gl_index *ix);
 const char *gl_index_path(const gl_index *ix);
 const char *gl_index_meta(const gl_index *ix, const char *key); /* NULL when absent */
+/* The dtype ("f32", "bf16", "int8") whose image tower embedded the tiles; stores made before
+ * --dtype existed were f32. */
+const char *gl_index_compute_dtype(const gl_index *ix);
 int gl_index_dim(const gl_index *ix);
 int gl_index_views(const gl_index *ix);
 long gl_index_max_id(const gl_index *ix); /* the largest tile id (ids are 1..max) */

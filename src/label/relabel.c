@@ -260,6 +260,8 @@ static gl_status write_manifest(gl_clip *clip, const gl_label_params *p, const g
         st = gl_manifest_set(m, fixed[k], v ? v : "", err);
     }
     if (!st) st = gl_manifest_set(m, "from_index", p->from_index, err);
+    /* The tiles' dtype; compute_dtype is this run's (only the text tower runs here). */
+    if (!st) st = gl_manifest_set(m, "index_compute_dtype", gl_index_compute_dtype(ix), err);
     char *path = st ? NULL : gl_run_manifest_path(output);
     if (!st && !path) st = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", output);
     if (!st) st = gl_manifest_write(m, path, err);
@@ -311,6 +313,8 @@ gl_status gl_label_from_index(gl_clip *clip, const gl_label_params *p, const cha
         gl_label_writer_abort(w);
     if (!st) st = write_manifest(clip, p, ix, output, err);
     sum.inputs = sum.labelled = n_grids;
+    snprintf(sum.index_compute_dtype, sizeof sum.index_compute_dtype, "%s",
+             gl_index_compute_dtype(ix));
     sum.seconds = gl_now_seconds() - t0;
     if (summary) *summary = sum;
     free(c.probs);

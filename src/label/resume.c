@@ -161,6 +161,7 @@ gl_manifest *gl_label_manifest(gl_clip *clip, const gl_label_params *p, gl_error
         {"version", GL_VERSION},
         {"model", p->model_name ? p->model_name : ""},
         {"model_hash", gl_clip_model_hash(clip)},
+        {"compute_dtype", gl_dtype_name(gl_clip_dtype(clip, 1))}, /* --dtype */
         {"classes", classes},
         {"mode", hier ? "hierarchical" : "flat"},
         {"context", p->context ? p->context : ""},

@@ -304,7 +304,11 @@ gl_status gl_search_run(gl_clip *clip, const char *index, const gl_search_params
     if (!st) st = scan_all(ix, p, q, &hits, &n, &scanned, err);
     double secs = gl_now_seconds() - t0;
     if (!st && output) st = write_hits(ix, hits, n, output, err);
-    if (summary) *summary = (gl_search_summary){scanned, n, secs};
+    if (summary) {
+        *summary = (gl_search_summary){scanned, n, secs, ""};
+        snprintf(summary->index_compute_dtype, sizeof summary->index_compute_dtype, "%s",
+                 gl_index_compute_dtype(ix));
+    }
     free(hits);
     free(q);
     gl_index_close(ix);

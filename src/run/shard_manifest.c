@@ -89,6 +89,7 @@ gl_status gl_shard_manifest_write(const char *output, const gl_shard_record *r, 
     gl_status st = gl_manifest_set(m, "version", GL_VERSION, err);
     if (!st) st = gl_manifest_set(m, "command", r->command, err);
     if (!st && r->model_hash) st = gl_manifest_set(m, "model_hash", r->model_hash, err);
+    if (!st && r->compute_dtype) st = gl_manifest_set(m, "compute_dtype", r->compute_dtype, err);
     if (!st)
         st = set_cjson(m, "options", opts, err);
     else
