@@ -312,6 +312,27 @@ static void test_manifest_records(void) {
     gl_manifest_free(b);
 }
 
+/* An output made before compute_dtype was recorded was computed in f32: it resumes under an f32
+ * run, in either direction, and is refused under int8 naming both values. */
+static void test_manifest_compute_dtype_absent(void) {
+    gl_error err = {0};
+    gl_manifest *old = gl_manifest_new(&err), *now = gl_manifest_new(&err);
+    CHECK_OK(gl_manifest_set(old, "model_hash", "h", &err), &err);
+    CHECK_OK(gl_manifest_set(now, "model_hash", "h", &err), &err);
+    CHECK_OK(gl_manifest_set(now, "compute_dtype", "f32", &err), &err);
+    CHECK(gl_manifest_compare(now, old, "o.csv", &err) == GL_OK, "%s", err.msg);
+    CHECK(gl_manifest_compare(old, now, "o.csv", &err) == GL_OK, "%s", err.msg);
+    CHECK_OK(gl_manifest_set(now, "compute_dtype", "int8", &err), &err);
+    CHECK(gl_manifest_compare(now, old, "o.csv", &err) == GL_ERR_ARG &&
+              !strcmp(err.msg, "o.csv was made with compute_dtype 'f32', this run has 'int8'"),
+          "%s", err.msg);
+    CHECK(gl_manifest_compare(old, now, "o.csv", &err) == GL_ERR_ARG &&
+              strstr(err.msg, "compute_dtype 'int8', this run has none"),
+          "%s", err.msg);
+    gl_manifest_free(old);
+    gl_manifest_free(now);
+}
+
 int main(void) {
     RUN(test_replay_round_trip);
     RUN(test_every_cut_resumes);
@@ -319,5 +340,6 @@ int main(void) {
     RUN(test_manifest_json_for_python);
     RUN(test_shard_set);
     RUN(test_manifest_records);
+    RUN(test_manifest_compute_dtype_absent);
     T_SUMMARY();
 }

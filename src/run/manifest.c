@@ -170,9 +170,7 @@ gl_status gl_manifest_write(const gl_manifest *m, const char *path, gl_error *er
     return st;
 }
 
-/* Members added after outputs existed without them: the value such an older output was made with
- * (every run before --dtype computed in f32), so it still resumes and merges. NULL: none. */
-static const char *absent_means(const char *key) {
+const char *gl_manifest_absent_means(const char *key) {
     return !strcmp(key, "compute_dtype") ? "f32" : NULL;
 }
 
@@ -181,16 +179,18 @@ gl_status gl_manifest_compare(const gl_manifest *want, const gl_manifest *have, 
     for (int i = 0; i < want->n; i++) {
         if (gl_manifest_recorded_only(want->keys[i])) continue;
         const char *h = gl_manifest_get(have, want->keys[i]);
-        if (!h) h = absent_means(want->keys[i]);
+        if (!h) h = gl_manifest_absent_means(want->keys[i]);
         if (!h || strcmp(h, want->values[i]))
             return gl_fail(err, GL_ERR_ARG, "%s was made with %s '%s', this run has '%s'", what,
                            want->keys[i], h ? h : "(none)", want->values[i]);
     }
-    for (int i = 0; i < have->n; i++)
-        if (!gl_manifest_recorded_only(have->keys[i]) && !gl_manifest_get(want, have->keys[i]) &&
-            !(absent_means(have->keys[i]) && !strcmp(absent_means(have->keys[i]), have->values[i])))
-            return gl_fail(err, GL_ERR_ARG, "%s was made with %s '%s', this run has none", what,
-                           have->keys[i], have->values[i]);
+    for (int i = 0; i < have->n; i++) {
+        const char *k = have->keys[i], *same = gl_manifest_absent_means(k);
+        if (gl_manifest_recorded_only(k) || gl_manifest_get(want, k)) continue;
+        if (same && !strcmp(same, have->values[i])) continue;
+        return gl_fail(err, GL_ERR_ARG, "%s was made with %s '%s', this run has none", what, k,
+                       have->values[i]);
+    }
     return GL_OK;
 }
 

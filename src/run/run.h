@@ -14,5 +14,9 @@ struct gl_manifest {
 /* Members that record what a run did rather than how it labels ("inputs": this output's input
  * list; "merged_shards"): never compared, on resume or between shards. */
 int gl_manifest_recorded_only(const char *key);
+/* Members added after outputs existed without them: the value such an older output was made with
+ * ("compute_dtype": every run before --dtype computed in f32), so it still resumes and merges.
+ * NULL for other keys. */
+const char *gl_manifest_absent_means(const char *key);
 
 #endif

@@ -94,6 +94,7 @@ static gl_status same_run(const shard *a, const shard *b, gl_error *err) {
             const char *key = p->keys[i];
             if (!strcmp(key, "shard") || gl_manifest_recorded_only(key)) continue;
             const char *v = gl_manifest_get(q, key);
+            if (!v) v = gl_manifest_absent_means(key);
             if (v && !strcmp(v, p->values[i])) continue;
             char va[80], vb[80];
             clip_text(pass ? (v ? v : "(none)") : p->values[i], va, sizeof va);
