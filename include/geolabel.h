@@ -543,6 +543,8 @@ gl_status gl_hub_pull(const char *repo_id, const gl_pull_params *p, char *out, s
 /* An existing directory is used as is; ORG/NAME maps to its cache folder if it was pulled,
  * otherwise a clear error suggesting `geolabel model pull ORG/NAME`. */
 gl_status gl_model_resolve(const char *dir_or_id, char *out_dir, size_t out_size, gl_error *err);
+/* The sha256 of a file's bytes as 64 hex digits and a NUL, as `sha256sum` prints it. */
+gl_status gl_file_sha256(const char *path, char hex[65], gl_error *err);
 
 /* ------------------------------------------------------------------ model sources */
 
@@ -1196,6 +1198,9 @@ typedef struct {
 gl_head *gl_head_load(const char *path, gl_error *err);
 void gl_head_free(gl_head *h);
 gl_head_arch gl_head_get_arch(const gl_head *h);
+/* The sha256 of the checkpoint h was loaded from (gl_file_sha256), for run manifests: shards and
+ * resumed runs of another head are refused. */
+gl_status gl_head_sha256(const gl_head *h, char hex[65], gl_error *err);
 const char *gl_head_class_name(const gl_head *h, int i); /* owned by h */
 /* The head's own distance map (from its checkpoint), Unknown for anything not in it. */
 int gl_head_dist_index(const gl_head *h, const char *distance);
@@ -1253,10 +1258,13 @@ gl_status gl_hdata_write_targets(const char *data_path, const char *out_csv, lon
  * split, weight) with the CLIP model (loaded with clip_params; NULL: defaults) and appends rows in
  * the data set's format to out_jsonl. Ids already in out_jsonl are skipped (resume); a partial last
  * line left by a crash is cut off first; each batch is flushed and fsync'ed, so a crash loses at
- * most the batch in flight. shard (NULL: every row) keeps the rows whose image path it owns. */
+ * most the batch in flight. shard (NULL: every row) keeps the rows whose image path it owns.
+ * model_hash (NULL: not wanted) gets the model's gl_clip_model_hash, for the run manifest; when
+ * out_jsonl's manifest (gl_run_manifest_path) records another model_hash, the build is refused
+ * before any row: its rows would mix two models' embeddings. */
 gl_status gl_hdata_build(const char *model, const gl_clip_params *clip_params, const char *meta_csv,
                          const char *out_jsonl, const gl_shard *shard, long *n_new, long *n_skipped,
-                         gl_error *err);
+                         char model_hash[40], gl_error *err);
 
 /* predict: rows of a data set (or embeddings) through a head to CSV: gridimage_id, one
  * probability per class; with threshold >= 0 a labels column (classes with p > threshold joined
@@ -1360,6 +1368,7 @@ typedef struct {
     const char *command;        /* "embed", "locate", "predict", "dataset build" */
     const char *model_hash;     /* gl_clip_model_hash, or NULL */
     const char *compute_dtype;  /* the image tower's gl_dtype_name, or NULL: no CLIP ran */
+    const char *head_sha256;    /* predict: gl_head_sha256 of the head, or NULL */
     const char *const *options; /* what decides the results, as "name=value": must agree */
     int n_options;
     gl_shard shard;

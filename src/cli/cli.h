@@ -124,9 +124,10 @@ typedef struct {
     gl_shard shard;
     int given, count_hint;
     char digest[65]; /* cli_shard_keep: the whole input list's gl_inputs_digest, for the manifest */
-    char model_hash[40]; /* the command's gl_clip_model_hash, for the manifest; "" when none */
-    gl_dtype dtype;      /* --dtype: recorded as the manifest's compute_dtype when uses_clip */
-    int uses_clip;       /* the command runs a CLIP tower (not predict --data, dataset targets) */
+    char model_hash[40];  /* the command's gl_clip_model_hash, for the manifest; "" when none */
+    gl_dtype dtype;       /* --dtype: recorded as the manifest's compute_dtype when uses_clip */
+    int uses_clip;        /* the command runs a CLIP tower (not predict --data, dataset targets) */
+    char head_sha256[65]; /* predict's gl_head_sha256, for the manifest; "" when none */
 } cli_shard;
 /* The shard options' rows and help, for every command that splits its inputs. */
 #define CLI_SHARD_OPTS CLI_OPT(SHARD), CLI_OPT(SHARD_BY), CLI_OPT(SHARD_COUNT)
@@ -143,7 +144,8 @@ int cli_shard_keep(cli_shard *o, char **items, int n, long *ordinals);
  * (opts[0..n_opts): the argv options, less --shard, -o, --threads, -v/-q, --resume, which differ
  * between tasks) and the kept inputs (NULL: rows of a data file, unlisted) with o's digest. 0, or
  * a printed error's exit code. */
-void cli_shard_model(cli_shard *o, gl_clip *clip); /* records clip's hash when sharded */
+void cli_shard_model(cli_shard *o, gl_clip *clip);  /* records clip's hash when sharded */
+int cli_shard_head(cli_shard *o, const gl_head *h); /* h's sha256 when sharded: 0 or exit code */
 int cli_shard_record(const char *cmd, int n_opts, char **opts, const cli_shard *o,
                      const char *output, char **inputs, const long *ordinals, int n, long total);
 

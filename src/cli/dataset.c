@@ -99,7 +99,8 @@ static int run_build(const char *model, const char *meta, const char *out, gl_cl
     gl_error err = {0};
     long added, skipped;
     shard->uses_clip = 1, shard->dtype = cp.dtype; /* the manifest's compute_dtype */
-    if (gl_hdata_build(model, &cp, meta, out, &shard->shard, &added, &skipped, &err))
+    if (gl_hdata_build(model, &cp, meta, out, &shard->shard, &added, &skipped,
+                       shard->shard.count > 0 ? shard->model_hash : NULL, &err))
         return cli_report(&err);
     fprintf(stderr, "geolabel dataset build: %ld rows added, %ld already present\n", added,
             skipped);

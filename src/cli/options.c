@@ -343,6 +343,12 @@ void cli_shard_model(cli_shard *o, gl_clip *clip) {
     if (clip) o->uses_clip = 1, o->dtype = gl_clip_dtype(clip, 1);
 }
 
+int cli_shard_head(cli_shard *o, const gl_head *h) {
+    gl_error err = {0};
+    if (o->shard.count < 1 || !h) return 0;
+    return gl_head_sha256(h, o->head_sha256, &err) ? cli_report(&err) : 0;
+}
+
 int cli_shard_keep(cli_shard *o, char **items, int n, long *ordinals) {
     gl_inputs_digest((const char *const *)items, n, o->digest);
     int kept = 0;
@@ -402,7 +408,8 @@ int cli_shard_record(const char *cmd, int n_opts, char **opts, const cli_shard *
                            .total = total,
                            .digest = o->digest,
                            .model_hash = o->model_hash[0] ? o->model_hash : NULL,
-                           .compute_dtype = o->uses_clip ? gl_dtype_name(o->dtype) : NULL};
+                           .compute_dtype = o->uses_clip ? gl_dtype_name(o->dtype) : NULL,
+                           .head_sha256 = o->head_sha256[0] ? o->head_sha256 : NULL};
     gl_status st = ok ? gl_shard_manifest_write(output, &rec, &err)
                       : gl_fail(&err, GL_ERR_NOMEM, "%s: out of memory", output);
     for (int i = 0; named && i < k; i++)

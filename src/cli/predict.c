@@ -243,6 +243,10 @@ int cmd_predict(int argc, char **argv) {
     gl_error err = {0};
     gl_head *h = gl_head_load(a.head, &err);
     if (!h) return record(&a, argv, cli_report(&err));
+    if ((rc = cli_shard_head(&a.shard, h))) {
+        gl_head_free(h);
+        return record(&a, argv, rc);
+    }
     if (!a.data) {
         rc = run_clip(&a, h);
         gl_head_free(h);

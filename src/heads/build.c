@@ -177,9 +177,28 @@ static long count_rows(const char *meta) {
     return n;
 }
 
+/* The model that wrote out_jsonl's rows, from its manifest, must be this one. */
+static gl_status same_model(gl_clip *clip, const char *out_jsonl, char model_hash[40],
+                            gl_error *err) {
+    char *mpath = gl_run_manifest_path(out_jsonl);
+    if (!mpath) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", out_jsonl);
+    gl_manifest *m = access(mpath, F_OK) == 0 ? gl_manifest_load(mpath, err) : NULL;
+    gl_status st = m || access(mpath, F_OK) != 0 ? GL_OK : err->code;
+    const char *had = m ? gl_manifest_get(m, "model_hash") : NULL;
+    const char *have = st || (!had && !model_hash) ? NULL : gl_clip_model_hash(clip);
+    if (!st && had && strcmp(had, have))
+        st = gl_fail(err, GL_ERR_ARG,
+                     "%s: its rows were embedded by another model (hash %s in %s, this one %s)",
+                     out_jsonl, had, mpath, have);
+    if (!st && model_hash) snprintf(model_hash, 40, "%s", have);
+    gl_manifest_free(m);
+    free(mpath);
+    return st;
+}
+
 gl_status gl_hdata_build(const char *model, const gl_clip_params *clip_params, const char *meta_csv,
                          const char *out_jsonl, const gl_shard *shard, long *n_new, long *n_skipped,
-                         gl_error *err) {
+                         char model_hash[40], gl_error *err) {
     *n_new = *n_skipped = 0;
     id_set ids = {0};
     pending p = {0};
@@ -195,6 +214,7 @@ gl_status gl_hdata_build(const char *model, const gl_clip_params *clip_params, c
             s = gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' column (need id,path,e1,n1,e2,n2)",
                         meta_csv, names[k]);
     if (!s && !(clip = gl_clip_load(model, clip_params, err))) s = err->code;
+    if (!s) s = same_model(clip, out_jsonl, model_hash, err);
     if (!s && !(emb = malloc(sizeof(float) * BUILD_BATCH * (size_t)gl_clip_projection_dim(clip))))
         s = gl_fail(err, GL_ERR_NOMEM, "dataset build: out of memory");
     if (!s && !(out = fopen(out_jsonl, "ab")))

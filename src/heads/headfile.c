@@ -309,6 +309,10 @@ static gl_status check_finite(const gl_head *h, const char *path, gl_error *err)
     return st;
 }
 
+gl_status gl_head_sha256(const gl_head *h, char hex[65], gl_error *err) {
+    return gl_file_sha256(h->path, hex, err);
+}
+
 gl_head *gl_head_load(const char *path, gl_error *err) {
     gl_head *h = gl_path_has_suffix(path, ".safetensors")
                      ? heads_load_safetensors(path, NULL, NULL, err)

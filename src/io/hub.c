@@ -127,6 +127,10 @@ static gl_status file_digest(const char *path, const EVP_MD *md_type, int git_bl
     return GL_OK;
 }
 
+gl_status gl_file_sha256(const char *path, char hex[65], gl_error *err) {
+    return file_digest(path, EVP_sha256(), 0, hex, err);
+}
+
 /* ------------------------------------------------------------------ HTTP */
 
 typedef struct {

@@ -90,6 +90,7 @@ gl_status gl_shard_manifest_write(const char *output, const gl_shard_record *r, 
     if (!st) st = gl_manifest_set(m, "command", r->command, err);
     if (!st && r->model_hash) st = gl_manifest_set(m, "model_hash", r->model_hash, err);
     if (!st && r->compute_dtype) st = gl_manifest_set(m, "compute_dtype", r->compute_dtype, err);
+    if (!st && r->head_sha256) st = gl_manifest_set(m, "head_sha256", r->head_sha256, err);
     if (!st)
         st = set_cjson(m, "options", opts, err);
     else
