@@ -181,7 +181,7 @@ void gl_llm_step_begin(gl_llm_step *s) {
 /* The patch, its longer side scaled to vlm_size with PIL's bilinear resize, as a PNG data URL. */
 static char *patch_url(gl_llm_step *s, const unsigned char *rgb, int w, int h, gl_error *err) {
     int S = s->p->vlm_size;
-    if (S <= 0 || (w == S && h >= S) || (h == S && w <= S))
+    if (S <= 0 || (w >= h ? w : h) == S) /* already its longer side S, portrait or not */
         return gl_llm_png_data_url(rgb, w, h, err);
     int ow = w >= h ? S : (int)fmax(1, floor((double)w * S / h + 0.5));
     int oh = w >= h ? (int)fmax(1, floor((double)h * S / w + 0.5)) : S;
