@@ -32,8 +32,8 @@ static void usage(FILE *fp) {
     fprintf(
         fp,
         "usage: geolabel locate [options] IMAGE... -o OUT.csv|OUT.geojson\n"
-        "  --method zeroshot|geoclip  zeroshot (default): StreetCLIP's country then city prompts;\n"
-        "                             geoclip: GeoCLIP retrieval over a GPS gallery\n");
+        "  --method zeroshot|geoclip zeroshot (default): StreetCLIP's country then city prompts;\n"
+        "                            geoclip: GeoCLIP retrieval over a GPS gallery\n");
     cli_help(fp, CLI_O_MODEL);
     fprintf(fp, "                            (geoclip: a ViT-L/14, 768-d features)\n");
     cli_help(fp, CLI_O_ARCH);
@@ -45,26 +45,26 @@ static void usage(FILE *fp) {
     cli_help(fp, CLI_O_HELP);
     fprintf(
         fp,
-        "  --top-k K                  guesses per image (default 1), as extra _2.._K columns\n"
-        "  --image-features F.npy     [n, dim] CLIP image features instead of IMAGE files\n"
-        "  --cache-dir DIR            embedding cache (default ROOT/embeddings, ROOT being\n"
-        "                             $GEOLABEL_CACHE, $XDG_CACHE_HOME/geolabel or\n"
-        "                             ~/.cache/geolabel; '' disables it)\n"
+        "  --top-k K                 guesses per image (default 1), as extra _2.._K columns\n"
+        "  --image-features F.npy    [n, dim] CLIP image features instead of IMAGE files\n"
+        "  --cache-dir DIR           embedding cache (default ROOT/embeddings, ROOT being\n"
+        "                            $GEOLABEL_CACHE, $XDG_CACHE_HOME/geolabel or\n"
+        "                            ~/.cache/geolabel; '' disables it)\n"
         "zeroshot:\n"
-        "  --gazetteer DIR            countries.csv + cities.csv (default: the shipped GeoNames "
+        "  --gazetteer DIR           countries.csv + cities.csv (default: the shipped GeoNames "
         "copy,\n"
-        "                             found via $GEOLABEL_DATA or data/ beside the build folder)\n"
-        "  --countries ISO2,...       restrict the search\n"
-        "  --top-countries K          score cities of the K best countries by "
+        "                            found via $GEOLABEL_DATA or data/ beside the build folder)\n"
+        "  --countries ISO2,...      restrict the search\n"
+        "  --top-countries K         score cities of the K best countries by "
         "P(country)*P(city|country)\n"
-        "  --country-template T       default 'A Street View photo in {country}.'\n"
-        "  --city-template T          default 'A Street View photo from {city}.'\n"
-        "  --level country|city       default city\n"
+        "  --country-template T      default 'A Street View photo in {country}.'\n"
+        "  --city-template T         default 'A Street View photo from {city}.'\n"
+        "  --level country|city      default city\n"
         "geoclip:\n"
-        "  --geoclip-dir DIR          location_encoder_weights, image_encoder_mlp_weights and\n"
-        "                             logit_scale_weights (.pth or .safetensors; default\n"
-        "                             $GEOLABEL_GEOCLIP_DIR)\n"
-        "  --gallery FILE.csv         LAT,LON gallery (default: the shipped "
+        "  --geoclip-dir DIR         location_encoder_weights, image_encoder_mlp_weights and\n"
+        "                            logit_scale_weights (.pth or .safetensors; default\n"
+        "                            $GEOLABEL_GEOCLIP_DIR)\n"
+        "  --gallery FILE.csv        LAT,LON gallery (default: the shipped "
         "coordinates_100K.csv)\n");
     cli_shard_help(fp);
 }

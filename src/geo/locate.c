@@ -122,13 +122,18 @@ static gl_status check_params(const gl_locate_params *p, gl_error *err) {
 
 static gl_status open_caches(gl_locator *loc, gl_error *err) {
     const char *hash = gl_clip_model_hash(loc->clip);
-    size_t n = strlen(hash) + strlen(loc->p.country_template) + strlen(loc->p.city_template) + 64;
+    /* A bf16 text tower gives other embeddings than f32's (int8 keeps it f32): its own entries,
+     * and f32's keys stay as they were so existing caches still serve. */
+    gl_dtype text = gl_clip_dtype(loc->clip, 0);
+    char tag[16] = "";
+    if (text != GL_DTYPE_F32) snprintf(tag, sizeof tag, "|%s", gl_dtype_name(text));
+    size_t n = strlen(hash) + strlen(loc->p.country_template) + strlen(loc->p.city_template) + 80;
     char *key = malloc(n);
     if (!key) return gl_fail(err, GL_ERR_NOMEM, "locate: out of memory");
-    snprintf(key, n, "country|%s|%s|%s", hash, loc->p.country_template, loc->gz->hash);
+    snprintf(key, n, "country|%s%s|%s|%s", hash, tag, loc->p.country_template, loc->gz->hash);
     gl_status s = gl_geo_embcache_open(&loc->countries, loc->p.cache_dir, "country", key,
                                        loc->gz->n_countries, loc->dim, err);
-    snprintf(key, n, "city|%s|%s|%s", hash, loc->p.city_template, loc->gz->hash);
+    snprintf(key, n, "city|%s%s|%s|%s", hash, tag, loc->p.city_template, loc->gz->hash);
     /* A gazetteer with no cities still gets a one-row cache so the code has one shape. */
     int rows = loc->gz->n_cities ? loc->gz->n_cities : 1;
     if (s == GL_OK)

@@ -11,6 +11,23 @@ grep -q "text encodings 31, cached prompt embeddings used 0" log1
 "$GEOLABEL" -v locate --model "$M" --countries FR --top-k 3 -o fr2.csv "$IMG" 2> log2
 grep -q "text encodings 0, cached prompt embeddings used 31" log2
 cmp fr.csv fr2.csv
+# The prompt cache is per text-tower dtype: int8 keeps the text tower in f32 and uses f32's
+# entries; bf16 encodes its own (and leaves f32's as they were). A CPU without AVX512-BF16
+# refuses bf16, naming it.
+"$GEOLABEL" -v locate --model "$M" --dtype int8 --countries FR -o i8.csv "$IMG" 2> log_i8 ||
+  grep -q "dtype int8: needs" log_i8
+grep -q "dtype int8: needs" log_i8 || grep -q "text encodings 0, cached prompt embeddings used 31" log_i8
+if "$GEOLABEL" -v locate --model "$M" --dtype bf16 --countries FR -o bf.csv "$IMG" 2> log_bf; then
+  grep -q "text encodings 31, cached prompt embeddings used 0" log_bf
+  "$GEOLABEL" -v locate --model "$M" --dtype bf16 --countries FR -o bf2.csv "$IMG" 2> log_bf2
+  grep -q "text encodings 0, cached prompt embeddings used 31" log_bf2
+  cmp bf.csv bf2.csv
+else
+  grep -q "dtype bf16: needs AVX512-BF16" log_bf
+fi
+"$GEOLABEL" -v locate --model "$M" --countries FR --top-k 3 -o fr2.csv "$IMG" 2> log2
+grep -q "text encodings 0, cached prompt embeddings used 31" log2
+cmp fr.csv fr2.csv
 # A corrupt cache (one flipped byte in every file) is detected and rebuilt, with the same answer.
 for f in cache/embeddings/*.emb; do
   $PY -c "import sys; b=bytearray(open(sys.argv[1],'rb').read()); b[len(b)//2]^=1; open(sys.argv[1],'wb').write(b)" "$f"
