@@ -373,21 +373,41 @@ static void format_gt(const gl_scene_grid *g, char *buf, size_t cap) {
              g->gt[3], g->gt[4], g->gt[5]);
 }
 
+/* The attribute filter selecting input's row of geolabel_inputs (malloc'ed; NULL: no memory).
+ * OGR SQL quotes an apostrophe by doubling it. */
+static char *input_filter(const char *input) {
+    size_t n = strlen(input);
+    char *q = malloc(2 * n + 16), *o = q;
+    if (!q) return NULL;
+    o += sprintf(o, "input = '");
+    for (size_t i = 0; i < n; i++) {
+        if (input[i] == '\'') *o++ = '\'';
+        *o++ = input[i];
+    }
+    strcpy(o, "'");
+    return q;
+}
+
+int gl_index_writer_complete(gl_index_writer *w, const char *input) {
+    char *q = input_filter(input);
+    if (!q) return 0;
+    OGR_L_SetAttributeFilter(w->inputs, q);
+    OGR_L_ResetReading(w->inputs);
+    OGRFeatureH f = OGR_L_GetNextFeature(w->inputs);
+    int complete = f && OGR_F_GetFieldAsInteger64(f, I_COMPLETE) != 0;
+    if (f) OGR_F_Destroy(f);
+    OGR_L_SetAttributeFilter(w->inputs, NULL);
+    free(q);
+    return complete;
+}
+
 /* Finds the input's row; resumed inputs must have the same grid. */
 static gl_status find_input(gl_index_writer *w, const gl_scene_grid *g, int n_tiles, long *done,
                             gl_error *err) {
     *done = 0;
     w->input_id = -1;
-    /* OGR SQL quotes an apostrophe by doubling it. */
-    size_t n = strlen(g->input);
-    char *q = malloc(2 * n + 16), *o = q;
+    char *q = input_filter(g->input);
     if (!q) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", w->part);
-    o += sprintf(o, "input = '");
-    for (size_t i = 0; i < n; i++) {
-        if (g->input[i] == '\'') *o++ = '\'';
-        *o++ = g->input[i];
-    }
-    strcpy(o, "'");
     gl_status st = GL_OK;
     if (q) {
         OGR_L_SetAttributeFilter(w->inputs, q);

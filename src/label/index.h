@@ -64,6 +64,9 @@ typedef struct gl_index_writer gl_index_writer;
  * version and created; otherwise starts afresh). m stays the caller's. Free by commit/abort. */
 gl_index_writer *gl_index_writer_open(const char *path, const gl_manifest *m,
                                       const gl_index_spec *spec, int resume, gl_error *err);
+/* 1 when the store holds input complete (gl_index_writer_end ran for it): a resumed run skips it
+ * without opening its raster, which may be gone or slow to reach by now. */
+int gl_index_writer_complete(gl_index_writer *w, const char *input);
 /* Starts an input; *done gets how many of its tiles (a prefix in tiling order) are stored. */
 gl_status gl_index_writer_begin(gl_index_writer *w, const gl_scene_grid *g, int n_tiles, long *done,
                                 gl_error *err);

@@ -621,6 +621,8 @@ gl_status gl_label_run(gl_clip *clip, const gl_label_params *p, const char *cons
         (!(done = calloc((size_t)in.n + 1, 1)) || !(redo = calloc(n_redo_max, sizeof *redo))))
         st = gl_fail(err, GL_ERR_NOMEM, "label: out of memory");
     if (!st && p->resume && c.j) st = plan_resume(p, output, &in, c.j, done, redo, &n_redo, err);
+    for (int i = 0; !st && p->resume && c.index_only && c.iw && i < in.n; i++)
+        done[i] = (char)gl_index_writer_complete(c.iw, in.paths[i]);
     c.sum.inputs = in.n;
     if (!st) {
         gl_progress_begin(&c.progress, "tiles", 0);
