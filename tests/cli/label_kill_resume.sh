@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs you can kill: a `label` run over 20 scenes is killed with SIGKILL at random moments, at
-# least 5 times, each time continued with --resume; the last --resume finishes, and the output
+# Runs you can kill: a `label` run over 20 scenes is killed with SIGKILL 6 times, each time once
+# its journal shows one more finished scene (plus a random few milliseconds, to land mid-scene
+# too), never at a fixed time, so a loaded machine cannot let a run finish before its kill; each
+# kill is continued with --resume; the last --resume finishes, and the output
 # equals an uninterrupted run's row for row (Python's csv). Then the journal's edge cases: a torn
 # last record is dropped, a corrupt record before the end is refused, a run with other classes
 # or another model is refused unless --force, and GPKG output resumes through the same journal.
@@ -17,28 +19,31 @@ ARGS=(label --model "$M" --classes classes.txt --split 4x4 --tta x,y --batch 1 -
 run() { "$GEOLABEL" "${ARGS[@]}" "$@"; }
 # In the background without a subshell in between, so $! is geolabel itself, the process killed.
 bg() { "$GEOLABEL" "${ARGS[@]}" "$@" & pid=$!; }
-now() { date +%s.%N; }
-t0=$(now)
-run scenes/a0.tif -o one.csv -q
-t1=$(now)
+# wait_for N CMD...: polls CMD every 10 ms until it succeeds or N seconds pass (a slow machine
+# only makes the wait longer, never the test wrong).
+wait_for() {
+  local n=$(( $1 * 100 )); shift
+  for _ in $(seq "$n"); do "$@" && return 0; sleep 0.01; done
+  return 1
+}
+units_done() { local n; n=$(grep -c '^D ' "$1" 2> /dev/null) || true; echo "${n:-0}"; }
+at_least() { [ "$(units_done "$1")" -ge "$2" ]; }
 run scenes -o whole.csv -q
-t2=$(now)
 [ ! -e whole.csv.journal ] && [ -s whole.csv.manifest.json ]
-# Start-up time and time per scene, from a 1-scene and the 20-scene run.
-read -r START SCENE < <($PY -c "
-one, whole = $t1 - $t0, $t2 - $t1
-scene = max((whole - one) / 19, 0.01)
-print(max(one - scene, 0), scene)")
 
-# Six kills, each at a random moment between half a scene and 2.5 scenes after start-up:
-# together well under the 20 scenes, so the last --resume has work kept and work left.
+# Six kills, each once one more scene is finished (then 0-30 ms later): at most a scene or two
+# per run, well under the 20, so the last --resume has work kept and work left.
 for k in 1 2 3 4 5 6; do
+  before=$(units_done killed.csv.journal)
   bg --resume scenes -o killed.csv -q 2>> kill.err
-  sleep "$($PY -c "import random; print(round($START + random.uniform(0.5, 2.5) * $SCENE, 3))")"
+  wait_for 120 at_least killed.csv.journal $((before + 1)) ||
+    { echo "run $k finished no scene in 120 s"; kill -9 "$pid"; exit 1; }
+  sleep "$($PY -c "import random; print(round(random.uniform(0, 0.03), 3))")"
   kill -9 "$pid"
   wait "$pid" 2> /dev/null || true
-  [ ! -e killed.csv ] || { echo "run $k finished within its kill time"; exit 1; }
+  [ ! -e killed.csv ] || { echo "run $k finished before its kill"; exit 1; }
 done
+[ "$(units_done killed.csv.journal)" -lt 20 ]
 [ ! -e killed.csv ] # nothing published yet: the work so far lives in the journal
 [ -s killed.csv.journal ]
 run --resume scenes -o killed.csv 2> final.err
@@ -50,10 +55,7 @@ done_before=$(sed -n 's/.* \([0-9]*\) already complete.*/\1/p' final.err)
 
 # A torn last record (a kill in the middle of a write) is dropped; the run resumes.
 bg --resume scenes/a0.tif scenes/a1.tif scenes/a2.tif -o t2.csv -q
-for _ in $(seq 200); do
-  grep -qs '^D ' t2.csv.journal && break
-  sleep 0.02
-done
+wait_for 120 at_least t2.csv.journal 1 || true
 kill -9 "$pid"; wait "$pid" 2> /dev/null || true
 grep -q '^D ' t2.csv.journal
 printf 'R 0badc0de 1\t2\t3' >> t2.csv.journal # no newline: torn
@@ -66,7 +68,7 @@ rc=0; run --resume scenes/a0.tif -o corrupt.csv 2> corrupt.err || rc=$?
 [ "$rc" -ne 0 ] && grep -q "corrupt.csv.journal:.*corrupt record" corrupt.err
 # Two runs into one output at once: the second is refused while the first holds the journal.
 bg scenes -o busy.csv -q
-for _ in $(seq 200); do [ -s busy.csv.journal ] && break; sleep 0.02; done
+wait_for 120 test -s busy.csv.journal || true
 rc=0; run scenes -o busy.csv -q 2> busy.err || rc=$?
 kill -9 "$pid"; wait "$pid" 2> /dev/null || true
 [ "$rc" -ne 0 ] && grep -q "another run" busy.err
@@ -99,7 +101,7 @@ grep -q '"classes":"road;houses;trees"' m.csv.manifest.json
 
 # GPKG: killed and resumed through the journal too; ogrinfo counts the features.
 bg scenes/a0.tif scenes/b0.tif scenes/a1.tif -o g.gpkg -q
-for _ in $(seq 200); do grep -qs '^D ' g.gpkg.journal && break; sleep 0.02; done
+wait_for 120 at_least g.gpkg.journal 1 || true
 kill -9 "$pid" 2> /dev/null || true; wait "$pid" 2> /dev/null || true
 run --resume scenes/a0.tif scenes/b0.tif scenes/a1.tif -o g.gpkg 2> g.err
 grep -q "already complete" g.err
