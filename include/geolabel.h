@@ -217,7 +217,9 @@ typedef struct {
     int crop_height, crop_width;     /* 0: no crop */
     int resize_height, resize_width; /* size {height,width}: an exact resize instead (0: unused) */
     double rescale_factor;           /* 1/255 */
-    float mean[3], std[3];
+    float mean[3], std[3];           /* what normalisation uses: the values below as floats */
+    double mean_given[3], std_given[3]; /* as the file (or the default) gives them, for writing
+                                         * it back: 0.48145466 as a float prints 0.48145467 */
     int do_resize, do_center_crop, do_rescale, do_normalize, do_convert_rgb;
     gl_preproc_family family;
 } gl_preproc_config;
@@ -226,6 +228,12 @@ gl_preproc_config gl_preproc_default_config(int image_size);
  * gl_preproc_default_config). Only "resample": 3 (bicubic) is accepted. On failure *cfg may hold
  * some of the file's keys: start again from the defaults. */
 gl_status gl_preproc_config_read(const char *path, gl_preproc_config *cfg, gl_error *err);
+/* cfg as preprocessor_config.json in CLIPImageProcessor's current form (transformers reads it; so
+ * does gl_preproc_config_read, to the same cfg), with "geolabel_family" for an open_clip model's
+ * preprocessing; mean and std as given (mean_given, std_given). Written atomically. */
+gl_status gl_preproc_config_write(const gl_preproc_config *cfg, const char *path, gl_error *err);
+/* Sets mean and std (and their given values) from doubles. */
+void gl_preproc_set_norm(gl_preproc_config *cfg, const double mean[3], const double std[3]);
 
 /* PIL-identical Image.resize(BICUBIC) of 8-bit RGB, with antialiasing on downscale; dst is the
  * caller's [dst_h][dst_w][3]. Fails only on impossible sizes or out of memory. */

@@ -293,7 +293,10 @@ static gl_status oc_preprocess(const cJSON *pc, int image_size, gl_preproc_confi
                     "%s: preprocess_cfg.size %d disagrees with vision_cfg.image_size %d", path,
                     size, image_size);
     const char *keys[2] = {"mean", "std"};
-    float *dst[2] = {pp->mean, pp->std};
+    double norm[2][3];
+    memcpy(norm[0], pp->mean_given, sizeof norm[0]);
+    memcpy(norm[1], pp->std_given, sizeof norm[1]);
+    double *dst[2] = {norm[0], norm[1]};
     for (int k = 0; k < 2 && !s; k++) {
         v = cJSON_GetObjectItemCaseSensitive(pc, keys[k]);
         if (!v) continue;
@@ -306,9 +309,10 @@ static gl_status oc_preprocess(const cJSON *pc, int image_size, gl_preproc_confi
                 s = gl_fail(err, GL_ERR_FORMAT, "%s: preprocess_cfg.%s must hold %s numbers", path,
                             keys[k], k ? "positive" : "");
             else
-                dst[k][i] = (float)e->valuedouble;
+                dst[k][i] = e->valuedouble;
         }
     }
+    if (!s) gl_preproc_set_norm(pp, norm[0], norm[1]);
     v = cJSON_GetObjectItemCaseSensitive(pc, "interpolation");
     if (!s && v && !(cJSON_IsString(v) && !strcmp(v->valuestring, "bicubic")))
         s = gl_fail(err, GL_ERR_UNSUPPORTED,

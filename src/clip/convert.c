@@ -63,35 +63,7 @@ static gl_status write_config(const clip_source *src, const char *spec, const ch
 static gl_status write_preprocessor(const gl_preproc_config *p, const char *dir, gl_error *err) {
     char path[4200];
     snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
-    cJSON *c = cJSON_CreateObject(), *size = cJSON_CreateObject(), *crop = cJSON_CreateObject();
-    double mean[3], std[3];
-    for (int i = 0; i < 3; i++)
-        mean[i] = p->mean[i], std[i] = p->std[i]; /* exact: the floats come back the same */
-    cJSON_AddStringToObject(c, "image_processor_type", "CLIPImageProcessor");
-    cJSON_AddBoolToObject(c, "do_resize", p->do_resize);
-    cJSON_AddBoolToObject(c, "do_center_crop", p->do_center_crop);
-    cJSON_AddBoolToObject(c, "do_rescale", p->do_rescale);
-    cJSON_AddBoolToObject(c, "do_normalize", p->do_normalize);
-    cJSON_AddBoolToObject(c, "do_convert_rgb", p->do_convert_rgb);
-    if (p->resize_height > 0 && p->resize_width > 0) {
-        cJSON_AddNumberToObject(size, "height", p->resize_height);
-        cJSON_AddNumberToObject(size, "width", p->resize_width);
-    } else {
-        cJSON_AddNumberToObject(size, "shortest_edge", p->resize_shortest_edge);
-    }
-    cJSON_AddItemToObject(c, "size", size);
-    cJSON_AddNumberToObject(crop, "height", p->crop_height);
-    cJSON_AddNumberToObject(crop, "width", p->crop_width);
-    cJSON_AddItemToObject(c, "crop_size", crop);
-    cJSON_AddNumberToObject(c, "resample", 3);
-    cJSON_AddNumberToObject(c, "rescale_factor", p->rescale_factor);
-    cJSON_AddItemToObject(c, "image_mean", cJSON_CreateDoubleArray(mean, 3));
-    cJSON_AddItemToObject(c, "image_std", cJSON_CreateDoubleArray(std, 3));
-    cJSON_AddStringToObject(c, "geolabel_family",
-                            p->family == GL_PREPROC_OPEN_CLIP ? "open_clip" : "hf");
-    gl_status s = gl_json_write_file(path, c, err);
-    cJSON_Delete(c);
-    return s;
+    return gl_preproc_config_write(p, path, err);
 }
 
 static gl_status copy_file(const char *from, const char *dir, const char *name, gl_error *err) {

@@ -20,8 +20,15 @@
 #define BICUBIC_SUPPORT 2.0
 #define MAX_CONFIG_SIDE 16384
 
-static const float OPENAI_MEAN[3] = {0.48145466f, 0.4578275f, 0.40821073f};
-static const float OPENAI_STD[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+static const double OPENAI_MEAN[3] = {0.48145466, 0.4578275, 0.40821073};
+static const double OPENAI_STD[3] = {0.26862954, 0.26130258, 0.27577711};
+
+void gl_preproc_set_norm(gl_preproc_config *cfg, const double mean[3], const double std[3]) {
+    for (int i = 0; i < 3; i++) {
+        cfg->mean_given[i] = mean[i], cfg->mean[i] = (float)mean[i];
+        cfg->std_given[i] = std[i], cfg->std[i] = (float)std[i];
+    }
+}
 
 gl_preproc_config gl_preproc_default_config(int image_size) {
     gl_preproc_config c;
@@ -29,8 +36,7 @@ gl_preproc_config gl_preproc_default_config(int image_size) {
     c.resize_shortest_edge = image_size;
     c.crop_height = c.crop_width = image_size;
     c.rescale_factor = 0.00392156862745098; /* the float64 nearest 1/255, as HF stores it */
-    memcpy(c.mean, OPENAI_MEAN, sizeof c.mean);
-    memcpy(c.std, OPENAI_STD, sizeof c.std);
+    gl_preproc_set_norm(&c, OPENAI_MEAN, OPENAI_STD);
     c.do_resize = c.do_center_crop = c.do_rescale = c.do_normalize = c.do_convert_rgb = 1;
     return c;
 }
@@ -85,10 +91,10 @@ static gl_status read_crop(const char *path, const cJSON *v, gl_preproc_config *
 }
 
 /* image_mean / image_std: three numbers, or one number for every channel (HF accepts both). */
-static gl_status read_triple(const char *path, const char *key, const cJSON *v, float out[3],
+static gl_status read_triple(const char *path, const char *key, const cJSON *v, double out[3],
                              gl_error *err) {
     if (cJSON_IsNumber(v)) {
-        out[0] = out[1] = out[2] = (float)v->valuedouble;
+        out[0] = out[1] = out[2] = v->valuedouble;
         return GL_OK;
     }
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 3)
@@ -97,7 +103,7 @@ static gl_status read_triple(const char *path, const char *key, const cJSON *v, 
         const cJSON *e = cJSON_GetArrayItem(v, i);
         if (!cJSON_IsNumber(e))
             return gl_fail(err, GL_ERR_FORMAT, "%s: '%s' must hold numbers", path, key);
-        out[i] = (float)e->valuedouble;
+        out[i] = e->valuedouble;
     }
     return GL_OK;
 }
@@ -119,11 +125,15 @@ static gl_status apply_config(const char *path, const cJSON *root, gl_preproc_co
     if (!s && (v = cJSON_GetObjectItemCaseSensitive(root, "size"))) s = read_size(path, v, c, err);
     if (!s && (v = cJSON_GetObjectItemCaseSensitive(root, "crop_size")))
         s = read_crop(path, v, c, err);
+    double mean[3], std[3];
+    memcpy(mean, c->mean_given, sizeof mean);
+    memcpy(std, c->std_given, sizeof std);
     if (!s && (v = cJSON_GetObjectItemCaseSensitive(root, "image_mean")))
-        s = read_triple(path, "image_mean", v, c->mean, err);
+        s = read_triple(path, "image_mean", v, mean, err);
     if (!s && (v = cJSON_GetObjectItemCaseSensitive(root, "image_std")))
-        s = read_triple(path, "image_std", v, c->std, err);
+        s = read_triple(path, "image_std", v, std, err);
     if (s) return s;
+    gl_preproc_set_norm(c, mean, std);
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "rescale_factor"))) {
         if (!cJSON_IsNumber(v) || !(v->valuedouble > 0))
             return gl_fail(err, GL_ERR_FORMAT, "%s: 'rescale_factor' must be a positive number",
@@ -145,6 +155,39 @@ static gl_status apply_config(const char *path, const cJSON *root, gl_preproc_co
         if (c->do_normalize && !(c->std[i] != 0))
             return gl_fail(err, GL_ERR_FORMAT, "%s: 'image_std' holds a zero", path);
     return GL_OK;
+}
+
+gl_status gl_preproc_config_write(const gl_preproc_config *p, const char *path, gl_error *err) {
+    cJSON *c = cJSON_CreateObject(), *size = cJSON_CreateObject(), *crop = cJSON_CreateObject();
+    if (!c || !size || !crop) {
+        cJSON_Delete(c), cJSON_Delete(size), cJSON_Delete(crop);
+        return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", path);
+    }
+    cJSON_AddStringToObject(c, "image_processor_type", "CLIPImageProcessor");
+    cJSON_AddBoolToObject(c, "do_resize", p->do_resize);
+    cJSON_AddBoolToObject(c, "do_center_crop", p->do_center_crop);
+    cJSON_AddBoolToObject(c, "do_rescale", p->do_rescale);
+    cJSON_AddBoolToObject(c, "do_normalize", p->do_normalize);
+    cJSON_AddBoolToObject(c, "do_convert_rgb", p->do_convert_rgb);
+    if (p->resize_height > 0 && p->resize_width > 0) {
+        cJSON_AddNumberToObject(size, "height", p->resize_height);
+        cJSON_AddNumberToObject(size, "width", p->resize_width);
+    } else {
+        cJSON_AddNumberToObject(size, "shortest_edge", p->resize_shortest_edge);
+    }
+    cJSON_AddItemToObject(c, "size", size);
+    cJSON_AddNumberToObject(crop, "height", p->crop_height);
+    cJSON_AddNumberToObject(crop, "width", p->crop_width);
+    cJSON_AddItemToObject(c, "crop_size", crop);
+    cJSON_AddNumberToObject(c, "resample", 3);
+    cJSON_AddNumberToObject(c, "rescale_factor", p->rescale_factor);
+    cJSON_AddItemToObject(c, "image_mean", cJSON_CreateDoubleArray(p->mean_given, 3));
+    cJSON_AddItemToObject(c, "image_std", cJSON_CreateDoubleArray(p->std_given, 3));
+    if (p->family == GL_PREPROC_OPEN_CLIP) /* HF's own keys only, otherwise */
+        cJSON_AddStringToObject(c, "geolabel_family", "open_clip");
+    gl_status s = gl_json_write_file(path, c, err);
+    cJSON_Delete(c);
+    return s;
 }
 
 gl_status gl_preproc_config_read(const char *path, gl_preproc_config *cfg, gl_error *err) {

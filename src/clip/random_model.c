@@ -187,31 +187,12 @@ static gl_status write_config(const char *dir, const geometry *g, int f16, gl_er
     return s;
 }
 
-/* preprocessor_config.json in CLIPImageProcessor's current form. */
+/* preprocessor_config.json: OpenAI CLIP's preprocessing at the model's input size. */
 static gl_status write_preprocessor(const char *dir, const geometry *g, gl_error *err) {
-    static const double mean[3] = {0.48145466, 0.4578275, 0.40821073},
-                        std[3] = {0.26862954, 0.26130258, 0.27577711};
     char path[4200];
     snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
-    cJSON *c = cJSON_CreateObject(), *crop = cJSON_CreateObject(), *size = cJSON_CreateObject();
-    cJSON_AddNumberToObject(crop, "height", g->image);
-    cJSON_AddNumberToObject(crop, "width", g->image);
-    cJSON_AddItemToObject(c, "crop_size", crop);
-    cJSON_AddBoolToObject(c, "do_center_crop", 1);
-    cJSON_AddBoolToObject(c, "do_convert_rgb", 1);
-    cJSON_AddBoolToObject(c, "do_normalize", 1);
-    cJSON_AddBoolToObject(c, "do_rescale", 1);
-    cJSON_AddBoolToObject(c, "do_resize", 1);
-    cJSON_AddItemToObject(c, "image_mean", cJSON_CreateDoubleArray(mean, 3));
-    cJSON_AddStringToObject(c, "image_processor_type", "CLIPImageProcessor");
-    cJSON_AddItemToObject(c, "image_std", cJSON_CreateDoubleArray(std, 3));
-    cJSON_AddNumberToObject(c, "resample", 3);
-    cJSON_AddNumberToObject(c, "rescale_factor", 1.0 / 255.0);
-    cJSON_AddNumberToObject(size, "shortest_edge", g->image);
-    cJSON_AddItemToObject(c, "size", size);
-    gl_status s = gl_json_write_file(path, c, err);
-    cJSON_Delete(c);
-    return s;
+    gl_preproc_config c = gl_preproc_default_config(g->image);
+    return gl_preproc_config_write(&c, path, err);
 }
 
 static gl_status copy_file(const char *from, const char *to, gl_error *err) {
