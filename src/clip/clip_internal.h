@@ -74,11 +74,24 @@ typedef struct {
     int *offset, *len;               /* [max_batch] packed sequences */
 } clip_workspace;
 
+/* A weight clip_pack packs (linear layers, patch embedding, projections). clip_bind hands out its
+ * stored address as the view (for F16/BF16 a key only: the forward passes it and the kernels
+ * find the packed copy by it; nothing reads it as floats) without checking or widening it: pack
+ * reads each once (clip_weight_read), packs it and gives its mapped pages back, so neither a
+ * widened copy nor the file's pages stay resident beside the packed weights. */
+typedef struct {
+    const float *key;
+    const gl_st_tensor *t;
+    int packed;
+} clip_packed_src;
+
 struct gl_clip {
     clip_config cfg;
     char *dir;
     struct clip_source *src; /* the weights under HF names (sources.h) */
-    float *widened;          /* F16/BF16 (and misaligned F32) weights as float, one block */
+    float *widened; /* F16/BF16 (and misaligned F32) weights not packed, as float, one block */
+    clip_packed_src *packed_src; /* [n_packed_src]: the weights clip_pack must pack */
+    int n_packed_src;
     clip_vision_weights vis;
     clip_text_weights txt;
     float logit_scale; /* exp(logit_scale) */
@@ -110,8 +123,16 @@ void clip_int8_name(const clip_config *cfg, int i, char *buf, size_t n);
 gl_dtype clip_tower_dtype(gl_dtype dtype, int image_tower);
 
 /* Binds a weight to a tensor, checking its shape (dims terminated by -1). Fills *out with a
- * float view: the mapping itself for F32, else widened space taken from c->widened. */
+ * float view: the mapping itself for F32, else widened space taken from c->widened; checked
+ * finite, and its mapped pages given back once read. A weight clip_pack packs gets its stored
+ * address instead, unchecked (clip_packed_src). */
 gl_status clip_bind(gl_clip *c, const char *name, float const **out, size_t *widened_used,
                     gl_error *err, ...);
+/* The weight bound as key, or NULL. */
+clip_packed_src *clip_packed_find(gl_clip *c, const float *key);
+/* A packed weight's floats, read for packing: the mapping itself when stored as aligned F32,
+ * else widened into scratch (room for its count); checked finite either way. */
+gl_status clip_weight_read(gl_clip *c, const clip_packed_src *w, float *scratch, const float **data,
+                           gl_error *err);
 
 #endif

@@ -22,6 +22,46 @@ static int needs_widening(const gl_st_tensor *t) {
            (t->dtype == GL_ST_F32 && ((uintptr_t)t->data & 3));
 }
 
+/* The weights clip_pack packs, by HF name (pack.c: pack_tower, the patch embedding and both
+ * projections); clip_pack fails if one of them was not packed. */
+static int is_packed(const char *name) {
+    static const char *const layer[] = {".self_attn.q_proj.weight", ".self_attn.k_proj.weight",
+                                        ".self_attn.v_proj.weight", ".self_attn.out_proj.weight",
+                                        ".mlp.fc1.weight",          ".mlp.fc2.weight"};
+    static const char *const whole[] = {"vision_model.embeddings.patch_embedding.weight",
+                                        "visual_projection.weight", "text_projection.weight"};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof layer / sizeof *layer; i++) {
+        size_t k = strlen(layer[i]);
+        if (n > k && !strcmp(name + n - k, layer[i]) && strstr(name, ".encoder.layers.")) return 1;
+    }
+    for (size_t i = 0; i < sizeof whole / sizeof *whole; i++)
+        if (!strcmp(name, whole[i])) return 1;
+    return 0;
+}
+
+clip_packed_src *clip_packed_find(gl_clip *c, const float *key) {
+    for (int i = 0; i < c->n_packed_src; i++)
+        if (c->packed_src[i].key == key) return &c->packed_src[i];
+    return NULL;
+}
+
+gl_status clip_weight_read(gl_clip *c, const clip_packed_src *w, float *scratch, const float **data,
+                           gl_error *err) {
+    const gl_st_tensor *t = w->t;
+    if (!needs_widening(t)) {
+        *data = t->data;
+    } else {
+        if (t->dtype == GL_ST_F32)
+            memcpy(scratch, t->data, t->nbytes);
+        else
+            gl_st_widen(t->dtype, t->data, t->count, scratch);
+        *data = scratch;
+    }
+    return gl_check_finite_tensor(clip_source_tensor_file(c->src, t), t->name, *data,
+                                  (size_t)t->count, err);
+}
+
 gl_status clip_bind(gl_clip *c, const char *name, float const **out, size_t *widened_used,
                     gl_error *err, ...) {
     const gl_st_tensor *t = clip_source_find(c->src, name);
@@ -54,6 +94,15 @@ gl_status clip_bind(gl_clip *c, const char *name, float const **out, size_t *wid
         return gl_fail(err, GL_ERR_UNSUPPORTED,
                        "%s: tensor '%s' has dtype %s; F32, F16 or BF16 expected", file, name,
                        t->dtype_name);
+    if (is_packed(name)) {
+        /* checked and read once, when packed; the view is the key the forward passes */
+        clip_packed_src *w = &c->packed_src[c->n_packed_src++];
+        w->key = (const float *)t->data;
+        w->t = t;
+        w->packed = 0;
+        *out = w->key;
+        return GL_OK;
+    }
     if (!needs_widening(t)) {
         *out = t->data;
     } else {
@@ -66,7 +115,10 @@ gl_status clip_bind(gl_clip *c, const char *name, float const **out, size_t *wid
         *out = dst;
     }
     /* a NaN or infinite weight would only show as NaN scores much later */
-    return gl_check_finite_tensor(file, name, *out, (size_t)t->count, err);
+    gl_status s = gl_check_finite_tensor(file, name, *out, (size_t)t->count, err);
+    /* read once: the token embedding's rows come back from the file as tokens use them */
+    clip_source_release(c->src, t->data, t->nbytes);
+    return s;
 }
 
 typedef struct {
@@ -182,7 +234,10 @@ static gl_status bind_weights(gl_clip *c, gl_error *err) {
 static gl_status open_weights(gl_clip *c, gl_error *err) {
     size_t total = 0;
     for (int i = 0; i < c->src->n_tensors; i++)
-        if (needs_widening(&c->src->tensors[i])) total += c->src->tensors[i].count;
+        if (needs_widening(&c->src->tensors[i]) && !is_packed(c->src->tensors[i].name))
+            total += c->src->tensors[i].count;
+    c->packed_src = calloc((size_t)c->src->n_tensors + 1, sizeof *c->packed_src);
+    if (!c->packed_src) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", c->src->weights);
     /* total is bounded by the mapped file sizes, which were checked tensor by tensor */
     if (total && !(c->widened = malloc(total * sizeof(float))))
         return gl_fail(err, GL_ERR_NOMEM, "%s: cannot allocate %zu bytes for widened weights",
@@ -300,6 +355,7 @@ void gl_clip_free(gl_clip *c) {
     free(c->vis.layers);
     free(c->txt.layers);
     free(c->widened);
+    free(c->packed_src);
     clip_source_close(c->src);
     free(c->src);
     free(c->dir);

@@ -983,26 +983,26 @@ const char *clip_source_tensor_file(const clip_source *src, const gl_st_tensor *
     return t && t->file >= 0 && t->file < src->n_files ? src->files[t->file] : src->weights;
 }
 
+void clip_source_release(const clip_source *src, const void *p, size_t n) {
+    gl_st_release(&src->st, p, n);
+    for (int i = 0; i < src->n_pth; i++)
+        gl_pth_release(src->pth[i], p, n);
+}
+
+static void release_source(void *src, const void *p, size_t n) {
+    clip_source_release(src, p, n);
+}
+
 void clip_source_digest(const clip_source *src, uint64_t out[2]) {
-    /* gl_st_digest hashes a list of byte ranges; the tensors in name order are that list, so
-     * the same weights give the same digest whichever container they came in. */
-    gl_safetensors view = {0};
-    void **maps = malloc((size_t)(src->n_tensors ? src->n_tensors : 1) * sizeof *maps);
-    size_t *sizes = malloc((size_t)(src->n_tensors ? src->n_tensors : 1) * sizeof *sizes);
-    if (!maps || !sizes) {
-        out[0] = out[1] = 0;
-    } else {
-        for (int i = 0; i < src->n_tensors; i++) {
-            maps[i] = (void *)src->tensors[i].data;
-            sizes[i] = src->tensors[i].nbytes;
-        }
-        view.n_files = src->n_tensors;
-        view.maps = maps;
-        view.map_sizes = sizes;
-        gl_st_digest(&view, out);
-    }
-    free(maps);
-    free(sizes);
+    /* the tensors in name order are the digest's list of byte ranges, so the same weights give
+     * the same digest whichever container they came in; mapped pages go back as they are read
+     * (the weights were packed at load: reading them here must not bring them all back) */
+    gl_st_digester d;
+    gl_st_digest_begin(&d);
+    for (int i = 0; i < src->n_tensors; i++)
+        gl_st_digest_add(&d, src->tensors[i].data, src->tensors[i].nbytes, release_source,
+                         (void *)src);
+    gl_st_digest_end(&d, out);
 }
 
 gl_tokenizer *gl_model_tokenizer_load(const char *model, const char *arch, gl_error *err) {

@@ -65,8 +65,13 @@ void clip_source_close(clip_source *src);
 /* NULL when absent. */
 const gl_st_tensor *clip_source_find(const clip_source *src, const char *name);
 const char *clip_source_tensor_file(const clip_source *src, const gl_st_tensor *t);
-/* A 128-bit digest of every tensor's name, shape, dtype and bytes (keys embedding caches). */
+/* A 128-bit digest of every tensor's bytes (keys embedding caches and manifests); the pages of
+ * the file mappings it reads are given back as it goes. */
 void clip_source_digest(const clip_source *src, uint64_t out[2]);
+/* Gives back the resident pages of [p, p+n) when it lies in one of the source's file mappings
+ * (safetensors shards, .pth archives): the bytes stay valid, read back from the file when
+ * touched. Blocks the source owns (copies, inflated storages) are left alone. */
+void clip_source_release(const clip_source *src, const void *p, size_t n);
 
 /* Reads an open_clip architecture ({"model_cfg", "preprocess_cfg"} or the bare model_cfg) into
  * cfg and the open_clip transform into pp. name (may be NULL) is the architecture name, whose

@@ -182,15 +182,15 @@ static void pack_int8(gl_packed *p, const int8_t *q, const float *scale) {
                 }
 }
 
-/* Packs W, or for int8 the stored q/scale when given (else W quantised here). */
-static gl_status pack_weight(gl_kernels *k, const float *W, int N, int K, gl_dtype dtype,
-                             const int8_t *q, const float *qscale, gl_error *err) {
-    if (lookup(k, W)) return GL_OK;
+/* Packs W under key, or for int8 the stored q/scale when given (else W quantised here). */
+static gl_status pack_weight(gl_kernels *k, const float *key, const float *W, int N, int K,
+                             gl_dtype dtype, const int8_t *q, const float *qscale, gl_error *err) {
+    if (lookup(k, key)) return GL_OK;
     gl_status s = gl_kernels_supports(k, dtype, err);
     if (s) return s;
     gl_packed *p = calloc(1, sizeof *p);
     if (!p) return gl_fail(err, GL_ERR_NOMEM, "kernels: out of memory");
-    p->src = W;
+    p->src = key;
     p->N = N;
     p->K = K;
     p->dtype = dtype;
@@ -234,12 +234,17 @@ static gl_status pack_weight(gl_kernels *k, const float *W, int N, int K, gl_dty
 
 gl_status gl_kernels_pack(gl_kernels *k, const float *W, int N, int K, gl_dtype dtype,
                           gl_error *err) {
-    return pack_weight(k, W, N, K, dtype, NULL, NULL, err);
+    return pack_weight(k, W, W, N, K, dtype, NULL, NULL, err);
+}
+
+gl_status gl_kernels_pack_from(gl_kernels *k, const float *key, const float *W, int N, int K,
+                               gl_dtype dtype, gl_error *err) {
+    return pack_weight(k, key, W, N, K, dtype, NULL, NULL, err);
 }
 
 gl_status gl_kernels_pack_int8(gl_kernels *k, const float *W, int N, int K, const int8_t *q,
                                const float *scale, gl_error *err) {
-    return pack_weight(k, W, N, K, GL_DTYPE_INT8, q, scale, err);
+    return pack_weight(k, W, W, N, K, GL_DTYPE_INT8, q, scale, err);
 }
 
 gl_status gl_kernels_reserve(gl_kernels *k, size_t rows, int max_k, int max_tokens,

@@ -21,6 +21,11 @@ const char *gl_kernels_isa(const gl_kernels *k); /* "avx2", "avx512", "amx" */
 /* Packs W [N,K] (out,in) once for dtype. W must stay valid while k lives (it is the key). */
 gl_status gl_kernels_pack(gl_kernels *k, const float *W, int N, int K, gl_dtype dtype,
                           gl_error *err);
+/* The same with the key apart from the data: the forward passes key, W [N,K] is read only during
+ * the call (a weight widened from F16 into scratch, or mapped bytes given back afterwards). key
+ * must stay valid, and no other weight's, while k lives. */
+gl_status gl_kernels_pack_from(gl_kernels *k, const float *key, const float *W, int N, int K,
+                               gl_dtype dtype, gl_error *err);
 /* int8 weights: per output channel (row of W [N,K]), symmetric: scale[n] = max|W[n,:]| / 127
  * (1 for a zero row), q = round(W / scale) in [-127, 127]. gl_kernels_pack(.., GL_DTYPE_INT8)
  * quantises this way; gl_kernels_pack_int8 packs q and scale stored earlier (model convert

@@ -4,6 +4,7 @@
 
 #include "core/half.h"
 #include "io/json.h"
+#include "io/mapping.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -316,10 +317,9 @@ static uint64_t mix64(uint64_t x) {
 
 /* Four independent multiply-rotate lanes keep this near memory speed; two outputs mix them
  * differently. Not cryptographic: it keys caches, it does not authenticate. */
-static void digest_bytes(const unsigned char *p, size_t n, uint64_t lane[4]) {
+static void digest_block(const unsigned char *p, size_t n, uint64_t lane[4]) {
     const uint64_t k = 0x9e3779b97f4a7c15ULL;
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
+    for (size_t i = 0; i + 32 <= n; i += 32) {
         for (int j = 0; j < 4; j++) {
             uint64_t w;
             memcpy(&w, p + i + 8 * j, 8);
@@ -327,17 +327,54 @@ static void digest_bytes(const unsigned char *p, size_t n, uint64_t lane[4]) {
             lane[j] = lane[j] << 31 | lane[j] >> 33;
         }
     }
-    for (; i < n; i++)
-        lane[i & 3] = (lane[i & 3] ^ p[i]) * k;
-    lane[0] ^= n;
+}
+
+/* Blocks of the digest between releases: a multiple of the 32-byte step, so the result does
+ * not depend on it. */
+#define DIGEST_BLOCK ((size_t)4 << 20)
+
+void gl_st_digest_begin(gl_st_digester *d) {
+    for (int j = 0; j < 4; j++)
+        d->lane[j] = (uint64_t)j + 1;
+}
+
+void gl_st_digest_add(gl_st_digester *d, const void *data, size_t n,
+                      void (*release)(void *ctx, const void *p, size_t n), void *ctx) {
+    const uint64_t k = 0x9e3779b97f4a7c15ULL;
+    const unsigned char *p = data;
+    size_t body = n & ~(size_t)31, i = 0;
+    for (; i < body; i += DIGEST_BLOCK) {
+        size_t len = body - i < DIGEST_BLOCK ? body - i : DIGEST_BLOCK;
+        digest_block(p + i, len, d->lane);
+        if (release) release(ctx, p + i, len);
+    }
+    for (i = body; i < n; i++)
+        d->lane[i & 3] = (d->lane[i & 3] ^ p[i]) * k;
+    if (release && n > body) release(ctx, p + body, n - body);
+    d->lane[0] ^= n;
+}
+
+void gl_st_digest_end(const gl_st_digester *d, uint64_t out[2]) {
+    const uint64_t *lane = d->lane;
+    out[0] = mix64(lane[0] ^ mix64(lane[1] ^ mix64(lane[2] ^ mix64(lane[3]))));
+    out[1] = mix64(lane[3] + mix64(lane[2] + mix64(lane[1] + mix64(lane[0] + 7))));
+}
+
+void gl_st_release(const gl_safetensors *st, const void *p, size_t n) {
+    for (int f = 0; st && st->maps && f < st->n_files; f++)
+        gl_map_release(st->maps[f], st->map_sizes[f], p, n);
+}
+
+static void release_st(void *st, const void *p, size_t n) {
+    gl_st_release(st, p, n);
 }
 
 void gl_st_digest(const gl_safetensors *st, uint64_t out[2]) {
-    uint64_t lane[4] = {1, 2, 3, 4};
+    gl_st_digester d;
+    gl_st_digest_begin(&d);
     for (int f = 0; f < st->n_files; f++)
-        digest_bytes(st->maps[f], st->map_sizes[f], lane);
-    out[0] = mix64(lane[0] ^ mix64(lane[1] ^ mix64(lane[2] ^ mix64(lane[3]))));
-    out[1] = mix64(lane[3] + mix64(lane[2] + mix64(lane[1] + mix64(lane[0] + 7))));
+        gl_st_digest_add(&d, st->maps[f], st->map_sizes[f], release_st, (void *)st);
+    gl_st_digest_end(&d, out);
 }
 
 /* ------------------------------------------------------------------ writing */

@@ -41,9 +41,26 @@ void gl_st_close(gl_safetensors *st);
 const gl_st_tensor *gl_st_find(const gl_safetensors *st, const char *name);
 const char *gl_st_tensor_path(const gl_safetensors *st, const gl_st_tensor *t);
 
+/* Gives back the resident pages of [p, p+n) when it lies in one of st's mappings (whole pages;
+ * io/mapping.h): once a tensor has been read (packed, hashed) its bytes need not stay in memory,
+ * and reading them again reads the file. Anything else: nothing happens. */
+void gl_st_release(const gl_safetensors *st, const void *p, size_t n);
+
 /* A 128-bit digest of every byte of every shard, in order: it changes whenever a weight does.
- * Reads the whole mapping, so callers compute it once and only when needed. */
+ * Reads the whole mapping (giving its pages back as it goes), so callers compute it once and
+ * only when needed. */
 void gl_st_digest(const gl_safetensors *st, uint64_t out[2]);
+
+/* The same digest over any list of byte ranges, one at a time: begin, add each range (its length
+ * counts too), end. add calls release(ctx, block, bytes), when not NULL, on each block of the
+ * range once hashed, so a mapping's pages can go back as they are read, not after. */
+typedef struct {
+    uint64_t lane[4];
+} gl_st_digester;
+void gl_st_digest_begin(gl_st_digester *d);
+void gl_st_digest_add(gl_st_digester *d, const void *p, size_t n,
+                      void (*release)(void *ctx, const void *p, size_t n), void *ctx);
+void gl_st_digest_end(const gl_st_digester *d, uint64_t out[2]);
 
 /* One tensor of a safetensors file being written. */
 typedef struct {

@@ -335,6 +335,10 @@ void gl_pth_free(gl_pth *p) {
     free(p);
 }
 
+void gl_pth_release(const gl_pth *p, const void *ptr, size_t n) {
+    if (p) gl_zip_release(p->zip, ptr, n);
+}
+
 const char *gl_pth_path(const gl_pth *p) {
     return p->path;
 }

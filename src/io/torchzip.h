@@ -59,6 +59,10 @@ gl_pth *gl_pth_open(const char *path, gl_error *err);
  * is used in messages. For the fuzz harnesses and in-memory archives. */
 gl_pth *gl_pth_open_memory(const char *name, const unsigned char *data, size_t size, gl_error *err);
 void gl_pth_free(gl_pth *p);
+/* Gives back the resident pages of [ptr, ptr+n) when it lies in the checkpoint's file mapping
+ * (io/zip.h's gl_zip_release): tensor bytes read once (checked, packed) need not stay resident;
+ * they stay valid and are read back from the file when touched. Otherwise nothing happens. */
+void gl_pth_release(const gl_pth *p, const void *ptr, size_t n);
 const char *gl_pth_path(const gl_pth *p);
 /* The object torch.save was given: usually a DICT, or a TENSOR for a bare tensor. */
 const gl_py *gl_pth_root(const gl_pth *p);

@@ -3,6 +3,7 @@
 #include "io/zip.h"
 
 #include "io/bytes.h"
+#include "io/mapping.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -201,6 +202,10 @@ void gl_zip_free(gl_zip *z) {
     free(z);
 }
 
+void gl_zip_release(const gl_zip *z, const void *p, size_t n) {
+    if (z && z->mapped) gl_map_release(z->data, z->size, p, n);
+}
+
 const char *gl_zip_name(const gl_zip *z) {
     return z->name;
 }
@@ -277,10 +282,14 @@ gl_status gl_zip_read(const gl_zip *z, const gl_zip_entry *e, unsigned char **ou
                        "%s: entry '%s' uses zip method %llu (only stored and deflated are read)",
                        z->name, e->name, (unsigned long long)e->method);
     }
+    if (*owned) gl_zip_release(z, src, e->comp_size);
+    /* A stored entry is checked in blocks whose pages go back once summed: a checkpoint's
+     * tensors are read again only when used (packed), and must not all stay in memory. */
     uLong crc = crc32(0L, Z_NULL, 0);
     for (uint64_t done = 0; done < e->size;) {
-        uInt chunk = (uInt)(e->size - done > (1u << 30) ? (1u << 30) : e->size - done);
+        uInt chunk = (uInt)(e->size - done > (4u << 20) ? (4u << 20) : e->size - done);
         crc = crc32(crc, data + done, chunk);
+        if (!*owned) gl_zip_release(z, data + done, chunk);
         done += chunk;
     }
     if (crc != e->crc) {

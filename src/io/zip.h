@@ -40,4 +40,9 @@ const gl_zip_entry *gl_zip_find(const gl_zip *z, const char *name);
 gl_status gl_zip_read(const gl_zip *z, const gl_zip_entry *e, unsigned char **out, int *owned,
                       gl_error *err);
 
+/* Gives back the resident pages of [p, p+n) when the archive is a file mapping (gl_zip_open) and
+ * the range lies in it (io/mapping.h); a stored entry's bytes stay valid (read back from the
+ * file when touched). gl_zip_read already does this for each entry it checks. */
+void gl_zip_release(const gl_zip *z, const void *p, size_t n);
+
 #endif
