@@ -327,10 +327,18 @@ static void test_geojson_is_rfc7946(void) {
                      "assert 'crs' not in g and g['type']=='FeatureCollection'\n"
                      "f=g['features']; assert len(f)==2\n"
                      "ring=f[0]['geometry']['coordinates'][0]\n"
-                     "assert ring[0]==ring[-1] and len(ring)==5\n"
+                     "assert ring[0]==ring[-1] and len(ring)==4*8+1\n"
                      "a=sum(p[0]*q[1]-q[0]*p[1] for p,q in zip(ring,ring[1:]))\n"
                      "assert a>0, 'clockwise exterior ring'\n"
-                     "assert min(p[0] for p in ring)==-75 and max(p[1] for p in ring)==45.1386\n"
+                     /* the UTM ring densified into lon/lat, its corners where OSR puts them */
+                     "from osgeo import osr\n"
+                     "u=osr.SpatialReference(); u.ImportFromEPSG(32618)\n"
+                     "w=osr.SpatialReference(); w.ImportFromEPSG(4326)\n"
+                     "for s in (u,w): s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)\n"
+                     "t=osr.CoordinateTransformation(u,w)\n"
+                     "for x,y in ((500000,5000000),(500100,5000000),(500100,4999900)):\n"
+                     "  lo,la=t.TransformPoint(x,y)[:2]\n"
+                     "  assert any(abs(p[0]-lo)<2e-7 and abs(p[1]-la)<2e-7 for p in ring),(lo,la)\n"
                      "assert f[1]['geometry'] is None and f[1]['properties']['score'] is None\n"
                      "assert f[0]['properties']['classification']=='sea, \"open\"'\n",
                      " && ogrinfo -ro -so l.geojson >/dev/null"),
