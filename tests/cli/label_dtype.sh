@@ -152,7 +152,8 @@ $L --dtype $D $PNGS -o again.csv
 $L --resume --dtype $D $PNGS -o again.csv
 cmp -s again.csv $D.csv || { echo "the $D run is not reproducible"; exit 1; }
 
-# --- merge refuses shards computed in different dtypes, in one line naming both files
+# --- merge refuses shards computed in different dtypes (label's, index stores), in one line naming
+# both files; embed's shard manifests record theirs
 $L --dtype $D --shard 0/2 --split 2x2 $PNGS -o sh0.csv
 $L --shard 1/2 --split 2x2 $PNGS -o sh1.csv
 set +e
@@ -160,6 +161,13 @@ set +e
 set -e
 [ $rc -ne 0 ] && [ "$(wc -l < merge.err)" -eq 1 ] && [ ! -e merged.csv ] || { cat merge.err; exit 1; }
 grep -q "sh0.csv and sh1.csv come from different runs: their manifests differ in 'compute_dtype' ('$D' and 'f32')" merge.err
+"$GEOLABEL" -q index --model "$M" --dtype $D --shard 0/2 $PNGS -o ix0.gpkg
+"$GEOLABEL" -q index --model "$M" --shard 1/2 $PNGS -o ix1.gpkg
+set +e
+"$GEOLABEL" merge ixm.gpkg ix0.gpkg ix1.gpkg 2> imerge.err; rc=$?
+set -e
+[ $rc -ne 0 ] && [ "$(wc -l < imerge.err)" -eq 1 ] && [ ! -e ixm.gpkg ] || { cat imerge.err; exit 1; }
+grep -q "ix0.gpkg and ix1.gpkg come from different runs: their manifests differ in 'compute_dtype' ('$D' and 'f32')" imerge.err
 "$GEOLABEL" embed --model "$M" --dtype $D --shard 0/2 $PNGS -o e0.jsonl
 "$GEOLABEL" embed --model "$M" --shard 1/2 $PNGS -o e1.jsonl
 "$PY" -c 'import json,sys; a,b=(json.load(open(f+".manifest.json")) for f in sys.argv[2:]); assert (a["compute_dtype"], b["compute_dtype"]) == (sys.argv[1], "f32"), (a, b)' $D e0.jsonl e1.jsonl
