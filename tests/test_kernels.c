@@ -250,12 +250,26 @@ static void test_attention_paths(void) {
                 gl_pool *pool = gl_pool_create(2, &err);
                 CHECK_OK(gl_kernels_reserve(k, 8, 8, 50, hd, 2, &err), &err);
                 gl_pool_set_kernels(pool, k);
-                gl_attention_args a = {q,    kk,   v,      out,   d,       heads,  3,
-                                       offs, lens, causal, scale, scratch, 50 * 50};
+                gl_attention_args a = {q,    kk,   v,      out,   d,       heads,   3,
+                                       offs, lens, causal, scale, scratch, 50 * 50, NULL};
                 gl_attention(pool, &a);
                 char what[96];
                 snprintf(what, sizeof what, "%s attention causal %d hd %d", isas[i], causal, hd);
                 CHECK_CLOSE(what, out, ref, (size_t)rows * d, 2e-6, 1e-5);
+                /* one query row per sequence (the last layer's pooled rows), q and out compact */
+                int qrow[3] = {0, 11, causal ? 49 : 23};
+                float qc[3 * 192], oc[3 * 192], rc[3 * 192];
+                for (int s = 0; s < 3; s++) {
+                    memcpy(qc + s * d, q + (size_t)(offs[s] + qrow[s]) * d, sizeof(float) * d);
+                    memcpy(rc + s * d, ref + (size_t)(offs[s] + qrow[s]) * d, sizeof(float) * d);
+                }
+                a.q = qc;
+                a.out = oc;
+                a.query_row = qrow;
+                gl_attention(pool, &a);
+                snprintf(what, sizeof what, "%s attention causal %d hd %d, query rows", isas[i],
+                         causal, hd);
+                CHECK_CLOSE(what, oc, rc, (size_t)3 * d, 2e-6, 1e-5);
                 gl_pool_free(pool);
                 gl_kernels_free(k);
                 free(q), free(kk), free(v), free(out), free(ref), free(scratch);
@@ -359,6 +373,62 @@ static void test_fixture_parity_every_isa(void) {
                 gl_clip_free(c);
             }
     }
+    unsetenv("GEOLABEL_ISA");
+}
+
+static void watch_layers(void *ctx, const gl_clip_layer_state *state) {
+    (void)state;
+    ++*(int *)ctx;
+}
+
+/* The last layer computed for the pooled rows only (no eval callback) gives the embeddings of the
+ * full last layer (an eval callback watching every layer forces it): bit for bit where our own
+ * kernels run (avx512: every dtype), within 1e-5 on avx2 (its attention is BLAS); both
+ * fixtures, images and texts, 2 threads. */
+static void test_pooled_last_layer(void) {
+    int n_isa = available_isas();
+    for (int i = 0; i < n_isa; i++)
+        for (gl_dtype dt = GL_DTYPE_F32; dt <= GL_DTYPE_INT8; dt++) {
+            setenv("GEOLABEL_ISA", isas[i], 1);
+            if (!supported(dt)) continue;
+            for (int mi = 0; mi < 2; mi++) {
+                gl_error err = {0};
+                int calls = 0;
+                gl_clip_params p = gl_clip_default_params();
+                p.threads = 2;
+                p.max_batch = 4;
+                p.dtype = dt;
+                gl_clip *fast = gl_clip_load(t_path("fixtures/%s", models[mi]), &p, &err);
+                p.on_layer = watch_layers;
+                p.ctx = &calls;
+                gl_clip *full =
+                    fast ? gl_clip_load(t_path("fixtures/%s", models[mi]), &p, &err) : NULL;
+                CHECK(fast && full, "%s", err.msg);
+                float *ai = NULL, *at = NULL, *bi = NULL, *bt = NULL;
+                int n = 0, m = 0, n2 = 0, m2 = 0;
+                CHECK(full && embed_all(fast, &ai, &n, &at, &m, &err) &&
+                          embed_all(full, &bi, &n2, &bt, &m2, &err),
+                      "%s", err.msg);
+                int P = full ? gl_clip_projection_dim(full) : 0;
+                CHECK(calls > 0, "the eval callback was not called");
+                char what[128];
+                snprintf(what, sizeof what, "%s %s %s: pooled last layer, images", isas[i],
+                         gl_dtype_name(dt), models[mi]);
+                if (i == 0) { /* avx2's attention is BLAS, whose sums depend on M: close */
+                    if (ai && bi) CHECK_CLOSE(what, ai, bi, (size_t)n * P, 1e-6, 1e-5);
+                } else
+                    CHECK(ai && bi && !memcmp(ai, bi, sizeof(float) * (size_t)n * P), "%s", what);
+                snprintf(what, sizeof what, "%s %s %s: pooled last layer, texts", isas[i],
+                         gl_dtype_name(dt), models[mi]);
+                if (i == 0) {
+                    if (at && bt) CHECK_CLOSE(what, at, bt, (size_t)m * P, 1e-6, 1e-5);
+                } else
+                    CHECK(at && bt && !memcmp(at, bt, sizeof(float) * (size_t)m * P), "%s", what);
+                gl_clip_free(fast);
+                gl_clip_free(full);
+                free(ai), free(at), free(bi), free(bt);
+            }
+        }
     unsetenv("GEOLABEL_ISA");
 }
 
@@ -489,6 +559,7 @@ int main(void) {
     RUN(test_layer_norm_linear);
     RUN(test_isa_variable);
     RUN(test_fixture_parity_every_isa);
+    RUN(test_pooled_last_layer);
     RUN(test_low_precision_gates);
     RUN(test_stored_int8);
     T_SUMMARY();

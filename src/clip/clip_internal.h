@@ -72,6 +72,7 @@ typedef struct {
     float *pooled;                   /* [max_batch, max d] */
     int32_t *ids;                    /* [max_batch, 77] tokenizer output */
     int *offset, *len;               /* [max_batch] packed sequences */
+    int *pooled_row;                 /* [max_batch] each sequence's pooled row, within it */
 } clip_workspace;
 
 /* A weight clip_pack packs (linear layers, patch embedding, projections). clip_bind hands out its

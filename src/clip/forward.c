@@ -26,8 +26,48 @@ static void report_layer(gl_clip *c, const char *tower, int layer, const float *
     c->on_layer(c->ctx, &st);
 }
 
+/* The last CLIPEncoderLayer when nothing but each sequence's pooled row of its output is read
+ * (the class token, or the text's EOT: pooled_last): keys and values need every row, but queries,
+ * out_proj and the MLP only the pooled rows, and rows never mix outside attention, so computing
+ * those rows alone gives the same numbers (about 5/6 of the layer's work saved). The pooled rows
+ * are gathered, updated, and written back into x. */
+static void pooled_layer(gl_clip *c, const clip_tower_config *tc, const clip_layer *l, int n,
+                         int rows, gl_attention_args att, int pooled_last) {
+    clip_workspace *ws = &c->ws;
+    gl_pool *pool = c->pool;
+    int d = tc->hidden, in = tc->intermediate, ldm = (int)clip_ld((size_t)in);
+    float *x = ws->x, *h = ws->h;
+    float *xs = ws->pooled; /* [n, d] the pooled rows of x */
+    int *prow = ws->pooled_row;
+    for (int s = 0; s < n; s++)
+        prow[s] = pooled_last ? ws->len[s] - 1 : 0;
+    /* layer_norm1 of every row, k_proj and v_proj of every row                    [rows, d] */
+    gl_linear_op kv[2] = {{rows, d, d, h, d, l->k_w, l->k_b, ws->k, d, 0, GL_ACT_NONE},
+                          {rows, d, d, h, d, l->v_w, l->v_b, ws->v, d, 0, GL_ACT_NONE}};
+    gl_layer_norm_linear(pool, x, h, rows, d, l->ln1_w, l->ln1_b, tc->eps, kv, 2);
+    /* the pooled rows of h (compacted in place: row offset + p is never below s) and x   [n, d] */
+    for (int s = 0; s < n; s++) {
+        size_t r = (size_t)(ws->offset[s] + prow[s]);
+        memmove(h + (size_t)s * d, h + r * d, sizeof(float) * d);
+        memcpy(xs + (size_t)s * d, x + r * d, sizeof(float) * d);
+    }
+    /* q_proj, attention, out_proj + residual, for the pooled rows                   [n, d] */
+    gl_linear(pool, n, d, d, h, d, l->q_w, l->q_b, ws->q, d, 0, GL_ACT_NONE);
+    att.query_row = prow;
+    gl_attention(pool, &att);
+    gl_linear(pool, n, d, d, ws->attn, d, l->o_w, l->o_b, xs, d, 1, GL_ACT_NONE);
+    /* layer_norm2, fc1 + activation, fc2 + residual                                 [n, d] */
+    gl_linear_op fc1 = {n, in, d, h, d, l->fc1_w, l->fc1_b, ws->mlp, ldm, 0, tc->act};
+    gl_layer_norm_linear(pool, xs, h, n, d, l->ln2_w, l->ln2_b, tc->eps, &fc1, 1);
+    gl_linear(pool, n, d, in, ws->mlp, ldm, l->fc2_w, l->fc2_b, xs, d, 1, GL_ACT_NONE);
+    for (int s = 0; s < n; s++)
+        memcpy(x + (size_t)(ws->offset[s] + prow[s]) * d, xs + (size_t)s * d, sizeof(float) * d);
+}
+
 /* HF CLIPEncoder: layers of CLIPEncoderLayer (pre-LN attention block, then pre-LN MLP block),
- * updating the residual stream ws->x [rows, d] in place. causal: the text tower's mask. */
+ * updating the residual stream ws->x [rows, d] in place. causal: the text tower's mask, whose
+ * pooled row is each text's last (EOT); the image's is its first (class token). Unless the eval
+ * callback watches every layer, the last layer computes the pooled rows only (pooled_layer). */
 static void encoder(gl_clip *c, const char *tower, const clip_tower_config *tc,
                     const clip_layer *layers, int n, int rows, int causal) {
     clip_workspace *ws = &c->ws;
@@ -58,7 +98,8 @@ static void encoder(gl_clip *c, const char *tower, const clip_tower_config *tc,
                              .scratch = ws->scores, /* [threads, max_len, max_len] */
                              .scratch_per_thread = (size_t)max_len * max_len};
     report_layer(c, tower, 0, x, rows, d, n, ws);
-    for (int li = 0; li < tc->layers; li++) {
+    int full_layers = c->on_layer || tc->layers < 1 ? tc->layers : tc->layers - 1;
+    for (int li = 0; li < full_layers; li++) {
         const clip_layer *l = &layers[li];
         /* CLIPEncoderLayer.layer_norm1: h = LN(x)                                  [rows, d]
          * CLIPAttention.q_proj, k_proj, v_proj: q, k, v = h Wq^T + bq, ...        [rows, d] */
@@ -79,6 +120,7 @@ static void encoder(gl_clip *c, const char *tower, const clip_tower_config *tc,
         gl_linear(pool, rows, d, in, mlp, ldm, l->fc2_w, l->fc2_b, x, d, 1, GL_ACT_NONE);
         report_layer(c, tower, li + 1, x, rows, d, n, ws);
     }
+    if (full_layers < tc->layers) pooled_layer(c, tc, &layers[full_layers], n, rows, att, causal);
 }
 
 /* ------------------------------------------------------------------ vision tower */

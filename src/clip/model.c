@@ -269,10 +269,12 @@ static gl_status alloc_workspace(gl_clip *c, gl_error *err) {
     w->ids = malloc(B * GL_CLIP_CONTEXT * sizeof(int32_t));
     w->offset = malloc(B * sizeof(int));
     w->len = malloc(B * sizeof(int));
+    w->pooled_row = malloc(B * sizeof(int));
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (!*bufs[i])
             return gl_fail(err, GL_ERR_NOMEM, "%s: cannot allocate the workspace", c->dir);
-    if (!w->mlp || !w->patches || !w->scores || !w->pooled || !w->ids || !w->offset || !w->len)
+    if (!w->mlp || !w->patches || !w->scores || !w->pooled || !w->ids || !w->offset || !w->len ||
+        !w->pooled_row)
         return gl_fail(err, GL_ERR_NOMEM, "%s: cannot allocate the workspace", c->dir);
     return GL_OK;
 }
@@ -285,6 +287,7 @@ static void free_workspace(clip_workspace *w) {
     free(w->ids);
     free(w->offset);
     free(w->len);
+    free(w->pooled_row);
 }
 
 /* ------------------------------------------------------------------ load and free */

@@ -507,35 +507,43 @@ static inline __attribute__((always_inline)) void pv_tile(const int R, const flo
     }
 }
 
-/* One group of R query rows from i0: scores (cache-resident in S), softmax, P V. */
+/* One group of R query rows from i0: scores (cache-resident in S), softmax, P V. q and out point
+ * at the group's first row (row stride d); base is the head's first key/value element. */
 static inline __attribute__((always_inline)) void
-attention_rows(const int R, const gl_attention_args *a, size_t base, int i0, int n, int np, int hd,
-               const float *kt, float *S) {
+attention_rows(const int R, const gl_attention_args *a, size_t base, const float *q, float *out,
+               int i0, int n, int np, int hd, const float *kt, float *S) {
     size_t ld = (size_t)a->d;
     int last_seen = a->causal ? i0 + R : n; /* columns any row of the group needs */
-    const float *q = a->q + base + (size_t)i0 * ld;
     int j = 0;
     for (; j + 16 < last_seen; j += 32)
         scores_tile(R, 2, q, ld, kt, np, hd, j, a->scale, S);
     if (j < last_seen) scores_tile(R, 1, q, ld, kt, np, hd, j, a->scale, S);
     for (int r = 0; r < R; r++)
         softmax512(S + (size_t)r * np, a->causal ? i0 + r + 1 : n, np);
-    pv_tile(R, S, np, a->v + base, ld, last_seen, hd, a->out + base + (size_t)i0 * ld);
+    pv_tile(R, S, np, a->v + base, ld, last_seen, hd, out);
 }
 
 _Static_assert(ATT_ROWS == 8, "the attention switch covers groups of 1..8 rows");
 
 /* For one (sequence, head): K^T is made once in scratch [hd][np]; then each group of ATT_ROWS
- * query rows gets its scores (kept in scratch), softmax, and P V, before the next group.
- * scratch holds GL_ATT_SCRATCH(hd, np) floats, np = len rounded up to 16. */
+ * query rows gets its scores (kept in scratch), softmax, and P V, before the next group; with
+ * query_row, only that row (q and out compact). scratch holds GL_ATT_SCRATCH(hd, np) floats,
+ * np = len rounded up to 16. */
 void gl_attention_avx512(const gl_attention_args *a, int seq, int head, float *scratch) {
     int hd = a->d / a->heads, n = a->len[seq], np = (n + 15) & ~15;
     size_t base = (size_t)a->offset[seq] * a->d + (size_t)head * hd;
     float *kt = scratch, *S = scratch + (size_t)hd * np;
     transpose_keys(a->k + base, (size_t)a->d, n, np, hd, kt);
+    if (a->query_row) {
+        size_t at = (size_t)seq * a->d + (size_t)head * hd;
+        attention_rows(1, a, base, a->q + at, a->out + at, a->query_row[seq], n, np, hd, kt, S);
+        return;
+    }
     for (int i0 = 0; i0 < n; i0 += ATT_ROWS) {
+        const float *q = a->q + base + (size_t)i0 * a->d;
+        float *out = a->out + base + (size_t)i0 * a->d;
         switch (n - i0 < ATT_ROWS ? n - i0 : ATT_ROWS) {
-            CASES_8_TO_1(attention_rows, a, base, i0, n, np, hd, kt, S)
+            CASES_8_TO_1(attention_rows, a, base, q, out, i0, n, np, hd, kt, S)
         }
     }
 }

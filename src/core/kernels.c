@@ -555,14 +555,17 @@ static void attention_task(void *ctx, int task, int thread) {
     }
     size_t base = (size_t)a->offset[seq] * a->d + (size_t)head * hd;
     float *S = a->scratch + a->scratch_per_thread * thread;
-    gl_sgemm_nt(n, n, hd, a->scale, a->q + base, a->d, a->k + base, a->d, 0.0f, S, n);
-    for (int i = 0; i < n; i++) {
+    /* query rows [i0, i0 + m), at q/out with the same row stride d */
+    int i0 = a->query_row ? a->query_row[seq] : 0, m = a->query_row ? 1 : n;
+    size_t at = a->query_row ? (size_t)seq * a->d + (size_t)head * hd : base;
+    gl_sgemm_nt(m, n, hd, a->scale, a->q + at, a->d, a->k + base, a->d, 0.0f, S, n);
+    for (int i = 0; i < m; i++) {
         float *row = S + (size_t)i * n;
-        int seen = a->causal ? i + 1 : n;
+        int seen = a->causal ? i0 + i + 1 : n;
         softmax_row(row, seen);
         if (seen < n) memset(row + seen, 0, sizeof(float) * (size_t)(n - seen));
     }
-    gl_sgemm_nn(n, hd, n, 1.0f, S, n, a->v + base, a->d, 0.0f, a->out + base, a->d);
+    gl_sgemm_nn(m, hd, n, 1.0f, S, n, a->v + base, a->d, 0.0f, a->out + at, a->d);
 }
 
 void gl_attention(gl_pool *pool, const gl_attention_args *a) {

@@ -80,6 +80,9 @@ typedef struct {
     float scale;
     float *scratch;
     size_t scratch_per_thread;
+    /* NULL: every row. Else only row query_row[s] (within sequence s) is computed, with q and out
+     * compact [n_seqs, d]: a last layer whose only needed output is each sequence's pooled row. */
+    const int *query_row;
 } gl_attention_args;
 void gl_attention(gl_pool *pool, const gl_attention_args *a);
 
