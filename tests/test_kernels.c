@@ -205,14 +205,21 @@ static void test_layer_norm_linear(void) {
     unsetenv("GEOLABEL_ISA");
 }
 
-/* Attention against doubles: causal and not, several lengths, head widths 16 and 64. */
+/* Attention against doubles: causal and not, several lengths, head widths 16, 24, 64 and 80
+ * (24 and 80 leave part of a 16- or 32-column block), every row, then one query row per sequence
+ * (the pooled last layer's form: q and out compact [n_seqs, d]) at the first, last and middle
+ * positions. Every buffer is a heap block of exactly its size, so that under ASan a vector load
+ * or store past a row, a head or the last sequence is reported. */
 static void test_attention_paths(void) {
     int n_isa = available_isas();
+    static const int hds[] = {16, 24, 64, 80};
+    static const int qrows[][3] = {{0, 0, 0}, {0, 18, 49}, {0, 7, 31}};
     for (int i = 0; i < n_isa; i++) {
         setenv("GEOLABEL_ISA", isas[i], 1);
         for (int causal = 0; causal < 2; causal++)
-            for (int hd = 16; hd <= 64; hd += 48) {
-                int heads = 3, d = heads * hd, lens[3] = {1, 19, 50}, offs[3] = {0, 1, 20};
+            for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++) {
+                int hd = hds[hi], heads = 3, d = heads * hd, lens[3] = {1, 19, 50},
+                    offs[3] = {0, 1, 20};
                 int rows = 70;
                 unsigned seed = 99;
                 float *q = malloc(sizeof(float) * rows * d), *kk = malloc(sizeof(float) * rows * d),
@@ -256,20 +263,23 @@ static void test_attention_paths(void) {
                 char what[96];
                 snprintf(what, sizeof what, "%s attention causal %d hd %d", isas[i], causal, hd);
                 CHECK_CLOSE(what, out, ref, (size_t)rows * d, 2e-6, 1e-5);
-                /* one query row per sequence (the last layer's pooled rows), q and out compact */
-                int qrow[3] = {0, 11, causal ? 49 : 23};
-                float qc[3 * 192], oc[3 * 192], rc[3 * 192];
-                for (int s = 0; s < 3; s++) {
-                    memcpy(qc + s * d, q + (size_t)(offs[s] + qrow[s]) * d, sizeof(float) * d);
-                    memcpy(rc + s * d, ref + (size_t)(offs[s] + qrow[s]) * d, sizeof(float) * d);
+                for (size_t qi = 0; qi < sizeof qrows / sizeof qrows[0]; qi++) {
+                    float *qc = malloc(sizeof(float) * 3 * d), *oc = malloc(sizeof(float) * 3 * d),
+                          *rc = malloc(sizeof(float) * 3 * d);
+                    for (int s = 0; s < 3; s++) {
+                        size_t at = (size_t)(offs[s] + qrows[qi][s]) * d;
+                        memcpy(qc + s * d, q + at, sizeof(float) * d);
+                        memcpy(rc + s * d, ref + at, sizeof(float) * d);
+                    }
+                    a.q = qc;
+                    a.out = oc;
+                    a.query_row = qrows[qi];
+                    gl_attention(pool, &a);
+                    snprintf(what, sizeof what, "%s attention causal %d hd %d, query rows %d %d %d",
+                             isas[i], causal, hd, qrows[qi][0], qrows[qi][1], qrows[qi][2]);
+                    CHECK_CLOSE(what, oc, rc, (size_t)3 * d, 2e-6, 1e-5);
+                    free(qc), free(oc), free(rc);
                 }
-                a.q = qc;
-                a.out = oc;
-                a.query_row = qrow;
-                gl_attention(pool, &a);
-                snprintf(what, sizeof what, "%s attention causal %d hd %d, query rows", isas[i],
-                         causal, hd);
-                CHECK_CLOSE(what, oc, rc, (size_t)3 * d, 2e-6, 1e-5);
                 gl_pool_free(pool);
                 gl_kernels_free(k);
                 free(q), free(kk), free(v), free(out), free(ref), free(scratch);
@@ -381,54 +391,134 @@ static void watch_layers(void *ctx, const gl_clip_layer_state *state) {
     ++*(int *)ctx;
 }
 
-/* The last layer computed for the pooled rows only (no eval callback) gives the embeddings of the
- * full last layer (an eval callback watching every layer forces it): bit for bit where our own
- * kernels run (avx512: every dtype), within 1e-5 on avx2 (its attention is BLAS); both
- * fixtures, images and texts, 2 threads. */
+/* Every fixture model as a user loads it: HF folders (safetensors, pytorch_model.bin), an
+ * open_clip Hub folder and an open_clip training checkpoint with --arch; the pixels and token ids
+ * that model's reference was computed on. */
+typedef struct {
+    const char *model, *arch, *pixels, *ids;
+} fixture_model;
+static const fixture_model fixture_models[] = {
+    {"clip-tiny-b32", NULL, "expected/clip-tiny-b32/pixel_values.npy", "expected/input_ids.npy"},
+    {"clip-tiny-b32-torchbin", NULL, "expected/clip-tiny-b32/pixel_values.npy",
+     "expected/input_ids.npy"},
+    {"clip-tiny-l14-336", NULL, "expected/clip-tiny-l14-336/pixel_values.npy",
+     "expected/input_ids.npy"},
+    {"openclip/openclip-tiny-quickgelu", NULL,
+     "openclip/openclip-tiny-quickgelu/expected/pixel_values.npy",
+     "openclip/openclip-tiny-quickgelu/expected/input_ids.npy"},
+    {"openclip/openclip-tiny-gelu/epoch_3.pt",
+     "openclip/openclip-tiny-gelu/openclip-tiny-gelu.json",
+     "openclip/openclip-tiny-gelu/expected/pixel_values.npy",
+     "openclip/openclip-tiny-gelu/expected/input_ids.npy"},
+};
+#define N_FIXTURE_MODELS (int)(sizeof fixture_models / sizeof fixture_models[0])
+
+/* The fixture's texts (int32 or int64 ids) and three that move the pooled position to its ends:
+ * 77 tokens with EOT last, no EOT at all (HF pools position 0, open_clip's argmax the largest
+ * id), and padding with EOT instead of 0 (the first EOT is the pooled one). Caller frees. */
+static int32_t *pooling_texts(const fixture_model *f, int *m, gl_error *err) {
+    gl_npy *ids = gl_npy_load(t_path("fixtures/%s", f->ids), err);
+    if (!ids) return NULL;
+    int n = (int)ids->shape[0];
+    *m = n + 3;
+    int32_t *t = calloc((size_t)*m * GL_CLIP_CONTEXT, sizeof *t);
+    for (size_t i = 0; i < (size_t)n * GL_CLIP_CONTEXT; i++)
+        t[i] = ids->item_size == 8 ? (int32_t)((int64_t *)ids->data)[i] : ((int32_t *)ids->data)[i];
+    int32_t *full = t + (size_t)n * GL_CLIP_CONTEXT, *none = full + GL_CLIP_CONTEXT,
+            *pad = none + GL_CLIP_CONTEXT;
+    full[0] = none[0] = pad[0] = 49406;
+    for (int k = 1; k < GL_CLIP_CONTEXT; k++)
+        full[k] = 320 + 7 * k;
+    full[GL_CLIP_CONTEXT - 1] = 49407;
+    none[1] = 320, none[2] = 1125, none[3] = 539;
+    pad[1] = 320, pad[2] = 2368;
+    for (int k = 3; k < GL_CLIP_CONTEXT; k++)
+        pad[k] = 49407;
+    gl_npy_free(ids);
+    return t;
+}
+
+static gl_clip *load_fixture(const fixture_model *f, int threads, int batch, gl_dtype dt,
+                             int *calls, gl_error *err) {
+    gl_clip_params p = gl_clip_default_params();
+    char arch[1024];
+    p.threads = threads;
+    p.max_batch = batch;
+    p.dtype = dt;
+    if (f->arch) p.arch = strcpy(arch, t_path("fixtures/%s", f->arch));
+    if (calls) p.on_layer = watch_layers, p.ctx = calls;
+    return gl_clip_load(t_path("fixtures/%s", f->model), &p, err);
+}
+
+/* Embeddings of every image and text of f with c; caller frees. */
+static int embed_fixture(gl_clip *c, const fixture_model *f, float **img, int *n, float **txt,
+                         int *m, gl_error *err) {
+    gl_npy *px = gl_npy_load(t_path("fixtures/%s", f->pixels), err);
+    int32_t *ids = px ? pooling_texts(f, m, err) : NULL;
+    int ok = px && ids, P = gl_clip_projection_dim(c);
+    if (ok) {
+        *n = (int)px->shape[0];
+        *img = calloc((size_t)*n * P, sizeof(float));
+        *txt = calloc((size_t)*m * P, sizeof(float));
+        ok = !gl_clip_encode_images(c, px->data, *n, *img, err) &&
+             !gl_clip_encode_tokens(c, ids, *m, *txt, err);
+    }
+    gl_npy_free(px);
+    free(ids);
+    return ok;
+}
+
+/* fast (the last layer for the pooled rows only) against full (an eval callback forces every
+ * row of every layer): bit for bit where our own kernels run (avx512, any dtype); within 1e-6 on
+ * avx2, whose attention is BLAS (its sums depend on the number of query rows). */
+static void compare_pooled(const char *what, int isa, const float *fast, const float *full,
+                           size_t count) {
+    if (!fast || !full) return;
+    if (isa == 0)
+        CHECK_CLOSE(what, fast, full, count, 1e-6, 1e-5);
+    else
+        CHECK(!memcmp(fast, full, sizeof(float) * count), "%s: not bit for bit", what);
+}
+
+/* The last layer computed for the pooled rows only gives the embeddings of the full last layer:
+ * every fixture model, images and texts (pooled at every position the rules allow), batch 1, 3
+ * and 8, 1 and 2 threads, every ISA path, and bf16/int8 where the CPU has them. */
 static void test_pooled_last_layer(void) {
     int n_isa = available_isas();
+    static const int runs[][3] = {/* threads, batch, all dtypes */
+                                  {1, 1, 1}, {2, 1, 0}, {1, 3, 0}, {2, 3, 1}, {1, 8, 0}, {2, 8, 1}};
     for (int i = 0; i < n_isa; i++)
-        for (gl_dtype dt = GL_DTYPE_F32; dt <= GL_DTYPE_INT8; dt++) {
-            setenv("GEOLABEL_ISA", isas[i], 1);
-            if (!supported(dt)) continue;
-            for (int mi = 0; mi < 2; mi++) {
-                gl_error err = {0};
-                int calls = 0;
-                gl_clip_params p = gl_clip_default_params();
-                p.threads = 2;
-                p.max_batch = 4;
-                p.dtype = dt;
-                gl_clip *fast = gl_clip_load(t_path("fixtures/%s", models[mi]), &p, &err);
-                p.on_layer = watch_layers;
-                p.ctx = &calls;
-                gl_clip *full =
-                    fast ? gl_clip_load(t_path("fixtures/%s", models[mi]), &p, &err) : NULL;
-                CHECK(fast && full, "%s", err.msg);
-                float *ai = NULL, *at = NULL, *bi = NULL, *bt = NULL;
-                int n = 0, m = 0, n2 = 0, m2 = 0;
-                CHECK(full && embed_all(fast, &ai, &n, &at, &m, &err) &&
-                          embed_all(full, &bi, &n2, &bt, &m2, &err),
-                      "%s", err.msg);
-                int P = full ? gl_clip_projection_dim(full) : 0;
-                CHECK(calls > 0, "the eval callback was not called");
-                char what[128];
-                snprintf(what, sizeof what, "%s %s %s: pooled last layer, images", isas[i],
-                         gl_dtype_name(dt), models[mi]);
-                if (i == 0) { /* avx2's attention is BLAS, whose sums depend on M: close */
-                    if (ai && bi) CHECK_CLOSE(what, ai, bi, (size_t)n * P, 1e-6, 1e-5);
-                } else
-                    CHECK(ai && bi && !memcmp(ai, bi, sizeof(float) * (size_t)n * P), "%s", what);
-                snprintf(what, sizeof what, "%s %s %s: pooled last layer, texts", isas[i],
-                         gl_dtype_name(dt), models[mi]);
-                if (i == 0) {
-                    if (at && bt) CHECK_CLOSE(what, at, bt, (size_t)m * P, 1e-6, 1e-5);
-                } else
-                    CHECK(at && bt && !memcmp(at, bt, sizeof(float) * (size_t)m * P), "%s", what);
-                gl_clip_free(fast);
-                gl_clip_free(full);
-                free(ai), free(at), free(bi), free(bt);
-            }
-        }
+        for (int mi = 0; mi < N_FIXTURE_MODELS; mi++)
+            for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++)
+                for (gl_dtype dt = GL_DTYPE_F32; dt <= (runs[r][2] ? GL_DTYPE_INT8 : GL_DTYPE_F32);
+                     dt++) {
+                    setenv("GEOLABEL_ISA", isas[i], 1);
+                    if (!supported(dt)) continue;
+                    const fixture_model *f = &fixture_models[mi];
+                    gl_error err = {0};
+                    int calls = 0;
+                    gl_clip *fast = load_fixture(f, runs[r][0], runs[r][1], dt, NULL, &err);
+                    gl_clip *full =
+                        fast ? load_fixture(f, runs[r][0], runs[r][1], dt, &calls, &err) : NULL;
+                    CHECK(fast && full, "%s: %s", f->model, err.msg);
+                    float *ai = NULL, *at = NULL, *bi = NULL, *bt = NULL;
+                    int n = 0, m = 0, n2 = 0, m2 = 0;
+                    CHECK(full && embed_fixture(fast, f, &ai, &n, &at, &m, &err) &&
+                              embed_fixture(full, f, &bi, &n2, &bt, &m2, &err),
+                          "%s: %s", f->model, err.msg);
+                    CHECK(!full || calls > 0, "the eval callback was not called");
+                    int P = full ? gl_clip_projection_dim(full) : 0;
+                    char what[256];
+                    snprintf(what, sizeof what, "%s %s %s t%d b%d: pooled last layer, images",
+                             isas[i], gl_dtype_name(dt), f->model, runs[r][0], runs[r][1]);
+                    compare_pooled(what, i, ai, bi, (size_t)n * P);
+                    snprintf(what, sizeof what, "%s %s %s t%d b%d: pooled last layer, texts",
+                             isas[i], gl_dtype_name(dt), f->model, runs[r][0], runs[r][1]);
+                    compare_pooled(what, i, at, bt, (size_t)m * P);
+                    gl_clip_free(fast);
+                    gl_clip_free(full);
+                    free(ai), free(at), free(bi), free(bt);
+                }
     unsetenv("GEOLABEL_ISA");
 }
 

@@ -26,31 +26,35 @@ static void report_layer(gl_clip *c, const char *tower, int layer, const float *
     c->on_layer(c->ctx, &st);
 }
 
+/* out [n, d] = each sequence's pooled row of the residual stream: the only rows a tower reads
+ * after its encoder, and the only rows its last layer computes (pooled_layer). */
+static void gather_pooled(const clip_workspace *ws, int n, int d, float *out) {
+    for (int s = 0; s < n; s++)
+        memcpy(out + (size_t)s * d, ws->x + (size_t)(ws->offset[s] + ws->pooled_row[s]) * d,
+               sizeof(float) * d);
+}
+
 /* The last CLIPEncoderLayer when nothing but each sequence's pooled row of its output is read
- * (the class token, or the text's EOT: pooled_last): keys and values need every row, but queries,
- * out_proj and the MLP only the pooled rows, and rows never mix outside attention, so computing
- * those rows alone gives the same numbers (about 5/6 of the layer's work saved). The pooled rows
- * are gathered, updated, and written back into x. */
+ * (ws->pooled_row, set by the tower: the class token, or the text's EOT): keys and values need
+ * every row, but queries, out_proj and the MLP only the pooled rows, and rows never mix outside
+ * attention, so computing those rows alone gives the same numbers (about 5/6 of the layer's work
+ * saved). The pooled rows are gathered, updated, and written back into x. */
 static void pooled_layer(gl_clip *c, const clip_tower_config *tc, const clip_layer *l, int n,
-                         int rows, gl_attention_args att, int pooled_last) {
+                         int rows, gl_attention_args att) {
     clip_workspace *ws = &c->ws;
     gl_pool *pool = c->pool;
     int d = tc->hidden, in = tc->intermediate, ldm = (int)clip_ld((size_t)in);
     float *x = ws->x, *h = ws->h;
     float *xs = ws->pooled; /* [n, d] the pooled rows of x */
-    int *prow = ws->pooled_row;
-    for (int s = 0; s < n; s++)
-        prow[s] = pooled_last ? ws->len[s] - 1 : 0;
+    const int *prow = ws->pooled_row;
     /* layer_norm1 of every row, k_proj and v_proj of every row                    [rows, d] */
     gl_linear_op kv[2] = {{rows, d, d, h, d, l->k_w, l->k_b, ws->k, d, 0, GL_ACT_NONE},
                           {rows, d, d, h, d, l->v_w, l->v_b, ws->v, d, 0, GL_ACT_NONE}};
     gl_layer_norm_linear(pool, x, h, rows, d, l->ln1_w, l->ln1_b, tc->eps, kv, 2);
     /* the pooled rows of h (compacted in place: row offset + p is never below s) and x   [n, d] */
-    for (int s = 0; s < n; s++) {
-        size_t r = (size_t)(ws->offset[s] + prow[s]);
-        memmove(h + (size_t)s * d, h + r * d, sizeof(float) * d);
-        memcpy(xs + (size_t)s * d, x + r * d, sizeof(float) * d);
-    }
+    for (int s = 0; s < n; s++)
+        memmove(h + (size_t)s * d, h + (size_t)(ws->offset[s] + prow[s]) * d, sizeof(float) * d);
+    gather_pooled(ws, n, d, xs);
     /* q_proj, attention, out_proj + residual, for the pooled rows                   [n, d] */
     gl_linear(pool, n, d, d, h, d, l->q_w, l->q_b, ws->q, d, 0, GL_ACT_NONE);
     att.query_row = prow;
@@ -65,9 +69,9 @@ static void pooled_layer(gl_clip *c, const clip_tower_config *tc, const clip_lay
 }
 
 /* HF CLIPEncoder: layers of CLIPEncoderLayer (pre-LN attention block, then pre-LN MLP block),
- * updating the residual stream ws->x [rows, d] in place. causal: the text tower's mask, whose
- * pooled row is each text's last (EOT); the image's is its first (class token). Unless the eval
- * callback watches every layer, the last layer computes the pooled rows only (pooled_layer). */
+ * updating the residual stream ws->x [rows, d] in place. causal: the text tower's mask. Unless
+ * the eval callback watches every layer, the last layer computes only the rows the tower reads
+ * afterwards, ws->pooled_row (pooled_layer); the other rows of x then hold layer L-1's output. */
 static void encoder(gl_clip *c, const char *tower, const clip_tower_config *tc,
                     const clip_layer *layers, int n, int rows, int causal) {
     clip_workspace *ws = &c->ws;
@@ -120,7 +124,7 @@ static void encoder(gl_clip *c, const char *tower, const clip_tower_config *tc,
         gl_linear(pool, rows, d, in, mlp, ldm, l->fc2_w, l->fc2_b, x, d, 1, GL_ACT_NONE);
         report_layer(c, tower, li + 1, x, rows, d, n, ws);
     }
-    if (full_layers < tc->layers) pooled_layer(c, tc, &layers[full_layers], n, rows, att, causal);
+    if (full_layers < tc->layers) pooled_layer(c, tc, &layers[full_layers], n, rows, att);
 }
 
 /* ------------------------------------------------------------------ vision tower */
@@ -183,14 +187,14 @@ static void vision_forward(gl_clip *c, const float *pixels, int n, float *out) {
         }
         ws->offset[b] = b * T;
         ws->len[b] = T;
+        ws->pooled_row[b] = 0; /* the class token */
     }
     /* CLIPVisionTransformer.pre_layrnorm (sic), in place                        [n * T, d] */
     gl_layer_norm(pool, x, x, n * T, d, w->pre_ln_w, w->pre_ln_b, vc->eps);
     /* CLIPVisionTransformer.encoder: bidirectional attention within each image [n * T, d] */
     encoder(c, "vision", vc, w->layers, n, n * T, 0);
     /* pooler_output = post_layernorm(last_hidden_state[:, 0]): the class token      [n, d] */
-    for (int b = 0; b < n; b++)
-        memcpy(cls + (size_t)b * d, x + (size_t)b * T * d, sizeof(float) * d);
+    gather_pooled(ws, n, d, cls);
     gl_layer_norm(pool, cls, pooled, n, d, w->post_ln_w, w->post_ln_b, vc->eps);
     /* CLIPModel.visual_projection, no bias: out = pooled Wproj^T                      [n, P] */
     gl_linear(pool, n, P, d, pooled, d, w->proj, NULL, out, P, 0, GL_ACT_NONE);
@@ -230,6 +234,7 @@ static gl_status text_layout(gl_clip *c, const int32_t *ids, int n, int *rows, g
                            b, len, tc->max_positions);
         ws->offset[b] = *rows;
         ws->len[b] = len;
+        ws->pooled_row[b] = len - 1;
         *rows += len;
     }
     return GL_OK;
@@ -262,9 +267,7 @@ static gl_status text_forward(gl_clip *c, const int32_t *ids, int n, float *out,
     encoder(c, "text", tc, w->layers, n, rows, 1);
     /* final_layer_norm, then pooling at each text's EOT. LayerNorm works row by row, so taking
      * the pooled row first gives the same numbers for one row instead of rows     [n, d] */
-    for (int b = 0; b < n; b++)
-        memcpy(eot + (size_t)b * d, x + (size_t)(ws->offset[b] + ws->len[b] - 1) * d,
-               sizeof(float) * d);
+    gather_pooled(ws, n, d, eot);
     gl_layer_norm(c->pool, eot, pooled, n, d, w->final_ln_w, w->final_ln_b, tc->eps);
     /* CLIPModel.text_projection, no bias: out = pooled Wproj^T                        [n, P] */
     gl_linear(c->pool, n, P, d, pooled, d, w->proj, NULL, out, P, 0, GL_ACT_NONE);
