@@ -19,7 +19,9 @@ else
   CFLAGS_BASE += $(OPT)
 endif
 CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
-LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lopenblas -lz -lpthread -lm
+# -ldnnl: Debian's oneDNN, the bf16 GEMM on AMX CPUs (src/core/gemm_dnnl.c); -lgomp: its OpenMP
+# runtime, which gemm_dnnl.c also calls (one OpenMP thread per oneDNN call).
+LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lopenblas -ldnnl -lgomp -lz -lpthread -lm
 LDFLAGS := $(LDSAN)
 
 LIB_SRC := $(filter-out src/cli/%,$(wildcard src/*/*.c))

@@ -3,7 +3,8 @@
 # Idempotent: re-running it on a machine that has everything only re-checks.
 set -eu
 BUILD="build-essential pkg-config libgdal-dev gdal-bin libopenblas-dev libcjson-dev libyaml-dev \
-libutf8proc-dev libcurl4-openssl-dev libssl-dev libcairo2-dev zlib1g-dev libsqlite3-dev"
+libutf8proc-dev libcurl4-openssl-dev libssl-dev libcairo2-dev zlib1g-dev libsqlite3-dev libdnnl-dev"
+# (libdnnl-dev: oneDNN 2.6, the bf16 GEMM on AMX CPUs; its runtime libdnnl2 brings libgomp1)
 TEST="python3 python3-numpy python3-gdal python3-yaml python3-pil python3-torch clang-format \
 slurmctld slurmd slurm-client munge nginx-light chromium chromium-driver nodejs time"
 # (time: /usr/bin/time -v, the peak RSS of label_large.sh and show_overviews.sh)

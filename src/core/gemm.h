@@ -24,6 +24,7 @@ typedef struct {
     void *data; /* 64-byte aligned, owned */
     float *scale;
     int32_t *colsum;
+    struct gl_dnnl_weight *dnnl; /* oneDNN's reordered copy instead of data (gemm_dnnl.h) */
 } gl_packed;
 
 /* Activations of one GEMM in the dtype the kernel multiplies: bf16 rows, or uint8 rows with a

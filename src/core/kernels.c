@@ -4,6 +4,7 @@
 #include "core/kernels.h"
 
 #include "core/gemm.h"
+#include "core/gemm_dnnl.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -25,6 +26,9 @@ struct gl_kernels {
     int32_t *act_zp;  /* [rows] */
     float *att;       /* per-thread attention scratch */
     size_t att_per_thread, rows, max_k;
+    int use_dnnl;  /* bf16 weights go to oneDNN (gemm_dnnl.c): AMX, or GEOLABEL_GEMM=dnnl */
+    gl_dnnl *dnnl; /* created with the first such weight */
+    char isa[96];  /* gl_kernels_isa's answer once oneDNN runs: "amx (oneDNN brg:...)" */
 };
 
 const char *gl_dtype_name(gl_dtype dtype) {
@@ -39,7 +43,7 @@ gl_kernels *gl_kernels_create(gl_error *err) {
         gl_fail(err, GL_ERR_NOMEM, "kernels: out of memory");
         return NULL;
     }
-    if (gl_cpu_detect(&k->cpu, err)) {
+    if (gl_cpu_detect(&k->cpu, err) || gl_dnnl_wanted(k->cpu.isa, &k->use_dnnl, err)) {
         free(k);
         return NULL;
     }
@@ -51,6 +55,7 @@ static void packed_free(gl_packed *p) {
     free(p->data);
     free(p->scale);
     free(p->colsum);
+    gl_dnnl_weight_free(p->dnnl);
     free(p);
 }
 
@@ -63,11 +68,12 @@ void gl_kernels_free(gl_kernels *k) {
     free(k->act_scale);
     free(k->act_zp);
     free(k->att);
+    gl_dnnl_free(k->dnnl);
     free(k);
 }
 
 const char *gl_kernels_isa(const gl_kernels *k) {
-    return gl_isa_name(k->cpu.isa);
+    return k->isa[0] ? k->isa : gl_isa_name(k->cpu.isa);
 }
 
 gl_status gl_kernels_supports(const gl_kernels *k, gl_dtype dtype, gl_error *err) {
@@ -199,6 +205,16 @@ static gl_status pack_weight(gl_kernels *k, const float *key, const float *W, in
     p->Kp = dtype == GL_DTYPE_INT8 ? (K + 3) & ~3 : dtype == GL_DTYPE_BF16 ? (K + 1) & ~1 : K;
     size_t elems = (size_t)p->panels * GL_NR * p->Kp;
     size_t esize = dtype == GL_DTYPE_F32 ? 4 : dtype == GL_DTYPE_BF16 ? 2 : 1;
+    if (dtype == GL_DTYPE_BF16 && k->use_dnnl) { /* oneDNN's reordered copy only */
+        s = k->dnnl || (k->dnnl = gl_dnnl_create(k->cpu.isa, err)) ? GL_OK : GL_ERR_INTERNAL;
+        if (!s) s = gl_dnnl_pack(k->dnnl, W, N, K, p->Kp, &p->dnnl, err);
+        if (!s) s = insert(k, p, err);
+        if (s) packed_free(p);
+        if (!s && !k->isa[0])
+            snprintf(k->isa, sizeof k->isa, "%s (oneDNN %s)", gl_isa_name(k->cpu.isa),
+                     gl_dnnl_impl(k->dnnl));
+        return s;
+    }
     p->data = alloc64(elems * esize);
     int8_t *tmp_q = NULL;
     float *tmp_s = NULL;
@@ -264,7 +280,10 @@ gl_status gl_kernels_reserve(gl_kernels *k, size_t rows, int max_k, int max_toke
     if (!k->act || !k->act_scale || !k->act_zp || !k->att)
         return gl_fail(err, GL_ERR_NOMEM, "kernels: cannot allocate %zu bytes of scratch",
                        rows * (kp + F32_PAD) * 4);
-    return GL_OK;
+    int max_n = 0;
+    for (size_t i = 0; i < k->cap; i++)
+        if (k->slots[i] && k->slots[i]->dnnl && k->slots[i]->N > max_n) max_n = k->slots[i]->N;
+    return k->dnnl ? gl_dnnl_reserve(k->dnnl, threads, max_n, err) : GL_OK;
 }
 
 /* ------------------------------------------------------------------ activations */
@@ -296,10 +315,18 @@ typedef struct {
     gl_qact qa;               /* the shared prepared A (all prepared ops share one A) */
     const gl_linear_op *qop;  /* an op whose A was prepared (quantised or padded) */
     const gl_kernels *k;
-    int n_ops, parts;
+    int n_ops, parts, threads;
 } linear_job;
 
-static void packed_gemm(const linear_job *j, const gl_linear_op *o, const gl_packed *w, int part) {
+static void dnnl_rows(const linear_job *j, const gl_linear_op *o, const gl_packed *w, int part,
+                      int thread);
+
+static void packed_gemm(const linear_job *j, const gl_linear_op *o, const gl_packed *w, int part,
+                        int thread) {
+    if (w->dnnl) {
+        dnnl_rows(j, o, w, part, thread);
+        return;
+    }
     int p0, p1;
     split(w->panels, j->parts, part, 1, &p0, &p1);
     if (p1 <= p0) return;
@@ -336,12 +363,30 @@ static void blas_gemm(const linear_job *j, const gl_linear_op *o, int part) {
         bias_act_row(j->k, C + (size_t)r * o->ldc, o->bias ? o->bias + c0 : NULL, c1 - c0, o->act);
 }
 
+/* oneDNN's share: whole row blocks (gl_dnnl_blocks) per part; a block oneDNN cannot run is
+ * computed here in f32 from W instead (BLAS), so the rows are right either way. */
+static void dnnl_rows(const linear_job *j, const gl_linear_op *o, const gl_packed *w, int part,
+                      int thread) {
+    int rows, nb = gl_dnnl_blocks(o->M, j->threads, &rows);
+    int b0 = (int)((long)nb * part / j->parts), b1 = (int)((long)nb * (part + 1) / j->parts);
+    for (int b = b0; b < b1; b++) {
+        int r0 = b * rows, r1 = r0 + rows < o->M ? r0 + rows : o->M;
+        if (!gl_dnnl_gemm(j->k->dnnl, w->dnnl, j->qa.data, r0, r1, o->bias, o->C, o->ldc,
+                          o->accumulate, o->act, thread))
+            continue;
+        float *C = o->C + (size_t)r0 * o->ldc;
+        gl_sgemm_nt(r1 - r0, o->N, o->K, 1.0f, o->A + (size_t)r0 * o->lda, o->lda, o->W, o->K,
+                    o->accumulate ? 1.0f : 0.0f, C, o->ldc);
+        for (int r = 0; r < r1 - r0 && (o->bias || o->act != GL_ACT_NONE); r++)
+            bias_act_row(j->k, C + (size_t)r * o->ldc, o->bias, o->N, o->act);
+    }
+}
+
 static void linear_task(void *ctx, int task, int thread) {
-    (void)thread;
     const linear_job *j = ctx;
     int op = task / j->parts, part = task % j->parts;
     if (j->packed[op])
-        packed_gemm(j, &j->ops[op], j->packed[op], part);
+        packed_gemm(j, &j->ops[op], j->packed[op], part, thread);
     else
         blas_gemm(j, &j->ops[op], part);
 }
@@ -412,7 +457,7 @@ static int linear_plan(const gl_kernels *k, const gl_linear_op *ops, int n_ops,
 static void linear_run(gl_pool *pool, const gl_linear_op *ops, int n_ops, const gl_packed **packed,
                        const gl_linear_op *qop, int prepare) {
     gl_kernels *k = gl_pool_kernels(pool);
-    linear_job j = {ops, packed, {0}, qop, k, n_ops, gl_pool_threads(pool)};
+    linear_job j = {ops, packed, {0}, qop, k, n_ops, gl_pool_threads(pool), gl_pool_threads(pool)};
     /* Packed GEMMs are cut into 4 parts per thread, claimed dynamically, so a thread that the OS
      * delays (another process, the label reader) does not hold the whole job back; each C
      * element is still computed by one task, so results do not change. BLAS keeps one call per

@@ -6,7 +6,7 @@ MODEL=$GEOLABEL_SHARED/fixtures/clip-tiny-b32
 
 check() { # file tower batch threads tokens dtype runs
   $PY - "$@" <<'PY'
-import json, statistics, sys
+import json, re, statistics, sys
 path, tower, batch, threads, tokens, dtype, runs = sys.argv[1:]
 lines = open(path).read().splitlines()
 assert len(lines) == 1, lines
@@ -15,7 +15,9 @@ assert set(o) == {"tower", "batch", "threads", "tokens", "dtype", "isa", "runs_m
                   "median_ms_per_item"}, sorted(o)
 assert o["tower"] == tower and o["batch"] == int(batch) and o["threads"] == int(threads), o
 assert o["tokens"] == int(tokens) and o["dtype"] == dtype, o
-assert o["isa"] in ("avx2", "avx512", "amx"), o
+# our kernels' level, and for bf16 through oneDNN the implementation it chose
+assert re.fullmatch(r"(avx2|avx512|amx)( \(oneDNN [a-z0-9_:]+\))?", o["isa"]), o
+assert "oneDNN" not in o["isa"] or dtype == "bf16", o
 r = o["runs_ms_per_item"]
 assert len(r) == int(runs) and all(isinstance(x, (int, float)) and x > 0 for x in r), r
 assert abs(statistics.median(r) - o["median_ms_per_item"]) < 1e-3, o
@@ -52,6 +54,29 @@ for dt in bf16 int8; do
     grep -q "dtype $dt: needs" d.err
   fi
 done
+# GEOLABEL_GEMM=dnnl sends bf16 through oneDNN (the default where the kernels run at amx) and the
+# isa says which implementation oneDNN chose; own keeps our kernels; f32 never goes to oneDNN
+if GEOLABEL_GEMM=dnnl "$GEOLABEL" bench --model "$MODEL" --batch 2 --threads 2 --runs 2 --dtype bf16 --json > h.json 2> h.err; then
+  check h.json image 2 2 0 bf16 2
+  grep -q "\"isa\":\"$native (oneDNN brg:" h.json
+  GEOLABEL_GEMM=own "$GEOLABEL" bench --model "$MODEL" --threads 2 --runs 2 --dtype bf16 --json > i.json
+  grep -q "\"isa\":\"$native\"" i.json
+  GEOLABEL_GEMM=dnnl "$GEOLABEL" bench --model "$MODEL" --tower text --tokens 6 --threads 2 --runs 2 --dtype bf16 --json > i.json
+  check i.json text 1 2 6 bf16 2
+  grep -q "\"isa\":\"$native (oneDNN brg:" i.json
+  GEOLABEL_GEMM=dnnl "$GEOLABEL" bench --model "$MODEL" --threads 2 --runs 2 --json > j.json
+  grep -q "\"isa\":\"$native\"" j.json
+  "$GEOLABEL" bench --model "$MODEL" --threads 2 --runs 2 --dtype bf16 --json > k.json
+  GEOLABEL_ISA=avx512 "$GEOLABEL" bench --model "$MODEL" --threads 2 --runs 2 --dtype bf16 --json > l.json
+  grep -q '"isa":"avx512"' l.json
+  if [ "$native" = amx ]; then
+    grep -q '"isa":"amx (oneDNN brg:avx512_core_amx' k.json
+  else
+    grep -q "\"isa\":\"$native\"" k.json
+  fi
+else
+  grep -q "dtype bf16: needs" h.err
+fi
 # int8 keeps the text tower in f32, and says so
 if "$GEOLABEL" bench --model "$MODEL" --tower text --tokens 5 --threads 1 --runs 2 --dtype int8 --json > e.json 2>/dev/null; then
   check e.json text 1 1 5 f32 2
@@ -68,4 +93,6 @@ grep -q -- "--tower is image or text" u.err || exit 1
 "$GEOLABEL" bench 2> u.err; [ $? -eq 2 ] || exit 1
 GEOLABEL_ISA=sse9 "$GEOLABEL" bench --model "$MODEL" 2> u.err; [ $? -ne 0 ] || exit 1
 grep -q "GEOLABEL_ISA" u.err || exit 1
+GEOLABEL_GEMM=mkl "$GEOLABEL" bench --model "$MODEL" --dtype bf16 2> u.err; [ $? -ne 0 ] || exit 1
+grep -q "GEOLABEL_GEMM: 'mkl' is not one of dnnl, own" u.err || exit 1
 exit 0

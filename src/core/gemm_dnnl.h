@@ -1,0 +1,50 @@
+/* gemm_dnnl.h: Debian's oneDNN (libdnnl 2.6) matmul as the bf16 GEMM: weights reordered once at
+ * load into the blocked layout its brgemm kernels choose (AMX tiles where the CPU has them). */
+#ifndef GEOLABEL_GEMM_DNNL_H
+#define GEOLABEL_GEMM_DNNL_H
+
+#include "core/cpu.h"
+#include "core/kernels.h"
+
+#include <stdint.h>
+
+/* Rows per oneDNN call at most: each call runs on one pool thread over the full width N. */
+#define GL_DNNL_ROWS 64
+
+typedef struct gl_dnnl gl_dnnl;
+typedef struct gl_dnnl_weight gl_dnnl_weight;
+
+/* Whether bf16 weights go to oneDNN: GEOLABEL_GEMM=dnnl|own (a test and diagnostic knob) says so;
+ * unset or empty, only where the kernels run at amx (so GEOLABEL_ISA=avx512 keeps our own). An
+ * unknown value is an error naming the variable. *use is 0 or 1. */
+gl_status gl_dnnl_wanted(gl_isa isa, int *use, gl_error *err);
+
+/* The engine and the primitive cache. isa below amx caps oneDNN's own ISA at AVX512-BF16 (once
+ * per process: oneDNN takes the cap only before its first primitive). gl_dnnl_free frees all. */
+gl_dnnl *gl_dnnl_create(gl_isa isa, gl_error *err);
+void gl_dnnl_free(gl_dnnl *d);
+
+/* W [N, K] f32 (row-major, out x in) reordered to bf16 [Kp, N] in oneDNN's layout; rows K..Kp
+ * are zero (Kp = K rounded up to 2, the prepared activations' row length). Caller frees with
+ * gl_dnnl_weight_free. */
+gl_status gl_dnnl_pack(gl_dnnl *d, const float *W, int N, int K, int Kp, gl_dnnl_weight **out,
+                       gl_error *err);
+void gl_dnnl_weight_free(gl_dnnl_weight *w);
+
+/* The implementation oneDNN chose for the first packed weight, e.g. "brg:avx512_core_amx". */
+const char *gl_dnnl_impl(const gl_dnnl *d);
+
+/* Per-thread state for threads pool threads and outputs up to max_n wide. */
+gl_status gl_dnnl_reserve(gl_dnnl *d, int threads, int max_n, gl_error *err);
+
+/* How a GEMM of M rows is cut into row blocks: returns the count, *rows the block height (the last
+ * block takes the rest); at least threads blocks when M allows, none taller than GL_DNNL_ROWS. */
+int gl_dnnl_blocks(int M, int threads, int *rows);
+
+/* Rows [r0, r1) of C (row stride ldc) = act(A W^T + bias) or C += A W^T + bias, A the prepared
+ * bf16 rows [M, Kp]. Runs on the calling pool thread. Returns 0, or -1 when oneDNN could not (no
+ * primitive for this shape, or no per-thread state): the caller then computes these rows itself. */
+int gl_dnnl_gemm(gl_dnnl *d, const gl_dnnl_weight *w, const uint16_t *A, int r0, int r1,
+                 const float *bias, float *C, int ldc, int accumulate, gl_act act, int thread);
+
+#endif
