@@ -2,27 +2,10 @@
  * our own bf16 kernel, which rounds alike; the dispatch knob, the ISA string bench reports. */
 #include "core/gemm.h"
 #include "core/gemm_dnnl.h"
+#include "gemm_ref.h"
 #include "harness.h"
 
 #include <string.h>
-
-static float frand(unsigned *s) {
-    *s = *s * 1103515245u + 12345u;
-    return (float)((*s >> 8) & 0xffff) / 65536.0f - 0.5f;
-}
-
-static double act_ref(gl_act act, double x) {
-    switch (act) {
-    case GL_ACT_QUICK_GELU:
-        return x / (1.0 + exp(-1.702 * x));
-    case GL_ACT_GELU:
-        return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
-    case GL_ACT_GELU_TANH:
-        return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
-    default:
-        return x;
-    }
-}
 
 static int cpu_has_bf16(void) {
     gl_cpu cpu;
@@ -61,12 +44,7 @@ static void check(int M, int N, int K, int ldc, int acc, gl_act act, int with_bi
           *bias = malloc(sizeof(float) * N), *C0 = malloc(sizeof(float) * cn),
           *Cd = malloc(sizeof(float) * cn), *Co = malloc(sizeof(float) * cn),
           *ref = malloc(sizeof(float) * cn);
-    for (int i = 0; i < M * K; i++)
-        A[i] = frand(&seed) * 2;
-    for (int i = 0; i < N * K; i++)
-        W[i] = frand(&seed);
-    for (int i = 0; i < N; i++)
-        bias[i] = frand(&seed);
+    fill_gemm(&seed, M, N, K, A, W, bias);
     for (size_t i = 0; i < cn; i++)
         C0[i] = (float)(i % 13) * 0.25f - 1.0f;
     double scale = 1;

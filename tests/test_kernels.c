@@ -3,27 +3,12 @@
  * bf16/int8 accuracy gates (cosine to f32, zero-shot agreement) on the fixture models. */
 #include "clip/clip_internal.h"
 #include "core/gemm.h"
+#include "gemm_ref.h"
 #include "harness.h"
 #include "io/safetensors.h"
 
 static const char *models[] = {"clip-tiny-b32", "clip-tiny-l14-336"};
 static const char *isas[] = {"avx2", "avx512"};
-
-static float frand(unsigned *s) {
-    *s = *s * 1103515245u + 12345u;
-    return (float)((*s >> 8) & 0xffff) / 65536.0f - 0.5f;
-}
-
-static double act_ref(gl_act act, double x) {
-    switch (act) {
-    case GL_ACT_QUICK_GELU:
-        return x / (1.0 + exp(-1.702 * x));
-    case GL_ACT_GELU:
-        return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
-    default:
-        return x;
-    }
-}
 
 /* The ISA levels this machine offers, lowest first; returns how many. */
 static int available_isas(void) {
@@ -41,12 +26,7 @@ static void check_gemm(gl_dtype dt, int M, int N, int K, gl_act act, int accumul
     float *A = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * N * K),
           *bias = malloc(sizeof(float) * N), *C = malloc(sizeof(float) * M * N),
           *ref = malloc(sizeof(float) * M * N);
-    for (int i = 0; i < M * K; i++)
-        A[i] = frand(&seed) * 2;
-    for (int i = 0; i < N * K; i++)
-        W[i] = frand(&seed);
-    for (int i = 0; i < N; i++)
-        bias[i] = frand(&seed);
+    fill_gemm(&seed, M, N, K, A, W, bias);
     double scale = 0;
     for (int m = 0; m < M; m++)
         for (int n = 0; n < N; n++) {
