@@ -1,5 +1,6 @@
-/* test_gemm_dnnl.c: the bf16 GEMM through oneDNN (GEOLABEL_GEMM=dnnl) against doubles and against
- * our own bf16 kernel, which rounds alike; the dispatch knob, the ISA string bench reports. */
+/* test_gemm_dnnl.c: the bf16 and int8 GEMMs through oneDNN (GEOLABEL_GEMM=dnnl) against doubles
+ * and against our own kernels, which round alike; the dispatch knob, the ISA string bench reports.
+ */
 #include "core/gemm.h"
 #include "core/gemm_dnnl.h"
 #include "gemm_ref.h"
@@ -10,17 +11,18 @@
 static int cpu_has_bf16(void) {
     gl_cpu cpu;
     gl_error err = {0};
-    return gl_cpu_detect(&cpu, &err) == GL_OK && cpu.bf16;
+    return gl_cpu_detect(&cpu, &err) == GL_OK && cpu.bf16 && cpu.vnni;
 }
 
 /* C (row stride ldc >= N, padding left alone) from a pool of threads, with GEOLABEL_GEMM=gemm. */
-static int run(const char *gemm, int threads, int M, int N, int K, const float *A, const float *W,
-               const float *bias, float *C, int ldc, int acc, gl_act act, char *isa, size_t isa_n) {
+static int run(const char *gemm, gl_dtype dt, int threads, int M, int N, int K, const float *A,
+               const float *W, const float *bias, float *C, int ldc, int acc, gl_act act, char *isa,
+               size_t isa_n) {
     setenv("GEOLABEL_GEMM", gemm, 1);
     gl_error err = {0};
     gl_kernels *k = gl_kernels_create(&err);
     gl_pool *pool = gl_pool_create(threads, &err);
-    int ok = k && pool && !gl_kernels_pack(k, W, N, K, GL_DTYPE_BF16, &err) &&
+    int ok = k && pool && !gl_kernels_pack(k, W, N, K, dt, &err) &&
              !gl_kernels_reserve(k, (size_t)M, K, 8, 8, threads, &err);
     CHECK(ok, "%s: %s", gemm, err.msg);
     if (ok) {
@@ -34,10 +36,12 @@ static int run(const char *gemm, int threads, int M, int N, int K, const float *
     return ok;
 }
 
-/* One shape: oneDNN within bf16's error of doubles, and within f32 summation noise of our own
- * bf16 kernel (both round A and W to bf16 alike, so a block that silently fell back to the f32
- * path would stand out by bf16's rounding, ~1e-3, against ~1e-6). */
-static void check(int M, int N, int K, int ldc, int acc, gl_act act, int with_bias, int threads) {
+/* One shape: oneDNN within bf16's (int8's) error of doubles, and within f32 summation noise of our
+ * own kernel (both round A and W to bf16 alike, or quantise them alike and sum the same integers,
+ * so a block that silently fell back to the f32 path would stand out by the rounding, ~1e-3,
+ * against ~1e-6). */
+static void check(gl_dtype dt, int M, int N, int K, int ldc, int acc, gl_act act, int with_bias,
+                  int threads) {
     unsigned seed = (unsigned)(M * 977 + N * 31 + K * 7 + ldc + acc * 3 + (int)act);
     size_t cn = (size_t)M * ldc;
     float *A = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * N * K),
@@ -65,13 +69,13 @@ static void check(int M, int N, int K, int ldc, int acc, gl_act act, int with_bi
     memcpy(Co, C0, sizeof(float) * cn);
     char isa_d[128] = "", isa_o[128] = "", what[256];
     const float *b = with_bias ? bias : NULL;
-    if (run("dnnl", threads, M, N, K, A, W, b, Cd, ldc, acc, act, isa_d, sizeof isa_d) &&
-        run("own", threads, M, N, K, A, W, b, Co, ldc, acc, act, isa_o, sizeof isa_o)) {
-        snprintf(what, sizeof what, "%s M%d N%d K%d ldc%d acc%d act%d bias%d t%d", isa_d, M, N, K,
-                 ldc, acc, (int)act, with_bias, threads);
+    if (run("dnnl", dt, threads, M, N, K, A, W, b, Cd, ldc, acc, act, isa_d, sizeof isa_d) &&
+        run("own", dt, threads, M, N, K, A, W, b, Co, ldc, acc, act, isa_o, sizeof isa_o)) {
+        snprintf(what, sizeof what, "%s %s M%d N%d K%d ldc%d acc%d act%d bias%d t%d", isa_d,
+                 gl_dtype_name(dt), M, N, K, ldc, acc, (int)act, with_bias, threads);
         CHECK(strstr(isa_d, "(oneDNN ") && !strstr(isa_o, "oneDNN"), "isa strings '%s' / '%s'",
               isa_d, isa_o);
-        CHECK_CLOSE(what, Cd, ref, cn, 1.5e-2 * scale, 0);
+        CHECK_CLOSE(what, Cd, ref, cn, (dt == GL_DTYPE_INT8 ? 2.5e-2 : 1.5e-2) * scale, 0);
         /* 2e-5 of the scale: K-long f32 sums in another order; bf16 rounding would be ~1e-3 */
         double worst = 0;
         for (size_t i = 0; i < cn; i++)
@@ -83,21 +87,25 @@ static void check(int M, int N, int K, int ldc, int acc, gl_act act, int with_bi
 }
 
 static void test_dnnl_gemm_shapes(void) {
-    if (!cpu_has_bf16()) SKIP("this CPU lacks AVX512-BF16: neither bf16 GEMM can run");
+    if (!cpu_has_bf16()) SKIP("this CPU lacks AVX512-BF16/VNNI: neither GEMM can run");
     /* single and many row blocks, odd K (a zero row added), N not a multiple of 16, ViT shapes */
     static const int shapes[][3] = {{1, 1, 1},      {13, 33, 7},    {50, 70, 64},
                                     {97, 100, 129}, {200, 96, 768}, {400, 768, 64}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 1; t <= 3; t += 2) {
             int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-            check(M, N, K, N, 0, GL_ACT_NONE, 1, t);
-            check(M, N, K, N, 1, GL_ACT_NONE, 1, t);      /* the residual: a sum post-op */
-            check(M, N, K, N + 16, 0, GL_ACT_GELU, 1, t); /* padded rows: copied out */
-            check(M, N, K, N + 5, 1, GL_ACT_NONE, 1, t);  /* padded and accumulated */
+            for (gl_dtype dt = GL_DTYPE_BF16; dt <= GL_DTYPE_INT8; dt++) {
+                check(dt, M, N, K, N, 0, GL_ACT_NONE, 1, t);
+                check(dt, M, N, K, N, 1, GL_ACT_NONE, 1, t);      /* the residual */
+                check(dt, M, N, K, N + 16, 0, GL_ACT_GELU, 1, t); /* padded rows */
+                check(dt, M, N, K, N + 5, 1, GL_ACT_NONE, 1, t);  /* padded, accumulated */
+            }
         }
-    check(77, 2048, 512, 2048, 0, GL_ACT_QUICK_GELU, 1, 2); /* text fc1 */
-    check(33, 64, 48, 64, 0, GL_ACT_GELU_TANH, 1, 2);
-    check(20, 48, 32, 48, 0, GL_ACT_NONE, 0, 2); /* no bias */
+    for (gl_dtype dt = GL_DTYPE_BF16; dt <= GL_DTYPE_INT8; dt++) {
+        check(dt, 77, 2048, 512, 2048, 0, GL_ACT_QUICK_GELU, 1, 2); /* text fc1 */
+        check(dt, 33, 64, 48, 64, 0, GL_ACT_GELU_TANH, 1, 2);
+        check(dt, 20, 48, 32, 48, 0, GL_ACT_NONE, 0, 2); /* no bias */
+    }
 }
 
 /* GEOLABEL_GEMM: dnnl and own choose, unset means oneDNN exactly where the kernels run at amx,

@@ -632,8 +632,8 @@ int main(void) {
     RUN(test_pooled_last_layer);
     RUN(test_low_precision_gates);
     RUN(test_stored_int8);
-    /* bf16 again through oneDNN (gemm_dnnl.c, what AMX machines run by default), and on those
-     * through our own kernels too; test_gemm_dnnl.c checks which one ran */
+    /* bf16 and int8 again through oneDNN (gemm_dnnl.c, what AMX machines run by default), and on
+     * those through our own kernels too; test_gemm_dnnl.c checks which one ran */
     gl_cpu cpu;
     gl_error err = {0};
     int amx = gl_cpu_detect(&cpu, &err) == GL_OK && cpu.native == GL_ISA_AMX;
@@ -642,6 +642,7 @@ int main(void) {
         RUN(test_gemm_bf16_int8);
         RUN(test_layer_norm_linear);
         RUN(test_low_precision_gates);
+        RUN(test_stored_int8);
     }
     unsetenv("GEOLABEL_GEMM");
     T_SUMMARY();

@@ -1,5 +1,6 @@
-/* gemm_dnnl.c: the bf16 GEMM through oneDNN's matmul (Debian's libdnnl 2.6, OpenMP build): weight
- * reorders at load, a cache of primitives per row-block shape, per-thread streams and scratch. */
+/* gemm_dnnl.c: the bf16 and int8 GEMMs through oneDNN's matmul (Debian's libdnnl 2.6, OpenMP
+ * build): weight reorders at load, a cache of primitives per row-block shape, per-thread streams
+ * and scratch. */
 #include "core/gemm_dnnl.h"
 
 #include <oneapi/dnnl/dnnl.h>
@@ -16,15 +17,15 @@
  * team whose spinning threads would compete with our pool for the cores. */
 
 struct gl_dnnl_weight {
-    dnnl_memory_desc_t md; /* [Kp, N] bf16 in oneDNN's blocked layout */
+    dnnl_memory_desc_t md; /* [Kp, N] bf16 or s8 in oneDNN's blocked layout */
     dnnl_memory_t mem;
     void *data; /* owned, 64-byte aligned */
-    int N, Kp;
+    int N, Kp, int8;
 };
 
 typedef struct {
     /* key */
-    int m, N, Kp, has_bias, sum, act;
+    int m, N, Kp, int8, has_bias, sum, act;
     dnnl_memory_desc_t wmd;
     /* value; prim NULL: oneDNN offers nothing but a reference kernel here (rows fall back) */
     dnnl_primitive_t prim;
@@ -38,9 +39,12 @@ struct gl_dnnl {
     size_t n_cache, cap_cache;
     int threads, max_n;
     dnnl_stream_t *streams; /* per thread */
-    float *out;             /* per thread: GL_DNNL_ROWS x max_n dense output rows */
+    float *out;             /* per thread: GL_DNNL_ROWS x max_n dense output rows (f32 or s32) */
     void *pad;              /* per thread: PAD_BYTES of oneDNN scratchpad */
     char impl[64];
+    /* weight layouts already shown to run at every block height (pack-time check), few a model */
+    dnnl_memory_desc_t checked[32];
+    int n_checked;
 };
 
 #define PAD_BYTES ((size_t)1 << 20) /* brgemm bf16 asks ~1 KB, int8 ~100 KB */
@@ -66,7 +70,7 @@ gl_status gl_dnnl_wanted(gl_isa isa, int *use, gl_error *err) {
     if (!v || !*v)
         *use = isa >= GL_ISA_AMX;
     else if (!strcmp(v, "dnnl"))
-        *use = 1;
+        *use = 2; /* forced: a weight oneDNN cannot take is an error, not our kernels' */
     else if (!strcmp(v, "own"))
         *use = 0;
     else
@@ -162,19 +166,24 @@ int gl_dnnl_blocks(int M, int threads, int *rows) {
     return (M + *rows - 1) / *rows;
 }
 
-/* A matmul primitive descriptor: m rows of bf16 src [m, Kp] dense, weights wmd (NULL: any),
- * optional bias, act as a post-op, and sum (C +=) when asked; the scratchpad is ours. */
-static dnnl_status_t make_pd(gl_dnnl *d, int m, int N, int Kp, const dnnl_memory_desc_t *wmd,
-                             int has_bias, int sum, gl_act act, dnnl_primitive_desc_t *pd) {
+/* A matmul primitive descriptor: m rows of src [m, Kp] dense (bf16, or u8 for int8 into s32 with
+ * nothing after), weights wmd (NULL: any), optional bias, act as a post-op, and sum (C +=) when
+ * asked; the scratchpad is ours. int8 has no zero point or scales here: oneDNN 2.6 runs those only
+ * in its gemm:jit (no AMX); the caller applies them to the s32 sums, as our VNNI kernel does. */
+static dnnl_status_t make_pd(gl_dnnl *d, int int8, int m, int N, int Kp,
+                             const dnnl_memory_desc_t *wmd, int has_bias, int sum, gl_act act,
+                             dnnl_primitive_desc_t *pd) {
     dnnl_memory_desc_t a, w, b, c;
     dnnl_dims_t ad = {m, Kp}, wd = {Kp, N}, bd = {1, N}, cd = {m, N};
-    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&a, 2, ad, dnnl_bf16, dnnl_ab);
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&a, 2, ad, int8 ? dnnl_u8 : dnnl_bf16, dnnl_ab);
     if (!s && wmd)
         w = *wmd;
     else if (!s)
-        s = dnnl_memory_desc_init_by_tag(&w, 2, wd, dnnl_bf16, dnnl_format_tag_any);
+        s = dnnl_memory_desc_init_by_tag(&w, 2, wd, int8 ? dnnl_s8 : dnnl_bf16,
+                                         dnnl_format_tag_any);
     if (!s) s = dnnl_memory_desc_init_by_tag(&b, 2, bd, dnnl_f32, dnnl_ab);
-    if (!s) s = dnnl_memory_desc_init_by_tag(&c, 2, cd, dnnl_f32, dnnl_ab);
+    if (!s) s = dnnl_memory_desc_init_by_tag(&c, 2, cd, int8 ? dnnl_s32 : dnnl_f32, dnnl_ab);
+    if (int8) has_bias = sum = 0, act = GL_ACT_NONE;
     dnnl_matmul_desc_t md;
     if (!s) s = dnnl_matmul_desc_init(&md, &a, &w, has_bias ? &b : NULL, &c);
     dnnl_primitive_attr_t attr = NULL;
@@ -203,8 +212,8 @@ static const char *pd_impl(const_dnnl_primitive_desc_t pd) {
     return impl ? impl : "";
 }
 
-gl_status gl_dnnl_pack(gl_dnnl *d, const float *W, int N, int K, int Kp, gl_dnnl_weight **out,
-                       gl_error *err) {
+gl_status gl_dnnl_pack(gl_dnnl *d, gl_dtype dtype, const void *W, int N, int K, int Kp,
+                       gl_dnnl_weight **out, gl_error *err) {
     *out = NULL;
     int nt = omp_one();
     gl_dnnl_weight *w = calloc(1, sizeof *w);
@@ -212,50 +221,73 @@ gl_status gl_dnnl_pack(gl_dnnl *d, const float *W, int N, int K, int Kp, gl_dnnl
     dnnl_primitive_t reorder = NULL;
     dnnl_memory_t src = NULL;
     dnnl_stream_t stream = NULL;
-    float *padded = NULL;
+    void *padded = NULL;
     gl_status st = GL_OK;
+    int int8 = dtype == GL_DTYPE_INT8;
+    size_t esize = int8 ? 1 : sizeof(float);
+    const char *dt = int8 ? "int8" : "bf16";
     if (!w) {
         st = gl_fail(err, GL_ERR_NOMEM, "oneDNN: out of memory");
         goto done;
     }
     w->N = N;
     w->Kp = Kp;
+    w->int8 = int8;
     /* the layout oneDNN wants for this weight, from a full row block's primitive */
-    if (make_pd(d, GL_DNNL_ROWS, N, Kp, NULL, 1, 0, GL_ACT_NONE, &pd) != dnnl_success) {
-        st = gl_fail(err, GL_ERR_UNSUPPORTED, "oneDNN: no bf16 matmul for %d x %d weights", N, K);
+    if (make_pd(d, int8, GL_DNNL_ROWS, N, Kp, NULL, 1, 0, GL_ACT_NONE, &pd) != dnnl_success) {
+        st = gl_fail(err, GL_ERR_UNSUPPORTED, "oneDNN: no %s matmul for %d x %d weights", dt, N, K);
         goto done;
     }
     const char *impl = pd_impl(pd);
     if (!strncmp(impl, "ref", 3)) {
         st = gl_fail(err, GL_ERR_UNSUPPORTED,
-                     "oneDNN: only its reference matmul runs %d x %d bf16 weights here (%s)", N, K,
-                     impl);
+                     "oneDNN: only its reference matmul runs %d x %d %s weights here (%s)", N, K,
+                     dt, impl);
         goto done;
     }
     if (!d->impl[0]) snprintf(d->impl, sizeof d->impl, "%s", impl);
     w->md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    /* a forward meets every block height up to GL_DNNL_ROWS: each must run with this layout, as
+     * the weight cannot be repacked later (its float data is gone after load) */
+    int seen = 0;
+    for (int i = 0; i < d->n_checked && !seen; i++)
+        seen = dnnl_memory_desc_equal(&d->checked[i], &w->md);
+    for (int m = 1; m < GL_DNNL_ROWS && !seen; m++) {
+        dnnl_primitive_desc_t mpd = NULL;
+        int ok = make_pd(d, int8, m, N, Kp, &w->md, 1, 0, GL_ACT_NONE, &mpd) == dnnl_success &&
+                 strncmp(pd_impl(mpd), "ref", 3) != 0;
+        if (mpd) dnnl_primitive_desc_destroy(mpd);
+        if (!ok) {
+            st = gl_fail(err, GL_ERR_UNSUPPORTED,
+                         "oneDNN: no %s matmul of %d rows for %d x %d weights in its layout", dt, m,
+                         N, K);
+            goto done;
+        }
+    }
+    if (!seen && d->n_checked < 32) d->checked[d->n_checked++] = w->md;
     size_t bytes = dnnl_memory_desc_get_size(&w->md);
     w->data = alloc64(bytes);
     if (!w->data) {
         st = gl_fail(err, GL_ERR_NOMEM, "oneDNN: cannot allocate %zu bytes of weights", bytes);
         goto done;
     }
-    /* W [N, K] row-major is the [K, N] matrix with strides (1, K); odd K gets a zero row first */
-    const float *from = W;
+    /* W [N, K] row-major is the [K, N] matrix with strides (1, K); K short of Kp gets zero rows */
+    const void *from = W;
     if (Kp != K) {
-        padded = calloc((size_t)N * Kp, sizeof(float));
+        padded = calloc((size_t)N * Kp, esize);
         if (!padded) {
             st = gl_fail(err, GL_ERR_NOMEM, "oneDNN: out of memory");
             goto done;
         }
         for (int n = 0; n < N; n++)
-            memcpy(padded + (size_t)n * Kp, W + (size_t)n * K, sizeof(float) * (size_t)K);
+            memcpy((char *)padded + (size_t)n * Kp * esize, (const char *)W + (size_t)n * K * esize,
+                   esize * (size_t)K);
         from = padded;
     }
     dnnl_memory_desc_t smd;
     dnnl_dims_t sd = {Kp, N}, ss = {1, Kp};
     dnnl_exec_arg_t args[2];
-    if (dnnl_memory_desc_init_by_strides(&smd, 2, sd, dnnl_f32, ss) ||
+    if (dnnl_memory_desc_init_by_strides(&smd, 2, sd, int8 ? dnnl_s8 : dnnl_f32, ss) ||
         dnnl_memory_create(&src, &smd, d->eng, (void *)from) ||
         dnnl_memory_create(&w->mem, &w->md, d->eng, w->data) ||
         dnnl_reorder_primitive_desc_create(&rpd, &smd, d->eng, &w->md, d->eng, NULL) ||
@@ -265,7 +297,7 @@ gl_status gl_dnnl_pack(gl_dnnl *d, const float *W, int N, int K, int Kp, gl_dnnl
          args[1] = (dnnl_exec_arg_t){DNNL_ARG_TO, w->mem},
          dnnl_primitive_execute(reorder, stream, 2, args)) ||
         dnnl_stream_wait(stream))
-        st = gl_fail(err, GL_ERR_INTERNAL, "oneDNN: cannot reorder %d x %d weights to bf16", N, K);
+        st = gl_fail(err, GL_ERR_INTERNAL, "oneDNN: cannot reorder %d x %d %s weights", N, K, dt);
 done:
     if (stream) dnnl_stream_destroy(stream);
     if (reorder) dnnl_primitive_destroy(reorder);
@@ -297,8 +329,9 @@ static entry *get_entry(gl_dnnl *d, const gl_dnnl_weight *w, int m, int has_bias
     entry *e = NULL;
     for (size_t i = 0; i < d->n_cache; i++) {
         entry *c = d->cache[i];
-        if (c->m == m && c->N == w->N && c->Kp == w->Kp && c->has_bias == has_bias &&
-            c->sum == sum && c->act == (int)act && dnnl_memory_desc_equal(&c->wmd, &w->md)) {
+        if (c->m == m && c->N == w->N && c->Kp == w->Kp && c->int8 == w->int8 &&
+            c->has_bias == has_bias && c->sum == sum && c->act == (int)act &&
+            dnnl_memory_desc_equal(&c->wmd, &w->md)) {
             e = c;
             break;
         }
@@ -311,11 +344,12 @@ static entry *get_entry(gl_dnnl *d, const gl_dnnl_weight *w, int m, int has_bias
         }
         e = d->n_cache < d->cap_cache ? calloc(1, sizeof *e) : NULL;
         if (e) {
-            *e = (entry){m, w->N, w->Kp, has_bias, sum, (int)act, w->md, NULL, NULL};
+            *e = (entry){m, w->N, w->Kp, w->int8, has_bias, sum, (int)act, w->md, NULL, NULL};
             d->cache[d->n_cache++] = e;
             int nt = omp_one();
             dnnl_primitive_desc_t pd = NULL;
-            int ok = make_pd(d, m, w->N, w->Kp, &w->md, has_bias, sum, act, &pd) == dnnl_success &&
+            int ok = make_pd(d, w->int8, m, w->N, w->Kp, &w->md, has_bias, sum, act, &pd) ==
+                         dnnl_success &&
                      strncmp(pd_impl(pd), "ref", 3) != 0;
             const dnnl_memory_desc_t *pmd =
                 ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0) : NULL;
@@ -342,11 +376,13 @@ static entry *get_entry(gl_dnnl *d, const gl_dnnl_weight *w, int m, int has_bias
     return e && e->prim ? e : NULL;
 }
 
-int gl_dnnl_gemm(gl_dnnl *d, const gl_dnnl_weight *w, const uint16_t *A, int r0, int r1,
-                 const float *bias, float *C, int ldc, int accumulate, gl_act act, int thread) {
+int gl_dnnl_gemm(gl_dnnl *d, const gl_dnnl_weight *w, const void *A, int r0, int r1,
+                 const float *bias, float *C, int ldc, int accumulate, gl_act act, int thread,
+                 const int32_t **acc) {
     int m = r1 - r0, N = w->N;
     if (m <= 0) return 0;
     if (thread < 0 || thread >= d->threads || m > GL_DNNL_ROWS || N > d->max_n) return -1;
+    if (w->int8) bias = NULL, accumulate = 0, act = GL_ACT_NONE, ldc = -1; /* s32 to the buffer */
     int dense = ldc == N;
     entry *e = get_entry(d, w, m, bias != NULL, accumulate && dense, act);
     if (!e) return -1;
@@ -360,7 +396,8 @@ int gl_dnnl_gemm(gl_dnnl *d, const gl_dnnl_weight *w, const uint16_t *A, int r0,
     args[n++] = (dnnl_exec_arg_t){DNNL_ARG_DST, mem[1]};
     if (mem[3]) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, mem[3]};
     int nt = omp_one();
-    int bad = dnnl_memory_set_data_handle(mem[0], (void *)(A + (size_t)r0 * w->Kp)) ||
+    const char *a = (const char *)A + (size_t)r0 * w->Kp * (w->int8 ? 1 : 2);
+    int bad = dnnl_memory_set_data_handle(mem[0], (void *)a) ||
               dnnl_memory_set_data_handle(mem[1], out) ||
               (bias && dnnl_memory_set_data_handle(mem[2], (void *)bias)) ||
               (mem[3] &&
@@ -369,6 +406,10 @@ int gl_dnnl_gemm(gl_dnnl *d, const gl_dnnl_weight *w, const uint16_t *A, int r0,
               dnnl_stream_wait(d->streams[thread]);
     omp_restore(nt);
     if (bad) return -1;
+    if (w->int8) {
+        *acc = (const int32_t *)out;
+        return 0;
+    }
     if (!dense)
         for (int r = 0; r < m; r++) {
             float *c = C + (size_t)(r0 + r) * ldc;

@@ -7,6 +7,7 @@
 #include "core/gemm_dnnl.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,7 @@ struct gl_kernels {
     int32_t *act_zp;  /* [rows] */
     float *att;       /* per-thread attention scratch */
     size_t att_per_thread, rows, max_k;
-    int use_dnnl;  /* bf16 weights go to oneDNN (gemm_dnnl.c): AMX, or GEOLABEL_GEMM=dnnl */
+    int use_dnnl;  /* bf16/int8 weights go to oneDNN (gemm_dnnl.c): AMX, or GEOLABEL_GEMM=dnnl */
     gl_dnnl *dnnl; /* created with the first such weight */
     char isa[96];  /* gl_kernels_isa's answer once oneDNN runs: "amx (oneDNN brg:...)" */
 };
@@ -188,6 +189,30 @@ static void pack_int8(gl_packed *p, const int8_t *q, const float *scale) {
                 }
 }
 
+/* int8 for oneDNN: p->data = q [N,K] (stored, or W quantised here) for its reorder, and the
+ * scale and column sums our epilogue applies to its s32 sums (as pack_int8 gives our kernel). */
+static gl_status dnnl_int8_scales(gl_packed *p, const float *W, const int8_t *q,
+                                  const float *qscale, gl_error *err) {
+    size_t cols = (size_t)p->panels * GL_NR;
+    p->scale = alloc64(sizeof(float) * cols);
+    p->colsum = alloc64(sizeof(int32_t) * cols);
+    p->data = malloc((size_t)p->N * p->K);
+    if (!p->scale || !p->colsum || !p->data)
+        return gl_fail(err, GL_ERR_NOMEM, "kernels: out of memory");
+    int8_t *qd = p->data;
+    if (q)
+        memcpy(qd, q, (size_t)p->N * p->K);
+    else
+        gl_quantize_int8(W, p->N, p->K, qd, p->scale);
+    for (size_t n = 0; n < cols; n++) {
+        p->scale[n] = n >= (size_t)p->N ? 1.0f : q ? qscale[n] : p->scale[n];
+        p->colsum[n] = 0;
+        for (int kk = 0; n < (size_t)p->N && kk < p->K; kk++)
+            p->colsum[n] += qd[n * p->K + kk];
+    }
+    return GL_OK;
+}
+
 /* Packs W under key, or for int8 the stored q/scale when given (else W quantised here). */
 static gl_status pack_weight(gl_kernels *k, const float *key, const float *W, int N, int K,
                              gl_dtype dtype, const int8_t *q, const float *qscale, gl_error *err) {
@@ -205,15 +230,33 @@ static gl_status pack_weight(gl_kernels *k, const float *key, const float *W, in
     p->Kp = dtype == GL_DTYPE_INT8 ? (K + 3) & ~3 : dtype == GL_DTYPE_BF16 ? (K + 1) & ~1 : K;
     size_t elems = (size_t)p->panels * GL_NR * p->Kp;
     size_t esize = dtype == GL_DTYPE_F32 ? 4 : dtype == GL_DTYPE_BF16 ? 2 : 1;
-    if (dtype == GL_DTYPE_BF16 && k->use_dnnl) { /* oneDNN's reordered copy only */
+    if (dtype != GL_DTYPE_F32 && k->use_dnnl) { /* oneDNN's reordered copy only */
         s = k->dnnl || (k->dnnl = gl_dnnl_create(k->cpu.isa, err)) ? GL_OK : GL_ERR_INTERNAL;
-        if (!s) s = gl_dnnl_pack(k->dnnl, W, N, K, p->Kp, &p->dnnl, err);
+        if (!s && dtype == GL_DTYPE_INT8) s = dnnl_int8_scales(p, W, q, qscale, err);
+        if (!s)
+            s = gl_dnnl_pack(k->dnnl, dtype, dtype == GL_DTYPE_INT8 ? (const void *)p->data : W, N,
+                             K, p->Kp, &p->dnnl, err);
+        if (dtype == GL_DTYPE_INT8) {
+            free(p->data); /* the quantised weights live on in oneDNN's copy only */
+            p->data = NULL;
+        }
         if (!s) s = insert(k, p, err);
-        if (s) packed_free(p);
         if (!s && !k->isa[0])
             snprintf(k->isa, sizeof k->isa, "%s (oneDNN %s)", gl_isa_name(k->cpu.isa),
                      gl_dnnl_impl(k->dnnl));
-        return s;
+        if (!s || k->use_dnnl > 1) {
+            if (s) packed_free(p);
+            return s;
+        }
+        /* by default (AMX), a weight oneDNN cannot take runs on our kernels, said once */
+        static atomic_int warned;
+        if (!atomic_exchange(&warned, 1))
+            gl_log(GL_LOG_WARN, "%s; using geolabel's own kernels for it",
+                   err ? err->msg : "oneDNN");
+        if (err) *err = (gl_error){0};
+        gl_dnnl_weight_free(p->dnnl);
+        free(p->scale), free(p->colsum);
+        p->dnnl = NULL, p->scale = NULL, p->colsum = NULL;
     }
     p->data = alloc64(elems * esize);
     int8_t *tmp_q = NULL;
@@ -363,22 +406,48 @@ static void blas_gemm(const linear_job *j, const gl_linear_op *o, int part) {
         bias_act_row(j->k, C + (size_t)r * o->ldc, o->bias ? o->bias + c0 : NULL, c1 - c0, o->act);
 }
 
-/* oneDNN's share: whole row blocks (gl_dnnl_blocks) per part; a block oneDNN cannot run is
- * computed here in f32 from W instead (BLAS), so the rows are right either way. */
+/* int8 rows [r0, r1) from oneDNN's s32 sums s, as our VNNI kernel's epilogue: undo each row's
+ * zero point with the column sums, scale by row and channel, then bias, act or the residual. */
+static void int8_rows(const linear_job *j, const gl_linear_op *o, const gl_packed *w, int r0,
+                      int r1, const int32_t *s) {
+    for (int r = r0; r < r1; r++, s += o->N) {
+        float *c = o->C + (size_t)r * o->ldc, sa = j->qa.scale[r];
+        int32_t zp = j->qa.zp[r];
+        if (o->accumulate) {
+            for (int n = 0; n < o->N; n++)
+                c[n] += (float)(s[n] - zp * w->colsum[n]) * (sa * w->scale[n]) +
+                        (o->bias ? o->bias[n] : 0.0f);
+            continue;
+        }
+        for (int n = 0; n < o->N; n++)
+            c[n] = (float)(s[n] - zp * w->colsum[n]) * (sa * w->scale[n]);
+        if (o->bias || o->act != GL_ACT_NONE) bias_act_row(j->k, c, o->bias, o->N, o->act);
+    }
+}
+
+/* oneDNN's share: whole row blocks (gl_dnnl_blocks) per part. A block oneDNN cannot run (every
+ * block height was tried when the weight was packed, so only a failed allocation or a post-op it
+ * rejects) has nothing else to run on, since the float weight is gone: its rows become NaN, which
+ * the towers report as an error naming the input, with one warning line saying why. */
 static void dnnl_rows(const linear_job *j, const gl_linear_op *o, const gl_packed *w, int part,
                       int thread) {
     int rows, nb = gl_dnnl_blocks(o->M, j->threads, &rows);
     int b0 = (int)((long)nb * part / j->parts), b1 = (int)((long)nb * (part + 1) / j->parts);
     for (int b = b0; b < b1; b++) {
         int r0 = b * rows, r1 = r0 + rows < o->M ? r0 + rows : o->M;
+        const int32_t *s32 = NULL;
         if (!gl_dnnl_gemm(j->k->dnnl, w->dnnl, j->qa.data, r0, r1, o->bias, o->C, o->ldc,
-                          o->accumulate, o->act, thread))
+                          o->accumulate, o->act, thread, &s32)) {
+            if (s32) int8_rows(j, o, w, r0, r1, s32);
             continue;
-        float *C = o->C + (size_t)r0 * o->ldc;
-        gl_sgemm_nt(r1 - r0, o->N, o->K, 1.0f, o->A + (size_t)r0 * o->lda, o->lda, o->W, o->K,
-                    o->accumulate ? 1.0f : 0.0f, C, o->ldc);
-        for (int r = 0; r < r1 - r0 && (o->bias || o->act != GL_ACT_NONE); r++)
-            bias_act_row(j->k, C + (size_t)r * o->ldc, o->bias, o->N, o->act);
+        }
+        static atomic_int warned;
+        if (!atomic_exchange(&warned, 1))
+            gl_log(GL_LOG_WARN, "oneDNN: no %s matmul of %d rows for a %d x %d weight",
+                   gl_dtype_name(w->dtype), r1 - r0, o->N, o->K);
+        for (int r = r0; r < r1; r++)
+            for (int n = 0; n < o->N; n++)
+                o->C[(size_t)r * o->ldc + n] = NAN;
     }
 }
 

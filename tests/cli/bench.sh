@@ -17,7 +17,7 @@ assert o["tower"] == tower and o["batch"] == int(batch) and o["threads"] == int(
 assert o["tokens"] == int(tokens) and o["dtype"] == dtype, o
 # our kernels' level, and for bf16 through oneDNN the implementation it chose
 assert re.fullmatch(r"(avx2|avx512|amx)( \(oneDNN [a-z0-9_:]+\))?", o["isa"]), o
-assert "oneDNN" not in o["isa"] or dtype == "bf16", o
+assert "oneDNN" not in o["isa"] or dtype in ("bf16", "int8"), o
 r = o["runs_ms_per_item"]
 assert len(r) == int(runs) and all(isinstance(x, (int, float)) and x > 0 for x in r), r
 assert abs(statistics.median(r) - o["median_ms_per_item"]) < 1e-3, o
@@ -54,8 +54,8 @@ for dt in bf16 int8; do
     grep -q "dtype $dt: needs" d.err
   fi
 done
-# GEOLABEL_GEMM=dnnl sends bf16 through oneDNN (the default where the kernels run at amx) and the
-# isa says which implementation oneDNN chose; own keeps our kernels; f32 never goes to oneDNN
+# GEOLABEL_GEMM=dnnl sends bf16 and int8 through oneDNN (the default where the kernels run at amx)
+# and the isa says which implementation oneDNN chose; own keeps our kernels; f32 never does
 if GEOLABEL_GEMM=dnnl "$GEOLABEL" bench --model "$MODEL" --batch 2 --threads 2 --runs 2 --dtype bf16 --json > h.json 2> h.err; then
   check h.json image 2 2 0 bf16 2
   grep -q "\"isa\":\"$native (oneDNN brg:" h.json
@@ -63,6 +63,9 @@ if GEOLABEL_GEMM=dnnl "$GEOLABEL" bench --model "$MODEL" --batch 2 --threads 2 -
   grep -q "\"isa\":\"$native\"" i.json
   GEOLABEL_GEMM=dnnl "$GEOLABEL" bench --model "$MODEL" --tower text --tokens 6 --threads 2 --runs 2 --dtype bf16 --json > i.json
   check i.json text 1 2 6 bf16 2
+  grep -q "\"isa\":\"$native (oneDNN brg:" i.json
+  GEOLABEL_GEMM=dnnl "$GEOLABEL" bench --model "$MODEL" --batch 2 --threads 2 --runs 2 --dtype int8 --json > i.json
+  check i.json image 2 2 0 int8 2
   grep -q "\"isa\":\"$native (oneDNN brg:" i.json
   GEOLABEL_GEMM=dnnl "$GEOLABEL" bench --model "$MODEL" --threads 2 --runs 2 --json > j.json
   grep -q "\"isa\":\"$native\"" j.json
