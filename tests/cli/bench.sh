@@ -2,6 +2,7 @@
 # geolabel bench: the --json object's keys and types (checked by Python's json), the median of
 # the runs, every dtype the CPU offers on the fixture model, the text tower, and usage errors.
 set -euo pipefail
+unset GEOLABEL_GEMM # the defaults are checked below, the knob explicitly
 MODEL=$GEOLABEL_SHARED/fixtures/clip-tiny-b32
 
 check() { # file tower batch threads tokens dtype runs
