@@ -3,6 +3,7 @@
  * optionally in the order one process would have written. */
 #include "geolabel.h"
 #include "io/raster_internal.h"
+#include "label/geotiff.h"
 #include "label/rows.h"
 
 #include <gdal.h>
@@ -277,6 +278,35 @@ static gl_status same_fields(OGRFeatureDefnH a, OGRFeatureDefnH b, const char *p
                           OGR_FD_GetName(a));
 }
 
+/* Appends src's layer_styles rows whose f_table_name dst lacks. */
+static gl_status add_styles(OGRLayerH dst, OGRLayerH src, const char *path, gl_error *err) {
+    gl_status st = GL_OK;
+    OGRFeatureH f;
+    OGR_L_ResetReading(src);
+    while (!st && (f = OGR_L_GetNextFeature(src))) {
+        int i = OGR_F_GetFieldIndex(f, "f_table_name");
+        const char *table = i >= 0 ? OGR_F_GetFieldAsString(f, i) : "";
+        int have = 0;
+        OGRFeatureH g;
+        OGR_L_ResetReading(dst);
+        while (!have && (g = OGR_L_GetNextFeature(dst))) {
+            int j = OGR_F_GetFieldIndex(g, "f_table_name");
+            have = j >= 0 && !strcmp(OGR_F_GetFieldAsString(g, j), table);
+            OGR_F_Destroy(g);
+        }
+        if (!have && *table) {
+            g = OGR_F_Create(OGR_L_GetLayerDefn(dst));
+            if (OGR_F_SetFrom(g, f, TRUE) != OGRERR_NONE ||
+                (OGR_F_SetFID(g, OGRNullFID), OGR_L_CreateFeature(dst, g)) != OGRERR_NONE)
+                st = gl_fail(err, GL_ERR_IO, "%s: cannot copy the style of %s: %s", path, table,
+                             CPLGetLastErrorMsg());
+            OGR_F_Destroy(g);
+        }
+        OGR_F_Destroy(f);
+    }
+    return st;
+}
+
 /* A GeoJSON file has one layer, named after the file: shard files' layers match by position. */
 static OGRLayerH layer_named(GDALDatasetH ds, int geojson, const char *name) {
     if (geojson) return GDALDatasetGetLayerCount(ds) ? GDALDatasetGetLayer(ds, 0) : NULL;
@@ -424,16 +454,21 @@ static gl_status merge_ogr(const char *output, int geojson, const gl_shard_set *
     tab_free(&tiles);
     if (!st && !geojson && GDALDatasetCommitTransaction(o.ds) != OGRERR_NONE)
         st = gl_fail(err, GL_ERR_IO, "%s: cannot commit: %s", o.tmp, CPLGetLastErrorMsg());
-    /* Other tables (layer_styles: the tile layers' QGIS styles, alike in every shard of one
-     * run) from the first shard that has them; the copy makes its own transaction. */
+    /* Other tables from the first shard that has them (the copy makes its own transaction);
+     * layer_styles gains, from later shards, the styles of layers the first one did not have
+     * (a shard without inputs in some CRS has no layer for it). */
     for (int k = 0; !st && !geojson && k < n; k++)
         for (int i = 0; !st && i < GDALDatasetGetLayerCount(src[k]); i++) {
-            OGRLayerH l = GDALDatasetGetLayer(src[k], i);
+            OGRLayerH l = GDALDatasetGetLayer(src[k], i), out;
             const char *name = OGR_L_GetName(l);
-            if (!label_rows_is_tile_layer(l) && !layer_named(o.ds, geojson, name) &&
-                !GDALDatasetCopyLayer(o.ds, l, name, NULL))
-                st = gl_fail(err, GL_ERR_IO, "%s: cannot copy layer %s: %s", o.tmp, name,
-                             CPLGetLastErrorMsg());
+            if (label_rows_is_tile_layer(l)) continue;
+            if (!(out = layer_named(o.ds, geojson, name))) {
+                if (!GDALDatasetCopyLayer(o.ds, l, name, NULL))
+                    st = gl_fail(err, GL_ERR_IO, "%s: cannot copy layer %s: %s", o.tmp, name,
+                                 CPLGetLastErrorMsg());
+            } else if (!strcmp(name, GL_QML_STYLES_TABLE)) {
+                st = add_styles(out, l, o.tmp, err);
+            }
         }
     if (o.ds) {
         CPLErrorReset();

@@ -58,3 +58,20 @@ db = sqlite3.connect("out.gpkg")
 n = db.execute("SELECT count(*) FROM layer_styles").fetchone()[0]
 assert n == 3, n
 PYEOF
+# Shards of one --layer-per-crs run (these names split as {a.tif, c.jpg} and {b.tif}) hold
+# different layers; the merged GPKG has a default style for every tile table of either shard.
+cp "$IMG/colorado_aerial.tif" a.tif && cp "$IMG/RGB.byte.tif" b.tif
+cp "$IMG/ground_photo_no_geo.jpg" c.jpg
+for i in 0 1; do
+  "$GEOLABEL" -q label --model "$M" --classes classes.txt --split 2x2 --layer-per-crs \
+    --shard $i/2 a.tif b.tif c.jpg -o s$i.gpkg
+done
+"$GEOLABEL" -q merge m.gpkg s0.gpkg s1.gpkg
+"$PY" - <<'PYEOF'
+import sqlite3
+styled = lambda p: sorted(r[0] for r in sqlite3.connect(p).execute("SELECT f_table_name FROM layer_styles"))
+tiles = lambda p: sorted(r[0] for r in sqlite3.connect(p).execute(
+    "SELECT table_name FROM gpkg_contents WHERE table_name != 'layer_styles'"))
+assert styled("s0.gpkg") != styled("s1.gpkg"), "the shards should hold different layers"
+assert len(tiles("m.gpkg")) == 3 and styled("m.gpkg") == tiles("m.gpkg"), (styled("m.gpkg"), tiles("m.gpkg"))
+PYEOF
