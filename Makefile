@@ -143,4 +143,9 @@ format:
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all test check demo-check format-check format clean fuzz fuzz-smoke
+# The libraries the link line uses, for scripts that link their own programs against
+# build/libgeolabel.a (bench/peers.sh), so they follow whatever the library comes to need.
+print-ldlibs:
+	@echo $(LDLIBS)
+
+.PHONY: all test check demo-check format-check format clean fuzz fuzz-smoke print-ldlibs

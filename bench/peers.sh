@@ -16,7 +16,7 @@ mkdir -p "$CACHE/ort" "$CACHE/models"
 
 make -s -j2 build/geolabel build/libgeolabel.a >/dev/null
 GEOLABEL=$ROOT/build/geolabel
-LIBS="$(pkg-config --libs gdal cairo libcurl libutf8proc yaml-0.1 libcjson libcrypto) -lopenblas -lz -lpthread -lm"
+LIBS=$(make -s print-ldlibs) # the link libraries the Makefile uses, whatever they come to be
 cc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -o "$CACHE/models/embed_npy" bench/embed_npy.c build/libgeolabel.a $LIBS
 cc -O2 -pthread -o "$CACHE/models/fma_peak" bench/fma_peak.c
 
