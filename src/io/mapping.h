@@ -1,9 +1,17 @@
-/* mapping.h: giving back the resident pages of a read-only file mapping once a range of it has
- * been read (weights packed, a digest taken), so a mapped model does not stay in memory twice. */
+/* mapping.h: read-only file mappings of weight files (safetensors, zip checkpoints), and giving
+ * back their resident pages once a range has been read (weights packed, a digest taken). */
 #ifndef GEOLABEL_MAPPING_H
 #define GEOLABEL_MAPPING_H
 
 #include <stddef.h>
+
+#include "geolabel.h"
+
+/* Maps the regular file at path read-only (MAP_PRIVATE) into *map, its size in *size. An empty
+ * file is not mapped: GL_OK with *map = NULL and *size = 0, for the caller to judge. Fails
+ * (GL_ERR_IO, one line naming path) when it cannot be opened, is not a regular file or cannot be
+ * mapped. The caller unmaps with munmap(*map, *size). */
+gl_status gl_map_file(const char *path, void **map, size_t *size, gl_error *err);
 
 /* Drops the process's pages of the whole pages inside [p, p+n) when that range lies inside the
  * read-only, never-written file mapping [map, map+map_size) (MADV_DONTNEED); otherwise nothing.

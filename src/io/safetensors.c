@@ -6,13 +6,9 @@
 #include "io/json.h"
 #include "io/mapping.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define ST_MAX_HEADER (100u << 20) /* the format's own limit is 100 MB */
 #define ST_MAX_INDEX (64u << 20)
@@ -173,26 +169,13 @@ static gl_status parse_header(gl_safetensors *st, int file, const char *json, si
 }
 
 static gl_status map_file(const char *path, void **map, size_t *size, gl_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return gl_fail(err, GL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return gl_fail(err, GL_ERR_IO, "%s: not a regular file", path);
-    }
-    if (sb.st_size < 8) {
-        close(fd);
-        return gl_fail(err, GL_ERR_FORMAT, "%s: truncated: %lld bytes, no header", path,
-                       (long long)sb.st_size);
-    }
-    *size = (size_t)sb.st_size;
-    *map = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (*map == MAP_FAILED) {
-        *map = NULL;
-        return gl_fail(err, GL_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
-    }
-    return GL_OK;
+    gl_status s = gl_map_file(path, map, size, err);
+    if (s || *size >= 8) return s;
+    size_t n = *size;
+    if (*map) munmap(*map, n);
+    *map = NULL;
+    *size = 0;
+    return gl_fail(err, GL_ERR_FORMAT, "%s: truncated: %lld bytes, no header", path, (long long)n);
 }
 
 static gl_status add_file(gl_safetensors *st, const char *path, gl_error *err) {

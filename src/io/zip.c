@@ -5,13 +5,9 @@
 #include "io/bytes.h"
 #include "io/mapping.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 /* Record signatures and fixed sizes, from PKWARE's APPNOTE.TXT (sections 4.3.6 to 4.3.16). */
@@ -149,26 +145,15 @@ static gl_zip *zip_new(const char *name, gl_error *err) {
 }
 
 static gl_status map_file(gl_zip *z, gl_error *err) {
-    int fd = open(z->name, O_RDONLY);
-    if (fd < 0) return gl_fail(err, GL_ERR_IO, "%s: cannot open: %s", z->name, strerror(errno));
-    struct stat st;
-    gl_status s = GL_OK;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        s = gl_fail(err, GL_ERR_IO, "%s: not a regular file", z->name);
-    else if (st.st_size == 0)
-        s = gl_fail(err, GL_ERR_FORMAT, "%s: empty file", z->name);
-    if (!s) {
-        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED)
-            s = gl_fail(err, GL_ERR_IO, "%s: cannot map: %s", z->name, strerror(errno));
-        else {
-            z->data = m;
-            z->size = (size_t)st.st_size;
-            z->mapped = 1;
-        }
-    }
-    close(fd);
-    return s;
+    void *m;
+    size_t n;
+    gl_status s = gl_map_file(z->name, &m, &n, err);
+    if (s) return s;
+    if (!n) return gl_fail(err, GL_ERR_FORMAT, "%s: empty file", z->name);
+    z->data = m;
+    z->size = n;
+    z->mapped = 1;
+    return GL_OK;
 }
 
 gl_zip *gl_zip_open(const char *path, gl_error *err) {
