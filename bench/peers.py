@@ -116,10 +116,16 @@ def main(argv):
     keys = [k for k in (argv[6].split(",") if len(argv) > 6 else []) if k]
     rows = [r for r in ROWS if not keys or any(k in r[0] for k in keys)]
     env_ort = dict(os.environ, ORT_NODE_DIR=ort_dir)
-    peaks = {}
+    peaks, bf16_peaks = {}, {}
     for th in (1, 2):
         out = measured([os.path.join(work, "fma_peak"), str(th)])
         peaks[th] = float(out.split()[0])
+        # the VDPBF16PS ceiling of the bf16 rows on CPUs without AMX (exit 3: no AVX512-BF16)
+        p = subprocess.run([os.path.join(work, "fma_peak"), str(th), "bf16"],
+                           capture_output=True, text=True)
+        if p.returncode == 0:
+            bf16_peaks[th] = float(measured([os.path.join(work, "fma_peak"), str(th), "bf16"])
+                                   .split()[0])
     results = []
     for name, model, tower, batch, threads, tokens, dtype, graph in rows:
         mdir = os.path.join(work, model)
@@ -154,15 +160,19 @@ def main(argv):
                     torch_best = (ms, f"torch {tt} x OpenBLAS {bt}")
         gf = gflop(mdir, tower, tokens)
         res = dict(name=name, ours=ours, ort=ort, isa=isa, gflop=gf, peak=peaks[threads],
-                   torch=torch_best, dtype=dtype)
+                   torch=torch_best, dtype=dtype, threads=threads)
         results.append(res)
         print(f"  {name}: geolabel {statistics.median(ours):.2f} ms, ORT {statistics.median(ort):.2f}"
               f" ms", file=sys.stderr)
     with open(os.path.join(work, "peers.json"), "w") as f:
-        json.dump(dict(peaks=peaks, rows=results), f, indent=1)
+        json.dump(dict(peaks=peaks, bf16_peaks=bf16_peaks, rows=results), f, indent=1)
     print(f"Measured FMA peak (f32, AVX-512 FMA chains): {peaks[1]:.1f} GFLOP/s on 1 core, "
           f"{peaks[2]:.1f} on 2. {rounds} rounds x {runs} runs per engine and row, "
-          "ms per image or text, median [min-max]; ratio = geolabel / ORT.\n")
+          "ms per image or text, median [min-max]; ratio = geolabel / ORT.")
+    if bf16_peaks:
+        print(f"Measured bf16 peak (VDPBF16PS chains): {bf16_peaks[1]:.1f} GFLOP/s on 1 core, "
+              f"{bf16_peaks[2]:.1f} on 2; bf16 rows also give their % of it.")
+    print()
     print("| row | geolabel | ONNX Runtime | ratio | geolabel % of peak | ORT % of peak "
           "| PyTorch, best setting |")
     print("|---|---|---|---|---|---|---|")
@@ -170,9 +180,12 @@ def main(argv):
         mo, mt = statistics.median(r["ours"]), statistics.median(r["ort"])
         pct = lambda ms: 100 * r["gflop"] / (ms * 1e-3) / r["peak"]
         tb = f"{r['torch'][0]:.1f} ({r['torch'][1]})" if r["torch"] else "-"
+        bf = bf16_peaks.get(r["threads"]) if r["dtype"] == "bf16" else None
+        ours_pct = f"{pct(mo):.0f}%" + (
+            f" ({100 * r['gflop'] / (mo * 1e-3) / bf:.0f}% of bf16 peak)" if bf else "")
         print(f"| {r['name']} | {mo:.2f} [{min(r['ours']):.2f}-{max(r['ours']):.2f}] "
               f"| {mt:.2f} [{min(r['ort']):.2f}-{max(r['ort']):.2f}] | {mo / mt:.2f} "
-              f"| {pct(mo):.0f}% | {pct(mt):.0f}% | {tb} |")
+              f"| {ours_pct} | {pct(mt):.0f}% | {tb} |")
 
 
 if __name__ == "__main__":
