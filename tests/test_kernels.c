@@ -119,6 +119,103 @@ static void test_gemm_bf16_int8(void) {
     gl_kernels_free(k);
 }
 
+/* A weight stored BF16 is packed from its widened floats under its stored address, which is then
+ * only a key (clip_bind): the bytes there are half-precision, not floats. A call with more rows
+ * than the reserved scratch (M 37 > 5), or a weight wider than the reserve's max_k (K 1024 > 64),
+ * must still run the packed kernel, never BLAS on the key; a call of another shape gets NaN, not
+ * numbers read from the key. Every dtype, reserve before and after packing, 1 and 2 threads,
+ * directly and through gl_layer_norm_linear, against doubles from the widened weights. */
+static void test_packed_key_only(void) {
+    unsetenv("GEOLABEL_ISA");
+    int M = 37, N = 48, K = 1024, rows = 5;
+    unsigned seed = 4242;
+    float *A = malloc(sizeof(float) * M * K), *Wf = malloc(sizeof(float) * N * K),
+          *widened = malloc(sizeof(float) * N * K), *bias = malloc(sizeof(float) * N),
+          *C = malloc(sizeof(float) * M * N), *ref = malloc(sizeof(float) * M * N),
+          *h = malloc(sizeof(float) * M * K), *lw = malloc(sizeof(float) * K),
+          *lb = calloc((size_t)K, sizeof(float));
+    uint16_t *stored = malloc(sizeof(uint16_t) * N * K); /* the file's BF16 bytes: the key */
+    fill_gemm(&seed, M, N, K, A, Wf, bias);
+    for (int i = 0; i < N * K; i++) {
+        stored[i] = gl_bf16_of(Wf[i]);
+        uint32_t u = (uint32_t)stored[i] << 16;
+        memcpy(&widened[i], &u, 4);
+    }
+    for (int i = 0; i < K; i++)
+        lw[i] = 1.0f;
+    double scale = 1;
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double s = bias[n];
+            for (int kk = 0; kk < K; kk++)
+                s += (double)A[(size_t)m * K + kk] * widened[(size_t)n * K + kk];
+            ref[m * N + n] = (float)s;
+            scale = fmax(scale, fabs(s));
+        }
+    const float *key = (const float *)(const void *)stored;
+    for (gl_dtype dt = GL_DTYPE_F32; dt <= GL_DTYPE_INT8; dt++) {
+        if (!supported(dt)) {
+            printf("note: %s not run here (CPU lacks it)\n", gl_dtype_name(dt));
+            continue;
+        }
+        double tol = dt == GL_DTYPE_F32 ? 2e-6 : dt == GL_DTYPE_BF16 ? 1.5e-2 : 2.5e-2;
+        for (int order = 0; order < 2; order++)
+            for (int t = 1; t <= 2; t++) {
+                gl_error err = {0};
+                gl_kernels *k = gl_kernels_create(&err);
+                gl_pool *pool = gl_pool_create(t, &err);
+                float *W = malloc(sizeof(float) * N * K);
+                memcpy(W, widened, sizeof(float) * N * K);
+                if (order) CHECK_OK(gl_kernels_reserve(k, (size_t)rows, 64, 8, 8, t, &err), &err);
+                CHECK_OK(gl_kernels_pack_from(k, key, W, N, K, dt, &err), &err);
+                if (!order) CHECK_OK(gl_kernels_reserve(k, (size_t)rows, 64, 8, 8, t, &err), &err);
+                for (int i = 0; i < N * K; i++) /* read only during the pack */
+                    W[i] = NAN;
+                gl_pool_set_kernels(pool, k);
+                char what[96];
+                snprintf(what, sizeof what, "%s %s key-only M%d > %d rows, order %d, t%d",
+                         gl_kernels_isa(k), gl_dtype_name(dt), M, rows, order, t);
+                for (int i = 0; i < M * N; i++)
+                    C[i] = 7.0f;
+                gl_linear(pool, M, N, K, A, K, key, bias, C, N, 0, GL_ACT_NONE);
+                CHECK_CLOSE(what, C, ref, (size_t)M * N, tol * scale, 0);
+                /* through the LayerNorm's fused preparation (h = LN(A), then h W^T + bias) */
+                gl_linear_op op = {M, N, K, h, K, key, bias, C, N, 0, GL_ACT_NONE};
+                for (int i = 0; i < M * N; i++)
+                    C[i] = 7.0f;
+                gl_layer_norm_linear(pool, A, h, M, K, lw, lb, 1e-5f, &op, 1);
+                float *ref_ln = malloc(sizeof(float) * M * N);
+                double ln_scale = 1;
+                for (int m = 0; m < M; m++)
+                    for (int n = 0; n < N; n++) {
+                        double s = bias[n];
+                        for (int kk = 0; kk < K; kk++)
+                            s += (double)h[(size_t)m * K + kk] * widened[(size_t)n * K + kk];
+                        ref_ln[m * N + n] = (float)s;
+                        ln_scale = fmax(ln_scale, fabs(s));
+                    }
+                snprintf(what, sizeof what, "%s %s layer_norm_linear key-only M%d, order %d, t%d",
+                         gl_kernels_isa(k), gl_dtype_name(dt), M, order, t);
+                CHECK_CLOSE(what, C, ref_ln, (size_t)M * N, tol * ln_scale, 0);
+                free(ref_ln);
+                /* another shape than the packed one: NaN, never floats read from the key */
+                for (int i = 0; i < M * N; i++)
+                    C[i] = 7.0f;
+                gl_linear(pool, M, N - 1, K, A, K, key, bias, C, N - 1, 0, GL_ACT_NONE);
+                int nan = 0;
+                for (int i = 0; i < M * (N - 1); i++)
+                    nan += isnan(C[i]) != 0;
+                CHECK(nan == M * (N - 1), "%s %s: %d of %d outputs NaN for a wrong shape",
+                      gl_kernels_isa(k), gl_dtype_name(dt), nan, M * (N - 1));
+                free(W);
+                gl_pool_free(pool);
+                gl_kernels_free(k);
+            }
+    }
+    free(A), free(Wf), free(widened), free(bias), free(C), free(ref), free(stored), free(h);
+    free(lw), free(lb);
+}
+
 /* gl_layer_norm_linear (the next GEMM's A prepared in the LayerNorm's pass) gives exactly what
  * LayerNorm then gl_linear_many gives, for every dtype and ISA here: d = 1024 (rows 4 KB apart:
  * the padded f32 copy) and 96, one op and three sharing A, 1 and 2 threads. */
@@ -625,6 +722,7 @@ static void test_stored_int8(void) {
 int main(void) {
     RUN(test_gemm_f32_every_isa);
     RUN(test_gemm_bf16_int8);
+    RUN(test_packed_key_only);
     RUN(test_attention_paths);
     RUN(test_layer_norm_linear);
     RUN(test_isa_variable);
@@ -640,6 +738,7 @@ int main(void) {
     for (int g = 0; g < 1 + amx; g++) {
         setenv("GEOLABEL_GEMM", g ? "own" : "dnnl", 1);
         RUN(test_gemm_bf16_int8);
+        RUN(test_packed_key_only);
         RUN(test_layer_norm_linear);
         RUN(test_low_precision_gates);
         RUN(test_stored_int8);

@@ -27,6 +27,8 @@ struct gl_kernels {
     int32_t *act_zp;  /* [rows] */
     float *att;       /* per-thread attention scratch */
     size_t att_per_thread, rows, max_k;
+    int threads;            /* the reserve's thread count (0: not reserved yet) */
+    atomic_int said_misuse; /* a call that did not match its packed weight, said once */
     int use_dnnl;  /* bf16/int8 weights go to oneDNN (gemm_dnnl.c): AMX, or GEOLABEL_GEMM=dnnl */
     gl_dnnl *dnnl; /* created with the first such weight */
     char isa[96];  /* gl_kernels_isa's answer once oneDNN runs: "amx (oneDNN brg:...)" */
@@ -213,6 +215,8 @@ static gl_status dnnl_int8_scales(gl_packed *p, const float *W, const int8_t *q,
     return GL_OK;
 }
 
+static gl_status grow_scratch(gl_kernels *k, gl_error *err);
+
 /* Packs W under key, or for int8 the stored q/scale when given (else W quantised here). */
 static gl_status pack_weight(gl_kernels *k, const float *key, const float *W, int N, int K,
                              gl_dtype dtype, const int8_t *q, const float *qscale, gl_error *err) {
@@ -241,6 +245,7 @@ static gl_status pack_weight(gl_kernels *k, const float *key, const float *W, in
             p->data = NULL;
         }
         if (!s) s = insert(k, p, err);
+        if (!s) s = grow_scratch(k, err);
         if (!s && !k->isa[0])
             snprintf(k->isa, sizeof k->isa, "%s (oneDNN %s)", gl_isa_name(k->cpu.isa),
                      gl_dnnl_impl(k->dnnl));
@@ -288,7 +293,7 @@ static gl_status pack_weight(gl_kernels *k, const float *key, const float *W, in
         pack_f32(p, W);
     s = insert(k, p, err);
     if (s) packed_free(p);
-    return s;
+    return s ? s : grow_scratch(k, err);
 }
 
 gl_status gl_kernels_pack(gl_kernels *k, const float *W, int N, int K, gl_dtype dtype,
@@ -306,26 +311,65 @@ gl_status gl_kernels_pack_int8(gl_kernels *k, const float *W, int N, int K, cons
     return pack_weight(k, W, W, N, K, GL_DTYPE_INT8, q, scale, err);
 }
 
-gl_status gl_kernels_reserve(gl_kernels *k, size_t rows, int max_k, int max_tokens,
-                             int max_head_dim, int threads, gl_error *err) {
-    size_t kp = ((size_t)max_k + 3) & ~(size_t)3, np = ((size_t)max_tokens + 15) & ~(size_t)15;
+/* The prepared-activation scratch for rows x kp (f32 rows padded, or bf16/int8), with the
+ * per-row scales and zero points. */
+static gl_status reserve_act(gl_kernels *k, size_t rows, size_t kp, gl_error *err) {
     free(k->act);
     free(k->act_scale);
     free(k->act_zp);
-    free(k->att);
     k->rows = rows;
     k->max_k = kp;
     k->act = alloc64(rows * (kp + F32_PAD) * 4); /* f32 copies with padded rows, or bf16/int8 */
     k->act_scale = alloc64(rows * sizeof(float));
     k->act_zp = alloc64(rows * sizeof(int32_t));
-    k->att_per_thread = (GL_ATT_SCRATCH(max_head_dim, np) + 15) & ~(size_t)15;
-    k->att = alloc64(k->att_per_thread * (size_t)(threads > 0 ? threads : 1) * sizeof(float));
-    if (!k->act || !k->act_scale || !k->act_zp || !k->att)
+    if (!k->act || !k->act_scale || !k->act_zp) {
+        k->rows = 0; /* nothing prepared runs on a scratch that is not there */
         return gl_fail(err, GL_ERR_NOMEM, "kernels: cannot allocate %zu bytes of scratch",
                        rows * (kp + F32_PAD) * 4);
-    int max_n = 0;
-    for (size_t i = 0; i < k->cap; i++)
-        if (k->slots[i] && k->slots[i]->dnnl && k->slots[i]->N > max_n) max_n = k->slots[i]->N;
+    }
+    return GL_OK;
+}
+
+/* The widest packed weight's prepared row and output, which the scratch must hold. */
+static void packed_widths(const gl_kernels *k, size_t *max_kp, int *max_dnnl_n) {
+    *max_kp = 0;
+    *max_dnnl_n = 0;
+    for (size_t i = 0; i < k->cap; i++) {
+        const gl_packed *p = k->slots[i];
+        if (!p) continue;
+        if ((size_t)p->Kp > *max_kp) *max_kp = (size_t)p->Kp;
+        if (p->dnnl && p->N > *max_dnnl_n) *max_dnnl_n = p->N;
+    }
+}
+
+/* A weight packed after the reserve, wider than what it was sized for, grows the scratch now,
+ * so no call ever meets a packed weight its scratch cannot prepare. */
+static gl_status grow_scratch(gl_kernels *k, gl_error *err) {
+    if (!k->threads) return GL_OK;
+    size_t kp;
+    int max_n;
+    packed_widths(k, &kp, &max_n);
+    gl_status s = kp > k->max_k ? reserve_act(k, k->rows, (kp + 3) & ~(size_t)3, err) : GL_OK;
+    return !s && k->dnnl ? gl_dnnl_reserve(k->dnnl, k->threads, max_n, err) : s;
+}
+
+gl_status gl_kernels_reserve(gl_kernels *k, size_t rows, int max_k, int max_tokens,
+                             int max_head_dim, int threads, gl_error *err) {
+    size_t packed_kp;
+    int max_n;
+    packed_widths(k, &packed_kp, &max_n);
+    size_t kp = ((size_t)max_k > packed_kp ? (size_t)max_k : packed_kp);
+    kp = (kp + 3) & ~(size_t)3;
+    size_t np = ((size_t)max_tokens + 15) & ~(size_t)15;
+    free(k->att);
+    k->threads = 0;
+    k->att_per_thread = (GL_ATT_SCRATCH(max_head_dim, np) + 15) & ~(size_t)15;
+    k->att = alloc64(k->att_per_thread * (size_t)(threads > 0 ? threads : 1) * sizeof(float));
+    gl_status s = reserve_act(k, rows, kp, err);
+    if (!s && !k->att)
+        s = gl_fail(err, GL_ERR_NOMEM, "kernels: cannot allocate the attention scratch");
+    if (s) return s;
+    k->threads = threads > 0 ? threads : 1;
     return k->dnnl ? gl_dnnl_reserve(k->dnnl, threads, max_n, err) : GL_OK;
 }
 
@@ -497,21 +541,46 @@ static gl_qact prepared_act(const gl_kernels *k, const gl_packed *w) {
                      k->act_zp};
 }
 
+/* How a call meets its weight. A packed weight is only ever run by the packed kernels: for
+ * F16/BF16 files its address is a lookup key, not floats (clip_bind), so BLAS on it would read
+ * half-precision bytes as floats. */
+typedef enum {
+    OP_BLAS,   /* no packed weight: W is floats, BLAS runs it */
+    OP_PACKED, /* the packed kernel runs it as it is */
+    OP_CHUNK,  /* prepared A taller than the scratch: run in chunks of the reserved rows */
+    OP_WRONG   /* a shape other than the packed one, or no scratch: a programming error */
+} op_kind;
+
+static op_kind classify(const gl_kernels *k, const gl_linear_op *o, const gl_packed **out) {
+    const gl_packed *w = lookup(k, o->W);
+    *out = w;
+    if (!w) return OP_BLAS;
+    if (w->N != o->N || w->K != o->K) return OP_WRONG;
+    if (w->dtype == GL_DTYPE_F32) return OP_PACKED; /* reads A itself when it cannot pad it */
+    if (!k->rows || (size_t)w->Kp > k->max_k) return OP_WRONG; /* no scratch (never reserved) */
+    return (size_t)o->M > k->rows ? OP_CHUNK : OP_PACKED;
+}
+
+/* Whether packed weight w's kernel reads op o's A prepared in the scratch: bf16/int8 always
+ * (classify saw that it fits); f32 only as the padded copy of rows 4 KB apart, and only when
+ * the scratch holds it (else the kernel reads A as it is, a little slower). */
+static int prepared(const gl_kernels *k, const gl_packed *w, const gl_linear_op *o) {
+    if (w->dtype != GL_DTYPE_F32) return 1;
+    return o->lda % 1024 == 0 && o->M > 1 && (size_t)o->M <= k->rows && (size_t)w->Kp <= k->max_k;
+}
+
 /* A job's plan: each op's packed weight (NULL: BLAS) and the one op whose A must be prepared
  * (quantised, or padded f32), if any. Returns 0 when the ops cannot share one job (prepared ops
- * with different A); at most MAX_OPS ops. */
+ * with different A, or an op to run in chunks or refuse: gl_linear_many's); at most MAX_OPS. */
 static int linear_plan(const gl_kernels *k, const gl_linear_op *ops, int n_ops,
                        const gl_packed **packed, const gl_linear_op **qop_out) {
     const gl_linear_op *qop = NULL;
     for (int i = 0; i < n_ops; i++) {
-        const gl_packed *w = lookup(k, ops[i].W);
-        /* a packed weight must match the call's shape and the scratch; else BLAS */
-        int prep = w && (w->dtype != GL_DTYPE_F32 || (ops[i].lda % 1024 == 0 && ops[i].M > 1));
-        if (w && (w->N != ops[i].N || w->K != ops[i].K ||
-                  (prep && ((size_t)ops[i].M > k->rows || (size_t)w->Kp > k->max_k))))
-            w = NULL;
+        const gl_packed *w;
+        op_kind kind = classify(k, &ops[i], &w);
+        if (kind == OP_CHUNK || kind == OP_WRONG) return 0;
         packed[i] = w;
-        if (w && prep) {
+        if (w && prepared(k, w, &ops[i])) {
             if (qop && (qop->A != ops[i].A || qop->lda != ops[i].lda || qop->M != ops[i].M ||
                         qop->K != ops[i].K || lookup(k, qop->W)->dtype != w->dtype))
                 return 0;
@@ -543,20 +612,51 @@ static void linear_run(gl_pool *pool, const gl_linear_op *ops, int n_ops, const 
     gl_pool_run(pool, n_ops * j.parts, linear_task, &j);
 }
 
+/* An op whose shape is not its packed weight's (or with no scratch reserved) has nothing
+ * correct to run on: its output rows become NaN, which the towers turn into an error naming the
+ * input, and one error line says why (once per kernels). */
+static void linear_refuse(gl_kernels *k, const gl_linear_op *o, const gl_packed *w) {
+    if (!atomic_exchange(&k->said_misuse, 1))
+        gl_log(GL_LOG_WARN,
+               "kernels: the %s weight packed as %d x %d was called as %d x %d with %d rows%s "
+               "(a programming error); its output is NaN",
+               gl_dtype_name(w->dtype), w->N, w->K, o->N, o->K, o->M,
+               k->rows ? "" : " before any scratch was reserved");
+    for (int r = 0; r < o->M; r++)
+        for (int n = 0; n < o->N; n++)
+            o->C[(size_t)r * o->ldc + n] = NAN;
+}
+
 void gl_linear_many(gl_pool *pool, const gl_linear_op *ops, int n_ops) {
     if (n_ops > MAX_OPS) {
         gl_linear_many(pool, ops, MAX_OPS);
         gl_linear_many(pool, ops + MAX_OPS, n_ops - MAX_OPS);
         return;
     }
+    gl_kernels *k = gl_pool_kernels(pool);
     const gl_packed *packed[MAX_OPS];
     const gl_linear_op *qop = NULL;
-    if (!linear_plan(gl_pool_kernels(pool), ops, n_ops, packed, &qop)) {
-        for (int t = 0; t < n_ops; t++) /* prepared ops that do not share A: one by one */
-            gl_linear_many(pool, &ops[t], 1);
+    if (linear_plan(k, ops, n_ops, packed, &qop)) {
+        linear_run(pool, ops, n_ops, packed, qop, 1);
         return;
     }
-    linear_run(pool, ops, n_ops, packed, qop, 1);
+    for (int t = 0; t < n_ops; t++) { /* one by one: prepared ops without a shared A, or ... */
+        const gl_packed *w;
+        op_kind kind = classify(k, &ops[t], &w);
+        if (kind == OP_WRONG) { /* ... a call its packed weight cannot run */
+            linear_refuse(k, &ops[t], w);
+        } else if (kind == OP_CHUNK) { /* ... or more rows than the scratch: rows are apart */
+            for (int r0 = 0; r0 < ops[t].M; r0 += (int)k->rows) {
+                gl_linear_op c = ops[t];
+                c.M = ops[t].M - r0 < (int)k->rows ? ops[t].M - r0 : (int)k->rows;
+                c.A += (size_t)r0 * c.lda;
+                c.C += (size_t)r0 * c.ldc;
+                gl_linear_many(pool, &c, 1);
+            }
+        } else {
+            gl_linear_many(pool, &ops[t], 1);
+        }
+    }
 }
 
 void gl_linear(gl_pool *pool, int M, int N, int K, const float *A, int lda, const float *W,

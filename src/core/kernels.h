@@ -34,14 +34,19 @@ void gl_quantize_int8(const float *W, int N, int K, int8_t *q, float *scale);
 gl_status gl_kernels_pack_int8(gl_kernels *k, const float *W, int N, int K, const int8_t *q,
                                const float *scale, gl_error *err);
 /* Scratch for up to rows x max_k activations and attention over max_tokens x max_head_dim with
- * threads threads. */
+ * threads threads. The rows hold any weight packed before or after it, however wide (a wider
+ * one packed later grows the scratch then). */
 gl_status gl_kernels_reserve(gl_kernels *k, size_t rows, int max_k, int max_tokens,
                              int max_head_dim, int threads, gl_error *err);
 
 /* C[M,N] (row stride ldc) = act(A[M,K] W[N,K]^T + bias[N]), or with accumulate
  * C += A W^T + bias (act must then be NONE). bias may be NULL. When W was packed into the pool's
  * kernels, the packed kernel runs (panels split across threads; each C element sums K in one
- * order whatever the thread count); otherwise BLAS, cut into one block per thread. */
+ * order whatever the thread count); otherwise BLAS, cut into one block per thread. A packed
+ * weight never goes to BLAS (its address may be only a key to half-precision bytes): more rows
+ * than the reserve run in chunks of the reserved rows (the same numbers), and a call whose N or
+ * K is not the packed weight's, or a bf16/int8 call before any reserve, is a programming error
+ * that fills C [M,N] with NaN (the towers report NaN embeddings as errors) and logs one line. */
 void gl_linear(gl_pool *pool, int M, int N, int K, const float *A, int lda, const float *W,
                const float *bias, float *C, int ldc, int accumulate, gl_act act);
 
