@@ -35,7 +35,7 @@ int cmd_bench(int argc, char **argv) {
                                   {"tokens", required_argument, 0, 'n'},
                                   {"runs", required_argument, 0, 'r'},
                                   CLI_OPT(DTYPE),
-                                  {"json", no_argument, 0, 'J'},
+                                  CLI_OPT(JSON),
                                   CLI_OPT(HELP),
                                   {0, 0, 0, 0}};
     const char *model = NULL;
@@ -64,7 +64,7 @@ int cmd_bench(int argc, char **argv) {
             return CLI_USAGE;
         else if (c == CLI_O_DTYPE && cli_parse_dtype("bench", optarg, &p.dtype))
             return CLI_USAGE;
-        else if (c == 'J')
+        else if (c == CLI_O_JSON)
             json = 1;
         else if (c == 'h' || c == CLI_O_HELP)
             return usage(stdout), CLI_OK;

@@ -69,6 +69,18 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
     X(SHARD_COUNT, "shard-count", 1, "N",                                                          \
       "shards of a Kubernetes indexed job (JOB_COMPLETION_INDEX)")                                 \
     X(HELP, "help", 0, "", "this help (also -h)")                                                  \
+    X(JSON, "json", 0, "", "print one JSON object instead of text")                                \
+    X(REMAINDER, "remainder", 1, "cover|drop",                                                     \
+      "cover: the last row/column absorb the remainder (default);")                                \
+    X(TILE, "tile", 1, "PX", "fixed PX windows instead of a split, read one by one")               \
+    X(OVERLAP, "overlap", 1, "PX", "pixels neighbouring --tile windows share (default 0)")         \
+    X(DATA, "data", 1, "F.jsonl[.gz]", "the Geograph data set's rows (JSONL, gzipped or not)")     \
+    X(CLIP_DIM, "clip-dim", 1, "N", "the embeddings' width in --data rows (default 512)")          \
+    X(KEEP_BAD_ROWS, "keep-bad-rows", 0, "",                                                       \
+      "undecodable rows as zero vectors, as the reference (default: skipped)")                     \
+    X(HEAD, "head", 1, "CKPT", "a Geograph .pth checkpoint, or a head from 'geolabel train'")      \
+    X(PRED, "pred", 1, "FILE", "the predictions: label's output (with --geo: locate's)")           \
+    X(TRUTH, "truth", 1, "FILE", "the reference: truth's or review's output (--geo: lat,lon)")     \
     X(LLM_API, "llm-api", 1, "API", "openai|azure|local (default openai; local with a base URL)")  \
     X(LLM_BASE_URL, "llm-base-url", 1, "URL", "an OpenAI-compatible root, e.g. .../v1")            \
     X(LLM_MODEL, "llm-model", 1, "M", "the LLM's model name (Azure: its deployment)")              \
@@ -109,6 +121,9 @@ void cli_help(FILE *fp, int id);
 int cli_check_output(const char *cmd, const char *path);
 int cli_check_dir(const char *cmd, const char *opt, const char *dir);
 
+/* A whole-number shared option (--threads, --clip-dim, --split-height-by, ...) checked against its
+ * one set of limits: the value, or -1 after a printed usage error. */
+int cli_parse_shared_int(const char *cmd, int id, const char *value);
 /* Shared option values (options.c): 0 on success, else a printed usage error and CLI_USAGE. */
 int cli_parse_split(const char *cmd, const char *value, gl_tiling *tiling);    /* RxC */
 int cli_parse_bands(const char *cmd, const char *value, gl_raster_params *rp); /* 4,3,2 */
@@ -116,6 +131,22 @@ int cli_parse_stretch(const char *cmd, const char *value, gl_raster_params *rp);
 int cli_parse_dtype(const char *cmd, const char *value, gl_dtype *dtype); /* f32|bf16|int8 */
 /* --dtype's help: the shared line and what each dtype needs (one text for every command). */
 void cli_dtype_help(FILE *fp);
+
+/* The tiling options of label, index and truth: one parser, one set of limits and one help, so
+ * the same words cut the same tiles in both (eval matches their rows). --split-height-by and
+ * --split-width-by override --split's rows or columns whatever their order. */
+#define CLI_TILING_OPTS                                                                            \
+    CLI_OPT(SPLIT), CLI_OPT(SPLIT_H), CLI_OPT(SPLIT_W), CLI_OPT(REMAINDER), CLI_OPT(TILE),         \
+        CLI_OPT(OVERLAP)
+typedef struct {
+    int rows, cols; /* --split-height-by, --split-width-by (0: not given) */
+} cli_split_by;
+int cli_is_tiling_option(int id);
+/* Option id (CLI_O_SPLIT...) with value v into t: 0, or a printed usage error and CLI_USAGE. */
+int cli_tiling_option(const char *cmd, int id, const char *v, gl_tiling *t, cli_split_by *by);
+/* After parsing: applies by to t and checks --overlap against --tile. 0 or CLI_USAGE. */
+int cli_tiling_finish(const char *cmd, gl_tiling *t, const cli_split_by *by);
+void cli_tiling_help(FILE *fp);
 
 /* --shard i/n, --shard-by input|tile, --shard-count N (options.c), for every command that can
  * split its inputs over array tasks. Without --shard, cli_shard_resolve reads the scheduler's

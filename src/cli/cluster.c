@@ -28,6 +28,8 @@ static void usage(FILE *fp) {
         "                            each class; one placed nowhere is asked once more, then\n"
         "                            goes to the name CLIP (--model) finds nearest\n",
         GL_CLUSTER_TEMPLATE);
+    cli_help(fp, CLI_O_MODEL);
+    cli_help(fp, CLI_O_ARCH);
     cli_help(fp, CLI_O_THREADS);
     cli_dtype_help(fp);
     cli_llm_help(fp);

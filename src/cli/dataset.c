@@ -21,6 +21,9 @@ static void usage(FILE *fp) {
         "         is already in the output are skipped, so an interrupted build resumes; rows are\n"
         "         appended and flushed one batch at a time (a crash loses at most the batch in "
         "flight)\n");
+    cli_help(fp, CLI_O_DATA);
+    cli_help(fp, CLI_O_CLIP_DIM);
+    cli_help(fp, CLI_O_JSON);
     cli_help(fp, CLI_O_MODEL);
     cli_help(fp, CLI_O_ARCH);
     cli_help(fp, CLI_O_OUTPUT);
@@ -109,10 +112,10 @@ static int run_build(const char *model, const char *meta, const char *out, gl_cl
 }
 
 int cmd_dataset(int argc, char **argv) {
-    const struct option opts[] = {{"data", required_argument, 0, 'd'},
+    const struct option opts[] = {CLI_OPT(DATA),
                                   CLI_OPT(OUTPUT),
-                                  {"clip-dim", required_argument, 0, 'c'},
-                                  {"json", no_argument, 0, 'J'},
+                                  CLI_OPT(CLIP_DIM),
+                                  CLI_OPT(JSON),
                                   CLI_OPT(MODEL),
                                   CLI_OPT(ARCH),
                                   {"meta", required_argument, 0, 'M'},
@@ -131,11 +134,11 @@ int cmd_dataset(int argc, char **argv) {
     cli_shard shard = {0};
     optind = 1;
     while ((c = cli_getopt(argc - 1, argv + 1, "o:h", opts, NULL)) != -1) {
-        if (c == 'd')
+        if (c == CLI_O_DATA)
             data = optarg;
         else if (c == 'o' || c == CLI_O_OUTPUT)
             out = optarg;
-        else if (c == 'J')
+        else if (c == CLI_O_JSON)
             json = 1;
         else if (c == CLI_O_MODEL)
             model = optarg;
@@ -143,8 +146,7 @@ int cmd_dataset(int argc, char **argv) {
             cp.arch = optarg;
         else if (c == 'M')
             meta = optarg;
-        else if (c == 'c' &&
-                 (clip_dim = cli_parse_int("dataset", "--clip-dim", optarg, 1, 65536)) < 0)
+        else if (c == CLI_O_CLIP_DIM && (clip_dim = cli_parse_shared_int("dataset", c, optarg)) < 0)
             return CLI_USAGE;
         else if (c == CLI_O_THREADS &&
                  (cp.threads = cli_parse_int("dataset", "--threads", optarg, 1, 1024)) < 0)

@@ -14,6 +14,10 @@ static void usage(FILE *fp) {
                 "Reports haversine errors (R = 6371 km): %% within 1/25/200/750/2500 km, median\n"
                 "and mean km, and country accuracy when the truth has iso2. A truth row without a\n"
                 "prediction counts as a miss in the percentages.\n");
+    cli_help(fp, CLI_O_PRED);
+    cli_help(fp, CLI_O_TRUTH);
+    cli_help(fp, CLI_O_JSON);
+    cli_help(fp, CLI_O_HELP);
 }
 
 static cJSON *number_or_null(double v) {
@@ -51,21 +55,23 @@ static void print_text(const gl_geo_eval *r) {
 }
 
 int cli_eval_geo(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"geo", no_argument, 0, 'g'},         {"pred", required_argument, 0, 'p'},
-        {"truth", required_argument, 0, 't'}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+    const struct option opts[] = {{"geo", no_argument, 0, 'g'},
+                                  CLI_OPT(PRED),
+                                  CLI_OPT(TRUTH),
+                                  CLI_OPT(JSON),
+                                  CLI_OPT(HELP),
+                                  {0, 0, 0, 0}};
     const char *pred = NULL, *truth = NULL;
     int json = 0, c;
     optind = 1;
     while ((c = cli_getopt(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'p')
+        if (c == CLI_O_PRED)
             pred = optarg;
-        else if (c == 't')
+        else if (c == CLI_O_TRUTH)
             truth = optarg;
-        else if (c == 'j')
+        else if (c == CLI_O_JSON)
             json = 1;
-        else if (c == 'h')
+        else if (c == 'h' || c == CLI_O_HELP)
             return usage(stdout), CLI_OK;
         else if (c != 'g')
             return CLI_USAGE; /* cli_getopt said why */

@@ -12,6 +12,12 @@ static void usage(FILE *fp) {
                 "  per-class precision/recall/F1 on 'tes' at 0.5 and at thresholds tuned on 'val' "
                 "(best F1\n"
                 "  over 0.01..0.99), micro and macro F1, average precision and mAP\n");
+    cli_help(fp, CLI_O_HEAD);
+    cli_help(fp, CLI_O_DATA);
+    cli_help(fp, CLI_O_JSON);
+    cli_help(fp, CLI_O_KEEP_BAD_ROWS);
+    cli_help(fp, CLI_O_THREADS);
+    cli_help(fp, CLI_O_HELP);
 }
 
 static void json_string(const char *s) {
@@ -73,28 +79,24 @@ static void print_text(const gl_head *h, const gl_head_eval *e) {
 }
 
 int cli_eval_head(int argc, char **argv) {
-    static const struct option opts[] = {{"head", required_argument, 0, 'H'},
-                                         {"data", required_argument, 0, 'd'},
-                                         {"json", no_argument, 0, 'J'},
-                                         {"keep-bad-rows", no_argument, 0, 'k'},
-                                         {"threads", required_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    const struct option opts[] = {
+        CLI_OPT(HEAD),    CLI_OPT(DATA), CLI_OPT(JSON), CLI_OPT(KEEP_BAD_ROWS),
+        CLI_OPT(THREADS), CLI_OPT(HELP), {0, 0, 0, 0}};
     const char *head = NULL, *data = NULL;
     int c, json = 0, keep = 0, threads = 0;
     optind = 1;
     while ((c = cli_getopt(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'H')
+        if (c == CLI_O_HEAD)
             head = optarg;
-        else if (c == 'd')
+        else if (c == CLI_O_DATA)
             data = optarg;
-        else if (c == 'J')
+        else if (c == CLI_O_JSON)
             json = 1;
-        else if (c == 'k')
+        else if (c == CLI_O_KEEP_BAD_ROWS)
             keep = 1;
-        else if (c == 'j' && (threads = cli_parse_int("eval", "--threads", optarg, 1, 1024)) < 0)
+        else if (c == CLI_O_THREADS && (threads = cli_parse_shared_int("eval", c, optarg)) < 0)
             return CLI_USAGE;
-        else if (c == 'h')
+        else if (c == 'h' || c == CLI_O_HELP)
             return usage(stdout), CLI_OK;
         else if (c == '?')
             return CLI_USAGE; /* cli_getopt said why */

@@ -22,16 +22,23 @@ static void usage(FILE *fp) {
         "must agree. Files that cut an input into different grids (3x3 against 2x2) are refused.\n"
         "Reports overall accuracy, per-class precision/recall/F1, macro-F1, Cohen's kappa and\n"
         "the confusion matrix (rows truth, columns prediction); with classification trees,\n"
-        "accuracy per level.\n"
-        "  --truth-column NAME   the truth's label column (default classification, else label)\n"
-        "  --pred-column NAME    the predictions' label column (the same default)\n"
-        "  --max-labels N        distinct labels allowed over both files (default %d; the\n"
-        "                        confusion matrix takes N x N x 8 bytes)\n"
-        "  --allow-partial       exit 0 although some truth tiles have no prediction (by\n"
-        "                        default that is an error, after the report)\n"
-        "  --hierarchy meta.yaml gives rows without a tree (e.g. from `geolabel truth`) their\n"
-        "                        label's path\n",
-        GL_EVAL_MAX_LABELS);
+        "accuracy per level.\n");
+    cli_help(fp, CLI_O_PRED);
+    cli_help(fp, CLI_O_TRUTH);
+    cli_help(fp, CLI_O_JSON);
+    fprintf(fp,
+            "  --confusion-png cm.png    also draw the confusion matrix as a picture\n"
+            "  --truth-column NAME       the truth's label column (default classification, else\n"
+            "                            label)\n"
+            "  --pred-column NAME        the predictions' label column (the same default)\n"
+            "  --max-labels N            distinct labels allowed over both files (default %d; the\n"
+            "                            confusion matrix takes N x N x 8 bytes)\n"
+            "  --allow-partial           exit 0 although some truth tiles have no prediction (by\n"
+            "                            default that is an error, after the report)\n"
+            "  --hierarchy meta.yaml     gives rows without a tree (e.g. from `geolabel truth`)\n"
+            "                            their label's path\n",
+            GL_EVAL_MAX_LABELS);
+    cli_help(fp, CLI_O_HELP);
 }
 
 static cJSON *number_or_null(double v) {
@@ -100,27 +107,27 @@ static void print_text(const gl_label_eval *e) {
 }
 
 int cli_eval_labels(int argc, char **argv) {
-    static const struct option opts[] = {{"pred", required_argument, 0, 'p'},
-                                         {"truth", required_argument, 0, 't'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"confusion-png", required_argument, 0, 'c'},
-                                         {"hierarchy", required_argument, 0, 'y'},
-                                         {"truth-column", required_argument, 0, 'T'},
-                                         {"pred-column", required_argument, 0, 'P'},
-                                         {"max-labels", required_argument, 0, 'm'},
-                                         {"allow-partial", no_argument, 0, 'a'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    const struct option opts[] = {CLI_OPT(PRED),
+                                  CLI_OPT(TRUTH),
+                                  CLI_OPT(JSON),
+                                  {"confusion-png", required_argument, 0, 'c'},
+                                  {"hierarchy", required_argument, 0, 'y'},
+                                  {"truth-column", required_argument, 0, 'T'},
+                                  {"pred-column", required_argument, 0, 'P'},
+                                  {"max-labels", required_argument, 0, 'm'},
+                                  {"allow-partial", no_argument, 0, 'a'},
+                                  CLI_OPT(HELP),
+                                  {0, 0, 0, 0}};
     const char *pred = NULL, *truth = NULL, *png = NULL, *yaml = NULL;
     gl_label_eval_params p = gl_label_eval_default_params();
     int json = 0, partial_ok = 0, c;
     optind = 1;
     while ((c = cli_getopt(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'p')
+        if (c == CLI_O_PRED)
             pred = optarg;
-        else if (c == 't')
+        else if (c == CLI_O_TRUTH)
             truth = optarg;
-        else if (c == 'j')
+        else if (c == CLI_O_JSON)
             json = 1;
         else if (c == 'c')
             png = optarg;
@@ -135,7 +142,7 @@ int cli_eval_labels(int argc, char **argv) {
         else if (c == 'm') {
             if ((p.max_labels = cli_parse_int("eval", "--max-labels", optarg, 1, 1 << 20)) < 0)
                 return CLI_USAGE;
-        } else if (c == 'h') {
+        } else if (c == 'h' || c == CLI_O_HELP) {
             usage(stdout);
             return CLI_OK;
         } else

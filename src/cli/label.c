@@ -28,14 +28,9 @@ static void usage(FILE *fp) {
                 "                            (inputs without a geotransform or CRS: no geometry;\n"
                 "                            in a .gpkg the table labels_nogeo)\n"
                 "tiles:\n");
-    cli_help(fp, CLI_O_SPLIT);
-    cli_help(fp, CLI_O_SPLIT_H);
-    cli_help(fp, CLI_O_SPLIT_W);
+    cli_tiling_help(fp);
     fprintf(
         fp,
-        "  --remainder cover|drop    cover: the last row/column absorb the remainder (default);\n"
-        "                            drop: GVL's W//C x H//R patches exactly\n"
-        "  --tile PX [--overlap PX]  fixed PX windows, read one by one (scenes of any size)\n"
         "  a tile whose shorter side exceeds 4 model inputs (896 px at 224) is read at reduced\n"
         "  resolution by GDAL (averaged, through overviews when the file has them): that\n"
         "  shorter side 4 x the input, the other in proportion, at most 4 Mpixels; smaller\n"
@@ -164,7 +159,7 @@ static int parse_int_opt(const char *opt, int min, int max, int *out) {
     return (*out = cli_parse_int("label", opt, optarg, min, max)) < 0 ? CLI_USAGE : -1;
 }
 
-static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
+static int parse_opt(int c, label_opts *o, cli_split_by *by) {
     gl_label_params *p = &o->p;
     int v = 0, rc = -1;
     gl_error err = {0};
@@ -182,21 +177,6 @@ static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
     case CLI_O_OUTPUT:
         o->output = optarg;
         break;
-    case CLI_O_SPLIT:
-        return cli_parse_split("label", optarg, &p->tiling) ? CLI_USAGE : -1;
-    case CLI_O_SPLIT_H:
-        return parse_int_opt("--split-height-by", 1, 10000, split_r);
-    case CLI_O_SPLIT_W:
-        return parse_int_opt("--split-width-by", 1, 10000, split_c);
-    case 'r':
-        rc = parse_choice("--remainder", optarg, "cover", "drop", &v);
-        p->tiling.drop_remainder = v;
-        return rc;
-    case 't':
-        p->tiling.mode = GL_TILING_WINDOW;
-        return parse_int_opt("--tile", 16, 1 << 16, &p->tiling.tile);
-    case 'O':
-        return parse_int_opt("--overlap", 0, 1 << 16, &p->tiling.overlap);
     case CLI_O_BANDS:
         return cli_parse_bands("label", optarg, &p->raster) ? CLI_USAGE : -1;
     case CLI_O_STRETCH:
@@ -286,6 +266,8 @@ static int parse_opt(int c, label_opts *o, int *split_r, int *split_c) {
             usage(stdout);
         return CLI_OK;
     default:
+        if (cli_is_tiling_option(c))
+            return cli_tiling_option(o->cmd, c, optarg, &p->tiling, by) ? CLI_USAGE : -1;
         if (cli_is_llm_option(c))
             return cli_llm_label_option("label", c, optarg, &o->llm, &p->llm) ? CLI_USAGE : -1;
         return CLI_USAGE; /* cli_getopt said why */
@@ -304,12 +286,7 @@ static int parse(int argc, char **argv, label_opts *o) {
                                   {"stac", required_argument, 0, 'C'},
                                   {"asset", required_argument, 0, 'A'},
                                   CLI_SHARD_OPTS,
-                                  CLI_OPT(SPLIT),
-                                  CLI_OPT(SPLIT_H),
-                                  CLI_OPT(SPLIT_W),
-                                  {"remainder", required_argument, 0, 'r'},
-                                  {"tile", required_argument, 0, 't'},
-                                  {"overlap", required_argument, 0, 'O'},
+                                  CLI_TILING_OPTS,
                                   CLI_OPT(BANDS),
                                   CLI_OPT(STRETCH),
                                   {"mode", required_argument, 0, 'M'},
@@ -334,14 +311,14 @@ static int parse(int argc, char **argv, label_opts *o) {
                                   CLI_OPT(HELP),
                                   CLI_LLM_LABEL_ROWS,
                                   {0, 0, 0, 0}};
-    int c, split_r = 0, split_c = 0;
+    int c;
+    cli_split_by by = {0, 0};
     optind = 1;
     while ((c = cli_getopt(argc, argv, "ho:", opts, NULL)) != -1) {
-        int rc = parse_opt(c, o, &split_r, &split_c);
+        int rc = parse_opt(c, o, &by);
         if (rc >= 0) return rc;
     }
-    if (split_r) o->p.tiling.rows = split_r;
-    if (split_c) o->p.tiling.cols = split_c;
+    if (cli_tiling_finish(o->cmd, &o->p.tiling, &by)) return CLI_USAGE;
     o->inputs = argv + optind;
     o->n_inputs = argc - optind;
     if (o->n_named) { /* --input values first, then the operands, all in one list */
@@ -381,8 +358,6 @@ static int parse(int argc, char **argv, label_opts *o) {
     if (!index && gl_label_output_check(&o->p, o->output, &err))
         return cli_usage_error(cmd, "%s", err.msg);
     if (index) o->p.index_path = o->output, o->output = NULL;
-    if (o->p.tiling.mode == GL_TILING_WINDOW && o->p.tiling.overlap >= o->p.tiling.tile)
-        return cli_usage_error("label", "--overlap must be smaller than --tile");
     gl_label_llm *l = &o->p.llm;
     l->llm_model = o->llm.model;
     if (l->type == GL_CLASSIFIER_VLM_LLM && (!l->vlm_model || !l->llm_model))

@@ -9,27 +9,29 @@ static void usage(FILE *fp) {
     fprintf(
         fp,
         "usage: geolabel merge [--sort] OUT SHARD_OUTPUT...\n"
-        "  OUT            the merged .csv, .geojson or .gpkg (the shards' format; the stores\n"
-        "                 of `geolabel index --shard` merge into one store)\n"
-        "  SHARD_OUTPUT   every shard's output of one run (--shard i/n, or an array job), each\n"
-        "                 with its run manifest beside it; all n shards, each once\n"
-        "  --sort         rows in the run's input order, then tile row and column, as a\n"
-        "                 single process writes them (default: shard 0's rows, then shard 1's)\n");
+        "  OUT                       the merged .csv, .geojson or .gpkg (the shards' format;\n"
+        "                            the stores of `geolabel index --shard` merge into one)\n"
+        "  SHARD_OUTPUT              every shard's output of one run (--shard i/n, or an array\n"
+        "                            job), each with its run manifest beside it; all n\n"
+        "                            shards, each once\n"
+        "  --sort                    rows in the run's input order, then tile row and column,\n"
+        "                            as a single process writes them (default: shard 0's\n"
+        "                            rows, then shard 1's)\n");
+    cli_help(fp, CLI_O_HELP);
 }
 
 int cmd_merge(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"sort", no_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const struct option opts[] = {{"sort", no_argument, 0, 's'}, CLI_OPT(HELP), {0, 0, 0, 0}};
     gl_merge_params p = gl_merge_default_params();
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 's')
             p.sort = 1;
-        else if (c == 'h')
+        else if (c == 'h' || c == CLI_O_HELP)
             return usage(stdout), CLI_OK;
         else
-            return cli_usage_error("merge", "unknown option");
+            return CLI_USAGE; /* cli_getopt said why */
     }
     if (argc - optind < 2) return cli_usage_error("merge", "give OUT and the shard outputs");
     gl_error err = {0};

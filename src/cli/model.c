@@ -8,37 +8,80 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const usage_text =
-    "usage: geolabel model pull ORG/NAME [--revision REV] [--file PATH [--arch NAME|CONFIG.json]]\n"
-    "                           [--cache DIR]\n"
-    "         Downloads from the Hugging Face Hub ($HF_ENDPOINT, $HF_TOKEN) into the cache\n"
-    "         ($GEOLABEL_CACHE, else $XDG_CACHE_HOME/geolabel, else ~/.cache/geolabel) and prints\n"
-    "         where. A CLIP folder: model.safetensors, else pytorch_model.bin (whole or sharded),\n"
-    "         or an open_clip repository's config and weights; --model ORG/NAME then finds it.\n"
-    "         --file PATH fetches one checkpoint (e.g. RemoteCLIP-ViT-B-32.pt); --model\n"
-    "         ORG/NAME/PATH then finds it, with the --arch given here kept beside it.\n"
-    "         --revision: a branch, tag, commit or refs/pr/N (default main).\n"
-    "       geolabel model info MODEL [--arch NAME|CONFIG.json] [--json]\n"
-    "         Source, architecture, parameter count, dtype, family, preprocessing, file sizes.\n"
-    "       geolabel model convert MODEL [--arch NAME|CONFIG.json] [--dtype f32|int8] -o DIR\n"
-    "         Writes MODEL as a Hugging Face CLIP folder (config.json, model.safetensors in F32,\n"
-    "         vocab.json, merges.txt, preprocessor_config.json) that loads without copies.\n"
-    "         --dtype int8 also stores the image tower's weights quantised once\n"
-    "         (int8.safetensors), which int8 loads (bench --dtype int8) then use as stored.\n"
-    "       geolabel model random --like vit-b-32|vit-b-16|vit-l-14|vit-l-14-336 -o DIR\n"
-    "                             [--seed N] [--dtype f32|f16]\n"
-    "         Writes a Hub-layout CLIP folder with random weights (for benchmarks); vocab.json\n"
-    "         and merges.txt come from $GEOLABEL_DATA/clip-bpe, else data/clip-bpe beside the\n"
-    "         executable's folder, else /usr/share/geolabel/clip-bpe.\n"
-    "  MODEL: an HF CLIP folder (safetensors or pytorch_model.bin), an open_clip folder, a\n"
-    "  checkpoint file (.pt/.pth/.bin/.safetensors) with --arch, ORG/NAME or ORG/NAME/FILE "
-    "pulled.\n";
+static void usage(FILE *fp) {
+    fprintf(
+        fp,
+        "usage: geolabel model pull ORG/NAME [--revision REV] [--file PATH [--arch A]]\n"
+        "                           [--cache-dir DIR]\n"
+        "         Downloads from the Hugging Face Hub ($HF_ENDPOINT, $HF_TOKEN) into the cache\n"
+        "         (--cache-dir, else $GEOLABEL_CACHE, else $XDG_CACHE_HOME/geolabel, else\n"
+        "         ~/.cache/geolabel) and prints where. A CLIP folder: model.safetensors, else "
+        "pytorch_model.bin\n"
+        "         (whole or sharded), or an open_clip repository's config and weights; --model\n"
+        "         ORG/NAME then finds it. --file PATH fetches one checkpoint (e.g.\n"
+        "         RemoteCLIP-ViT-B-32.pt); --model ORG/NAME/PATH then finds it, with the --arch\n"
+        "         given here kept beside it.\n"
+        "       geolabel model info MODEL [--arch A] [--json]\n"
+        "         Source, architecture, parameter count, dtype, family, preprocessing, file "
+        "sizes.\n"
+        "       geolabel model convert MODEL [--arch A] [--dtype f32|int8] -o DIR\n"
+        "         Writes MODEL as a Hugging Face CLIP folder (config.json, model.safetensors in "
+        "F32,\n"
+        "         vocab.json, merges.txt, preprocessor_config.json) that loads without copies.\n"
+        "       geolabel model random --like vit-b-32|vit-b-16|vit-l-14|vit-l-14-336 -o DIR\n"
+        "                             [--seed N] [--dtype f32|f16]\n"
+        "         Writes a Hub-layout CLIP folder with random weights (for benchmarks); "
+        "vocab.json\n"
+        "         and merges.txt come from $GEOLABEL_DATA/clip-bpe, else data/clip-bpe beside the\n"
+        "         executable's folder, else /usr/share/geolabel/clip-bpe.\n"
+        "  MODEL: an HF CLIP folder (safetensors or pytorch_model.bin), an open_clip folder, a\n"
+        "  checkpoint file (.pt/.pth/.bin/.safetensors) with --arch, ORG/NAME or ORG/NAME/FILE "
+        "pulled.\n"
+        "options:\n");
+    cli_help(fp, CLI_O_ARCH);
+    fprintf(fp,
+            "  --revision REV            pull: a branch, tag, commit or refs/pr/N (default main)\n"
+            "  --file PATH               pull: one checkpoint file of the repository\n");
+    cli_help(fp, CLI_O_CACHE_DIR);
+    fprintf(fp, "                            (pull; also --cache DIR)\n");
+    cli_help(fp, CLI_O_JSON);
+    cli_help(fp, CLI_O_OUTPUT);
+    fprintf(
+        fp,
+        "  --dtype f32|int8|f16      how the written weights are STORED, not the compute\n"
+        "                            dtype of other commands' --dtype. convert: f32 (default),\n"
+        "                            or int8 to also store the image tower's weights\n"
+        "                            quantised once (int8.safetensors), which --dtype int8\n"
+        "                            loads as stored; random: f32 (default) or f16\n"
+        "  --like ARCH               random: the architecture (vit-b-32, vit-b-16, vit-l-14,\n"
+        "                            vit-l-14-336)\n"
+        "  --seed N                  random: seed of the weights (default 0)\n");
+    cli_help(fp, CLI_O_HELP);
+}
+
+/* --dtype of convert and random: the stored format of the written weights (one row, one check),
+ * a different option from the compute --dtype (cli_parse_dtype) of the commands that run towers. */
+#define STORED_DTYPE_ROW                                                                           \
+    { "dtype", required_argument, 0, 'd' }
+static const char *parse_stored_dtype(const char *cmd, const char *v, const char *a,
+                                      const char *b) {
+    if (!strcmp(v, "fp32")) return "f32"; /* as the compute --dtype spells it too */
+    if (strcmp(v, a) && strcmp(v, b)) {
+        cli_usage_error(cmd, "--dtype (the stored format) is %s or %s here, not '%s'", a, b, v);
+        return NULL;
+    }
+    return v;
+}
 
 static int model_pull(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"revision", required_argument, 0, 'r'}, {"cache", required_argument, 0, 'c'},
-        {"file", required_argument, 0, 'f'},     {"arch", required_argument, 0, 'a'},
-        {"help", no_argument, 0, 'h'},           {0}};
+    /* --cache was pull's name for the shared --cache-dir; it still works. */
+    const struct option opts[] = {{"revision", required_argument, 0, 'r'},
+                                  CLI_OPT(CACHE_DIR),
+                                  {"cache", required_argument, 0, 'c'},
+                                  {"file", required_argument, 0, 'f'},
+                                  CLI_OPT(ARCH),
+                                  CLI_OPT(HELP),
+                                  {0}};
     gl_pull_params p = gl_pull_default_params();
     int c;
     optind = 1;
@@ -47,14 +90,13 @@ static int model_pull(int argc, char **argv) {
             p.revision = optarg;
         else if (c == 'f')
             p.file = optarg;
-        else if (c == 'a')
+        else if (c == 'a' || c == CLI_O_ARCH)
             p.arch = optarg;
-        else if (c == 'c')
+        else if (c == 'c' || c == CLI_O_CACHE_DIR)
             setenv("GEOLABEL_CACHE", optarg, 1); /* the library reads the cache root from here */
-        else if (c == 'h') {
-            fputs(usage_text, stdout);
-            return CLI_OK;
-        } else
+        else if (c == 'h' || c == CLI_O_HELP)
+            return usage(stdout), CLI_OK;
+        else
             return CLI_USAGE; /* cli_getopt said why */
     }
     if (optind + 1 != argc) return cli_usage_error("model pull", "give exactly one ORG/NAME");
@@ -69,25 +111,25 @@ static int model_pull(int argc, char **argv) {
 /* MODEL [--arch A] [--json] [-o DIR] [--dtype D], for info and convert. */
 static int model_args(const char *cmd, int argc, char **argv, const char **model, const char **arch,
                       int *json, const char **out, gl_dtype *dtype) {
-    static const struct option opts[] = {
-        {"arch", required_argument, 0, 'a'},   {"json", no_argument, 0, 'j'},
-        {"output", required_argument, 0, 'o'}, {"dtype", required_argument, 0, 'd'},
-        {"help", no_argument, 0, 'h'},         {0}};
+    const struct option info_opts[] = {CLI_OPT(ARCH), CLI_OPT(JSON), CLI_OPT(HELP), {0}};
+    const struct option convert_opts[] = {
+        CLI_OPT(ARCH), CLI_OPT(OUTPUT), STORED_DTYPE_ROW, CLI_OPT(HELP), {0}};
     int c;
     optind = 1;
-    while ((c = cli_getopt(argc, argv, "a:o:h", opts, NULL)) != -1) {
-        if (c == 'a')
+    while ((c = cli_getopt(argc, argv, out ? "a:o:h" : "a:h", out ? convert_opts : info_opts,
+                           NULL)) != -1) {
+        if (c == 'a' || c == CLI_O_ARCH)
             *arch = optarg;
-        else if (c == 'j' && json)
+        else if (c == CLI_O_JSON && json)
             *json = 1;
-        else if (c == 'o' && out)
+        else if ((c == 'o' || c == CLI_O_OUTPUT) && out)
             *out = optarg;
         else if (c == 'd' && dtype) {
-            if (cli_parse_dtype(cmd, optarg, dtype)) return CLI_USAGE;
-            if (*dtype == GL_DTYPE_BF16)
-                return cli_usage_error(cmd, "--dtype is f32 or int8 (bf16 is packed at load)");
-        } else if (c == 'h') {
-            fputs(usage_text, stdout);
+            const char *d = parse_stored_dtype(cmd, optarg, "f32", "int8");
+            if (!d) return CLI_USAGE;
+            *dtype = strcmp(d, "int8") ? GL_DTYPE_F32 : GL_DTYPE_INT8;
+        } else if (c == 'h' || c == CLI_O_HELP) {
+            usage(stdout);
             return -1;
         } else
             return CLI_USAGE; /* cli_getopt said why */
@@ -227,10 +269,12 @@ static int model_convert(int argc, char **argv) {
 }
 
 static int model_random(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"like", required_argument, 0, 'l'}, {"output", required_argument, 0, 'o'},
-        {"seed", required_argument, 0, 's'}, {"dtype", required_argument, 0, 'd'},
-        {"help", no_argument, 0, 'h'},       {0}};
+    const struct option opts[] = {{"like", required_argument, 0, 'l'},
+                                  CLI_OPT(OUTPUT),
+                                  {"seed", required_argument, 0, 's'},
+                                  STORED_DTYPE_ROW,
+                                  CLI_OPT(HELP),
+                                  {0}};
     const char *like = NULL, *out = NULL, *dtype = "f32";
     unsigned long long seed = 0;
     int c;
@@ -238,19 +282,19 @@ static int model_random(int argc, char **argv) {
     while ((c = cli_getopt(argc, argv, "l:o:s:d:h", opts, NULL)) != -1) {
         if (c == 'l')
             like = optarg;
-        else if (c == 'o')
+        else if (c == 'o' || c == CLI_O_OUTPUT)
             out = optarg;
-        else if (c == 'd')
-            dtype = optarg;
-        else if (c == 's') {
+        else if (c == 'd') {
+            if (!(dtype = parse_stored_dtype("model random", optarg, "f32", "f16")))
+                return CLI_USAGE;
+        } else if (c == 's') {
             char *end;
             seed = strtoull(optarg, &end, 10);
             if (*end || end == optarg)
                 return cli_usage_error("model random", "--seed takes a whole number");
-        } else if (c == 'h') {
-            fputs(usage_text, stdout);
-            return CLI_OK;
-        } else
+        } else if (c == 'h' || c == CLI_O_HELP)
+            return usage(stdout), CLI_OK;
+        else
             return CLI_USAGE; /* cli_getopt said why */
     }
     if (!like || !out) return cli_usage_error("model random", "--like and -o are required");
@@ -266,10 +310,9 @@ int cmd_model(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "random")) return model_random(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "info")) return model_info(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "convert")) return model_convert(argc - 1, argv + 1);
-    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        fputs(usage_text, stdout);
-        return CLI_OK;
-    }
-    fputs(usage_text, stderr);
-    return CLI_USAGE;
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+        return usage(stdout), CLI_OK;
+    if (argc < 2) return usage(stderr), CLI_USAGE;
+    return cli_usage_error("model", "unknown subcommand '%s' (pull, info, convert, random)",
+                           argv[1]);
 }

@@ -18,6 +18,74 @@ int cli_parse_split(const char *cmd, const char *v, gl_tiling *t) {
     return 0;
 }
 
+int cli_parse_shared_int(const char *cmd, int id, const char *v) {
+    int lo = 1, hi = 1 << 16;
+    switch (id) {
+    case CLI_O_THREADS:
+        hi = 1024;
+        break;
+    case CLI_O_SPLIT_H:
+    case CLI_O_SPLIT_W:
+        hi = 10000; /* as --split */
+        break;
+    case CLI_O_TILE:
+        lo = 16;
+        break;
+    case CLI_O_OVERLAP:
+        lo = 0;
+        break;
+    default: /* CLI_O_CLIP_DIM */
+        break;
+    }
+    char opt[64];
+    snprintf(opt, sizeof opt, "--%s", cli_shared_name(id));
+    return cli_parse_int(cmd, opt, v, lo, hi);
+}
+
+int cli_is_tiling_option(int id) {
+    return id == CLI_O_SPLIT || id == CLI_O_SPLIT_H || id == CLI_O_SPLIT_W ||
+           id == CLI_O_REMAINDER || id == CLI_O_TILE || id == CLI_O_OVERLAP;
+}
+
+int cli_tiling_option(const char *cmd, int id, const char *v, gl_tiling *t, cli_split_by *by) {
+    switch (id) {
+    case CLI_O_SPLIT:
+        return cli_parse_split(cmd, v, t);
+    case CLI_O_SPLIT_H:
+        return (by->rows = cli_parse_shared_int(cmd, id, v)) < 0 ? CLI_USAGE : 0;
+    case CLI_O_SPLIT_W:
+        return (by->cols = cli_parse_shared_int(cmd, id, v)) < 0 ? CLI_USAGE : 0;
+    case CLI_O_REMAINDER:
+        if (strcmp(v, "cover") && strcmp(v, "drop"))
+            return cli_usage_error(cmd, "--remainder is cover or drop, not '%s'", v);
+        t->drop_remainder = !strcmp(v, "drop");
+        return 0;
+    case CLI_O_TILE:
+        t->mode = GL_TILING_WINDOW;
+        return (t->tile = cli_parse_shared_int(cmd, id, v)) < 0 ? CLI_USAGE : 0;
+    default:
+        return (t->overlap = cli_parse_shared_int(cmd, id, v)) < 0 ? CLI_USAGE : 0;
+    }
+}
+
+int cli_tiling_finish(const char *cmd, gl_tiling *t, const cli_split_by *by) {
+    if (by->rows) t->rows = by->rows;
+    if (by->cols) t->cols = by->cols;
+    if (t->mode == GL_TILING_WINDOW && t->overlap >= t->tile)
+        return cli_usage_error(cmd, "--overlap must be smaller than --tile");
+    return 0;
+}
+
+void cli_tiling_help(FILE *fp) {
+    cli_help(fp, CLI_O_SPLIT);
+    cli_help(fp, CLI_O_SPLIT_H);
+    cli_help(fp, CLI_O_SPLIT_W);
+    cli_help(fp, CLI_O_REMAINDER);
+    fprintf(fp, "                            drop: GVL's W//C x H//R patches exactly\n");
+    cli_help(fp, CLI_O_TILE);
+    cli_help(fp, CLI_O_OVERLAP);
+}
+
 int cli_parse_bands(const char *cmd, const char *v, gl_raster_params *rp) {
     int b[3] = {0, 0, 0}, n = 0;
     for (const char *p = v; *p; n++) {

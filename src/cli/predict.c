@@ -11,15 +11,16 @@ static void usage(FILE *fp) {
             "usage: geolabel predict --head CKPT (--data ROWS.jsonl[.gz] | --model M --image "
             "IMG... [--distance D]\n"
             "                        | --model M --meta META.csv) -o PROBS.csv [--threshold T]\n"
-            "  CKPT: a Geograph .pth checkpoint or a head .safetensors from 'geolabel train'\n"
             "  --data: the data set's JSONL (gridimage_id, distance, embeddings)\n"
             "  --image: images to embed with the CLIP model --model; --distance applies to all "
             "(default Unknown)\n"
             "  --meta: CSV with columns id,path,e1,n1,e2,n2 (national-grid subject and camera)\n"
             "  output: gridimage_id, one probability per class in checkpoint order; --threshold T "
             "adds\n"
-            "          a labels column: classes with p > T joined by ',' or None\n"
-            "  --keep-bad-rows: zero vectors for undecodable rows (the reference's behaviour)\n");
+            "          a labels column: classes with p > T joined by ',' or None\n");
+    cli_help(fp, CLI_O_HEAD);
+    cli_help(fp, CLI_O_DATA);
+    cli_help(fp, CLI_O_KEEP_BAD_ROWS);
     cli_help(fp, CLI_O_MODEL);
     cli_help(fp, CLI_O_ARCH);
     cli_help(fp, CLI_O_OUTPUT);
@@ -150,15 +151,15 @@ static int run_clip(predict_args *a, const gl_head *h) {
 
 static int parse(int argc, char **argv, predict_args *a) {
     const struct option opts[] = {CLI_OPT(ARCH),
-                                  {"head", required_argument, 0, 'H'},
-                                  {"data", required_argument, 0, 'd'},
+                                  CLI_OPT(HEAD),
+                                  CLI_OPT(DATA),
                                   CLI_OPT(MODEL),
                                   {"image", no_argument, 0, 'i'},
                                   {"distance", required_argument, 0, 'D'},
                                   {"meta", required_argument, 0, 'M'},
                                   CLI_OPT(OUTPUT),
                                   {"threshold", required_argument, 0, 't'},
-                                  {"keep-bad-rows", no_argument, 0, 'k'},
+                                  CLI_OPT(KEEP_BAD_ROWS),
                                   CLI_OPT(THREADS),
                                   CLI_OPT(DTYPE),
                                   CLI_OPT(HELP),
@@ -171,9 +172,9 @@ static int parse(int argc, char **argv, predict_args *a) {
     optind = 1;
     while ((c = cli_getopt(argc, argv, "o:h", opts, NULL)) != -1) {
         char *end;
-        if (c == 'H')
+        if (c == CLI_O_HEAD)
             a->head = optarg;
-        else if (c == 'd')
+        else if (c == CLI_O_DATA)
             a->data = optarg;
         else if (c == CLI_O_MODEL)
             a->model = optarg;
@@ -187,7 +188,7 @@ static int parse(int argc, char **argv, predict_args *a) {
             a->meta = optarg;
         else if (c == 'o' || c == CLI_O_OUTPUT)
             a->out = optarg;
-        else if (c == 'k')
+        else if (c == CLI_O_KEEP_BAD_ROWS)
             a->keep_bad = 1;
         else if (c == CLI_O_THREADS &&
                  (a->threads = cli_parse_int("predict", "--threads", optarg, 1, 1024)) < 0)

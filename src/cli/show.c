@@ -7,36 +7,41 @@
 #include <string.h>
 
 static void usage(FILE *fp) {
-    fprintf(
-        fp,
-        "usage: geolabel show --labels labels.csv|.geojson|.gpkg --image IMG -o out.png "
-        "[options]\n\n"
-        "  --bands 4,3,2        bands drawn as red, green, blue (default: the RGB bands)\n"
-        "  --stretch S          minmax (default) | percentile[:LOW,HIGH] | none\n"
-        "  --max-side PX        longest side of the drawn scene (default 1600)\n"
-        "  --alpha A            tile fill opacity, 0..1 (default 0.35)\n"
-        "  --collage            GVL's collage: the tiles in a grid, captioned with their labels\n"
-        "  --max-tiles N        collage: at most N tiles, by (row, col) (default 100)\n"
-        "  --colors FILE        class colours, 'class,#RRGGBB' per line\n\n"
-        "--labels is label's output: CSV, GeoJSON or GPKG. Rows are those whose input is IMG\n"
-        "(or, without an input column, whose filename has IMG's base name). A class has the same\n"
-        "colour in every picture, raster and style: from its name (water blue, trees green,\n"
-        "roads grey, ...; other names a colour of their own) unless --colors sets it.\n");
+    fprintf(fp, "usage: geolabel show --labels labels.csv|.geojson|.gpkg --image IMG -o out.png "
+                "[options]\n\n"
+                "  --labels FILE             label's output: CSV, GeoJSON or GPKG\n"
+                "  --image IMG               the scene to draw them over\n");
+    cli_help(fp, CLI_O_OUTPUT);
+    cli_help(fp, CLI_O_BANDS);
+    cli_help(fp, CLI_O_STRETCH);
+    fprintf(fp,
+            "  --max-side PX             longest side of the drawn scene (default 1600)\n"
+            "  --alpha A                 tile fill opacity, 0..1 (default 0.35)\n"
+            "  --collage                 GVL's collage: the tiles in a grid, captioned with their\n"
+            "                            labels\n"
+            "  --max-tiles N             collage: at most N tiles, by (row, col) (default 100)\n");
+    cli_help(fp, CLI_O_COLORS);
+    cli_help(fp, CLI_O_HELP);
+    fprintf(fp,
+            "\nRows are those whose input is IMG (or, without an input column, whose filename has\n"
+            "IMG's base name). A class has the same colour in every picture, raster and style:\n"
+            "from its name (water blue, trees green, roads grey, ...; other names a colour of\n"
+            "their own) unless --colors sets it.\n");
 }
 
 int cmd_show(int argc, char **argv) {
-    static const struct option opts[] = {{"labels", required_argument, 0, 'l'},
-                                         {"image", required_argument, 0, 'i'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"bands", required_argument, 0, 'b'},
-                                         {"stretch", required_argument, 0, 's'},
-                                         {"max-side", required_argument, 0, 'm'},
-                                         {"alpha", required_argument, 0, 'a'},
-                                         {"collage", no_argument, 0, 'c'},
-                                         {"max-tiles", required_argument, 0, 'n'},
-                                         {"colors", required_argument, 0, 'C'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    const struct option opts[] = {{"labels", required_argument, 0, 'l'},
+                                  {"image", required_argument, 0, 'i'},
+                                  CLI_OPT(OUTPUT),
+                                  CLI_OPT(BANDS),
+                                  CLI_OPT(STRETCH),
+                                  {"max-side", required_argument, 0, 'm'},
+                                  {"alpha", required_argument, 0, 'a'},
+                                  {"collage", no_argument, 0, 'c'},
+                                  {"max-tiles", required_argument, 0, 'n'},
+                                  CLI_OPT(COLORS),
+                                  CLI_OPT(HELP),
+                                  {0, 0, 0, 0}};
     gl_show_params p = gl_show_default_params();
     const char *labels = NULL, *image = NULL, *out = NULL;
     int c;
@@ -51,12 +56,13 @@ int cmd_show(int argc, char **argv) {
             image = optarg;
             break;
         case 'o':
+        case CLI_O_OUTPUT:
             out = optarg;
             break;
-        case 'b':
+        case CLI_O_BANDS:
             if (cli_parse_bands("show", optarg, &p.raster)) return CLI_USAGE;
             break;
-        case 's':
+        case CLI_O_STRETCH:
             if (cli_parse_stretch("show", optarg, &p.raster)) return CLI_USAGE;
             break;
         case 'm':
@@ -76,10 +82,11 @@ int cmd_show(int argc, char **argv) {
         case 'c':
             p.collage = 1;
             break;
-        case 'C':
+        case CLI_O_COLORS:
             p.colors_path = optarg;
             break;
         case 'h':
+        case CLI_O_HELP:
             usage(stdout);
             return CLI_OK;
         default:

@@ -8,11 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const usage_text =
-    "usage: geolabel tokenize --model M [--arch A] [--jsonl] < texts\n"
-    "  Reads one text per line (with --jsonl, one JSON string per line) and writes one JSON\n"
-    "  array of 77 CLIP token ids per line: the model's vocab.json and merges.txt, or OpenAI's\n"
-    "  BPE (shipped) for open_clip models. M takes every form --model takes elsewhere.\n";
+static void usage(FILE *fp) {
+    fprintf(fp,
+            "usage: geolabel tokenize --model M [--arch A] [--jsonl] < texts\n"
+            "  Reads one text per line (with --jsonl, one JSON string per line) and writes one\n"
+            "  JSON array of 77 CLIP token ids per line: the model's vocab.json and merges.txt,\n"
+            "  or OpenAI's BPE (shipped) for open_clip models.\n");
+    cli_help(fp, CLI_O_MODEL);
+    cli_help(fp, CLI_O_ARCH);
+    fprintf(fp,
+            "  --jsonl                   each input line is a JSON string (texts with newlines)\n");
+    cli_help(fp, CLI_O_HELP);
+}
 
 static void print_ids(const int32_t *ids) {
     putchar('[');
@@ -60,25 +67,21 @@ static gl_status tokenize_line(gl_tokenizer *tok, char *line, size_t len, int js
 }
 
 int cmd_tokenize(int argc, char **argv) {
-    const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                  CLI_OPT(ARCH),
-                                  {"jsonl", no_argument, 0, 'j'},
-                                  {"help", no_argument, 0, 'h'},
-                                  {0}};
+    const struct option opts[] = {
+        CLI_OPT(MODEL), CLI_OPT(ARCH), {"jsonl", no_argument, 0, 'j'}, CLI_OPT(HELP), {0}};
     const char *model = NULL, *arch = NULL;
     int jsonl = 0, c;
     optind = 1;
     while ((c = cli_getopt(argc, argv, "m:h", opts, NULL)) != -1) {
-        if (c == 'm')
+        if (c == 'm' || c == CLI_O_MODEL)
             model = optarg;
         else if (c == CLI_O_ARCH)
             arch = optarg;
         else if (c == 'j')
             jsonl = 1;
-        else if (c == 'h') {
-            fputs(usage_text, stdout);
-            return CLI_OK;
-        } else
+        else if (c == 'h' || c == CLI_O_HELP)
+            return usage(stdout), CLI_OK;
+        else
             return CLI_USAGE; /* cli_getopt said why */
     }
     if (!model) return cli_usage_error("tokenize", "--model is required");

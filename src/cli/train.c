@@ -12,16 +12,36 @@ static void usage(FILE *fp) {
         "usage: geolabel train --data F.jsonl[.gz] -o HEAD.safetensors [options]\n"
         "  defaults are the reference recipe: Adam lr 1e-3, weighted BCE, batch 1024, 50 epochs,\n"
         "  early stopping with patience 7 on the weighted 'val' loss, hidden 256, dropout 0.2,\n"
-        "  distance embedding 16; rows with split 'tra' train, 'val' validates\n"
-        "  --hidden N  --dropout P  --dist-dim N  --clip-dim N (512)\n"
-        "  --optimizer adam|adamw  --weight-decay W (adamw default 0.01)  --lr LR  --schedule "
-        "cosine\n"
-        "  --batch N  --epochs N  --patience N  --seed N  --threads N  --keep-bad-rows\n"
-        "  --resume: continue from HEAD.safetensors.resume (written after every epoch)\n"
-        "  memory: rows are held as float32 (2054 bytes per 512-d row); --half-rows holds them as\n"
-        "  float16 (1030 bytes per row), e.g. 5M rows in 5.2 GB instead of 10.3 GB\n"
-        "  the best head so far is written to HEAD.safetensors (atomically) whenever val loss "
-        "improves\n");
+        "  distance embedding 16; rows with split 'tra' train, 'val' validates; the best head so\n"
+        "  far is written to HEAD.safetensors (atomically) whenever val loss improves\n");
+    cli_help(fp, CLI_O_DATA);
+    cli_help(fp, CLI_O_OUTPUT);
+    cli_help(fp, CLI_O_CLIP_DIM);
+    cli_help(fp, CLI_O_KEEP_BAD_ROWS);
+    fprintf(
+        fp,
+        "  --half-rows               hold rows as float16 (1030 bytes per 512-d row) instead\n"
+        "                            of float32 (2054 bytes): 5M rows in 5.2 GB, not 10.3 GB\n"
+        "the head:\n"
+        "  --hidden N                hidden units (default 256)\n"
+        "  --dropout P               dropout in [0, 0.99] (default 0.2)\n"
+        "  --dist-dim N              distance embedding width, 0 for none (default 16)\n"
+        "training:\n"
+        "  --optimizer adam|adamw    (default adam)\n"
+        "  --lr LR                   learning rate (default 1e-3)\n"
+        "  --weight-decay W          (default 0; adamw 0.01)\n"
+        "  --schedule cosine|constant  learning rate schedule (default constant)\n"
+        "  --batch N                 rows per optimiser step (default 1024; a training batch,\n"
+        "                            not the images per model call of other commands)\n"
+        "  --epochs N                at most N epochs (default 50)\n"
+        "  --patience N              stop after N epochs without a better val loss (default 7)\n"
+        "  --seed N                  seed of the initial weights, dropout and shuffling\n"
+        "                            (default 42)\n");
+    cli_help(fp, CLI_O_THREADS);
+    cli_help(fp, CLI_O_RESUME);
+    fprintf(fp,
+            "                            (from HEAD.safetensors.resume, written every epoch)\n");
+    cli_help(fp, CLI_O_HELP);
 }
 
 static void on_epoch(void *ctx, int epoch, double tl, double vl, double micro, double macro,
@@ -45,26 +65,27 @@ static int parse_float(const char *opt, const char *v, float lo, float hi, float
 }
 
 int cmd_train(int argc, char **argv) {
-    static const struct option opts[] = {{"data", required_argument, 0, 'd'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"hidden", required_argument, 0, 'H'},
-                                         {"dropout", required_argument, 0, 'D'},
-                                         {"dist-dim", required_argument, 0, 'e'},
-                                         {"clip-dim", required_argument, 0, 'c'},
-                                         {"optimizer", required_argument, 0, 'O'},
-                                         {"weight-decay", required_argument, 0, 'w'},
-                                         {"lr", required_argument, 0, 'l'},
-                                         {"schedule", required_argument, 0, 'S'},
-                                         {"batch", required_argument, 0, 'b'},
-                                         {"epochs", required_argument, 0, 'E'},
-                                         {"patience", required_argument, 0, 'p'},
-                                         {"seed", required_argument, 0, 's'},
-                                         {"threads", required_argument, 0, 'j'},
-                                         {"resume", no_argument, 0, 'r'},
-                                         {"keep-bad-rows", no_argument, 0, 'k'},
-                                         {"half-rows", no_argument, 0, 'F'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    /* --batch is train's own: rows per optimiser step, not the shared images per model call. */
+    const struct option opts[] = {CLI_OPT(DATA),
+                                  CLI_OPT(OUTPUT),
+                                  {"hidden", required_argument, 0, 'H'},
+                                  {"dropout", required_argument, 0, 'D'},
+                                  {"dist-dim", required_argument, 0, 'e'},
+                                  CLI_OPT(CLIP_DIM),
+                                  {"optimizer", required_argument, 0, 'O'},
+                                  {"weight-decay", required_argument, 0, 'w'},
+                                  {"lr", required_argument, 0, 'l'},
+                                  {"schedule", required_argument, 0, 'S'},
+                                  {"batch", required_argument, 0, 'b'},
+                                  {"epochs", required_argument, 0, 'E'},
+                                  {"patience", required_argument, 0, 'p'},
+                                  {"seed", required_argument, 0, 's'},
+                                  CLI_OPT(THREADS),
+                                  CLI_OPT(RESUME),
+                                  CLI_OPT(KEEP_BAD_ROWS),
+                                  {"half-rows", no_argument, 0, 'F'},
+                                  CLI_OPT(HELP),
+                                  {0, 0, 0, 0}};
     gl_train_params p = gl_train_default_params();
     const char *data = NULL, *out = NULL;
     float wd = -1;
@@ -73,10 +94,11 @@ int cmd_train(int argc, char **argv) {
     while ((c = cli_getopt(argc, argv, "o:h", opts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
-        case 'd':
+        case CLI_O_DATA:
             data = optarg;
             break;
         case 'o':
+        case CLI_O_OUTPUT:
             out = optarg;
             break;
         case 'H':
@@ -85,8 +107,8 @@ int cmd_train(int argc, char **argv) {
         case 'e':
             bad = (v = cli_parse_int("train", "--dist-dim", optarg, 0, 4096)) < 0, p.dist_dim = v;
             break;
-        case 'c':
-            bad = (p.clip_dim = cli_parse_int("train", "--clip-dim", optarg, 1, 65536)) < 0;
+        case CLI_O_CLIP_DIM:
+            bad = (p.clip_dim = cli_parse_shared_int("train", c, optarg)) < 0;
             break;
         case 'b':
             bad = (p.batch = cli_parse_int("train", "--batch", optarg, 1, 1 << 20)) < 0;
@@ -101,8 +123,8 @@ int cmd_train(int argc, char **argv) {
             bad = (v = cli_parse_int("train", "--seed", optarg, 0, 2147483647)) < 0,
             p.seed = (uint64_t)v;
             break;
-        case 'j':
-            bad = (p.threads = cli_parse_int("train", "--threads", optarg, 1, 1024)) < 0;
+        case CLI_O_THREADS:
+            bad = (p.threads = cli_parse_shared_int("train", c, optarg)) < 0;
             break;
         case 'D':
             bad = parse_float("--dropout", optarg, 0, 0.99f, &p.dropout);
@@ -113,10 +135,10 @@ int cmd_train(int argc, char **argv) {
         case 'l':
             bad = parse_float("--lr", optarg, 1e-9f, 10, &p.lr);
             break;
-        case 'r':
+        case CLI_O_RESUME:
             p.resume = 1;
             break;
-        case 'k':
+        case CLI_O_KEEP_BAD_ROWS:
             p.keep_bad_rows = 1;
             break;
         case 'F':
@@ -136,6 +158,7 @@ int cmd_train(int argc, char **argv) {
                                        optarg);
             break;
         case 'h':
+        case CLI_O_HELP:
             return usage(stdout), CLI_OK;
         default:
             return CLI_USAGE; /* cli_getopt said why */

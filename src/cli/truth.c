@@ -8,89 +8,54 @@
 #include <string.h>
 
 static void usage(FILE *fp) {
+    fprintf(fp, "usage: geolabel truth --mask mask.tif|footprints.geojson IMAGE... -o truth.csv "
+                "[options]\n\n"
+                "  --mask FILE               a raster mask, or vector footprints GDAL reads\n");
+    cli_help(fp, CLI_O_OUTPUT);
+    fprintf(fp, "tiles (the same options and defaults as label's, so both cut the same tiles):\n");
+    cli_tiling_help(fp);
+    fprintf(fp, "labels:\n"
+                "  --positive NAME           label of a tile holding any mask pixel or footprint\n"
+                "                            area (default 'Buildings')\n"
+                "  --negative NAME           label of the other tiles (default 'No Buildings')\n");
+    cli_help(fp, CLI_O_HELP);
     fprintf(
         fp,
-        "usage: geolabel truth --mask mask.tif|footprints.geojson IMAGE... -o truth.csv "
-        "[options]\n\n"
-        "  --split RxC          rows x columns of tiles (default 1x1, as label and GVL: give\n"
-        "                       both the same tiling); also --split-height-by R and\n"
-        "                       --split-width-by C\n"
-        "  --remainder cover|drop  cover: the last row/column absorbs the remainder (default);\n"
-        "                       drop: GVL's exact cut\n"
-        "  --tile PX [--overlap PX]  fixed windows instead of a split\n"
-        "  --positive NAME      label of a tile holding any mask pixel or footprint area\n"
-        "                       (default 'Buildings')\n"
-        "  --negative NAME      label of the other tiles (default 'No Buildings')\n\n"
-        "A raster mask is positive where a pixel is nonzero and not nodata; a vector file is\n"
+        "\nA raster mask is positive where a pixel is nonzero and not nodata; a vector file is\n"
         "positive where any feature shares area with the tile. Georeferenced inputs are matched\n"
         "in map coordinates (vectors reprojected to each image's CRS).\n");
 }
 
 int cmd_truth(int argc, char **argv) {
-    static const struct option opts[] = {{"mask", required_argument, 0, 'm'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"split", required_argument, 0, 's'},
-                                         {"split-height-by", required_argument, 0, 'H'},
-                                         {"split-width-by", required_argument, 0, 'W'},
-                                         {"remainder", required_argument, 0, 'r'},
-                                         {"tile", required_argument, 0, 't'},
-                                         {"overlap", required_argument, 0, 'v'},
-                                         {"positive", required_argument, 0, 'p'},
-                                         {"negative", required_argument, 0, 'n'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    const struct option opts[] = {{"mask", required_argument, 0, 'm'},
+                                  CLI_OPT(OUTPUT),
+                                  CLI_TILING_OPTS,
+                                  {"positive", required_argument, 0, 'p'},
+                                  {"negative", required_argument, 0, 'n'},
+                                  CLI_OPT(HELP),
+                                  {0, 0, 0, 0}};
     gl_truth_params p = gl_truth_default_params();
+    cli_split_by by = {0, 0};
     const char *mask = NULL, *out = NULL;
     int c;
     optind = 1;
     while ((c = cli_getopt(argc, argv, "o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm':
+        if (c == 'm')
             mask = optarg;
-            break;
-        case 'o':
+        else if (c == 'o' || c == CLI_O_OUTPUT)
             out = optarg;
-            break;
-        case 's':
-            if (cli_parse_split("truth", optarg, &p.tiling)) return CLI_USAGE;
-            break;
-        case 'H':
-            if ((p.tiling.rows = cli_parse_int("truth", "--split-height-by", optarg, 1, 100000)) <
-                0)
-                return CLI_USAGE;
-            break;
-        case 'W':
-            if ((p.tiling.cols = cli_parse_int("truth", "--split-width-by", optarg, 1, 100000)) < 0)
-                return CLI_USAGE;
-            break;
-        case 'r':
-            if (strcmp(optarg, "cover") && strcmp(optarg, "drop"))
-                return cli_usage_error("truth", "--remainder takes cover or drop, not '%s'",
-                                       optarg);
-            p.tiling.drop_remainder = !strcmp(optarg, "drop");
-            break;
-        case 't':
-            p.tiling.mode = GL_TILING_WINDOW;
-            if ((p.tiling.tile = cli_parse_int("truth", "--tile", optarg, 1, 1 << 20)) < 0)
-                return CLI_USAGE;
-            break;
-        case 'v':
-            if ((p.tiling.overlap = cli_parse_int("truth", "--overlap", optarg, 0, 1 << 20)) < 0)
-                return CLI_USAGE;
-            break;
-        case 'p':
+        else if (cli_is_tiling_option(c)) {
+            if (cli_tiling_option("truth", c, optarg, &p.tiling, &by)) return CLI_USAGE;
+        } else if (c == 'p')
             p.positive = optarg;
-            break;
-        case 'n':
+        else if (c == 'n')
             p.negative = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_OK;
-        default:
+        else if (c == 'h' || c == CLI_O_HELP)
+            return usage(stdout), CLI_OK;
+        else
             return CLI_USAGE; /* cli_getopt said why */
-        }
     }
+    if (cli_tiling_finish("truth", &p.tiling, &by)) return CLI_USAGE;
     if (!mask || !out) return cli_usage_error("truth", "--mask and -o are required");
     if (optind >= argc) return cli_usage_error("truth", "no images given");
     if (!*p.positive || !*p.negative || !strcmp(p.positive, p.negative))
