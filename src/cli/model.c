@@ -67,7 +67,7 @@ static const char *parse_stored_dtype(const char *cmd, const char *v, const char
                                       const char *b) {
     if (!strcmp(v, "fp32")) return "f32"; /* as the compute --dtype spells it too */
     if (strcmp(v, a) && strcmp(v, b)) {
-        cli_usage_error(cmd, "--dtype (the stored format) is %s or %s here, not '%s'", a, b, v);
+        cli_usage_error(cmd, "--dtype is %s or %s (how the weights are stored), not '%s'", a, b, v);
         return NULL;
     }
     return v;

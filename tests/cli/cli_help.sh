@@ -107,9 +107,9 @@ expect 2 "--positive and --negative must be two different names" truth --mask m.
     --positive A --negative A "$D/world.rgb.tif" -o t.csv
 expect 2 "no images given" truth --mask m.tif -o t.csv
 expect 1 "nowhere.tif" truth --mask nowhere.tif "$D/world.rgb.tif" -o t.csv
-expect 2 "--dtype (the stored format) is f32 or int8 here, not 'bf16'" model convert "$M" \
+expect 2 "--dtype is f32 or int8 (how the weights are stored), not 'bf16'" model convert "$M" \
     --dtype bf16 -o conv
-expect 2 "--dtype (the stored format) is f32 or f16 here, not 'int8'" model random \
+expect 2 "--dtype is f32 or f16 (how the weights are stored), not 'int8'" model random \
     --like vit-b-32 -o rnd --dtype int8
 expect 2 "unknown option '--dtype'" model info "$M" --dtype int8
 expect 2 "unknown option '--json'" model convert "$M" --json -o conv

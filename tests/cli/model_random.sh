@@ -94,7 +94,7 @@ rm -rf l14
 if "$GEOLABEL" model random --like vit-h-14 -o x 2> err.txt; then exit 1; fi
 grep -q "vit-h-14: unknown geometry" err.txt
 if "$GEOLABEL" model random --like vit-b-32 --dtype bf8 -o x 2> err.txt; then exit 1; fi
-grep -q "bf8: unknown dtype" err.txt
+grep -q -- "--dtype is f32 or f16 (how the weights are stored), not 'bf8'" err.txt
 
 # the CLIP engine loads it and embeds an image and a text (a visible skip, exit 77, only when the
 # embed command is not built into this binary)
