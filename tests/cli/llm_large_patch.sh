@@ -6,34 +6,10 @@
 # one tile, within one level.
 set -eu
 . "$GEOLABEL_ROOT/tests/cli/llm_lib.inc"
-export OPENAI_API_KEY="sk-geolabel-test-$(rand_hex)"
-printf 'Water\nBuildings\nForest\nFarmland\n' > classes.txt
 gdal_translate -q -of COG -outsize 9000 6000 -r bilinear -a_nodata none -co COMPRESS=JPEG \
   "$IMG/RGB.byte.tif" big.tif
-cat > scenario.py <<'PYEOF'
-import base64, os
-API = "openai"
-KEY = os.environ["OPENAI_API_KEY"]
-PROMPT = "Detailed long description of the image: "
-VISION = dict(model="vis-model", context="This is a satellite image", prompt=PROMPT,
-              include_filename=False, include_classes=False, classes=[], stems=["big"],
-              image_size=None)
-CLASSIFY = dict(model="cls-model", include_filename=False, tiles=[],
-                levels=[["Water", "Buildings", "Forest", "Farmland"]],
-                descriptions=[gvl_clean("Fields of wheat", PROMPT)])
-def handle(n, kind, info):
-    if kind == "vision":
-        url = info["url"]
-        with open("patch_%d.png" % n, "wb") as f:
-            f.write(base64.b64decode(url[url.index(",") + 1:]))
-        return "Fields of wheat"
-    return "Farmland"
-PYEOF
-start_server scenario.py
-"$GEOLABEL" -q label --model "$M" --classes classes.txt --split 3x3 --stretch none big.tif \
-  --classifier-type vlm-llm --vlm-model vis-model --llm-model cls-model --llm-api openai \
-  --llm-base-url "$BASE" --context "This is a satellite image" --vlm-size 0 -o out.csv
-no_violations
+start_patch_server big
+label_patches --split 3x3 --vlm-size 0 big.tif
 # GeoTIFF references: GDAL writes them in one swath (a PNG row by row, each row's source window
 # rounded on its own).
 for k in 0 1 2 3 4 5 6 7 8; do

@@ -6,35 +6,11 @@
 # against Pillow's own bilinear resize of the scene (GVL's resampling).
 set -eu
 . "$GEOLABEL_ROOT/tests/cli/llm_lib.inc"
-export OPENAI_API_KEY="sk-geolabel-test-$(rand_hex)"
-printf 'Water\nBuildings\nForest\nFarmland\n' > classes.txt
 gdal_translate -q -of PNG -outsize 300 900 "$IMG/RGB.byte.tif" tall.png
 gdal_translate -q -of PNG -outsize 900 300 "$IMG/RGB.byte.tif" wide.png
 gdal_translate -q -of PNG -outsize 200 300 "$IMG/RGB.byte.tif" fit.png
-cat > scenario.py <<'PYEOF'
-import base64, os
-API = "openai"
-KEY = os.environ["OPENAI_API_KEY"]
-PROMPT = "Detailed long description of the image: "
-VISION = dict(model="vis-model", context="This is a satellite image", prompt=PROMPT,
-              include_filename=False, include_classes=False, classes=[],
-              stems=["tall", "wide", "fit"], image_size=None)
-CLASSIFY = dict(model="cls-model", include_filename=False, tiles=[],
-                levels=[["Water", "Buildings", "Forest", "Farmland"]],
-                descriptions=[gvl_clean("Fields of wheat", PROMPT)])
-def handle(n, kind, info):
-    if kind == "vision":
-        url = info["url"]
-        with open("patch_%d.png" % n, "wb") as f:
-            f.write(base64.b64decode(url[url.index(",") + 1:]))
-        return "Fields of wheat"
-    return "Farmland"
-PYEOF
-start_server scenario.py
-"$GEOLABEL" -q label --model "$M" --classes classes.txt --stretch none tall.png wide.png fit.png \
-  --classifier-type vlm-llm --vlm-model vis-model --llm-model cls-model --llm-api openai \
-  --llm-base-url "$BASE" --context "This is a satellite image" --vlm-size 300 -o out.csv
-no_violations
+start_patch_server tall wide fit
+label_patches --vlm-size 300 tall.png wide.png fit.png
 $PY - <<'PYEOF'
 import glob
 import numpy as np
