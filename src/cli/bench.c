@@ -55,7 +55,7 @@ int cmd_bench(int argc, char **argv) {
                    (batch = cli_parse_int("bench", "--batch", optarg, 1, 4096)) < 0)
             return CLI_USAGE;
         else if (c == CLI_O_THREADS &&
-                 (p.threads = cli_parse_int("bench", "--threads", optarg, 1, 1024)) < 0)
+                 (p.threads = cli_parse_shared_int("bench", CLI_O_THREADS, optarg)) < 0)
             return CLI_USAGE;
         else if (c == 'n' &&
                  (tokens = cli_parse_int("bench", "--tokens", optarg, 2, GL_CLIP_CONTEXT)) < 0)

@@ -93,7 +93,7 @@ int cmd_classify(int argc, char **argv) {
                  (p.max_batch = cli_parse_int("classify", "--batch", optarg, 1, 4096)) < 0)
             return CLI_USAGE;
         else if (c == CLI_O_THREADS &&
-                 (p.threads = cli_parse_int("classify", "--threads", optarg, 1, 1024)) < 0)
+                 (p.threads = cli_parse_shared_int("classify", CLI_O_THREADS, optarg)) < 0)
             return CLI_USAGE;
         else if (c == CLI_O_DTYPE && cli_parse_dtype("classify", optarg, &p.dtype))
             return CLI_USAGE;

@@ -118,7 +118,7 @@ static int parse(int argc, char **argv, cluster_opts *o) {
                 return CLI_USAGE;
             break;
         case CLI_O_THREADS:
-            if ((o->threads = cli_parse_int("cluster", "--threads", optarg, 1, 1024)) < 0)
+            if ((o->threads = cli_parse_shared_int("cluster", CLI_O_THREADS, optarg)) < 0)
                 return CLI_USAGE;
             break;
         case CLI_O_DTYPE:

@@ -149,7 +149,7 @@ int cmd_dataset(int argc, char **argv) {
         else if (c == CLI_O_CLIP_DIM && (clip_dim = cli_parse_shared_int("dataset", c, optarg)) < 0)
             return CLI_USAGE;
         else if (c == CLI_O_THREADS &&
-                 (cp.threads = cli_parse_int("dataset", "--threads", optarg, 1, 1024)) < 0)
+                 (cp.threads = cli_parse_shared_int("dataset", CLI_O_THREADS, optarg)) < 0)
             return CLI_USAGE;
         else if (c == CLI_O_DTYPE && cli_parse_dtype("dataset", optarg, &cp.dtype))
             return CLI_USAGE;

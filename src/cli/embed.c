@@ -58,7 +58,7 @@ int cmd_embed(int argc, char **argv) {
                  (p.max_batch = cli_parse_int("embed", "--batch", optarg, 1, 4096)) < 0)
             return CLI_USAGE;
         else if (c == CLI_O_THREADS &&
-                 (p.threads = cli_parse_int("embed", "--threads", optarg, 1, 1024)) < 0)
+                 (p.threads = cli_parse_shared_int("embed", CLI_O_THREADS, optarg)) < 0)
             return CLI_USAGE;
         else if (c == CLI_O_DTYPE && cli_parse_dtype("embed", optarg, &p.dtype))
             return CLI_USAGE;

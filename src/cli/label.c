@@ -224,7 +224,7 @@ static int parse_opt(int c, label_opts *o, cli_split_by *by) {
         p->force = 1;
         break;
     case CLI_O_THREADS:
-        return parse_int_opt("--threads", 1, 1024, &o->threads);
+        return (o->threads = cli_parse_shared_int(o->cmd, c, optarg)) < 0 ? CLI_USAGE : -1;
     case CLI_O_BATCH:
         return parse_int_opt("--batch", 1, 256, &p->batch);
     case CLI_O_DTYPE:

@@ -191,7 +191,7 @@ static int parse(int argc, char **argv, predict_args *a) {
         else if (c == CLI_O_KEEP_BAD_ROWS)
             a->keep_bad = 1;
         else if (c == CLI_O_THREADS &&
-                 (a->threads = cli_parse_int("predict", "--threads", optarg, 1, 1024)) < 0)
+                 (a->threads = cli_parse_shared_int("predict", CLI_O_THREADS, optarg)) < 0)
             return CLI_USAGE;
         else if (c == CLI_O_DTYPE && cli_parse_dtype("predict", optarg, &a->dtype))
             return CLI_USAGE;

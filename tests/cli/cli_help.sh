@@ -138,7 +138,9 @@ same() { # same ARGS -- CMD... ; CMD...: each command, ARGS appended, must say t
 }
 same --threads 0 -- "train --data d.jsonl -o h.safetensors" "eval --head h.pth --data d.jsonl" \
     "embed --model $M -o e.npy" "classify --model $M --classes c.txt" "predict --head h.pth" \
-    "dataset stats --data d.jsonl" "label --model $M --classes c.txt -o l.csv"
+    "dataset stats --data d.jsonl" "label --model $M --classes c.txt -o l.csv" \
+    "index --model $M -o i.gpkg" "bench --model $M" "locate --model $M" \
+    "cluster --model $M --classes c.txt -o m.yaml"
 same --tile 8 -- "truth --mask m.tif -o t.csv" "label --model $M --classes c.txt -o l.csv" \
     "index --model $M -o i.gpkg"
 same --tile 64 --overlap 64 -- "truth --mask m.tif -o t.csv i.tif" \
