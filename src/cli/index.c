@@ -12,13 +12,29 @@ void cli_index_usage(FILE *fp) {
         "  version). Then:\n"
         "    geolabel label --from-index tiles.gpkg --model M --classes C -o out.csv\n"
         "    geolabel search --index tiles.gpkg --model M --text \"solar farm\" -o hits.csv\n"
-        "  --split, --remainder, --tile, --overlap, --bands, --stretch, --tta, --threads,\n"
-        "  --batch                   as for label (they are fixed in the index)\n"
-        "  --embedding-dtype f16|f32 stored precision (default f16: half the size)\n"
-        "  --crs CRS                 the layer's CRS for the tile polygons (default EPSG:4326)\n"
-        "  --resume                  continue an interrupted index (tiles.part.gpkg): committed\n"
-        "                            tiles are kept, each input goes on after its last one\n");
+        "  The options are label's, and fixed in the index; label's own (classes, prompts, its\n"
+        "  outputs, the LLM pipeline) are refused.\n");
+    cli_help(fp, CLI_O_MODEL);
+    cli_help(fp, CLI_O_ARCH);
+    fprintf(fp,
+            "  -o, --output tiles.gpkg   the index\n"
+            "  --input PATH              an INPUT (GVL's --input_dir); --inputs-from FILE: one\n"
+            "                            per line; --stac ITEM|URL [--asset NAME|R,G,B]\n");
+    cli_tiling_help(fp);
+    cli_help(fp, CLI_O_BANDS);
+    cli_help(fp, CLI_O_STRETCH);
+    fprintf(fp, "  --tta LIST                average over augmentations: x,y,xy,rot90,rot270\n"
+                "  --embedding-dtype f16|f32 stored precision (default f16: half the size)\n"
+                "  --crs CRS                 the layer's CRS for the tile polygons (default "
+                "EPSG:4326)\n");
+    cli_help(fp, CLI_O_RESUME);
+    fprintf(fp, "                            (tiles.part.gpkg): committed tiles are kept, each\n"
+                "                            input goes on after its last one\n");
+    cli_help(fp, CLI_O_THREADS);
+    cli_help(fp, CLI_O_BATCH);
     cli_dtype_help(fp);
+    cli_shard_help(fp);
+    cli_help(fp, CLI_O_HELP);
 }
 
 int cmd_index(int argc, char **argv) {

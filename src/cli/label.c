@@ -275,6 +275,15 @@ static int parse_opt(int c, label_opts *o, cli_split_by *by) {
     return -1;
 }
 
+/* index takes label's table but has no labels: these options would change nothing in an index, so
+ * index refuses them rather than ignore them (--classes, --save-embeddings, --force and
+ * --layer-per-crs have their own messages below). */
+static int label_only(int c) {
+    return c == 'M' || c == CLI_O_CONTEXT || c == 'P' || c == CLI_O_TEMPLATE ||
+           c == CLI_O_TEMPLATES || c == 'F' || c == CLI_O_COLORS || c == 'p' || c == 'e' ||
+           cli_is_llm_option(c);
+}
+
 /* Returns -1 to continue, else an exit code. */
 static int parse(int argc, char **argv, label_opts *o) {
     const struct option opts[] = {CLI_OPT(MODEL),
@@ -311,10 +320,15 @@ static int parse(int argc, char **argv, label_opts *o) {
                                   CLI_OPT(HELP),
                                   CLI_LLM_LABEL_ROWS,
                                   {0, 0, 0, 0}};
-    int c;
+    int c, at = -1;
     cli_split_by by = {0, 0};
     optind = 1;
-    while ((c = cli_getopt(argc, argv, "ho:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "ho:", opts, &at)) != -1) {
+        if (!strcmp(o->cmd, "index") && label_only(c))
+            return cli_usage_error("index",
+                                   "--%s is label's: an index stores embeddings, not "
+                                   "labels",
+                                   opts[at].name);
         int rc = parse_opt(c, o, &by);
         if (rc >= 0) return rc;
     }

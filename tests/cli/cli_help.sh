@@ -11,8 +11,8 @@ D=$GEOLABEL_SHARED/data/imagery
 
 # 1. --help lists the table's options. Which help text serves which table: a file's tables are
 # all listed by the help of the command(s) on its line. --help itself is exempt (it is what runs);
-# --output may be listed as -o. index takes label's table but refuses label's own options (its
-# help names those it takes), so it is checked by the next step only.
+# --output may be listed as -o. index takes label's table less label's own options, which it
+# refuses (one line each, checked here too).
 "$PY" - "$SRC" "$GEOLABEL" <<'PYEOF'
 import os, re, subprocess, sys
 src, exe = sys.argv[1], sys.argv[2]
@@ -24,7 +24,8 @@ shared = dict(re.findall(r'X\((\w+),\s*"([\w-]+)"', header))
 macros = dict(re.findall(r"#define\s+(CLI_\w+_(?:OPTS|ROWS))\s+([^\n]*)", header))
 assert {"CLI_SHARD_OPTS", "CLI_LLM_ROWS", "CLI_LLM_LABEL_ROWS"} <= set(macros), macros
 def options(path):
-    text = strip_comments(open(path).read())
+    return options_text(strip_comments(open(path).read()))
+def options_text(text):
     for _ in range(4):  # macros inside macros (CLI_LLM_LABEL_ROWS holds CLI_LLM_ROWS)
         text = re.sub(r"\b(CLI_\w+_(?:OPTS|ROWS))\b(?!\s*\()",
                       lambda m: macros.get(m.group(1), m.group(1)), text)
@@ -67,6 +68,25 @@ for f in files:
             checked += 1
             if not listed:
                 bad.append(f"geolabel {' '.join(argv)} --help does not list --{n} ({f})")
+# index: label's table less the options an index has no use for, each refused in one line.
+label_only = {"classes", "save-embeddings", "force", "layer-per-crs", "mode", "context",
+              "prompt-style", "template", "templates", "from-index", "colors", "probabilities",
+              "raster-res"}
+llm = options_text(macros["CLI_LLM_LABEL_ROWS"].replace("CLI_LLM_ROWS", macros["CLI_LLM_ROWS"]))
+label_only |= llm
+assert len(llm) >= 20, llm
+idx_help = subprocess.run([exe, "index", "--help"], capture_output=True, text=True).stdout
+for n in sorted(options(os.path.join(src, "label.c")) - label_only - {"help"}):
+    checked += 1
+    if not re.search(r"(?<![\w-])--" + re.escape(n) + r"(?![\w-])", idx_help):
+        bad.append(f"geolabel index --help does not list --{n} (label.c)")
+for n in sorted(label_only):
+    r = subprocess.run([exe, "index", f"--{n}=x" if n not in ("force", "layer-per-crs",
+                        "probabilities", "include-filename", "include-classes",
+                        "apply-vision-template", "no-llm-cache") else f"--{n}",
+                        "--model", "m", "-o", "i.gpkg", "a.tif"], capture_output=True, text=True)
+    if r.returncode != 2 or len(r.stderr.splitlines()) != 1:
+        bad.append(f"index --{n}: exit {r.returncode}, stderr {r.stderr!r}")
 print("\n".join(bad)); assert not bad
 print(f"help lists every option: {checked} (command, option) pairs")
 PYEOF
