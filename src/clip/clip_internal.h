@@ -46,7 +46,8 @@ typedef struct {
 } clip_vision_weights;
 
 typedef struct {
-    const float *tok_emb;                 /* [vocab, d] */
+    const void *tok_emb; /* [vocab, d] in the file's tok_dtype: rows read by clip_token_row */
+    gl_st_dtype tok_dtype;
     const float *pos_emb;                 /* [max_positions, d] */
     const float *final_ln_w, *final_ln_b; /* [d] */
     const float *proj;                    /* [projection_dim, d] */
@@ -129,6 +130,8 @@ gl_dtype clip_tower_dtype(gl_dtype dtype, int image_tower);
  * address instead, unchecked (clip_packed_src). */
 gl_status clip_bind(gl_clip *c, const char *name, float const **out, size_t *widened_used,
                     gl_error *err, ...);
+/* Row id of the token embedding as floats (widened exactly from F16/BF16) into out [d]. */
+void clip_token_row(const clip_text_weights *w, int id, int d, float *out);
 /* The weight bound as key, or NULL. */
 clip_packed_src *clip_packed_find(gl_clip *c, const float *key);
 /* A packed weight's floats, read for packing: the mapping itself when stored as aligned F32,

@@ -257,10 +257,11 @@ static gl_status text_forward(gl_clip *c, const int32_t *ids, int n, float *out,
     for (int b = 0; b < n; b++) {
         const int32_t *row = ids + (size_t)b * GL_CLIP_CONTEXT;
         for (int t = 0; t < ws->len[b]; t++) {
-            const float *tok = w->tok_emb + (size_t)row[t] * d, *pos = w->pos_emb + (size_t)t * d;
+            const float *pos = w->pos_emb + (size_t)t * d;
             float *xr = x + (size_t)(ws->offset[b] + t) * d;
+            clip_token_row(w, row[t], d, xr); /* the stored row, widened exactly if half */
             for (int e = 0; e < d; e++)
-                xr[e] = tok[e] + pos[e];
+                xr[e] += pos[e];
         }
     }
     /* CLIPTextTransformer.encoder with the causal mask                            [rows, d] */

@@ -62,19 +62,14 @@ gl_status clip_weight_read(gl_clip *c, const clip_packed_src *w, float *scratch,
                                   (size_t)t->count, err);
 }
 
-gl_status clip_bind(gl_clip *c, const char *name, float const **out, size_t *widened_used,
-                    gl_error *err, ...) {
+/* The tensor bound to name, checked against the shape config.json implies (want[nd]) and for a
+ * float dtype. */
+static gl_status bind_find(gl_clip *c, const char *name, const int64_t *want, int nd,
+                           const gl_st_tensor **out, gl_error *err) {
     const gl_st_tensor *t = clip_source_find(c->src, name);
     const char *file = c->src->weights;
     if (!t) return gl_fail(err, GL_ERR_FORMAT, "%s: required tensor '%s' is missing", file, name);
     file = clip_source_tensor_file(c->src, t);
-    int64_t want[GL_ST_MAX_DIMS];
-    int nd = 0;
-    va_list ap;
-    va_start(ap, err);
-    for (int v; nd < GL_ST_MAX_DIMS && (v = va_arg(ap, int)) >= 0;)
-        want[nd++] = v;
-    va_end(ap);
     int same = t->ndim == nd;
     for (int i = 0; same && i < nd; i++)
         same = t->shape[i] == want[i];
@@ -94,6 +89,64 @@ gl_status clip_bind(gl_clip *c, const char *name, float const **out, size_t *wid
         return gl_fail(err, GL_ERR_UNSUPPORTED,
                        "%s: tensor '%s' has dtype %s; F32, F16 or BF16 expected", file, name,
                        t->dtype_name);
+    *out = t;
+    return GL_OK;
+}
+
+/* The token embedding stays in the file's format (F32, F16 or BF16, the mapping itself): a
+ * forward reads only its texts' rows, widened as it reads them (clip_token_row), so an F16 file
+ * keeps no widened copy of the whole table (49408 x 512 floats, 97 MB, for ViT-B/32). Checked
+ * finite once here, a block at a time, then its mapped pages are given back. */
+static gl_status bind_token_table(gl_clip *c, const char *name, int vocab, int d,
+                                  clip_text_weights *tw, gl_error *err) {
+    int64_t want[2] = {vocab, d};
+    const gl_st_tensor *t;
+    gl_status s = bind_find(c, name, want, 2, &t, err);
+    if (s) return s;
+    enum { BLOCK = 16384 };
+    float *buf = malloc(BLOCK * sizeof(float));
+    if (!buf) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", c->dir);
+    size_t esize = t->dtype == GL_ST_F32 ? 4 : 2;
+    for (size_t at = 0; at < (size_t)t->count && !s; at += BLOCK) {
+        size_t n = (size_t)t->count - at < BLOCK ? (size_t)t->count - at : BLOCK;
+        const char *from = (const char *)t->data + at * esize;
+        if (t->dtype == GL_ST_F32)
+            memcpy(buf, from, n * 4);
+        else
+            gl_st_widen(t->dtype, from, n, buf);
+        long bad = gl_first_nonfinite(buf, n);
+        if (bad >= 0)
+            s = gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' holds %s at element %zu",
+                        clip_source_tensor_file(c->src, t), name,
+                        isnan(buf[bad]) ? "NaN" : "an infinity", at + (size_t)bad);
+    }
+    free(buf);
+    clip_source_release(c->src, t->data, t->nbytes);
+    tw->tok_emb = t->data;
+    tw->tok_dtype = t->dtype;
+    return s;
+}
+
+void clip_token_row(const clip_text_weights *w, int id, int d, float *out) {
+    if (w->tok_dtype == GL_ST_F32)
+        memcpy(out, (const char *)w->tok_emb + (size_t)id * d * 4, sizeof(float) * (size_t)d);
+    else
+        gl_st_widen(w->tok_dtype, (const char *)w->tok_emb + (size_t)id * d * 2, (size_t)d, out);
+}
+
+gl_status clip_bind(gl_clip *c, const char *name, float const **out, size_t *widened_used,
+                    gl_error *err, ...) {
+    int64_t want[GL_ST_MAX_DIMS];
+    int nd = 0;
+    va_list ap;
+    va_start(ap, err);
+    for (int v; nd < GL_ST_MAX_DIMS && (v = va_arg(ap, int)) >= 0;)
+        want[nd++] = v;
+    va_end(ap);
+    const gl_st_tensor *t;
+    gl_status bs = bind_find(c, name, want, nd, &t, err);
+    if (bs) return bs;
+    const char *file = clip_source_tensor_file(c->src, t);
     if (is_packed(name)) {
         /* checked and read once, when packed; the view is the key the forward passes */
         clip_packed_src *w = &c->packed_src[c->n_packed_src++];
@@ -116,7 +169,7 @@ gl_status clip_bind(gl_clip *c, const char *name, float const **out, size_t *wid
     }
     /* a NaN or infinite weight would only show as NaN scores much later */
     gl_status s = gl_check_finite_tensor(file, name, *out, (size_t)t->count, err);
-    /* read once: the token embedding's rows come back from the file as tokens use them */
+    /* checked once; an F32 view is the mapping, whose pages the file gives back when read */
     clip_source_release(c->src, t->data, t->nbytes);
     return s;
 }
@@ -203,7 +256,9 @@ static gl_status bind_weights(gl_clip *c, gl_error *err) {
     bind_layers(&bd, "vision_model", v, vw->layers);
     clip_text_weights *tw = &c->txt;
     const char *te = "text_model.embeddings.";
-    BIND(&bd, tw->tok_emb, te, "token_embedding.weight", t->vocab_size, t->hidden);
+    if (!bd.s)
+        bd.s = bind_token_table(c, "text_model.embeddings.token_embedding.weight", t->vocab_size,
+                                t->hidden, tw, err);
     BIND(&bd, tw->pos_emb, te, "position_embedding.weight", t->max_positions, t->hidden);
     BIND(&bd, tw->final_ln_w, "text_model.", "final_layer_norm.weight", t->hidden);
     BIND(&bd, tw->final_ln_b, "text_model.", "final_layer_norm.bias", t->hidden);
@@ -234,7 +289,8 @@ static gl_status bind_weights(gl_clip *c, gl_error *err) {
 static gl_status open_weights(gl_clip *c, gl_error *err) {
     size_t total = 0;
     for (int i = 0; i < c->src->n_tensors; i++)
-        if (needs_widening(&c->src->tensors[i]) && !is_packed(c->src->tensors[i].name))
+        if (needs_widening(&c->src->tensors[i]) && !is_packed(c->src->tensors[i].name) &&
+            strcmp(c->src->tensors[i].name, "text_model.embeddings.token_embedding.weight"))
             total += c->src->tensors[i].count;
     c->packed_src = calloc((size_t)c->src->n_tensors + 1, sizeof *c->packed_src);
     if (!c->packed_src) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", c->src->weights);

@@ -56,10 +56,12 @@ cp "$F/clip-tiny-b32/vocab.json" "$F/clip-tiny-b32/merges.txt" "$F/clip-tiny-b32
 
 # BF16 weights (the fixture's F32 rounded to nearest even) plus the int64 position_ids buffers older
 # Hub checkpoints carry, which must be ignored; the reference reads the same file independently.
-"$PY" - "$F/clip-tiny-b32" bf16 <<'PYEOF'
+# F16 the same way (numpy's rounding), and f16w: those F16 values widened, stored as F32.
+half_copy() { # DTYPE(bf16|f16|f16w) DIR
+"$PY" - "$F/clip-tiny-b32" "$2" "$1" <<'PYEOF'
 import json, os, shutil, struct, sys
 import numpy as np
-src, dst = sys.argv[1], sys.argv[2]
+src, dst, kind = sys.argv[1:]
 shutil.copytree(src, dst)
 os.chmod(dst, 0o755)
 raw = open(os.path.join(src, "model.safetensors"), "rb").read()
@@ -68,9 +70,14 @@ hdr = json.loads(raw[8:8 + n])
 out, blobs, off = {}, [], 0
 for name in sorted(k for k in hdr if k != "__metadata__"):
     b, e = hdr[name]["data_offsets"]
-    bits = np.frombuffer(raw[8 + n + b:8 + n + e], np.uint32).astype(np.uint64)
-    bf = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16).tobytes()
-    out[name] = {"dtype": "BF16", "shape": hdr[name]["shape"], "data_offsets": [off, off + len(bf)]}
+    if kind == "bf16":
+        bits = np.frombuffer(raw[8 + n + b:8 + n + e], np.uint32).astype(np.uint64)
+        bf = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16).tobytes()
+    else:
+        bf = np.frombuffer(raw[8 + n + b:8 + n + e], np.float32).astype(np.float16)
+        bf = (bf.astype(np.float32) if kind == "f16w" else bf).tobytes()
+    dt = {"bf16": "BF16", "f16": "F16", "f16w": "F32"}[kind]
+    out[name] = {"dtype": dt, "shape": hdr[name]["shape"], "data_offsets": [off, off + len(bf)]}
     blobs.append(bf)
     off += len(bf)
 for name, count in (("text_model.embeddings.position_ids", 77), ("vision_model.embeddings.position_ids", 50)):
@@ -84,13 +91,18 @@ path = os.path.join(dst, "model.safetensors")
 os.chmod(path, 0o644)
 open(path, "wb").write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 PYEOF
+}
+half_copy bf16 bf16
+half_copy f16 f16
+half_copy f16w f16w
 
 # every reference in one PyTorch process (each start costs seconds)
 OPENBLAS_CORETYPE=SKYLAKEX "$PY" "$TORCH_CLIP" \
   images "$F/clip-tiny-b32" "$E/clip-tiny-b32/pixel_values.npy" ref_b32.npy \
   images "$F/clip-tiny-l14-336" "$E/clip-tiny-l14-336/pixel_values.npy" ref_l14.npy \
   images wide px.npy ref_wide_img.npy texts wide ids.npy ref_wide_txt.npy \
-  images bf16 px.npy ref_bf16_img.npy texts bf16 ids.npy ref_bf16_txt.npy
+  images bf16 px.npy ref_bf16_img.npy texts bf16 ids.npy ref_bf16_txt.npy \
+  texts f16 ids.npy ref_f16_txt.npy
 compare ref_b32.npy "$E/clip-tiny-b32/image_embeds.npy" all
 compare ref_l14.npy "$E/clip-tiny-l14-336/image_embeds.npy" all
 
@@ -105,6 +117,13 @@ done
 compare img.npy ref_bf16_img.npy all
 xargs -0 "$GEOLABEL" embed --model bf16 --text -o txt.npy < texts.bin
 compare txt.npy ref_bf16_txt.npy all
+# F16: text embeddings against PyTorch on the same F16 weights, and bit for bit those of the same
+# values stored as F32 (the token embedding's rows are widened as they are looked up; widening is
+# exact, so nothing may change)
+xargs -0 "$GEOLABEL" embed --model f16 --text --batch 3 --threads 2 -o txt16.npy < texts.bin
+compare txt16.npy ref_f16_txt.npy all
+xargs -0 "$GEOLABEL" embed --model f16w --text --batch 3 --threads 2 -o txt16w.npy < texts.bin
+"$PY" -c 'import numpy as np, sys; a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); assert a.shape == (4, 32) and np.array_equal(a, b), np.abs(a - b).max()' txt16.npy txt16w.npy
 
 # usage errors and unsupported outputs fail without writing anything
 if "$GEOLABEL" embed --model "$F/clip-tiny-b32" $PNGS -o out.txt 2>err.txt; then exit 1; fi
