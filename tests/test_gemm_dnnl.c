@@ -160,8 +160,62 @@ static void test_dnnl_knob(void) {
     unsetenv("GEOLABEL_ISA");
 }
 
+/* By default (an AMX machine) oneDNN is kept only when it runs AMX: an OS that denies the tiles
+ * gets oneDNN's AVX512-BF16 brgemm, slower than ours. The decision on oneDNN's names, then on
+ * this CPU through the test hook that makes kernels offer weights to oneDNN as on AMX: here
+ * (no AMX) oneDNN picks brg:avx512_core_bf16/vnni, so our own kernels must run, with the same
+ * exact sums. */
+static void test_dnnl_default_needs_amx(void) {
+    CHECK(gl_dnnl_worth("brg:avx512_core_amx_bf16"), "AMX bf16 not kept");
+    CHECK(gl_dnnl_worth("brg:avx512_core_amx_int8"), "AMX int8 not kept");
+    CHECK(gl_dnnl_worth("brg:avx512_core_amx"), "AMX not kept");
+    CHECK(!gl_dnnl_worth("brg:avx512_core_bf16"), "AVX512-BF16 brgemm kept");
+    CHECK(!gl_dnnl_worth("brg:avx512_core_vnni"), "VNNI brgemm kept");
+    CHECK(!gl_dnnl_worth("gemm:jit"), "gemm:jit kept");
+    CHECK(!gl_dnnl_worth(NULL) && !gl_dnnl_worth(""), "nothing kept");
+    if (!cpu_has_bf16()) SKIP("this CPU lacks AVX512-BF16/VNNI: the hook offers nothing");
+    unsetenv("GEOLABEL_GEMM");
+    gl_cpu cpu;
+    gl_error err = {0};
+    CHECK_OK(gl_cpu_detect(&cpu, &err), &err);
+    float W[4 * 6], A[2 * 6], C[8];
+    for (int i = 0; i < 24; i++)
+        W[i] = (float)(i % 5) - 2.0f;
+    for (int i = 0; i < 12; i++)
+        A[i] = (float)(i % 3);
+    for (gl_dtype dt = GL_DTYPE_BF16; dt <= GL_DTYPE_INT8; dt++) {
+        gl_kernels *k = gl_kernels_create(&err);
+        gl_pool *pool = gl_pool_create(2, &err);
+        CHECK(k && pool, "%s", err.msg);
+        if (!k || !pool) break;
+        gl_kernels_test_hooks(k, 1, 0);
+        CHECK_OK(gl_kernels_pack(k, W, 4, 6, dt, &err), &err);
+        CHECK_OK(gl_kernels_reserve(k, 2, 6, 8, 8, 2, &err), &err);
+        gl_pool_set_kernels(pool, k);
+        gl_linear(pool, 2, 4, 6, A, 6, W, NULL, C, 4, 0, GL_ACT_NONE);
+        const char *isa = gl_kernels_isa(k);
+        printf("  default GEMM as on AMX, %s: isa '%s'\n", gl_dtype_name(dt), isa);
+        if (cpu.native == GL_ISA_AMX)
+            CHECK(!strncmp(isa, "amx (oneDNN brg:avx512_core_amx", 31), "AMX: '%s'", isa);
+        else
+            CHECK(!strcmp(isa, "avx512"), "no AMX: our own kernels expected, '%s'", isa);
+        for (int m = 0; m < 2; m++) /* exact in bf16; int8: the weights are exact in q */
+            for (int n = 0; n < 4; n++) {
+                float s = 0;
+                for (int kk = 0; kk < 6; kk++)
+                    s += A[m * 6 + kk] * W[n * 6 + kk];
+                double tol = dt == GL_DTYPE_INT8 ? 0.02 * (fabs(s) + 1) : 0;
+                CHECK(fabs(C[m * 4 + n] - s) <= tol, "%s C[%d,%d] = %g, want %g", gl_dtype_name(dt),
+                      m, n, C[m * 4 + n], s);
+            }
+        gl_pool_free(pool);
+        gl_kernels_free(k);
+    }
+}
+
 int main(void) {
     unsetenv("GEOLABEL_ISA");
+    RUN(test_dnnl_default_needs_amx);
     RUN(test_dnnl_gemm_shapes);
     RUN(test_dnnl_knob);
     T_SUMMARY();

@@ -119,6 +119,21 @@ static void test_gemm_bf16_int8(void) {
     gl_kernels_free(k);
 }
 
+/* out [M,N] = A [M,K] W [N,K]^T + bias in doubles, rounded to float; returns max(1, max |out|). */
+static double ref_linear(const float *A, const float *W, const float *bias, int M, int N, int K,
+                         float *out) {
+    double scale = 1;
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double s = bias[n];
+            for (int kk = 0; kk < K; kk++)
+                s += (double)A[(size_t)m * K + kk] * W[(size_t)n * K + kk];
+            out[(size_t)m * N + n] = (float)s;
+            scale = fmax(scale, fabs(s));
+        }
+    return scale;
+}
+
 /* A weight stored BF16 is packed from its widened floats under its stored address, which is then
  * only a key (clip_bind): the bytes there are half-precision, not floats. A call with more rows
  * than the reserved scratch (M 37 > 5), or a weight wider than the reserve's max_k (K 1024 > 64),
@@ -143,15 +158,7 @@ static void test_packed_key_only(void) {
     }
     for (int i = 0; i < K; i++)
         lw[i] = 1.0f;
-    double scale = 1;
-    for (int m = 0; m < M; m++)
-        for (int n = 0; n < N; n++) {
-            double s = bias[n];
-            for (int kk = 0; kk < K; kk++)
-                s += (double)A[(size_t)m * K + kk] * widened[(size_t)n * K + kk];
-            ref[m * N + n] = (float)s;
-            scale = fmax(scale, fabs(s));
-        }
+    double scale = ref_linear(A, widened, bias, M, N, K, ref);
     const float *key = (const float *)(const void *)stored;
     for (gl_dtype dt = GL_DTYPE_F32; dt <= GL_DTYPE_INT8; dt++) {
         if (!supported(dt)) {
@@ -185,15 +192,7 @@ static void test_packed_key_only(void) {
                     C[i] = 7.0f;
                 gl_layer_norm_linear(pool, A, h, M, K, lw, lb, 1e-5f, &op, 1);
                 float *ref_ln = malloc(sizeof(float) * M * N);
-                double ln_scale = 1;
-                for (int m = 0; m < M; m++)
-                    for (int n = 0; n < N; n++) {
-                        double s = bias[n];
-                        for (int kk = 0; kk < K; kk++)
-                            s += (double)h[(size_t)m * K + kk] * widened[(size_t)n * K + kk];
-                        ref_ln[m * N + n] = (float)s;
-                        ln_scale = fmax(ln_scale, fabs(s));
-                    }
+                double ln_scale = ref_linear(h, widened, bias, M, N, K, ref_ln);
                 snprintf(what, sizeof what, "%s %s layer_norm_linear key-only M%d, order %d, t%d",
                          gl_kernels_isa(k), gl_dtype_name(dt), M, order, t);
                 CHECK_CLOSE(what, C, ref_ln, (size_t)M * N, tol * ln_scale, 0);
@@ -207,6 +206,13 @@ static void test_packed_key_only(void) {
                     nan += isnan(C[i]) != 0;
                 CHECK(nan == M * (N - 1), "%s %s: %d of %d outputs NaN for a wrong shape",
                       gl_kernels_isa(k), gl_dtype_name(dt), nan, M * (N - 1));
+                /* and it is kept as a failure the forward reports, once */
+                err = (gl_error){0};
+                CHECK(gl_kernels_take_failure(k, &err) != GL_OK &&
+                          strstr(err.msg, "packed as 48 x 1024 was called as 47 x 1024") &&
+                          !strchr(err.msg, '\n'),
+                      "failure: '%s'", err.msg);
+                CHECK(gl_kernels_take_failure(k, &err) == GL_OK, "the failure was not cleared");
                 free(W);
                 gl_pool_free(pool);
                 gl_kernels_free(k);
@@ -423,6 +429,40 @@ static int embed_all(gl_clip *c, float **img, int *n, float **txt, int *m, gl_er
     gl_npy_free(px);
     gl_npy_free(ids);
     return ok;
+}
+
+/* A oneDNN block that fails at run time (gl_kernels_test_hooks; in the product an allocation or a
+ * post-op oneDNN rejects) makes the forward fail with oneDNN's one line naming the model, not NaN
+ * embeddings or the NaN check's message; the next forward, without the failure, is whole again. */
+static void test_dnnl_failure_is_an_error(void) {
+    unsetenv("GEOLABEL_ISA");
+    if (!supported(GL_DTYPE_BF16) || !supported(GL_DTYPE_INT8))
+        SKIP("this CPU lacks AVX512-BF16 or AVX512-VNNI: no oneDNN path to fail");
+    setenv("GEOLABEL_GEMM", "dnnl", 1);
+    for (gl_dtype dt = GL_DTYPE_BF16; dt <= GL_DTYPE_INT8; dt++) {
+        gl_error err = {0};
+        gl_clip *c = load("clip-tiny-b32", 2, 4, dt, &err);
+        CHECK(c, "%s", err.msg);
+        if (!c) continue;
+        CHECK(strstr(gl_kernels_isa(c->kernels), "oneDNN"), "not oneDNN: %s",
+              gl_kernels_isa(c->kernels));
+        float *img = NULL, *txt = NULL;
+        int n = 0, m = 0;
+        gl_kernels_test_hooks(c->kernels, 0, 1);
+        int ok = embed_all(c, &img, &n, &txt, &m, &err);
+        CHECK(!ok && strstr(err.msg, "clip-tiny-b32: oneDNN: its ") &&
+                  strstr(err.msg, " did not run") && !strchr(err.msg, '\n'),
+              "%s: failing blocks gave '%s'", gl_dtype_name(dt), ok ? "success" : err.msg);
+        free(img), free(txt);
+        img = txt = NULL;
+        gl_kernels_test_hooks(c->kernels, 0, 0);
+        err = (gl_error){0};
+        ok = embed_all(c, &img, &n, &txt, &m, &err);
+        CHECK(ok, "%s: after the failure: %s", gl_dtype_name(dt), err.msg);
+        free(img), free(txt);
+        gl_clip_free(c);
+    }
+    unsetenv("GEOLABEL_GEMM");
 }
 
 /* Every ISA path, several batch sizes and thread counts, against transformers' embeddings. */
@@ -723,6 +763,7 @@ int main(void) {
     RUN(test_gemm_f32_every_isa);
     RUN(test_gemm_bf16_int8);
     RUN(test_packed_key_only);
+    RUN(test_dnnl_failure_is_an_error);
     RUN(test_attention_paths);
     RUN(test_layer_norm_linear);
     RUN(test_isa_variable);

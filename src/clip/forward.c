@@ -309,6 +309,9 @@ static gl_status encode_chunks(gl_clip *c, const float *pixels, const int32_t *i
             vision_forward(c, pixels + per_image * i, b, out);
         else
             s = text_forward(c, ids + (size_t)GL_CLIP_CONTEXT * i, b, out, err);
+        /* a GEMM that could not run left NaN rows: its own error, not the NaN check's */
+        if (!s && gl_kernels_take_failure(c->kernels, err))
+            s = gl_error_prefix(err, "%s: ", c->dir);
         if (!s) s = check_embeddings(c, out, i, b, names, pixels != NULL, err);
     }
     gl_blas_set_threads(blas_threads);

@@ -135,6 +135,10 @@ const char *gl_dnnl_impl(const gl_dnnl *d) {
     return d && d->impl[0] ? d->impl : NULL;
 }
 
+int gl_dnnl_worth(const char *impl) {
+    return impl && strstr(impl, "amx") != NULL;
+}
+
 gl_status gl_dnnl_reserve(gl_dnnl *d, int threads, int max_n, gl_error *err) {
     if (threads < 1) threads = 1;
     if (d->threads == threads && d->max_n >= max_n) return GL_OK;

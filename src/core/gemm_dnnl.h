@@ -36,6 +36,11 @@ void gl_dnnl_weight_free(gl_dnnl_weight *w);
 /* The implementation oneDNN chose for the first packed weight, e.g. "brg:avx512_core_amx". */
 const char *gl_dnnl_impl(const gl_dnnl *d);
 
+/* Whether oneDNN is worth running by default for implementation impl: only with AMX ("amx" in its
+ * name). On an AMX CPU whose OS denies the tiles to the process, oneDNN picks its AVX512-BF16/VNNI
+ * brgemm, which is slower than our own kernels: those run instead. */
+int gl_dnnl_worth(const char *impl);
+
 /* Per-thread state for threads pool threads and outputs up to max_n wide. */
 gl_status gl_dnnl_reserve(gl_dnnl *d, int threads, int max_n, gl_error *err);
 

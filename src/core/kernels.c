@@ -7,7 +7,9 @@
 #include "core/gemm_dnnl.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,8 +29,14 @@ struct gl_kernels {
     int32_t *act_zp;  /* [rows] */
     float *att;       /* per-thread attention scratch */
     size_t att_per_thread, rows, max_k;
-    int threads;            /* the reserve's thread count (0: not reserved yet) */
-    atomic_int said_misuse; /* a call that did not match its packed weight, said once */
+    int threads; /* the reserve's thread count (0: not reserved yet) */
+    /* A run-time failure (a oneDNN block that did not run, a call its packed weight cannot
+     * run): its rows are NaN, and failure holds the one line gl_kernels_take_failure hands on,
+     * written by the thread that set failed first (read after the pool job has joined). */
+    atomic_int failed;
+    char failure[192];
+    atomic_int said_dnnl; /* a weight oneDNN could not take (it runs on ours), said once */
+    int test_fail_dnnl;   /* gl_kernels_test_hooks: every oneDNN block fails */
     int use_dnnl;  /* bf16/int8 weights go to oneDNN (gemm_dnnl.c): AMX, or GEOLABEL_GEMM=dnnl */
     gl_dnnl *dnnl; /* created with the first such weight */
     char isa[96];  /* gl_kernels_isa's answer once oneDNN runs: "amx (oneDNN brg:...)" */
@@ -77,6 +85,28 @@ void gl_kernels_free(gl_kernels *k) {
 
 const char *gl_kernels_isa(const gl_kernels *k) {
     return k->isa[0] ? k->isa : gl_isa_name(k->cpu.isa);
+}
+
+/* The first failure of a job wins; later ones only add NaN rows. */
+static void kernels_fail(gl_kernels *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void kernels_fail(gl_kernels *k, const char *fmt, ...) {
+    if (atomic_exchange(&k->failed, 1)) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(k->failure, sizeof k->failure, fmt, ap);
+    va_end(ap);
+}
+
+gl_status gl_kernels_take_failure(gl_kernels *k, gl_error *err) {
+    if (!k || !atomic_load(&k->failed)) return GL_OK;
+    gl_status s = gl_fail(err, GL_ERR_INTERNAL, "%s", k->failure);
+    atomic_store(&k->failed, 0);
+    return s;
+}
+
+void gl_kernels_test_hooks(gl_kernels *k, int default_dnnl, int fail_dnnl) {
+    if (default_dnnl && !k->use_dnnl && k->cpu.bf16 && k->cpu.vnni) k->use_dnnl = 1;
+    k->test_fail_dnnl = fail_dnnl;
 }
 
 gl_status gl_kernels_supports(const gl_kernels *k, gl_dtype dtype, gl_error *err) {
@@ -244,24 +274,39 @@ static gl_status pack_weight(gl_kernels *k, const float *key, const float *W, in
             free(p->data); /* the quantised weights live on in oneDNN's copy only */
             p->data = NULL;
         }
-        if (!s) s = insert(k, p, err);
-        if (!s) s = grow_scratch(k, err);
-        if (!s && !k->isa[0])
-            snprintf(k->isa, sizeof k->isa, "%s (oneDNN %s)", gl_isa_name(k->cpu.isa),
-                     gl_dnnl_impl(k->dnnl));
-        if (!s || k->use_dnnl > 1) {
-            if (s) packed_free(p);
-            return s;
+        /* by default (AMX), oneDNN stays only if it runs AMX: see gl_dnnl_worth */
+        const char *impl = gl_dnnl_impl(k->dnnl);
+        int keep = s || k->use_dnnl > 1 || gl_dnnl_worth(impl);
+        if (keep) {
+            if (!s) s = insert(k, p, err);
+            if (!s) s = grow_scratch(k, err);
+            if (!s && !k->isa[0])
+                snprintf(k->isa, sizeof k->isa, "%s (oneDNN %s)", gl_isa_name(k->cpu.isa), impl);
+            if (!s || k->use_dnnl > 1) {
+                if (s) packed_free(p);
+                return s;
+            }
+            /* by default, a weight oneDNN cannot take runs on our kernels, said once */
+            if (!atomic_exchange(&k->said_dnnl, 1))
+                gl_log(GL_LOG_WARN, "%s; using geolabel's own kernels for it",
+                       err ? err->msg : "oneDNN");
+            if (err) *err = (gl_error){0};
+        } else {
+            gl_log(GL_LOG_WARN,
+                   "oneDNN runs %s here, not AMX (does the OS deny the AMX tiles to this "
+                   "process?); using geolabel's own AVX-512 kernels, which are faster then",
+                   impl);
         }
-        /* by default (AMX), a weight oneDNN cannot take runs on our kernels, said once */
-        static atomic_int warned;
-        if (!atomic_exchange(&warned, 1))
-            gl_log(GL_LOG_WARN, "%s; using geolabel's own kernels for it",
-                   err ? err->msg : "oneDNN");
-        if (err) *err = (gl_error){0};
         gl_dnnl_weight_free(p->dnnl);
         free(p->scale), free(p->colsum);
         p->dnnl = NULL, p->scale = NULL, p->colsum = NULL;
+        if (!keep) { /* the first weight decided: every weight runs on ours, at avx512 */
+            gl_dnnl_free(k->dnnl);
+            k->dnnl = NULL;
+            k->use_dnnl = 0;
+            k->cpu.isa = p->isa = GL_ISA_AVX512;
+            k->cpu.amx = 0;
+        }
     }
     p->data = alloc64(elems * esize);
     int8_t *tmp_q = NULL;
@@ -401,7 +446,7 @@ typedef struct {
     const gl_packed **packed; /* per op, NULL for BLAS */
     gl_qact qa;               /* the shared prepared A (all prepared ops share one A) */
     const gl_linear_op *qop;  /* an op whose A was prepared (quantised or padded) */
-    const gl_kernels *k;
+    gl_kernels *k;
     int n_ops, parts, threads;
 } linear_job;
 
@@ -471,8 +516,8 @@ static void int8_rows(const linear_job *j, const gl_linear_op *o, const gl_packe
 
 /* oneDNN's share: whole row blocks (gl_dnnl_blocks) per part. A block oneDNN cannot run (every
  * block height was tried when the weight was packed, so only a failed allocation or a post-op it
- * rejects) has nothing else to run on, since the float weight is gone: its rows become NaN, which
- * the towers report as an error naming the input, with one warning line saying why. */
+ * rejects) has nothing else to run on, since the float weight is gone: its rows become NaN and
+ * the failure is kept for gl_kernels_take_failure, which the towers turn into an error. */
 static void dnnl_rows(const linear_job *j, const gl_linear_op *o, const gl_packed *w, int part,
                       int thread) {
     int rows, nb = gl_dnnl_blocks(o->M, j->threads, &rows);
@@ -480,15 +525,14 @@ static void dnnl_rows(const linear_job *j, const gl_linear_op *o, const gl_packe
     for (int b = b0; b < b1; b++) {
         int r0 = b * rows, r1 = r0 + rows < o->M ? r0 + rows : o->M;
         const int32_t *s32 = NULL;
-        if (!gl_dnnl_gemm(j->k->dnnl, w->dnnl, j->qa.data, r0, r1, o->bias, o->C, o->ldc,
+        if (!j->k->test_fail_dnnl &&
+            !gl_dnnl_gemm(j->k->dnnl, w->dnnl, j->qa.data, r0, r1, o->bias, o->C, o->ldc,
                           o->accumulate, o->act, thread, &s32)) {
             if (s32) int8_rows(j, o, w, r0, r1, s32);
             continue;
         }
-        static atomic_int warned;
-        if (!atomic_exchange(&warned, 1))
-            gl_log(GL_LOG_WARN, "oneDNN: no %s matmul of %d rows for a %d x %d weight",
-                   gl_dtype_name(w->dtype), r1 - r0, o->N, o->K);
+        kernels_fail(j->k, "oneDNN: its %s matmul of %d rows for a %d x %d weight did not run",
+                     gl_dtype_name(w->dtype), r1 - r0, o->N, o->K);
         for (int r = r0; r < r1; r++)
             for (int n = 0; n < o->N; n++)
                 o->C[(size_t)r * o->ldc + n] = NAN;
@@ -613,15 +657,14 @@ static void linear_run(gl_pool *pool, const gl_linear_op *ops, int n_ops, const 
 }
 
 /* An op whose shape is not its packed weight's (or with no scratch reserved) has nothing
- * correct to run on: its output rows become NaN, which the towers turn into an error naming the
- * input, and one error line says why (once per kernels). */
+ * correct to run on: its output rows become NaN and the failure is kept for
+ * gl_kernels_take_failure, which the towers turn into an error. */
 static void linear_refuse(gl_kernels *k, const gl_linear_op *o, const gl_packed *w) {
-    if (!atomic_exchange(&k->said_misuse, 1))
-        gl_log(GL_LOG_WARN,
-               "kernels: the %s weight packed as %d x %d was called as %d x %d with %d rows%s "
-               "(a programming error); its output is NaN",
-               gl_dtype_name(w->dtype), w->N, w->K, o->N, o->K, o->M,
-               k->rows ? "" : " before any scratch was reserved");
+    kernels_fail(k,
+                 "kernels: the %s weight packed as %d x %d was called as %d x %d with %d rows%s "
+                 "(a programming error); nothing was computed",
+                 gl_dtype_name(w->dtype), w->N, w->K, o->N, o->K, o->M,
+                 k->rows ? "" : " before any scratch was reserved");
     for (int r = 0; r < o->M; r++)
         for (int n = 0; n < o->N; n++)
             o->C[(size_t)r * o->ldc + n] = NAN;

@@ -18,6 +18,14 @@ void gl_kernels_free(gl_kernels *k);
 /* Whether this CPU level runs dtype's kernels; else an error naming what is missing. */
 gl_status gl_kernels_supports(const gl_kernels *k, gl_dtype dtype, gl_error *err);
 const char *gl_kernels_isa(const gl_kernels *k); /* "avx2", "avx512", "amx" */
+/* A GEMM that could not run since the last call (a oneDNN block that failed, a call whose shape
+ * is not its packed weight's) left NaN rows: GL_OK when there was none, else the first one's line
+ * in err; clears it. The towers ask after every batch. */
+gl_status gl_kernels_take_failure(gl_kernels *k, gl_error *err);
+/* Tests only, never set by the product: default_dnnl makes an AVX512-BF16/VNNI CPU offer bf16 and
+ * int8 weights to oneDNN as an AMX machine does by default (kept only if oneDNN runs AMX);
+ * fail_dnnl makes every oneDNN block fail at run time. Before packing. */
+void gl_kernels_test_hooks(gl_kernels *k, int default_dnnl, int fail_dnnl);
 /* Packs W [N,K] (out,in) once for dtype. W must stay valid while k lives (it is the key). */
 gl_status gl_kernels_pack(gl_kernels *k, const float *W, int N, int K, gl_dtype dtype,
                           gl_error *err);
@@ -46,7 +54,7 @@ gl_status gl_kernels_reserve(gl_kernels *k, size_t rows, int max_k, int max_toke
  * weight never goes to BLAS (its address may be only a key to half-precision bytes): more rows
  * than the reserve run in chunks of the reserved rows (the same numbers), and a call whose N or
  * K is not the packed weight's, or a bf16/int8 call before any reserve, is a programming error
- * that fills C [M,N] with NaN (the towers report NaN embeddings as errors) and logs one line. */
+ * that fills C [M,N] with NaN and is kept for gl_kernels_take_failure. */
 void gl_linear(gl_pool *pool, int M, int N, int K, const float *A, int lda, const float *W,
                const float *bias, float *C, int ldc, int accumulate, gl_act act);
 
