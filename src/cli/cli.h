@@ -33,7 +33,10 @@ int cli_parse_int(const char *cmd, const char *opt, const char *value, int min, 
  * Adding an option: put a row in your command's struct option table (an id >= CLI_O_LOCAL, or a
  * letter). An option two commands share is spelled once: add it to CLI_SHARED_OPTIONS (name,
  * value name, help with its default) and list CLI_OPT(ID) in each command's table; print its help
- * with cli_help(fp, CLI_O_ID), so names, defaults and help agree across commands. */
+ * with cli_help(fp, CLI_O_ID), so names, defaults and help agree across commands. A whole-number
+ * shared option is checked by cli_parse_shared_int (its limits in one place). An option that means
+ * something else keeps its own row and says so in its help (train's --batch, model's stored
+ * --dtype). tests/cli/cli_help.sh reads these tables: every row must appear in the --help. */
 /* --progress-interval SECONDS (or =SECONDS), taken anywhere like -v: argv[0] is the candidate.
  * Returns the arguments it used (0: not this option), or -1 after a usage error. */
 int cli_progress_option(const char *cmd, int argc, char **argv);
