@@ -1267,9 +1267,10 @@ gl_status gl_hdata_write_targets(const char *data_path, const char *out_csv, lon
  * the data set's format to out_jsonl. Ids already in out_jsonl are skipped (resume); a partial last
  * line left by a crash is cut off first; each batch is flushed and fsync'ed, so a crash loses at
  * most the batch in flight. shard (NULL: every row) keeps the rows whose image path it owns.
- * model_hash (NULL: not wanted) gets the model's gl_clip_model_hash, for the run manifest; when
- * out_jsonl's manifest (gl_run_manifest_path) records another model_hash, the build is refused
- * before any row: its rows would mix two models' embeddings. */
+ * model_hash (NULL: not wanted) gets the model's gl_clip_model_hash. Sharded or not, out_jsonl's
+ * manifest (gl_run_manifest_path) records the model's hash and compute dtype before the first row
+ * is appended; when it records another model_hash or compute_dtype for rows already there, the
+ * build is refused before any row: its rows would mix two models' embeddings. */
 gl_status gl_hdata_build(const char *model, const gl_clip_params *clip_params, const char *meta_csv,
                          const char *out_jsonl, const gl_shard *shard, long *n_new, long *n_skipped,
                          char model_hash[40], gl_error *err);
@@ -1371,7 +1372,8 @@ gl_merge_params gl_merge_default_params(void);
 /* "<output>.manifest.json": where a run's manifest sits beside its output. malloc'ed. */
 char *gl_run_manifest_path(const char *output);
 /* The manifest of a command without a run journal (embed, locate, predict, dataset build), for
- * merge: command, model_hash, options, shard and inputs (run/shard_manifest.c). */
+ * merge: command, model_hash, options, shard (left out when shard.count is 0: dataset build
+ * records its model unsharded too) and inputs (run/shard_manifest.c). */
 typedef struct {
     const char *command;        /* "embed", "locate", "predict", "dataset build" */
     const char *model_hash;     /* gl_clip_model_hash, or NULL */

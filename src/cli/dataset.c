@@ -20,7 +20,10 @@ static void usage(FILE *fp) {
         "id\n"
         "         is already in the output are skipped, so an interrupted build resumes; rows are\n"
         "         appended and flushed one batch at a time (a crash loses at most the batch in "
-        "flight)\n");
+        "flight);\n"
+        "         OUT.manifest.json records the model's hash and --dtype before the first row, and "
+        "a\n"
+        "         resume with another model or dtype is refused\n");
     cli_help(fp, CLI_O_DATA);
     cli_help(fp, CLI_O_CLIP_DIM);
     cli_help(fp, CLI_O_JSON);
@@ -102,8 +105,8 @@ static int run_build(const char *model, const char *meta, const char *out, gl_cl
     gl_error err = {0};
     long added, skipped;
     shard->uses_clip = 1, shard->dtype = cp.dtype; /* the manifest's compute_dtype */
-    if (gl_hdata_build(model, &cp, meta, out, &shard->shard, &added, &skipped,
-                       shard->shard.count > 0 ? shard->model_hash : NULL, &err))
+    if (gl_hdata_build(model, &cp, meta, out, &shard->shard, &added, &skipped, shard->model_hash,
+                       &err))
         return cli_report(&err);
     fprintf(stderr, "geolabel dataset build: %ld rows added, %ld already present\n", added,
             skipped);

@@ -177,19 +177,42 @@ static long count_rows(const char *meta) {
     return n;
 }
 
-/* The model that wrote out_jsonl's rows, from its manifest, must be this one. */
-static gl_status same_model(gl_clip *clip, const char *out_jsonl, char model_hash[40],
-                            gl_error *err) {
+/* The model (and compute dtype) that wrote out_jsonl's rows, from its manifest, must be this one.
+ * An output without that record gets it now, before a row is appended, so a run killed part way
+ * is checked on resume like a finished one; rows (n_rows) that predate the record are taken as
+ * this model's, with a warning. The manifest is the one a shard's run completes
+ * (gl_shard_manifest_write): command, model_hash, compute_dtype, shard. */
+static gl_status same_model(gl_clip *clip, const char *out_jsonl, const gl_shard *shard,
+                            size_t n_rows, char model_hash[40], gl_error *err) {
     char *mpath = gl_run_manifest_path(out_jsonl);
     if (!mpath) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", out_jsonl);
-    gl_manifest *m = access(mpath, F_OK) == 0 ? gl_manifest_load(mpath, err) : NULL;
-    gl_status st = m || access(mpath, F_OK) != 0 ? GL_OK : err->code;
+    gl_manifest *m = n_rows && access(mpath, F_OK) == 0 ? gl_manifest_load(mpath, err) : NULL;
+    gl_status st = m || !n_rows || access(mpath, F_OK) != 0 ? GL_OK : err->code;
     const char *had = m ? gl_manifest_get(m, "model_hash") : NULL;
-    const char *have = st || (!had && !model_hash) ? NULL : gl_clip_model_hash(clip);
+    const char *had_dtype = m ? gl_manifest_get(m, "compute_dtype") : NULL;
+    const char *have = st ? NULL : gl_clip_model_hash(clip);
+    const char *dtype = gl_dtype_name(gl_clip_dtype(clip, 1));
     if (!st && had && strcmp(had, have))
         st = gl_fail(err, GL_ERR_ARG,
                      "%s: its rows were embedded by another model (hash %s in %s, this one %s)",
                      out_jsonl, had, mpath, have);
+    /* a record without compute_dtype predates --dtype: f32 */
+    if (!st && had && strcmp(had_dtype ? had_dtype : "f32", dtype))
+        st = gl_fail(err, GL_ERR_ARG,
+                     "%s: its rows were embedded in compute dtype %s (%s), this run computes %s",
+                     out_jsonl, had_dtype ? had_dtype : "f32", mpath, dtype);
+    if (!st && !had) {
+        if (n_rows)
+            gl_log(GL_LOG_WARN,
+                   "%s: no record of the model that embedded its %zu rows (%s): taken as this "
+                   "one's, %s",
+                   out_jsonl, n_rows, mpath, have);
+        gl_shard_record rec = {.command = "dataset build",
+                               .model_hash = have,
+                               .compute_dtype = dtype,
+                               .shard = shard ? *shard : (gl_shard){0}};
+        st = gl_shard_manifest_write(out_jsonl, &rec, err);
+    }
     if (!st && model_hash) snprintf(model_hash, 40, "%s", have);
     gl_manifest_free(m);
     free(mpath);
@@ -214,7 +237,7 @@ gl_status gl_hdata_build(const char *model, const gl_clip_params *clip_params, c
             s = gl_fail(err, GL_ERR_FORMAT, "%s: no '%s' column (need id,path,e1,n1,e2,n2)",
                         meta_csv, names[k]);
     if (!s && !(clip = gl_clip_load(model, clip_params, err))) s = err->code;
-    if (!s) s = same_model(clip, out_jsonl, model_hash, err);
+    if (!s) s = same_model(clip, out_jsonl, shard, ids.n, model_hash, err);
     if (!s && !(emb = malloc(sizeof(float) * BUILD_BATCH * (size_t)gl_clip_projection_dim(clip))))
         s = gl_fail(err, GL_ERR_NOMEM, "dataset build: out of memory");
     if (!s && !(out = fopen(out_jsonl, "ab")))

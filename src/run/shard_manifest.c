@@ -95,7 +95,7 @@ gl_status gl_shard_manifest_write(const char *output, const gl_shard_record *r, 
         st = set_cjson(m, "options", opts, err);
     else
         cJSON_Delete(opts);
-    if (!st) st = gl_manifest_set_shard(m, &r->shard, err);
+    if (!st && r->shard.count > 0) st = gl_manifest_set_shard(m, &r->shard, err);
     if (!st && r->inputs)
         st = gl_manifest_set_inputs(m, r->inputs, r->ordinals, r->n_inputs, r->total, r->digest,
                                     err);
