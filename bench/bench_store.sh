@@ -76,15 +76,18 @@ for n in sorted({100000, rows}):
     db.close()
 PYEOF
 size=$(stat -c %s "$WORK/syn$ROWS.gpkg")
+# wall and CPU (user + sys) seconds per run: one run's wall time moves by more than a code change
+# does, so the spread and the CPU time are printed beside the median
+TIMEFORMAT='%R %U %S'
 for r in $(seq "$RUNS"); do
   sync
-  s=$(date +%s.%N)
-  "$G" -q label --from-index "$WORK/syn$ROWS.gpkg" --model "$MODEL" --classes "$WORK/classes.txt" \
-    --threads 2 -o "$WORK/rel.csv"
-  e=$(date +%s.%N)
-  echo "$e - $s" | bc
-done | median > "$WORK/relabel"
-echo "| label --from-index, $ROWS rows, 10 classes, to CSV (s, whole command) | $(cat "$WORK/relabel") |"
+  { time "$G" -q label --from-index "$WORK/syn$ROWS.gpkg" --model "$MODEL" \
+    --classes "$WORK/classes.txt" --threads 2 -o "$WORK/rel.csv"; } 2>&1 | tail -n 1
+done > "$WORK/relabel.runs"
+wall=$(awk '{print $1}' "$WORK/relabel.runs" | median)
+spread=$(awk '{print $1}' "$WORK/relabel.runs" | sort -g | sed -n '1p;$p' | paste -sd-)
+cpu=$(awk '{print $2 + $3}' "$WORK/relabel.runs" | median)
+echo "| label --from-index, $ROWS rows, 10 classes, to CSV (s, whole command: median [min-max]; CPU s) | $wall [$spread]; CPU $cpu |"
 for n in 100000 "$ROWS"; do
   for r in $(seq "$RUNS"); do
     "$G" search --index "$WORK/syn$n.gpkg" --tile 1 --top 10 --threads 2 -o "$WORK/hits.csv" 2>&1 |

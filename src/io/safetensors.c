@@ -302,14 +302,18 @@ static uint64_t mix64(uint64_t x) {
  * differently. Not cryptographic: it keys caches, it does not authenticate. */
 static void digest_block(const unsigned char *p, size_t n, uint64_t lane[4]) {
     const uint64_t k = 0x9e3779b97f4a7c15ULL;
+    /* The lanes in locals: through lane[] every step stored and reloaded them (p's bytes may
+     * alias them), 2.5x the instructions of the whole-file digest this replaced. */
+    uint64_t l[4] = {lane[0], lane[1], lane[2], lane[3]};
     for (size_t i = 0; i + 32 <= n; i += 32) {
         for (int j = 0; j < 4; j++) {
             uint64_t w;
             memcpy(&w, p + i + 8 * j, 8);
-            lane[j] = (lane[j] ^ w) * k;
-            lane[j] = lane[j] << 31 | lane[j] >> 33;
+            l[j] = (l[j] ^ w) * k;
+            l[j] = l[j] << 31 | l[j] >> 33;
         }
     }
+    memcpy(lane, l, sizeof l);
 }
 
 /* Blocks of the digest between releases: a multiple of the 32-byte step, so the result does
