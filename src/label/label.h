@@ -106,7 +106,8 @@ gl_status gl_zeroshot_leaf_probs(gl_zeroshot *zs, const float *emb, int n_views,
  * with gl_class_tree_free and gl_zeroshot_free. (label_run.c) */
 gl_status gl_label_zeroshot(gl_clip *clip, const gl_label_params *p, gl_class_node **tree,
                             int *hierarchical, gl_zeroshot **zs, gl_error *err);
-/* `label --from-index`: p->from_index's tiles labelled with clip's text tower only. (relabel.c) */
+/* `label --from-index`: p->from_index's tiles (p->shard's only) labelled with clip's text tower
+ * only; the manifest lists the inputs labelled, so shards merge like label's. (relabel.c) */
 gl_status gl_label_from_index(gl_clip *clip, const gl_label_params *p, const char *output,
                               gl_label_summary *summary, gl_error *err);
 

@@ -1,6 +1,6 @@
-/* relabel.c: `label --from-index`: the tiles of an index labelled again with new classes, prompts
- * or hierarchy, running only the text tower; rows leave in the index's order to any label output,
- * with the run manifest beside it. */
+/* relabel.c: `label --from-index`: the tiles of an index (or a shard's share of them) labelled
+ * again with new classes, prompts or hierarchy, running only the text tower; rows leave in the
+ * index's order to any label output, with the run manifest beside it. */
 #include "label/index.h"
 
 #include <math.h>
@@ -37,6 +37,13 @@ typedef struct {
     float *probs, *emb;
     const char *mode;
 } relabel_ctx;
+
+/* Whether the run's shard (--shard, or the scheduler's) owns t: its input, or split by tile its
+ * (row, col), keyed as label keys them, so shards of a relabel merge like label's. */
+static int owns(const gl_shard *s, const gl_index_tile *t) {
+    return gl_shard_owns_input(s, t->input) &&
+           gl_shard_owns_tile(s, t->input, t->row.row, t->row.col);
+}
 
 /* Fills the label fields of t's row (buffers tree and top3 hold what the row points to). */
 static gl_status classify(relabel_ctx *c, gl_index_tile *t, char *tree, size_t tree_cap, char *top3,
@@ -94,6 +101,7 @@ typedef struct {
 typedef struct {
     relabel_ctx *c;
     const gl_index *ix;
+    const gl_shard *shard;
     const gl_scene_grid *grids;
     int n_grids;
     row_batch b[2];
@@ -166,6 +174,7 @@ static void *reader(void *arg) {
         int stop = pl->stop;
         pthread_mutex_unlock(&pl->mu);
         if (stop) break;
+        if (!pending && !owns(pl->shard, &t)) continue; /* another shard's */
         if (!pending) {
             if (!(t.row.grid = grid_of(pl->grids, pl->n_grids, t.input_id)))
                 st = gl_fail(&pl->err, GL_ERR_FORMAT, "%s: tile %ld belongs to no input",
@@ -197,10 +206,10 @@ static void *reader(void *arg) {
     return NULL;
 }
 
-static gl_status relabel_rows(relabel_ctx *c, const gl_index *ix, const gl_scene_grid *grids,
-                              int n_grids, gl_label_writer *w, gl_label_summary *sum,
-                              gl_error *err) {
-    pipeline pl = {.c = c, .ix = ix, .grids = grids, .n_grids = n_grids};
+static gl_status relabel_rows(relabel_ctx *c, const gl_index *ix, const gl_shard *shard,
+                              const gl_scene_grid *grids, int n_grids, gl_label_writer *w,
+                              gl_label_summary *sum, gl_error *err) {
+    pipeline pl = {.c = c, .ix = ix, .shard = shard, .grids = grids, .n_grids = n_grids};
     gl_status st = GL_OK;
     for (int k = 0; k < 2 && !st; k++) {
         pl.b[k].arena = malloc(ARENA_BYTES);
@@ -249,9 +258,11 @@ static gl_status relabel_rows(relabel_ctx *c, const gl_index *ix, const gl_scene
 }
 
 /* The output's manifest: label's for these classes and prompts, with what the index fixed (how
- * its tiles were cut and read) and where they came from. */
+ * its tiles were cut and read), where they came from, and the inputs labelled: the index's, or
+ * the shard's with their places among them (what merge checks a shard's coverage by). */
 static gl_status write_manifest(gl_clip *clip, const gl_label_params *p, const gl_index *ix,
-                                const char *output, gl_error *err) {
+                                const gl_scene_grid *grids, int n_grids, const char *output,
+                                gl_error *err) {
     gl_manifest *m = gl_label_manifest(clip, p, err);
     gl_status st = m ? GL_OK : err->code;
     const char *fixed[] = {"tiling", "bands", "stretch", "tta"};
@@ -262,6 +273,21 @@ static gl_status write_manifest(gl_clip *clip, const gl_label_params *p, const g
     if (!st) st = gl_manifest_set(m, "from_index", p->from_index, err);
     /* The tiles' dtype; compute_dtype is this run's (only the text tower runs here). */
     if (!st) st = gl_manifest_set(m, "index_compute_dtype", gl_index_compute_dtype(ix), err);
+    const char **keys = st ? NULL : malloc(((size_t)n_grids + 1) * sizeof *keys);
+    long *ordinals = keys ? malloc(((size_t)n_grids + 1) * sizeof *ordinals) : NULL;
+    if (!st && !ordinals) st = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", output);
+    int kept = 0;
+    char digest[65];
+    for (int i = 0; !st && i < n_grids; i++) {
+        keys[i] = grids[i].input;
+        if (gl_shard_owns_input(&p->shard, grids[i].input)) ordinals[kept++] = i;
+    }
+    if (!st) gl_inputs_digest(keys, n_grids, digest);
+    for (int i = 0; !st && i < kept; i++)
+        keys[i] = grids[ordinals[i]].input;
+    if (!st) st = gl_manifest_set_inputs(m, keys, ordinals, kept, n_grids, digest, err);
+    free(keys);
+    free(ordinals);
     char *path = st ? NULL : gl_run_manifest_path(output);
     if (!st && !path) st = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", output);
     if (!st) st = gl_manifest_write(m, path, err);
@@ -306,13 +332,15 @@ gl_status gl_label_from_index(gl_clip *clip, const gl_label_params *p, const cha
     for (int i = 0; !st && i < n_grids; i++) /* a GPKG's CRS is chosen from all of them */
         st = gl_label_writer_expect_crs(w, grids[i].crs_wkt, err);
     if (!st) st = gl_label_writer_classes(w, &q, c.leaves, c.n_leaves, c.hier, err);
-    if (!st) st = relabel_rows(&c, ix, grids, n_grids, w, &sum, err);
+    if (!st) st = relabel_rows(&c, ix, &p->shard, grids, n_grids, w, &sum, err);
     if (!st)
         st = gl_label_writer_commit(w, err);
     else
         gl_label_writer_abort(w);
-    if (!st) st = write_manifest(clip, p, ix, output, err);
-    sum.inputs = sum.labelled = n_grids;
+    if (!st) st = write_manifest(clip, p, ix, grids, n_grids, output, err);
+    for (int i = 0; i < n_grids; i++)
+        sum.inputs += gl_shard_owns_input(&p->shard, grids[i].input);
+    sum.labelled = sum.inputs;
     snprintf(sum.index_compute_dtype, sizeof sum.index_compute_dtype, "%s",
              gl_index_compute_dtype(ix));
     sum.seconds = gl_now_seconds() - t0;
