@@ -848,6 +848,11 @@ gl_status gl_manifest_set_inputs(gl_manifest *m, const char *const *inputs, cons
                                  int n, long total, const char *digest, gl_error *err);
 /* The sha256 (hex) of an input list in order, each path with its NUL; "" if OpenSSL fails. */
 void gl_inputs_digest(const char *const *inputs, int n, char hex[65]);
+/* A shard's share of a run's input list: the places (0-based, ascending) of the inputs[0..n) that
+ * s owns (gl_shard_owns_input) into ordinals (room for n), and the whole list's gl_inputs_digest
+ * into hex, as a shard's manifest records them. Returns how many s owns. */
+int gl_shard_pick_inputs(const gl_shard *s, const char *const *inputs, int n, long *ordinals,
+                         char hex[65]);
 
 /* A journal is the append-only file a long run writes as it goes (`label` keeps OUT.journal):
  * its manifest, then units (one per input) of records, each unit closed by an end mark and

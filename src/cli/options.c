@@ -418,13 +418,9 @@ int cli_shard_head(cli_shard *o, const gl_head *h) {
 }
 
 int cli_shard_keep(cli_shard *o, char **items, int n, long *ordinals) {
-    gl_inputs_digest((const char *const *)items, n, o->digest);
-    int kept = 0;
-    for (int i = 0; i < n; i++) {
-        if (!gl_shard_owns_input(&o->shard, items[i])) continue;
-        items[kept] = items[i];
-        ordinals[kept++] = i;
-    }
+    int kept = gl_shard_pick_inputs(&o->shard, (const char *const *)items, n, ordinals, o->digest);
+    for (int i = 0; i < kept; i++) /* ordinals ascend, so each item moves down or stays */
+        items[i] = items[ordinals[i]];
     return kept;
 }
 

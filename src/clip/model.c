@@ -93,6 +93,9 @@ static gl_status bind_find(gl_clip *c, const char *name, const int64_t *want, in
     return GL_OK;
 }
 
+/* The one tensor read in the file's format by the forward (bind_token_table), never widened. */
+static const char TOKEN_TABLE[] = "text_model.embeddings.token_embedding.weight";
+
 /* The token embedding stays in the file's format (F32, F16 or BF16, the mapping itself): a
  * forward reads only its texts' rows, widened as it reads them (clip_token_row), so an F16 file
  * keeps no widened copy of the whole table (49408 x 512 floats, 97 MB, for ViT-B/32). Checked
@@ -114,11 +117,7 @@ static gl_status bind_token_table(gl_clip *c, const char *name, int vocab, int d
             memcpy(buf, from, n * 4);
         else
             gl_st_widen(t->dtype, from, n, buf);
-        long bad = gl_first_nonfinite(buf, n);
-        if (bad >= 0)
-            s = gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' holds %s at element %zu",
-                        clip_source_tensor_file(c->src, t), name,
-                        isnan(buf[bad]) ? "NaN" : "an infinity", at + (size_t)bad);
+        s = gl_check_finite_block(clip_source_tensor_file(c->src, t), name, buf, n, at, err);
     }
     free(buf);
     clip_source_release(c->src, t->data, t->nbytes);
@@ -256,9 +255,7 @@ static gl_status bind_weights(gl_clip *c, gl_error *err) {
     bind_layers(&bd, "vision_model", v, vw->layers);
     clip_text_weights *tw = &c->txt;
     const char *te = "text_model.embeddings.";
-    if (!bd.s)
-        bd.s = bind_token_table(c, "text_model.embeddings.token_embedding.weight", t->vocab_size,
-                                t->hidden, tw, err);
+    if (!bd.s) bd.s = bind_token_table(c, TOKEN_TABLE, t->vocab_size, t->hidden, tw, err);
     BIND(&bd, tw->pos_emb, te, "position_embedding.weight", t->max_positions, t->hidden);
     BIND(&bd, tw->final_ln_w, "text_model.", "final_layer_norm.weight", t->hidden);
     BIND(&bd, tw->final_ln_b, "text_model.", "final_layer_norm.bias", t->hidden);
@@ -290,7 +287,7 @@ static gl_status open_weights(gl_clip *c, gl_error *err) {
     size_t total = 0;
     for (int i = 0; i < c->src->n_tensors; i++)
         if (needs_widening(&c->src->tensors[i]) && !is_packed(c->src->tensors[i].name) &&
-            strcmp(c->src->tensors[i].name, "text_model.embeddings.token_embedding.weight"))
+            strcmp(c->src->tensors[i].name, TOKEN_TABLE))
             total += c->src->tensors[i].count;
     c->packed_src = calloc((size_t)c->src->n_tensors + 1, sizeof *c->packed_src);
     if (!c->packed_src) return gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", c->src->weights);

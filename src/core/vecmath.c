@@ -63,10 +63,15 @@ long gl_first_nonfinite(const float *x, size_t n) {
     return -1;
 }
 
-gl_status gl_check_finite_tensor(const char *file, const char *name, const float *x, size_t n,
-                                 gl_error *err) {
+gl_status gl_check_finite_block(const char *file, const char *name, const float *x, size_t n,
+                                size_t first, gl_error *err) {
     long at = gl_first_nonfinite(x, n);
     if (at < 0) return GL_OK;
-    return gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' holds %s at element %ld", file, name,
-                   isnan(x[at]) ? "NaN" : "an infinity", at);
+    return gl_fail(err, GL_ERR_FORMAT, "%s: tensor '%s' holds %s at element %zu", file, name,
+                   isnan(x[at]) ? "NaN" : "an infinity", first + (size_t)at);
+}
+
+gl_status gl_check_finite_tensor(const char *file, const char *name, const float *x, size_t n,
+                                 gl_error *err) {
+    return gl_check_finite_block(file, name, x, n, 0, err);
 }

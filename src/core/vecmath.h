@@ -18,5 +18,9 @@ long gl_first_nonfinite(const float *x, size_t n);
  * (or an infinity) for the first bad value, else GL_OK. */
 gl_status gl_check_finite_tensor(const char *file, const char *name, const float *x, size_t n,
                                  gl_error *err);
+/* The same for a block x[0..n) of a tensor read a block at a time, whose first value is the
+ * tensor's element first: the message names the element in the whole tensor. */
+gl_status gl_check_finite_block(const char *file, const char *name, const float *x, size_t n,
+                                size_t first, gl_error *err);
 
 #endif

@@ -278,13 +278,11 @@ static gl_status write_manifest(gl_clip *clip, const gl_label_params *p, const g
     if (!st && !ordinals) st = gl_fail(err, GL_ERR_NOMEM, "%s: out of memory", output);
     int kept = 0;
     char digest[65];
-    for (int i = 0; !st && i < n_grids; i++) {
+    for (int i = 0; !st && i < n_grids; i++)
         keys[i] = grids[i].input;
-        if (gl_shard_owns_input(&p->shard, grids[i].input)) ordinals[kept++] = i;
-    }
-    if (!st) gl_inputs_digest(keys, n_grids, digest);
-    for (int i = 0; !st && i < kept; i++)
-        keys[i] = grids[ordinals[i]].input;
+    if (!st) kept = gl_shard_pick_inputs(&p->shard, keys, n_grids, ordinals, digest);
+    for (int i = 0; i < kept; i++) /* ordinals ascend, so each key moves down or stays */
+        keys[i] = keys[ordinals[i]];
     if (!st) st = gl_manifest_set_inputs(m, keys, ordinals, kept, n_grids, digest, err);
     free(keys);
     free(ordinals);

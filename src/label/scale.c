@@ -43,20 +43,19 @@ gl_status gl_inputs_add_stac(gl_input_list *l, const char *src, const char *asse
 
 gl_status gl_inputs_shard(gl_input_list *l, const gl_shard *s, gl_error *err) {
     l->total = l->n;
-    gl_inputs_digest((const char *const *)l->paths, l->n, l->digest);
     free(l->ordinal);
     if (!(l->ordinal = malloc(((size_t)l->n + 1) * sizeof *l->ordinal)))
         return gl_fail(err, GL_ERR_NOMEM, "inputs: out of memory");
-    int kept = 0;
-    for (int i = 0; i < l->n; i++) {
-        if (!gl_shard_owns_input(s, l->paths[i])) {
-            free(l->paths[i]);
-            if (l->open) free(l->open[i]);
+    int kept = gl_shard_pick_inputs(s, (const char *const *)l->paths, l->n, l->ordinal, l->digest);
+    for (int i = 0, k = 0; i < l->n; i++) { /* the owned move down in order, the others go */
+        if (k < kept && l->ordinal[k] == i) {
+            l->paths[k] = l->paths[i];
+            if (l->open) l->open[k] = l->open[i];
+            k++;
             continue;
         }
-        l->paths[kept] = l->paths[i];
-        if (l->open) l->open[kept] = l->open[i];
-        l->ordinal[kept++] = i;
+        free(l->paths[i]);
+        if (l->open) free(l->open[i]);
     }
     l->n = kept;
     return GL_OK;

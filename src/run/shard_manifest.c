@@ -30,6 +30,15 @@ void gl_inputs_digest(const char *const *inputs, int n, char hex[65]) {
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
+int gl_shard_pick_inputs(const gl_shard *s, const char *const *inputs, int n, long *ordinals,
+                         char hex[65]) {
+    gl_inputs_digest(inputs, n, hex);
+    int kept = 0;
+    for (int i = 0; i < n; i++)
+        if (gl_shard_owns_input(s, inputs[i])) ordinals[kept++] = i;
+    return kept;
+}
+
 /* Sets key to the JSON of v, which it frees; v NULL is out of memory. */
 static gl_status set_cjson(gl_manifest *m, const char *key, cJSON *v, gl_error *err) {
     char *text = v ? cJSON_PrintUnformatted(v) : NULL;
